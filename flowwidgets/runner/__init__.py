@@ -1,0 +1,1 @@
+"""The local runner: pipelines file, SQLite run log, executor, scheduler and status API."""

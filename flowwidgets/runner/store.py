@@ -1,0 +1,270 @@
+"""The run log: the runner's records and the abstract store that keeps them.
+
+Shaped after Dagster's run storage, smaller: one abstract :class:`RunLog` whose docstrings
+say what each method raises; :class:`~flowwidgets.runner.sqlite.SqliteRunLog` (WAL) is the
+implementation. The status column of each table is authoritative.
+
+Every write bumps :meth:`RunLog.version` and appends an :class:`Event`, so the API can
+answer conditional GETs (ETag = version) and stream changes (server-sent events) even
+when another process wrote them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flowwidgets.models import Status
+
+__all__ = [
+    "AttemptRecord",
+    "Event",
+    "PipelineStats",
+    "RunLog",
+    "RunRecord",
+    "StepRecord",
+    "Watermark",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run of a pipeline."""
+
+    run_id: str
+    pipeline: str
+    kind: str
+    status: Status
+    trigger: str
+    """schedule | manual | run_now | restart | rerun | resume"""
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempt: int = 1
+    """Highest attempt number any step of this run reached (ematix-flow's ``attempt``)."""
+    failed_step: str | None = None
+    error: str | None = None
+    failed_watermark: str | None = None
+    parent_run_id: str | None = None
+    from_step: str | None = None
+    resume_watermark: str | None = None
+    scheduled_for: datetime | None = None
+    worker: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> int | None:
+        """Wall time from start to finish, None until finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """A step's state within one run."""
+
+    run_id: str
+    name: str
+    status: Status
+    depends_on: tuple[str, ...] = ()
+    position: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+    attempts: int = 0
+    reused_from: str | None = None
+    """Set when a restart reused this step's stored output from an earlier run."""
+
+    @property
+    def duration_ms(self) -> int | None:
+        """Wall time from first start to finish, None until finished."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One try of one step."""
+
+    run_id: str
+    step: str
+    number: int
+    status: Status
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    log_tail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """The last position a streaming pipeline committed."""
+
+    pipeline: str
+    value: str
+    run_id: str
+    committed_at: datetime
+    rows_total: int = 0
+    batches_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStats:
+    """Statistics over a pipeline's whole history (computed in SQL)."""
+
+    pipeline: str
+    total_runs: int
+    latest_run: RunRecord | None
+    recent_runs: tuple[RunRecord, ...]
+    """Last 10 runs, oldest first."""
+    median_duration_ms: int | None
+    failure_rate_7d: float | None
+    """Failed / finished runs started in the last 7 days; None when there were none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A change in the run log, for the push channel."""
+
+    id: int
+    kind: str
+    """run | step | attempt | watermark"""
+    run_id: str
+    pipeline: str
+    status: str | None
+    step: str | None
+    at: datetime
+
+
+class RunLog(ABC):
+    """Abstract run log. Implementations must be safe for several threads and processes."""
+
+    # ---- runs --------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_run(
+        self,
+        *,
+        pipeline: str,
+        kind: str,
+        steps: Sequence[tuple[str, Sequence[str]]],
+        trigger: str,
+        parent_run_id: str | None = None,
+        from_step: str | None = None,
+        reused: Mapping[str, str] | None = None,
+        resume_watermark: str | None = None,
+        idempotency_key: str | None = None,
+        scheduled_for: datetime | None = None,
+    ) -> tuple[str, bool]:
+        """Record a new ``requested`` run with its steps (``pending``, or ``succeeded`` with
+        ``reused_from`` for the steps named in ``reused`` → source run id; their outputs are
+        copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
+        returns the existing run's id and ``False`` and changes nothing."""
+
+    @abstractmethod
+    def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
+                        ) -> RunRecord | None:
+        """Atomically move the oldest ``requested`` run (of ``pipelines`` if given) to
+        ``running`` owned by ``worker``; exactly one caller across processes gets each run.
+        Returns None when there is nothing to claim."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, *, status: Status, failed_step: str | None = None,
+                   error: str | None = None, failed_watermark: str | None = None) -> None:
+        """Mark a run terminal. Raises ``KeyError`` for an unknown run."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or None."""
+
+    @abstractmethod
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None,
+                  limit: int = 50, offset: int = 0, since: datetime | None = None
+                  ) -> tuple[list[RunRecord], int]:
+        """A page of runs, newest first (by created time), and the total that match."""
+
+    # ---- steps and attempts ------------------------------------------------------------
+
+    @abstractmethod
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        """The run's steps in declaration order (empty for an unknown run)."""
+
+    @abstractmethod
+    def start_attempt(self, run_id: str, step: str) -> int:
+        """Mark the step running and open its next attempt; returns the attempt number."""
+
+    @abstractmethod
+    def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
+                       error: str | None = None, log_tail: str | None = None) -> None:
+        """Close an attempt. The step takes the attempt's status when it is final
+        (succeeded, or failed with no retry left: the executor says so by calling
+        :meth:`set_step_status`)."""
+
+    @abstractmethod
+    def set_step_status(self, run_id: str, step: str, status: Status,
+                        error: str | None = None) -> None:
+        """Set a step's status (and finish time when terminal)."""
+
+    @abstractmethod
+    def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
+        """Attempts of a run (or one step), ordered by step position then number."""
+
+    # ---- outputs and watermarks --------------------------------------------------------
+
+    @abstractmethod
+    def save_output(self, run_id: str, step: str, value: Any) -> None:
+        """Store a step's JSON-serialisable output (``TypeError`` if it is not)."""
+
+    @abstractmethod
+    def load_output(self, run_id: str, step: str) -> Any:
+        """A stored output; ``KeyError`` if the step has none."""
+
+    @abstractmethod
+    def commit_watermark(self, run_id: str, pipeline: str, value: str, rows: int = 0) -> None:
+        """Record a streaming pipeline's new watermark and the rows processed since the
+        previous commit."""
+
+    @abstractmethod
+    def last_watermark(self, pipeline: str) -> Watermark | None:
+        """The pipeline's newest committed watermark, or None."""
+
+    # ---- scheduling and recovery -------------------------------------------------------
+
+    @abstractmethod
+    def claim_schedule_fire(self, pipeline: str, fire_at: datetime) -> bool:
+        """True for exactly one caller per (pipeline, fire time), across processes."""
+
+    @abstractmethod
+    def heartbeat(self, worker: str) -> None:
+        """Say ``worker`` is alive (called every scheduler tick)."""
+
+    @abstractmethod
+    def recover_interrupted(self, *, stale_after_s: float) -> list[str]:
+        """Mark ``running`` runs whose worker is gone (dead pid on this host, or no
+        heartbeat for ``stale_after_s``) as failed with "runner interrupted", their running
+        step and its open attempt too; returns the run ids."""
+
+    # ---- reading for the API -----------------------------------------------------------
+
+    @abstractmethod
+    def pipeline_stats(self, pipelines: Sequence[str], *, now: datetime
+                       ) -> dict[str, PipelineStats]:
+        """Statistics over the whole history of each named pipeline (plus any other
+        pipeline that has runs)."""
+
+    @abstractmethod
+    def version(self) -> int:
+        """A number that grows with every write (cheap: drives ETags)."""
+
+    @abstractmethod
+    def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
+        """Events with id greater than ``event_id``, oldest first."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
