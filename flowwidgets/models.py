@@ -123,6 +123,8 @@ def _jsonable(value: Any) -> Any:
         return format_time(value)
     if isinstance(value, Status):
         return value.value
+    if isinstance(value, _Model):
+        return value.to_dict()
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: JS unit tests, then every Python test (unit, integration against
+# real runners, notebooks, browser). Installs what it needs first, the browser included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh --browser
+if [[ -f js/package.json ]]; then
+  (cd js && npm test --silent)
+fi
+exec .venv/bin/python -m pytest "$@"
