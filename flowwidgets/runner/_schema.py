@@ -1,0 +1,177 @@
+"""The run log's SQLite schema: every table and index in one place, versioned.
+
+``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`; :func:`migrate` creates the schema
+on an empty file and refuses a file written by a newer flowwidgets. Times are ISO-8601
+UTC text with milliseconds and a ``Z`` (``2026-11-22T10:04:05.123Z``, always that width,
+so text order is time order). Status columns are authoritative; JSON bodies (``extras``,
+``depends_on``, outputs) hold what is not queried.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flowwidgets.errors import FlowwidgetsError
+
+__all__ = ["SCHEMA_VERSION", "migrate"]
+
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE runs (
+    run_id           TEXT PRIMARY KEY,
+    pipeline         TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    trigger          TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    started_at       TEXT,
+    finished_at      TEXT,
+    duration_ms      INTEGER,          -- finished_at - started_at, set when both are known
+    attempt          INTEGER NOT NULL DEFAULT 1,
+    failed_step      TEXT,
+    error            TEXT,
+    failed_watermark TEXT,
+    parent_run_id    TEXT,             -- lineage only: no foreign key, history may be pruned
+    from_step        TEXT,
+    resume_watermark TEXT,
+    scheduled_for    TEXT,
+    worker           TEXT,
+    extras           TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_created ON runs (created_at, run_id);
+CREATE INDEX runs_pipeline_created ON runs (pipeline, created_at, run_id);
+CREATE INDEX runs_status_created ON runs (status, created_at, run_id);
+CREATE INDEX runs_pipeline_duration ON runs (pipeline, duration_ms)
+    WHERE duration_ms IS NOT NULL;
+
+CREATE TABLE steps (
+    run_id      TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    position    INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    depends_on  TEXT NOT NULL DEFAULT '[]',
+    started_at  TEXT,
+    finished_at TEXT,
+    error       TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    reused_from TEXT,
+    PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE attempts (
+    run_id      TEXT NOT NULL,
+    step        TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    error       TEXT,
+    log_tail    TEXT,
+    PRIMARY KEY (run_id, step, number),
+    FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE outputs (
+    run_id   TEXT NOT NULL,
+    step     TEXT NOT NULL,
+    value    TEXT NOT NULL,            -- JSON
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, step),
+    FOREIGN KEY (run_id, step) REFERENCES steps (run_id, name) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+CREATE TABLE watermarks (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    pipeline      TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    committed_at  TEXT NOT NULL,
+    rows          INTEGER NOT NULL DEFAULT 0,
+    rows_total    INTEGER NOT NULL DEFAULT 0,
+    batches_total INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX watermarks_pipeline ON watermarks (pipeline, id);
+
+CREATE TABLE schedule_fires (
+    pipeline   TEXT NOT NULL,
+    fire_at    TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    UNIQUE (pipeline, fire_at)
+);
+
+CREATE TABLE workers (
+    id           TEXT PRIMARY KEY,
+    pid          INTEGER NOT NULL,
+    host         TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL
+);
+
+CREATE TABLE idempotency (
+    key        TEXT PRIMARY KEY,
+    run_id     TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE events (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind     TEXT NOT NULL,            -- run | step | attempt | watermark
+    run_id   TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    status   TEXT,
+    step     TEXT,
+    at       TEXT NOT NULL
+);
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('version', 0);
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1}
+"""Script that takes the schema from version ``n - 1`` to ``n``."""
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> None:
+    """Bring the file's schema to :data:`SCHEMA_VERSION` inside one write transaction.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Safe when several
+    processes open the same new file at once: the first one to take the write lock
+    creates the tables, the others find them made. Raises
+    :class:`~flowwidgets.errors.FlowwidgetsError` for a file from a newer flowwidgets.
+    """
+    (current,) = conn.execute("PRAGMA user_version").fetchone()
+    if current == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (current,) = conn.execute("PRAGMA user_version").fetchone()
+        if current > SCHEMA_VERSION:
+            raise FlowwidgetsError(
+                f"{path}: run log schema version {current} is newer than this flowwidgets "
+                f"understands ({SCHEMA_VERSION}); upgrade flowwidgets or use another file"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _statements(_MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a DDL script into statements (``executescript`` would commit our transaction)."""
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete statement in schema: {buf!r}")
+    return out

@@ -1,0 +1,188 @@
+"""Connections and transactions for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`.
+
+A :class:`Pool` hands each caller a connection of its own for the length of one
+operation (created on demand, so there are as many as there are threads inside the log at
+once) and closes them all on :meth:`Pool.close`. Connections are in autocommit mode; the
+log opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer never has to
+upgrade a read lock, so ``busy_timeout`` applies and no ``SQLITE_BUSY`` surprises), plain
+``BEGIN`` for multi-query reads (one WAL snapshot). A :class:`Tx` carries one write: its
+clock, the events it appends and the version bump, all committed together.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from flowwidgets.models import format_time, parse_time
+from flowwidgets.runner._schema import migrate
+
+__all__ = ["Pool", "Tx", "dt", "now_ms", "ts"]
+
+
+def now_ms() -> datetime:
+    """The current UTC time, truncated to the millisecond (what the file can hold)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def ts(value: datetime | None) -> str | None:
+    """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC)."""
+    return format_time(value)
+
+
+def dt(text: str | None) -> datetime | None:
+    """A stored time as an aware UTC datetime."""
+    return parse_time(text)
+
+
+class Pool:
+    """Connections to one SQLite file, each used by one thread at a time."""
+
+    def __init__(self, path: str, busy_timeout_s: float):
+        if path == ":memory:" or path.startswith("file::memory:"):
+            raise ValueError("SqliteRunLog needs a file: every connection of an in-memory "
+                             "database is a separate database")
+        self.path = path
+        self.busy_timeout_s = float(busy_timeout_s)
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._open: set[sqlite3.Connection] = set()
+        self._inherited: list[sqlite3.Connection] = []
+        self._closed = False
+        self._pid = os.getpid()
+        try:
+            with self.connection() as conn:
+                self._set_wal(conn)
+                migrate(conn, path)
+        except BaseException:
+            self.close()
+            raise
+
+    def _set_wal(self, conn: sqlite3.Connection) -> None:
+        # Changing the journal mode may answer "locked" at once, without the busy
+        # handler, while another process creates the file: retry until the timeout.
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if str(mode).lower() != "wal":
+            raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode (got {mode!r})")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints under WAL
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _checkout(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"run log {self.path} is closed")
+            if os.getpid() != self._pid:
+                # Forked: the parent's connections must not be used (or closed) here.
+                self._inherited.extend(self._open)
+                self._idle, self._open, self._pid = [], set(), os.getpid()
+            if self._idle:
+                return self._idle.pop()
+        conn = self._connect()
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def _checkin(self, conn: sqlite3.Connection) -> None:
+        healthy = True
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                healthy = False
+        with self._lock:
+            if conn not in self._open:  # opened before a fork
+                return
+            if healthy and not self._closed:
+                self._idle.append(conn)
+                return
+            self._open.discard(conn)
+        conn.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for the length of the ``with`` block."""
+        conn = self._checkout()
+        try:
+            yield conn
+        finally:
+            self._checkin(conn)
+
+    def close(self) -> None:
+        """Close idle connections now and busy ones when their operation ends."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            for conn in idle:
+                self._open.discard(conn)
+        for conn in idle:
+            conn.close()
+
+
+class Tx:
+    """One write transaction: its connection, one clock reading, the events it appends."""
+
+    __slots__ = ("conn", "now", "now_text", "_events", "_touched")
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.now = now_ms()
+        self.now_text: str = format_time(self.now)  # type: ignore[assignment]
+        self._events: list[tuple[Any, ...]] = []
+        self._touched = False
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement in this transaction."""
+        return self.conn.execute(sql, args)
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self.conn.execute(sql, args).fetchone()
+
+    def event(self, kind: str, run_id: str, pipeline: str, status: str | None,
+              step: str | None = None) -> None:
+        """Append an event (and bump the version) when this transaction commits."""
+        self._events.append((kind, run_id, pipeline, None if status is None else str(status),
+                             step, self.now_text))
+
+    def touch(self) -> None:
+        """Bump the version on commit even without an event."""
+        self._touched = True
+
+    def ms_since(self, start: str | None) -> int | None:
+        """Milliseconds from a stored time to this transaction's clock (None for None)."""
+        if start is None:
+            return None
+        return int((self.now - parse_time(start)).total_seconds() * 1000)  # type: ignore[operator]
+
+    def flush(self) -> None:
+        """Write the events and the version bump; called just before COMMIT."""
+        if self._events:
+            self.conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
+                                  " VALUES (?, ?, ?, ?, ?, ?)", self._events)
+        if self._events or self._touched:
+            self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")

@@ -1,0 +1,143 @@
+"""Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and the
+two whole-table operations: statistics over the history and the bulk import.
+
+Statistics are computed in SQL over every run, on indexes (see
+:mod:`flowwidgets.runner._schema`): a grouped count on ``(pipeline, created_at,
+run_id)``, the last ten runs from the same index, the median as one ``LIMIT/OFFSET`` read
+of the partial index on ``(pipeline, duration_ms)``, the 7-day failure rate from a range
+of ``(pipeline, created_at)``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from flowwidgets.models import Status
+from flowwidgets.runner._sqlite_pool import dt, ts
+from flowwidgets.runner.store import AttemptRecord, Event, PipelineStats, RunRecord, StepRecord
+
+__all__ = [
+    "ATTEMPT_COLS",
+    "EVENT_COLS",
+    "RUN_COLS",
+    "STEP_COLS",
+    "attempt_row",
+    "event_row",
+    "import_rows",
+    "pipeline_stats",
+    "run_row",
+    "step_row",
+]
+
+RUN_COLS = (
+    "run_id, pipeline, kind, status, trigger, created_at, started_at, finished_at, attempt, "
+    "failed_step, error, failed_watermark, parent_run_id, from_step, resume_watermark, "
+    "scheduled_for, worker, extras"
+)
+STEP_COLS = ("run_id, name, status, depends_on, position, started_at, finished_at, error, "
+             "attempts, reused_from")
+ATTEMPT_COLS = "run_id, step, number, status, started_at, finished_at, error, log_tail"
+EVENT_COLS = "id, kind, run_id, pipeline, status, step, at"
+
+
+def run_row(r: Sequence[Any]) -> RunRecord:
+    """A ``SELECT RUN_COLS`` row as a record."""
+    return RunRecord(
+        run_id=r[0], pipeline=r[1], kind=r[2], status=Status.parse(r[3]), trigger=r[4],
+        created_at=dt(r[5]), started_at=dt(r[6]), finished_at=dt(r[7]), attempt=r[8],
+        failed_step=r[9], error=r[10], failed_watermark=r[11], parent_run_id=r[12],
+        from_step=r[13], resume_watermark=r[14], scheduled_for=dt(r[15]), worker=r[16],
+        extras=json.loads(r[17]) if r[17] else {})
+
+
+def step_row(r: Sequence[Any]) -> StepRecord:
+    """A ``SELECT STEP_COLS`` row as a record."""
+    return StepRecord(
+        run_id=r[0], name=r[1], status=Status.parse(r[2]), depends_on=tuple(json.loads(r[3])),
+        position=r[4], started_at=dt(r[5]), finished_at=dt(r[6]), error=r[7], attempts=r[8],
+        reused_from=r[9])
+
+
+def attempt_row(r: Sequence[Any]) -> AttemptRecord:
+    """A ``SELECT ATTEMPT_COLS`` row as a record."""
+    return AttemptRecord(
+        run_id=r[0], step=r[1], number=r[2], status=Status.parse(r[3]), started_at=dt(r[4]),
+        finished_at=dt(r[5]), error=r[6], log_tail=r[7])
+
+
+def event_row(r: Sequence[Any]) -> Event:
+    """A ``SELECT EVENT_COLS`` row as an event."""
+    return Event(id=r[0], kind=r[1], run_id=r[2], pipeline=r[3], status=r[4], step=r[5],
+                 at=dt(r[6]))  # type: ignore[arg-type]
+
+
+def pipeline_stats(conn: sqlite3.Connection, pipelines: Sequence[str], now: datetime
+                   ) -> dict[str, PipelineStats]:
+    """Statistics of the named pipelines, then of every other pipeline with runs (by
+    name). Call inside one read transaction so the figures agree with each other."""
+    week_ago = ts(now - timedelta(days=7))
+    totals = dict(conn.execute("SELECT pipeline, COUNT(*) FROM runs GROUP BY pipeline"))
+    out: dict[str, PipelineStats] = {}
+    for name in dict.fromkeys([*pipelines, *sorted(totals)]):
+        recent = [run_row(r) for r in conn.execute(
+            f"SELECT {RUN_COLS} FROM runs WHERE pipeline = ? "
+            "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1]
+        failed, finished = conn.execute(
+            "SELECT COUNT(*) FILTER (WHERE status = 'failed'), COUNT(*) FROM runs "
+            "WHERE pipeline = ? AND created_at >= ? AND status IN ('failed', 'succeeded')",
+            (name, week_ago)).fetchone()
+        out[name] = PipelineStats(
+            pipeline=name, total_runs=totals.get(name, 0),
+            latest_run=recent[-1] if recent else None, recent_runs=tuple(recent),
+            median_duration_ms=_median(conn, name),
+            failure_rate_7d=failed / finished if finished else None)
+    return out
+
+
+def _median(conn: sqlite3.Connection, pipeline: str) -> int | None:
+    """Median duration of the pipeline's runs that have one (integer mean of the two middle
+    values for an even count, like ematix-flow), or None."""
+    (n,) = conn.execute("SELECT COUNT(*) FROM runs WHERE pipeline = ? AND duration_ms IS NOT "
+                        "NULL", (pipeline,)).fetchone()
+    if not n:
+        return None
+    middle = [d for (d,) in conn.execute(
+        "SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL "
+        "ORDER BY duration_ms LIMIT ? OFFSET ?", (pipeline, 2 - n % 2, (n - 1) // 2))]
+    return sum(middle) // len(middle)
+
+
+def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
+                steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord]) -> int:
+    """Insert records as given (inside the caller's write transaction); returns the
+    number of runs. Durations are derived from the stored (millisecond) times."""
+    cur = conn.executemany(
+        f"INSERT INTO runs ({RUN_COLS}, duration_ms) VALUES ({', '.join('?' * 19)})",
+        ((r.run_id, r.pipeline, r.kind, Status(r.status), r.trigger, ts(r.created_at),
+          ts(r.started_at), ts(r.finished_at), r.attempt, r.failed_step, r.error,
+          r.failed_watermark, r.parent_run_id, r.from_step, r.resume_watermark,
+          ts(r.scheduled_for), r.worker, json.dumps(r.extras), duration_ms(r))
+         for r in runs))
+    count = cur.rowcount
+    conn.executemany(
+        f"INSERT INTO steps ({STEP_COLS}) VALUES ({', '.join('?' * 10)})",
+        ((s.run_id, s.name, Status(s.status), json.dumps(list(s.depends_on)), s.position,
+          ts(s.started_at), ts(s.finished_at), s.error, s.attempts, s.reused_from)
+         for s in steps))
+    conn.executemany(
+        f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
+        ((a.run_id, a.step, a.number, Status(a.status), ts(a.started_at), ts(a.finished_at),
+          a.error, a.log_tail) for a in attempts))
+    return count
+
+
+def duration_ms(r: RunRecord) -> int | None:
+    """The run's duration as the file will hold it (times truncated to milliseconds)."""
+    if r.started_at is None or r.finished_at is None:
+        return None
+    return int((dt(ts(r.finished_at)) - dt(ts(r.started_at))).total_seconds()  # type: ignore[operator]
+               * 1000)

@@ -1,0 +1,502 @@
+"""The run log in one SQLite file (WAL), safe across threads and processes.
+
+    log = SqliteRunLog("runs.db")
+    run_id, created = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                     steps=[("fetch", []), ("load", ["fetch"])])
+    run = log.claim_requested("worker-1")      # exactly one claimer gets it
+    n = log.start_attempt(run_id, "fetch"); log.finish_attempt(run_id, "fetch", n,
+                                                               status=Status.SUCCEEDED)
+    log.close()
+
+Connections come from a small pool (one per concurrently active thread, created on
+demand, each in autocommit mode with explicit transactions), so readers run in parallel
+under WAL while writers serialise on ``BEGIN IMMEDIATE``; ``close()`` closes them all.
+Every write that changes what the API shows bumps :meth:`SqliteRunLog.version` and
+appends :class:`~flowwidgets.runner.store.Event` rows in the same transaction;
+heartbeats and schedule-fire claims do not (they would defeat ETags).
+Times are stored as ISO-8601 UTC text with milliseconds and come back as aware UTC
+datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runner._schema`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_rows as q
+from flowwidgets.runner._sqlite_pool import Pool, Tx, dt, ts
+from flowwidgets.runner.store import (
+    AttemptRecord,
+    Event,
+    PipelineStats,
+    RunLog,
+    RunRecord,
+    StepRecord,
+    Watermark,
+)
+
+__all__ = ["SqliteRunLog"]
+
+INTERRUPTED = "runner interrupted"
+"""The error recorded on runs, steps and attempts whose worker disappeared."""
+
+class SqliteRunLog(RunLog):
+    """A :class:`~flowwidgets.runner.store.RunLog` kept in the SQLite file at ``path``.
+
+    The file and its schema are created on open. ``busy_timeout_s`` is how long a writer
+    waits for another writer (thread or process) before ``sqlite3.OperationalError``.
+    Usable as a context manager; ``close()`` releases every connection it opened.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 10.0):
+        self.path = Path(path)
+        self._pool = Pool(str(self.path), busy_timeout_s)
+
+    def __enter__(self) -> SqliteRunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteRunLog({str(self.path)!r})"
+
+    # ---- transactions --------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(conn)
+            try:
+                yield tx
+                tx.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so several queries see the same snapshot."""
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    # ---- runs ----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        *,
+        pipeline: str,
+        kind: str,
+        steps: Sequence[tuple[str, Sequence[str]]],
+        trigger: str,
+        parent_run_id: str | None = None,
+        from_step: str | None = None,
+        reused: Mapping[str, str] | None = None,
+        resume_watermark: str | None = None,
+        idempotency_key: str | None = None,
+        scheduled_for: datetime | None = None,
+    ) -> tuple[str, bool]:
+        """See :meth:`RunLog.create_run`. Also raises ``ValueError`` for duplicate step
+        names or a ``reused`` step the run does not have, and ``KeyError`` when a
+        ``reused`` source run does not exist. A source step without a stored output is
+        reused without one."""
+        plan = [(str(name), [str(d) for d in deps]) for name, deps in steps]
+        names = [name for name, _ in plan]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate step names in {names}")
+        reused = dict(reused or {})
+        if unknown := sorted(set(reused) - set(names)):
+            raise ValueError(f"reused steps {unknown} are not steps of this run: {names}")
+        with self._write() as tx:
+            if idempotency_key is not None:
+                row = tx.one("SELECT run_id FROM idempotency WHERE key = ?", (idempotency_key,))
+                if row is not None:
+                    return row[0], False
+            for source in sorted(set(reused.values())):
+                if tx.one("SELECT 1 FROM runs WHERE run_id = ?", (source,)) is None:
+                    raise KeyError(f"reused source run {source!r} does not exist")
+            run_id = self._insert_run(tx, pipeline, kind, trigger, parent_run_id, from_step,
+                                      resume_watermark, scheduled_for)
+            for position, (name, deps) in enumerate(plan):
+                source = reused.get(name)
+                tx.execute(
+                    "INSERT INTO steps (run_id, name, position, status, depends_on, reused_from)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, name, position,
+                     Status.SUCCEEDED if source else Status.PENDING, json.dumps(deps), source))
+                if source:
+                    tx.execute(
+                        "INSERT INTO outputs (run_id, step, value, saved_at) "
+                        "SELECT ?, step, value, ? FROM outputs WHERE run_id = ? AND step = ?",
+                        (run_id, tx.now_text, source, name))
+            if idempotency_key is not None:
+                tx.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES (?, ?, ?)",
+                           (idempotency_key, run_id, tx.now_text))
+            tx.event("run", run_id, pipeline, Status.REQUESTED)
+            return run_id, True
+
+    @staticmethod
+    def _insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,
+                    from_step: str | None, resume_watermark: str | None,
+                    scheduled_for: datetime | None) -> str:
+        stamp = tx.now.strftime("%Y%m%dT%H%M%S")
+        for _ in range(8):
+            run_id = f"{pipeline}-{stamp}-{secrets.token_hex(3)}"
+            try:
+                tx.execute(
+                    "INSERT INTO runs (run_id, pipeline, kind, status, trigger, created_at, "
+                    "parent_run_id, from_step, resume_watermark, scheduled_for) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, pipeline, kind, Status.REQUESTED, trigger, tx.now_text,
+                     parent_run_id, from_step, resume_watermark, ts(scheduled_for)))
+                return run_id
+            except sqlite3.IntegrityError:  # same second, same 24 random bits: draw again
+                continue
+        raise RuntimeError(f"could not draw a unique run id for {pipeline!r}")
+
+    def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
+                        ) -> RunRecord | None:
+        """See :meth:`RunLog.claim_requested` (``BEGIN IMMEDIATE`` makes it exactly-once)."""
+        where, args = "status = ?", [Status.REQUESTED.value]
+        if pipelines is not None:
+            if not pipelines:
+                return None
+            where += f" AND pipeline IN ({', '.join('?' * len(pipelines))})"
+            args += list(pipelines)
+        with self._write() as tx:
+            row = tx.one(f"SELECT run_id, pipeline FROM runs WHERE {where} "
+                         "ORDER BY created_at, run_id LIMIT 1", args)
+            if row is None:
+                return None
+            run_id, pipeline = row
+            cur = tx.execute("UPDATE runs SET status = ?, started_at = ?, worker = ? "
+                             "WHERE run_id = ? AND status = ?",
+                             (Status.RUNNING, tx.now_text, worker, run_id, Status.REQUESTED))
+            if cur.rowcount != 1:  # cannot happen under the write lock; be loud if it does
+                raise RuntimeError(f"run {run_id} changed while claimed")
+            tx.event("run", run_id, pipeline, Status.RUNNING)
+            return q.run_row(tx.one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?", (run_id,)))
+
+    def finish_run(self, run_id: str, *, status: Status, failed_step: str | None = None,
+                   error: str | None = None, failed_watermark: str | None = None) -> None:
+        """See :meth:`RunLog.finish_run`; ``ValueError`` for a status that is not terminal."""
+        status = Status(status)
+        if not status.is_terminal:
+            raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
+        with self._write() as tx:
+            row = tx.one("SELECT pipeline, started_at FROM runs WHERE run_id = ?", (run_id,))
+            if row is None:
+                raise KeyError(f"no run {run_id!r}")
+            pipeline, started = row
+            tx.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, failed_step = ?,"
+                " error = ?, failed_watermark = ?, attempt = MAX(1, COALESCE("
+                "(SELECT MAX(attempts) FROM steps WHERE run_id = ?), 1)) WHERE run_id = ?",
+                (status, tx.now_text, tx.ms_since(started), failed_step, error,
+                 failed_watermark, run_id, run_id))
+            tx.event("run", run_id, pipeline, status)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
+                               (run_id,)).fetchone()
+        return None if row is None else q.run_row(row)
+
+    def list_runs(self, *, pipeline: str | None = None, status: str | None = None,
+                  limit: int = 50, offset: int = 0, since: datetime | None = None
+                  ) -> tuple[list[RunRecord], int]:
+        """See :meth:`RunLog.list_runs`: newest first by created time then run id;
+        ``since`` keeps runs created at or after it."""
+        clauses: list[str] = []
+        args: list[Any] = []
+        for clause, value in (("pipeline = ?", pipeline),
+                              ("status = ?", None if status is None else str(status)),
+                              ("created_at >= ?", ts(since))):
+            if value is not None:
+                clauses.append(clause)
+                args.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as conn:
+            (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
+            rows = conn.execute(
+                f"SELECT {q.RUN_COLS} FROM runs {where} ORDER BY created_at DESC, run_id DESC "
+                "LIMIT ? OFFSET ?", [*args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+        return [q.run_row(r) for r in rows], total
+
+    # ---- steps and attempts --------------------------------------------------------
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        """The run's steps in declaration order (empty for an unknown run)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(f"SELECT {q.STEP_COLS} FROM steps WHERE run_id = ? "
+                                "ORDER BY position", (run_id,)).fetchall()
+        return [q.step_row(r) for r in rows]
+
+    def start_attempt(self, run_id: str, step: str) -> int:
+        """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
+        with self._write() as tx:
+            row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
+                         " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
+            if row is None:
+                raise KeyError(f"run {run_id!r} has no step {step!r}")
+            number = row[0] + 1
+            tx.execute("UPDATE steps SET status = ?, attempts = ?, error = NULL, "
+                       "started_at = COALESCE(started_at, ?), finished_at = NULL "
+                       "WHERE run_id = ? AND name = ?",
+                       (Status.RUNNING, number, tx.now_text, run_id, step))
+            tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (run_id, step, number, Status.RUNNING, tx.now_text))
+            tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
+                       (number, run_id))
+            tx.event("step", run_id, row[1], Status.RUNNING, step)
+            tx.event("attempt", run_id, row[1], Status.RUNNING, step)
+            return number
+
+    def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
+                       error: str | None = None, log_tail: str | None = None) -> None:
+        """See :meth:`RunLog.finish_attempt`. A succeeded attempt also marks the step
+        succeeded; a failed one leaves the step running until :meth:`set_step_status`.
+        ``KeyError`` for an unknown attempt."""
+        status = Status(status)
+        with self._write() as tx:
+            pipeline = self._pipeline(tx, run_id)
+            cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
+                             "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
+                             (status, tx.now_text, error, log_tail, run_id, step, number))
+            if cur.rowcount != 1:
+                raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
+            tx.event("attempt", run_id, pipeline, status, step)
+            if status is Status.SUCCEEDED:
+                tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = NULL "
+                           "WHERE run_id = ? AND name = ?", (status, tx.now_text, run_id, step))
+                tx.event("step", run_id, pipeline, status, step)
+
+    def set_step_status(self, run_id: str, step: str, status: Status,
+                        error: str | None = None) -> None:
+        """See :meth:`RunLog.set_step_status`. A ``failed`` step given no error keeps its
+        last failed attempt's error. ``KeyError`` for an unknown run or step."""
+        status = Status(status)
+        with self._write() as tx:
+            pipeline = self._pipeline(tx, run_id)
+            if error is None and status is Status.FAILED:
+                row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
+                             "AND status = ? ORDER BY number DESC LIMIT 1",
+                             (run_id, step, Status.FAILED))
+                error = None if row is None else row[0]
+            cur = tx.execute(
+                "UPDATE steps SET status = ?, error = ?, finished_at = ?, started_at = CASE "
+                "WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END "
+                "WHERE run_id = ? AND name = ?",
+                (status, error, tx.now_text if status.is_terminal else None,
+                 status is Status.RUNNING, tx.now_text, run_id, step))
+            if cur.rowcount != 1:
+                raise KeyError(f"run {run_id!r} has no step {step!r}")
+            tx.event("step", run_id, pipeline, status, step)
+
+    def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
+        """Attempts of a run (or one step), ordered by step position then number."""
+        sql = (f"SELECT {', '.join('a.' + c.strip() for c in q.ATTEMPT_COLS.split(','))} "
+               "FROM attempts a JOIN steps s ON s.run_id = a.run_id AND s.name = a.step "
+               "WHERE a.run_id = ?")
+        args: list[Any] = [run_id]
+        if step is not None:
+            sql += " AND a.step = ?"
+            args.append(step)
+        with self._pool.connection() as conn:
+            rows = conn.execute(sql + " ORDER BY s.position, a.number", args).fetchall()
+        return [q.attempt_row(r) for r in rows]
+
+    @staticmethod
+    def _pipeline(tx: Tx, run_id: str) -> str:
+        row = tx.one("SELECT pipeline FROM runs WHERE run_id = ?", (run_id,))
+        if row is None:
+            raise KeyError(f"no run {run_id!r}")
+        return row[0]
+
+    # ---- outputs and watermarks ----------------------------------------------------
+
+    def save_output(self, run_id: str, step: str, value: Any) -> None:
+        """See :meth:`RunLog.save_output`: strict JSON (``TypeError`` also for NaN,
+        infinities and cycles); ``KeyError`` for an unknown run or step."""
+        try:
+            body = json.dumps(value, allow_nan=False)
+        except ValueError as exc:
+            raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+        with self._write() as tx:
+            if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
+                      (run_id, step)) is None:
+                raise KeyError(f"run {run_id!r} has no step {step!r}")
+            tx.execute("INSERT INTO outputs (run_id, step, value, saved_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value, "
+                       "saved_at = excluded.saved_at", (run_id, step, body, tx.now_text))
+            tx.touch()
+
+    def load_output(self, run_id: str, step: str) -> Any:
+        """A stored output; ``KeyError`` if the step has none."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT value FROM outputs WHERE run_id = ? AND step = ?",
+                               (run_id, step)).fetchone()
+        if row is None:
+            raise KeyError(f"run {run_id!r} step {step!r} has no stored output")
+        return json.loads(row[0])
+
+    def commit_watermark(self, run_id: str, pipeline: str, value: str, rows: int = 0) -> None:
+        """Append a watermark commit; totals accumulate over the pipeline's history."""
+        if rows < 0:
+            raise ValueError(f"rows must be >= 0, not {rows}")
+        with self._write() as tx:
+            prev = tx.one("SELECT rows_total, batches_total FROM watermarks WHERE pipeline = ? "
+                          "ORDER BY id DESC LIMIT 1", (pipeline,)) or (0, 0)
+            tx.execute("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "
+                       "rows_total, batches_total) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (pipeline, str(value), run_id, tx.now_text, int(rows),
+                        prev[0] + int(rows), prev[1] + 1))
+            tx.event("watermark", run_id, pipeline, None)
+
+    def last_watermark(self, pipeline: str) -> Watermark | None:
+        """The pipeline's newest committed watermark, or None."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT pipeline, value, run_id, committed_at, rows_total, "
+                               "batches_total FROM watermarks WHERE pipeline = ? "
+                               "ORDER BY id DESC LIMIT 1", (pipeline,)).fetchone()
+        if row is None:
+            return None
+        return Watermark(pipeline=row[0], value=row[1], run_id=row[2],
+                         committed_at=dt(row[3]), rows_total=row[4], batches_total=row[5])
+
+    # ---- scheduling and recovery ---------------------------------------------------
+
+    def claim_schedule_fire(self, pipeline: str, fire_at: datetime) -> bool:
+        """True for exactly one caller per (pipeline, fire time) across processes."""
+        with self._write() as tx:
+            cur = tx.execute("INSERT OR IGNORE INTO schedule_fires (pipeline, fire_at, "
+                             "claimed_at) VALUES (?, ?, ?)", (pipeline, ts(fire_at), tx.now_text))
+            return cur.rowcount == 1
+
+    def heartbeat(self, worker: str) -> None:
+        """Record that ``worker`` (this process, on this host) is alive now."""
+        with self._write() as tx:
+            tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
+                       " heartbeat_at = excluded.heartbeat_at",
+                       (worker, os.getpid(), socket.gethostname(), tx.now_text))
+
+    def recover_interrupted(self, *, stale_after_s: float) -> list[str]:
+        """See :meth:`RunLog.recover_interrupted`. A running run whose worker never sent
+        a heartbeat counts as gone once it has been running for ``stale_after_s``."""
+        host = socket.gethostname()
+        with self._write() as tx:
+            cutoff = ts(tx.now - timedelta(seconds=stale_after_s))
+            gone = [
+                (run_id, pipeline, started) for run_id, pipeline, started, pid, whost, beat
+                in tx.execute(
+                    "SELECT r.run_id, r.pipeline, COALESCE(r.started_at, r.created_at), w.pid,"
+                    " w.host, w.heartbeat_at FROM runs r LEFT JOIN workers w ON w.id = r.worker"
+                    " WHERE r.status = ? ORDER BY r.created_at", (Status.RUNNING,)).fetchall()
+                if (started < cutoff if beat is None
+                    else beat < cutoff or (whost == host and _pid_is_dead(pid)))]
+            for run_id, pipeline, started in gone:
+                self._interrupt(tx, run_id, pipeline, started)
+            return [run_id for run_id, _, _ in gone]
+
+    @staticmethod
+    def _interrupt(tx: Tx, run_id: str, pipeline: str, started: str) -> None:
+        running = [name for (name,) in tx.execute(
+            "SELECT name FROM steps WHERE run_id = ? AND status = ? ORDER BY position",
+            (run_id, Status.RUNNING))]
+        for step, number in tx.execute(
+                "SELECT step, number FROM attempts WHERE run_id = ? AND finished_at IS NULL",
+                (run_id,)).fetchall():
+            tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ? "
+                       "WHERE run_id = ? AND step = ? AND number = ?",
+                       (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step, number))
+            tx.event("attempt", run_id, pipeline, Status.FAILED, step)
+        for step in running:
+            tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = ? "
+                       "WHERE run_id = ? AND name = ?",
+                       (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step))
+            tx.event("step", run_id, pipeline, Status.FAILED, step)
+        tx.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
+            "failed_step = COALESCE(failed_step, ?), attempt = MAX(1, COALESCE("
+            "(SELECT MAX(attempts) FROM steps WHERE run_id = ?), 1)) WHERE run_id = ?",
+            (Status.FAILED, tx.now_text, tx.ms_since(started), INTERRUPTED,
+             running[0] if running else None, run_id, run_id))
+        tx.event("run", run_id, pipeline, Status.FAILED)
+
+    # ---- reading for the API -------------------------------------------------------
+
+    def pipeline_stats(self, pipelines: Sequence[str], *, now: datetime
+                       ) -> dict[str, PipelineStats]:
+        """See :meth:`RunLog.pipeline_stats`. Named pipelines come first, then the others
+        that have runs, by name. The median is over runs with a duration (integer mean of
+        the two middle values for an even count); the 7-day failure rate is over runs
+        *created* since ``now - 7 days`` that succeeded or failed."""
+        with self._read() as conn:
+            return q.pipeline_stats(conn, pipelines, now)
+
+    def version(self) -> int:
+        """A number that grows with every visible write (one indexed row read)."""
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+
+    def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
+        """Events with id greater than ``event_id``, oldest first."""
+        with self._pool.connection() as conn:
+            found = conn.execute(f"SELECT {q.EVENT_COLS} FROM events WHERE id > ? ORDER BY id"
+                                 " LIMIT ?", (int(event_id), max(0, int(limit)))).fetchall()
+        return [q.event_row(r) for r in found]
+
+    def close(self) -> None:
+        """Close every connection this log opened (idempotent)."""
+        self._pool.close()
+
+    # ---- bulk history --------------------------------------------------------------
+
+    def import_runs(self, runs: Iterable[RunRecord], steps: Iterable[StepRecord] = (),
+                    attempts: Iterable[AttemptRecord] = ()) -> int:
+        """Insert history in one transaction (benchmarks, migrations from another runner);
+        returns the number of runs. Records are stored as given (ids, statuses, times);
+        durations are derived. Appends no events and bumps the version once. Raises
+        ``sqlite3.IntegrityError`` (and imports nothing) for a duplicate run id, or a step
+        or attempt whose run or step is neither imported nor stored.
+
+        For a benchmark, build ``RunRecord(run_id=f"orders-{i:06d}", pipeline="orders",
+        kind="batch", status=Status.SUCCEEDED, trigger="schedule", created_at=t,
+        started_at=t, finished_at=t + timedelta(seconds=40))`` for ``i`` in ``range(n)``."""
+        with self._write() as tx:
+            count = q.import_rows(tx.conn, runs, steps, attempts)
+            tx.touch()
+        return count
+
+
+def _pid_is_dead(pid: int | None) -> bool:
+    """True only when no process has this pid here (a pid we may not signal is alive)."""
+    if pid is None or pid <= 0:  # os.kill(0, ...) would signal our own process group
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
