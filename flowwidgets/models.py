@@ -186,6 +186,9 @@ class Actions(_Model):
     pause: bool = False
     resume: bool = False
     reasons: dict[str, str] = field(default_factory=dict)
+    restart_steps: tuple[str, ...] = ()
+    """Every step a restart may start from, when the runner says (our runner does);
+    ``restart_from_step`` holds the one it suggests (the failed step)."""
 
     @property
     def any(self) -> bool:

@@ -1,0 +1,238 @@
+"""pandas views of run history: every run as typed columns, a run's steps, summaries.
+
+``runs_frame`` pages through the whole history (500 runs per request) and builds the
+frame column-wise, so 100,000 runs take a few seconds at most; a tqdm bar appears when
+fetching takes more than about a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from flowwidgets.models import RunDetail, Status, parse_time
+
+if TYPE_CHECKING:
+    from flowwidgets.sources import Source
+
+__all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "step_failures", "steps_frame"]
+
+PAGE_SIZE = 500
+STATUS_CATEGORIES = [s.value for s in Status]
+RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
+               "duration_ms", "attempts", "failed_step", "kind", "trigger")
+"""The columns of :func:`runs_frame`, in order."""
+_PROGRESS_AFTER_S = 1.0
+
+
+def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | None = None,
+               since: datetime | str | None = None, *, progress: bool | None = None
+               ) -> pd.DataFrame:
+    """Every run (newest first) as a DataFrame with typed columns.
+
+    Columns: run_id (string), pipeline (category), status (category over the whole Status
+    vocabulary), started_at / finished_at (datetime64[ns, UTC]), duration (timedelta64),
+    duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
+    trigger (string). ``since`` stops paging at the first run that started before it.
+    ``progress``: None shows a bar once fetching takes more than a second; True/False force.
+    """
+    cutoff = parse_time(since) if since is not None else None
+    if cutoff is not None and not isinstance(cutoff, datetime):  # pragma: no cover
+        raise TypeError(f"since must be a datetime or ISO-8601 text, got {since!r}")
+    cols: dict[str, list[Any]] = {c: [] for c in RUN_COLUMNS if c != "duration"}
+    seen: set[str] = set()
+    offset, fetched, bar = 0, 0, None
+    start = time.monotonic()
+    try:
+        while True:
+            page = src._runs_uncached(pipeline, status, PAGE_SIZE, offset)
+            done = False
+            for run in page.runs:
+                if run.run_id in seen:  # rows shift when new runs arrive while paging
+                    continue
+                when = run.started_at or run.extra.get("created_at")
+                if cutoff is not None and when is not None and when < cutoff:
+                    done = True
+                    break
+                seen.add(run.run_id)
+                cols["run_id"].append(run.run_id)
+                cols["pipeline"].append(run.pipeline)
+                cols["status"].append(run.status.value)
+                cols["started_at"].append(run.started_at)
+                cols["finished_at"].append(run.finished_at)
+                cols["duration_ms"].append(run.duration_ms)
+                cols["attempts"].append(run.attempts)
+                cols["failed_step"].append(run.failed_step)
+                cols["kind"].append(run.kind)
+                cols["trigger"].append(run.trigger)
+            fetched += len(page.runs)
+            if bar is None and progress is not False and (
+                    progress or time.monotonic() - start > _PROGRESS_AFTER_S):
+                bar = _progress_bar(page.total, src)
+            if bar is not None:
+                bar.total = max(page.total, fetched)
+                bar.update(fetched - bar.n)
+            if done or page.next_offset is None or not page.runs:
+                break
+            offset = page.next_offset
+    finally:
+        if bar is not None:
+            bar.close()
+    frame = _runs_columns(cols)
+    frame.attrs["source"] = src.url
+    return frame
+
+
+def _progress_bar(total: int, src: Source) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="run", desc=f"runs from {src.url}", leave=False)
+
+
+def _runs_columns(cols: dict[str, list[Any]]) -> pd.DataFrame:
+    duration_ms = pd.array(cols["duration_ms"], dtype="Int64")
+    return pd.DataFrame({
+        "run_id": pd.array(cols["run_id"], dtype="string"),
+        "pipeline": pd.Categorical(cols["pipeline"]),
+        "status": pd.Categorical(cols["status"], categories=STATUS_CATEGORIES),
+        "started_at": _utc(cols["started_at"]),
+        "finished_at": _utc(cols["finished_at"]),
+        "duration": _timedelta(duration_ms),
+        "duration_ms": duration_ms,
+        "attempts": pd.array(cols["attempts"], dtype="Int64"),
+        "failed_step": pd.array(cols["failed_step"], dtype="string"),
+        "kind": pd.Categorical(cols["kind"]),
+        "trigger": pd.array(cols["trigger"], dtype="string"),
+    })
+
+
+def _utc(values: list[datetime | None]) -> pd.Series:
+    """Aware datetimes (or None) as datetime64[ns, UTC], via integer nanoseconds."""
+    ns = np.fromiter((_NAT if v is None else _ns(v) for v in values), dtype=np.int64,
+                     count=len(values))
+    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+
+
+_NAT = np.iinfo(np.int64).min
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ns(value: datetime) -> int:
+    delta = value - _EPOCH_UTC
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _timedelta(ms: Any) -> pd.Series:
+    return pd.Series(pd.to_timedelta(ms, unit="ms")).astype("timedelta64[ns]")
+
+
+def steps_frame(src: Source | RunDetail, run_id: str | None = None) -> pd.DataFrame:
+    """One row per step of a run: name, status, depends_on, started/finished, duration,
+    attempts, error, reused_from. Pass a Source and a run id, or a RunDetail."""
+    detail = src if isinstance(src, RunDetail) else src.run(run_id)  # type: ignore[arg-type]
+    steps = detail.steps
+    ms = pd.array([s.duration_ms for s in steps], dtype="Int64")
+    frame = pd.DataFrame({
+        "name": pd.array([s.name for s in steps], dtype="string"),
+        "status": pd.Categorical([s.status.value for s in steps], categories=STATUS_CATEGORIES),
+        "depends_on": pd.Series([list(s.depends_on) for s in steps], dtype=object),
+        "started_at": _utc([s.started_at for s in steps]),
+        "finished_at": _utc([s.finished_at for s in steps]),
+        "duration": _timedelta(ms),
+        "duration_ms": ms,
+        "attempts": pd.array([len(s.attempts) or s.extra.get("attempt_count")
+                              for s in steps], dtype="Int64"),
+        "error": pd.array([s.error for s in steps], dtype="string"),
+        "reused_from": pd.array([s.reused_from for s in steps], dtype="string"),
+    })
+    frame.attrs["run_id"] = detail.run_id
+    return frame
+
+
+def pipeline_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per pipeline: runs, succeeded, failed, success_rate (of finished runs), p50/p90/p99
+    duration, last_run (newest start) and last_status. Takes a :func:`runs_frame`."""
+    d = df.assign(
+        _ok=(df["status"] == Status.SUCCEEDED.value).astype("int64"),
+        _bad=(df["status"] == Status.FAILED.value).astype("int64"),
+        _ms=df["duration_ms"].astype("float64"),
+    )
+    g = d.groupby("pipeline", observed=True, sort=True)
+    out = pd.DataFrame({
+        "runs": g.size(),
+        "succeeded": g["_ok"].sum(),
+        "failed": g["_bad"].sum(),
+    })
+    finished = out["succeeded"] + out["failed"]
+    out["success_rate"] = (out["succeeded"] / finished.where(finished > 0)).astype("float64")
+    for q, name in ((0.5, "p50"), (0.9, "p90"), (0.99, "p99")):
+        out[name] = pd.to_timedelta(g["_ms"].quantile(q), unit="ms").astype("timedelta64[ns]")
+    out["last_run"] = g["started_at"].max()
+    newest = d.sort_values("started_at", na_position="first").groupby(
+        "pipeline", observed=True)["status"].last()
+    out["last_status"] = newest.astype(d["status"].dtype)
+    return out
+
+
+def step_failures(src_or_details: Source | Iterable[RunDetail], *,
+                  pipeline: str | None = None, limit: int = 200) -> pd.DataFrame:
+    """Per (pipeline, step): in how many failed runs the step failed, its failed attempts
+    (retries included), when it last failed and its last error.
+
+    Pass a Source (the newest ``limit`` failed runs are read) or RunDetail objects.
+    """
+    if hasattr(src_or_details, "run") and hasattr(src_or_details, "runs"):
+        src: Any = src_or_details
+        details: Iterable[RunDetail] = _failed_details(src, pipeline, limit)
+    else:
+        details = src_or_details  # type: ignore[assignment]
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for detail in details:
+        if detail.status is not Status.FAILED:
+            continue
+        if pipeline is not None and detail.run.pipeline != pipeline:
+            continue
+        failed = [s for s in detail.steps if s.status is Status.FAILED]
+        entries = [(s.name, s.error, s.finished_at, s.attempts) for s in failed]
+        if not entries and detail.run.failed_step:
+            entries = [(detail.run.failed_step, detail.error, detail.run.finished_at,
+                        detail.attempts)]
+        for name, error, at, attempts in entries:
+            row = rows.setdefault((detail.run.pipeline, name), {
+                "failed_runs": 0, "failed_attempts": 0, "last_failed_at": None,
+                "last_error": None, "last_run_id": None})
+            row["failed_runs"] += 1
+            row["failed_attempts"] += sum(1 for a in attempts if a.status is Status.FAILED) or 1
+            at = at or detail.run.finished_at or detail.run.started_at
+            if row["last_failed_at"] is None or (at is not None and at > row["last_failed_at"]):
+                row["last_failed_at"], row["last_error"] = at, error
+                row["last_run_id"] = detail.run_id
+    keys = sorted(rows, key=lambda k: (-rows[k]["failed_runs"], k))
+    frame = pd.DataFrame({
+        "pipeline": pd.array([k[0] for k in keys], dtype="string"),
+        "step": pd.array([k[1] for k in keys], dtype="string"),
+        "failed_runs": pd.array([rows[k]["failed_runs"] for k in keys], dtype="Int64"),
+        "failed_attempts": pd.array([rows[k]["failed_attempts"] for k in keys], dtype="Int64"),
+        "last_failed_at": _utc([rows[k]["last_failed_at"] for k in keys]),
+        "last_error": pd.array([rows[k]["last_error"] for k in keys], dtype="string"),
+        "last_run_id": pd.array([rows[k]["last_run_id"] for k in keys], dtype="string"),
+    })
+    return frame
+
+
+def _failed_details(src: Any, pipeline: str | None, limit: int) -> Iterable[RunDetail]:
+    offset, seen = 0, 0
+    while seen < limit:
+        page = src.runs(pipeline=pipeline, status=Status.FAILED,
+                        limit=min(PAGE_SIZE, limit - seen), offset=offset)
+        for run in page.runs:
+            yield src.run(run.run_id)
+        seen += len(page.runs)
+        if page.next_offset is None or not page.runs:
+            return
+        offset = page.next_offset

@@ -1,0 +1,384 @@
+"""Shared source logic: flavours write plans, thin sync and async twins run them.
+
+A *plan* is a generator that yields :class:`~flowwidgets.sources._http.Request` objects
+and receives :class:`~flowwidgets.sources._http.Reply` objects (or has the call's
+exception thrown into it), and returns a model. Flavours hold all the parsing and
+decision logic as plans; :class:`Source` drives them with blocking I/O and
+:class:`AsyncSource` with ``await``, so both behave identically.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import warnings
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flowwidgets import errors
+from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
+from flowwidgets.sources._http import AsyncHttp, Reply, Request, Stats, SyncHttp
+
+if TYPE_CHECKING:
+    from flowwidgets.live import Poller
+
+__all__ = ["AsyncSource", "Flavour", "Plan", "Snapshot", "Source", "StubModeWarning"]
+
+T = TypeVar("T")
+Plan = Generator[Request, Reply, T]
+
+ACTIONS = ("restart", "rerun", "resume", "run_now")
+"""Every action a source may offer; ``capabilities`` is the subset a runner has."""
+
+
+class StubModeWarning(UserWarning):
+    """The runner serves placeholder data (ematix-flow ``flow web`` without a run log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What the poller compares between two polls: comparable values keyed by name / id."""
+
+    pipelines: dict[str, Any]
+    runs: dict[str, Any]
+
+
+class Flavour:
+    """One runner API dialect: each method returns a plan. Subclasses override them."""
+
+    name = "unknown"
+    capabilities: frozenset[str] = frozenset()
+    idempotency = False
+    """True when the runner deduplicates POSTs by ``Idempotency-Key``."""
+    stub_mode = False
+    push = False
+    """True when the runner has a push channel the poller can listen to."""
+
+    def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
+        """Every pipeline with its recent runs."""
+        raise NotImplementedError
+
+    def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
+             cache: bool) -> Plan[RunPage]:
+        """A page of runs, newest first."""
+        raise NotImplementedError
+
+    def run(self, run_id: str) -> Plan[RunDetail]:
+        """One run with its steps, attempts and actions."""
+        raise NotImplementedError
+
+    def step_log(self, run_id: str, step: str, attempt: int | None) -> Plan[str | None]:
+        """The log tail of a step's attempt (latest by default), None when there is none."""
+        raise NotImplementedError
+
+    def restart(self, run_id: str, from_step: str | None, key: str | None) -> Plan[str]:
+        """Restart from a step; returns the new run id."""
+        return _unsupported("restart", self._why_not("restart"))
+
+    def rerun(self, run_id: str, key: str | None) -> Plan[str]:
+        """Rerun from the beginning; returns the new run id."""
+        return _unsupported("rerun", self._why_not("rerun"))
+
+    def resume(self, run_id: str, key: str | None) -> Plan[str]:
+        """Resume a streaming run from its watermark; returns the new run id."""
+        return _unsupported("resume", self._why_not("resume"))
+
+    def run_now(self, pipeline: str, key: str | None) -> Plan[str]:
+        """Start a pipeline now; returns the new run id."""
+        return _unsupported("run_now", self._why_not("run_now"))
+
+    def health(self) -> Plan[bool]:
+        """True when the runner answers its health check."""
+        raise NotImplementedError
+
+    def snapshot(self) -> Plan[Snapshot]:
+        """The state the poller diffs: pipelines, the first page of runs and the details
+        of its active runs (steps move while a run's summary stays ``running``)."""
+        pipes = yield from self.pipelines()
+        page = yield from self.runs(None, None, 50, 0, True)
+        runs: dict[str, Any] = {r.run_id: r for r in page.runs}
+        for r in [r for r in page.runs if r.status.is_active][:10]:
+            try:
+                runs[r.run_id] = yield from self.run(r.run_id)
+            except errors.NotFound:
+                runs.pop(r.run_id, None)
+        return Snapshot({p.name: p for p in pipes}, runs)
+
+    def _why_not(self, action: str) -> str:
+        return f"the {self.name} runner has no {action} action"
+
+
+def _unsupported(action: str, reason: str) -> Plan[Any]:
+    raise errors.ActionNotSupported(action, reason)
+    yield  # pragma: no cover - makes this a generator
+
+
+def new_key(flavour: Flavour, given: str | None) -> str | None:
+    """The idempotency key for one logical call: the caller's, else a fresh uuid4 when the
+    runner deduplicates by it, else None (not sent)."""
+    if given is not None:
+        return given
+    return uuid.uuid4().hex if flavour.idempotency else None
+
+
+class _SourceBase:
+    """State both twins share: where the runner is and what it can do."""
+
+    def __init__(self, url: str, flavour: Flavour):
+        self.url = url
+        self._flavour = flavour
+
+    @property
+    def flavour(self) -> str:
+        """``"flowwidgets"``, ``"ematix"`` or ``"flowtoy"``."""
+        return self._flavour.name
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """The actions this runner has at all (``restart``, ``rerun``, ``resume``,
+        ``run_now``); a run's own :class:`~flowwidgets.models.Actions` say which apply."""
+        return self._flavour.capabilities
+
+    @property
+    def stub_mode(self) -> bool:
+        """True when the runner serves placeholder data (never shown as real)."""
+        return self._flavour.stub_mode
+
+    def __repr__(self) -> str:
+        stub = ", stub mode" if self.stub_mode else ""
+        return f"<{type(self).__name__} {self.flavour} at {self.url}{stub}>"
+
+    def _check_runs_args(self, status: Any, limit: int, offset: int) -> Status | None:
+        if limit < 1 or offset < 0:
+            raise ValueError(f"limit must be >= 1 and offset >= 0, got {limit}, {offset}")
+        if status is None or status == "":
+            return None
+        st = Status.parse(status)
+        if st is Status.UNKNOWN:
+            valid = ", ".join(sorted(s.value for s in Status if s is not Status.UNKNOWN))
+            raise ValueError(f"unknown status {status!r}; use one of: {valid}")
+        return st
+
+    def _warn_stub(self) -> None:
+        if self.stub_mode:
+            warnings.warn(
+                f"the ematix-flow server at {self.url} runs in stub mode (started without "
+                "--run-log-url): its pipelines and runs are placeholder data, not real "
+                "history, and it refuses every action", StubModeWarning, stacklevel=3)
+
+
+class Source(_SourceBase):
+    """A connection to one runner, from the kernel: every call returns models.
+
+    Make one with :func:`flowwidgets.connect`. Thread-safe: the poller's thread and the
+    notebook share it.
+    """
+
+    def __init__(self, url: str, flavour: Flavour, http: SyncHttp):
+        super().__init__(url, flavour)
+        self._http = http
+        self._poller: Poller | None = None
+        self._poller_lock = threading.Lock()
+        self._closed = False
+
+    def _drive(self, plan: Plan[T]) -> T:
+        try:
+            request = next(plan)
+            while True:
+                try:
+                    reply = self._http.send(request)
+                except errors.SourceError as exc:
+                    request = plan.throw(exc)
+                else:
+                    request = plan.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            plan.close()
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def pipelines(self) -> list[Pipeline]:
+        """Every pipeline with its latest runs and statistics."""
+        return list(self._drive(self._flavour.pipelines()))
+
+    def runs(self, pipeline: str | None = None, status: Status | str | None = None,
+             limit: int = 50, offset: int = 0) -> RunPage:
+        """A page of runs, newest first (``limit`` up to 500 per request)."""
+        st = self._check_runs_args(status, limit, offset)
+        return self._drive(self._flavour.runs(pipeline, st, limit, offset, offset == 0))
+
+    def _runs_uncached(self, pipeline: str | None, status: Status | str | None,
+                       limit: int, offset: int) -> RunPage:
+        st = self._check_runs_args(status, limit, offset)
+        return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
+
+    def run(self, run_id: str) -> RunDetail:
+        """One run: its steps (the DAG), attempt history and the actions it allows."""
+        return self._drive(self._flavour.run(run_id))
+
+    def step_log(self, run_id: str, step: str, attempt: int | None = None) -> str | None:
+        """The log tail of one attempt of a step (latest by default); None when the runner
+        keeps no log for it."""
+        return self._drive(self._flavour.step_log(run_id, step, attempt))
+
+    def health(self) -> bool:
+        """True when the runner answers; False when it does not (never raises)."""
+        try:
+            return self._drive(self._flavour.health())
+        except errors.SourceError:
+            return False
+
+    def _snapshot(self) -> Snapshot:
+        return self._drive(self._flavour.snapshot())
+
+    @property
+    def stats(self) -> Stats:
+        """Requests made, 304s and unchanged bodies, bytes received (live counters)."""
+        return self._http.stats
+
+    @property
+    def timeout(self) -> float:
+        """Seconds allowed per request."""
+        return self._http.timeout
+
+    # ---- actions -----------------------------------------------------------------------
+
+    def restart(self, run_id: str, from_step: str | None = None, *,
+                idempotency_key: str | None = None) -> str:
+        """Restart a run from ``from_step`` (default: its failed step); upstream outputs are
+        reused. Returns the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return self._drive(self._flavour.restart(run_id, from_step, key))
+
+    def rerun(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Run the whole pipeline of ``run_id`` again from the beginning; the new run id."""
+        return self._drive(self._flavour.rerun(run_id, new_key(self._flavour, idempotency_key)))
+
+    def resume(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Resume a failed streaming run from its last watermark; the new run id."""
+        return self._drive(self._flavour.resume(run_id, new_key(self._flavour, idempotency_key)))
+
+    def run_now(self, pipeline: str, *, idempotency_key: str | None = None) -> str:
+        """Start ``pipeline`` now; the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return self._drive(self._flavour.run_now(pipeline, key))
+
+    # ---- live and lifetime -------------------------------------------------------------
+
+    def poller(self, interval: float = 2.0) -> Poller:
+        """The one shared :class:`~flowwidgets.live.Poller` of this source (the same object
+        on every call; ``interval`` applies when it is first made)."""
+        from flowwidgets.live import Poller
+
+        with self._poller_lock:
+            if self._closed:
+                raise errors.SourceError(f"{self!r} is closed")
+            if self._poller is None:
+                self._poller = Poller(self, interval=interval)
+            return self._poller
+
+    def close(self) -> None:
+        """Stop the poller and close the HTTP client (if the source made it)."""
+        with self._poller_lock:
+            self._closed = True
+            poller = self._poller
+        if poller is not None:
+            poller.stop()
+        self._http.close()
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncSource(_SourceBase):
+    """The async twin of :class:`Source`: the same methods, as coroutines."""
+
+    def __init__(self, url: str, flavour: Flavour, http: AsyncHttp):
+        super().__init__(url, flavour)
+        self._http = http
+
+    async def _drive(self, plan: Plan[T]) -> T:
+        try:
+            request = next(plan)
+            while True:
+                try:
+                    reply = await self._http.send(request)
+                except errors.SourceError as exc:
+                    request = plan.throw(exc)
+                else:
+                    request = plan.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            plan.close()
+
+    async def pipelines(self) -> list[Pipeline]:
+        """Every pipeline with its latest runs and statistics."""
+        return list(await self._drive(self._flavour.pipelines()))
+
+    async def runs(self, pipeline: str | None = None, status: Status | str | None = None,
+                   limit: int = 50, offset: int = 0) -> RunPage:
+        """A page of runs, newest first."""
+        st = self._check_runs_args(status, limit, offset)
+        return await self._drive(self._flavour.runs(pipeline, st, limit, offset, offset == 0))
+
+    async def run(self, run_id: str) -> RunDetail:
+        """One run with its steps, attempts and actions."""
+        return await self._drive(self._flavour.run(run_id))
+
+    async def step_log(self, run_id: str, step: str, attempt: int | None = None) -> str | None:
+        """The log tail of one attempt of a step, or None."""
+        return await self._drive(self._flavour.step_log(run_id, step, attempt))
+
+    async def health(self) -> bool:
+        """True when the runner answers (never raises)."""
+        try:
+            return await self._drive(self._flavour.health())
+        except errors.SourceError:
+            return False
+
+    async def restart(self, run_id: str, from_step: str | None = None, *,
+                      idempotency_key: str | None = None) -> str:
+        """Restart from a step; the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return await self._drive(self._flavour.restart(run_id, from_step, key))
+
+    async def rerun(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Rerun from the beginning; the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return await self._drive(self._flavour.rerun(run_id, key))
+
+    async def resume(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Resume a streaming run from its watermark; the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return await self._drive(self._flavour.resume(run_id, key))
+
+    async def run_now(self, pipeline: str, *, idempotency_key: str | None = None) -> str:
+        """Start a pipeline now; the new run id."""
+        key = new_key(self._flavour, idempotency_key)
+        return await self._drive(self._flavour.run_now(pipeline, key))
+
+    @property
+    def stats(self) -> Stats:
+        """Requests made, 304s and unchanged bodies, bytes received."""
+        return self._http.stats
+
+    async def close(self) -> None:
+        """Close the HTTP client (if the source made it)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncSource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def run_of(value: Run | RunDetail) -> Run:
+    """The summary of a run or run detail."""
+    return value.run if isinstance(value, RunDetail) else value

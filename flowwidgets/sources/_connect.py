@@ -1,0 +1,130 @@
+"""``connect``: find out which runner answers at a URL and return a Source for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flowwidgets import errors
+from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
+from flowwidgets.sources._http import AsyncHttp, Request, SyncHttp
+from flowwidgets.sources.api import EmatixFlavour, FlowwidgetsFlavour, looks_like_stub
+from flowwidgets.sources.flowtoy import FlowtoyFlavour
+
+__all__ = ["connect", "connect_async"]
+
+FlowFiles = str | Path | Sequence[str | Path] | None
+
+
+def _health_plan() -> Plan[tuple[str | None, int]]:
+    """``("flowwidgets" | "api" | None, status code)``: our runner, another /api server,
+    or no /api here."""
+    reply = yield Request("GET", "/api/health", "GET /api/health", probe=True)
+    if reply.status_code == 200 and isinstance(reply.value, dict):
+        kind = "flowwidgets" if reply.value.get("runner") == "flowwidgets" else "api"
+        return kind, reply.status_code
+    return None, reply.status_code
+
+
+def _ematix_plan() -> Plan[Flavour]:
+    reply = yield Request("GET", "/api/pipelines", "GET /api/pipelines")
+    data = reply.value
+    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
+        raise errors.SchemaError("GET /api/pipelines", "pipelines",
+                                 "must be an array (is this an ematix-flow `flow web` server?)",
+                                 data)
+    return EmatixFlavour(stub_mode=looks_like_stub(data))
+
+
+def _flowtoy_plan(url: str, health_code: int, flow: FlowFiles) -> Plan[Flavour]:
+    reply = yield Request("GET", "/status", "GET /status", probe=True)
+    d = reply.value
+    if isinstance(d, dict) and (
+        (reply.status_code == 200 and ("steps" in d or "run_id" in d
+                                       or d.get("status") == "no-runner"))
+        or (reply.status_code == 500 and "error" in d)
+    ):
+        return FlowtoyFlavour(flow=flow)
+    raise errors.RunnerUnavailable(
+        url, f"no known runner API answers there (GET /api/health → {health_code}, "
+        f"GET /status → {reply.status_code})", ["GET /api/health", "GET /status"])
+
+
+def _resolve(url: str | None, client: Any) -> str:
+    url = url or os.environ.get("RUNNER_STATUS_URL")
+    if not url and client is not None and str(client.base_url):
+        url = str(client.base_url)
+    if not url:
+        raise ValueError("no runner URL: pass connect(url=...) or set $RUNNER_STATUS_URL")
+    url = url.strip().rstrip("/")
+    for suffix in ("/status", "/api/health", "/api"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    if "://" not in url:
+        url = "http://" + url
+    return url
+
+
+def _token(token: str | None) -> str | None:
+    return token if token is not None else os.environ.get("FLOWWIDGETS_TOKEN")
+
+
+def connect(url: str | None = None, token: str | None = None, *, timeout: float = 10.0,
+            flow: FlowFiles = None, client: httpx.Client | None = None) -> Source:
+    """Connect to a runner and detect its API flavour.
+
+    ``url`` defaults to ``$RUNNER_STATUS_URL`` (a flowtoy-style ``.../status`` URL is
+    accepted); ``token`` to ``$FLOWWIDGETS_TOKEN``, or ``$EMATIX_FLOW_WEB_TOKEN`` for an
+    ematix-flow server. ``flow`` names a flowtoy flow file (its step dependencies).
+    ``client`` injects an ``httpx.Client`` (Starlette's ``TestClient(app)`` works).
+    Raises RunnerUnavailable naming the URL and what was tried when nothing usable answers.
+    """
+    base = _resolve(url, client)
+    http = SyncHttp(base, _token(token), timeout, client)
+    try:
+        src = Source(base, FlowwidgetsFlavour(), http)
+        kind, code = src._drive(_health_plan())
+        if kind == "flowwidgets":
+            flavour: Flavour = FlowwidgetsFlavour()
+        elif kind == "api":
+            if http.token is None:
+                http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
+            flavour = src._drive(_ematix_plan())
+        else:
+            flavour = src._drive(_flowtoy_plan(base, code, flow))
+    except BaseException:
+        http.close()
+        raise
+    http.forget()
+    src = Source(base, flavour, http)
+    src._warn_stub()
+    return src
+
+
+async def connect_async(url: str | None = None, token: str | None = None, *,
+                        timeout: float = 10.0, flow: FlowFiles = None,
+                        client: httpx.AsyncClient | None = None) -> AsyncSource:
+    """The async twin of :func:`connect`: returns an :class:`AsyncSource`."""
+    base = _resolve(url, client)
+    http = AsyncHttp(base, _token(token), timeout, client)
+    try:
+        src = AsyncSource(base, FlowwidgetsFlavour(), http)
+        kind, code = await src._drive(_health_plan())
+        if kind == "flowwidgets":
+            flavour: Flavour = FlowwidgetsFlavour()
+        elif kind == "api":
+            if http.token is None:
+                http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
+            flavour = await src._drive(_ematix_plan())
+        else:
+            flavour = await src._drive(_flowtoy_plan(base, code, flow))
+    except BaseException:
+        await http.aclose()
+        raise
+    src = AsyncSource(base, flavour, http)
+    src._warn_stub()
+    return src

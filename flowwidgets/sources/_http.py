@@ -1,0 +1,351 @@
+"""The one httpx wrapper: requests as data, errors mapped, conditional GETs cached.
+
+A flavour describes each call as a :class:`Request`; :class:`SyncHttp` or
+:class:`AsyncHttp` sends it and returns a :class:`Reply`. Everything between the two I/O
+twins (headers, error mapping, JSON decoding, the ETag / body-hash cache, statistics) lives
+in :class:`HttpCore`, so the sync and async sources behave identically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from flowwidgets import errors
+
+__all__ = ["AsyncHttp", "HttpCore", "Reply", "Request", "SyncHttp"]
+
+USER_AGENT = "flowwidgets/0.1"
+_RETRY_DELAYS = (0.2, 0.5)
+"""Pauses before the retries of a request that may be retried (connection errors only)."""
+_CACHE_SIZE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP call a flavour wants made."""
+
+    method: str
+    path: str
+    """Path below the runner's base URL, already percent-encoded (``/api/runs/abc``)."""
+    endpoint: str
+    """How errors name the call: ``GET /api/runs/{id}``."""
+    params: dict[str, Any] | None = None
+    body: Any = None
+    parse: Callable[[Any], Any] | None = None
+    """Turns the decoded JSON into a model; its result is what the reply carries."""
+    cache: bool = False
+    """Keep the parsed result per URL and revalidate it (ETag, or a hash of the body)."""
+    idempotency_key: str | None = None
+    """Sent as ``Idempotency-Key``; allows retrying a POST whose answer was lost."""
+    probe: bool = False
+    """Probing (flavour detection): every status comes back as a reply, never raised, with
+    the body decoded as JSON when it is JSON and None otherwise."""
+
+
+@dataclass(slots=True)
+class Reply:
+    """What came back: the status, the parsed value (or decoded JSON), whether it was cached."""
+
+    status_code: int
+    value: Any
+    from_cache: bool = False
+    headers: httpx.Headers | None = None
+
+
+@dataclass(slots=True)
+class _Entry:
+    etag: str | None
+    digest: bytes
+    value: Any
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters for what a source sent and received (benchmarks, the idle-poll cost)."""
+
+    requests: int = 0
+    not_modified: int = 0
+    unchanged: int = 0
+    bytes_received: int = 0
+    """Body plus header bytes of every response."""
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class HttpCore:
+    """Shared, I/O-free half of the HTTP wrapper."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.stats = Stats()
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ---- building ----------------------------------------------------------------------
+
+    def url_for(self, req: Request) -> str:
+        """The absolute URL of a request (query included), also the cache key."""
+        url = self.base_url + req.path
+        if req.params:
+            items = [(k, v) for k, v in req.params.items() if v is not None]
+            if items:
+                url += "?" + urlencode(items)
+        return url
+
+    def headers_for(self, req: Request, url: str) -> dict[str, str]:
+        """Accept, auth, idempotency and conditional headers."""
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if req.idempotency_key:
+            headers["Idempotency-Key"] = req.idempotency_key
+        if req.cache:
+            with self._lock:
+                entry = self._cache.get(url)
+            if entry is not None and entry.etag:
+                headers["If-None-Match"] = entry.etag
+        return headers
+
+    def kwargs_for(self, req: Request) -> tuple[str, dict[str, Any]]:
+        """``(url, kwargs)`` for ``client.request``."""
+        url = self.url_for(req)
+        kwargs: dict[str, Any] = {"headers": self.headers_for(req, url)}
+        if req.method != "GET":
+            kwargs["json"] = req.body if req.body is not None else {}
+        return url, kwargs
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def handle(self, req: Request, response: httpx.Response) -> Reply:
+        """Map an HTTP response to a Reply, or raise the matching APIError/SchemaError."""
+        url = str(response.request.url) if _has_request(response) else self.url_for(req)
+        cache_key = self.url_for(req)
+        content = response.content
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.bytes_received += len(content) + _header_bytes(response)
+        code = response.status_code
+        if code == 304 and req.cache:
+            with self._lock:
+                entry = self._cache.get(cache_key)
+                if entry is not None:
+                    self._cache.move_to_end(cache_key)
+                    self.stats.not_modified += 1
+            if entry is not None:
+                return Reply(304, entry.value, from_cache=True, headers=response.headers)
+            raise errors.SchemaError(req.endpoint, "<status>",
+                                     "answered 304 Not Modified to a request that was "
+                                     "not conditional", None)
+        if req.probe:
+            return Reply(code, _maybe_json(response), headers=response.headers)
+        if code >= 300:
+            raise _api_error(req, response, url)
+        digest = hashlib.blake2b(content, digest_size=16).digest() if req.cache else b""
+        if req.cache:
+            with self._lock:
+                entry = self._cache.get(cache_key)
+            if entry is not None and entry.digest == digest:
+                with self._lock:
+                    self.stats.unchanged += 1
+                    entry.etag = response.headers.get("etag") or entry.etag
+                return Reply(code, entry.value, from_cache=True, headers=response.headers)
+        if req.method != "GET" and not content.strip():
+            data: Any = None
+        else:
+            data = decode_json(req, response)
+        value = req.parse(data) if req.parse is not None else data
+        if req.cache:
+            with self._lock:
+                self._cache[cache_key] = _Entry(response.headers.get("etag"), digest, value)
+                self._cache.move_to_end(cache_key)
+                while len(self._cache) > _CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return Reply(code, value, headers=response.headers)
+
+    def unavailable(self, req: Request, exc: Exception) -> errors.RunnerUnavailable:
+        """A transport failure as RunnerUnavailable naming the URL and what was tried."""
+        if isinstance(exc, httpx.TimeoutException):
+            reason = (f"no answer within {self.timeout:g} s to {req.endpoint} "
+                      f"({type(exc).__name__})")
+        elif isinstance(exc, httpx.ConnectError):
+            reason = f"connection failed for {req.endpoint}: {_short(exc)}"
+        else:
+            reason = f"{req.endpoint} failed: {type(exc).__name__}: {_short(exc)}"
+        return errors.RunnerUnavailable(self.base_url, reason, [f"{req.method} {req.path}"])
+
+    @staticmethod
+    def may_retry(req: Request, exc: Exception, attempt: int) -> bool:
+        """Connection errors (nothing was sent) always; a lost answer only when the server
+        deduplicates (an idempotency key) or the call is a GET; never a timeout of a GET."""
+        if attempt >= len(_RETRY_DELAYS):
+            return False
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+            return True
+        if isinstance(exc, httpx.TimeoutException):
+            return req.idempotency_key is not None
+        if isinstance(exc, httpx.TransportError):
+            return req.method == "GET" or req.idempotency_key is not None
+        return False
+
+    def forget(self) -> None:
+        """Drop every cached result."""
+        with self._lock:
+            self._cache.clear()
+
+
+class SyncHttp(HttpCore):
+    """Blocking I/O over an ``httpx.Client`` (ours, or one the caller injected)."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float,
+                 client: httpx.Client | None = None):
+        super().__init__(base_url, token, timeout)
+        self.owns_client = client is None
+        self.client = client if client is not None else httpx.Client(
+            timeout=httpx.Timeout(timeout), follow_redirects=False)
+
+    def send(self, req: Request) -> Reply:
+        """Send ``req``; retries connection failures as :meth:`may_retry` allows."""
+        url, kwargs = self.kwargs_for(req)
+        attempt = 0
+        while True:
+            try:
+                response = self.client.request(req.method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if self.may_retry(req, exc, attempt):
+                    time.sleep(_RETRY_DELAYS[attempt])
+                    attempt += 1
+                    continue
+                raise self.unavailable(req, exc) from exc
+            return self.handle(req, response)
+
+    def close(self) -> None:
+        """Close the client if this wrapper created it."""
+        if self.owns_client:
+            self.client.close()
+
+
+class AsyncHttp(HttpCore):
+    """Async I/O over an ``httpx.AsyncClient``."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float,
+                 client: httpx.AsyncClient | None = None):
+        super().__init__(base_url, token, timeout)
+        self.owns_client = client is None
+        self.client = client if client is not None else httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), follow_redirects=False)
+
+    async def send(self, req: Request) -> Reply:
+        """Send ``req``; retries connection failures as :meth:`may_retry` allows."""
+        url, kwargs = self.kwargs_for(req)
+        attempt = 0
+        while True:
+            try:
+                response = await self.client.request(req.method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if self.may_retry(req, exc, attempt):
+                    await asyncio.sleep(_RETRY_DELAYS[attempt])
+                    attempt += 1
+                    continue
+                raise self.unavailable(req, exc) from exc
+            return self.handle(req, response)
+
+    async def aclose(self) -> None:
+        """Close the client if this wrapper created it."""
+        if self.owns_client:
+            await self.client.aclose()
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+_ERRORS: dict[int, type[errors.APIError]] = {
+    400: errors.Unprocessable,
+    401: errors.Unauthorized,
+    403: errors.Unauthorized,
+    404: errors.NotFound,
+    409: errors.Conflict,
+    422: errors.Unprocessable,
+}
+
+
+def _api_error(req: Request, response: httpx.Response, url: str) -> errors.APIError:
+    code = response.status_code
+    detail = error_detail(response)
+    cls = _ERRORS.get(code) or (errors.ServerError if code >= 500 else errors.APIError)
+    reason = response.reason_phrase or ""
+    message = f"{req.endpoint} at {url} answered {code} {reason}".rstrip()
+    if detail not in (None, ""):
+        message += f": {format_detail(detail)}"
+    request = response.request if _has_request(response) else None
+    return cls(message, status_code=code, detail=detail, request=request, response=response)
+
+
+def error_detail(response: httpx.Response) -> Any:
+    """The server's own explanation: FastAPI's ``detail``, flowtoy's ``error``, or text."""
+    data = _maybe_json(response)
+    if isinstance(data, dict):
+        for key in ("detail", "error", "message"):
+            if key in data:
+                return data[key]
+        return data
+    if data is not None:
+        return data
+    text = response.text.strip()
+    return text[:500] if text else None
+
+
+def format_detail(detail: Any) -> str:
+    """A detail as one readable line (FastAPI validation lists included)."""
+    if isinstance(detail, list) and all(isinstance(d, dict) for d in detail):
+        parts = []
+        for d in detail:
+            loc = ".".join(str(x) for x in d.get("loc", ()) if x != "body")
+            parts.append(f"{loc}: {d.get('msg', d)}" if loc else str(d.get("msg", d)))
+        return "; ".join(parts)
+    text = str(detail)
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def decode_json(req: Request, response: httpx.Response) -> Any:
+    """The body as JSON, or SchemaError saying what came instead."""
+    try:
+        return response.json()
+    except ValueError:
+        ctype = response.headers.get("content-type", "no content type")
+        head = response.text[:60].strip()
+        raise errors.SchemaError(req.endpoint, "<body>",
+                                 f"is not JSON (got {ctype}: {head!r})", None) from None
+
+
+def _maybe_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _has_request(response: httpx.Response) -> bool:
+    try:
+        response.request  # noqa: B018 - raises when the response was built by hand
+    except RuntimeError:
+        return False
+    return True
+
+
+def _header_bytes(response: httpx.Response) -> int:
+    return sum(len(k) + len(v) + 4 for k, v in response.headers.raw) + 17
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
