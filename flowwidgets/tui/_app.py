@@ -1,0 +1,419 @@
+"""The Textual app behind ``flowwidgets tui``: pipelines, runs and the selected run's steps.
+
+Threading: every Source call (connect, refresh, actions) runs in a Textual thread worker;
+the poller calls back from its own thread. Both hand results to the event loop with
+``post_message`` (thread-safe and non-blocking, so a poller thread is never stuck behind
+a closing app), and only the loop touches widgets or state.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.theme import Theme
+from textual.widgets import DataTable, Footer, Header, Static
+
+from flowwidgets.errors import RunnerUnavailable
+from flowwidgets.models import RunDetail
+from flowwidgets.tui._actions import (
+    NotApplicable,
+    Plan,
+    plan_rerun,
+    plan_restart,
+    plan_resume,
+    plan_run_now,
+)
+from flowwidgets.tui._confirm import ConfirmScreen
+from flowwidgets.tui._data import fetch_snapshot
+from flowwidgets.tui._format import COLORS, clean, describe_error
+from flowwidgets.tui._messages import ActionDone, Connected, Failed, Fetched, Live
+from flowwidgets.tui._rows import (
+    PIPELINE_COLUMNS,
+    RUN_COLUMNS,
+    STEP_COLUMNS,
+    banner_text,
+    pipeline_rows,
+    run_info,
+    run_rows,
+    step_key_names,
+    step_rows,
+)
+from flowwidgets.tui._table import MonitorTable
+
+__all__ = ["FlowTui"]
+
+_THEME = Theme(
+    name="flowwidgets",
+    primary=COLORS["teal"], secondary=COLORS["muted"], accent=COLORS["teal"],
+    warning=COLORS["amber"], error=COLORS["red"], success=COLORS["teal"],
+    foreground=COLORS["text"], background=COLORS["ground"], surface=COLORS["panel"],
+    panel=COLORS["panel"], dark=True,
+)
+
+
+class FlowTui(App[None]):
+    """Terminal monitor for any runner a Source can read.
+
+    ``url`` defaults to ``$RUNNER_STATUS_URL``; ``interval`` is the poll and fallback
+    refresh period in seconds; ``connect`` is the Source factory (``flowwidgets.connect``
+    unless given).
+    """
+
+    TITLE = "flowwidgets"
+    CSS = """
+    Screen { background: $background; }
+    #banner { height: 1; padding: 0 1; background: $surface; }
+    .label { height: 1; padding: 0 1; color: $secondary; text-style: bold; }
+    MonitorTable { height: auto; max-height: 12; background: $surface; }
+    MonitorTable#steps { height: 1fr; max-height: 100%; }
+    #run-info { height: auto; max-height: 3; padding: 0 1; }
+    #outcome { height: auto; max-height: 2; padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [
+        Binding("R", "restart", "Restart failed step"),
+        Binding("r", "rerun", "Rerun"),
+        Binding("w", "resume", "Resume watermark"),
+        Binding("n", "run_now", "Run now"),
+        Binding("u,f5", "refresh", "Refresh", key_display="u"),
+        Binding("escape", "back", "Back"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, url: str | None = None, *, token: str | None = None,
+                 flow: str | None = None, interval: float = 2.0, timeout: float = 5.0,
+                 connect: Callable[..., Any] | None = None) -> None:
+        super().__init__()
+        if interval <= 0:
+            raise ValueError(f"interval must be positive, got {interval!r}")
+        self.url = url
+        self.token = token
+        self.flow = flow
+        self.interval = float(interval)
+        self.timeout = float(timeout)
+        self._connect_fn = connect
+        self._source: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._connecting = self._refreshing = self._dirty = self._acting = False
+        self._state = "connecting"
+        self._note = ""
+        self._updated: datetime | None = None
+        self.pipeline: str | None = None
+        """The selected pipeline."""
+        self.run_id: str | None = None
+        """The run whose steps are shown."""
+        self._follow_latest = True
+        self.detail: RunDetail | None = None
+        """The shown run's detail, as last fetched."""
+        self._step_names: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._unclaimed: list[Any] = []  # Sources connected while the app was closing
+
+    @property
+    def display_url(self) -> str:
+        """The runner URL as shown (the Source's once connected)."""
+        url = getattr(self._source, "url", None) or self.url or os.environ.get("RUNNER_STATUS_URL")
+        return clean(url or "$RUNNER_STATUS_URL (unset)", 80)
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="banner")
+        yield Static("PIPELINES", classes="label")
+        yield MonitorTable(PIPELINE_COLUMNS, id="pipelines")
+        yield Static("RUNS", classes="label")
+        yield MonitorTable(RUN_COLUMNS, id="runs")
+        yield Static(id="run-info")
+        yield MonitorTable(STEP_COLUMNS, id="steps")
+        yield Static(id="outcome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.register_theme(_THEME)
+        self.theme = "flowwidgets"
+        self.sub_title = self.display_url
+        self._render_banner()
+        self._show_outcome("Keys: ↑↓ move · tab next table · enter open · R restart · r rerun")
+        self._table("pipelines").focus()
+        self.set_interval(self.interval, self._tick)
+        self._start_connect()
+
+    def on_unmount(self) -> None:
+        self._detach()
+
+    def _table(self, name: str) -> MonitorTable:
+        return self.query_one(f"#{name}", MonitorTable)
+
+    # -- connection and refresh ---------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self._source is None:
+            self._start_connect()
+        else:
+            self._request_refresh()
+
+    def _start_connect(self) -> None:
+        if self._connecting:
+            return
+        self._connecting = True
+        self.run_worker(self._connect_work, thread=True, group="connect", exit_on_error=False)
+
+    def _connect_work(self) -> None:
+        connect = self._connect_fn
+        if connect is None:
+            from flowwidgets.sources import connect
+        try:
+            source = connect(self.url, self.token, timeout=self.timeout, flow=self.flow)
+        except Exception as exc:  # shown in the banner, retried
+            self.post_message(Failed("connect", exc))
+            return
+        with self._lock:
+            self._unclaimed.append(source)
+        self.post_message(Connected(source))
+
+    def on_connected(self, message: Connected) -> None:
+        self._connecting = False
+        with self._lock:
+            self._unclaimed.remove(message.source)
+        self._source = message.source
+        self.sub_title = self.display_url
+        try:
+            poller = self._source.poller(interval=self.interval)
+            self._unsubscribe = poller.subscribe(self._on_live_event)
+        except Exception as exc:  # the periodic refresh still works
+            self._show_outcome(f"live updates unavailable ({describe_error(exc)}); "
+                               f"refreshing every {self.interval:g} s", error=True)
+        self._set_state("connected")
+        self._request_refresh()
+
+    def _on_live_event(self, event: Any) -> None:
+        """Poller callback (poller thread): hand the event to the event loop."""
+        try:
+            self.post_message(Live(event))
+        except Exception:  # never raise into the poller; the tick refreshes
+            pass
+
+    def on_live(self, message: Live) -> None:
+        kind = getattr(message.event, "kind", "changed")
+        if kind == "disconnected":
+            self._set_state("away", getattr(message.event, "error", None) or "")
+        else:
+            self._request_refresh()
+
+    def action_refresh(self) -> None:
+        """Refresh now (or try to connect again)."""
+        self._tick()
+
+    def _request_refresh(self) -> None:
+        if self._source is None:
+            return
+        if self._refreshing:
+            self._dirty = True
+            return
+        self._refreshing = True
+        request = (self.pipeline, self.run_id, self._follow_latest)
+        work = partial(self._refresh_work, self._source, request)
+        self.run_worker(work, thread=True, group="refresh", exit_on_error=False)
+
+    def _refresh_work(self, source: Any, request: tuple[Any, ...]) -> None:
+        pipeline, run_id, follow = request
+        try:
+            snapshot = fetch_snapshot(source, pipeline, run_id, follow_latest=follow)
+        except Exception as exc:  # shown in the banner, retried
+            self.post_message(Failed("refresh", exc))
+            return
+        self.post_message(Fetched(snapshot, request))
+
+    def on_failed(self, message: Failed) -> None:
+        if message.what == "connect":
+            self._connecting = False
+        else:
+            self._refreshing = False
+            self._dirty = False
+        if isinstance(message.error, RunnerUnavailable):
+            self._set_state("away", message.error.reason)
+        else:
+            self._set_state("error", describe_error(message.error))
+
+    def on_fetched(self, message: Fetched) -> None:
+        self._refreshing = False
+        snap = message.snapshot
+        self._updated = snap.at
+        self._set_state("connected")
+        current = message.request == (self.pipeline, self.run_id, self._follow_latest)
+        if current:
+            self.pipeline, self.run_id = snap.pipeline, snap.run_id
+        self._table("pipelines").sync(pipeline_rows(snap.pipelines), self.pipeline)
+        if current:
+            self.detail = snap.detail
+            steps = snap.detail.steps if snap.detail else ()
+            self._step_names = step_key_names(steps)
+            self._table("runs").sync(run_rows(snap.runs, snap.at), snap.run_id)
+            self._table("steps").sync(step_rows(steps, snap.at), None)
+            self.query_one("#run-info", Static).update(run_info(snap.detail, snap.at))
+        if self._dirty:
+            self._dirty = False
+            self._request_refresh()
+
+    def _set_state(self, state: str, note: str = "") -> None:
+        self._state, self._note = state, note
+        self._render_banner()
+
+    def _render_banner(self) -> None:
+        source = self._source
+        text = banner_text(self._state, self.display_url, note=self._note,
+                           flavour=getattr(source, "flavour", None), updated=self._updated,
+                           stub_mode=bool(getattr(source, "stub_mode", False)),
+                           interval=self.interval)
+        self.query_one("#banner", Static).update(text)
+
+    def _detach(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        source, self._source = self._source, None
+        with self._lock:
+            sources, self._unclaimed = [source, *self._unclaimed], []
+        if unsubscribe is not None:
+            unsubscribe()
+        for each in sources:
+            if each is not None:
+                each.close()
+
+    # -- tables and selection -----------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = event.data_table
+        key = event.row_key.value
+        if key is None or key != table.cursor_key:
+            return  # a stale event from a rebuild; the cursor has moved on
+        if table.id == "pipelines" and key != self.pipeline:
+            self.pipeline, self.run_id, self._follow_latest = key, None, True
+            self.detail = None
+            for name in ("runs", "steps"):
+                self._table(name).sync([])
+            self.query_one("#run-info", Static).update(Text("Loading…", style=COLORS["muted"]))
+            self._request_refresh()
+        elif table.id == "runs":
+            self._follow_latest = event.cursor_row == 0
+            if key != self.run_id:
+                self.run_id, self.detail = key, None
+                self._request_refresh()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        name = event.data_table.id
+        if name == "pipelines":
+            self._table("runs").focus()
+        elif name == "runs":
+            self._table("steps").focus()
+        elif name == "steps" and self.detail is not None:
+            self._show_step(str(event.row_key.value))
+
+    def _show_step(self, key: str) -> None:
+        for step in self.detail.steps if self.detail else ():
+            if step.name == key:
+                text = Text(f"{clean(step.name, 60)}: ", style="bold")
+                text.append(clean(step.error, 600) if step.error else step.status.value)
+                self.query_one("#run-info", Static).update(text)
+                return
+
+    def action_back(self) -> None:
+        """Move the focus one table up (steps → runs → pipelines)."""
+        focused = self.focused.id if self.focused is not None else None
+        if focused == "steps":
+            self._table("runs").focus()
+        else:
+            self._table("pipelines").focus()
+
+    # -- actions --------------------------------------------------------------------------
+
+    def action_restart(self) -> None:
+        """Restart the shown run from its failed (or the highlighted) step, after a Yes."""
+        step = None
+        if self.focused is not None and self.focused.id == "steps":
+            step = self._step_names.get(self._table("steps").cursor_key or "")
+        self._propose(lambda: plan_restart(self._current_detail(), step))
+
+    def action_rerun(self) -> None:
+        """Rerun the shown run from the beginning, after a Yes."""
+        self._propose(lambda: plan_rerun(self._current_detail()))
+
+    def action_resume(self) -> None:
+        """Resume the shown streaming run from its watermark, after a Yes."""
+        self._propose(lambda: plan_resume(self._current_detail()))
+
+    def action_run_now(self) -> None:
+        """Start a run of the selected pipeline, after a Yes."""
+        caps = getattr(self._source, "capabilities", None)
+        self._propose(lambda: plan_run_now(self.pipeline, caps))
+
+    def _current_detail(self) -> RunDetail | None:
+        detail = self.detail
+        return detail if detail is not None and detail.run_id == self.run_id else None
+
+
+    def _propose(self, make_plan: Callable[[], Plan]) -> None:
+        if self._source is None or self._state == "away":
+            self._show_outcome("No runner attached: nothing was sent", error=True)
+            return
+        if self._acting:
+            self._show_outcome("An action is still in flight; wait for its outcome", error=True)
+            return
+        try:
+            plan = make_plan()
+        except NotApplicable as exc:
+            self._show_outcome(f"Not available: {exc}", error=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_plan(plan)
+            else:
+                self._show_outcome(f"{plan.title} cancelled; nothing was sent")
+
+        self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
+
+    def _run_plan(self, plan: Plan) -> None:
+        if self._source is None:
+            self._show_outcome("No runner attached: nothing was sent", error=True)
+            return
+        self._acting = True
+        self._show_outcome(f"{plan.title}: asking the runner…")
+        self.run_worker(partial(self._action_work, self._source, plan), thread=True,
+                        group="action", exit_on_error=False)
+
+    def _action_work(self, source: Any, plan: Plan) -> None:
+        try:
+            new_run_id = plan.execute(source)
+        except Exception as exc:  # the runner's refusal is shown in the UI
+            self.post_message(ActionDone(plan, None, exc))
+            return
+        self.post_message(ActionDone(plan, str(new_run_id), None))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self._acting = False
+        plan = message.plan
+        if message.error is not None:
+            self._show_outcome(f"{plan.title} refused: {describe_error(message.error)}",
+                               error=True)
+            return
+        self._show_outcome(plan.done(message.new_run_id or ""), ok=True)
+        self.run_id, self.detail, self._follow_latest = message.new_run_id, None, False
+        self._request_refresh()
+
+    def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False) -> None:
+        if error:
+            line = Text("✕ ", style=COLORS["red"])
+        elif ok:
+            line = Text("✓ ", style=COLORS["teal"])
+        else:
+            line = Text("› ", style=COLORS["muted"])
+        line.append(clean(text, 400), style=COLORS["red"] if error else "")
+        self.query_one("#outcome", Static).update(line)
+

@@ -1,0 +1,203 @@
+"""Table rows and info lines built from the models (pure; every runner string as literal Text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from rich.text import Text
+
+from flowwidgets.models import Pipeline, Run, RunDetail, Status, Step
+from flowwidgets.tui._format import (
+    COLORS,
+    clean,
+    dag_order,
+    format_duration,
+    format_next,
+    format_started,
+    status_text,
+    step_label,
+    strip_text,
+)
+
+__all__ = [
+    "PIPELINE_COLUMNS",
+    "RUN_COLUMNS",
+    "STEP_COLUMNS",
+    "Row",
+    "banner_text",
+    "pipeline_rows",
+    "run_info",
+    "run_rows",
+    "step_key_names",
+    "step_rows",
+    "unique_keys",
+]
+
+Row = tuple[str, list[Text]]
+"""A table row: its key (unique within the table) and its cells."""
+
+PIPELINE_COLUMNS = (("name", "Pipeline"), ("kind", "Kind"), ("strip", "Last 10"),
+                    ("latest", "Latest"), ("next", "Next (UTC)"), ("median", "Median"),
+                    ("total", "Runs"))
+RUN_COLUMNS = (("run", "Run"), ("status", "Status"), ("trigger", "Trigger"),
+               ("started", "Started (UTC)"), ("duration", "Duration"), ("attempts", "Att."),
+               ("failed", "Failed step"))
+STEP_COLUMNS = (("step", "Step"), ("state", "State"), ("started", "Started (UTC)"),
+                ("duration", "Duration"), ("attempts", "Att."), ("error", "Error"))
+
+_MUTED = COLORS["muted"]
+
+
+def unique_keys(keys: Iterable[str]) -> list[str]:
+    """Row keys made unique (a runner may repeat an id): repeats get ``#2``, ``#3``…"""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for key in keys:
+        n = seen.get(key, 0) + 1
+        seen[key] = n
+        out.append(key if n == 1 else f"{key}#{n}")
+    return out
+
+
+def _plain(value: object, limit: int | None = None, style: str = "") -> Text:
+    text = clean(value, limit)
+    return Text(text or "—", style=style if text else _MUTED)
+
+
+def _run_duration(run: Run, now: datetime) -> str:
+    if run.duration_ms is not None:
+        return format_duration(run.duration_ms)
+    if run.status.is_active and run.started_at is not None:
+        return format_duration((now - run.started_at).total_seconds() * 1000) + "…"
+    return "—"
+
+
+def pipeline_rows(pipelines: Sequence[Pipeline]) -> list[Row]:
+    """One row per pipeline: name, kind, the last-10 strip, latest status, next fire, median."""
+    keys = unique_keys(p.name for p in pipelines)
+    rows: list[Row] = []
+    for key, p in zip(keys, pipelines, strict=True):
+        latest = status_text(p.latest_run.status) if p.latest_run else Text("· no run", _MUTED)
+        rows.append((key, [
+            Text(clean(p.name, 40)),
+            Text(clean(p.kind, 12), style=_MUTED),
+            strip_text(p.recent_runs),
+            latest,
+            format_next(p),
+            Text(format_duration(p.median_duration_ms)),
+            Text("—" if p.total_runs is None else str(p.total_runs), style=_MUTED),
+        ]))
+    return rows
+
+
+def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
+    """One row per run (newest first, as given): id, status, trigger, started, duration…"""
+    keys = unique_keys(r.run_id for r in runs)
+    return [
+        (key, [
+            Text(clean(r.run_id, 40)),
+            status_text(r.status),
+            _plain(r.trigger, 12, _MUTED),
+            Text(format_started(r.started_at, now)),
+            Text(_run_duration(r, now)),
+            Text("—" if r.attempts is None else str(r.attempts)),
+            _plain(r.failed_step, 30, COLORS["red"]),
+        ])
+        for key, r in zip(keys, runs, strict=True)
+    ]
+
+
+def _step_duration(step: Step, now: datetime) -> str:
+    if step.duration_ms is not None:
+        return format_duration(step.duration_ms)
+    if step.status is Status.RUNNING and step.started_at is not None:
+        return format_duration((now - step.started_at).total_seconds() * 1000) + "…"
+    return "—"
+
+
+def _step_note(step: Step) -> Text:
+    if step.error:
+        return Text(clean(step.error.strip().splitlines()[-1] if step.error.strip() else "", 80),
+                    style=COLORS["red"])
+    if step.reused_from:
+        return Text(f"reused from {clean(step.reused_from, 40)}", style=_MUTED)
+    return Text("")
+
+
+def step_key_names(steps: Iterable[Step]) -> dict[str, str]:
+    """Row key → step name for the rows :func:`step_rows` builds from the same steps."""
+    names = [s.name for s, _ in dag_order(steps)]
+    return dict(zip(unique_keys(names), names, strict=True))
+
+
+def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
+    """The run's steps in DAG order, indented by rank: state icon and word, times, error."""
+    ordered = dag_order(steps)
+    keys = unique_keys(s.name for s, _ in ordered)
+    rows: list[Row] = []
+    for key, (step, rank) in zip(keys, ordered, strict=True):
+        attempts = len(step.attempts) if step.attempts else step.extra.get("attempt_count")
+        rows.append((key, [
+            step_label(step.name, rank),
+            status_text(step.status),
+            Text(format_started(step.started_at, now)),
+            Text(_step_duration(step, now)),
+            Text("—" if not attempts else str(attempts)),
+            _step_note(step),
+        ]))
+    return rows
+
+
+def run_info(detail: RunDetail | None, now: datetime) -> Text:
+    """Two lines above the steps table: which run, its state and lineage, its error."""
+    if detail is None:
+        return Text("No run selected", style=_MUTED)
+    run = detail.run
+    text = Text("RUN ", style=f"bold {_MUTED}")
+    text.append(clean(run.run_id, 60), style="bold")
+    text.append(f"  {clean(run.pipeline, 40)}  ")
+    text.append_text(status_text(run.status))
+    if run.trigger:
+        text.append(f"  trigger {clean(run.trigger, 20)}", style=_MUTED)
+    if detail.parent_run_id:
+        text.append(f"  after {clean(detail.parent_run_id, 40)}", style=_MUTED)
+    text.append(f"  started {format_started(run.started_at, now)}", style=_MUTED)
+    text.append(f"  {_run_duration(run, now)}", style=_MUTED)
+    error = detail.error or ""
+    if run.failed_step or error.strip():
+        text.append("\n")
+        if run.failed_step:
+            text.append(f"failed at {clean(run.failed_step, 40)}: ", style=COLORS["red"])
+        last = error.strip().splitlines()[-1] if error.strip() else ""
+        text.append(clean(last, 160))
+    return text
+
+
+def banner_text(state: str, url: str, *, note: str = "", flavour: str | None = None,
+                updated: datetime | None = None, stub_mode: bool = False,
+                interval: float = 2.0) -> Text:
+    """The connection line: connected / connecting / "No runner attached" / runner error."""
+    if state == "connected":
+        text = Text("● ", style=COLORS["teal"])
+        text.append(clean(url, 80))
+        if flavour:
+            text.append(f" · {clean(flavour, 20)}", style=_MUTED)
+        if updated is not None:
+            text.append(f" · updated {updated:%H:%M:%S} UTC", style=_MUTED)
+        if stub_mode:
+            text.append("  STUB MODE: this server has no run log; its runs are not real",
+                        style=f"bold {COLORS['amber']}")
+        return text
+    if state == "connecting":
+        return Text(f"Connecting to {clean(url, 80)}…", style=COLORS["amber"])
+    if state == "away":
+        text = Text("✕ No runner attached", style=f"bold {COLORS['red']}")
+        text.append(f" at {clean(url, 80)} · Waiting for runner… "
+                    f"(retrying every {interval:g} s)", style=COLORS["amber"])
+        if note:
+            text.append(f" · {clean(note, 120)}", style=_MUTED)
+        return text
+    text = Text("✕ Runner error: ", style=f"bold {COLORS['red']}")
+    text.append(clean(note, 200))
+    return text
