@@ -1,0 +1,105 @@
+"""The write side of /api: restart, rerun, resume from watermark, run now. POST only.
+
+Every action accepts an ``Idempotency-Key`` header: the same key returns the run the
+first request created and creates nothing more. The runner's refusals
+(:class:`~flowwidgets.errors.RunnerError`) become ``{"detail": ...}`` with their status
+(404 unknown run or pipeline, 422 invalid action, 409 run still active).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Body, Header, HTTPException, Request
+
+from flowwidgets.errors import RunConflict
+from flowwidgets.runner.api._schemas import Detail, NewRun, RestartBody
+
+if TYPE_CHECKING:
+    from flowwidgets.runner._local import LocalRunner
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["actions"])
+
+MAX_KEY_LENGTH = 200
+
+_ERRORS = {
+    404: {"model": Detail, "description": "No such run (or pipeline)"},
+    409: {"model": Detail, "description": "The run is still active"},
+    422: {"model": Detail, "description": "Malformed body, or the action does not apply"},
+}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Same key → same new_run_id, one run created"),
+]
+
+
+def _runner(request: Request) -> LocalRunner:
+    return request.app.state.runner
+
+
+def _key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_KEY_LENGTH:
+        raise HTTPException(status_code=422,
+                            detail=f"Idempotency-Key is longer than {MAX_KEY_LENGTH} characters")
+    return value
+
+
+@router.post("/runs/{run_id}/restart", response_model=NewRun, responses=_ERRORS)
+def restart(request: Request, run_id: str,
+            body: Annotated[RestartBody | None, Body()] = None,
+            idempotency_key: IdempotencyKey = None) -> dict[str, str]:
+    """Restart a finished run from ``from_step``: that step and everything downstream
+    re-run, the other steps' outputs are reused. ``from_step`` null: the failed step, or
+    for a failed streaming run a resume from its last watermark (as ematix-flow)."""
+    runner = _runner(request)
+    key = _key(idempotency_key)
+    from_step = body.from_step if body is not None else None
+    run = runner.store.get_run(run_id)
+    if run is None:
+        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
+    if from_step is None and run.kind == "streaming":
+        if run.status.is_active:
+            raise RunConflict(f"run {run_id} is {run.status}; wait until it finishes")
+        return {"new_run_id": runner.resume(run_id, idempotency_key=key)}
+    return {"new_run_id": runner.restart(run_id, from_step, idempotency_key=key)}
+
+
+@router.post("/runs/{run_id}/rerun", response_model=NewRun, responses=_ERRORS)
+def rerun(request: Request, run_id: str, idempotency_key: IdempotencyKey = None
+          ) -> dict[str, str]:
+    """Run the whole pipeline again from the beginning, as a new run of this one."""
+    return {"new_run_id": _runner(request).rerun(run_id, idempotency_key=_key(idempotency_key))}
+
+
+@router.post("/runs/{run_id}/resume-from-watermark", response_model=NewRun, responses=_ERRORS)
+def resume_from_watermark(request: Request, run_id: str,
+                          idempotency_key: IdempotencyKey = None) -> dict[str, str]:
+    """Streaming runs: a new run that continues from the pipeline's last watermark."""
+    return {"new_run_id": _runner(request).resume(run_id,
+                                                  idempotency_key=_key(idempotency_key))}
+
+
+def _run_now(request: Request, name: str, idempotency_key: str | None) -> dict[str, str]:
+    return {"new_run_id": _runner(request).run_now(name, idempotency_key=_key(idempotency_key))}
+
+
+@router.post("/jobs/{name}/run-now", response_model=NewRun, responses=_ERRORS)
+def job_run_now(request: Request, name: str, idempotency_key: IdempotencyKey = None
+                ) -> dict[str, str]:
+    """Request a run of pipeline ``name`` now, whatever its schedule (ematix's path)."""
+    return _run_now(request, name, idempotency_key)
+
+
+@router.post("/pipelines/{name}/run-now", response_model=NewRun, responses=_ERRORS)
+def pipeline_run_now(request: Request, name: str, idempotency_key: IdempotencyKey = None
+                     ) -> dict[str, str]:
+    """Alias of ``POST /api/jobs/{name}/run-now``."""
+    return _run_now(request, name, idempotency_key)

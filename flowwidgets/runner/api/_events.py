@@ -1,0 +1,118 @@
+"""``GET /api/events``: the run log's events as server-sent events.
+
+Each :class:`~flowwidgets.runner.store.Event` goes out as::
+
+    id: 42
+    event: step
+    data: {"id": 42, "kind": "step", "run_id": "...", "pipeline": "...", "status": "running", ...}
+
+The stream resumes after the ``Last-Event-ID`` header (what a reconnecting EventSource
+sends) or ``?since=N``; without either it starts at the newest event. The store is polled
+(so writes from another process show up), a ``: keepalive`` comment goes out when nothing
+else did for a while, and the stream ends when the client goes away or the server stops
+(``app.state.stopping``), so uvicorn can exit promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from flowwidgets.models import format_time
+from flowwidgets.runner.store import Event
+
+if TYPE_CHECKING:
+    from flowwidgets.runner.store import RunLog
+
+__all__ = ["format_event", "head_event_id", "router"]
+
+router = APIRouter(prefix="/api", tags=["events"])
+
+BATCH = 500
+_KIND = re.compile(r"[a-z_]{1,32}")
+
+
+def format_event(e: Event) -> str:
+    """One event in the SSE wire format (the JSON has no raw newlines)."""
+    kind = e.kind if _KIND.fullmatch(e.kind or "") else "message"
+    data = json.dumps({"id": e.id, "kind": e.kind, "run_id": e.run_id, "pipeline": e.pipeline,
+                       "status": e.status, "step": e.step, "at": format_time(e.at)},
+                      separators=(",", ":"))
+    return f"id: {e.id}\nevent: {kind}\ndata: {data}\n\n"
+
+
+def head_event_id(store: RunLog) -> int:
+    """The newest event's id (0 for none), found with O(log n) indexed ``events_since``
+    probes: the RunLog contract has no "last id" query."""
+    first = store.events_since(0, 1)
+    if not first:
+        return 0
+    lo, step = first[0].id, 1024
+    while nxt := store.events_since(lo + step, 1):  # gallop until nothing lies beyond
+        lo, step = nxt[0].id, step * 2
+    hi = lo + step  # an event has id lo; none has an id above hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        found = store.events_since(mid - 1, 1)
+        if found:
+            lo = found[0].id
+        else:
+            hi = mid - 1
+    return lo
+
+
+@router.get("/events", response_class=StreamingResponse, responses={
+    200: {"content": {"text/event-stream": {}},
+          "description": "Server-sent events: run | step | attempt | watermark"}})
+async def events(
+    request: Request,
+    since: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Push channel: every change to the run log, as it happens."""
+    store: RunLog = request.app.state.runner.store
+    start: int | None = since
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            start = int(last_event_id.strip())
+        except ValueError:
+            raise HTTPException(status_code=422,
+                                detail="Last-Event-ID must be an event id (an integer)") from None
+    head = await run_in_threadpool(head_event_id, store)
+    cursor = head if start is None else max(0, min(start, head))
+    return StreamingResponse(
+        _stream(request, store, cursor),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(request: Request, store: RunLog, cursor: int) -> AsyncIterator[str]:
+    state = request.app.state
+    stopping = state.stopping
+    poll_s: float = state.events_poll_s
+    keepalive_s: float = state.keepalive_s
+    yield "retry: 2000\n\n"
+    last_sent = time.monotonic()
+    while not stopping.is_set():
+        found = await run_in_threadpool(store.events_since, cursor, BATCH)
+        if found:
+            cursor = found[-1].id
+            last_sent = time.monotonic()
+            yield "".join(format_event(e) for e in found)
+            if len(found) == BATCH:
+                continue
+        elif time.monotonic() - last_sent >= keepalive_s:
+            last_sent = time.monotonic()
+            yield ": keepalive\n\n"
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(poll_s)

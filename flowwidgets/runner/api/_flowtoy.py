@@ -1,0 +1,63 @@
+"""flowtoy's runner API: ``GET /status`` and ``GET /outputs`` (its TUI and web UI poll these).
+
+flowtoy serves one run at a time; here ``?pipeline=NAME`` picks that pipeline's most
+recently started run, and without it the most recently started run of any pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Query, Request
+
+from flowwidgets.runner.api import _payloads as P
+from flowwidgets.runner.api._schemas import FlowtoyStatus
+
+if TYPE_CHECKING:
+    from flowwidgets.runner.store import RunLog, RunRecord
+
+__all__ = ["current_run", "router"]
+
+router = APIRouter(tags=["flowtoy"])
+
+_LOOKBACK = 20
+"""Newest runs (by creation) searched for the latest start: queued runs have none yet."""
+
+PipelineParam = Query(None, description="Pipeline name; default: any pipeline")
+
+
+def current_run(store: RunLog, pipeline: str | None) -> RunRecord | None:
+    """The most recently started run (of ``pipeline`` if given); a queued run when none
+    of the newest ones has started; None when there is no run."""
+    runs, _ = store.list_runs(pipeline=pipeline or None, limit=_LOOKBACK)
+    started = [r for r in runs if r.started_at is not None]
+    if started:
+        return max(started, key=lambda r: r.started_at)  # type: ignore[arg-type,return-value]
+    return runs[0] if runs else None
+
+
+@router.get("/status", response_model=FlowtoyStatus, response_model_exclude_unset=True)
+def status(request: Request, pipeline: str | None = PipelineParam) -> dict[str, Any]:
+    """flowtoy's run status: epoch-second times, steps keyed by name;
+    ``{"status": "no-runner"}`` when there is no run."""
+    store: RunLog = request.app.state.runner.store
+    run = current_run(store, pipeline)
+    if run is None:
+        return {"status": "no-runner"}
+    return P.flowtoy_status(run, store.get_steps(run.run_id), store)
+
+
+@router.get("/outputs", response_model=dict[str, Any])
+def outputs(request: Request, pipeline: str | None = PipelineParam) -> dict[str, Any]:
+    """``{step: output}`` of the current run's steps that stored one (``{}`` for none)."""
+    store: RunLog = request.app.state.runner.store
+    run = current_run(store, pipeline)
+    if run is None:
+        return {}
+    out: dict[str, Any] = {}
+    for s in store.get_steps(run.run_id):
+        try:
+            out[s.name] = store.load_output(run.run_id, s.name)
+        except KeyError:
+            continue
+    return out

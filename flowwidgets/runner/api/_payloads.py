@@ -1,0 +1,186 @@
+"""Records → API JSON: the ematix-flow shapes, our added fields, and flowtoy's shapes.
+
+Pure functions over the run log's records; no I/O except the ``store`` reads passed in.
+Times are ISO-8601 UTC with milliseconds and a ``Z`` (flowtoy's: epoch float seconds).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flowwidgets.models import Status, format_time
+from flowwidgets.runner.spec import PipelineSpec
+from flowwidgets.runner.store import (
+    AttemptRecord,
+    PipelineStats,
+    RunLog,
+    RunRecord,
+    StepRecord,
+)
+
+__all__ = [
+    "attempt_payload",
+    "error_summary",
+    "flowtoy_status",
+    "pipeline_payload",
+    "run_detail",
+    "run_summary",
+    "step_payload",
+]
+
+
+def error_summary(error: str | None) -> str | None:
+    """The last non-empty line of an error (a traceback's ``Type: message`` line)."""
+    if not error:
+        return None
+    for line in reversed(error.strip().splitlines()):
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id."""
+    return {
+        "run_id": run.run_id,
+        "pipeline": run.pipeline,
+        "status": str(run.status),
+        "started_at": format_time(run.started_at),
+        "finished_at": format_time(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "attempt": run.attempt,
+        "failed_step": run.failed_step,
+        "kind": run.kind,
+        "created_at": format_time(run.created_at),
+        "trigger": run.trigger,
+        "parent_run_id": run.parent_run_id,
+    }
+
+
+def attempt_payload(a: AttemptRecord) -> dict[str, Any]:
+    """One attempt of one step, in ematix's attempt shape (plus step, duration, failed_step)."""
+    failed = a.status == Status.FAILED
+    return {
+        "attempt": a.number,
+        "step": a.step,
+        "status": str(a.status),
+        "started_at": format_time(a.started_at),
+        "finished_at": format_time(a.finished_at),
+        "duration_ms": _duration_ms(a.started_at, a.finished_at),
+        "failed_step": a.step if failed else None,
+        "error_summary": error_summary(a.error),
+        "error_stack": a.error,
+    }
+
+
+def step_payload(s: StepRecord) -> dict[str, Any]:
+    """A step of a run's DAG with its state in that run."""
+    return {
+        "name": s.name,
+        "status": str(s.status),
+        "depends_on": list(s.depends_on),
+        "duration_ms": s.duration_ms,
+        "started_at": format_time(s.started_at),
+        "finished_at": format_time(s.finished_at),
+        "error": s.error,
+        "attempts": s.attempts,
+        "reused_from": s.reused_from,
+    }
+
+
+def run_detail(run: RunRecord, steps: list[StepRecord], attempts: list[AttemptRecord],
+               actions: dict[str, Any]) -> dict[str, Any]:
+    """``GET /api/runs/{id}``: the summary, the error, the DAG, every attempt, the actions."""
+    return {
+        **run_summary(run),
+        "failed_watermark": run.failed_watermark,
+        "error_summary": error_summary(run.error),
+        "error": run.error,
+        "extras": dict(run.extras),
+        "from_step": run.from_step,
+        "resume_watermark": run.resume_watermark,
+        "scheduled_for": format_time(run.scheduled_for),
+        "worker": run.worker,
+        "attempts": [attempt_payload(a) for a in attempts],
+        "steps": [step_payload(s) for s in steps],
+        "actions": actions,
+    }
+
+
+def pipeline_payload(name: str, spec: PipelineSpec | None, stats: PipelineStats | None, *,
+                     next_run_at: datetime | None,
+                     streaming: dict[str, Any] | None) -> dict[str, Any]:
+    """One card of ``GET /api/pipelines``: spec fields plus whole-history statistics."""
+    latest = stats.latest_run if stats else None
+    kind = spec.kind if spec is not None else (latest.kind if latest else "batch")
+    return {
+        "name": name,
+        "kind": kind,
+        "latest_run": run_summary(latest) if latest else None,
+        "recent_runs": [run_summary(r) for r in stats.recent_runs] if stats else [],
+        "median_duration_ms": stats.median_duration_ms if stats else None,
+        "failure_rate_7d": stats.failure_rate_7d if stats else None,
+        "next_run_at": None if kind == "streaming" else format_time(next_run_at),
+        "timezone": spec.timezone if spec is not None else None,
+        "schedule": spec.schedule if spec is not None else None,
+        "streaming_stats": streaming if kind == "streaming" else None,
+        "total_runs": stats.total_runs if stats else 0,
+        "description": spec.description if spec is not None else None,
+        "steps": list(spec.step_names) if spec is not None else [],
+        "configured": spec is not None,
+    }
+
+
+def _epoch(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start) / timedelta(milliseconds=1))
+
+
+_FLOWTOY_DONE = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED)
+
+
+def flowtoy_status(run: RunRecord, steps: list[StepRecord], store: RunLog) -> dict[str, Any]:
+    """flowtoy's ``GET /status`` for one run: epoch-float times, steps keyed by name.
+
+    ``outputs`` lists the keys of a step's stored output when it is an object (flowtoy
+    keeps named outputs per step); notes carry the step's error.
+    """
+    info: dict[str, Any] = {}
+    for s in steps:
+        info[s.name] = {
+            "state": str(s.status),
+            "started_at": _epoch(s.started_at),
+            "ended_at": _epoch(s.finished_at),
+            "notes": [s.error] if s.error else [],
+            "outputs": _output_keys(store, run.run_id, s),
+        }
+    running = [s.name for s in steps if s.status == Status.RUNNING]
+    return {
+        "run_id": run.run_id,
+        "started_at": _epoch(run.started_at),
+        "ended_at": _epoch(run.finished_at),
+        "total_steps": len(steps),
+        "completed_steps": sum(1 for s in steps if s.status in _FLOWTOY_DONE),
+        "current_step": running[0] if running else None,
+        "running_steps": running,
+        "running_count": len(running),
+        "steps": info,
+        "pipeline": run.pipeline,
+        "run_status": str(run.status),
+    }
+
+
+def _output_keys(store: RunLog, run_id: str, step: StepRecord) -> list[str]:
+    if step.status != Status.SUCCEEDED:
+        return []
+    try:
+        value = store.load_output(run_id, step.name)
+    except KeyError:
+        return []
+    return [str(k) for k in value] if isinstance(value, dict) else []

@@ -1,0 +1,162 @@
+"""The read side of /api: health, pipelines, runs, one run, one step's log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from flowwidgets.models import RUN_STATUSES
+from flowwidgets.runner.api import _payloads as P
+from flowwidgets.runner.api._schemas import (
+    Detail,
+    Health,
+    PipelineList,
+    RunDetailOut,
+    RunPageOut,
+    StepLogOut,
+)
+from flowwidgets.runner.api._streaming import WatermarkRates
+
+if TYPE_CHECKING:
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.store import RunLog
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api")
+
+VALID_RUN_STATUSES = tuple(sorted(str(s) for s in RUN_STATUSES))
+MAX_LIMIT = 500
+MAX_OFFSET = 2**53
+"""Offsets are clamped here: SQLite integers are 64-bit."""
+
+_404 = {404: {"model": Detail, "description": "No such run, step or attempt"}}
+_422 = {422: {"model": Detail, "description": "A parameter is invalid"}}
+
+
+def _runner(request: Request) -> LocalRunner:
+    return request.app.state.runner
+
+
+def _store(request: Request) -> RunLog:
+    return request.app.state.runner.store
+
+
+@router.get("/health", response_model=Health, tags=["meta"])
+def health() -> dict[str, str]:
+    """Liveness: answers without a token."""
+    from flowwidgets import __version__
+
+    return {"status": "ok", "runner": "flowwidgets", "version": __version__}
+
+
+@router.get("/pipelines", response_model=PipelineList, tags=["pipelines"])
+def list_pipelines(request: Request) -> dict[str, Any]:
+    """Every pipeline of the runner (also those never run) plus pipelines that only have
+    history; statistics are computed over the whole history."""
+    runner = _runner(request)
+    store = runner.store
+    now = datetime.now(UTC)
+    specs = {p.name: p for p in runner.pipelines}
+    stats = store.pipeline_stats(list(specs), now=now)
+    # history-only pipelines after the configured ones, most recently active first
+    extra = sorted((n for n in stats if n not in specs),
+                   key=lambda n: _latest_created(stats[n]), reverse=True)
+    out = []
+    for name in [*specs, *extra]:
+        spec = specs.get(name)
+        st = stats.get(name)
+        kind = spec.kind if spec else (st.latest_run.kind if st and st.latest_run else "batch")
+        next_at = runner.next_run_at(name, now) if spec and kind != "streaming" else None
+        streaming = _streaming_stats(request, store, name, now) if kind == "streaming" else None
+        out.append(P.pipeline_payload(name, spec, st, next_run_at=next_at,
+                                      streaming=streaming))
+    return {"pipelines": out}
+
+
+def _latest_created(stats: Any) -> str:
+    latest = stats.latest_run
+    return latest.created_at.isoformat() if latest is not None else ""
+
+
+def _streaming_stats(request: Request, store: RunLog, name: str, now: datetime
+                     ) -> dict[str, Any] | None:
+    rates: WatermarkRates = request.app.state.watermark_rates
+    return rates.stats(store.last_watermark(name), now)
+
+
+@router.get("/runs", response_model=RunPageOut, responses=_422, tags=["runs"])
+def list_runs(
+    request: Request,
+    pipeline: str | None = None,
+    status: str | None = Query(None, description=f"One of {', '.join(VALID_RUN_STATUSES)}"),
+    limit: int = Query(50, description="Page size, clamped to 1..500"),
+    offset: int = Query(0, description="Rows to skip (negative counts as 0)"),
+) -> dict[str, Any]:
+    """A page of runs, newest first, with the total that match and the next page's offset."""
+    if status and status not in VALID_RUN_STATUSES:
+        raise HTTPException(
+            status_code=422,
+            detail=f"unknown status {status!r}; valid: {', '.join(VALID_RUN_STATUSES)}")
+    limit = max(1, min(limit, MAX_LIMIT))
+    offset = max(0, min(offset, MAX_OFFSET))
+    runs, total = _store(request).list_runs(pipeline=pipeline or None, status=status or None,
+                                            limit=limit, offset=offset)
+    return {
+        "runs": [P.run_summary(r) for r in runs],
+        "total": total,
+        "next_offset": offset + limit if offset + limit < total else None,
+    }
+
+
+@router.get("/runs/{run_id}", response_model=RunDetailOut, responses=_404, tags=["runs"])
+def get_run(request: Request, run_id: str) -> dict[str, Any]:
+    """One run: the summary, its error, the DAG's steps, every attempt of every step, and
+    which actions apply."""
+    runner = _runner(request)
+    store = runner.store
+    run = store.get_run(run_id)
+    if run is None:
+        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
+    return P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
+                        runner.actions_for(run))
+
+
+@router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,
+            responses=_404, tags=["runs"])
+def step_log(request: Request, run_id: str, step: str,
+             attempt: int | None = Query(None, description="Attempt number; default latest")
+             ) -> dict[str, Any]:
+    """The log tail and error of one attempt of a step (the latest by default). A step
+    with no attempt in this run (not started, or reused) answers ``attempt: null``."""
+    store = _store(request)
+    if store.get_run(run_id) is None:
+        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    if step not in steps:
+        raise HTTPException(status_code=404,
+                            detail=f"run {run_id} has no step {step!r}; steps: {list(steps)}")
+    attempts = store.get_attempts(run_id, step)
+    chosen = None
+    if attempt is not None:
+        chosen = next((a for a in attempts if a.number == attempt), None)
+        if chosen is None:
+            raise HTTPException(
+                status_code=404,
+                detail=f"step {step!r} of run {run_id} has no attempt {attempt}; "
+                       f"attempts: {[a.number for a in attempts]}")
+    elif attempts:
+        chosen = max(attempts, key=lambda a: a.number)
+    s = steps[step]
+    return {
+        "run_id": run_id,
+        "step": step,
+        "attempt": chosen.number if chosen else None,
+        "status": str(chosen.status if chosen else s.status),
+        "log_tail": chosen.log_tail if chosen else None,
+        "error": chosen.error if chosen else s.error,
+        "attempts": len(attempts),
+        "reused_from": s.reused_from,
+    }

@@ -1,0 +1,187 @@
+"""Pydantic models of the API's bodies: the OpenAPI document and response validation.
+
+Responses are built as plain dicts by :mod:`._payloads`; these models describe them (and
+FastAPI checks every response against them), so /api/openapi.json tells a client exactly
+what it gets. ``extra="allow"`` keeps room to add fields without breaking old clients.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+__all__ = [
+    "AttemptOut",
+    "Detail",
+    "FlowtoyStatus",
+    "Health",
+    "NewRun",
+    "PipelineList",
+    "PipelineOut",
+    "RestartBody",
+    "RunDetailOut",
+    "RunPageOut",
+    "RunSummaryOut",
+    "StepLogOut",
+    "StepOut",
+    "StreamingStats",
+]
+
+_OPEN = ConfigDict(extra="allow")
+
+
+class Detail(BaseModel):
+    """Every error: ``{"detail": ...}`` (a string, or FastAPI's list for bad parameters)."""
+
+    detail: Any
+
+
+class Health(BaseModel):
+    """Liveness; open without a token."""
+
+    status: str
+    runner: str
+    version: str
+
+
+class RunSummaryOut(BaseModel):
+    """A run as listed (ematix-flow's summary plus created_at, trigger, parent_run_id)."""
+
+    model_config = _OPEN
+    run_id: str
+    pipeline: str
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: int | None
+    attempt: int
+    failed_step: str | None
+    kind: str
+    created_at: str | None
+    trigger: str | None
+    parent_run_id: str | None
+
+
+class RunPageOut(BaseModel):
+    """One page of runs, newest first; ``next_offset`` is None on the last page."""
+
+    runs: list[RunSummaryOut]
+    total: int
+    next_offset: int | None
+
+
+class AttemptOut(BaseModel):
+    """One try of one step."""
+
+    model_config = _OPEN
+    attempt: int
+    step: str
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    error_summary: str | None
+    error_stack: str | None
+
+
+class StepOut(BaseModel):
+    """A node of the run's DAG with its state in this run."""
+
+    model_config = _OPEN
+    name: str
+    status: str
+    depends_on: list[str]
+    duration_ms: int | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    attempts: int
+    reused_from: str | None
+
+
+class RunDetailOut(RunSummaryOut):
+    """A run with its error, DAG, every attempt and the actions that apply."""
+
+    failed_watermark: str | None
+    error_summary: str | None
+    error: str | None
+    extras: dict[str, Any]
+    from_step: str | None
+    attempts: list[AttemptOut]
+    steps: list[StepOut]
+    actions: dict[str, Any]
+
+
+class StreamingStats(BaseModel):
+    """Throughput of a streaming pipeline from its watermark history."""
+
+    model_config = _OPEN
+    snapshot_at: str | None
+    rows_consumed_total: int
+    batches_total: int
+    watermark: str | None
+    stats_1m: dict[str, float | None]
+
+
+class PipelineOut(BaseModel):
+    """One pipeline card: spec fields and statistics over its whole history."""
+
+    model_config = _OPEN
+    name: str
+    kind: str
+    latest_run: RunSummaryOut | None
+    recent_runs: list[RunSummaryOut] = Field(description="Last 10 runs, oldest first.")
+    median_duration_ms: int | None
+    failure_rate_7d: float | None
+    next_run_at: str | None
+    timezone: str | None
+    schedule: str | None
+    streaming_stats: StreamingStats | None
+    total_runs: int
+    description: str | None
+    steps: list[str]
+
+
+class PipelineList(BaseModel):
+    """Every pipeline of the runner, plus pipelines that only have history."""
+
+    pipelines: list[PipelineOut]
+
+
+class StepLogOut(BaseModel):
+    """The log tail and error of one attempt of one step."""
+
+    model_config = _OPEN
+    run_id: str
+    step: str
+    attempt: int | None
+    status: str
+    log_tail: str | None
+    error: str | None
+
+
+class RestartBody(BaseModel):
+    """Body of ``POST /api/runs/{id}/restart``; ``from_step`` null means the runner's
+    default (the failed step, or the watermark for a streaming run)."""
+
+    from_step: StrictStr | None = None
+
+
+class NewRun(BaseModel):
+    """The run an action created (or, for a repeated Idempotency-Key, created before)."""
+
+    new_run_id: str
+
+
+class FlowtoyStatus(BaseModel):
+    """flowtoy's ``GET /status`` (or ``{"status": "no-runner"}`` when there is no run)."""
+
+    model_config = _OPEN
+    run_id: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    total_steps: int | None = None
+    completed_steps: int | None = None
+    current_step: str | None = None
+    steps: dict[str, dict[str, Any]] | None = None
+    status: str | None = None
