@@ -4,6 +4,7 @@
     ├── SpecError                 a pipelines file is invalid (file, line, what to fix)
     ├── RunnerError               the local runner refused an action (mapped to HTTP 4xx)
     │   ├── RunNotFound           404: no such run
+    │   ├── PipelineNotFound      404: no such pipeline in the runner's pipelines
     │   ├── InvalidAction         422: e.g. restart from a step the run does not have
     │   └── RunConflict           409: e.g. restart of a run that is still running
     └── SourceError               talking to a runner from the kernel went wrong
@@ -31,6 +32,7 @@ __all__ = [
     "FlowwidgetsError",
     "InvalidAction",
     "NotFound",
+    "PipelineNotFound",
     "RunConflict",
     "RunNotFound",
     "RunnerError",
@@ -77,6 +79,12 @@ class RunnerError(FlowwidgetsError):
 
 class RunNotFound(RunnerError, LookupError):
     """No run has this id."""
+
+    status_code = 404
+
+
+class PipelineNotFound(RunnerError, LookupError):
+    """The runner has no pipeline of this name."""
 
     status_code = 404
 
