@@ -23,6 +23,8 @@ __all__ = ["load_file", "validate"]
 
 _NULL_IS_ABSENT = {"schedule", "description", "call", "run", "timeout_s"}
 """Keys whose ``null`` value means 'not given' (their default is None)."""
+_YAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML has it (about 10x faster); nodes keep their marks either way."""
 
 
 def load_file(path: Path) -> Pipelines:
@@ -33,7 +35,7 @@ def load_file(path: Path) -> Pipelines:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"cannot read the pipelines file: {e}", path=where) from None
-    loader = yaml.SafeLoader(text)
+    loader = _YAMLLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
@@ -87,7 +89,7 @@ def _yaml_error(e: yaml.MarkedYAMLError, text: str, where: str) -> SpecError:
 class _Reader:
     """Walks composed YAML nodes into specs, recording the line of every key."""
 
-    def __init__(self, loader: yaml.SafeLoader, where: str):
+    def __init__(self, loader: Any, where: str):
         self.loader = loader
         self.where = where
 
