@@ -134,9 +134,13 @@ def status(d: dict[str, Any], key: str, vocabulary: dict[str, Status], ep: str, 
     Returns the status and, when the word was not in the vocabulary, the raw word (the
     status is then ``UNKNOWN``: shown, never guessed).
     """
-    raw = s(d, key, ep, where, required=required)
+    raw = d.get(key)
     if raw is None:
+        if required:
+            raise SchemaError(ep, _path(where, key), "is missing", d)
         return Status.UNKNOWN, None
+    if not isinstance(raw, str):
+        raise SchemaError(ep, _path(where, key), f"must be a string, got {_kind(raw)}", d)
     mapped = vocabulary.get(raw.strip().lower())
     if mapped is None:
         return Status.UNKNOWN, raw

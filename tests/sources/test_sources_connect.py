@@ -1,0 +1,197 @@
+"""connect(): flavour detection, URL and token defaults, unreachable / slow / garbage runners."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from _src_helpers import BASE, free_port, mock_client, payload, starlette_client
+from ematix_flow.run_log.history import InMemoryRunHistory
+from ematix_flow.web.server import create_app
+
+from flowwidgets import errors
+from flowwidgets.sources import StubModeWarning, connect, connect_async
+
+OUR_HEALTH = {"status": "ok", "runner": "flowwidgets", "version": "0.1.0"}
+
+
+def test_detects_our_runner_by_its_health_answer():
+    seen: list[httpx.Request] = []
+    with mock_client({"GET /api/health": OUR_HEALTH}, seen=seen) as client:
+        src = connect(BASE, client=client)
+        assert src.flavour == "flowwidgets"
+        assert src.capabilities == {"restart", "rerun", "resume", "run_now"}
+        assert not src.stub_mode
+        assert [r.url.path for r in seen] == ["/api/health"]
+
+
+def test_detects_ematix_with_history_through_its_real_app():
+    with starlette_client(create_app(history=InMemoryRunHistory())) as client:
+        src = connect("http://testserver", client=client)
+        assert src.flavour == "ematix"
+        assert not src.stub_mode
+        assert "resume" in src.capabilities
+        assert src.pipelines() == []
+
+
+def test_ematix_stub_mode_is_detected_warned_and_marked():
+    with starlette_client(create_app()) as client:
+        with pytest.warns(StubModeWarning, match="stub mode.*placeholder"):
+            src = connect("http://testserver", client=client)
+        assert src.stub_mode and src.capabilities == frozenset()
+        pipes = src.pipelines()
+        assert pipes and all(p.extra.get("stub") for p in pipes)
+        assert all(r.extra.get("stub") for r in src.runs().runs)
+        detail = src.run("01HQSTUB000000000000000002")
+        assert detail.extra["stub"] and not detail.actions.any
+        with pytest.raises(errors.ActionNotSupported, match="stub mode"):
+            src.rerun("01HQSTUB000000000000000002")
+
+
+def test_stub_mode_learned_from_a_400_on_an_action():
+    # A stub server whose pipelines list does not show the stub ids yet: the POST tells.
+    body = payload("ematix_stub_restart_400.json")["body"]
+    routes = {
+        "GET /api/health": {"status": "ok"},
+        "GET /api/pipelines": {"pipelines": []},
+        "POST /api/runs/x/restart": httpx.Response(400, json=body),
+    }
+    with mock_client(routes) as client:
+        src = connect(BASE, client=client)
+        assert not src.stub_mode
+        with pytest.raises(errors.ActionNotSupported, match="stub mode"):
+            src.restart("x")
+        assert src.stub_mode and src.capabilities == frozenset()
+
+
+def test_detects_flowtoy_by_status_and_accepts_its_status_url():
+    routes = {"GET /status": payload("flowtoy_status_failed.json")}
+    with mock_client(routes) as client:
+        src = connect(BASE + "/status", client=client)
+        assert src.flavour == "flowtoy" and src.url == BASE
+        assert src.capabilities == frozenset()
+
+
+def test_detects_flowtoy_before_its_runner_is_attached():
+    with mock_client({"GET /status": {"status": "no-runner"}}) as client:
+        assert connect(BASE, client=client).flavour == "flowtoy"
+
+
+def test_url_and_tokens_come_from_the_environment(monkeypatch):
+    seen: list[httpx.Request] = []
+    routes = {"GET /api/health": {"status": "ok"}, "GET /api/pipelines": {"pipelines": []}}
+    monkeypatch.setenv("RUNNER_STATUS_URL", "runner.test/api")
+    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
+    monkeypatch.setenv("EMATIX_FLOW_WEB_TOKEN", "em-secret")
+    with mock_client(routes, seen=seen) as client:
+        src = connect(client=client)
+        assert src.url == "http://runner.test" and src.flavour == "ematix"
+        assert seen[-1].headers["authorization"] == "Bearer em-secret"
+    seen.clear()
+    monkeypatch.setenv("FLOWWIDGETS_TOKEN", "fw-secret")
+    with mock_client({"GET /api/health": OUR_HEALTH, "GET /api/pipelines": {"pipelines": []}},
+                     seen=seen) as client:
+        src = connect(client=client)
+        src.pipelines()
+        assert seen[-1].headers["authorization"] == "Bearer fw-secret"
+    seen.clear()
+    with mock_client({"GET /api/health": OUR_HEALTH, "GET /api/pipelines": {"pipelines": []}},
+                     seen=seen) as client:
+        connect(BASE, "explicit", client=client).pipelines()
+        assert seen[-1].headers["authorization"] == "Bearer explicit"
+
+
+def test_no_url_at_all_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("RUNNER_STATUS_URL", raising=False)
+    with pytest.raises(ValueError, match="RUNNER_STATUS_URL"):
+        connect()
+
+
+def test_connection_refused_names_the_url_and_what_was_tried():
+    port = free_port()
+    started = time.monotonic()
+    with pytest.raises(errors.RunnerUnavailable) as info:
+        connect(f"http://127.0.0.1:{port}", timeout=2)
+    assert time.monotonic() - started < 3
+    assert info.value.url == f"http://127.0.0.1:{port}"
+    assert "GET /api/health" in str(info.value) and "connection failed" in str(info.value)
+
+
+def test_nothing_known_at_the_url():
+    with mock_client({"GET /": "<html>hello</html>"}) as client:
+        with pytest.raises(errors.RunnerUnavailable) as info:
+            connect(BASE, client=client)
+    assert "GET /api/health → 404" in str(info.value)
+    assert info.value.tried == ["GET /api/health", "GET /status"]
+
+
+def test_slow_runner_times_out_quickly_as_runner_unavailable():
+    """A server that accepts and never answers: RunnerUnavailable after ``timeout``."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        accepted: list[socket.socket] = []
+        stop = threading.Event()
+
+        def accept() -> None:
+            listener.settimeout(0.1)
+            while not stop.is_set():
+                try:
+                    accepted.append(listener.accept()[0])
+                except TimeoutError:
+                    continue
+
+        t = threading.Thread(target=accept)
+        t.start()
+        try:
+            started = time.monotonic()
+            with pytest.raises(errors.RunnerUnavailable, match=r"no answer within 0.3 s"):
+                connect(f"http://127.0.0.1:{port}", timeout=0.3)
+            assert time.monotonic() - started < 2
+        finally:
+            stop.set()
+            t.join()
+            for s in accepted:
+                s.close()
+
+
+def test_html_where_pipelines_json_should_be_is_a_schema_error():
+    routes = {"GET /api/health": {"status": "ok"},
+              "GET /api/pipelines": httpx.Response(200, html="<html>login</html>")}
+    with mock_client(routes) as client:
+        with pytest.raises(errors.SchemaError) as info:
+            connect(BASE, client=client)
+    assert info.value.endpoint == "GET /api/pipelines" and "not JSON" in str(info.value)
+
+
+def test_ematix_token_missing_is_unauthorized_with_the_servers_detail():
+    with starlette_client(create_app(history=InMemoryRunHistory(), bearer_token="s3")) as client:
+        with pytest.raises(errors.Unauthorized) as info:
+            connect("http://testserver", client=client)
+        assert "missing Authorization" in str(info.value.detail)
+        assert connect("http://testserver", "s3", client=client).flavour == "ematix"
+
+
+def test_connect_async_detects_and_reads():
+    async def main() -> tuple[str, int]:
+        transport = httpx.MockTransport(lambda r: httpx.Response(
+            200, json={"GET /api/health": OUR_HEALTH,
+                       "GET /api/runs": payload("ematix_runs.json")}.get(
+                f"{r.method} {r.url.path}", {})))
+        async with httpx.AsyncClient(transport=transport) as client:
+            src = await connect_async(BASE, client=client)
+            page = await src.runs()
+            return src.flavour, page.total
+
+    assert asyncio.run(main()) == ("flowwidgets", 3)
+
+
+def test_connect_closes_its_own_client_when_detection_fails():
+    # filterwarnings=error turns an unclosed client's ResourceWarning into a failure.
+    with pytest.raises(errors.RunnerUnavailable):
+        connect(f"http://127.0.0.1:{free_port()}", timeout=1)
