@@ -68,6 +68,7 @@ class FlowTui(App[None]):
     """
 
     TITLE = "flowwidgets"
+    ENABLE_COMMAND_PALETTE = False
     CSS = """
     Screen { background: $background; }
     #banner { height: 1; padding: 0 1; background: $surface; }
@@ -78,9 +79,9 @@ class FlowTui(App[None]):
     #outcome { height: auto; max-height: 2; padding: 0 1; background: $surface; }
     """
     BINDINGS = [
-        Binding("R", "restart", "Restart failed step"),
+        Binding("R", "restart", "Restart"),
         Binding("r", "rerun", "Rerun"),
-        Binding("w", "resume", "Resume watermark"),
+        Binding("w", "resume", "Resume"),
         Binding("n", "run_now", "Run now"),
         Binding("u,f5", "refresh", "Refresh", key_display="u"),
         Binding("escape", "back", "Back"),
@@ -141,7 +142,8 @@ class FlowTui(App[None]):
         self.theme = "flowwidgets"
         self.sub_title = self.display_url
         self._render_banner()
-        self._show_outcome("Keys: ↑↓ move · tab next table · enter open · R restart · r rerun")
+        self._show_outcome("↑↓ move · tab next table · enter open · esc back · R restarts from "
+                           "the failed step · every action asks Yes/No first")
         self._table("pipelines").focus()
         self.set_interval(self.interval, self._tick)
         self._start_connect()
@@ -318,7 +320,8 @@ class FlowTui(App[None]):
     def _show_step(self, key: str) -> None:
         for step in self.detail.steps if self.detail else ():
             if step.name == key:
-                text = Text(f"{clean(step.name, 60)}: ", style="bold")
+                text = Text()
+                text.append(f"{clean(step.name, 60)}: ", style="bold")
                 text.append(clean(step.error, 600) if step.error else step.status.value)
                 self.query_one("#run-info", Static).update(text)
                 return
@@ -408,12 +411,10 @@ class FlowTui(App[None]):
         self._request_refresh()
 
     def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False) -> None:
-        if error:
-            line = Text("✕ ", style=COLORS["red"])
-        elif ok:
-            line = Text("✓ ", style=COLORS["teal"])
-        else:
-            line = Text("› ", style=COLORS["muted"])
+        mark, colour = ("✕ ", COLORS["red"]) if error else (
+            ("✓ ", COLORS["teal"]) if ok else ("› ", COLORS["muted"]))
+        line = Text()
+        line.append(mark, style=colour)
         line.append(clean(text, 400), style=COLORS["red"] if error else "")
         self.query_one("#outcome", Static).update(line)
 

@@ -222,7 +222,8 @@ def step_label(name: str, rank: int, *, limit: int = 40) -> Text:
     """A step name indented by its rank (``"    └ merge"``), as literal text."""
     depth = min(rank, _MAX_INDENT)
     prefix = "  " * depth + ("└ " if depth else "")
-    text = Text(prefix, style=COLORS["muted"])
+    text = Text()
+    text.append(prefix, style=COLORS["muted"])
     text.append(clean(name, limit))
     return text
 

@@ -154,7 +154,8 @@ def run_info(detail: RunDetail | None, now: datetime) -> Text:
     if detail is None:
         return Text("No run selected", style=_MUTED)
     run = detail.run
-    text = Text("RUN ", style=f"bold {_MUTED}")
+    text = Text()
+    text.append("RUN ", style=f"bold {_MUTED}")
     text.append(clean(run.run_id, 60), style="bold")
     text.append(f"  {clean(run.pipeline, 40)}  ")
     text.append_text(status_text(run.status))
@@ -179,7 +180,8 @@ def banner_text(state: str, url: str, *, note: str = "", flavour: str | None = N
                 interval: float = 2.0) -> Text:
     """The connection line: connected / connecting / "No runner attached" / runner error."""
     if state == "connected":
-        text = Text("● ", style=COLORS["teal"])
+        text = Text()
+        text.append("● ", style=COLORS["teal"])
         text.append(clean(url, 80))
         if flavour:
             text.append(f" · {clean(flavour, 20)}", style=_MUTED)
@@ -192,12 +194,14 @@ def banner_text(state: str, url: str, *, note: str = "", flavour: str | None = N
     if state == "connecting":
         return Text(f"Connecting to {clean(url, 80)}…", style=COLORS["amber"])
     if state == "away":
-        text = Text("✕ No runner attached", style=f"bold {COLORS['red']}")
+        text = Text()
+        text.append("✕ No runner attached", style=f"bold {COLORS['red']}")
         text.append(f" at {clean(url, 80)} · Waiting for runner… "
                     f"(retrying every {interval:g} s)", style=COLORS["amber"])
         if note:
             text.append(f" · {clean(note, 120)}", style=_MUTED)
         return text
-    text = Text("✕ Runner error: ", style=f"bold {COLORS['red']}")
+    text = Text()
+    text.append("✕ Runner error: ", style=f"bold {COLORS['red']}")
     text.append(clean(note, 200))
     return text
