@@ -71,6 +71,7 @@ class Where:
 
 
 def check(pipelines: Pipelines, where: Where) -> None:
+    """Raise SpecError for the first problem of ``pipelines``, imports of ``call`` last."""
     specs = pipelines.pipelines
     if not specs:
         raise where.fail("there are no pipelines; declare at least one", None)
@@ -109,7 +110,7 @@ def _check_pipeline(i: int, p: PipelineSpec, where: Where) -> None:
                          where.pipe(i, p, "timezone"))
     try:
         ZoneInfo(p.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'America' is a folder
         hint = suggest(p.timezone, sorted(available_timezones()))
         raise where.fail(f"unknown timezone {p.timezone!r} in {label}{hint}; use an IANA "
                          "name such as 'UTC' or 'Europe/Berlin'",
