@@ -1,0 +1,237 @@
+// PipelineCards: a card per pipeline with its last-10 execution strip.
+// Twin of flowwidgets/widgets/_cards.py.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import { h, replaceChildren } from "../lib/dom";
+import { formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
+import { createRpc } from "../lib/rpc";
+import { type BaseModel, mountShell } from "../lib/shell";
+import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
+import { type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
+import "../lib/theme.css";
+import "./cards.css";
+
+/** One pipeline as the ``pipelines`` trait carries it. */
+export interface CardPipeline {
+  name: string;
+  kind: string;
+  schedule: string | null;
+  timezone: string | null;
+  next_run_at: string | null;
+  recent_runs: StripRun[];
+  median_duration_ms: number | null;
+  failure_rate_7d: number | null;
+  total_runs: number | null;
+  paused: boolean;
+  streaming_stats: {
+    rows_consumed_total?: number | null;
+    stats_1m?: { rows_consumed_per_sec?: number | null } | null;
+  } | null;
+}
+
+/** The outcome of the last action, mirrored by the kernel (``last_action`` trait). */
+export interface ActionOutcome {
+  kind?: string;
+  run_id?: string | null;
+  pipeline?: string | null;
+  from_step?: string | null;
+  new_run_id?: string | null;
+  error?: string | null;
+  at?: string;
+}
+
+/** Traits of flowwidgets.PipelineCards. */
+export interface CardsModel extends BaseModel {
+  /** Every pipeline of the runner, in the runner's order. */
+  pipelines: CardPipeline[];
+  /** The run whose square was clicked last (null before any). */
+  selected_run_id: string | null;
+  /** The outcome of the last "Run now". */
+  last_action: ActionOutcome;
+}
+
+function squareTitle(run: StripRun): string {
+  return [
+    statusLabel(run.status),
+    `run ${run.run_id}`,
+    `started ${formatTime(run.started_at ?? null)} UTC`,
+    `duration ${formatDuration(run.duration_ms ?? null)}`,
+  ].join(" · ");
+}
+
+function render({ model, el }: RenderProps<CardsModel>) {
+  const doc = el.ownerDocument;
+  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-cards");
+  const rpc = createRpc(model);
+  const grid = h(doc, "div", { class: "fw-cards-grid", role: "list" });
+  const empty = h(doc, "div", { class: "fw-empty" }, "No pipelines yet");
+  shell.body.append(grid);
+
+  const cards = new Map<string, { el: HTMLElement; key: string }>();
+
+  const select = (run: StripRun, pipeline: string) => {
+    model.set("selected_run_id", run.run_id);
+    model.save_changes();
+    rpc.notify("select", { run_id: run.run_id, pipeline });
+  };
+
+  const runNow = async (pipeline: string, button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      const res = (await rpc.call("run_now", { pipeline })) as { new_run_id?: string } | undefined;
+      shell.notice(`Started ${pipeline}: run ${res?.new_run_id ?? "?"}`);
+    } catch (err) {
+      shell.notice(`Run now of ${pipeline} failed: ${(err as Error).message}`, true);
+    } finally {
+      button.disabled = false;
+    }
+  };
+
+  const buildCard = (p: CardPipeline, selected: string | null): HTMLElement => {
+    const slots = stripSlots(p.recent_runs ?? []);
+    const maxMs = maxDuration(slots);
+    const latest = p.recent_runs?.length ? asStatus(p.recent_runs[p.recent_runs.length - 1]!.status) : null;
+    const strip = h(
+      doc,
+      "div",
+      { class: "fw-strip", role: "group", "aria-label": `last ${slots.length} runs of ${p.name}, oldest first` },
+      slots.map((run) => {
+        if (!run) {
+          return h(doc, "span", { class: "fw-sq fw-sq--empty", title: "no run yet", "aria-hidden": "true" });
+        }
+        const st = asStatus(run.status);
+        const cls = `fw-sq fw-sq--${st}${run.run_id === selected ? " fw-sq--selected" : ""}`;
+        return h(
+          doc,
+          "button",
+          {
+            type: "button",
+            class: cls,
+            style: `height:${squareHeight(run.duration_ms, maxMs)}px`,
+            title: squareTitle(run),
+            "aria-label": squareTitle(run),
+            "data-run-id": run.run_id,
+            onclick: () => select(run, p.name),
+          },
+          h(doc, "span", { "aria-hidden": "true" }, STATUS_ICON[st]),
+        );
+      }),
+    );
+
+    let schedule: HTMLElement;
+    if (p.kind === "streaming") {
+      const rate = p.streaming_stats?.stats_1m?.rows_consumed_per_sec;
+      schedule = h(
+        doc,
+        "div",
+        { class: "fw-card-line" },
+        h(doc, "span", { class: "fw-live" }, h(doc, "span", { class: "fw-live-dot", "aria-hidden": "true" }, "●"), " LIVE STREAMING"),
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Throughput "), h(doc, "span", { class: "fw-value" }, formatRate(rate))),
+      );
+    } else if (p.paused) {
+      schedule = h(doc, "div", { class: "fw-card-line" }, h(doc, "span", { class: "fw-label" }, "‖ Paused"));
+    } else {
+      schedule = h(
+        doc,
+        "div",
+        { class: "fw-card-line" },
+        h(doc, "span", { class: "fw-label" }, "Next"),
+        h(doc, "span", { class: "fw-value" }, p.next_run_at ? `${formatTime(p.next_run_at, false)} UTC` : p.schedule ? "—" : "manual"),
+      );
+    }
+
+    const runButton = h(doc, "button", { type: "button", class: "fw-btn" }, "▶ Run now");
+    runButton.addEventListener("click", () => void runNow(p.name, runButton));
+
+    return h(
+      doc,
+      "article",
+      { class: `fw-card${latest ? ` fw-card--${latest}` : ""}`, role: "listitem", "data-pipeline": p.name },
+      h(
+        doc,
+        "div",
+        { class: "fw-card-head" },
+        h(doc, "span", { class: "fw-card-name", title: p.name }, p.name),
+        h(doc, "span", { class: "fw-label" }, p.kind || "batch"),
+      ),
+      strip,
+      schedule,
+      h(
+        doc,
+        "div",
+        { class: "fw-card-line" },
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Median "), h(doc, "span", { class: "fw-value" }, formatDuration(p.median_duration_ms))),
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "7d fail "), h(doc, "span", { class: "fw-value" }, formatPercent(p.failure_rate_7d))),
+        p.total_runs !== null && p.total_runs !== undefined
+          ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Runs "), h(doc, "span", { class: "fw-value" }, String(p.total_runs)))
+          : null,
+      ),
+      h(
+        doc,
+        "div",
+        { class: "fw-card-foot" },
+        runButton,
+        h(
+          doc,
+          "button",
+          {
+            type: "button",
+            class: "fw-link",
+            title: `every run of ${p.name}`,
+            onclick: () => rpc.notify("show_jobs", { pipeline: p.name }),
+          },
+          "all jobs →",
+        ),
+      ),
+    );
+  };
+
+  const update = () => {
+    const pipelines = model.get("pipelines") ?? [];
+    const selected = model.get("selected_run_id") ?? null;
+    if (pipelines.length === 0) {
+      replaceChildren(grid, empty);
+      cards.clear();
+      return;
+    }
+    const seen = new Set<string>();
+    const ordered: HTMLElement[] = [];
+    for (const p of pipelines) {
+      seen.add(p.name);
+      const key = JSON.stringify(p) + (p.recent_runs?.some((r) => r.run_id === selected) ? `|${selected}` : "");
+      let entry = cards.get(p.name);
+      if (!entry || entry.key !== key) {
+        entry = { el: buildCard(p, selected), key };
+        cards.set(p.name, entry);
+      }
+      ordered.push(entry.el);
+    }
+    for (const name of [...cards.keys()]) if (!seen.has(name)) cards.delete(name);
+    // Re-append only when the order or membership changed (keeps focus on a square).
+    const current = Array.from(grid.children);
+    if (current.length !== ordered.length || current.some((c, i) => c !== ordered[i])) {
+      replaceChildren(grid, ordered);
+    }
+  };
+
+  const showOutcome = () => {
+    const a = model.get("last_action");
+    if (!a || !a.kind) return;
+    if (a.error) shell.notice(`✗ ${a.kind} ${a.pipeline ?? ""}: ${a.error}`, true);
+    else if (a.new_run_id) shell.notice(`✓ ${a.kind} ${a.pipeline ?? ""} → run ${shortId(a.new_run_id, 16)}`);
+  };
+
+  model.on("change:pipelines", update);
+  model.on("change:selected_run_id", update);
+  model.on("change:last_action", showOutcome);
+  update();
+
+  return () => {
+    model.off("change:pipelines", update);
+    model.off("change:selected_run_id", update);
+    model.off("change:last_action", showOutcome);
+    rpc.dispose();
+    shell.dispose();
+  };
+}
+
+export default { render };

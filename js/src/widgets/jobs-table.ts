@@ -1,0 +1,312 @@
+// JobsTable: every run, flat, one page at a time (paging, sorting and filtering happen in the
+// kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import { h, replaceChildren, setText } from "../lib/dom";
+import { formatCount, formatDuration, formatTime } from "../lib/format";
+import { createRpc } from "../lib/rpc";
+import { type BaseModel, mountShell } from "../lib/shell";
+import { STATUS_ICON, asStatus } from "../lib/status";
+import "../lib/theme.css";
+import "./jobs-table.css";
+
+/** One row of the visible page (``_rows`` trait). */
+export interface JobRow {
+  run_id: string;
+  pipeline: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  attempts: number | null;
+  duration_ms: number | null;
+  failed_step: string | null;
+}
+
+/** Traits of flowwidgets.JobsTable. */
+export interface JobsModel extends BaseModel {
+  /** Only this pipeline's runs (null: all). */
+  pipeline: string | null;
+  /** Only runs with this status (null: all). */
+  status: string | null;
+  /** Only runs that started in the last "1h" | "24h" | "7d" | "30d" (null: any time). */
+  last: string | null;
+  /** Only runs started at or after this ISO time (null: no bound). */
+  since: string | null;
+  /** Only runs started before this ISO time (null: no bound). */
+  until: string | null;
+  /** Free text matched against run id, pipeline, status, failed step, trigger. */
+  search: string;
+  /** The column sorted by. */
+  sort_by: string;
+  /** Sort ascending (false: newest / largest first). */
+  ascending: boolean;
+  /** Zero-based page number. */
+  page: number;
+  /** Rows per page. */
+  page_size: number;
+  /** Runs that match the filters. */
+  total: number;
+  /** The visible page. */
+  _rows: JobRow[];
+  /** Choices for the filter selects. */
+  _options: { pipelines: string[]; statuses: string[] };
+  /** The run of the row picked last (null before any). */
+  selected_run_id: string | null;
+}
+
+export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean }[] = [
+  { key: "status", label: "Status" },
+  { key: "pipeline", label: "Pipeline" },
+  { key: "started_at", label: "Started (UTC)" },
+  { key: "finished_at", label: "Finished (UTC)" },
+  { key: "attempts", label: "Attempts", numeric: true },
+  { key: "duration_ms", label: "Duration", numeric: true },
+  { key: "failed_step", label: "Failed step" },
+];
+
+export const TIME_WINDOWS: [string, string][] = [
+  ["", "any time"],
+  ["1h", "last hour"],
+  ["24h", "last 24 h"],
+  ["7d", "last 7 days"],
+  ["30d", "last 30 days"],
+];
+
+/** "26–50 of 1,000 runs" for a page. */
+export function pageSummary(page: number, pageSize: number, total: number): string {
+  if (total <= 0) return "0 runs";
+  const first = page * pageSize + 1;
+  const last = Math.min(total, (page + 1) * pageSize);
+  return `${formatCount(first)}–${formatCount(last)} of ${formatCount(total)} runs`;
+}
+
+/** Number of pages for ``total`` rows (at least 1). */
+export function pageCount(total: number, pageSize: number): number {
+  return Math.max(1, Math.ceil(Math.max(0, total) / Math.max(1, pageSize)));
+}
+
+function render({ model, el }: RenderProps<JobsModel>) {
+  const doc = el.ownerDocument;
+  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-jobs");
+  const rpc = createRpc(model);
+  const disposers: (() => void)[] = [];
+  const on = (ev: string, fn: () => void) => {
+    model.on(ev, fn);
+    disposers.push(() => model.off(ev, fn));
+  };
+  const setTraits = (values: Partial<JobsModel>) => {
+    for (const [k, v] of Object.entries(values)) model.set(k as keyof JobsModel, v as never);
+    model.save_changes();
+  };
+
+  // filters
+  const pipelineSel = h(doc, "select", { class: "fw-select", "aria-label": "Filter by pipeline" });
+  const statusSel = h(doc, "select", { class: "fw-select", "aria-label": "Filter by status" });
+  const windowSel = h(
+    doc,
+    "select",
+    { class: "fw-select", "aria-label": "Filter by start time" },
+    TIME_WINDOWS.map(([v, label]) => h(doc, "option", { value: v }, label)),
+  );
+  const search = h(doc, "input", {
+    class: "fw-input",
+    type: "search",
+    placeholder: "search id, pipeline, step…",
+    "aria-label": "Search runs",
+  });
+  const count = h(doc, "span", { class: "fw-label fw-count", "aria-live": "polite" });
+  pipelineSel.addEventListener("change", () => setTraits({ pipeline: pipelineSel.value || null, page: 0 }));
+  statusSel.addEventListener("change", () => setTraits({ status: statusSel.value || null, page: 0 }));
+  windowSel.addEventListener("change", () =>
+    setTraits({ last: windowSel.value || null, since: null, until: null, page: 0 }),
+  );
+  let searchTimer: ReturnType<typeof setTimeout> | undefined;
+  search.addEventListener("input", () => {
+    if (searchTimer) clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => setTraits({ search: search.value, page: 0 }), 250);
+  });
+  const label = (text: string, control: HTMLElement) =>
+    h(doc, "label", { class: "fw-filter" }, h(doc, "span", { class: "fw-label" }, text), control);
+  const filters = h(
+    doc,
+    "div",
+    { class: "fw-filters" },
+    label("Pipeline", pipelineSel),
+    label("Status", statusSel),
+    label("Started", windowSel),
+    label("Search", search),
+    count,
+  );
+
+  // table
+  const headRow = h(doc, "tr");
+  const sortButtons = new Map<string, HTMLTableCellElement>();
+  for (const col of COLUMNS) {
+    const th = h(
+      doc,
+      "th",
+      { scope: "col", class: col.numeric ? "fw-num" : null },
+      h(
+        doc,
+        "button",
+        {
+          type: "button",
+          class: "fw-sort",
+          onclick: () => {
+            const same = model.get("sort_by") === col.key;
+            setTraits({ sort_by: col.key, ascending: same ? !model.get("ascending") : false, page: 0 });
+          },
+        },
+        col.label,
+        h(doc, "span", { class: "fw-sort-mark", "aria-hidden": "true" }),
+      ),
+    );
+    sortButtons.set(col.key, th);
+    headRow.append(th);
+  }
+  const tbody = h(doc, "tbody");
+  const table = h(doc, "table", { class: "fw-table", "aria-label": "Runs" }, h(doc, "thead", null, headRow), tbody);
+
+  // pager
+  const prev = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": "Previous page" }, "‹ Prev");
+  const next = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": "Next page" }, "Next ›");
+  const pageInfo = h(doc, "span", { class: "fw-label" });
+  prev.addEventListener("click", () => setTraits({ page: Math.max(0, (model.get("page") ?? 0) - 1) }));
+  next.addEventListener("click", () => setTraits({ page: (model.get("page") ?? 0) + 1 }));
+  const pager = h(doc, "div", { class: "fw-pager" }, prev, pageInfo, next);
+
+  shell.body.append(filters, h(doc, "div", { class: "fw-table-wrap" }, table), pager);
+
+  const open = (row: JobRow) => {
+    model.set("selected_run_id", row.run_id);
+    model.save_changes();
+    rpc.notify("select", { run_id: row.run_id, pipeline: row.pipeline });
+  };
+
+  const fillSelect = (sel: HTMLSelectElement, values: string[], current: string | null, allLabel: string) => {
+    const wanted = ["", ...values];
+    if (current && !values.includes(current)) wanted.push(current);
+    const have = Array.from(sel.options).map((o) => o.value);
+    if (have.length !== wanted.length || have.some((v, i) => v !== wanted[i])) {
+      replaceChildren(sel, wanted.map((v) => h(doc, "option", { value: v }, v || allLabel)));
+    }
+    sel.value = current ?? "";
+  };
+
+  const updateFilters = () => {
+    const opts = model.get("_options") ?? { pipelines: [], statuses: [] };
+    fillSelect(pipelineSel, opts.pipelines ?? [], model.get("pipeline"), "all pipelines");
+    fillSelect(statusSel, opts.statuses ?? [], model.get("status"), "all statuses");
+    const custom = model.get("since") || model.get("until");
+    if (custom && !Array.from(windowSel.options).some((o) => o.value === "custom")) {
+      windowSel.append(h(doc, "option", { value: "custom" }, "custom range"));
+    }
+    windowSel.value = custom ? "custom" : (model.get("last") ?? "");
+    if (doc.activeElement !== search) search.value = model.get("search") ?? "";
+    const sortBy = model.get("sort_by");
+    const asc = model.get("ascending");
+    for (const [key, th] of sortButtons) {
+      const active = key === sortBy;
+      th.setAttribute("aria-sort", active ? (asc ? "ascending" : "descending") : "none");
+      setText(th.querySelector(".fw-sort-mark")!, active ? (asc ? " ▲" : " ▼") : "");
+    }
+  };
+
+  const cell = (row: JobRow, key: keyof JobRow): HTMLTableCellElement => {
+    switch (key) {
+      case "status": {
+        const st = asStatus(row.status);
+        return h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${st}` }, h(doc, "span", { class: "fw-pill-icon", "aria-hidden": "true" }, STATUS_ICON[st]), st));
+      }
+      case "pipeline":
+        return h(doc, "td", { title: row.pipeline }, row.pipeline);
+      case "started_at":
+      case "finished_at":
+        return h(doc, "td", { class: row[key] ? null : "fw-dim" }, formatTime(row[key]));
+      case "attempts":
+        return h(doc, "td", { class: "fw-num" }, row.attempts === null || row.attempts === undefined ? "—" : String(row.attempts));
+      case "duration_ms":
+        return h(doc, "td", { class: "fw-num" }, formatDuration(row.duration_ms));
+      case "failed_step":
+        return row.failed_step
+          ? h(doc, "td", { class: "fw-failed-step", title: row.failed_step }, `✗ ${row.failed_step}`)
+          : h(doc, "td", { class: "fw-dim" }, "—");
+      default:
+        return h(doc, "td", null, String(row[key] ?? ""));
+    }
+  };
+
+  const updateRows = () => {
+    const rows = model.get("_rows") ?? [];
+    const selected = model.get("selected_run_id");
+    const focusedId = (doc.activeElement as HTMLElement | null)?.dataset?.runId;
+    if (rows.length === 0) {
+      replaceChildren(tbody, h(doc, "tr", null, h(doc, "td", { colspan: COLUMNS.length, class: "fw-empty" }, "No runs match")));
+    } else {
+      replaceChildren(
+        tbody,
+        rows.map((row) =>
+          h(
+            doc,
+            "tr",
+            {
+              tabindex: 0,
+              "data-run-id": row.run_id,
+              "aria-selected": row.run_id === selected ? "true" : "false",
+              title: `run ${row.run_id} — Enter opens it`,
+            },
+            COLUMNS.map((c) => cell(row, c.key)),
+          ),
+        ),
+      );
+      if (focusedId) {
+        for (const tr of Array.from(tbody.rows)) if (tr.dataset.runId === focusedId) tr.focus();
+      }
+    }
+    const total = model.get("total") ?? 0;
+    const page = model.get("page") ?? 0;
+    const size = model.get("page_size") ?? 25;
+    setText(count, pageSummary(page, size, total));
+    setText(pageInfo, `Page ${page + 1} of ${pageCount(total, size)}`);
+    prev.disabled = page <= 0;
+    next.disabled = page + 1 >= pageCount(total, size);
+  };
+
+  const rowOf = (ev: Event): HTMLTableRowElement | null =>
+    ((ev.target as Element | null)?.closest?.("tr[data-run-id]") as HTMLTableRowElement | null) ?? null;
+  const rowData = (tr: HTMLTableRowElement): JobRow | undefined =>
+    (model.get("_rows") ?? []).find((r) => r.run_id === tr.dataset.runId);
+  tbody.addEventListener("click", (ev) => {
+    const tr = rowOf(ev);
+    const row = tr && rowData(tr);
+    if (row) open(row);
+  });
+  tbody.addEventListener("keydown", (ev) => {
+    const tr = rowOf(ev);
+    if (!tr) return;
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      const row = rowData(tr);
+      if (row) open(row);
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      const sib = (ev.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling) as HTMLElement | null;
+      sib?.focus();
+    }
+  });
+
+  for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options"]) {
+    on(`change:${ev}`, updateFilters);
+  }
+  for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id"]) on(`change:${ev}`, updateRows);
+  updateFilters();
+  updateRows();
+
+  return () => {
+    if (searchTimer) clearTimeout(searchTimer);
+    for (const d of disposers) d();
+    rpc.dispose();
+    shell.dispose();
+  };
+}
+
+export default { render };

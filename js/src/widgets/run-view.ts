@@ -1,0 +1,459 @@
+// RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
+// tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
+import type { AnyModel, RenderProps } from "@anywidget/types";
+import { askConfirm } from "../lib/confirm";
+import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
+import { h, replaceChildren } from "../lib/dom";
+import { formatDuration, formatTime, shortId } from "../lib/format";
+import { createRpc } from "../lib/rpc";
+import { type BaseModel, mountShell } from "../lib/shell";
+import { STATUS_ICON, type Status, asStatus } from "../lib/status";
+import "../lib/theme.css";
+import "./run-view.css";
+
+export interface RunStep extends StepState {
+  depends_on: string[];
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+}
+
+export interface RunAttempt {
+  number: number;
+  step: string | null;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: string | null;
+}
+
+export interface RunActions {
+  restart_from_step: string[];
+  rerun: boolean;
+  resume_from_watermark: boolean;
+  reasons: Record<string, string>;
+}
+
+/** ``run`` trait: the run detail as the kernel sends it. */
+export interface RunPayload {
+  run: {
+    run_id: string;
+    pipeline: string;
+    status: string;
+    started_at: string | null;
+    finished_at: string | null;
+    duration_ms: number | null;
+    attempts: number | null;
+    failed_step: string | null;
+    kind: string;
+    trigger: string | null;
+  };
+  steps: RunStep[];
+  attempts: RunAttempt[];
+  actions: RunActions;
+  error: string | null;
+  failed_watermark: string | null;
+  parent_run_id: string | null;
+}
+
+export interface StepLog {
+  step?: string;
+  attempt?: number | null;
+  text?: string | null;
+  error?: string | null;
+}
+
+export interface ActionOutcome {
+  kind?: string;
+  run_id?: string | null;
+  from_step?: string | null;
+  new_run_id?: string | null;
+  error?: string | null;
+  at?: string;
+}
+
+/** Traits of flowwidgets.RunView. */
+export interface RunModel extends BaseModel {
+  /** The run shown (null: none yet). */
+  run_id: string | null;
+  /** The run's detail (empty until loaded). */
+  run: RunPayload | Record<string, never>;
+  /** DAG geometry from flowwidgets.layout, replaced only when the graph's shape changes. */
+  _layout: DagLayout | Record<string, never>;
+  /** The step whose log tail is shown (null: none). */
+  selected_step: string | null;
+  /** The selected step's log tail, fetched by the kernel. */
+  _step_log: StepLog;
+  /** The outcome of the last restart / rerun / resume. */
+  last_action: ActionOutcome;
+}
+
+export interface ActionButton {
+  kind: "restart" | "rerun" | "resume";
+  label: string;
+  confirm: string;
+  from_step?: string;
+}
+
+/** The buttons a run's ``actions`` allow; the restart target follows the selected step. */
+export function actionButtons(
+  runId: string,
+  actions: Partial<RunActions> | undefined,
+  selected: string | null,
+  failedStep: string | null,
+): ActionButton[] {
+  const out: ActionButton[] = [];
+  const steps = actions?.restart_from_step ?? [];
+  if (steps.length) {
+    const target =
+      (selected && steps.includes(selected) && selected) ||
+      (failedStep && steps.includes(failedStep) && failedStep) ||
+      steps[0]!;
+    out.push({
+      kind: "restart",
+      label: `Restart from step "${target}"`,
+      confirm: `Restart run ${runId} from step "${target}"? "${target}" and everything downstream run again; upstream outputs are reused.`,
+      from_step: target,
+    });
+  }
+  if (actions?.rerun) {
+    out.push({
+      kind: "rerun",
+      label: "Rerun from beginning",
+      confirm: `Rerun ${runId} from the beginning? Every step runs again in a new run.`,
+    });
+  }
+  if (actions?.resume_from_watermark) {
+    out.push({
+      kind: "resume",
+      label: "Resume from watermark",
+      confirm: `Resume the stream of run ${runId} from its last committed watermark?`,
+    });
+  }
+  return out;
+}
+
+const LEGEND: [Status, string][] = [
+  ["succeeded", "succeeded"],
+  ["running", "running"],
+  ["failed", "failed"],
+  ["pending", "pending"],
+  ["skipped", "skipped"],
+];
+
+function firstLine(text: string | null | undefined): string {
+  if (!text) return "";
+  const lines = text.trim().split("\n");
+  return lines[lines.length - 1] ?? "";
+}
+
+function render({ model, el }: RenderProps<RunModel>) {
+  const doc = el.ownerDocument;
+  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-run");
+  const rpc = createRpc(model);
+  const disposers: (() => void)[] = [];
+  const on = (ev: string, fn: () => void) => {
+    model.on(ev, fn);
+    disposers.push(() => model.off(ev, fn));
+  };
+
+  const head = h(doc, "div", { class: "fw-run-head" });
+  const actionsBar = h(doc, "div", { class: "fw-actions" });
+  const confirmHost = h(doc, "div", { class: "fw-confirm-host", hidden: true });
+  const lastAction = h(doc, "div", { class: "fw-last-action", "aria-live": "polite" });
+  const dagWrap = h(doc, "div", { class: "fw-dag-wrap" });
+  const problems = h(doc, "div", { class: "fw-problems" });
+  const legend = h(
+    doc,
+    "div",
+    { class: "fw-legend", "aria-label": "legend" },
+    LEGEND.map(([st, word]) =>
+      h(
+        doc,
+        "span",
+        { class: "fw-legend-item" },
+        h(doc, "span", { class: `fw-swatch fw-swatch--${st}`, "aria-hidden": "true" }),
+        `${STATUS_ICON[st]} ${word}`,
+      ),
+    ),
+  );
+  const failure = h(doc, "div", { class: "fw-section", hidden: true });
+  const attempts = h(doc, "div", { class: "fw-section", hidden: true });
+  const logBox = h(doc, "div", { class: "fw-section", hidden: true });
+  const empty = h(doc, "div", { class: "fw-empty" }, "No run selected");
+  const content = h(
+    doc,
+    "div",
+    null,
+    head,
+    actionsBar,
+    confirmHost,
+    lastAction,
+    h(doc, "div", { class: "fw-section" }, h(doc, "span", { class: "fw-label" }, "Task graph"), dagWrap, legend, problems),
+    failure,
+    attempts,
+    logBox,
+  );
+  shell.body.append(content, empty);
+
+  let dag: DagView | null = null;
+  let busy = false;
+
+  const payload = (): RunPayload | null => {
+    const r = model.get("run") as RunPayload | Record<string, never>;
+    return r && "run" in r && r.run ? (r as RunPayload) : null;
+  };
+  const stepMap = (p: RunPayload | null): Map<string, StepState> =>
+    new Map((p?.steps ?? []).map((st) => [st.name, st]));
+
+  const selectStep = (name: string) => {
+    model.set("selected_step", name);
+    model.save_changes();
+  };
+
+  const drawDag = () => {
+    dag?.destroy();
+    dag = null;
+    const layout = model.get("_layout") as DagLayout;
+    replaceChildren(dagWrap);
+    replaceChildren(problems);
+    if (!layout || !Array.isArray(layout.nodes) || layout.nodes.length === 0) {
+      dagWrap.append(h(doc, "div", { class: "fw-empty" }, "No steps reported for this run"));
+      return;
+    }
+    dag = renderDag(doc, layout, stepMap(payload()), model.get("selected_step"), { onSelect: selectStep });
+    dagWrap.append(dag.svg);
+    const notes: string[] = [];
+    for (const [step, dep] of layout.unknown ?? []) notes.push(`"${step}" depends on unknown step "${dep}"`);
+    for (const cyc of layout.cycles ?? []) notes.push(`dependency cycle: ${cyc.join(" → ")}`);
+    for (const dup of layout.duplicates ?? []) notes.push(`step "${dup}" is listed twice`);
+    if (notes.length) problems.append(h(doc, "span", null, `⚠ ${notes.join("; ")}`));
+  };
+
+  const act = async (btn: ActionButton, runId: string) => {
+    if (busy) return;
+    const ok = await askConfirm(confirmHost, btn.confirm, btn.label);
+    if (!ok) return;
+    busy = true;
+    updateActions();
+    shell.notice(`${btn.label}: asking the runner…`);
+    try {
+      const res = (await rpc.call(btn.kind, { run_id: runId, from_step: btn.from_step ?? null })) as
+        | { new_run_id?: string }
+        | undefined;
+      shell.notice(`✓ ${btn.label}: started run ${res?.new_run_id ?? "?"}; opening it`);
+    } catch (err) {
+      shell.notice(`✗ ${btn.label} failed: ${(err as Error).message}`, true);
+    } finally {
+      busy = false;
+      updateActions();
+    }
+  };
+
+  const updateActions = () => {
+    const p = payload();
+    replaceChildren(actionsBar);
+    if (!p) return;
+    const buttons = actionButtons(p.run.run_id, p.actions, model.get("selected_step"), p.run.failed_step);
+    for (const b of buttons) {
+      const el = h(
+        doc,
+        "button",
+        {
+          type: "button",
+          class: b.kind === "restart" ? "fw-btn fw-btn--primary" : "fw-btn",
+          "data-action": b.kind,
+          disabled: busy,
+        },
+        b.label,
+      );
+      el.addEventListener("click", () => void act(b, p.run.run_id));
+      actionsBar.append(el);
+    }
+    const reasons = Object.entries(p.actions?.reasons ?? {});
+    if (buttons.length === 0) {
+      actionsBar.append(h(doc, "span", { class: "fw-label" }, "No actions apply to this run"));
+    }
+    if (reasons.length) {
+      actionsBar.append(
+        h(doc, "span", { class: "fw-dim", title: reasons.map(([k, v]) => `${k}: ${v}`).join("\n") },
+          reasons.map(([k, v]) => `${k.replace(/_/g, " ")}: ${v}`).join(" · ")),
+      );
+    }
+    if ((p.actions?.restart_from_step ?? []).length > 1) {
+      actionsBar.append(h(doc, "span", { class: "fw-dim" }, "click a step to restart from it"));
+    }
+  };
+
+  const updateLastAction = () => {
+    const a = model.get("last_action") ?? {};
+    replaceChildren(lastAction);
+    if (!a.kind) return;
+    const what = `${a.kind}${a.from_step ? ` from "${a.from_step}"` : ""} of run ${shortId(a.run_id ?? "", 16)}`;
+    if (a.error) {
+      lastAction.className = "fw-last-action fw-last-action--error";
+      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✗ ${what} refused: ${a.error}`);
+    } else {
+      lastAction.className = "fw-last-action fw-last-action--ok";
+      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✓ ${what} → new run ${a.new_run_id ?? "?"}`);
+    }
+  };
+
+  const updateRun = () => {
+    const p = payload();
+    content.hidden = !p;
+    empty.hidden = !!p;
+    if (!p) {
+      setEmptyText();
+      return;
+    }
+    const r = p.run;
+    const st = asStatus(r.status);
+    replaceChildren(
+      head,
+      h(doc, "span", { class: "fw-run-title", title: r.run_id }, h(doc, "span", { class: "fw-label" }, "Run "), r.run_id),
+      h(doc, "span", { class: `fw-pill fw-pill--${st}` }, h(doc, "span", { class: "fw-pill-icon", "aria-hidden": "true" }, STATUS_ICON[st]), st),
+      h(
+        doc,
+        "span",
+        { class: "fw-run-meta" },
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Pipeline "), r.pipeline),
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Started "), `${formatTime(r.started_at)} UTC`),
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Duration "), formatDuration(r.duration_ms)),
+        r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
+        p.parent_run_id
+          ? h(
+              doc,
+              "span",
+              null,
+              h(doc, "span", { class: "fw-label" }, "From run "),
+              h(
+                doc,
+                "button",
+                { type: "button", class: "fw-link", title: p.parent_run_id, onclick: () => rpc.notify("open_run", { run_id: p.parent_run_id }) },
+                shortId(p.parent_run_id, 16),
+              ),
+            )
+          : null,
+      ),
+    );
+    dag?.restyle(stepMap(p), model.get("selected_step"));
+    updateActions();
+
+    // failure
+    const failedSteps = p.steps.filter((x) => asStatus(x.status) === "failed");
+    const errorText = p.error || failedSteps.map((x) => x.error).find(Boolean) || null;
+    failure.hidden = st !== "failed" && failedSteps.length === 0;
+    if (!failure.hidden) {
+      replaceChildren(
+        failure,
+        h(doc, "span", { class: "fw-label" }, "Failure"),
+        h(
+          doc,
+          "div",
+          { class: "fw-failure" },
+          h(doc, "div", null, h(doc, "span", { class: "fw-label" }, "Failed step "), h(doc, "span", { class: "fw-failure-step" }, `✗ ${r.failed_step ?? failedSteps[0]?.name ?? "—"}`)),
+          p.failed_watermark ? h(doc, "div", null, h(doc, "span", { class: "fw-label" }, "Watermark "), p.failed_watermark) : null,
+          errorText ? h(doc, "pre", { class: "fw-pre" }, errorText) : h(doc, "div", { class: "fw-dim" }, "the runner gave no error text"),
+        ),
+      );
+    }
+
+    // attempts
+    attempts.hidden = p.attempts.length === 0;
+    if (!attempts.hidden) {
+      replaceChildren(
+        attempts,
+        h(doc, "span", { class: "fw-label" }, `Attempts (${p.attempts.length})`),
+        h(
+          doc,
+          "div",
+          { class: "fw-table-wrap" },
+          h(
+            doc,
+            "table",
+            { class: "fw-table", "aria-label": "attempt history" },
+            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", "Started (UTC)", "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
+            h(
+              doc,
+              "tbody",
+              null,
+              p.attempts.map((a) => {
+                const ast = asStatus(a.status);
+                const dur = a.started_at && a.finished_at ? Date.parse(a.finished_at) - Date.parse(a.started_at) : null;
+                return h(
+                  doc,
+                  "tr",
+                  { tabindex: 0, "data-step": a.step ?? "", onclick: () => a.step && selectStep(a.step), onkeydown: (ev: Event) => {
+                    if ((ev as KeyboardEvent).key === "Enter" && a.step) selectStep(a.step);
+                  } },
+                  h(doc, "td", null, String(a.number)),
+                  h(doc, "td", null, a.step ?? "—"),
+                  h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${ast}` }, `${STATUS_ICON[ast]} ${ast}`)),
+                  h(doc, "td", null, formatTime(a.started_at)),
+                  h(doc, "td", null, formatDuration(dur)),
+                  h(doc, "td", { class: a.error ? "fw-failed-step" : "fw-dim", title: a.error ?? "" }, firstLine(a.error) || "—"),
+                );
+              }),
+            ),
+          ),
+        ),
+      );
+    }
+  };
+
+  const setEmptyText = () => {
+    const id = model.get("run_id");
+    empty.textContent = id ? `Loading run ${id}…` : "No run selected";
+  };
+
+  const updateLog = () => {
+    const step = model.get("selected_step");
+    const log = model.get("_step_log") ?? {};
+    logBox.hidden = !step;
+    if (!step) return;
+    const current = log.step === step;
+    replaceChildren(
+      logBox,
+      h(
+        doc,
+        "div",
+        { class: "fw-log-head" },
+        h(doc, "span", { class: "fw-label" }, `Log · ${step}${current && log.attempt ? ` · attempt ${log.attempt}` : ""}`),
+        h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", onclick: () => { model.set("selected_step", null); model.save_changes(); } }, "Close"),
+      ),
+      !current
+        ? h(doc, "div", { class: "fw-dim" }, "loading…")
+        : log.error && !log.text
+          ? h(doc, "pre", { class: "fw-pre fw-failed-step" }, log.error)
+          : h(doc, "pre", { class: "fw-pre" }, log.text || "(this step wrote no log)"),
+      current && log.error && log.text ? h(doc, "pre", { class: "fw-pre fw-failed-step" }, log.error) : null,
+    );
+  };
+
+  const onSelected = () => {
+    dag?.restyle(stepMap(payload()), model.get("selected_step"));
+    updateActions();
+    updateLog();
+  };
+
+  on("change:_layout", drawDag);
+  on("change:run", updateRun);
+  on("change:run_id", setEmptyText);
+  on("change:selected_step", onSelected);
+  on("change:_step_log", updateLog);
+  on("change:last_action", updateLastAction);
+  drawDag();
+  updateRun();
+  updateLog();
+  updateLastAction();
+
+  return () => {
+    for (const d of disposers) d();
+    dag?.destroy();
+    rpc.dispose();
+    shell.dispose();
+  };
+}
+
+export default { render };

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import jobsTable, { COLUMNS } from "../src/widgets/jobs-table";
+import { BASE, EVIL, FakeModel, mount, newDocument } from "./helpers";
+
+function rows() {
+  return [
+    { run_id: "r2", pipeline: "orders_daily", status: "failed", started_at: "2026-11-22T08:00:00.000Z", finished_at: "2026-11-22T08:01:00.000Z", attempts: 3, duration_ms: 60_000, failed_step: EVIL },
+    { run_id: "r1", pipeline: "orders_daily", status: "succeeded", started_at: "2026-11-22T07:00:00.000Z", finished_at: "2026-11-22T07:00:02.000Z", attempts: 1, duration_ms: 2000, failed_step: null },
+    { run_id: "r0", pipeline: "clicks", status: "running", started_at: "2026-11-22T06:00:00.000Z", finished_at: null, attempts: null, duration_ms: null, failed_step: null },
+  ];
+}
+
+function setup() {
+  const { document, el, window } = newDocument();
+  const model = new FakeModel<Record<string, unknown>>({
+    ...BASE,
+    pipeline: null,
+    status: null,
+    last: null,
+    since: null,
+    until: null,
+    search: "",
+    sort_by: "started_at",
+    ascending: false,
+    page: 0,
+    page_size: 3,
+    total: 7,
+    _rows: rows(),
+    _options: { pipelines: ["clicks", "orders_daily"], statuses: ["running", "succeeded", "failed"] },
+    selected_run_id: null,
+    last_action: {},
+  });
+  return { document, el, window, model };
+}
+
+test("columns, pills, failed step as text, pager summary", async () => {
+  const { el, model, document } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const ths = Array.from(el.querySelectorAll("thead th")).map((t) => t.textContent!.replace(/[ ▲▼]+$/, ""));
+  assert.deepEqual(ths, COLUMNS.map((c) => c.label));
+  const trs = el.querySelectorAll("tbody tr");
+  assert.equal(trs.length, 3);
+  assert.ok(trs[0]!.querySelector(".fw-pill--failed"));
+  assert.match(trs[0]!.textContent!, /✗failed/);
+  assert.ok(trs[2]!.querySelector(".fw-pill--running"));
+  assert.equal(document.querySelectorAll("img").length, 0, "the failed step name creates no element");
+  assert.ok(trs[0]!.textContent!.includes(EVIL));
+  assert.match(trs[0]!.textContent!, /2026-11-22 08:00:00/);
+  assert.match(trs[0]!.textContent!, /1m 00s/);
+  assert.match(el.querySelector(".fw-count")!.textContent!, /1–3 of 7 runs/);
+  assert.match(el.textContent!, /Page 1 of 3/);
+  assert.equal(el.querySelector("th[aria-sort=descending]")!.textContent, "Started (UTC) ▼");
+  cleanup();
+  assert.equal(model.listenerCount(), 0);
+});
+
+test("sorting, filters and paging set the kernel's traits", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const sortBy = (label: string) =>
+    Array.from(el.querySelectorAll("button.fw-sort")).find((b) => b.textContent!.startsWith(label)) as HTMLButtonElement;
+  sortBy("Duration").click();
+  assert.equal(model.get("sort_by"), "duration_ms");
+  assert.equal(model.get("ascending"), false);
+  sortBy("Duration").click();
+  assert.equal(model.get("ascending"), true);
+  assert.equal(el.querySelector("th[aria-sort=ascending]")!.textContent, "Duration ▲");
+
+  const [pipelineSel, statusSel, windowSel] = Array.from(el.querySelectorAll("select")) as HTMLSelectElement[];
+  assert.deepEqual(Array.from(pipelineSel!.options).map((o) => o.value), ["", "clicks", "orders_daily"]);
+  pipelineSel!.value = "clicks";
+  pipelineSel!.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).Event("change"));
+  assert.equal(model.get("pipeline"), "clicks");
+  statusSel!.value = "failed";
+  statusSel!.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).Event("change"));
+  assert.equal(model.get("status"), "failed");
+  windowSel!.value = "24h";
+  windowSel!.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).Event("change"));
+  assert.equal(model.get("last"), "24h");
+
+  model.update({ page: 0 });
+  const next = el.querySelector('button[aria-label="Next page"]') as HTMLButtonElement;
+  const prev = el.querySelector('button[aria-label="Previous page"]') as HTMLButtonElement;
+  assert.equal(prev.disabled, true);
+  next.click();
+  assert.equal(model.get("page"), 1);
+  model.update({ page: 2 });
+  assert.equal(next.disabled, true);
+  cleanup();
+});
+
+test("search is debounced into the search trait", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const input = el.querySelector("input[type=search]") as HTMLInputElement;
+  input.value = "merge";
+  input.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).Event("input"));
+  assert.equal(model.get("search"), "");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(model.get("search"), "merge");
+  assert.equal(model.get("page"), 0);
+  cleanup();
+});
+
+test("rows are focusable; click, Enter and arrows work", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const w = el.ownerDocument.defaultView as unknown as typeof globalThis;
+  const trs = Array.from(el.querySelectorAll("tbody tr")) as HTMLElement[];
+  assert.ok(trs.every((t) => t.getAttribute("tabindex") === "0"));
+  trs[1]!.click();
+  assert.equal(model.get("selected_run_id"), "r1");
+  assert.deepEqual(model.sent.at(-1), { run_id: "r1", pipeline: "orders_daily", kind: "select" });
+  const now = Array.from(el.querySelectorAll("tbody tr")) as HTMLElement[];
+  assert.equal(now[1]!.getAttribute("aria-selected"), "true");
+  now[0]!.focus();
+  now[0]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+  assert.equal(el.ownerDocument.activeElement, now[1]);
+  now[1]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  assert.equal(model.sent.at(-1)!.kind, "select");
+  model.update({ _rows: [], total: 0 });
+  assert.match(el.textContent!, /No runs match/);
+  cleanup();
+});

@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import runView, { actionButtons } from "../src/widgets/run-view";
+import { BASE, EVIL, FakeModel, flush, mount, newDocument } from "./helpers";
+
+function detail(actions: Record<string, unknown>) {
+  return {
+    run: { run_id: "r1", pipeline: "orders_daily", status: "failed", started_at: "2026-11-22T08:00:00.000Z", finished_at: "2026-11-22T08:01:00.000Z", duration_ms: 60_000, attempts: 2, failed_step: EVIL, kind: "batch", trigger: "schedule" },
+    steps: [
+      { name: "extract", status: "succeeded", depends_on: [], duration_ms: 1000, started_at: null, finished_at: null, error: null, attempts: 1, reused_from: null },
+      { name: EVIL, status: "failed", depends_on: ["extract"], duration_ms: 500, started_at: null, finished_at: null, error: `boom ${EVIL}`, attempts: 2, reused_from: null },
+      { name: "load", status: "pending", depends_on: [EVIL], duration_ms: null, started_at: null, finished_at: null, error: null, attempts: 0, reused_from: null },
+    ],
+    attempts: [
+      { number: 1, step: EVIL, status: "failed", started_at: "2026-11-22T08:00:01.000Z", finished_at: "2026-11-22T08:00:02.000Z", error: "Traceback\nValueError: first" },
+      { number: 2, step: EVIL, status: "failed", started_at: "2026-11-22T08:00:03.000Z", finished_at: "2026-11-22T08:00:04.000Z", error: "ValueError: second" },
+    ],
+    actions: { restart_from_step: ["extract", EVIL, "load"], rerun: true, resume_from_watermark: false, reasons: { resume_from_watermark: "not a streaming run" }, ...actions },
+    error: `boom ${EVIL}`,
+    failed_watermark: null,
+    parent_run_id: "r0",
+  };
+}
+
+const LAYOUT = {
+  nodes: [
+    { name: "extract", rank: 0, order: 0, x: 12, y: 12, width: 176, height: 48, cyclic: false },
+    { name: EVIL, rank: 1, order: 0, x: 244, y: 12, width: 176, height: 48, cyclic: false },
+    { name: "load", rank: 2, order: 0, x: 476, y: 12, width: 176, height: 48, cyclic: false },
+  ],
+  edges: [
+    { source: "extract", target: EVIL, points: [[188, 36], [216, 36], [216, 36], [244, 36]], cyclic: false },
+    { source: EVIL, target: "load", points: [[420, 36], [448, 36], [448, 36], [476, 36]], cyclic: false },
+  ],
+  width: 664,
+  height: 72,
+  unknown: [["load", "ghost"]],
+  cycles: [],
+  duplicates: [],
+};
+
+function setup(actions: Record<string, unknown> = {}) {
+  const { document, el } = newDocument();
+  const model = new FakeModel<Record<string, unknown>>({
+    ...BASE,
+    run_id: "r1",
+    run: detail(actions),
+    _layout: LAYOUT,
+    selected_step: null,
+    _step_log: {},
+    last_action: {},
+  });
+  return { document, el, model };
+}
+
+test("actionButtons: one button per allowed action; restart follows the selection", () => {
+  assert.deepEqual(actionButtons("r1", { restart_from_step: [], rerun: false, resume_from_watermark: false, reasons: {} }, null, null), []);
+  const all = actionButtons("r1", { restart_from_step: ["a", "b"], rerun: true, resume_from_watermark: true, reasons: {} }, null, "b");
+  assert.deepEqual(all.map((b) => b.label), ['Restart from step "b"', "Rerun from beginning", "Resume from watermark"]);
+  assert.equal(all[0]!.from_step, "b");
+  assert.equal(actionButtons("r1", { restart_from_step: ["a", "b"] }, "a", "b")[0]!.from_step, "a");
+  assert.equal(actionButtons("r1", { restart_from_step: ["a", "b"] }, "zzz", null)[0]!.from_step, "a");
+  assert.deepEqual(actionButtons("r1", { resume_from_watermark: true }, null, null).map((b) => b.kind), ["resume"]);
+  assert.deepEqual(actionButtons("r1", undefined, null, null), []);
+});
+
+test("header, DAG, legend, failure, attempts: untrusted strings are text", async () => {
+  const { el, model, document } = setup();
+  const cleanup = await mount(runView, model, el);
+  assert.equal(document.querySelectorAll("img").length, 0);
+  assert.equal(el.querySelectorAll("g[data-step]").length, 3);
+  assert.match(el.querySelector(".fw-run-head")!.textContent!, /Run r1/);
+  assert.ok(el.querySelector(".fw-run-head .fw-pill--failed"));
+  const legend = el.querySelector(".fw-legend")!.textContent!;
+  for (const word of ["succeeded", "running", "failed", "pending", "skipped"]) assert.ok(legend.includes(word), word);
+  assert.match(el.querySelector(".fw-problems")!.textContent!, /depends on unknown step "ghost"/);
+  const failure = el.querySelectorAll(".fw-section")[1]!;
+  assert.ok(failure.textContent!.includes(`✗ ${EVIL}`));
+  assert.ok(failure.textContent!.includes(`boom ${EVIL}`));
+  const attemptRows = el.querySelectorAll('table[aria-label="attempt history"] tbody tr');
+  assert.equal(attemptRows.length, 2);
+  assert.match(attemptRows[0]!.textContent!, /ValueError: first/);
+  // restart defaults to the failed step
+  const buttons = Array.from(el.querySelectorAll(".fw-actions button")).map((b) => b.textContent);
+  assert.deepEqual(buttons, [`Restart from step "${EVIL}"`, "Rerun from beginning"]);
+  assert.match(el.querySelector(".fw-actions")!.textContent!, /resume from watermark: not a streaming run/);
+  cleanup();
+  assert.equal(model.listenerCount(), 0);
+});
+
+test("an action asks for confirmation in the widget, then sends {kind, id, run_id, from_step}", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(runView, model, el);
+  const restart = el.querySelector('.fw-actions button[data-action="restart"]') as HTMLButtonElement;
+  restart.click();
+  assert.equal(model.sent.length, 0, "nothing is sent before confirmation");
+  const dialog = el.querySelector('[role="alertdialog"]')!;
+  assert.match(dialog.textContent!, /Restart run r1 from step/);
+  assert.equal(el.querySelectorAll("img").length, 0);
+  // cancel first
+  (Array.from(dialog.querySelectorAll("button")).find((b) => b.textContent === "Cancel") as HTMLButtonElement).click();
+  await flush();
+  assert.equal(model.sent.length, 0);
+  assert.equal(el.querySelector('[role="alertdialog"]'), null);
+
+  (el.querySelector('.fw-actions button[data-action="restart"]') as HTMLButtonElement).click();
+  (el.querySelector('[role="alertdialog"] .fw-btn--primary') as HTMLButtonElement).click();
+  await flush();
+  const msg = model.sent.at(-1)!;
+  assert.equal(msg.kind, "restart");
+  assert.equal(msg.run_id, "r1");
+  assert.equal(msg.from_step, EVIL);
+  assert.ok((el.querySelector('.fw-actions button[data-action="restart"]') as HTMLButtonElement).disabled);
+  model.emitCustom({ kind: "restart", id: msg.id, response: { new_run_id: "r9" } });
+  await flush();
+  assert.match(el.querySelector(".fw-notice")!.textContent!, /started run r9/);
+  model.update({ last_action: { kind: "restart", run_id: "r1", from_step: "x", new_run_id: "r9", error: null } });
+  assert.match(el.querySelector(".fw-last-action")!.textContent!, /restart from "x" of run r1 → new run r9/);
+
+  (el.querySelector('.fw-actions button[data-action="rerun"]') as HTMLButtonElement).click();
+  (el.querySelector('[role="alertdialog"] .fw-btn--primary') as HTMLButtonElement).click();
+  await flush();
+  const msg2 = model.sent.at(-1)!;
+  assert.equal(msg2.kind, "rerun");
+  model.emitCustom({ kind: "rerun", id: msg2.id, error: "run r1 is still running (409)" });
+  await flush();
+  assert.match(el.querySelector(".fw-notice")!.textContent!, /Rerun from beginning failed: run r1 is still running/);
+  cleanup();
+});
+
+test("the buttons follow each actions object", async () => {
+  const { el, model } = setup({ restart_from_step: [], rerun: false, resume_from_watermark: true, reasons: {} });
+  const cleanup = await mount(runView, model, el);
+  const kinds = () => Array.from(el.querySelectorAll(".fw-actions button")).map((b) => b.getAttribute("data-action"));
+  assert.deepEqual(kinds(), ["resume"]);
+  model.update({ run: detail({ restart_from_step: [], rerun: false, resume_from_watermark: false, reasons: { rerun: "still running" } }) });
+  assert.deepEqual(kinds(), []);
+  assert.match(el.querySelector(".fw-actions")!.textContent!, /No actions apply/);
+  model.update({ run: detail({}) });
+  assert.deepEqual(kinds(), ["restart", "rerun"]);
+  cleanup();
+});
+
+test("clicking a node selects it: restart target and log panel follow", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(runView, model, el);
+  const node = el.querySelector('g[data-step="extract"]') as unknown as HTMLElement;
+  node.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).MouseEvent("click", { bubbles: true }));
+  assert.equal(model.get("selected_step"), "extract");
+  assert.match(el.querySelector(".fw-actions button")!.textContent!, /Restart from step "extract"/);
+  assert.match(el.textContent!, /Log · extract/);
+  assert.match(el.textContent!, /loading…/);
+  model.update({ _step_log: { step: "extract", attempt: 1, text: `line 1\n${EVIL}`, error: null } });
+  assert.ok(el.querySelector(".fw-section:last-child pre")!.textContent!.includes(EVIL));
+  assert.equal(el.querySelectorAll("img").length, 0);
+  assert.ok(el.querySelector('g[data-step="extract"]')!.getAttribute("class")!.includes("fw-node--selected"));
+  // a status poll restyles the same node element
+  const before = el.querySelector('g[data-step="load"]');
+  const d = detail({});
+  d.steps[2]!.status = "running";
+  model.update({ run: d });
+  assert.equal(el.querySelector('g[data-step="load"]'), before);
+  assert.ok(before!.getAttribute("class")!.includes("fw-node--running"));
+  // the parent link asks the kernel to open that run
+  (Array.from(el.querySelectorAll(".fw-link")).find((b) => b.textContent === "r0") as HTMLButtonElement).click();
+  assert.deepEqual(model.sent.at(-1), { run_id: "r0", kind: "open_run" });
+  cleanup();
+});
+
+test("no run: a placeholder instead of the detail", async () => {
+  const { el, model } = setup();
+  model.state.run = {};
+  model.state._layout = {};
+  model.state.run_id = null;
+  const cleanup = await mount(runView, model, el);
+  assert.match(el.textContent!, /No run selected/);
+  model.update({ run_id: "r5" });
+  assert.match(el.textContent!, /Loading run r5/);
+  cleanup();
+});
