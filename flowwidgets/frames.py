@@ -198,7 +198,10 @@ def step_failures(src_or_details: Source | Iterable[RunDetail], *,
         if pipeline is not None and detail.run.pipeline != pipeline:
             continue
         failed = [s for s in detail.steps if s.status is Status.FAILED]
-        entries = [(s.name, s.error, s.finished_at, s.attempts) for s in failed]
+        own = detail.run.failed_step
+        entries = [(s.name, s.error or (detail.error if s.name == own else None),
+                    s.finished_at, s.attempts or (detail.attempts if s.name == own else ()))
+                   for s in failed]
         if not entries and detail.run.failed_step:
             entries = [(detail.run.failed_step, detail.error, detail.run.finished_at,
                         detail.attempts)]
