@@ -41,7 +41,7 @@ CREATE TABLE runs (
 );
 CREATE INDEX runs_created ON runs (created_at, run_id);
 CREATE INDEX runs_pipeline_created ON runs (pipeline, created_at, run_id);
-CREATE INDEX runs_status_created ON runs (status, created_at, run_id);
+CREATE INDEX runs_status_created ON runs (status, created_at);  -- + rowid: FIFO claims
 CREATE INDEX runs_pipeline_duration ON runs (pipeline, duration_ms)
     WHERE duration_ms IS NOT NULL;
 

@@ -17,13 +17,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowwidgets.models import format_time, parse_time
 from flowwidgets.runner._schema import migrate
 
-__all__ = ["Pool", "Tx", "dt", "now_ms", "ts"]
+__all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
 
 def now_ms() -> datetime:
@@ -33,13 +32,33 @@ def now_ms() -> datetime:
 
 
 def ts(value: datetime | None) -> str | None:
-    """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC)."""
-    return format_time(value)
+    """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC).
+
+    Same text as :func:`flowwidgets.models.format_time`, about four times faster (bulk
+    imports format three times per run)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    elif value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def dt(text: str | None) -> datetime | None:
     """A stored time as an aware UTC datetime."""
-    return parse_time(text)
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def ms(value: datetime) -> int:
+    """Milliseconds since the epoch of a time as stored (truncated; naive means UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MS
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 
 class Pool:
@@ -132,6 +151,33 @@ class Pool:
         finally:
             self._checkin(conn)
 
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed with its events and
+        version bump when the block ends, rolled back if it raises."""
+        with self.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            tx = Tx(conn)
+            try:
+                yield tx
+                tx.flush()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so several queries see the same snapshot."""
+        with self.connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
     def close(self) -> None:
         """Close idle connections now and busy ones when their operation ends."""
         with self._lock:
@@ -151,7 +197,7 @@ class Tx:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.now = now_ms()
-        self.now_text: str = format_time(self.now)  # type: ignore[assignment]
+        self.now_text: str = ts(self.now)  # type: ignore[assignment]
         self._events: list[tuple[Any, ...]] = []
         self._touched = False
 
@@ -177,7 +223,7 @@ class Tx:
         """Milliseconds from a stored time to this transaction's clock (None for None)."""
         if start is None:
             return None
-        return int((self.now - parse_time(start)).total_seconds() * 1000)  # type: ignore[operator]
+        return ms(self.now) - ms(dt(start))  # type: ignore[arg-type]
 
     def flush(self) -> None:
         """Write the events and the version bump; called just before COMMIT."""

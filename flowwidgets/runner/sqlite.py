@@ -25,14 +25,13 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from flowwidgets.models import Status
-from flowwidgets.runner import _sqlite_rows as q
+from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, dt, ts
 from flowwidgets.runner.store import (
     AttemptRecord,
@@ -46,8 +45,9 @@ from flowwidgets.runner.store import (
 
 __all__ = ["SqliteRunLog"]
 
-INTERRUPTED = "runner interrupted"
+INTERRUPTED = q.INTERRUPTED
 """The error recorded on runs, steps and attempts whose worker disappeared."""
+
 
 class SqliteRunLog(RunLog):
     """A :class:`~flowwidgets.runner.store.RunLog` kept in the SQLite file at ``path``.
@@ -69,33 +69,6 @@ class SqliteRunLog(RunLog):
 
     def __repr__(self) -> str:
         return f"SqliteRunLog({str(self.path)!r})"
-
-    # ---- transactions --------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Tx]:
-        with self._pool.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(conn)
-            try:
-                yield tx
-                tx.flush()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """One read transaction, so several queries see the same snapshot."""
-        with self._pool.connection() as conn:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
 
     # ---- runs ----------------------------------------------------------------------
 
@@ -124,7 +97,7 @@ class SqliteRunLog(RunLog):
         reused = dict(reused or {})
         if unknown := sorted(set(reused) - set(names)):
             raise ValueError(f"reused steps {unknown} are not steps of this run: {names}")
-        with self._write() as tx:
+        with self._pool.write() as tx:
             if idempotency_key is not None:
                 row = tx.one("SELECT run_id FROM idempotency WHERE key = ?", (idempotency_key,))
                 if row is not None:
@@ -180,9 +153,9 @@ class SqliteRunLog(RunLog):
                 return None
             where += f" AND pipeline IN ({', '.join('?' * len(pipelines))})"
             args += list(pipelines)
-        with self._write() as tx:
+        with self._pool.write() as tx:
             row = tx.one(f"SELECT run_id, pipeline FROM runs WHERE {where} "
-                         "ORDER BY created_at, run_id LIMIT 1", args)
+                         "ORDER BY created_at, rowid LIMIT 1", args)  # FIFO within a millisecond
             if row is None:
                 return None
             run_id, pipeline = row
@@ -200,7 +173,7 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
-        with self._write() as tx:
+        with self._pool.write() as tx:
             row = tx.one("SELECT pipeline, started_at FROM runs WHERE run_id = ?", (run_id,))
             if row is None:
                 raise KeyError(f"no run {run_id!r}")
@@ -234,7 +207,7 @@ class SqliteRunLog(RunLog):
                 clauses.append(clause)
                 args.append(value)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._read() as conn:
+        with self._pool.read() as conn:
             (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
             rows = conn.execute(
                 f"SELECT {q.RUN_COLS} FROM runs {where} ORDER BY created_at DESC, run_id DESC "
@@ -252,7 +225,7 @@ class SqliteRunLog(RunLog):
 
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
-        with self._write() as tx:
+        with self._pool.write() as tx:
             row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
@@ -277,7 +250,7 @@ class SqliteRunLog(RunLog):
         succeeded; a failed one leaves the step running until :meth:`set_step_status`.
         ``KeyError`` for an unknown attempt."""
         status = Status(status)
-        with self._write() as tx:
+        with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
@@ -295,7 +268,7 @@ class SqliteRunLog(RunLog):
         """See :meth:`RunLog.set_step_status`. A ``failed`` step given no error keeps its
         last failed attempt's error. ``KeyError`` for an unknown run or step."""
         status = Status(status)
-        with self._write() as tx:
+        with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
             if error is None and status is Status.FAILED:
                 row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
@@ -341,7 +314,7 @@ class SqliteRunLog(RunLog):
             body = json.dumps(value, allow_nan=False)
         except ValueError as exc:
             raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
-        with self._write() as tx:
+        with self._pool.write() as tx:
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
@@ -363,7 +336,7 @@ class SqliteRunLog(RunLog):
         """Append a watermark commit; totals accumulate over the pipeline's history."""
         if rows < 0:
             raise ValueError(f"rows must be >= 0, not {rows}")
-        with self._write() as tx:
+        with self._pool.write() as tx:
             prev = tx.one("SELECT rows_total, batches_total FROM watermarks WHERE pipeline = ? "
                           "ORDER BY id DESC LIMIT 1", (pipeline,)) or (0, 0)
             tx.execute("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "
@@ -387,14 +360,14 @@ class SqliteRunLog(RunLog):
 
     def claim_schedule_fire(self, pipeline: str, fire_at: datetime) -> bool:
         """True for exactly one caller per (pipeline, fire time) across processes."""
-        with self._write() as tx:
+        with self._pool.write() as tx:
             cur = tx.execute("INSERT OR IGNORE INTO schedule_fires (pipeline, fire_at, "
                              "claimed_at) VALUES (?, ?, ?)", (pipeline, ts(fire_at), tx.now_text))
             return cur.rowcount == 1
 
     def heartbeat(self, worker: str) -> None:
         """Record that ``worker`` (this process, on this host) is alive now."""
-        with self._write() as tx:
+        with self._pool.write() as tx:
             tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
                        " heartbeat_at = excluded.heartbeat_at",
@@ -403,45 +376,8 @@ class SqliteRunLog(RunLog):
     def recover_interrupted(self, *, stale_after_s: float) -> list[str]:
         """See :meth:`RunLog.recover_interrupted`. A running run whose worker never sent
         a heartbeat counts as gone once it has been running for ``stale_after_s``."""
-        host = socket.gethostname()
-        with self._write() as tx:
-            cutoff = ts(tx.now - timedelta(seconds=stale_after_s))
-            gone = [
-                (run_id, pipeline, started) for run_id, pipeline, started, pid, whost, beat
-                in tx.execute(
-                    "SELECT r.run_id, r.pipeline, COALESCE(r.started_at, r.created_at), w.pid,"
-                    " w.host, w.heartbeat_at FROM runs r LEFT JOIN workers w ON w.id = r.worker"
-                    " WHERE r.status = ? ORDER BY r.created_at", (Status.RUNNING,)).fetchall()
-                if (started < cutoff if beat is None
-                    else beat < cutoff or (whost == host and _pid_is_dead(pid)))]
-            for run_id, pipeline, started in gone:
-                self._interrupt(tx, run_id, pipeline, started)
-            return [run_id for run_id, _, _ in gone]
-
-    @staticmethod
-    def _interrupt(tx: Tx, run_id: str, pipeline: str, started: str) -> None:
-        running = [name for (name,) in tx.execute(
-            "SELECT name FROM steps WHERE run_id = ? AND status = ? ORDER BY position",
-            (run_id, Status.RUNNING))]
-        for step, number in tx.execute(
-                "SELECT step, number FROM attempts WHERE run_id = ? AND finished_at IS NULL",
-                (run_id,)).fetchall():
-            tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ? "
-                       "WHERE run_id = ? AND step = ? AND number = ?",
-                       (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step, number))
-            tx.event("attempt", run_id, pipeline, Status.FAILED, step)
-        for step in running:
-            tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = ? "
-                       "WHERE run_id = ? AND name = ?",
-                       (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step))
-            tx.event("step", run_id, pipeline, Status.FAILED, step)
-        tx.execute(
-            "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
-            "failed_step = COALESCE(failed_step, ?), attempt = MAX(1, COALESCE("
-            "(SELECT MAX(attempts) FROM steps WHERE run_id = ?), 1)) WHERE run_id = ?",
-            (Status.FAILED, tx.now_text, tx.ms_since(started), INTERRUPTED,
-             running[0] if running else None, run_id, run_id))
-        tx.event("run", run_id, pipeline, Status.FAILED)
+        with self._pool.write() as tx:
+            return q.recover(tx, stale_after_s)
 
     # ---- reading for the API -------------------------------------------------------
 
@@ -451,7 +387,7 @@ class SqliteRunLog(RunLog):
         that have runs, by name. The median is over runs with a duration (integer mean of
         the two middle values for an even count); the 7-day failure rate is over runs
         *created* since ``now - 7 days`` that succeeded or failed."""
-        with self._read() as conn:
+        with self._pool.read() as conn:
             return q.pipeline_stats(conn, pipelines, now)
 
     def version(self) -> int:
@@ -483,20 +419,7 @@ class SqliteRunLog(RunLog):
         For a benchmark, build ``RunRecord(run_id=f"orders-{i:06d}", pipeline="orders",
         kind="batch", status=Status.SUCCEEDED, trigger="schedule", created_at=t,
         started_at=t, finished_at=t + timedelta(seconds=40))`` for ``i`` in ``range(n)``."""
-        with self._write() as tx:
+        with self._pool.write() as tx:
             count = q.import_rows(tx.conn, runs, steps, attempts)
             tx.touch()
         return count
-
-
-def _pid_is_dead(pid: int | None) -> bool:
-    """True only when no process has this pid here (a pid we may not signal is alive)."""
-    if pid is None or pid <= 0:  # os.kill(0, ...) would signal our own process group
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False

@@ -1,5 +1,5 @@
-"""Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and the
-two whole-table operations: statistics over the history and the bulk import.
+"""Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and its
+operations that span tables: statistics over the history, the bulk import, recovery.
 
 Statistics are computed in SQL over every run, on indexes (see
 :mod:`flowwidgets.runner._schema`): a grouped count on ``(pipeline, created_at,
@@ -11,27 +11,34 @@ of ``(pipeline, created_at)``.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from flowwidgets.models import Status
-from flowwidgets.runner._sqlite_pool import dt, ts
+from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
 from flowwidgets.runner.store import AttemptRecord, Event, PipelineStats, RunRecord, StepRecord
 
 __all__ = [
     "ATTEMPT_COLS",
     "EVENT_COLS",
+    "INTERRUPTED",
     "RUN_COLS",
     "STEP_COLS",
     "attempt_row",
     "event_row",
     "import_rows",
     "pipeline_stats",
+    "recover",
     "run_row",
     "step_row",
 ]
+
+INTERRUPTED = "runner interrupted"
+"""The error recorded on runs, steps and attempts whose worker disappeared."""
 
 RUN_COLS = (
     "run_id, pipeline, kind, status, trigger, created_at, started_at, finished_at, attempt, "
@@ -139,5 +146,62 @@ def duration_ms(r: RunRecord) -> int | None:
     """The run's duration as the file will hold it (times truncated to milliseconds)."""
     if r.started_at is None or r.finished_at is None:
         return None
-    return int((dt(ts(r.finished_at)) - dt(ts(r.started_at))).total_seconds()  # type: ignore[operator]
-               * 1000)
+    return ms(r.finished_at) - ms(r.started_at)
+
+
+def recover(tx: Tx, stale_after_s: float) -> list[str]:
+    """Fail the ``running`` runs whose worker is gone: its pid is dead on this host, its
+    heartbeat is older than ``stale_after_s``, or it never sent one and the run started
+    longer ago than that. Their running steps and open attempts fail with
+    :data:`INTERRUPTED`; nothing else changes. Returns the run ids, oldest first."""
+    host = socket.gethostname()
+    cutoff = ts(tx.now - timedelta(seconds=stale_after_s))
+    gone = [
+        (run_id, pipeline, started)
+        for run_id, pipeline, started, pid, worker_host, beat in tx.execute(
+            "SELECT r.run_id, r.pipeline, r.started_at, w.pid, w.host, w.heartbeat_at "
+            "FROM runs r LEFT JOIN workers w ON w.id = r.worker WHERE r.status = ? "
+            "ORDER BY r.created_at, r.rowid", (Status.RUNNING,)).fetchall()
+        if (beat is None and (started or "") < cutoff) or (beat is not None and (
+            beat < cutoff or (worker_host == host and _pid_is_dead(pid))))]
+    for run_id, pipeline, started in gone:
+        _interrupt(tx, run_id, pipeline, started)
+    return [run_id for run_id, _, _ in gone]
+
+
+def _interrupt(tx: Tx, run_id: str, pipeline: str, started: str | None) -> None:
+    running = [name for (name,) in tx.execute(
+        "SELECT name FROM steps WHERE run_id = ? AND status = ? ORDER BY position",
+        (run_id, Status.RUNNING))]
+    for step, number in tx.execute(
+            "SELECT step, number FROM attempts WHERE run_id = ? AND finished_at IS NULL",
+            (run_id,)).fetchall():
+        tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ? "
+                   "WHERE run_id = ? AND step = ? AND number = ?",
+                   (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step, number))
+        tx.event("attempt", run_id, pipeline, Status.FAILED, step)
+    for step in running:
+        tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = ? "
+                   "WHERE run_id = ? AND name = ?",
+                   (Status.FAILED, tx.now_text, INTERRUPTED, run_id, step))
+        tx.event("step", run_id, pipeline, Status.FAILED, step)
+    tx.execute(
+        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, error = ?, "
+        "failed_step = COALESCE(failed_step, ?), attempt = MAX(1, COALESCE("
+        "(SELECT MAX(attempts) FROM steps WHERE run_id = ?), 1)) WHERE run_id = ?",
+        (Status.FAILED, tx.now_text, tx.ms_since(started), INTERRUPTED,
+         running[0] if running else None, run_id, run_id))
+    tx.event("run", run_id, pipeline, Status.FAILED)
+
+
+def _pid_is_dead(pid: int | None) -> bool:
+    """True only when no process has this pid here (a pid we may not signal is alive)."""
+    if pid is None or pid <= 0:  # os.kill(0, ...) would signal our own process group
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

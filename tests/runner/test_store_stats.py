@@ -1,0 +1,160 @@
+"""pipeline_stats over the whole history: correctness on a handmade history, and speed
+(with list_runs) on 100,000 runs, cross-checked against plain Python."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flowwidgets.models import Status
+from flowwidgets.runner.sqlite import SqliteRunLog
+from flowwidgets.runner.store import RunRecord, StepRecord
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+S, F, C = Status.SUCCEEDED, Status.FAILED, Status.CANCELLED
+
+
+def _rec(run_id, pipeline, created, status, seconds=None, started=True):
+    start = created + timedelta(seconds=1) if started else None
+    end = None
+    if seconds is not None:
+        end = start + timedelta(seconds=seconds)
+    return RunRecord(run_id=run_id, pipeline=pipeline, kind="batch", status=status,
+                     trigger="schedule", created_at=created, started_at=start,
+                     finished_at=end)
+
+
+HANDMADE = [
+    _rec("o00", "orders", NOW - timedelta(days=30), F, 100),
+    _rec("o01", "orders", NOW - timedelta(days=30, hours=-1), F, 100),
+    _rec("o02", "orders", NOW - timedelta(days=7, milliseconds=1), F, 100),  # just outside
+    _rec("o03", "orders", NOW - timedelta(days=7), F, 5),  # on the boundary: inside
+    _rec("o04", "orders", NOW - timedelta(days=6), S, 10),
+    _rec("o05", "orders", NOW - timedelta(days=5), S, 20),
+    _rec("o06", "orders", NOW - timedelta(days=4), S, 30),
+    _rec("o07", "orders", NOW - timedelta(days=3), S, 40),
+    _rec("o08", "orders", NOW - timedelta(days=2), C, 1),
+    _rec("o09", "orders", NOW - timedelta(days=1), S, 50),
+    _rec("o10", "orders", NOW - timedelta(hours=2), Status.RUNNING),
+    _rec("o11", "orders", NOW - timedelta(hours=1), Status.REQUESTED, started=False),
+    _rec("x0", "extra", NOW - timedelta(days=8), S, 9),
+    _rec("x1", "extra", NOW - timedelta(days=9), F, 1),
+    _rec("x2", "extra", NOW - timedelta(days=10), S, 2),
+]
+
+
+def test_stats_on_handmade_history(tmp_path):
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        v = log.version()
+        assert log.import_runs(reversed(HANDMADE)) == len(HANDMADE)
+        assert log.version() == v + 1 and log.events_since(0) == []
+        stats = log.pipeline_stats(["ghost", "orders"], now=NOW)
+
+    assert list(stats) == ["ghost", "orders", "extra"]
+    ghost = stats["ghost"]
+    assert (ghost.total_runs, ghost.latest_run, ghost.recent_runs, ghost.median_duration_ms,
+            ghost.failure_rate_7d) == (0, None, (), None, None)
+
+    orders = stats["orders"]
+    assert orders.total_runs == 12
+    assert [r.run_id for r in orders.recent_runs] == [f"o{i:02d}" for i in range(2, 12)]
+    assert orders.latest_run.run_id == "o11" and orders.latest_run.status is Status.REQUESTED
+    # durations 1, 5, 10, 20, 30, 40, 50, 100, 100, 100 s: middle pair 30 and 40
+    assert orders.median_duration_ms == 35_000
+    # last 7 days (boundary included): o03 failed; o04-o07, o09 succeeded; o08 cancelled
+    assert orders.failure_rate_7d == pytest.approx(1 / 6)
+
+    extra = stats["extra"]
+    assert extra.total_runs == 3 and extra.median_duration_ms == 2_000  # 1, 2, 9 s
+    assert extra.failure_rate_7d is None  # nothing in the last 7 days
+    assert [r.run_id for r in extra.recent_runs] == ["x2", "x1", "x0"]
+
+
+def test_import_round_trips_records_and_is_all_or_nothing(tmp_path):
+    run = _rec("r1", "orders", NOW, F, 2.5)
+    step = StepRecord(run_id="r1", name="fetch", status=F, depends_on=("a", "b"), position=0,
+                      started_at=NOW, finished_at=NOW + timedelta(seconds=1), error="x",
+                      attempts=3)
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        log.import_runs([run], [step])
+        assert log.get_run("r1") == run and log.get_run("r1").duration_ms == 2500
+        assert log.get_steps("r1") == [step]
+        with pytest.raises(sqlite3.IntegrityError):
+            log.import_runs([_rec("r2", "orders", NOW, S, 1), run])  # r1 again
+        assert log.get_run("r2") is None
+        with pytest.raises(sqlite3.IntegrityError):
+            log.import_runs([], [StepRecord(run_id="nope", name="a", status=S)])
+
+
+N_RUNS = 100_000
+PIPELINES = [f"pipe{i:02d}" for i in range(20)]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """A log with 100,000 finished or running runs over 200 days, and the records."""
+    rng = random.Random(7)
+    records = []
+    for i in range(N_RUNS):
+        created = NOW - timedelta(seconds=rng.randrange(200 * 86400), milliseconds=i % 1000)
+        roll = rng.random()
+        status = S if roll < 0.9 else F if roll < 0.98 else C if roll < 0.995 else \
+            Status.RUNNING
+        seconds = None if status is Status.RUNNING else rng.randrange(1, 3_600_000) / 1000
+        records.append(_rec(f"run-{i:06d}", rng.choice(PIPELINES), created, status, seconds))
+    log = SqliteRunLog(tmp_path_factory.mktemp("big") / "runs.db")
+    t0 = time.perf_counter()
+    log.import_runs(records)
+    print(f"\nimport_runs: {N_RUNS:,} runs in {time.perf_counter() - t0:.2f} s")
+    yield log, records
+    log.close()
+
+
+def _timed(label, fn):
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    print(f"{label}: best of 3 {best * 1000:.1f} ms")
+    assert best < 2.0, f"{label} took {best:.2f} s on {N_RUNS:,} runs"
+    return result
+
+
+def test_stats_on_100k_runs_are_fast_and_right(big):
+    log, records = big
+    stats = _timed("pipeline_stats (20 pipelines)",
+                   lambda: log.pipeline_stats(PIPELINES[:10], now=NOW))
+    assert sorted(stats) == PIPELINES
+    week_ago = NOW - timedelta(days=7)
+    for name in (PIPELINES[0], PIPELINES[13]):
+        mine = [r for r in records if r.pipeline == name]
+        durations = sorted(r.duration_ms for r in mine if r.duration_ms is not None)
+        m = len(durations)
+        median = (durations[(m - 1) // 2] + durations[m // 2]) // 2
+        week = [r for r in mine if r.created_at >= week_ago and r.status in (S, F)]
+        newest = sorted(mine, key=lambda r: (r.created_at, r.run_id))[-10:]
+        got = stats[name]
+        assert got.total_runs == len(mine)
+        assert got.median_duration_ms == median
+        assert got.failure_rate_7d == pytest.approx(
+            sum(r.status is F for r in week) / len(week))
+        assert [r.run_id for r in got.recent_runs] == [r.run_id for r in newest]
+
+
+def test_list_runs_on_100k_runs_is_fast(big):
+    log, records = big
+    page, total = _timed("list_runs(limit=50)", lambda: log.list_runs(limit=50))
+    assert total == N_RUNS
+    newest = sorted(records, key=lambda r: (r.created_at, r.run_id), reverse=True)[:50]
+    assert [r.run_id for r in page] == [r.run_id for r in newest]
+    page, total = _timed("list_runs(pipeline, status=failed)",
+                         lambda: log.list_runs(pipeline=PIPELINES[3], status="failed"))
+    assert total == sum(r.pipeline == PIPELINES[3] and r.status is F for r in records)
+    _timed("list_runs(offset=90,000)", lambda: log.list_runs(limit=50, offset=90_000))
+    _timed("list_runs(since=7 days)", lambda: log.list_runs(since=NOW - timedelta(days=7)))
+    _timed("version()", log.version)
