@@ -402,6 +402,12 @@ class SqliteRunLog(RunLog):
                                  " LIMIT ?", (int(event_id), max(0, int(limit)))).fetchall()
         return [q.event_row(r) for r in found]
 
+    def last_event_id(self) -> int:
+        """The newest event's id, 0 when there is none (one index read; not part of the
+        :class:`RunLog` contract yet)."""
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
     def close(self) -> None:
         """Close every connection this log opened (idempotent)."""
         self._pool.close()

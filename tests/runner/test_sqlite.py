@@ -3,8 +3,10 @@ idempotency, reuse, versions and events, schema, threads and closing."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -340,3 +342,57 @@ def test_threads_claim_each_run_once(log):
     for t in threads:
         t.join()
     assert sorted(claimed) == sorted(ids)
+
+
+def test_claims_are_fifo_even_within_one_millisecond(log):
+    ids = [_new(log, steps=[]) for _ in range(30)]
+    assert [log.claim_requested("w").run_id for _ in ids] == ids
+
+
+def test_last_event_id(log):
+    assert log.last_event_id() == 0
+    run_id = _new(log)
+    log.finish_run(run_id, status=Status.CANCELLED)
+    assert log.last_event_id() == log.events_since(0)[-1].id == 2
+
+
+def test_reads_go_on_while_another_connection_holds_the_write_lock(tmp_path):
+    path = tmp_path / "runs.db"
+    with SqliteRunLog(path, busy_timeout_s=0.2) as log:
+        run_id = _new(log)
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE runs SET error = 'uncommitted'")
+            assert log.get_run(run_id).error is None  # WAL: readers see the last commit
+            assert log.list_runs()[1] == 1 and log.version() >= 1
+            t0 = time.perf_counter()
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                log.finish_run(run_id, status=Status.CANCELLED)
+            assert 0.15 < time.perf_counter() - t0 < 5  # waited busy_timeout_s, then gave up
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        log.finish_run(run_id, status=Status.CANCELLED)  # the failed write left no trace
+        assert log.get_run(run_id).status is Status.CANCELLED
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_opens_its_own_connections(tmp_path):
+    log = SqliteRunLog(tmp_path / "runs.db")
+    try:
+        _new(log)
+        pid = os.fork()
+        if pid == 0:  # child: must not touch the parent's connections
+            code = 1
+            try:
+                _new(log, pipeline="child")
+                code = 0 if log.list_runs()[1] == 2 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert {r.pipeline for r in log.list_runs()[0]} == {"orders", "child"}
+        _new(log)  # the parent's pooled connections still work
+    finally:
+        log.close()

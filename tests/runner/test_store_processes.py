@@ -55,10 +55,14 @@ print(json.dumps(won))
 """
 
 CREATE_RUNS = _PRELUDE + """
-ids = [log.create_run(pipeline=name, kind="batch", trigger="manual", steps=[("a", [])])[0]
-       for _ in range(20)]
+ids, shared = [], []
+for i in range(20):
+    ids.append(log.create_run(pipeline=name, kind="batch", trigger="manual",
+                              steps=[("a", [])])[0])
+    shared.append(log.create_run(pipeline="once", kind="batch", trigger="schedule",
+                                 steps=[("a", [])], idempotency_key=f"fire-{i}"))
 log.close()
-print(json.dumps(ids))
+print(json.dumps([ids, shared]))
 """
 
 DIE_MID_RUN = """
@@ -124,11 +128,22 @@ def test_two_processes_claim_each_schedule_fire_once(tmp_path):
 
 
 def test_processes_create_one_new_file_together(tmp_path):
+    """Three processes open a file that does not exist yet and create runs at once; the
+    same idempotency keys from all three make one run each."""
     db = tmp_path / "fresh.db"
     results = _children(CREATE_RUNS, db, tmp_path, ["x", "y", "z"])
     with SqliteRunLog(db) as log:
         runs, total = log.list_runs(limit=100)
-    assert total == 60 and {r.run_id for r in runs} == {i for ids in results for i in ids}
+        once, n_once = log.list_runs(pipeline="once", limit=100)
+    assert total == 80 and n_once == 20
+    assert {r.run_id for r in runs} - {r.run_id for r in once} == {
+        i for ids, _ in results for i in ids}
+    for i in range(20):
+        answers = [shared[i] for _, shared in results]
+        assert len({run_id for run_id, _ in answers}) == 1
+        assert sorted(created for _, created in answers) == [False, False, True]
+    assert {r.run_id for r in once} == {shared[i][0] for i in range(20)
+                                        for shared in [results[0][1]]}
 
 
 def test_recover_run_of_dead_worker_process(tmp_path):
