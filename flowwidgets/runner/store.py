@@ -124,7 +124,7 @@ class PipelineStats:
     """Last 10 runs, oldest first."""
     median_duration_ms: int | None
     failure_rate_7d: float | None
-    """Failed / finished runs started in the last 7 days; None when there were none."""
+    """Failed / (succeeded + failed) runs created in the last 7 days; None when there were none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +260,10 @@ class RunLog(ABC):
     @abstractmethod
     def version(self) -> int:
         """A number that grows with every write (cheap: drives ETags)."""
+
+    @abstractmethod
+    def last_event_id(self) -> int:
+        """The id of the newest event (0 when there is none): where a new listener starts."""
 
     @abstractmethod
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
