@@ -1,0 +1,368 @@
+"""The executor: runs the steps of claimed runs on a bounded pool of worker threads.
+
+A run's steps come from the run log (the DAG recorded when the run was created; steps
+already ``succeeded`` there were reused from an earlier run). Each run keeps an
+indegree map, so a completion costs O(its children), never a scan of the whole DAG: a
+step is handed to the pool the moment its last dependency succeeds. When a step fails
+with no retry left, no further step of that run starts; steps already running finish;
+the rest stay ``pending`` and the run is ``failed`` with the first failed step in
+topological order as ``failed_step``.
+
+Two kinds of step (see :class:`~flowwidgets.runner.spec.StepSpec`):
+
+- ``call="pkg.module:function"``: imported with ``Pipelines.base_dir`` on ``sys.path``
+  (imported once per executor and cached; edit the module, restart the runner). Upstream
+  outputs arrive as keyword arguments named after the upstream steps the function
+  declares (all of them through ``**inputs``), and a :class:`StepContext` as ``ctx`` if
+  it has that parameter. The return value is the output. ``print`` output and
+  ``ctx.log`` lines form the attempt's log tail. With ``timeout_s`` the function runs in
+  a thread of its own; a thread cannot be killed, so on timeout the attempt fails, the
+  thread is abandoned (its result is ignored) and its ``ctx.should_stop()`` turns true:
+  long-running functions should poll it.
+- ``run="shell command"``: ``sh -c`` in the runner's data dir, see
+  :mod:`flowwidgets.runner._shell`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flowwidgets.models import Status
+from flowwidgets.runner import _capture
+from flowwidgets.runner._call import CallTarget, StepContext, clip, invoke, resolve
+from flowwidgets.runner._capture import LogTail
+from flowwidgets.runner._pool import RunState, ThreadPool
+from flowwidgets.runner._shell import KILL_GRACE_S, run_shell
+from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
+from flowwidgets.runner.store import RunLog, RunRecord
+
+__all__ = ["Executor", "RunHandle", "StepContext"]
+
+log = logging.getLogger(__name__)
+
+STOPPED = "runner stopped"
+
+
+class RunHandle:
+    """A run the executor is working on; :meth:`wait` blocks until it is terminal."""
+
+    def __init__(self, state: RunState):
+        self._state = state
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self._state.run.run_id
+
+    def done(self) -> bool:
+        """True once the run is terminal in the run log."""
+        return self._state.finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> RunRecord | None:
+        """The terminal run record, or None if ``timeout`` passed first."""
+        if not self._state.finished.wait(timeout):
+            return None
+        return self._state.final
+
+
+class Executor:
+    """Executes claimed runs on ``max_workers`` threads, writing everything to ``store``.
+
+    ``on_finished(run)`` is called (from a worker thread) after each run becomes terminal.
+    """
+
+    def __init__(self, store: RunLog, pipelines: Pipelines, *, max_workers: int = 4,
+                 data_dir: str | Path | None = None,
+                 on_finished: Callable[[RunRecord], None] | None = None):
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        self.store = store
+        self.pipelines = pipelines
+        self.max_workers = max_workers
+        self.data_dir = Path(data_dir) if data_dir is not None else Path(pipelines.base_dir)
+        self.on_finished = on_finished
+        self.stop_event = threading.Event()
+        """Set by :meth:`stop`: no new steps start, streaming steps see ``should_stop()``."""
+        self._cancel = threading.Event()  # hard stop: kill shell steps
+        self._pool = ThreadPool(max_workers, "flowwidgets-step")
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunState] = {}
+        self._in_flight = 0
+        self._targets: dict[str, CallTarget] = {}
+        self._orphans: list[threading.Thread] = []
+        self._closed = False
+        self._capturing = False
+
+    # ---- submitting ------------------------------------------------------------------
+
+    def has_capacity(self) -> bool:
+        """True while fewer steps are queued or running than there are workers."""
+        with self._lock:
+            return not self._closed and not self.stop_event.is_set() \
+                and self._in_flight < self.max_workers
+
+    @property
+    def active_runs(self) -> list[str]:
+        """Ids of the runs being executed."""
+        with self._lock:
+            return list(self._runs)
+
+    def submit(self, run: RunRecord) -> RunHandle:
+        """Start executing ``run``, already claimed (``running``) in the run log."""
+        if self._closed:
+            raise RuntimeError("the executor is stopped")
+        steps = self.store.get_steps(run.run_id)
+        spec = self.pipelines[run.pipeline] if run.pipeline in self.pipelines else None
+        state = RunState(run, spec, steps, self.stop_event)
+        with self._lock:
+            self._runs[run.run_id] = state
+        if spec is None:
+            state.failed[""] = (f"pipeline {run.pipeline!r} is not in this runner's "
+                                f"pipelines ({', '.join(self.pipelines.names) or 'none'})")
+            self._finish_run(state)
+            return RunHandle(state)
+        ready = state.initial_ready()
+        if not ready:
+            self._finish_run(state)
+        for name in ready:
+            self._launch(state, name)
+        return RunHandle(state)
+
+    def execute(self, run: RunRecord) -> RunRecord:
+        """Execute ``run`` (already claimed) and return its terminal record."""
+        handle = self.submit(run)
+        final = handle.wait()
+        assert final is not None
+        return final
+
+    def _launch(self, state: RunState, name: str) -> None:
+        with self._lock:
+            self._in_flight += 1
+        self._pool.submit(self._step_task, state, name)
+
+    # ---- one step ----------------------------------------------------------------------
+
+    def _step_task(self, state: RunState, name: str) -> None:
+        try:
+            ok, error = self._run_step(state, name)
+        except BaseException as exc:  # the run log failed us: record what we can
+            log.exception("runner error in %s/%s", state.run.run_id, name)
+            ok, error = False, f"runner error: {type(exc).__name__}: {exc}"
+            if not state.abandoned:
+                try:
+                    self.store.set_step_status(state.run.run_id, name, Status.FAILED, error)
+                except Exception:
+                    log.exception("could not record the failure of %s/%s",
+                                  state.run.run_id, name)
+        with self._lock:
+            self._in_flight -= 1
+        try:
+            ready, finished = state.step_done(name, ok, error, self.stop_event.is_set())
+            for child in ready:
+                self._launch(state, child)
+            if finished:
+                self._finish_run(state)
+        except BaseException:
+            log.exception("runner error after step %s/%s", state.run.run_id, name)
+
+    def _run_step(self, state: RunState, name: str) -> tuple[bool, str | None]:
+        """All attempts of one step; returns (succeeded, error)."""
+        run_id = state.run.run_id
+        assert state.spec is not None
+        try:
+            step = state.spec.step(name)
+        except KeyError:
+            step = None
+        problem: str | None = None  # a reason the step cannot even be tried
+        inputs: dict[str, Any] = {}
+        if step is None:
+            problem = (f"step {name!r} is no longer in pipeline {state.spec.name!r} "
+                       f"(its steps: {', '.join(state.spec.step_names)})")
+        else:
+            try:
+                inputs = {d: state.output(self.store, d) for d in state.deps[name]}
+            except KeyError as exc:
+                problem = f"KeyError: {exc.args[0] if exc.args else exc}"
+        attempts = 1 if step is None or problem else 1 + max(0, step.retries)
+        error = problem
+        for i in range(attempts):
+            if i and self.stop_event.wait(step.retry_delay_s if step else 0):
+                break  # stopping: no more retries
+            if state.abandoned:
+                return False, STOPPED
+            number = self.store.start_attempt(run_id, name)
+            tail = LogTail()
+            if problem is None:
+                assert step is not None
+                ok, value, error = self._attempt(state, step, number, inputs, tail)
+                if ok:
+                    try:
+                        self.store.save_output(run_id, name, value)
+                    except TypeError as exc:
+                        ok, error = False, (f"TypeError: the output of step {name!r} is not "
+                                            f"JSON-serialisable: {exc}")
+                if state.abandoned:
+                    return False, STOPPED
+                if ok:
+                    self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
+                                              log_tail=tail.text() or None)
+                    state.set_output(name, value)
+                    return True, None
+            self.store.finish_attempt(run_id, name, number, status=Status.FAILED,
+                                      error=error, log_tail=tail.text() or None)
+        if state.abandoned:
+            return False, STOPPED
+        self.store.set_step_status(run_id, name, Status.FAILED, error)
+        return False, error
+
+    def _attempt(self, state: RunState, step: StepSpec, number: int, inputs: dict[str, Any],
+                 tail: LogTail) -> tuple[bool, Any, str | None]:
+        """One try; returns (succeeded, output, error)."""
+        if step.run is not None:
+            return self._attempt_shell(state, step, number, tail)
+        assert step.call is not None
+        try:
+            target = self._targets.get(step.call) or resolve(step.call,
+                                                             Path(self.pipelines.base_dir))
+            self._targets[step.call] = target
+        except Exception as exc:
+            return False, None, clip(
+                f"cannot import {step.call!r} (from {self.pipelines.base_dir}):\n"
+                + "".join(traceback.format_exception_only(exc)).strip())
+        self._capture_output()
+        abandoned = threading.Event()
+        ctx = StepContext(run_id=state.run.run_id, pipeline=state.run.pipeline, step=step.name,
+                          attempt=number, inputs=dict(inputs), data_dir=self.data_dir,
+                          watermark=state.watermark, store=self.store, tail=tail, run=state,
+                          abandoned=abandoned)
+        kwargs = target.kwargs(inputs, ctx)
+        if step.timeout_s is None:
+            return invoke(target.fn, kwargs, tail)
+        box: list[tuple[bool, Any, str | None]] = []
+        thread = threading.Thread(target=lambda: box.append(invoke(target.fn, kwargs, tail)),
+                                  name=f"flowwidgets-call-{step.name}", daemon=True)
+        thread.start()
+        thread.join(step.timeout_s)
+        if thread.is_alive():
+            abandoned.set()
+            with self._lock:
+                self._orphans = [t for t in self._orphans if t.is_alive()] + [thread]
+            return False, None, f"timed out after {step.timeout_s:g} s"
+        return box[0]
+
+    def _attempt_shell(self, state: RunState, step: StepSpec, number: int, tail: LogTail
+                       ) -> tuple[bool, Any, str | None]:
+        assert step.run is not None
+        env = dict(os.environ)
+        env.update(FLOWWIDGETS_RUN_ID=state.run.run_id, FLOWWIDGETS_PIPELINE=state.run.pipeline,
+                   FLOWWIDGETS_STEP=step.name, FLOWWIDGETS_ATTEMPT=str(number),
+                   FLOWWIDGETS_DATA_DIR=str(self.data_dir))
+        try:
+            res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
+                            cancel=self._cancel, log=tail)
+        except OSError as exc:
+            return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
+        if res.killed == "timeout":
+            return False, None, f"timed out after {step.timeout_s:g} s"
+        if res.killed == "stopped":
+            return False, None, f"{STOPPED} while the command was running"
+        if res.returncode != 0:
+            tail.write(f"\n[exit status {res.returncode}]\n")
+            msg = res.stderr_tail.strip() or f"command exited with status {res.returncode}"
+            return False, None, clip(msg)
+        return True, {"returncode": 0, "stdout_tail": res.stdout_tail}, None
+
+    def _capture_output(self) -> None:
+        """Route ``print`` output of step threads to their attempts (from the first call
+        step until :meth:`stop`)."""
+        with self._lock:
+            if self._capturing or self._closed:
+                return
+            self._capturing = True
+        _capture.install()
+
+    # ---- finishing -----------------------------------------------------------------------
+
+    def _finish_run(self, state: RunState) -> None:
+        status, failed_step, error = state.outcome(self.stop_event.is_set())
+        run = state.run
+        watermark = state.watermark if status is Status.FAILED and run.kind == "streaming" \
+            else None
+        final: RunRecord | None = None
+        try:
+            if not state.abandoned:
+                self.store.finish_run(run.run_id, status=status, failed_step=failed_step,
+                                      error=error, failed_watermark=watermark)
+            final = self.store.get_run(run.run_id)
+        except Exception:
+            log.exception("could not record the end of run %s", run.run_id)
+        state.final = final
+        with self._lock:
+            self._runs.pop(run.run_id, None)
+        state.finished.set()
+        if self.on_finished is not None and final is not None:
+            try:
+                self.on_finished(final)
+            except Exception:
+                log.exception("on_finished failed for run %s", run.run_id)
+
+    # ---- stopping ------------------------------------------------------------------------
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop: no new steps or retries; running steps get until ``timeout`` to finish
+        (streaming ones see ``should_stop()``); then shell steps are killed, and runs
+        still unfinished are recorded as cancelled (their still-running call steps are
+        abandoned: a thread cannot be killed). Runs cut short are ``cancelled``."""
+        if self._closed:
+            return
+        self.stop_event.set()
+        deadline = time.monotonic() + max(0.0, timeout)
+        for state in self._active_states():
+            state.finished.wait(max(0.0, deadline - time.monotonic()))
+        if self._active_states():
+            self._cancel.set()  # shell steps: kill their process groups
+            for state in self._active_states():
+                state.finished.wait(2.0 + 2 * KILL_GRACE_S)
+        for state in self._active_states():
+            self._abandon(state)
+        with self._lock:
+            self._closed = True
+            orphans = list(self._orphans)
+            capturing, self._capturing = self._capturing, False
+        self._pool.shutdown(max(0.5, deadline - time.monotonic()))
+        for thread in orphans:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if capturing:
+            _capture.uninstall()
+
+    def _active_states(self) -> list[RunState]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def _abandon(self, state: RunState) -> None:
+        """Record a run whose steps would not finish in time as cancelled."""
+        running = state.abandon()
+        run_id = state.run.run_id
+        try:
+            for name in running:
+                self.store.set_step_status(run_id, name, Status.FAILED,
+                                           f"{STOPPED} while the step was running")
+            self.store.finish_run(run_id, status=Status.CANCELLED,
+                                  error=f"{STOPPED} while {', '.join(running)} still ran")
+        except Exception:
+            log.exception("could not record the cancellation of run %s", run_id)
+        with self._lock:
+            self._runs.pop(run_id, None)
+        state.finished.set()
+
+
+def pipeline_steps(spec: PipelineSpec) -> list[tuple[str, tuple[str, ...]]]:
+    """The DAG of ``spec`` as ``create_run`` takes it."""
+    return [(s.name, s.depends_on) for s in spec.steps]
