@@ -8,14 +8,16 @@ fetching takes more than about a second.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from flowwidgets.models import RunDetail, Status, parse_time
+from flowwidgets.models import RunDetail, RunPage, Status, parse_time
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -28,6 +30,7 @@ RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "dur
                "duration_ms", "attempts", "failed_step", "kind", "trigger")
 """The columns of :func:`runs_frame`, in order."""
 _PROGRESS_AFTER_S = 1.0
+_AHEAD = 2
 
 
 def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | None = None,
@@ -46,11 +49,10 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
         raise TypeError(f"since must be a datetime or ISO-8601 text, got {since!r}")
     cols: dict[str, list[Any]] = {c: [] for c in RUN_COLUMNS if c != "duration"}
     seen: set[str] = set()
-    offset, fetched, bar = 0, 0, None
+    fetched, bar = 0, None
     start = time.monotonic()
     try:
-        while True:
-            page = src._runs_uncached(pipeline, status, PAGE_SIZE, offset)
+        for page in _pages(src, pipeline, status):
             done = False
             for run in page.runs:
                 if run.run_id in seen:  # rows shift when new runs arrive while paging
@@ -77,15 +79,43 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
             if bar is not None:
                 bar.total = max(page.total, fetched)
                 bar.update(fetched - bar.n)
-            if done or page.next_offset is None or not page.runs:
+            if done:
                 break
-            offset = page.next_offset
     finally:
         if bar is not None:
             bar.close()
     frame = _runs_columns(cols)
     frame.attrs["source"] = src.url
     return frame
+
+
+def _pages(src: Source, pipeline: str | None, status: Status | str | None
+           ) -> Iterator[RunPage]:
+    """Every page, in order. After the first, the next pages are requested ahead (two in
+    flight) so the runner prepares one while the kernel parses another."""
+    first = src._runs_uncached(pipeline, status, PAGE_SIZE, 0)
+    yield first
+    if first.next_offset is None or not first.runs:
+        return
+    step, offset, limit = first.next_offset, first.next_offset, first.total
+    with ThreadPoolExecutor(max_workers=_AHEAD, thread_name_prefix="flowwidgets-pages") as pool:
+        pending: deque[Future[RunPage]] = deque()
+        try:
+            while True:
+                while len(pending) < _AHEAD and offset < limit:
+                    pending.append(pool.submit(src._runs_uncached, pipeline, status,
+                                               PAGE_SIZE, offset))
+                    offset += step
+                if not pending:
+                    return
+                page = pending.popleft().result()
+                yield page
+                if page.next_offset is None or not page.runs:
+                    return
+                limit = max(limit, page.total, page.next_offset + 1)
+        finally:
+            for fut in pending:
+                fut.cancel()
 
 
 def _progress_bar(total: int, src: Source) -> Any:

@@ -7,7 +7,7 @@ Strings stay strings: nothing from a runner is interpreted beyond its declared t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flowwidgets.errors import SchemaError
@@ -97,6 +97,15 @@ def t(d: dict[str, Any], key: str, ep: str, where: str) -> datetime | None:
     value = d.get(key)
     if value is None or value == "":
         return None
+    if type(value) is str:  # fast path: the /api's "2026-11-20T08:00:00.000Z"
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is UTC:
+                return dt
+            return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise SchemaError(ep, _path(where, key),
                           f"must be an ISO-8601 time or epoch seconds, got {_kind(value)}", d)
