@@ -22,6 +22,7 @@ from flowwidgets.tui._format import (
 
 __all__ = [
     "PIPELINE_COLUMNS",
+    "Column",
     "RUN_COLUMNS",
     "STEP_COLUMNS",
     "Row",
@@ -37,14 +38,21 @@ __all__ = [
 Row = tuple[str, list[Text]]
 """A table row: its key (unique within the table) and its cells."""
 
-PIPELINE_COLUMNS = (("name", "Pipeline"), ("kind", "Kind"), ("strip", "Last 10"),
-                    ("latest", "Latest"), ("next", "Next (UTC)"), ("median", "Median"),
-                    ("total", "Runs"))
-RUN_COLUMNS = (("run", "Run"), ("status", "Status"), ("trigger", "Trigger"),
-               ("started", "Started (UTC)"), ("duration", "Duration"), ("attempts", "Att."),
-               ("failed", "Failed step"))
-STEP_COLUMNS = (("step", "Step"), ("state", "State"), ("started", "Started (UTC)"),
-                ("duration", "Duration"), ("attempts", "Att."), ("error", "Error"))
+Column = tuple[str, str, int]
+"""A table column: its key, its header and its width in cells (fixed, so the layout
+stays still while data changes; longer cells end with an ellipsis)."""
+
+PIPELINE_COLUMNS: tuple[Column, ...] = (
+    ("name", "Pipeline", 22), ("strip", "Last 10", 10), ("latest", "Latest", 13),
+    ("next", "Next (UTC)", 16), ("median", "Median", 8), ("total", "Runs", 6),
+    ("kind", "Kind", 9))
+RUN_COLUMNS: tuple[Column, ...] = (
+    ("run", "Run", 34), ("status", "Status", 13), ("trigger", "Trigger", 9),
+    ("started", "Started (UTC)", 13), ("duration", "Duration", 9), ("attempts", "Att.", 4),
+    ("failed", "Failed step", 24))
+STEP_COLUMNS: tuple[Column, ...] = (
+    ("step", "Step", 28), ("state", "State", 13), ("started", "Started (UTC)", 13),
+    ("duration", "Duration", 9), ("attempts", "Att.", 4), ("error", "Error", 50))
 
 _MUTED = COLORS["muted"]
 
@@ -80,13 +88,13 @@ def pipeline_rows(pipelines: Sequence[Pipeline]) -> list[Row]:
     for key, p in zip(keys, pipelines, strict=True):
         latest = status_text(p.latest_run.status) if p.latest_run else Text("· no run", _MUTED)
         rows.append((key, [
-            Text(clean(p.name, 40)),
-            Text(clean(p.kind, 12), style=_MUTED),
+            Text(clean(p.name, 128)),
             strip_text(p.recent_runs),
             latest,
             format_next(p),
             Text(format_duration(p.median_duration_ms)),
             Text("—" if p.total_runs is None else str(p.total_runs), style=_MUTED),
+            Text(clean(p.kind, 20), style=_MUTED),
         ]))
     return rows
 
@@ -96,13 +104,13 @@ def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
     keys = unique_keys(r.run_id for r in runs)
     return [
         (key, [
-            Text(clean(r.run_id, 40)),
+            Text(clean(r.run_id, 128)),
             status_text(r.status),
             _plain(r.trigger, 12, _MUTED),
             Text(format_started(r.started_at, now)),
             Text(_run_duration(r, now)),
             Text("—" if r.attempts is None else str(r.attempts)),
-            _plain(r.failed_step, 30, COLORS["red"]),
+            _plain(r.failed_step, 128, COLORS["red"]),
         ])
         for key, r in zip(keys, runs, strict=True)
     ]
@@ -118,10 +126,10 @@ def _step_duration(step: Step, now: datetime) -> str:
 
 def _step_note(step: Step) -> Text:
     if step.error:
-        return Text(clean(step.error.strip().splitlines()[-1] if step.error.strip() else "", 80),
-                    style=COLORS["red"])
+        last = step.error.strip().splitlines()[-1] if step.error.strip() else ""
+        return Text(clean(last, 300), style=COLORS["red"])
     if step.reused_from:
-        return Text(f"reused from {clean(step.reused_from, 40)}", style=_MUTED)
+        return Text(f"reused from {clean(step.reused_from, 128)}", style=_MUTED)
     return Text("")
 
 
@@ -139,7 +147,7 @@ def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
     for key, (step, rank) in zip(keys, ordered, strict=True):
         attempts = len(step.attempts) if step.attempts else step.extra.get("attempt_count")
         rows.append((key, [
-            step_label(step.name, rank),
+            step_label(step.name, rank, limit=128),
             status_text(step.status),
             Text(format_started(step.started_at, now)),
             Text(_step_duration(step, now)),

@@ -41,10 +41,10 @@ def test_pipeline_row_has_strip_latest_next_median_and_literal_name():
     [(key, cells)] = pipeline_rows([p])
     assert key == MARKUP
     assert len(cells) == len(PIPELINE_COLUMNS)
-    assert _plain(cells) == [MARKUP, "batch", "········✕■", "✓ succeeded",
-                             "2026-11-22 15:35", "4.2 s", "2"]
+    assert _plain(cells) == [MARKUP, "········✕■", "✓ succeeded", "2026-11-22 15:35",
+                             "4.2 s", "2", "batch"]
     [(_, empty)] = pipeline_rows([Pipeline("idle")])
-    assert _plain(empty)[2:] == ["··········", "· no run", "manual", "—", "—"]
+    assert _plain(empty)[1:6] == ["··········", "· no run", "manual", "—", "—"]
 
 
 def test_run_rows_show_a_live_duration_for_active_runs():

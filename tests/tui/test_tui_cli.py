@@ -1,0 +1,51 @@
+"""The `flowwidgets tui` argument hook: add_parser for cli.py, main() for direct use."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from flowwidgets import tui
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowwidgets")
+    tui.add_parser(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def test_add_parser_registers_tui_with_its_options():
+    args = _parser().parse_args(["tui", "http://127.0.0.1:8005", "--token", "T",
+                                 "--flow", "flow.yaml", "--interval", "0.5"])
+    assert (args.command, args.url, args.token, args.flow, args.interval) == (
+        "tui", "http://127.0.0.1:8005", "T", "flow.yaml", 0.5)
+    assert args.func is tui.run_args
+    defaults = _parser().parse_args(["tui"])
+    assert (defaults.url, defaults.token, defaults.flow, defaults.interval) == (
+        None, None, None, 2.0)
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "nan"])
+def test_interval_must_be_a_positive_number(bad, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["tui", "--interval", bad])
+    assert exit_info.value.code == 2
+    assert "--interval" in capsys.readouterr().err
+
+
+def test_without_a_url_it_says_how_to_give_one(monkeypatch, capsys):
+    monkeypatch.delenv("RUNNER_STATUS_URL", raising=False)
+    assert tui.main([]) == 2
+    err = capsys.readouterr().err
+    assert "RUNNER_STATUS_URL" in err and "flowwidgets tui http://" in err
+
+
+def test_flowtui_is_importable_lazily():
+    from flowwidgets.tui._app import FlowTui
+
+    assert tui.FlowTui is FlowTui
+    with pytest.raises(AttributeError):
+        tui.NoSuchThing  # noqa: B018
+    with pytest.raises(ValueError, match="interval"):
+        FlowTui("http://127.0.0.1:1", interval=0)

@@ -1,0 +1,34 @@
+"""Step functions for the monitor's runner tests (``call: tui_jobs:<name>``).
+
+``merge`` fails while the file ``fail-merge`` exists in the runner's data folder, with an
+error message full of Rich markup (it must show literally).
+"""
+
+from __future__ import annotations
+
+
+def fetch() -> dict[str, int]:
+    """Upstream step: some rows."""
+    return {"rows": 3}
+
+
+def audit(fetch: dict[str, int]) -> str:
+    """A sibling of ``merge`` (same rank)."""
+    return f"{fetch['rows']} rows audited"
+
+
+def merge(fetch: dict[str, int], ctx) -> int:
+    """Fails while ``<data_dir>/fail-merge`` exists."""
+    if (ctx.data_dir / "fail-merge").exists():
+        raise ValueError("amount column [red]missing[/red] in batch 47")
+    return fetch["rows"] * 2
+
+
+def report(merge: int) -> str:
+    """Downstream of ``merge``."""
+    return f"{merge} rows merged"
+
+
+def noop() -> None:
+    """A one-step pipeline."""
+    return None
