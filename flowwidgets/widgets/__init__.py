@@ -1,0 +1,10 @@
+"""The anywidget views: one module per widget, each with a TypeScript twin in js/src/widgets/."""
+
+from __future__ import annotations
+
+from flowwidgets.widgets._cards import PipelineCards
+from flowwidgets.widgets._dashboard import Dashboard
+from flowwidgets.widgets._jobs_table import JobsTable
+from flowwidgets.widgets._run_view import RunView
+
+__all__ = ["Dashboard", "JobsTable", "PipelineCards", "RunView"]

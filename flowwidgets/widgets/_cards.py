@@ -1,0 +1,134 @@
+"""PipelineCards: a card per pipeline with its last-10 execution strip.
+
+Twin of ``js/src/widgets/cards.ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import traitlets
+
+from flowwidgets.models import Pipeline, Run
+from flowwidgets.widgets._base import FlowWidget
+from flowwidgets.widgets._fallback import cards_html, cards_text
+
+if TYPE_CHECKING:
+    from flowwidgets.live import LiveEvent
+    from flowwidgets.sources import Source
+
+__all__ = ["PipelineCards"]
+
+SelectCallback = Callable[[str], Any]
+
+
+def _strip_run(run: Run) -> dict[str, Any]:
+    d = run.to_dict()
+    return {k: d[k] for k in ("run_id", "status", "started_at", "finished_at", "duration_ms")}
+
+
+def card_payload(p: Pipeline) -> dict[str, Any]:
+    """What a card shows of a pipeline (the JSON of one ``pipelines`` entry)."""
+    d = p.to_dict()
+    stats = p.streaming_stats or None
+    if stats is not None:
+        one_min = stats.get("stats_1m") or {}
+        stats = {"rows_consumed_total": stats.get("rows_consumed_total"),
+                 "snapshot_at": stats.get("snapshot_at"),
+                 "stats_1m": {"rows_consumed_per_sec": one_min.get("rows_consumed_per_sec")}}
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "schedule": p.schedule,
+        "timezone": p.timezone,
+        "next_run_at": d["next_run_at"],
+        "recent_runs": [_strip_run(r) for r in p.recent_runs[-10:]],
+        "median_duration_ms": p.median_duration_ms,
+        "failure_rate_7d": p.failure_rate_7d,
+        "total_runs": p.total_runs,
+        "paused": p.paused,
+        "streaming_stats": stats,
+    }
+
+
+class PipelineCards(FlowWidget):
+    """A card per pipeline: last-10 strip, next fire or LIVE STREAMING, median duration,
+    "Run now" and "all jobs →". Clicking a square selects that run.
+
+    ``PipelineCards(src, *, live=True, on_select=None, on_show_jobs=None, theme="auto")``
+    """
+
+    _bundle = "cards"
+    _extra_kwargs = ("on_select", "on_show_jobs")
+
+    # -- data --------------------------------------------------------------------------
+    pipelines = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """Every pipeline of the runner as cards show them (read-only: the Source fills it)."""
+
+    # -- selection and actions ---------------------------------------------------------
+    selected_run_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """The run whose square was clicked last (None before any click)."""
+    last_action = traitlets.Dict().tag(sync=True)
+    """The outcome of the last "Run now": kind, pipeline, new_run_id or error, at."""
+
+    def __init__(self, source: Source, *, live: bool = True,
+                 on_select: SelectCallback | None = None,
+                 on_show_jobs: SelectCallback | None = None, **kwargs: Any) -> None:
+        super().__init__(source, live=live, **kwargs)
+        self._select_callbacks: list[SelectCallback] = []
+        self._jobs_callbacks: list[SelectCallback] = []
+        if on_select is not None:
+            self.on_select(on_select)
+        if on_show_jobs is not None:
+            self.on_show_jobs(on_show_jobs)
+        self._start()
+
+    def on_select(self, callback: SelectCallback) -> None:
+        """Call ``callback(run_id)`` when a square is clicked (every click, even a repeat)."""
+        self._select_callbacks.append(callback)
+
+    def on_show_jobs(self, callback: SelectCallback) -> None:
+        """Call ``callback(pipeline)`` when a card's "all jobs →" is clicked."""
+        self._jobs_callbacks.append(callback)
+
+    def run_now(self, pipeline: str) -> str:
+        """Start ``pipeline`` now through the Source (as the card's button does); the new
+        run id. Refusals raise and are mirrored in ``last_action``."""
+        reply = self._action("run_now", lambda: self.source.run_now(pipeline), pipeline=pipeline)
+        self.refresh()
+        return reply["new_run_id"]
+
+    # -- FlowWidget ----------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self._set(pipelines=[card_payload(p) for p in self.source.pipelines()])
+
+    def _on_changed(self, event: LiveEvent) -> None:
+        self._reload()
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"select": self._msg_select, "show_jobs": self._msg_show_jobs,
+                "run_now": self._msg_run_now}
+
+    def _msg_select(self, msg: dict[str, Any]) -> None:
+        run_id = str(msg.get("run_id") or "")
+        if not run_id:
+            raise ValueError("select needs a run_id")
+        self.selected_run_id = run_id
+        self._call_user(self._select_callbacks, run_id)
+
+    def _msg_show_jobs(self, msg: dict[str, Any]) -> None:
+        self._call_user(self._jobs_callbacks, str(msg.get("pipeline") or ""))
+
+    def _msg_run_now(self, msg: dict[str, Any]) -> dict[str, Any]:
+        pipeline = str(msg.get("pipeline") or "")
+        if not pipeline:
+            raise ValueError("run_now needs a pipeline")
+        return {"new_run_id": self.run_now(pipeline)}
+
+    def _static_html(self) -> str:
+        return cards_html(self.pipelines, error=self.error)
+
+    def _static_text(self) -> str:
+        return cards_text(self.pipelines)

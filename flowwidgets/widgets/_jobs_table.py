@@ -1,0 +1,376 @@
+"""JobsTable: every run, flat, as a pandas DataFrame view.
+
+The whole history lives in the kernel as the frame of :func:`flowwidgets.runs_frame`;
+filtering, sorting and paging happen there with pandas and only the visible page is sent to
+the browser, so 100,000 runs stay quick. Live updates re-read only the newest page of runs
+(a 304 when nothing changed) plus any run still active, and merge them into the frame.
+
+Twin of ``js/src/widgets/jobs-table.ts``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import traitlets
+
+from flowwidgets.frames import _runs_columns, runs_frame
+from flowwidgets.models import Run, Status, format_time, parse_time
+from flowwidgets.widgets._base import FlowWidget
+from flowwidgets.widgets._fallback import table_html, table_text
+
+if TYPE_CHECKING:
+    from flowwidgets.live import LiveEvent
+    from flowwidgets.sources import Source
+
+__all__ = ["JobsTable"]
+
+SORTABLE = ("status", "pipeline", "started_at", "finished_at", "attempts", "duration_ms",
+            "failed_step", "run_id", "kind", "trigger")
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
+           "30d": timedelta(days=30)}
+INCREMENT = 200
+"""Newest runs re-read on each live change."""
+MAX_ACTIVE_REFETCH = 20
+"""Active runs older than the newest page re-read one by one; beyond this, reload all."""
+_ACTIVE = [Status.REQUESTED.value, Status.RUNNING.value, Status.PAUSED.value]
+_SEARCHED = ("run_id", "pipeline", "status", "failed_step", "trigger")
+_FILTERS = ("pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending",
+            "page_size")
+
+SelectCallback = Callable[[str], Any]
+
+
+def _iso(value: Any) -> str | None:
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return format_time(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or value is pd.NA or pd.isna(value) else int(value)
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value is pd.NA or pd.isna(value) else str(value)
+
+
+def rows_payload(page: pd.DataFrame) -> list[dict[str, Any]]:
+    """The JSON rows of one page of the runs frame."""
+    return [
+        {"run_id": str(r.run_id), "pipeline": str(r.pipeline), "status": str(r.status),
+         "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
+         "attempts": _int(r.attempts), "duration_ms": _int(r.duration_ms),
+         "failed_step": _str(r.failed_step)}
+        for r in page.itertuples(index=False)
+    ]
+
+
+def _frame_of(runs: list[Run]) -> pd.DataFrame:
+    cols: dict[str, list[Any]] = {c: [] for c in ("run_id", "pipeline", "status", "started_at",
+                                                  "finished_at", "duration_ms", "attempts",
+                                                  "failed_step", "kind", "trigger")}
+    for run in runs:
+        cols["run_id"].append(run.run_id)
+        cols["pipeline"].append(run.pipeline)
+        cols["status"].append(run.status.value)
+        cols["started_at"].append(run.started_at)
+        cols["finished_at"].append(run.finished_at)
+        cols["duration_ms"].append(run.duration_ms)
+        cols["attempts"].append(run.attempts)
+        cols["failed_step"].append(run.failed_step)
+        cols["kind"].append(run.kind)
+        cols["trigger"].append(run.trigger)
+    return _runs_columns(cols)
+
+
+def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
+    """``frame`` with ``runs`` inserted or replaced (by run_id), dtypes kept."""
+    if not runs:
+        return frame
+    fresh = _frame_of(runs)
+    kept = frame[~frame["run_id"].isin(fresh["run_id"])]
+    merged = pd.concat([fresh, kept], ignore_index=True)
+    for col in ("pipeline", "kind"):  # categories of the two parts may differ
+        if not isinstance(merged[col].dtype, pd.CategoricalDtype):
+            merged[col] = pd.Categorical(merged[col].astype("string"))
+    merged.attrs.update(frame.attrs)
+    return merged
+
+
+class JobsTable(FlowWidget):
+    """Every run, flat: status pill, pipeline, started, finished, attempts, duration, failed
+    step. Sort by any column; filter by pipeline, status, time and free text; one page at a
+    time. ``.df`` is the filtered, sorted DataFrame.
+
+    ``JobsTable(src, pipeline=None, status=None, *, live=True, on_select=None, page_size=25,
+    sort_by="started_at", ascending=False, search="", last=None, since=None, until=None)``
+    """
+
+    _bundle = "jobs-table"
+    _extra_kwargs = ("on_select",)
+
+    # -- filters -----------------------------------------------------------------------
+    pipeline = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Only this pipeline's runs (None: every pipeline)."""
+    status = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Only runs with this status word (None: any status)."""
+    last = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Only runs started in the last ``"1h"``, ``"24h"``, ``"7d"`` or ``"30d"`` (None: any)."""
+    since = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Only runs started at or after this ISO-8601 time (None: no lower bound)."""
+    until = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """Only runs started before this ISO-8601 time (None: no upper bound)."""
+    search = traitlets.Unicode("").tag(sync=True)
+    """Free text, matched case-insensitively against run id, pipeline, status, failed step
+    and trigger."""
+
+    # -- order and paging --------------------------------------------------------------
+    sort_by = traitlets.Unicode("started_at").tag(sync=True)
+    """The column sorted by (one of ``SORTABLE``)."""
+    ascending = traitlets.Bool(False).tag(sync=True)
+    """Sort ascending (default: newest / largest first)."""
+    page = traitlets.Int(0).tag(sync=True)
+    """Zero-based page shown (clamped to the last page)."""
+    page_size = traitlets.Int(25).tag(sync=True)
+    """Rows per page (1–500)."""
+
+    # -- output ------------------------------------------------------------------------
+    total = traitlets.Int(0).tag(sync=True)
+    """How many runs match the filters (read-only)."""
+    selected_run_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """The run of the row picked last (None before any)."""
+    _rows = traitlets.List(traitlets.Dict()).tag(sync=True)
+    _options = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, source: Source, pipeline: str | None = None,
+                 status: Status | str | None = None, *, live: bool = True,
+                 on_select: SelectCallback | None = None, **kwargs: Any) -> None:
+        self._frame = pd.DataFrame()
+        self._cache_key: tuple[Any, ...] | None = None
+        self._cache: pd.DataFrame | None = None
+        self._version = 0
+        self._last_page: dict[str, Run] = {}
+        self._updating = False
+        self._select_callbacks: list[SelectCallback] = []
+        st = None if status is None else str(Status.parse(status).value if isinstance(
+            status, Status) else status)
+        super().__init__(source, live=live, pipeline=pipeline, status=st, **kwargs)
+        if on_select is not None:
+            self.on_select(on_select)
+        self.observe(self._on_filter, names=list(_FILTERS))
+        self.observe(self._on_page, names=["page"])
+        self._start()
+
+    def on_select(self, callback: SelectCallback) -> None:
+        """Call ``callback(run_id)`` when a row is picked (click or Enter)."""
+        self._select_callbacks.append(callback)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The runs that match the filters, in the table's order (all pages)."""
+        with self._lock:
+            return self._filtered()
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every run known to the table, unfiltered."""
+        return self._frame
+
+    # -- validation ----------------------------------------------------------------------
+
+    @traitlets.validate("status")
+    def _valid_status(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"]
+        if value in (None, ""):
+            return None
+        st = Status.parse(value)
+        if st is Status.UNKNOWN:
+            valid = ", ".join(s.value for s in Status if s is not Status.UNKNOWN)
+            raise traitlets.TraitError(f"status {value!r} is not a status; use one of: {valid}")
+        return st.value
+
+    @traitlets.validate("pipeline")
+    def _valid_pipeline(self, proposal: dict[str, Any]) -> str | None:
+        return proposal["value"] or None
+
+    @traitlets.validate("last")
+    def _valid_last(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"] or None
+        if value is not None and value not in WINDOWS:
+            raise traitlets.TraitError(f"last must be one of {sorted(WINDOWS)} or None, "
+                                       f"got {value!r}")
+        return value
+
+    @traitlets.validate("since", "until")
+    def _valid_time(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"] or None
+        if value is not None:
+            try:
+                parse_time(value)
+            except (TypeError, ValueError) as exc:
+                raise traitlets.TraitError(
+                    f"{proposal['trait'].name} must be an ISO-8601 time like "
+                    f"2026-11-22T08:00:00Z, got {value!r}") from exc
+        return value
+
+    @traitlets.validate("sort_by")
+    def _valid_sort(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        if value not in SORTABLE:
+            raise traitlets.TraitError(f"sort_by must be one of {SORTABLE}, got {value!r}")
+        return value
+
+    @traitlets.validate("page_size")
+    def _valid_page_size(self, proposal: dict[str, Any]) -> int:
+        value = proposal["value"]
+        if not 1 <= value <= 500:
+            raise traitlets.TraitError(f"page_size must be between 1 and 500, got {value}")
+        return value
+
+    @traitlets.validate("page")
+    def _valid_page(self, proposal: dict[str, Any]) -> int:
+        return max(0, proposal["value"])
+
+    # -- data ----------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        frame = runs_frame(self.source)
+        with self.hold_sync():
+            self._frame = frame
+            self._last_page = {}
+            self._version += 1
+            self._update_view()
+
+    def _on_changed(self, event: LiveEvent) -> None:
+        page = self.source.runs(limit=INCREMENT, offset=0)
+        known = set(self._frame["run_id"].tolist()) if len(self._frame) else set()
+        unseen = [r for r in page.runs if r.run_id not in known]
+        if page.total != len(known) + len(unseen):
+            # more new runs than one page, or runs went away: read everything again
+            self._reload()
+            return
+        changed = [r for r in page.runs if self._last_page.get(r.run_id) != r]
+        in_page = {r.run_id for r in page.runs}
+        active = self._frame.loc[self._frame["status"].isin(_ACTIVE), "run_id"] if len(
+            self._frame) else pd.Series([], dtype="string")
+        older_active = [rid for rid in active.tolist() if rid not in in_page]
+        if len(older_active) > MAX_ACTIVE_REFETCH:
+            self._reload()
+            return
+        for rid in older_active:
+            changed.append(self.source.run(rid).run)
+        self._last_page = {r.run_id: r for r in page.runs}
+        if not changed:
+            return
+        with self.hold_sync():
+            self._frame = merge_runs(self._frame, changed)
+            self._version += 1
+            self._update_view()
+
+    def _bounds(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        lower = parse_time(self.since) if self.since else None
+        if self.last:
+            window = datetime.now(UTC) - WINDOWS[self.last]
+            window = window.replace(second=0, microsecond=0)
+            lower = window if lower is None else max(lower, window)
+        upper = parse_time(self.until) if self.until else None
+        return (pd.Timestamp(lower) if lower else None, pd.Timestamp(upper) if upper else None)
+
+    def _filtered(self) -> pd.DataFrame:
+        lower, upper = self._bounds()
+        key = (self._version, self.pipeline, self.status, lower, upper, self.search.strip(),
+               self.sort_by, self.ascending)
+        if key == self._cache_key and self._cache is not None:
+            return self._cache
+        df = self._frame
+        if len(df):
+            mask = pd.Series(True, index=df.index)
+            if self.pipeline:
+                mask &= df["pipeline"] == self.pipeline
+            if self.status:
+                mask &= df["status"] == self.status
+            if lower is not None:
+                mask &= df["started_at"] >= lower
+            if upper is not None:
+                mask &= df["started_at"] < upper
+            text = self.search.strip().lower()
+            if text:
+                found = pd.Series(False, index=df.index)
+                for col in _SEARCHED:
+                    found |= _contains(df[col], text)
+                mask &= found
+            df = df[mask.to_numpy()]
+            df = df.sort_values(self.sort_by, ascending=self.ascending, na_position="last",
+                                kind="stable")
+        self._cache_key, self._cache = key, df
+        return df
+
+    def _update_view(self) -> None:
+        if self._updating:
+            return
+        self._updating = True
+        try:
+            df = self._filtered()
+            total = len(df)
+            pages = max(1, math.ceil(total / self.page_size))
+            page = min(self.page, pages - 1)
+            start = page * self.page_size
+            rows = rows_payload(df.iloc[start:start + self.page_size])
+            pipelines = (sorted(str(p) for p in self._frame["pipeline"].dropna().unique())
+                         if len(self._frame) else [])
+            statuses = (sorted(str(s) for s in self._frame["status"].dropna().unique())
+                        if len(self._frame) else [])
+            with self.hold_sync():
+                self._set(page=page, total=total, _rows=rows,
+                          _options={"pipelines": pipelines, "statuses": statuses})
+        finally:
+            self._updating = False
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        if self._updating:
+            return
+        with self._lock:
+            self._updating = True
+            try:
+                self.page = 0
+            finally:
+                self._updating = False
+            self._guarded(self._update_view, "filtering")
+
+    def _on_page(self, change: dict[str, Any]) -> None:
+        if not self._updating:
+            with self._lock:
+                self._guarded(self._update_view, "paging")
+
+    # -- messages ------------------------------------------------------------------------
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"select": self._msg_select}
+
+    def _msg_select(self, msg: dict[str, Any]) -> None:
+        run_id = str(msg.get("run_id") or "")
+        if not run_id:
+            raise ValueError("select needs a run_id")
+        self.selected_run_id = run_id
+        self._call_user(self._select_callbacks, run_id)
+
+    def _static_html(self) -> str:
+        return table_html(self._rows, total=self.total, page=self.page,
+                          page_size=self.page_size, error=self.error)
+
+    def _static_text(self) -> str:
+        return table_text(self._rows, total=self.total)
+
+
+def _contains(col: pd.Series, text: str) -> pd.Series:
+    """Case-insensitive substring match; categoricals are matched on their categories."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = [c for c in col.cat.categories if text in str(c).lower()]
+        return col.isin(cats)
+    return col.astype("string").str.lower().str.contains(text, regex=False).fillna(False).astype(
+        bool)

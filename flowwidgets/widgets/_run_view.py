@@ -1,0 +1,260 @@
+"""RunView: one run's DAG, failure, attempt history, a step's log tail, and its actions.
+
+The DAG geometry comes from :func:`flowwidgets.layout.layout` and is sent (``_layout``)
+only when the graph's shape changes; a status poll sends the new ``run`` and the view
+restyles its nodes. Restart / rerun / resume are messages: the kernel POSTs through the
+Source, replies with the new run id (or the runner's refusal), mirrors the outcome in
+``last_action`` and opens the new run.
+
+Twin of ``js/src/widgets/run-view.ts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import traitlets
+
+from flowwidgets.errors import RunnerUnavailable
+from flowwidgets.layout import Layout, layout
+from flowwidgets.models import RunDetail
+from flowwidgets.widgets._base import FlowWidget, describe_error
+from flowwidgets.widgets._fallback import run_html, run_text
+
+if TYPE_CHECKING:
+    from flowwidgets.live import LiveEvent
+    from flowwidgets.sources import Source
+
+__all__ = ["RunView"]
+
+OpenCallback = Callable[[str], Any]
+
+
+def run_payload(detail: RunDetail) -> dict[str, Any]:
+    """What the view shows of a run (the JSON of the ``run`` trait)."""
+    d = detail.to_dict()
+    run = d["run"]
+    return {
+        "run": {k: run[k] for k in ("run_id", "pipeline", "status", "started_at", "finished_at",
+                                    "duration_ms", "attempts", "failed_step", "kind", "trigger")},
+        "steps": [
+            {"name": s.name, "status": s.status.value, "depends_on": list(s.depends_on),
+             "duration_ms": s.duration_ms, "started_at": sd["started_at"],
+             "finished_at": sd["finished_at"], "error": s.error,
+             "attempts": len(s.attempts) if s.attempts else s.extra.get("attempts"),
+             "reused_from": s.reused_from}
+            for s, sd in zip(detail.steps, d["steps"], strict=True)
+        ],
+        "attempts": [
+            {"number": a["number"], "step": a["step"], "status": a["status"],
+             "started_at": a["started_at"], "finished_at": a["finished_at"], "error": a["error"]}
+            for a in d["attempts"]
+        ],
+        "actions": {
+            "restart_from_step": list(detail.actions.restart_from_step),
+            "rerun": detail.actions.rerun,
+            "resume_from_watermark": detail.actions.resume_from_watermark,
+            "reasons": dict(detail.actions.reasons),
+        },
+        "error": detail.error,
+        "failed_watermark": detail.failed_watermark,
+        "parent_run_id": detail.parent_run_id,
+    }
+
+
+class RunView(FlowWidget):
+    """A run's DAG (longest-path rank), legend, failed step and error, attempt history, a
+    step's log tail on click, and the actions the run allows (Restart from step "X", Rerun
+    from beginning, Resume from watermark), each confirmed in the view.
+
+    ``RunView(src, run_id=None, *, live=True, on_open=None, theme="auto")``
+    """
+
+    _bundle = "run-view"
+    _extra_kwargs = ("on_open",)
+
+    # -- the run -----------------------------------------------------------------------
+    run_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """The run shown; set it to show another run (None: none)."""
+    run = traitlets.Dict().tag(sync=True)
+    """The run's detail as the view shows it (read-only; empty until loaded)."""
+    _layout = traitlets.Dict().tag(sync=True)
+
+    # -- step log ----------------------------------------------------------------------
+    selected_step = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    """The step whose log tail is shown (a click on a node sets it; None: none)."""
+    _step_log = traitlets.Dict().tag(sync=True)
+
+    # -- actions -----------------------------------------------------------------------
+    last_action = traitlets.Dict().tag(sync=True)
+    """The outcome of the last restart / rerun / resume: kind, run_id, from_step,
+    new_run_id or error (the runner's detail), at."""
+
+    def __init__(self, source: Source, run_id: str | None = None, *, live: bool = True,
+                 on_open: OpenCallback | None = None, **kwargs: Any) -> None:
+        self._detail: RunDetail | None = None
+        self._shape: tuple[Any, ...] | None = None
+        self._lay: Layout | None = None
+        self._open_callbacks: list[OpenCallback] = []
+        super().__init__(source, live=live, run_id=run_id, **kwargs)
+        if on_open is not None:
+            self.on_open(on_open)
+        self.observe(self._on_run_id, names=["run_id"])
+        self.observe(self._on_selected_step, names=["selected_step"])
+        self._start()
+
+    def on_open(self, callback: OpenCallback) -> None:
+        """Call ``callback(run_id)`` whenever the view switches to another run (after an
+        action started one, or the parent-run link was clicked)."""
+        self._open_callbacks.append(callback)
+
+    @property
+    def detail(self) -> RunDetail | None:
+        """The last :class:`~flowwidgets.models.RunDetail` read (None before any)."""
+        return self._detail
+
+    @property
+    def graph(self) -> Layout | None:
+        """The DAG layout of the run shown (None before any)."""
+        return self._lay
+
+    # -- actions (also callable from Python) ---------------------------------------------
+
+    def restart(self, from_step: str | None = None) -> str:
+        """Restart this run from ``from_step`` (default: its failed step); opens and
+        returns the new run id."""
+        rid = self._require_run()
+        reply = self._action("restart", lambda: self.source.restart(rid, from_step=from_step),
+                             run_id=rid, from_step=from_step)
+        return self._open(reply["new_run_id"])
+
+    def rerun(self) -> str:
+        """Rerun this run's pipeline from the beginning; opens and returns the new run id."""
+        rid = self._require_run()
+        reply = self._action("rerun", lambda: self.source.rerun(rid), run_id=rid)
+        return self._open(reply["new_run_id"])
+
+    def resume(self) -> str:
+        """Resume this (streaming) run from its last watermark; opens and returns the new
+        run id."""
+        rid = self._require_run()
+        reply = self._action("resume", lambda: self.source.resume(rid), run_id=rid)
+        return self._open(reply["new_run_id"])
+
+    def _require_run(self) -> str:
+        if not self.run_id:
+            raise ValueError("no run is shown: set run_id first")
+        return self.run_id
+
+    def _open(self, run_id: str) -> str:
+        self.run_id = run_id  # the observer loads it
+        self._call_user(self._open_callbacks, run_id)
+        return run_id
+
+    # -- FlowWidget ----------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        if not self.run_id:
+            self._detail = None
+            with self.hold_sync():
+                self._set(run={}, _layout={}, _step_log={}, selected_step=None)
+            return
+        detail = self.source.run(self.run_id)
+        self._show(detail)
+        if self.selected_step and self._step_active(self.selected_step):
+            self._load_log(self.selected_step)
+
+    def _show(self, detail: RunDetail) -> None:
+        self._detail = detail
+        shape = tuple((s.name, tuple(s.depends_on)) for s in detail.steps)
+        with self.hold_sync():
+            if shape != self._shape:
+                self._lay = layout(shape)
+                self._shape = shape
+                self._set(_layout=self._lay.to_dict())
+            self._set(run=run_payload(detail))
+
+    def _step_active(self, step: str) -> bool:
+        if self._detail is None:
+            return False
+        try:
+            return self._detail.step(step).status.is_active
+        except KeyError:
+            return False
+
+    def _on_changed(self, event: LiveEvent) -> None:
+        if event.runs and self.run_id not in event.runs:
+            return
+        self._reload()
+
+    def _on_run_id(self, change: dict[str, Any]) -> None:
+        with self._lock, self.hold_sync():
+            self._set(selected_step=None, _step_log={}, run={})
+        self._guarded(self._reload, f"loading run {change['new']}")
+
+    def _on_selected_step(self, change: dict[str, Any]) -> None:
+        step = change["new"]
+        if not step:
+            self._set(_step_log={})
+            return
+        self._guarded(self._load_log, f"reading the log of {step}", step)
+
+    def _load_log(self, step: str) -> None:
+        if not self.run_id:
+            return
+        attempt = None
+        if self._detail is not None:
+            tries = [a.number for a in self._detail.attempts if a.step == step]
+            attempt = max(tries) if tries else None
+        try:
+            text, error = self.source.step_log(self.run_id, step), None
+        except RunnerUnavailable:
+            raise
+        except Exception as exc:  # a missing log is shown in the panel, not as an error
+            text, error = None, describe_error(exc)
+        if error is None and text is None:
+            error = "the runner keeps no log for this step"
+        step_error = None
+        if self._detail is not None:
+            try:
+                step_error = self._detail.step(step).error
+            except KeyError:
+                step_error = None
+        self._set(_step_log={"step": step, "attempt": attempt, "text": text,
+                             "error": error or step_error})
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {"restart": self._msg_restart, "rerun": self._msg_rerun,
+                "resume": self._msg_resume, "open_run": self._msg_open}
+
+    def _check_target(self, msg: dict[str, Any]) -> None:
+        wanted = msg.get("run_id")
+        if wanted and wanted != self.run_id:
+            raise ValueError(f"the view now shows run {self.run_id}, not {wanted}; "
+                             "look again before acting")
+
+    def _msg_restart(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        from_step = msg.get("from_step") or None
+        return {"new_run_id": self.restart(from_step=from_step)}
+
+    def _msg_rerun(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        return {"new_run_id": self.rerun()}
+
+    def _msg_resume(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        return {"new_run_id": self.resume()}
+
+    def _msg_open(self, msg: dict[str, Any]) -> None:
+        run_id = str(msg.get("run_id") or "")
+        if not run_id:
+            raise ValueError("open_run needs a run_id")
+        self._open(run_id)
+
+    def _static_html(self) -> str:
+        return run_html(self.run, self._lay, error=self.error)
+
+    def _static_text(self) -> str:
+        return run_text(self.run)
