@@ -8,6 +8,14 @@ flowtoy) and returns a :class:`Source` whose methods return the models of
 from __future__ import annotations
 
 from flowwidgets.sources._base import AsyncSource, Source, StubModeWarning
-from flowwidgets.sources._connect import connect, connect_async
+from flowwidgets.sources._connect import FlavourProbe, connect, connect_async, register_flavour
 
-__all__ = ["AsyncSource", "Source", "StubModeWarning", "connect", "connect_async"]
+__all__ = [
+    "AsyncSource",
+    "FlavourProbe",
+    "Source",
+    "StubModeWarning",
+    "connect",
+    "connect_async",
+    "register_flavour",
+]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,51 @@ import httpx
 
 from flowwidgets import errors
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._http import AsyncHttp, Request, SyncHttp
+from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
 from flowwidgets.sources.api import EmatixFlavour, FlowwidgetsFlavour, looks_like_stub
 from flowwidgets.sources.flowtoy import FlowtoyFlavour
 
-__all__ = ["connect", "connect_async"]
+__all__ = ["FlavourProbe", "connect", "connect_async", "register_flavour"]
 
 FlowFiles = str | Path | Sequence[str | Path] | None
+
+
+@dataclass(frozen=True, slots=True)
+class FlavourProbe:
+    """How :func:`connect` recognises another runner (Airflow, Prefect, ...).
+
+    ``detect()`` is a plan of probe requests returning something truthy (a version, say)
+    when its runner answers, else None; ``make(http, found, options)`` builds the flavour
+    (``options`` holds the keywords of ``connect`` named in ``options``, e.g. username);
+    ``start(flavour)``, if given, is a plan run once before the Source is returned (a
+    login, a check that the credentials work).
+    """
+
+    name: str
+    detect: Callable[[], Plan[Any]]
+    make: Callable[[HttpCore, Any, dict[str, Any]], Flavour]
+    start: Callable[[Flavour], Plan[None]] | None = None
+    options: frozenset[str] = frozenset()
+
+
+_PROBES: list[FlavourProbe] = []
+
+
+def register_flavour(probe: FlavourProbe) -> None:
+    """Let :func:`connect` detect another runner; probes run in registration order, after
+    our /api and ematix-flow and before flowtoy. Registering a name again replaces it."""
+    _PROBES[:] = [p for p in _PROBES if p.name != probe.name]
+    _PROBES.append(probe)
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    known = {o for p in _PROBES for o in p.options}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], [*known, "token", "timeout", "flow",
+                                                      "client"], n=1)
+        raise TypeError(f"connect() got unexpected keyword argument(s) {unknown}"
+                        + (f"; did you mean {hint[0]!r}?" if hint else ""))
 
 
 def _health_plan() -> Plan[tuple[str | None, int]]:
@@ -69,20 +109,28 @@ def _resolve(url: str | None, client: Any) -> str:
     return url
 
 
+def _pick(options: dict[str, Any], probe: FlavourProbe) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in probe.options}
+
+
 def _token(token: str | None) -> str | None:
     return token if token is not None else os.environ.get("FLOWWIDGETS_TOKEN")
 
 
 def connect(url: str | None = None, token: str | None = None, *, timeout: float = 10.0,
-            flow: FlowFiles = None, client: httpx.Client | None = None) -> Source:
+            flow: FlowFiles = None, client: httpx.Client | None = None,
+            **options: Any) -> Source:
     """Connect to a runner and detect its API flavour.
 
     ``url`` defaults to ``$RUNNER_STATUS_URL`` (a flowtoy-style ``.../status`` URL is
     accepted); ``token`` to ``$FLOWWIDGETS_TOKEN``, or ``$EMATIX_FLOW_WEB_TOKEN`` for an
     ematix-flow server. ``flow`` names a flowtoy flow file (its step dependencies).
     ``client`` injects an ``httpx.Client`` (Starlette's ``TestClient(app)`` works).
-    Raises RunnerUnavailable naming the URL and what was tried when nothing usable answers.
+    Other keywords go to registered flavours (:func:`register_flavour`), e.g. Airflow's
+    ``username``/``password``. Raises RunnerUnavailable naming the URL and what was tried
+    when nothing usable answers.
     """
+    _check_options(options)
     base = _resolve(url, client)
     http = SyncHttp(base, _token(token), timeout, client)
     try:
@@ -95,7 +143,15 @@ def connect(url: str | None = None, token: str | None = None, *, timeout: float 
                 http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
             flavour = src._drive(_ematix_plan())
         else:
-            flavour = src._drive(_flowtoy_plan(base, code, flow))
+            for probe in list(_PROBES):
+                found = src._drive(probe.detect())
+                if found:
+                    flavour = probe.make(http, found, _pick(options, probe))
+                    if probe.start is not None:
+                        Source(base, flavour, http)._drive(probe.start(flavour))
+                    break
+            else:
+                flavour = src._drive(_flowtoy_plan(base, code, flow))
     except BaseException:
         http.close()
         raise
@@ -107,8 +163,10 @@ def connect(url: str | None = None, token: str | None = None, *, timeout: float 
 
 async def connect_async(url: str | None = None, token: str | None = None, *,
                         timeout: float = 10.0, flow: FlowFiles = None,
-                        client: httpx.AsyncClient | None = None) -> AsyncSource:
+                        client: httpx.AsyncClient | None = None,
+                        **options: Any) -> AsyncSource:
     """The async twin of :func:`connect`: returns an :class:`AsyncSource`."""
+    _check_options(options)
     base = _resolve(url, client)
     http = AsyncHttp(base, _token(token), timeout, client)
     try:
@@ -121,7 +179,15 @@ async def connect_async(url: str | None = None, token: str | None = None, *,
                 http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
             flavour = await src._drive(_ematix_plan())
         else:
-            flavour = await src._drive(_flowtoy_plan(base, code, flow))
+            for probe in list(_PROBES):
+                found = await src._drive(probe.detect())
+                if found:
+                    flavour = probe.make(http, found, _pick(options, probe))
+                    if probe.start is not None:
+                        await AsyncSource(base, flavour, http)._drive(probe.start(flavour))
+                    break
+            else:
+                flavour = await src._drive(_flowtoy_plan(base, code, flow))
     except BaseException:
         await http.aclose()
         raise

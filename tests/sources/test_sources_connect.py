@@ -195,3 +195,37 @@ def test_connect_closes_its_own_client_when_detection_fails():
     # filterwarnings=error turns an unclosed client's ResourceWarning into a failure.
     with pytest.raises(errors.RunnerUnavailable):
         connect(f"http://127.0.0.1:{free_port()}", timeout=1)
+
+
+def test_registered_flavours_are_detected_with_their_options():
+    from flowwidgets.sources import FlavourProbe, register_flavour
+    from flowwidgets.sources._connect import _PROBES
+    from flowwidgets.sources._http import Request
+    from flowwidgets.sources.flowtoy import FlowtoyFlavour
+
+    started: list[str] = []
+
+    def detect():
+        reply = yield Request("GET", "/api/v9/version", "GET /api/v9/version", probe=True)
+        return reply.value.get("version") if reply.status_code == 200 else None
+
+    def make(http, found, options):
+        flavour = FlowtoyFlavour()
+        flavour.name = f"fake-{found}-{options['username']}"
+        return flavour
+
+    def start(flavour):
+        started.append(flavour.name)
+        yield Request("GET", "/api/v9/version", "GET /api/v9/version")
+
+    register_flavour(FlavourProbe("fake", detect, make, start, frozenset({"username"})))
+    try:
+        with mock_client({"GET /api/v9/version": {"version": "9.1"}}) as client:
+            src = connect(BASE, client=client, username="ada")
+            assert src.flavour == "fake-9.1-ada" and started == ["fake-9.1-ada"]
+        with pytest.raises(TypeError, match="did you mean 'username'"):
+            connect(BASE, usernme="ada")
+    finally:
+        _PROBES[:] = [p for p in _PROBES if p.name != "fake"]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        connect(BASE, username="ada")
