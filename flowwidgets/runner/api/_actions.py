@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 
-from flowwidgets.errors import RunConflict
 from flowwidgets.runner.api._schemas import Detail, NewRun, RestartBody
 
 if TYPE_CHECKING:
@@ -59,17 +58,9 @@ def restart(request: Request, run_id: str,
     """Restart a finished run from ``from_step``: that step and everything downstream
     re-run, the other steps' outputs are reused. ``from_step`` null: the failed step, or
     for a failed streaming run a resume from its last watermark (as ematix-flow)."""
-    runner = _runner(request)
-    key = _key(idempotency_key)
     from_step = body.from_step if body is not None else None
-    run = runner.store.get_run(run_id)
-    if run is None:
-        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    if from_step is None and run.kind == "streaming":
-        if run.status.is_active:
-            raise RunConflict(f"run {run_id} is {run.status}; wait until it finishes")
-        return {"new_run_id": runner.resume(run_id, idempotency_key=key)}
-    return {"new_run_id": runner.restart(run_id, from_step, idempotency_key=key)}
+    new_id = _runner(request).restart(run_id, from_step, idempotency_key=_key(idempotency_key))
+    return {"new_run_id": new_id}
 
 
 @router.post("/runs/{run_id}/rerun", response_model=NewRun, responses=_ERRORS)

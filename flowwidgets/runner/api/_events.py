@@ -27,12 +27,13 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from flowwidgets.models import format_time
+from flowwidgets.runner.api._schemas import Detail
 from flowwidgets.runner.store import Event
 
 if TYPE_CHECKING:
     from flowwidgets.runner.store import RunLog
 
-__all__ = ["format_event", "head_event_id", "router"]
+__all__ = ["format_event", "router"]
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -49,29 +50,10 @@ def format_event(e: Event) -> str:
     return f"id: {e.id}\nevent: {kind}\ndata: {data}\n\n"
 
 
-def head_event_id(store: RunLog) -> int:
-    """The newest event's id (0 for none), found with O(log n) indexed ``events_since``
-    probes: the RunLog contract has no "last id" query."""
-    first = store.events_since(0, 1)
-    if not first:
-        return 0
-    lo, step = first[0].id, 1024
-    while nxt := store.events_since(lo + step, 1):  # gallop until nothing lies beyond
-        lo, step = nxt[0].id, step * 2
-    hi = lo + step  # an event has id lo; none has an id above hi
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        found = store.events_since(mid - 1, 1)
-        if found:
-            lo = found[0].id
-        else:
-            hi = mid - 1
-    return lo
-
-
 @router.get("/events", response_class=StreamingResponse, responses={
     200: {"content": {"text/event-stream": {}},
-          "description": "Server-sent events: run | step | attempt | watermark"}})
+          "description": "Server-sent events: run | step | attempt | watermark"},
+    422: {"model": Detail, "description": "Last-Event-ID or since is not an event id"}})
 async def events(
     request: Request,
     since: Annotated[int | None, Query(ge=0, description="Resume after this event id")] = None,
@@ -86,7 +68,7 @@ async def events(
         except ValueError:
             raise HTTPException(status_code=422,
                                 detail="Last-Event-ID must be an event id (an integer)") from None
-    head = await run_in_threadpool(head_event_id, store)
+    head = await run_in_threadpool(store.last_event_id)
     cursor = head if start is None else max(0, min(start, head))
     return StreamingResponse(
         _stream(request, store, cursor),
