@@ -240,10 +240,11 @@ class Poller:
         timeout = httpx.Timeout(http.timeout, read=_SSE_READ_TIMEOUT)
         try:
             with http.client.stream("GET", url, headers=headers, timeout=timeout) as resp:
-                if resp.status_code in (404, 405):
-                    resp.read()
+                if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403):
+                    resp.read()  # no (usable) event stream here: poll instead, for good
                     self._push_broken = True
-                    log.info("%s has no event stream; polling instead", self.source.url)
+                    log.info("%s answered %s to GET /api/events; polling instead",
+                             self.source.url, resp.status_code)
                     return
                 if resp.status_code != 200:
                     resp.read()

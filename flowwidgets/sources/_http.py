@@ -110,6 +110,11 @@ class HttpCore:
             headers["Authorization"] = f"Bearer {self.token}"
         if req.idempotency_key:
             headers["Idempotency-Key"] = req.idempotency_key
+        elif req.method != "GET":
+            # A POST that cannot be retried safely: do not leave its connection in the pool,
+            # where a server that drops it after an error (uvicorn after a 500) would turn
+            # the next call into an unexplained "connection reset".
+            headers["Connection"] = "close"
         if req.cache:
             with self._lock:
                 entry = self._cache.get(url)

@@ -145,8 +145,8 @@ class ApiFlavour(Flavour):
         if parent is None and isinstance(extras.get("prior_run_id"), str):
             parent = extras["prior_run_id"]
         extra: dict[str, Any] = {}
-        if extras:
-            extra["extras"] = extras
+        if extras:  # ematix keeps a run's DAG in extras["steps"]: parsed above, not repeated
+            extra["extras"] = {k: v for k, v in extras.items() if k != "steps"}
         for key in ("from_step", "error_summary"):
             if d.get(key) is not None:
                 extra[key] = F.s(d, key, ep, "")
