@@ -1,0 +1,383 @@
+"""``flowwidgets``: the command line.
+
+    flowwidgets serve PIPELINES.yaml [--host 127.0.0.1] [--port 8005] [--token T] [--db PATH]
+    flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
+    flowwidgets demo [--port 8005] [--data DIR] [--no-history]
+    flowwidgets tui [URL]
+
+Each subcommand is a ``_cmd_*`` function taking the parsed namespace and returning the
+exit code. A pipelines file with a mistake prints ``path:line: message`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowwidgets.errors import SpecError
+
+if TYPE_CHECKING:
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.serve import ServerHandle
+    from flowwidgets.runner.spec import Pipelines
+    from flowwidgets.runner.store import RunRecord
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_PORT = 8005
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpecError as exc:
+        _err(str(exc))
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with every subcommand (``tui`` included when available)."""
+    from flowwidgets import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="flowwidgets",
+        description="Run data pipelines locally and watch them from Jupyter.")
+    parser.add_argument("--version", action="version", version=f"flowwidgets {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_serve(sub)
+    _add_run(sub)
+    _add_demo(sub)
+    _add_tui(sub)
+    return parser
+
+
+def _server_options(p: argparse.ArgumentParser, port: int | None) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; others need --token)")
+    p.add_argument("--token", default=None,
+                   help="require Authorization: Bearer T on the API (default: "
+                        "$FLOWWIDGETS_TOKEN)")
+    if port is not None:
+        p.add_argument("--port", type=int, default=port, help=f"port (default {port})")
+
+
+def _add_serve(sub: Any) -> None:
+    p = sub.add_parser("serve", help="status API + scheduler + executor for a pipelines file",
+                       description="Serve the status API and run the pipelines of a file on "
+                                   "their schedules (and on request) until Ctrl-C.")
+    p.add_argument("pipelines", metavar="PIPELINES.yaml")
+    _server_options(p, DEFAULT_PORT)
+    p.add_argument("--db", default=None,
+                   help="SQLite run log (default: .flowwidgets/runs.sqlite beside the file)")
+    p.add_argument("--tick", type=float, default=1.0, help="scheduler tick in seconds")
+    p.set_defaults(func=_cmd_serve)
+
+
+def _add_run(sub: Any) -> None:
+    p = sub.add_parser("run", help="run one pipeline once, serving its status while it runs",
+                       description="Run one pipeline of a file once and exit 0 on success, "
+                                   "1 on failure (flowtoy's workflow).")
+    p.add_argument("flow", metavar="FLOW.yaml")
+    p.add_argument("--pipeline", default=None,
+                   help="which pipeline (needed when the file has several)")
+    p.add_argument("--status-port", type=int, default=None, metavar="PORT",
+                   help="serve the status API (and flowtoy's /status) on this port")
+    p.add_argument("--keep-serving", action="store_true",
+                   help="keep serving after the run until Ctrl-C")
+    p.add_argument("--db", default=None, help="SQLite run log (default: a temporary file)")
+    _server_options(p, None)
+    p.set_defaults(func=_cmd_run)
+
+
+def _add_demo(sub: Any) -> None:
+    p = sub.add_parser("demo", help="the demo pipelines with real history, served locally",
+                       description="Prepare the demo data, start the runner on the demo "
+                                   "pipelines, create some real history and serve the API.")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="demo data folder (default: $FLOWWIDGETS_DEMO_DATA or "
+                        "~/.local/share/flowwidgets/demo)")
+    p.add_argument("--no-history", action="store_true",
+                   help="do not run the batch pipelines before serving")
+    _server_options(p, DEFAULT_PORT)
+    p.set_defaults(func=_cmd_demo)
+
+
+def _add_tui(sub: Any) -> None:
+    try:
+        from flowwidgets.tui import add_parser  # imports Textual only when it starts
+    except ImportError:
+        return
+    add_parser(sub)
+
+
+# ---- serve ---------------------------------------------------------------------------
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from flowwidgets.runner._local import LocalRunner
+
+    pipelines = _load(args.pipelines)
+    runner = LocalRunner(pipelines, db=args.db, tick_s=args.tick)
+    handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
+    if handle is None:
+        return 1
+    _out(f"flowwidgets: serving {len(pipelines)} pipeline(s) from {args.pipelines} at "
+         f"{handle.url}  (API docs: {handle.url}/api/docs)")
+    _out("Ctrl-C to stop")
+    _serve_until_signal(handle, [handle.stop])
+    _out("flowwidgets: stopped")
+    return 0
+
+
+# ---- run -----------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from flowwidgets.runner._local import LocalRunner
+
+    pipelines = _load(args.flow)
+    name = _pick(pipelines, args.pipeline, args.flow)
+    if name is None:
+        return 2
+    one = dataclasses.replace(pipelines, pipelines=(pipelines[name],))
+    with _run_log(args.db) as db:
+        runner = LocalRunner(one, db=db)
+        handle = None
+        if args.status_port is not None:
+            handle = _serve(runner, args.host, args.status_port, args.token, start_runner=False)
+            if handle is None:
+                runner.stop()
+                return 1
+            _out(f"flowwidgets: status of {name} at {handle.url}/status "
+                 f"(API: {handle.url}/api/runs)")
+        try:
+            with _signals_raise():
+                record = runner.run_once(name)
+        except KeyboardInterrupt:
+            _err("flowwidgets run: interrupted")
+            _stop_all(handle, runner)
+            return 130
+        _print_summary(runner, record)
+        if handle is not None and args.keep_serving:
+            _out(f"flowwidgets: still serving at {handle.url} — Ctrl-C to stop")
+            _serve_until_signal(handle, [])
+        _stop_all(handle, runner)
+    return 0 if str(record.status) == "succeeded" else 1
+
+
+def _pick(pipelines: Pipelines, wanted: str | None, path: str) -> str | None:
+    names = list(pipelines.names)
+    if wanted is not None:
+        if wanted in pipelines:
+            return wanted
+        _err(f"{path}: no pipeline {wanted!r}; pipelines: {', '.join(names)}")
+        return None
+    if len(names) == 1:
+        return names[0]
+    _err(f"{path} has {len(names)} pipelines; choose one with --pipeline: {', '.join(names)}")
+    return None
+
+
+@contextmanager
+def _run_log(db: str | None) -> Iterator[str]:
+    if db is not None:
+        yield db
+        return
+    with tempfile.TemporaryDirectory(prefix="flowwidgets-run-") as tmp:
+        yield str(Path(tmp) / "runs.sqlite")
+
+
+def _print_summary(runner: LocalRunner, run: RunRecord) -> None:
+    seconds = f"{run.duration_ms / 1000:.2f} s" if run.duration_ms is not None else "-"
+    _out(f"{_clean(run.pipeline)}: run {run.run_id} {str(run.status).upper()} in {seconds}")
+    marks = {"succeeded": "ok", "failed": "FAILED", "pending": "not run",
+             "running": "running", "skipped": "skipped"}
+    for s in runner.store.get_steps(run.run_id):
+        took = f"{s.duration_ms / 1000:.2f} s" if s.duration_ms is not None else ""
+        tries = f"  ({s.attempts} attempts)" if s.attempts > 1 else ""
+        reused = f"  (reused from {s.reused_from})" if s.reused_from else ""
+        _out(f"  {_clean(s.name):<28} {marks.get(str(s.status), str(s.status)):<8} "
+             f"{took:>9}{tries}{reused}")
+    if run.error:
+        last = [line for line in run.error.strip().splitlines() if line.strip()]
+        where = f" in {_clean(run.failed_step)}" if run.failed_step else ""
+        _out(f"error{where}: {_clean(last[-1] if last else run.error)}")
+
+
+# ---- demo ----------------------------------------------------------------------------
+
+DEMO_ROUNDS = 3
+"""Runs of each batch pipeline the demo creates; the last warehouse run fails."""
+DEMO_WAIT_S = 120.0
+
+
+@dataclasses.dataclass
+class DemoSession:
+    """What ``flowwidgets demo`` started: the data folder, the runner, the API server."""
+
+    data: Path
+    runner: LocalRunner
+    server: ServerHandle
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    session = _demo_start(args)
+    if session is None:
+        return 1
+    stoppers: list[Callable[[], None]] = []
+    _demo_streams(session)
+    if not args.no_history:
+        _demo_history(session)
+    _out(_demo_hint(session))
+    _serve_until_signal(session.server, [*stoppers, session.server.stop])
+    _out("flowwidgets demo: stopped")
+    return 0
+
+
+def _demo_start(args: argparse.Namespace) -> DemoSession | None:
+    from flowwidgets import demo
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.spec import load_pipelines
+
+    data = demo.prepare(args.data)
+    runner = LocalRunner(load_pipelines(demo.pipelines_path()), db=data / "runs.sqlite",
+                         data_dir=data)
+    handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
+    if handle is None:
+        return None
+    _out(f"flowwidgets demo: runner API at {handle.url}  (data: {data})")
+    return DemoSession(data=data, runner=runner, server=handle)
+
+
+def _demo_streams(session: DemoSession) -> None:
+    """Start every streaming pipeline that is not already running (they run until the
+    demo stops; their runs are then cancelled)."""
+    from flowwidgets.errors import RunConflict
+
+    for p in session.runner.pipelines:
+        if p.kind == "streaming":
+            try:
+                session.runner.run_now(p.name)
+            except RunConflict:
+                continue  # already live (another process on the same data folder)
+            _out(f"flowwidgets demo: {p.name} is live")
+
+
+def _demo_history(session: DemoSession) -> None:
+    """Run every batch pipeline DEMO_ROUNDS times for real; the warehouse's last run fails
+    at merge_payments (its failure switch on), the earlier ones succeed."""
+    from flowwidgets import demo
+
+    runner = session.runner
+    batch = [p.name for p in runner.pipelines if p.kind != "streaming"]
+    _out(f"flowwidgets demo: creating history ({DEMO_ROUNDS} runs of {len(batch)} pipelines)")
+    for round_no in range(1, DEMO_ROUNDS + 1):
+        demo.set_failure(round_no == DEMO_ROUNDS, session.data)
+        ids = [runner.run_now(name) for name in batch]
+        for run_id in ids:
+            run = runner.wait(run_id, timeout=DEMO_WAIT_S)
+            where = f"at {_clean(run.failed_step)}" if run.failed_step else ""
+            _out(f"  {_clean(run.pipeline):<24} {str(run.status):<10} {where}".rstrip())
+
+
+def _demo_hint(session: DemoSession) -> str:
+    url = session.server.url
+    return (
+        "\nIn a notebook:\n"
+        "    import flowwidgets as fw\n"
+        f"    src = fw.connect({url!r})\n"
+        "    fw.Dashboard(src)\n"
+        "The failed warehouse_etl run can be restarted from merge_payments once its failure "
+        "switch is off:\n"
+        f"    from flowwidgets import demo; demo.set_failure(False, {str(session.data)!r})\n"
+        "Ctrl-C stops the demo.")
+
+
+# ---- shared --------------------------------------------------------------------------
+
+
+def _load(path: str) -> Pipelines:
+    from flowwidgets.runner.spec import load_pipelines
+
+    return load_pipelines(path)
+
+
+def _serve(runner: LocalRunner, host: str, port: int, token: str | None, *,
+           start_runner: bool) -> ServerHandle | None:
+    from flowwidgets.runner.serve import serve_in_thread
+
+    try:
+        return serve_in_thread(runner, host, port, token=token, start_runner=start_runner)
+    except OSError as exc:
+        _err(f"flowwidgets: cannot listen on {host}:{port}: {exc.strerror or exc}")
+        return None
+
+
+def _serve_until_signal(handle: ServerHandle, stoppers: list[Callable[[], None]]) -> None:
+    """Block until SIGINT or SIGTERM (or the server dies), then call ``stoppers``."""
+    done = threading.Event()
+
+    def _on_signal(signum: int, frame: object) -> None:
+        done.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not done.wait(0.5):
+            if not handle.running:
+                _err("flowwidgets: the API server stopped unexpectedly")
+                break
+    finally:
+        for stop in stoppers:
+            stop()
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt) inside the block."""
+    def _on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_all(handle: ServerHandle | None, runner: LocalRunner) -> None:
+    if handle is not None:
+        handle.stop()
+    runner.stop()
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+
+def _clean(text: str | None) -> str:
+    """A string from a pipeline, safe for a terminal (control characters removed)."""
+    return _CONTROL.sub("", text or "")
+
+
+def _out(text: str) -> None:
+    print(text, flush=True)
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
