@@ -123,6 +123,8 @@ class RunState:
         self.running: set[str] = set()
         self.failed: dict[str, str | None] = {}
         self.outputs: dict[str, Any] = {}
+        self.attempts: dict[str, int] = {}
+        """The number of each step's latest attempt."""
         self.watermark: str | None = run.resume_watermark
         """The last watermark committed by this run (else the one it resumed from)."""
         self.abandoned = False
@@ -137,13 +139,16 @@ class RunState:
             self.running.update(ready)
             return ready
 
-    def step_done(self, name: str, ok: bool, error: str | None, stopping: bool
+    def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool
                   ) -> tuple[list[str], bool]:
-        """Record a step's end; returns (steps to start now, whether the run is over)."""
+        """Record a step's end (``ok`` None: it never started and stays pending); returns
+        (steps to start now, whether the run is over)."""
         with self._lock:
             self.running.discard(name)
             newly: list[str] = []
-            if ok:
+            if ok is None:
+                pass
+            elif ok:
                 self.done.add(name)
                 for child in self.children.get(name, ()):
                     if child in self.indegree:

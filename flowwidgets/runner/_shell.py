@@ -60,17 +60,18 @@ def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float 
                 decoders[stream.fileno()] = codecs.getincrementaldecoder("utf-8")("replace")
             while True:
                 now = time.monotonic()
-                if killed is None:
+                running = proc.poll() is None
+                if killed is None and running:
                     if cancel.is_set():
                         killed, killed_at = "stopped", now
                     elif deadline is not None and now >= deadline:
                         killed, killed_at = "timeout", now
                     if killed is not None:
                         _signal_group(proc.pid, signal.SIGTERM)
-                elif now - killed_at >= KILL_GRACE_S:
+                elif killed is not None and now - killed_at >= KILL_GRACE_S:
                     _signal_group(proc.pid, signal.SIGKILL)
                     killed_at = float("inf")  # once
-                if proc.poll() is not None:
+                if not running:
                     exited_at = exited_at or now
                     if not sel.get_map() or now - exited_at >= DRAIN_AFTER_EXIT_S:
                         break  # done, or a background child keeps the pipes open
@@ -81,8 +82,7 @@ def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float 
                     data = os.read(key.fd, 65536)
                     if not data:
                         sel.unregister(key.fileobj)
-                        continue
-                    text = decoders[key.fd].decode(data)
+                    text = decoders[key.fd].decode(data, final=not data)
                     key.data.write(text)
                     log.write(text)
         returncode = proc.wait()

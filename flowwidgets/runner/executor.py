@@ -95,6 +95,7 @@ class Executor:
         self._lock = threading.Lock()
         self._runs: dict[str, RunState] = {}
         self._in_flight = 0
+        self._shells = 0  # shell commands running
         self._targets: dict[str, CallTarget] = {}
         self._orphans: list[threading.Thread] = []
         self._closed = False
@@ -116,8 +117,8 @@ class Executor:
 
     def submit(self, run: RunRecord) -> RunHandle:
         """Start executing ``run``, already claimed (``running``) in the run log."""
-        if self._closed:
-            raise RuntimeError("the executor is stopped")
+        if self._closed or self.stop_event.is_set():
+            raise RuntimeError("the executor is stopping; it takes no new runs")
         steps = self.store.get_steps(run.run_id)
         spec = self.pipelines[run.pipeline] if run.pipeline in self.pipelines else None
         state = RunState(run, spec, steps, self.stop_event)
@@ -150,8 +151,12 @@ class Executor:
     # ---- one step ----------------------------------------------------------------------
 
     def _step_task(self, state: RunState, name: str) -> None:
+        ok: bool | None
         try:
-            ok, error = self._run_step(state, name)
+            if self.stop_event.is_set():  # queued, not started: stays pending
+                ok, error = None, None
+            else:
+                ok, error = self._run_step(state, name)
         except BaseException as exc:  # the run log failed us: record what we can
             log.exception("runner error in %s/%s", state.run.run_id, name)
             ok, error = False, f"runner error: {type(exc).__name__}: {exc}"
@@ -198,10 +203,13 @@ class Executor:
             if state.abandoned:
                 return False, STOPPED
             number = self.store.start_attempt(run_id, name)
+            state.attempts[name] = number
             tail = LogTail()
             if problem is None:
                 assert step is not None
                 ok, value, error = self._attempt(state, step, number, inputs, tail)
+                if state.abandoned:  # given up while it ran: write nothing more
+                    return False, STOPPED
                 if ok:
                     try:
                         self.store.save_output(run_id, name, value)
@@ -264,14 +272,23 @@ class Executor:
         env.update(FLOWWIDGETS_RUN_ID=state.run.run_id, FLOWWIDGETS_PIPELINE=state.run.pipeline,
                    FLOWWIDGETS_STEP=step.name, FLOWWIDGETS_ATTEMPT=str(number),
                    FLOWWIDGETS_DATA_DIR=str(self.data_dir))
-        try:
+        streaming = state.run.kind == "streaming"
+        with self._lock:
+            self._shells += 1
+        try:  # a streaming command is asked to stop (SIGTERM) as soon as the runner stops
             res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
-                            cancel=self._cancel, log=tail)
+                            cancel=self.stop_event if streaming else self._cancel, log=tail)
         except OSError as exc:
             return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                self._shells -= 1
         if res.killed == "timeout":
             return False, None, f"timed out after {step.timeout_s:g} s"
         if res.killed == "stopped":
+            if streaming:  # stopped as asked: like a call step returning on should_stop()
+                return True, {"returncode": res.returncode, "stdout_tail": res.stdout_tail,
+                              "stopped": True}, None
             return False, None, f"{STOPPED} while the command was running"
         if res.returncode != 0:
             tail.write(f"\n[exit status {res.returncode}]\n")
@@ -328,8 +345,9 @@ class Executor:
             state.finished.wait(max(0.0, deadline - time.monotonic()))
         if self._active_states():
             self._cancel.set()  # shell steps: kill their process groups
-            for state in self._active_states():
-                state.finished.wait(2.0 + 2 * KILL_GRACE_S)
+            if self._shells:
+                for state in self._active_states():
+                    state.finished.wait(2 * KILL_GRACE_S + 0.5)
         for state in self._active_states():
             self._abandon(state)
         with self._lock:
@@ -351,9 +369,12 @@ class Executor:
         running = state.abandon()
         run_id = state.run.run_id
         try:
+            why = f"{STOPPED} while the step was running"
             for name in running:
-                self.store.set_step_status(run_id, name, Status.FAILED,
-                                           f"{STOPPED} while the step was running")
+                if name in state.attempts:
+                    self.store.finish_attempt(run_id, name, state.attempts[name],
+                                              status=Status.FAILED, error=why)
+                self.store.set_step_status(run_id, name, Status.FAILED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
         except Exception:

@@ -12,7 +12,7 @@ from fwx_support import call, executions, pipelines
 from flowwidgets.errors import InvalidAction, PipelineNotFound, RunConflict, RunNotFound
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.spec import PipelineSpec
+from flowwidgets.runner.spec import PipelineSpec, StepSpec
 from flowwidgets.runner.sqlite import SqliteRunLog
 
 # a → b (fails while fail.flag exists) → c ; a → s → c
@@ -289,3 +289,69 @@ def test_wait_times_out_on_a_run_nobody_executes(tmp_path):
             r.wait("nope", timeout=0.2)
     finally:
         r.stop()
+
+
+def _wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.01)
+
+
+def test_stop_lets_running_steps_finish_and_cancels_the_rest(tmp_path):
+    spec = PipelineSpec("two", steps=(call("first", "nap"), call("second", "one", ["first"])))
+    r = LocalRunner(pipelines(spec), db=tmp_path / "s.sqlite", data_dir=tmp_path, tick_s=0.2)
+    r.start()
+    try:
+        run_id = r.run_now("two")
+        _wait_until(lambda: (tmp_path / "executions.log").exists())
+    finally:
+        r.stop(timeout=5)
+    with SqliteRunLog(tmp_path / "s.sqlite") as store:
+        run = store.get_run(run_id)
+        steps = {s.name: s.status for s in store.get_steps(run_id)}
+    assert (run.status, run.error) == (Status.CANCELLED, "runner stopped before second ran")
+    assert steps == {"first": Status.SUCCEEDED, "second": Status.PENDING}
+
+
+def test_stop_gives_up_on_a_call_that_ignores_it(tmp_path):
+    spec = PipelineSpec("stuck", steps=(call("stubborn", "stubborn"),))
+    r = LocalRunner(pipelines(spec), db=tmp_path / "s.sqlite", data_dir=tmp_path, tick_s=0.2)
+    r.start()
+    run_id = r.run_now("stuck")
+    _wait_until(lambda: (tmp_path / "executions.log").exists())
+    started = time.monotonic()
+    r.stop(timeout=0.2)
+    assert time.monotonic() - started < 0.95  # did not wait for the 1 s sleep
+    with SqliteRunLog(tmp_path / "s.sqlite") as store:
+        run = store.get_run(run_id)
+        (step,) = store.get_steps(run_id)
+        assert (run.status, run.error) == (Status.CANCELLED,
+                                           "runner stopped while stubborn still ran")
+        assert (step.status, step.error) == (Status.FAILED,
+                                             "runner stopped while the step was running")
+        _wait_until(lambda: (tmp_path / "stubborn.done").exists())
+        time.sleep(0.05)
+        assert store.get_run(run_id).status is Status.CANCELLED  # the late return wrote nothing
+        (attempt,) = store.get_attempts(run_id)
+        assert (attempt.status, attempt.error) == (Status.FAILED,
+                                                   "runner stopped while the step was running")
+
+
+def test_stop_asks_a_streaming_shell_step_to_stop(tmp_path):
+    cmd = "trap 'echo bye; exit 0' TERM; echo up; while true; do sleep 0.05; done"
+    spec = PipelineSpec("tail", kind="streaming", steps=(StepSpec("follow", run=cmd),))
+    r = LocalRunner(pipelines(spec), db=tmp_path / "s.sqlite", data_dir=tmp_path, tick_s=0.2)
+    r.start()
+    run_id = r.run_now("tail")
+    _wait_until(lambda: r.store.get_steps(run_id)[0].status is Status.RUNNING)
+    time.sleep(0.2)
+    started = time.monotonic()
+    r.stop(timeout=5)
+    assert time.monotonic() - started < 1.0
+    with SqliteRunLog(tmp_path / "s.sqlite") as store:
+        run = store.get_run(run_id)
+        assert run.status is Status.CANCELLED
+        assert store.get_steps(run_id)[0].status is Status.SUCCEEDED
+        out = store.load_output(run_id, "follow")
+        assert out["stopped"] is True and out["stdout_tail"] == "up\nbye\n"

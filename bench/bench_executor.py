@@ -1,0 +1,156 @@
+"""Benchmark the executor's per-step overhead on 1,000-step DAGs of no-op calls.
+
+    python bench/bench_executor.py              # prints the figures
+    python bench/bench_executor.py --steps 3000 --workers 8
+
+Two shapes: ``wide`` (20 layers of 50 steps, each depending on two steps of the layer
+before: lots of parallelism) and ``chain`` (each step depends on the previous one: no
+parallelism, every completion starts the next step). Each is measured twice:
+
+- end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes
+  ``start_attempt``, ``save_output`` and ``finish_attempt`` (three transactions), so the
+  figure is dominated by SQLite commits;
+- scheduling alone, with a null run log (in memory, every write a no-op; benchmark only)
+  so the executor's own cost (indegree bookkeeping, queueing, thread hand-offs, argument
+  building) is visible.
+
+Figures are the best of ``--repeat`` runs, in milliseconds per step (wall time of the run
+divided by its number of steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flowwidgets.models import Status  # noqa: E402
+from flowwidgets.runner.executor import Executor  # noqa: E402
+from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec  # noqa: E402
+from flowwidgets.runner.sqlite import SqliteRunLog  # noqa: E402
+from flowwidgets.runner.store import RunRecord, StepRecord  # noqa: E402
+
+JOBS = "def noop():\n    return None\n"
+
+
+def wide(n: int, width: int = 50) -> PipelineSpec:
+    """Layers of ``width`` steps; each depends on two steps of the layer before."""
+    steps = []
+    for i in range(n):
+        layer, k = divmod(i, width)
+        deps = () if layer == 0 else tuple(
+            f"s{(layer - 1) * width + j}" for j in sorted({k, (k + 1) % width}))
+        steps.append(StepSpec(f"s{i}", depends_on=deps, call="bench_noop_jobs:noop"))
+    return PipelineSpec("wide", steps=tuple(steps))
+
+
+def chain(n: int) -> PipelineSpec:
+    """Each step depends on the previous one."""
+    return PipelineSpec("chain", steps=tuple(
+        StepSpec(f"s{i}", depends_on=(f"s{i - 1}",) if i else (), call="bench_noop_jobs:noop")
+        for i in range(n)))
+
+
+class NullLog:
+    """The methods the executor calls, doing nothing (isolates scheduling cost)."""
+
+    def __init__(self) -> None:
+        self._steps: dict[str, list[StepRecord]] = {}
+
+    def add(self, run: RunRecord, spec: PipelineSpec) -> None:
+        self._steps[run.run_id] = [StepRecord(run.run_id, s.name, Status.PENDING, s.depends_on, i)
+                                   for i, s in enumerate(spec.steps)]
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        return self._steps[run_id]
+
+    def start_attempt(self, run_id: str, step: str) -> int:
+        return 1
+
+    def finish_attempt(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    def save_output(self, *args: Any) -> None:
+        pass
+
+    def set_step_status(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    def finish_run(self, *args: Any, **kw: Any) -> None:
+        pass
+
+    def get_run(self, run_id: str) -> None:
+        return None
+
+
+def measure_sqlite(spec: PipelineSpec, folder: Path, workers: int, tag: str) -> float:
+    """Seconds for one run of ``spec`` end to end on a fresh SQLite file."""
+    with SqliteRunLog(folder / f"bench-{tag}.sqlite") as store:
+        ex = Executor(store, Pipelines((spec,), base_dir=folder), max_workers=workers,
+                      data_dir=folder)
+        try:
+            store.create_run(pipeline=spec.name, kind="batch", trigger="manual",
+                             steps=[(s.name, s.depends_on) for s in spec.steps])
+            run = store.claim_requested("bench", pipelines=[spec.name])
+            assert run is not None
+            started = time.perf_counter()
+            final = ex.execute(run)
+            elapsed = time.perf_counter() - started
+        finally:
+            ex.stop(5)
+        assert final.status is Status.SUCCEEDED, final.error
+        return elapsed
+
+
+def measure_null(spec: PipelineSpec, folder: Path, workers: int) -> float:
+    """Seconds for one run of ``spec`` with the null run log."""
+    from datetime import UTC, datetime
+
+    store = NullLog()
+    run = RunRecord("null-run", spec.name, "batch", Status.RUNNING, "manual", datetime.now(UTC))
+    store.add(run, spec)
+    ex = Executor(store, Pipelines((spec,), base_dir=folder), max_workers=workers,  # type: ignore[arg-type]
+                  data_dir=folder)
+    try:
+        started = time.perf_counter()
+        handle = ex.submit(run)
+        assert handle.wait(120) is None  # NullLog.get_run: no record, but finished
+        elapsed = time.perf_counter() - started
+        assert handle.done()
+    finally:
+        ex.stop(5)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    n = args.steps
+    print(f"executor overhead, {n}-step DAGs of no-op calls, max_workers={args.workers}")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cpus, {platform.machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "bench_noop_jobs.py").write_text(JOBS)
+        for spec in (wide(n), chain(n)):
+            best_sql = min(measure_sqlite(spec, folder, args.workers, f"{spec.name}{i}")
+                           for i in range(args.repeat))
+            best_null = min(measure_null(spec, folder, args.workers)
+                            for _ in range(args.repeat))
+            print(f"{spec.name:>5}: end to end (SQLite) {best_sql:6.2f} s = "
+                  f"{best_sql / n * 1000:.3f} ms/step; scheduling alone "
+                  f"{best_null:6.3f} s = {best_null / n * 1000:.3f} ms/step")
+
+
+if __name__ == "__main__":
+    main()
