@@ -4,12 +4,21 @@ import flowwidgets
 
 
 def test_all_is_sorted_and_importable():
-    names = [n for n in flowwidgets.__all__ if n != "__version__"]
-    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    assert flowwidgets.__all__ == sorted(flowwidgets.__all__, key=lambda n: (n[0].islower(), n))
     for name in flowwidgets.__all__:
         assert hasattr(flowwidgets, name), name
 
 
 def test_public_names_from_the_design_exist():
-    for name in ["Status", "Pipeline", "Run", "RunDetail", "Step", "Attempt", "Actions"]:
-        assert name in flowwidgets.__all__
+    design = [
+        "connect", "runs_frame", "steps_frame", "Dashboard", "PipelineCards", "JobsTable",
+        "RunView", "LocalRunner", "load_pipelines", "serve_in_thread",
+        "Status", "Pipeline", "Run", "RunDetail", "Step", "Attempt", "Actions",
+    ]
+    missing = [n for n in design if n not in flowwidgets.__all__]
+    assert not missing
+
+
+def test_source_has_the_designed_methods():
+    for name in ["pipelines", "runs", "run", "restart", "rerun", "resume", "run_now"]:
+        assert callable(getattr(flowwidgets.Source, name)), name
