@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -164,7 +165,10 @@ def edge_path(points: Sequence[Point]) -> str:
 
 
 def _fmt(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
+    # like JS Number.prototype.toFixed(1): the exact binary value, ties away from zero
+    if float(v).is_integer():
+        return str(int(v))
+    return str(Decimal(float(v)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 Shape = tuple[tuple[str, tuple[str, ...]], ...]

@@ -277,7 +277,9 @@ class FlowWidget(anywidget.AnyWidget):
     def close(self) -> None:
         """Stop following the poller and close the widget."""
         self._closed = True
-        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        # getattr: ipywidgets' __del__ also calls close() on a half-built widget
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        self._unsubscribe = None
         if unsubscribe is not None:
             unsubscribe()
         super().close()

@@ -82,7 +82,7 @@ class Dashboard(ipywidgets.VBox):
 
     def __init__(self, source: Source, *, live: bool = True, theme: str = "auto",
                  page_size: int = 25, **kwargs: Any) -> None:
-        check_kwargs(type(self), kwargs, {"layout"})
+        check_kwargs(type(self), kwargs, {"layout", "live", "theme", "page_size"})
         self.source = source
         """The Source every view reads."""
         self._live = live
@@ -210,7 +210,9 @@ class Dashboard(ipywidgets.VBox):
 
     def close(self) -> None:
         """Close the nav bar and every view (they stop following the poller)."""
-        for w in (self.nav, self.cards, self._jobs, self._run_view):
+        # getattr: ipywidgets' __del__ also calls close() on a half-built dashboard
+        for name in ("nav", "cards", "_jobs", "_run_view"):
+            w = getattr(self, name, None)
             if w is not None:
                 w.close()
         super().close()

@@ -97,7 +97,7 @@ def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     merged = pd.concat([fresh, kept], ignore_index=True)
     for col in ("pipeline", "kind"):  # categories of the two parts may differ
         if not isinstance(merged[col].dtype, pd.CategoricalDtype):
-            merged[col] = pd.Categorical(merged[col].astype("string"))
+            merged[col] = pd.Categorical(merged[col].to_numpy(dtype=object))
     merged.attrs.update(frame.attrs)
     return merged
 

@@ -23,7 +23,9 @@ const LAYOUT: DagLayout = {
 test("edgePath: a cubic Bézier for four points, straight segments otherwise", () => {
   assert.equal(edgePath([[0, 0], [10, 0], [10, 20], [20, 20]]), "M 0 0 C 10 0, 10 20, 20 20");
   assert.equal(edgePath([[0.25, 1], [5, 6]]), "M 0.3 1 L 5 6");
+  assert.equal(edgePath([[1.05, -0.25], [2, 3], [4, 5]]), "M 1.1 -0.3 L 2 3 L 4 5");
   assert.equal(edgePath([]), "");
+  // tests/widgets/test_layout.py asserts the same strings for flowwidgets.layout.edge_path
 });
 
 test("nodeMeta: icon, word, duration, retries; reused steps say so", () => {

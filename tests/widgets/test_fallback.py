@@ -1,0 +1,103 @@
+"""The static fallback (text/html + text/plain of each widget's mimebundle): escaped runner
+strings, well-formed SVG from the same layout, and parity with the JS helpers."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from _widget_support import EVIL
+
+from flowwidgets.layout import layout
+from flowwidgets.widgets import _fallback as fb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_status_icons_match_the_js_vocabulary():
+    ts = (ROOT / "js" / "src" / "lib" / "status.ts").read_text(encoding="utf-8")
+    block = ts[ts.index("STATUS_ICON"):]
+    pairs = dict(re.findall(r'^\s+(\w+): "(.+?)",$', block, flags=re.M))
+    assert pairs == fb.STATUS_ICON
+    from flowwidgets.models import Status
+
+    assert set(fb.STATUS_ICON) == {s.value for s in Status}
+
+
+def test_formatting_matches_the_js_helpers():
+    # the same cases js/test/format.test.ts checks
+    assert fb.format_duration(None) == "—"
+    assert fb.format_duration(850) == "850 ms"
+    assert fb.format_duration(12_340) == "12.3 s"
+    assert fb.format_duration(245_000) == "4m 05s"
+    assert fb.format_duration(2 * 3600_000 + 3 * 60_000) == "2h 03m"
+    assert fb.format_duration(3 * 86400_000 + 4 * 3600_000) == "3d 04h"
+    assert fb.format_time("2026-11-22T08:10:05.123Z") == "2026-11-22 08:10:05"
+    assert fb.format_time("2026-11-22T03:10:05-05:00", False) == "2026-11-22 08:10"
+    assert fb.format_time("not a time") == "—"
+
+
+def _no_markup_from(evil_html: str) -> None:
+    assert "<img" not in evil_html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in evil_html
+
+
+def test_cards_html_escapes_and_shows_the_strip():
+    cards = [{
+        "name": EVIL, "kind": "batch", "next_run_at": "2026-11-23T02:30:00Z",
+        "recent_runs": [{"run_id": EVIL, "status": "failed", "started_at": None,
+                         "duration_ms": 5}, {"run_id": "r2", "status": "succeeded",
+                                             "duration_ms": 50}],
+        "median_duration_ms": 50,
+    }, {"name": "stream", "kind": "streaming", "recent_runs": [],
+        "streaming_stats": {"stats_1m": {"rows_consumed_per_sec": 412.0}}}]
+    out = fb.cards_html(cards, error=f"boom {EVIL}")
+    _no_markup_from(out)
+    assert out.count("no run yet") == 8 + 10
+    assert "✗" in out and "✓" in out and "LIVE STREAMING" in out and "412 rows/s" in out
+    assert "2026-11-23 02:30 UTC" in out
+    text = fb.cards_text(cards)
+    assert "✗✓" in text and "LIVE STREAMING" in text
+
+
+def test_table_html_escapes():
+    rows = [{"run_id": "r1", "pipeline": EVIL, "status": "failed", "started_at": None,
+             "finished_at": None, "attempts": 2, "duration_ms": 1200, "failed_step": EVIL}]
+    out = fb.table_html(rows, total=1, page=0, page_size=25)
+    _no_markup_from(out)
+    assert "1–1 of 1 runs" in out and "✗ failed" in out and "1.2 s" in out
+    assert "0 runs" in fb.table_html([], total=0, page=0, page_size=25)
+
+
+def test_run_html_draws_the_dag_as_well_formed_svg():
+    steps = [("extract", ()), (EVIL, ("extract",)), ("load", (EVIL, "ghost"))]
+    lay = layout(steps)
+    payload = {
+        "run": {"run_id": "r1", "pipeline": "p", "status": "failed", "failed_step": EVIL},
+        "steps": [{"name": "extract", "status": "succeeded", "duration_ms": 900},
+                  {"name": EVIL, "status": "failed", "error": f"ValueError: {EVIL}"},
+                  {"name": "load", "status": "pending"}],
+        "attempts": [{"number": 1, "step": EVIL, "status": "failed",
+                      "error": f"Traceback\nValueError: {EVIL}"}],
+        "error": f"ValueError: {EVIL}",
+    }
+    out = fb.run_html(payload, lay)
+    _no_markup_from(out)
+    svg = out[out.index("<svg"):out.index("</svg>") + 6]
+    tree = ET.fromstring(svg)  # well-formed XML
+    ns = "{http://www.w3.org/2000/svg}"
+    assert len(tree.findall(f"{ns}g")) == 3
+    assert len(tree.findall(f"{ns}path")) == 2
+    texts = [t.text for t in tree.iter(f"{ns}text")]
+    assert "✗ FAILED" in texts and "○ PENDING" in texts and "✓ SUCCEEDED · 900 ms" in texts
+    assert "ghost" in out  # the unknown dependency is reported
+    assert "attempts (1)" in out and "failed step" in out
+    assert "No run selected" in fb.run_html({}, None)
+    assert fb.run_text(payload).splitlines()[1].startswith("  ✓ extract")
+
+
+def test_offline_panel():
+    out = fb.offline_html("cards", f"no runner reachable at http://127.0.0.1:9: {EVIL}")
+    _no_markup_from(out)
+    assert "NO RUNNER ATTACHED" in out

@@ -1,0 +1,133 @@
+"""RunView against a real runner: the DAG and its layout, step logs, and the actions as
+messages — the POST reaches the runner, the reply carries the new run id, refusals carry
+the server's detail, and the view opens the new run."""
+
+from __future__ import annotations
+
+import pytest
+from _widget_support import Replies, wait_until
+
+from flowwidgets.widgets import RunView
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def failed_run(served):
+    served.fail()
+    run_id = served.src.run_now("orders")
+    assert served.finished(run_id) == "failed"
+    return run_id
+
+
+def test_the_run_its_dag_and_what_it_allows(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        run = view.run
+        assert run["run"]["run_id"] == failed_run and run["run"]["status"] == "failed"
+        assert run["run"]["failed_step"] == "dedupe"
+        steps = {s["name"]: s for s in run["steps"]}
+        assert steps["dedupe"]["status"] == "failed" and steps["load"]["status"] == "pending"
+        assert steps["load"]["depends_on"] == ["dedupe", "enrich"]
+        assert run["actions"]["restart_from_step"] and run["actions"]["rerun"] is True
+        assert [a["step"] for a in run["attempts"]].count("dedupe") == 1
+        # the layout: every node right of its dependencies, siblings stacked
+        nodes = {n["name"]: n for n in view._layout["nodes"]}
+        assert nodes["dedupe"]["x"] == nodes["enrich"]["x"] > nodes["fetch"]["x"]
+        assert nodes["load"]["x"] > nodes["dedupe"]["x"]
+        assert nodes["dedupe"]["y"] != nodes["enrich"]["y"]
+        assert len(view._layout["edges"]) == 4
+        bundle = view._repr_mimebundle_()[0]
+        assert "<svg" in bundle["text/html"] and "✗ FAILED" in bundle["text/html"]
+        assert bundle["text/plain"].startswith(f"RunView: run {failed_run} of orders: ✗ failed")
+    finally:
+        view.close()
+
+
+def test_clicking_a_step_shows_its_log_tail(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        view.selected_step = "dedupe"
+        log = view._step_log
+        assert log["step"] == "dedupe" and log["attempt"] == 1
+        assert "dup key 42" in log["text"]
+        view.selected_step = None
+        assert view._step_log == {}
+    finally:
+        view.close()
+
+
+def test_restart_from_the_failed_step_reaches_the_runner_and_opens_the_new_run(served,
+                                                                                 failed_run):
+    opened: list[str] = []
+    view = RunView(served.src, failed_run, on_open=opened.append)
+    replies = Replies(view)
+    try:
+        layout_before = view._layout
+        served.fail(False)
+        reply = replies.click("restart", run_id=failed_run, from_step="dedupe")
+        assert reply["kind"] == "restart" and "error" not in reply
+        new = reply["response"]["new_run_id"]
+        # the POST reached the runner: the new run exists there, child of the failed one
+        assert served.src.run(new).parent_run_id == failed_run
+        assert view.last_action["kind"] == "restart"
+        assert view.last_action["from_step"] == "dedupe"
+        assert view.last_action["new_run_id"] == new and view.last_action["error"] is None
+        assert view.run_id == new and opened == [new]
+        # the poller keeps the view current until the new run succeeds
+        wait_until(lambda: view.run.get("run", {}).get("status") == "succeeded", 15,
+                   "the restarted run to succeed in the view")
+        steps = {s["name"]: s for s in view.run["steps"]}
+        assert steps["fetch"]["reused_from"] == failed_run
+        assert view._layout == layout_before, "same graph shape: the layout is not resent"
+    finally:
+        view.close()
+
+
+def test_rerun_through_the_view(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        reply = Replies(view).click("rerun", run_id=failed_run)
+        new = reply["response"]["new_run_id"]
+        assert new != failed_run and view.run_id == new
+        assert served.src.run(new).run.pipeline == "orders"
+    finally:
+        view.close()
+
+
+def test_refusals_carry_the_servers_detail(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    replies = Replies(view)
+    try:
+        reply = replies.click("restart", run_id=failed_run, from_step="no_such_step")
+        assert "response" not in reply
+        assert "no_such_step" in reply["error"] and "HTTP 4" in reply["error"]
+        assert view.last_action["error"] == reply["error"]
+        assert view.run_id == failed_run, "a refused action opens nothing"
+        assert view.error == ""
+        # a click aimed at a run the view no longer shows is refused before any POST
+        stale = replies.click("rerun", run_id="some-other-run")
+        assert "now shows run" in stale["error"]
+    finally:
+        view.close()
+
+
+def test_switching_runs_and_an_unknown_run(served, failed_run):
+    served.fail(False)
+    other = served.src.run_now("clicks")
+    served.finished(other)
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        view.selected_step = "dedupe"
+        view.run_id = other
+        assert view.run["run"]["pipeline"] == "clicks" and view.selected_step is None
+        assert [n["name"] for n in view._layout["nodes"]] == ["count"]
+        Replies(view).notify("open_run", run_id=failed_run)
+        assert view.run["run"]["run_id"] == failed_run
+        view.run_id = "no-such-run"
+        assert "no-such-run" in view.error and view.run == {}
+        view.run_id = None
+        assert view.run == {} and view._layout == {}
+        assert "No run selected" in view._repr_mimebundle_()[0]["text/html"]
+    finally:
+        view.close()

@@ -1,0 +1,56 @@
+"""Constructors fail loudly; missing bundles say how to build them; traits validate."""
+
+from __future__ import annotations
+
+import pytest
+import traitlets
+
+from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+from flowwidgets.widgets._base import read_asset
+
+
+@pytest.mark.parametrize(("cls", "args", "typo", "meant"), [
+    (PipelineCards, (), "on_selct", "on_select"),
+    (PipelineCards, (), "them", "theme"),
+    (JobsTable, (), "pipelin", "pipeline"),
+    (JobsTable, (), "page_sise", "page_size"),
+    (RunView, ("r1",), "on_opn", "on_open"),
+    (Dashboard, (), "thme", "theme"),
+])
+def test_unknown_keyword_names_the_likely_misspelling(served, cls, args, typo, meant):
+    with pytest.raises(TypeError, match=rf"unexpected keyword argument '{typo}'; did you mean "
+                                        rf"'{meant}'\?"):
+        cls(served.src, *args, **{typo: 1})
+
+
+def test_unknown_keyword_without_a_near_match_lists_what_is_accepted(served):
+    with pytest.raises(TypeError, match=r"'colour'.*accepted: .*theme"):
+        PipelineCards(served.src, colour="teal")
+
+
+def test_a_source_is_required():
+    with pytest.raises(TypeError, match="needs a Source from flowwidgets.connect"):
+        PipelineCards("http://127.0.0.1:8005")
+
+
+def test_trait_validation_says_how_to_fix(served):
+    table = JobsTable(served.src, live=False)
+    try:
+        with pytest.raises(traitlets.TraitError, match="use one of: pending"):
+            table.status = "exploded"
+        with pytest.raises(traitlets.TraitError, match="sort_by must be one of"):
+            table.sort_by = "colour"
+        with pytest.raises(traitlets.TraitError, match="ISO-8601"):
+            table.since = "yesterday"
+        with pytest.raises(traitlets.TraitError, match="between 1 and 500"):
+            table.page_size = 0
+        with pytest.raises(traitlets.TraitError, match="theme must be one of"):
+            table.theme = "sepia"
+    finally:
+        table.close()
+
+
+def test_missing_bundle_says_how_to_build_it():
+    with pytest.raises(FileNotFoundError, match="npm run build"):
+        read_asset("no-such-widget.js")
+    assert "render" in read_asset("cards.js")
