@@ -39,6 +39,8 @@ __all__ = ["LocalRunner"]
 log = logging.getLogger(__name__)
 
 _KEYS_KEPT = 1024
+"""Idempotency keys remembered in memory, so replaying an action on a streaming pipeline
+returns its run instead of a conflict with that very run."""
 
 
 class LocalRunner:
@@ -100,7 +102,8 @@ class LocalRunner:
 
     def stop(self, timeout: float = 10) -> None:
         """Stop claiming, ask streaming steps to stop, wait up to ``timeout`` s for running
-        steps (then kill shell steps; runs cut short are cancelled), close the run log."""
+        steps (then kill shell steps, about 2 s more at most; runs cut short are
+        cancelled), and close the run log if this runner opened it."""
         if self._stopped:
             return
         self._stopped = True

@@ -138,9 +138,9 @@ class Executor:
 
     def execute(self, run: RunRecord) -> RunRecord:
         """Execute ``run`` (already claimed) and return its terminal record."""
-        handle = self.submit(run)
-        final = handle.wait()
-        assert final is not None
+        final = self.submit(run).wait()
+        if final is None:
+            raise RuntimeError(f"run {run.run_id} finished but the run log could not be read")
         return final
 
     def _launch(self, state: RunState, name: str) -> None:
@@ -354,7 +354,7 @@ class Executor:
             self._closed = True
             orphans = list(self._orphans)
             capturing, self._capturing = self._capturing, False
-        self._pool.shutdown(max(0.5, deadline - time.monotonic()))
+        self._pool.shutdown(max(0.1, deadline - time.monotonic()))
         for thread in orphans:
             thread.join(max(0.0, deadline - time.monotonic()))
         if capturing:
