@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -21,7 +23,8 @@ from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 
 pytestmark = pytest.mark.integration
 
-JOBS_DIR = Path(__file__).resolve().parents[1] / "runner"  # _api_jobs.py lives there
+ROOT = Path(__file__).resolve().parents[2]
+JOBS_DIR = ROOT / "tests" / "runner"  # _api_jobs.py lives there
 
 
 def _spec() -> Pipelines:
@@ -124,6 +127,37 @@ def test_sse_pushes_run_and_step_events_as_they_happen(served) -> None:
     steps = {(e["step"], e["status"]) for e in mine if e["event"] == "step"}
     assert {("extract", "running"), ("extract", "succeeded"), ("load", "succeeded")} <= steps
     assert all(e["kind"] == e["event"] for e in mine)
+
+
+def test_sse_sees_writes_made_by_another_process(served, tmp_path: Path) -> None:
+    """The stream polls the run log, so a run created by another process shows up."""
+    server, _ = served
+    found: list[dict] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.Client(timeout=httpx.Timeout(10, read=20)) as c, \
+                c.stream("GET", f"{server.url}/api/events") as r:
+            for line in r.iter_lines():
+                ready.set()
+                if line.startswith("data: "):
+                    found.append(json.loads(line[len("data: "):]))
+                    if found[-1]["pipeline"] == "elsewhere":
+                        return
+
+    reader = threading.Thread(target=listen)
+    reader.start()
+    assert ready.wait(10)
+    code = ("import sys; from flowwidgets.runner.sqlite import SqliteRunLog\n"
+            "with SqliteRunLog(sys.argv[1]) as log:\n"
+            "    print(log.create_run(pipeline='elsewhere', kind='batch', trigger='manual',"
+            " steps=[('only', [])])[0])\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "runs.sqlite")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    reader.join(20)
+    assert not reader.is_alive()
+    assert found[-1] == {**found[-1], "kind": "run", "status": "requested",
+                         "run_id": out.stdout.strip()}
 
 
 def test_stop_ends_an_open_event_stream_promptly(tmp_path: Path) -> None:

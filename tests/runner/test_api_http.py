@@ -199,3 +199,13 @@ def test_flowtoy_status_prefers_the_latest_started_run_over_a_queued_one(
     assert client.get("/status").json()["run_id"] == done.run_id
     s = client.get("/status", params={"pipeline": "orders"}).json()
     assert s["run_id"] == queued and s["started_at"] is None and s["completed_steps"] == 0
+
+
+def test_an_unexpected_error_is_a_json_500(tmp_path: Path) -> None:
+    runner = make_runner(tmp_path)
+    runner.stop()  # closes the run log under the app: every read now fails
+    with TestClient(create_app(runner), raise_server_exceptions=False) as c:
+        r = c.get("/api/runs/x")
+    assert r.status_code == 500
+    assert r.headers["content-type"] == "application/json"
+    assert "internal error" in r.json()["detail"] and "/api/runs/x" in r.json()["detail"]

@@ -71,6 +71,13 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     async def _runner_error(request: Request, exc: RunnerError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # JSON even for a bug; the traceback goes to the server's log, not to the client
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__}) while "
+                                       f"answering {request.method} {request.url.path}; "
+                                       "see the runner's log"}, status_code=500)
+
     app.add_middleware(ConditionalGet, version=runner.store.version, applies=_conditional,
                        fingerprint=lambda path: _time_fingerprint(runner, path))
     if token is not None:
