@@ -216,9 +216,14 @@ def test_run_keep_serving_stays_up_until_ctrl_c(project: Path, procs: list[Proc]
     assert proc.signal_and_wait(signal.SIGINT) == 0
 
 
-def test_run_messages_name_the_pipelines(project: Path, capsys: pytest.CaptureFixture[str],
+def test_run_messages_name_the_pipelines(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(project)
+    # in this process: shell steps only (a call module is imported once per process)
+    (tmp_path / "pipelines.yaml").write_text(
+        "pipelines:\n"
+        "  - name: orders\n    steps:\n      - name: a\n        run: 'true'\n"
+        "  - name: hold\n    steps:\n      - name: b\n        run: 'true'\n")
+    monkeypatch.chdir(tmp_path)
     assert main(["run", "pipelines.yaml"]) == 2
     assert "choose one with --pipeline: orders, hold" in capsys.readouterr().err
     assert main(["run", "pipelines.yaml", "--pipeline", "nope"]) == 2
