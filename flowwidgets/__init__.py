@@ -6,9 +6,12 @@
     fw.runs_frame(src)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from flowwidgets import errors
-from flowwidgets.frames import pipeline_summary, runs_frame, step_failures, steps_frame
-from flowwidgets.live import LiveEvent, Poller
 from flowwidgets.models import (
     Actions,
     Attempt,
@@ -19,19 +22,66 @@ from flowwidgets.models import (
     Status,
     Step,
 )
-from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.serve import ServerHandle, serve_in_thread
-from flowwidgets.runner.spec import PipelineSpec, Pipelines, StepSpec, load_pipelines
-from flowwidgets.sources import (
-    AsyncSource,
-    FlavourProbe,
-    Source,
-    StubModeWarning,
-    connect,
-    connect_async,
-    register_flavour,
-)
-from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+
+# Heavier parts (pandas, FastAPI/uvicorn, anywidget) load on first use, so
+# `flowwidgets --help` and `import flowwidgets` stay quick.
+_LAZY = {
+    "pipeline_summary": "flowwidgets.frames",
+    "runs_frame": "flowwidgets.frames",
+    "step_failures": "flowwidgets.frames",
+    "steps_frame": "flowwidgets.frames",
+    "LiveEvent": "flowwidgets.live",
+    "Poller": "flowwidgets.live",
+    "LocalRunner": "flowwidgets.runner._local",
+    "ServerHandle": "flowwidgets.runner.serve",
+    "serve_in_thread": "flowwidgets.runner.serve",
+    "PipelineSpec": "flowwidgets.runner.spec",
+    "Pipelines": "flowwidgets.runner.spec",
+    "StepSpec": "flowwidgets.runner.spec",
+    "load_pipelines": "flowwidgets.runner.spec",
+    "AsyncSource": "flowwidgets.sources",
+    "FlavourProbe": "flowwidgets.sources",
+    "Source": "flowwidgets.sources",
+    "StubModeWarning": "flowwidgets.sources",
+    "connect": "flowwidgets.sources",
+    "connect_async": "flowwidgets.sources",
+    "register_flavour": "flowwidgets.sources",
+    "Dashboard": "flowwidgets.widgets",
+    "JobsTable": "flowwidgets.widgets",
+    "PipelineCards": "flowwidgets.widgets",
+    "RunView": "flowwidgets.widgets",
+}
+
+if TYPE_CHECKING:
+    from flowwidgets.frames import pipeline_summary, runs_frame, step_failures, steps_frame
+    from flowwidgets.live import LiveEvent, Poller
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.serve import ServerHandle, serve_in_thread
+    from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec, load_pipelines
+    from flowwidgets.sources import (
+        AsyncSource,
+        FlavourProbe,
+        Source,
+        StubModeWarning,
+        connect,
+        connect_async,
+        register_flavour,
+    )
+    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowwidgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

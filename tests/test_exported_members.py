@@ -22,3 +22,17 @@ def test_public_names_from_the_design_exist():
 def test_source_has_the_designed_methods():
     for name in ["pipelines", "runs", "run", "restart", "rerun", "resume", "run_now"]:
         assert callable(getattr(flowwidgets.Source, name)), name
+
+
+def test_every_lazy_name_is_public():
+    assert set(flowwidgets._LAZY) <= set(flowwidgets.__all__)
+    assert "connect" in dir(flowwidgets)
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, flowwidgets; print('pandas' in sys.modules, 'fastapi' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
