@@ -173,10 +173,13 @@ def cards_html(pipelines: Sequence[Mapping[str, Any]], *, error: str = "") -> st
         max_ms = max((r.get("duration_ms") or 0 for r in recent), default=0)
         strip = "".join(_square(r, max_ms) for r in slots)
         if p.get("kind") == "streaming":
-            rate = ((p.get("streaming_stats") or {}).get("stats_1m") or {}).get(
-                "rows_consumed_per_sec")
+            stats = p.get("streaming_stats") or {}
+            rate = (stats.get("stats_1m") or {}).get("rows_consumed_per_sec")
+            total = stats.get("rows_consumed_total")
+            shown = _rate(rate) if rate is not None else (
+                f"{total:,} rows so far" if isinstance(total, int) else "—")
             when = (f'<b style="color:{TEAL};letter-spacing:.1em">● LIVE STREAMING</b> '
-                    f'{_label("throughput")} {esc(_rate(rate))}')
+                    f'{_label("throughput")} {esc(shown)}')
         elif p.get("paused"):
             when = _label("‖ paused")
         else:

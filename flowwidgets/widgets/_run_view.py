@@ -213,14 +213,14 @@ class RunView(FlowWidget):
             raise
         except Exception as exc:  # a missing log is shown in the panel, not as an error
             text, error = None, describe_error(exc)
-        if error is None and text is None:
-            error = "the runner keeps no log for this step"
         step_error = None
         if self._detail is not None:
             try:
                 step_error = self._detail.step(step).error
             except KeyError:
                 step_error = None
+        if error is None and text is None:
+            error = step_error or "the runner keeps no log for this step"
         self._set(_step_log={"step": step, "attempt": attempt, "text": text,
                              "error": error or step_error})
 

@@ -87,6 +87,11 @@ test("streaming cards say LIVE STREAMING with throughput; names are text, not ma
   assert.match(stream.textContent!, /412 rows\/s/);
   assert.equal(document.querySelectorAll("img").length, 0);
   assert.ok(stream.querySelector(".fw-card-name")!.textContent === EVIL);
+  // no rate over the last minute yet: the running total instead
+  const ps = pipelines();
+  ps[1]!.streaming_stats = { rows_consumed_total: 2625, stats_1m: { rows_consumed_per_sec: null } } as never;
+  model.update({ pipelines: ps });
+  assert.match(el.querySelectorAll("article.fw-card")[1]!.textContent!, /2,625 rows so far/);
   cleanup();
 });
 

@@ -2,7 +2,7 @@
 // Twin of flowwidgets/widgets/_cards.py.
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
-import { formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
+import { formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
 import { createRpc } from "../lib/rpc";
 import { type BaseModel, mountShell } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
@@ -120,12 +120,19 @@ function render({ model, el }: RenderProps<CardsModel>) {
     let schedule: HTMLElement;
     if (p.kind === "streaming") {
       const rate = p.streaming_stats?.stats_1m?.rows_consumed_per_sec;
+      const total = p.streaming_stats?.rows_consumed_total;
+      const throughput =
+        rate !== null && rate !== undefined
+          ? formatRate(rate)
+          : total !== null && total !== undefined
+            ? `${formatCount(total)} rows so far`
+            : "—";
       schedule = h(
         doc,
         "div",
         { class: "fw-card-line" },
         h(doc, "span", { class: "fw-live" }, h(doc, "span", { class: "fw-live-dot", "aria-hidden": "true" }, "●"), " LIVE STREAMING"),
-        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Throughput "), h(doc, "span", { class: "fw-value" }, formatRate(rate))),
+        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Throughput "), h(doc, "span", { class: "fw-value" }, throughput)),
       );
     } else if (p.paused) {
       schedule = h(doc, "div", { class: "fw-card-line" }, h(doc, "span", { class: "fw-label" }, "‖ Paused"));
