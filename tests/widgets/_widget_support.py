@@ -81,3 +81,36 @@ class Replies:
     def notify(self, kind: str, **payload: Any) -> None:
         """Send a message without an id (no reply expected)."""
         self.widget._on_message(self.widget, {"kind": kind, **payload}, [])
+
+
+class WireRecorder:
+    """Stands in for a widget's comm and records every state update sent to the browser."""
+
+    def __init__(self, widget: Any):
+        self.comm_id = widget.comm.comm_id if widget.comm is not None else "recorder"
+        self.messages: list[dict[str, Any]] = []
+        widget.comm = self
+
+    def send(self, data: Any = None, buffers: Any = None, **_: Any) -> None:
+        self.messages.append(data)
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_msg(self, *args: Any) -> None:
+        pass
+
+    @property
+    def updated(self) -> list[str]:
+        """Names of the traits sent, in order."""
+        return [k for m in self.messages if m.get("method") == "update" for k in m["state"]]
+
+    @property
+    def bytes(self) -> int:
+        """JSON bytes of everything sent."""
+        import json
+
+        return sum(len(json.dumps(m)) for m in self.messages)
+
+    def clear(self) -> None:
+        self.messages.clear()

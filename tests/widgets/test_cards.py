@@ -113,3 +113,19 @@ def test_cards_follow_the_poller(served):
     finally:
         cards.close()
     assert not served.src.poller().running, "closing the only view stops the poller"
+
+
+def test_an_unchanged_poll_sends_nothing(served):
+    from _widget_support import WireRecorder
+
+    cards = PipelineCards(served.src, live=False)
+    wire = WireRecorder(cards)
+    try:
+        cards.refresh()
+        assert wire.messages == []
+        run_id = served.src.run_now("clicks")
+        served.finished(run_id)
+        cards.refresh()
+        assert wire.updated == ["pipelines"]
+    finally:
+        cards.close()

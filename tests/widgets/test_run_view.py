@@ -131,3 +131,28 @@ def test_switching_runs_and_an_unknown_run(served, failed_run):
         assert "No run selected" in view._repr_mimebundle_()[0]["text/html"]
     finally:
         view.close()
+
+
+def test_only_what_changed_is_sent_and_the_layout_only_for_a_new_shape(served):
+    from _widget_support import WireRecorder
+
+    served.fail(False)
+    first = served.src.run_now("orders")
+    served.finished(first)
+    view = RunView(served.src, first, live=False)
+    wire = WireRecorder(view)
+    try:
+        view.refresh()
+        view.refresh()
+        assert wire.messages == [], "an unchanged run sends nothing"
+        second = served.src.run_now("orders")
+        served.finished(second)
+        view.run_id = second  # same graph shape: new statuses, no new layout
+        assert "run" in wire.updated and "_layout" not in wire.updated
+        wire.clear()
+        other = served.src.run_now("clicks")
+        served.finished(other)
+        view.run_id = other
+        assert "_layout" in wire.updated
+    finally:
+        view.close()
