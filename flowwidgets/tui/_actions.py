@@ -80,6 +80,11 @@ def _state_reason(detail: RunDetail) -> str | None:
     return None
 
 
+def _require(capabilities: Any, action: str, doing: str) -> None:
+    if capabilities is not None and action not in capabilities:
+        raise NotApplicable(f"this runner cannot {doing} (it offers no {action} action)")
+
+
 def _failed_step(detail: RunDetail) -> str | None:
     if detail.run.failed_step:
         return detail.run.failed_step
@@ -89,12 +94,15 @@ def _failed_step(detail: RunDetail) -> str | None:
     return None
 
 
-def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None) -> Plan:
+def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
+                 capabilities: Any = None) -> Plan:
     """Restart from the highlighted step if the runner allows it, else from the failed step.
 
     The runner's ``actions`` decide: ``restart_from_step`` is the step it suggests (the
-    failed one), ``restart_steps`` every step it would accept.
+    failed one), ``restart_steps`` every step it would accept. ``capabilities`` is the
+    Source's set of action names (None: unknown).
     """
+    _require(capabilities, "restart", "restart runs")
     if detail is None:
         raise NotApplicable("no run selected")
     suggested = tuple(detail.actions.restart_from_step)
@@ -132,8 +140,9 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None) 
     )
 
 
-def plan_rerun(detail: RunDetail | None) -> Plan:
+def plan_rerun(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Rerun the selected run from the beginning, if the runner allows it."""
+    _require(capabilities, "rerun", "rerun runs")
     if detail is None:
         raise NotApplicable("no run selected")
     if not detail.actions.rerun:
@@ -152,8 +161,9 @@ def plan_rerun(detail: RunDetail | None) -> Plan:
     )
 
 
-def plan_resume(detail: RunDetail | None) -> Plan:
+def plan_resume(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Resume a failed streaming run from its last committed watermark."""
+    _require(capabilities, "resume", "resume runs from a watermark")
     if detail is None:
         raise NotApplicable("no run selected")
     if not detail.actions.resume_from_watermark:
@@ -175,10 +185,9 @@ def plan_resume(detail: RunDetail | None) -> Plan:
 
 def plan_run_now(pipeline: str | None, capabilities: Any = None) -> Plan:
     """Start a new run of the selected pipeline now."""
+    _require(capabilities, "run_now", "start runs")
     if pipeline is None:
         raise NotApplicable("no pipeline selected")
-    if capabilities is not None and "run_now" not in capabilities:
-        raise NotApplicable("this runner cannot start runs (no run-now action)")
     return Plan(
         kind="run_now",
         target=pipeline,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -23,18 +23,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from flowwidgets.errors import RunnerUnavailable
 from flowwidgets.models import RunDetail
-from flowwidgets.tui._actions import (
-    NotApplicable,
-    Plan,
-    plan_rerun,
-    plan_restart,
-    plan_resume,
-    plan_run_now,
-)
-from flowwidgets.tui._confirm import ConfirmScreen
+from flowwidgets.tui._app_actions import ActionKeys
 from flowwidgets.tui._data import fetch_snapshot
 from flowwidgets.tui._format import COLORS, clean, describe_error
-from flowwidgets.tui._messages import ActionDone, Connected, Failed, Fetched, Live
+from flowwidgets.tui._messages import Connected, Failed, Fetched, Live
 from flowwidgets.tui._rows import (
     PIPELINE_COLUMNS,
     RUN_COLUMNS,
@@ -43,6 +35,7 @@ from flowwidgets.tui._rows import (
     pipeline_rows,
     run_info,
     run_rows,
+    step_info,
     step_key_names,
     step_rows,
 )
@@ -59,7 +52,7 @@ _THEME = Theme(
 )
 
 
-class FlowTui(App[None]):
+class FlowTui(ActionKeys, App[None]):
     """Terminal monitor for any runner a Source can read.
 
     ``url`` defaults to ``$RUNNER_STATUS_URL``; ``interval`` is the poll and fallback
@@ -114,6 +107,8 @@ class FlowTui(App[None]):
         self.detail: RunDetail | None = None
         """The shown run's detail, as last fetched."""
         self._step_names: dict[str, str] = {}
+        self._info_step: str | None = None
+        """The step whose details replace the run's line (Enter on a step; Esc closes)."""
         self._lock = threading.Lock()
         self._unclaimed: list[Any] = []  # Sources connected while the app was closing
 
@@ -182,6 +177,8 @@ class FlowTui(App[None]):
         self.post_message(Connected(source))
 
     def on_connected(self, message: Connected) -> None:
+        if not self.is_running:
+            return  # a late result while the app shuts down: its widgets are gone
         self._connecting = False
         with self._lock:
             self._unclaimed.remove(message.source)
@@ -204,6 +201,8 @@ class FlowTui(App[None]):
             pass
 
     def on_live(self, message: Live) -> None:
+        if not self.is_running:
+            return
         kind = getattr(message.event, "kind", "changed")
         if kind == "disconnected":
             self._set_state("away", getattr(message.event, "error", None) or "")
@@ -235,6 +234,8 @@ class FlowTui(App[None]):
         self.post_message(Fetched(snapshot, request))
 
     def on_failed(self, message: Failed) -> None:
+        if not self.is_running:
+            return
         if message.what == "connect":
             self._connecting = False
         else:
@@ -246,6 +247,8 @@ class FlowTui(App[None]):
             self._set_state("error", describe_error(message.error))
 
     def on_fetched(self, message: Fetched) -> None:
+        if not self.is_running:
+            return
         self._refreshing = False
         snap = message.snapshot
         self._updated = snap.at
@@ -260,7 +263,7 @@ class FlowTui(App[None]):
             self._step_names = step_key_names(steps)
             self._table("runs").sync(run_rows(snap.runs, snap.at), snap.run_id)
             self._table("steps").sync(step_rows(steps, snap.at), None)
-            self.query_one("#run-info", Static).update(run_info(snap.detail, snap.at))
+            self._render_info(snap.at)
         if self._dirty:
             self._dirty = False
             self._request_refresh()
@@ -297,7 +300,7 @@ class FlowTui(App[None]):
             return  # a stale event from a rebuild; the cursor has moved on
         if table.id == "pipelines" and key != self.pipeline:
             self.pipeline, self.run_id, self._follow_latest = key, None, True
-            self.detail = None
+            self.detail, self._info_step = None, None
             for name in ("runs", "steps"):
                 self._table(name).sync([])
             self.query_one("#run-info", Static).update(Text("Loading…", style=COLORS["muted"]))
@@ -305,8 +308,11 @@ class FlowTui(App[None]):
         elif table.id == "runs":
             self._follow_latest = event.cursor_row == 0
             if key != self.run_id:
-                self.run_id, self.detail = key, None
+                self.run_id, self.detail, self._info_step = key, None, None
                 self._request_refresh()
+        elif table.id == "steps" and self._info_step is not None:
+            self._info_step = self._step_names.get(key)  # the info follows the cursor
+            self._render_info()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         name = event.data_table.id
@@ -314,107 +320,27 @@ class FlowTui(App[None]):
             self._table("runs").focus()
         elif name == "runs":
             self._table("steps").focus()
-        elif name == "steps" and self.detail is not None:
-            self._show_step(str(event.row_key.value))
+        elif name == "steps":
+            self._info_step = self._step_names.get(str(event.row_key.value))
+            self._render_info()
 
-    def _show_step(self, key: str) -> None:
-        for step in self.detail.steps if self.detail else ():
-            if step.name == key:
-                text = Text()
-                text.append(f"{clean(step.name, 60)}: ", style="bold")
-                text.append(clean(step.error, 600) if step.error else step.status.value)
-                self.query_one("#run-info", Static).update(text)
+    def _render_info(self, now: datetime | None = None) -> None:
+        """The line above the steps: the step opened with Enter, else the run."""
+        detail = self.detail
+        for step in detail.steps if detail is not None and self._info_step else ():
+            if step.name == self._info_step:
+                self.query_one("#run-info", Static).update(step_info(step))
                 return
+        self.query_one("#run-info", Static).update(
+            run_info(detail, now or datetime.now(UTC)))
 
     def action_back(self) -> None:
         """Move the focus one table up (steps → runs → pipelines)."""
         focused = self.focused.id if self.focused is not None else None
+        if self._info_step is not None:
+            self._info_step = None
+            self._render_info()
         if focused == "steps":
             self._table("runs").focus()
         else:
             self._table("pipelines").focus()
-
-    # -- actions --------------------------------------------------------------------------
-
-    def action_restart(self) -> None:
-        """Restart the shown run from its failed (or the highlighted) step, after a Yes."""
-        step = None
-        if self.focused is not None and self.focused.id == "steps":
-            step = self._step_names.get(self._table("steps").cursor_key or "")
-        self._propose(lambda: plan_restart(self._current_detail(), step))
-
-    def action_rerun(self) -> None:
-        """Rerun the shown run from the beginning, after a Yes."""
-        self._propose(lambda: plan_rerun(self._current_detail()))
-
-    def action_resume(self) -> None:
-        """Resume the shown streaming run from its watermark, after a Yes."""
-        self._propose(lambda: plan_resume(self._current_detail()))
-
-    def action_run_now(self) -> None:
-        """Start a run of the selected pipeline, after a Yes."""
-        caps = getattr(self._source, "capabilities", None)
-        self._propose(lambda: plan_run_now(self.pipeline, caps))
-
-    def _current_detail(self) -> RunDetail | None:
-        detail = self.detail
-        return detail if detail is not None and detail.run_id == self.run_id else None
-
-
-    def _propose(self, make_plan: Callable[[], Plan]) -> None:
-        if self._source is None or self._state == "away":
-            self._show_outcome("No runner attached: nothing was sent", error=True)
-            return
-        if self._acting:
-            self._show_outcome("An action is still in flight; wait for its outcome", error=True)
-            return
-        try:
-            plan = make_plan()
-        except NotApplicable as exc:
-            self._show_outcome(f"Not available: {exc}", error=True)
-            return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self._run_plan(plan)
-            else:
-                self._show_outcome(f"{plan.title} cancelled; nothing was sent")
-
-        self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
-
-    def _run_plan(self, plan: Plan) -> None:
-        if self._source is None:
-            self._show_outcome("No runner attached: nothing was sent", error=True)
-            return
-        self._acting = True
-        self._show_outcome(f"{plan.title}: asking the runner…")
-        self.run_worker(partial(self._action_work, self._source, plan), thread=True,
-                        group="action", exit_on_error=False)
-
-    def _action_work(self, source: Any, plan: Plan) -> None:
-        try:
-            new_run_id = plan.execute(source)
-        except Exception as exc:  # the runner's refusal is shown in the UI
-            self.post_message(ActionDone(plan, None, exc))
-            return
-        self.post_message(ActionDone(plan, str(new_run_id), None))
-
-    def on_action_done(self, message: ActionDone) -> None:
-        self._acting = False
-        plan = message.plan
-        if message.error is not None:
-            self._show_outcome(f"{plan.title} refused: {describe_error(message.error)}",
-                               error=True)
-            return
-        self._show_outcome(plan.done(message.new_run_id or ""), ok=True)
-        self.run_id, self.detail, self._follow_latest = message.new_run_id, None, False
-        self._request_refresh()
-
-    def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False) -> None:
-        mark, colour = ("✕ ", COLORS["red"]) if error else (
-            ("✓ ", COLORS["teal"]) if ok else ("› ", COLORS["muted"]))
-        line = Text()
-        line.append(mark, style=colour)
-        line.append(clean(text, 400), style=COLORS["red"] if error else "")
-        self.query_one("#outcome", Static).update(line)
-

@@ -30,6 +30,7 @@ __all__ = [
     "pipeline_rows",
     "run_info",
     "run_rows",
+    "step_info",
     "step_key_names",
     "step_rows",
     "unique_keys",
@@ -155,6 +156,29 @@ def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
             _step_note(step),
         ]))
     return rows
+
+
+def step_info(step: Step) -> Text:
+    """What Enter on a step shows above the table: its state, attempts, lineage, error."""
+    text = Text()
+    text.append("STEP ", style=f"bold {_MUTED}")
+    text.append(clean(step.name, 60), style="bold")
+    text.append("  ")
+    text.append_text(status_text(step.status))
+    count = len(step.attempts) or step.extra.get("attempt_count")
+    if count:
+        text.append(f"  {count} attempt{'s' if count != 1 else ''}", style=_MUTED)
+    if step.duration_ms is not None:
+        text.append(f"  {format_duration(step.duration_ms)}", style=_MUTED)
+    if step.reused_from:
+        text.append(f"  output reused from {clean(step.reused_from, 60)}", style=_MUTED)
+    if step.depends_on:
+        text.append(f"  after {clean(', '.join(step.depends_on), 80)}", style=_MUTED)
+    error = (step.error or "").strip()
+    if error:
+        text.append("\n")
+        text.append(clean(error.splitlines()[-1], 300), style=COLORS["red"])
+    return text
 
 
 def run_info(detail: RunDetail | None, now: datetime) -> Text:

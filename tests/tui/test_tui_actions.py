@@ -81,6 +81,18 @@ def test_run_now_needs_a_pipeline_and_the_capability():
         plan_run_now(None)
 
 
+def test_a_runner_without_the_capability_is_refused_before_any_question():
+    allowed = _detail(actions=Actions(restart_from_step=("merge",), rerun=True,
+                                      resume_from_watermark=True))
+    none: frozenset[str] = frozenset()
+    for plan, word in ((lambda: plan_restart(allowed, None, none), "restart"),
+                       (lambda: plan_rerun(allowed, none), "rerun"),
+                       (lambda: plan_resume(allowed, none), "resume")):
+        with pytest.raises(NotApplicable, match=f"offers no {word} action"):
+            plan()
+    assert plan_restart(allowed, None, frozenset({"restart"})).from_step == "merge"
+
+
 class _Recorder:
     def __init__(self):
         self.calls = []

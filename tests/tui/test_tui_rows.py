@@ -15,6 +15,7 @@ from flowwidgets.tui._rows import (
     pipeline_rows,
     run_info,
     run_rows,
+    step_info,
     step_key_names,
     step_rows,
     unique_keys,
@@ -110,3 +111,15 @@ def test_banner_states():
     assert "every 0.5 s" in away.plain and away.plain.endswith("connection refused")
     assert banner_text("connecting", "u").plain == "Connecting to u…"
     assert banner_text("error", "u", note="HTTP 500: x").plain == "✕ Runner error: HTTP 500: x"
+
+
+def test_step_info_shows_attempts_lineage_and_the_whole_last_error_line():
+    step = Step("merge", Status.FAILED, ("fetch", "audit"), duration_ms=1200,
+                error="Traceback\n  ...\nValueError: " + "x" * 100,
+                attempts=(Attempt(1, Status.FAILED), Attempt(2, Status.FAILED)))
+    head, error = step_info(step).plain.splitlines()
+    assert head == "STEP merge  ✕ failed  2 attempts  1.2 s  after fetch, audit"
+    assert error == "ValueError: " + "x" * 100
+    reused = Step("fetch", Status.SUCCEEDED, reused_from="run-1", extra={"attempt_count": 1})
+    assert step_info(reused).plain == ("STEP fetch  ✓ succeeded  1 attempt  "
+                                       "output reused from run-1")

@@ -124,10 +124,17 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             assert column(app, "steps", "state") == ["✓ succeeded", "✓ succeeded",
                                                      "✕ failed", "○ pending"]
             errors = column(app, "steps", "error")
-            assert errors[2] == "ValueError: amount column [red]missing[/red] in batch 47"
+            assert errors[2].startswith("ValueError: amount column [red]missing[/red] in")
             assert "failed at merge: ValueError: amount column [red]missing" in text_of(
                 app, "#run-info")
             _save(app, "failed-run.svg")
+            await select(pilot, app, "steps", "merge")
+            await pilot.press("enter")
+            head, error = text_of(app, "#run-info").splitlines()
+            assert head.startswith("STEP merge  ✕ failed  1 attempt") and "after fetch" in head
+            assert error == "ValueError: amount column [red]missing[/red] in batch 47"
+            await pilot.press("escape", "escape")  # back to the pipelines table
+            assert app.focused is app.query_one("#pipelines")
 
             (env.data / "fail-merge").unlink()
             await pilot.press("R")

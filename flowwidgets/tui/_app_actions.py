@@ -1,0 +1,127 @@
+"""The action keys of the monitor (restart, rerun, resume, run now), mixed into FlowTui.
+
+Each key plans the action from what is shown (:mod:`flowwidgets.tui._actions`), asks a
+Yes/No question, sends it from a worker thread and shows the outcome: the new run (which
+the monitor then opens) or the runner's refusal with its ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from flowwidgets.errors import ActionNotSupported, APIError
+from flowwidgets.models import RunDetail
+from flowwidgets.tui._actions import (
+    NotApplicable,
+    Plan,
+    plan_rerun,
+    plan_restart,
+    plan_resume,
+    plan_run_now,
+)
+from flowwidgets.tui._confirm import ConfirmScreen
+from flowwidgets.tui._format import COLORS, clean, describe_error
+from flowwidgets.tui._messages import ActionDone
+
+__all__ = ["ActionKeys"]
+
+
+class ActionKeys:
+    """Key actions for :class:`~flowwidgets.tui._app.FlowTui` (uses its selection state)."""
+
+    _acting = False
+
+    def action_restart(self) -> None:
+        """Restart the shown run from its failed (or the highlighted) step, after a Yes."""
+        step = None
+        if self.focused is not None and self.focused.id == "steps":
+            step = self._step_names.get(self._table("steps").cursor_key or "")
+        self._propose(lambda: plan_restart(self._current_detail(), step, self._capabilities))
+
+    def action_rerun(self) -> None:
+        """Rerun the shown run from the beginning, after a Yes."""
+        self._propose(lambda: plan_rerun(self._current_detail(), self._capabilities))
+
+    def action_resume(self) -> None:
+        """Resume the shown streaming run from its watermark, after a Yes."""
+        self._propose(lambda: plan_resume(self._current_detail(), self._capabilities))
+
+    def action_run_now(self) -> None:
+        """Start a run of the selected pipeline, after a Yes."""
+        self._propose(lambda: plan_run_now(self.pipeline, self._capabilities))
+
+    @property
+    def _capabilities(self) -> Any:
+        return getattr(self._source, "capabilities", None)
+
+    def _current_detail(self) -> RunDetail | None:
+        detail = self.detail
+        return detail if detail is not None and detail.run_id == self.run_id else None
+
+    def _propose(self, make_plan: Callable[[], Plan]) -> None:
+        if self._source is None or self._state == "away":
+            self._show_outcome("No runner attached: nothing was sent", error=True)
+            return
+        if self._acting:
+            self._show_outcome("An action is still in flight; wait for its outcome", error=True)
+            return
+        try:
+            plan = make_plan()
+        except NotApplicable as exc:
+            self._show_outcome(f"Not available: {exc}", error=True)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_plan(plan)
+            else:
+                self._show_outcome(f"{plan.title} cancelled; nothing was sent")
+
+        self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
+
+    def _run_plan(self, plan: Plan) -> None:
+        if self._source is None:
+            self._show_outcome("No runner attached: nothing was sent", error=True)
+            return
+        self._acting = True
+        self._show_outcome(f"{plan.title}: asking the runner…")
+        self.run_worker(partial(self._action_work, self._source, plan), thread=True,
+                        group="action", exit_on_error=False)
+
+    def _action_work(self, source: Any, plan: Plan) -> None:
+        try:
+            new_run_id = plan.execute(source)
+        except Exception as exc:  # the runner's refusal is shown in the UI
+            self.post_message(ActionDone(plan, None, exc))
+            return
+        self.post_message(ActionDone(plan, str(new_run_id), None))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        if not self.is_running:
+            return
+        self._acting = False
+        plan = message.plan
+        if message.error is not None:
+            verb = "refused" if isinstance(message.error, APIError | ActionNotSupported) \
+                else "failed"
+            self._show_outcome(f"{plan.title} {verb}: {describe_error(message.error)}",
+                               error=True)
+            return
+        self._show_outcome(plan.done(message.new_run_id or ""), ok=True)
+        self.run_id, self.detail, self._follow_latest = message.new_run_id, None, False
+        self._info_step = None
+        self._request_refresh()
+
+    def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False) -> None:
+        mark, colour = ("✕ ", COLORS["red"]) if error else (
+            ("✓ ", COLORS["teal"]) if ok else ("› ", COLORS["muted"]))
+        line = Text()
+        line.append(mark, style=colour)
+        line.append(clean(text, 400), style=COLORS["red"] if error else "")
+        self.query_one("#outcome", Static).update(line)
+
