@@ -194,7 +194,10 @@ def test_separate_processes(tmp_path: Path) -> None:
     assert "without a token: Unauthorized" in text(cell(nb, "no-token"))
     assert re.search(r"^nightly_backup-\S+: succeeded$", text(cell(nb, "ui")), re.M)
     _widget(nb, "ui")
-    assert "runner answers: False" in text(cell(nb, "stopped"))
+    stopped = cell(nb, "stopped")
+    assert "runner answers: False" in text(stopped)
+    assert "NO RUNNER ATTACHED" in text(stopped) and "Connection refused" in text(stopped)
+    _widget(nb, "stopped")
     again = text(cell(nb, "restarted"))
     assert "runner answers: True" in again and "runs recorded: 1" in again
     _widget(nb, "restarted")
