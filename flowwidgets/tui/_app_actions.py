@@ -64,6 +64,8 @@ class ActionKeys:
         return detail if detail is not None and detail.run_id == self.run_id else None
 
     def _propose(self, make_plan: Callable[[], Plan]) -> None:
+        if isinstance(self.screen, ConfirmScreen):
+            return  # one question at a time: the open dialog wants y or n
         if self._source is None or self._state == "away":
             self._show_outcome("No runner attached: nothing was sent", error=True)
             return

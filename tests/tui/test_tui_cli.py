@@ -49,3 +49,56 @@ def test_flowtui_is_importable_lazily():
         tui.NoSuchThing  # noqa: B018
     with pytest.raises(ValueError, match="interval"):
         FlowTui("http://127.0.0.1:1", interval=0)
+
+
+def test_runs_in_a_real_terminal_and_quits_on_q():
+    """`python -m flowwidgets.tui URL` in a pseudo-terminal: it draws, waits for the
+    absent runner, and `q` ends it with exit code 0 and the terminal restored."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+    from pathlib import Path
+
+    from tui_helpers import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root),
+                                                       os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flowwidgets.tui", f"http://127.0.0.1:{free_port()}",
+         "--interval", "0.3"], stdin=slave, stdout=slave, stderr=slave, env=env,
+        start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"Waiting for runner" not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                out += os.read(master, 65536)
+        assert b"PIPELINES" in out and b"No runner attached" in out, out[-500:]
+        os.write(master, b"q")
+        assert proc.wait(10) == 0
+        while select.select([master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"Traceback" not in out
+    assert b"\x1b[?1049l" in out  # it left the alternate screen

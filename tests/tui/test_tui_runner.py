@@ -37,7 +37,10 @@ def _pipelines(*, retired: bool = False) -> Pipelines:
         StepSpec("merge", depends_on=("fetch",), call="tui_jobs:merge"),
         StepSpec("report", depends_on=("merge",), call="tui_jobs:report"),
     ))
-    specs = [warehouse, PipelineSpec("idle", steps=(StepSpec("noop", call="tui_jobs:noop"),))]
+    events = PipelineSpec("events", kind="streaming",
+                          steps=(StepSpec("consume", call="tui_jobs:consume"),))
+    specs = [warehouse, events,
+             PipelineSpec("idle", steps=(StepSpec("noop", call="tui_jobs:noop"),))]
     if retired:
         specs.append(PipelineSpec("retired", steps=(StepSpec("noop", call="tui_jobs:noop"),)))
     return Pipelines(pipelines=tuple(specs), base_dir=HERE)
@@ -51,6 +54,7 @@ class Env:
     data: Path
     ok_run: str
     failed_run: str
+    failed_stream: str
     handle: ServerHandle
     """The server now serving the runner (the fixture stops whichever it is at the end)."""
 
@@ -67,10 +71,13 @@ def env(tmp_path: Path) -> Iterator[Env]:
         failed_run = first.run_now("warehouse")
         assert first.wait(failed_run, 20).status is Status.FAILED
         assert first.wait(first.run_now("retired"), 20).status is Status.SUCCEEDED
+        (tmp_path / "fail-events").touch()
+        failed_stream = first.run_now("events")
+        assert first.wait(failed_stream, 20).status is Status.FAILED
     runner = LocalRunner(_pipelines(), db=db, data_dir=tmp_path, tick_s=0.1)
     runner.start()
     port = free_port()
-    env = Env(runner, port, "", tmp_path, ok_run, failed_run,
+    env = Env(runner, port, "", tmp_path, ok_run, failed_run, failed_stream,
               serve_in_thread(runner, port=port, start_runner=False))
     env.url = env.handle.url
     try:
@@ -184,6 +191,9 @@ def test_the_runners_refusal_is_shown_with_its_detail(env: Env):
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
                              "the confirmation")
+            depth = len(app.screen_stack)
+            await pilot.press("R", "r", "w")  # other action keys do not stack dialogs
+            assert len(app.screen_stack) == depth and isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")  # No: nothing is sent
             assert "Run now cancelled; nothing was sent" in text_of(app, "#outcome")
             await pilot.press("n")
@@ -248,5 +258,60 @@ def test_live_updates_come_from_the_runners_push_channel(env: Env):
                              "the new run, pushed", timeout=10)
             assert column(app, "runs", "run")[:2] == [new_run, env.failed_run]
             assert column(app, "steps", "state")[2] == "✕ failed"
+
+    asyncio.run(scenario())
+
+
+def test_streaming_run_resumed_from_its_watermark(env: Env):
+    async def scenario() -> None:
+        app = FlowTui(env.url, interval=0.3)
+        async with app.run_test(size=(132, 34)) as pilot:
+            await select(pilot, app, "pipelines", "events")
+            await wait_until(pilot, lambda: app.detail is not None
+                             and app.detail.run_id == env.failed_stream, "the failed stream")
+            names = column(app, "pipelines", "name")
+            assert column(app, "pipelines", "next")[names.index("events")] == "LIVE"
+            assert column(app, "pipelines", "kind")[names.index("events")] == "streaming"
+            await wait_until(pilot, lambda: column(app, "steps", "state") == ["✕ failed"],
+                             "its step")
+            assert column(app, "steps", "error") == [
+                "RuntimeError: broker gone after offset 3"]
+            (env.data / "fail-events").unlink()
+            await pilot.press("w")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
+                             "the confirmation")
+            assert "from 3?" in str(app.screen.query_one("#question").render())
+            await pilot.press("y")
+            await wait_until(pilot, lambda: "new run" in text_of(app, "#outcome"),
+                             "the action's outcome")
+            assert text_of(app, "#outcome").startswith("✓ Resume from watermark of run ")
+            resumed = app.run_id
+            await wait_until(pilot, lambda: app.detail is not None
+                             and app.detail.run_id == resumed
+                             and app.detail.status is Status.SUCCEEDED,
+                             "the resumed run to succeed", timeout=20)
+            assert column(app, "runs", "trigger")[0] == "resume"
+        mark = env.runner.store.last_watermark("events")
+        assert mark is not None and mark.value == "6", "did not continue from offset 3"
+
+    asyncio.run(scenario())
+
+
+def test_a_token_protected_runner(env: Env):
+    env.handle.stop()
+    env.handle = serve_in_thread(env.runner, port=free_port(), token="s3cret",
+                                 start_runner=False)
+
+    async def scenario() -> None:
+        wrong = FlowTui(env.handle.url, token="guess", interval=0.3)
+        async with wrong.run_test(size=(132, 34)) as pilot:
+            await wait_until(pilot, lambda: "HTTP 401" in text_of(wrong, "#banner"),
+                             "the refusal in the banner")
+            assert text_of(wrong, "#banner").startswith("✕ Runner error: HTTP 401")
+            assert column(wrong, "pipelines", "name") == []
+        right = FlowTui(env.handle.url, token="s3cret", interval=0.3)
+        async with right.run_test(size=(132, 34)) as pilot:
+            await wait_until(pilot, lambda: "warehouse" in column(right, "pipelines", "name"),
+                             "the pipelines with the token")
 
     asyncio.run(scenario())

@@ -32,3 +32,14 @@ def report(merge: int) -> str:
 def noop() -> None:
     """A one-step pipeline."""
     return None
+
+
+def consume(ctx) -> int:
+    """A streaming step: commits three offsets after the last watermark, then fails while
+    ``<data_dir>/fail-events`` exists."""
+    start = int(ctx.watermark or 0)
+    for offset in range(start + 1, start + 4):
+        ctx.commit(str(offset), rows=5)
+    if (ctx.data_dir / "fail-events").exists():
+        raise RuntimeError(f"broker gone after offset {start + 3}")
+    return start + 3
