@@ -53,7 +53,7 @@ RUN_COLUMNS: tuple[Column, ...] = (
     ("failed", "Failed step", 24))
 STEP_COLUMNS: tuple[Column, ...] = (
     ("step", "Step", 28), ("state", "State", 13), ("started", "Started (UTC)", 13),
-    ("duration", "Duration", 9), ("attempts", "Att.", 4), ("error", "Error", 50))
+    ("duration", "Duration", 9), ("attempts", "Att.", 4), ("error", "Error / note", 50))
 
 _MUTED = COLORS["muted"]
 

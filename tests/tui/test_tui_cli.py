@@ -52,8 +52,8 @@ def test_flowtui_is_importable_lazily():
 
 
 def test_runs_in_a_real_terminal_and_quits_on_q():
-    """`python -m flowwidgets.tui URL` in a pseudo-terminal: it draws, waits for the
-    absent runner, and `q` ends it with exit code 0 and the terminal restored."""
+    """`flowwidgets tui URL` (the console script's main) in a pseudo-terminal: it draws,
+    waits for the absent runner, and `q` ends it with exit code 0 and the screen restored."""
     import fcntl
     import os
     import pty
@@ -74,7 +74,8 @@ def test_runs_in_a_real_terminal_and_quits_on_q():
            "PYTHONPATH": os.pathsep.join(filter(None, [str(root),
                                                        os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "flowwidgets.tui", f"http://127.0.0.1:{free_port()}",
+        [sys.executable, "-c", "import sys; from flowwidgets.cli import main; "
+         "sys.exit(main(sys.argv[1:]))", "tui", f"http://127.0.0.1:{free_port()}",
          "--interval", "0.3"], stdin=slave, stdout=slave, stderr=slave, env=env,
         start_new_session=True)
     os.close(slave)
