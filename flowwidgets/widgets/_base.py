@@ -148,13 +148,17 @@ class FlowWidget(anywidget.AnyWidget):
 
     def _start(self) -> None:
         """First load, then follow the poller (called at the end of a subclass __init__)."""
-        self._guarded(self._reload, "loading")
+        self._initial_load()
         if self._live:
             self._unsubscribe = self.source.poller().subscribe(self._on_live)
 
     def refresh(self) -> None:
         """Re-query the Source now (the poller does this by itself on every change)."""
         self._guarded(self._reload, "refreshing")
+
+    def _initial_load(self) -> None:
+        """The first load; subclasses may start it in the background."""
+        self._guarded(self._reload, "loading")
 
     def _reload(self) -> None:
         """Subclasses: query the Source and set the traits (only those that changed)."""
@@ -198,6 +202,9 @@ class FlowWidget(anywidget.AnyWidget):
         return None
 
     def _report(self, exc: BaseException, doing: str) -> None:
+        if self._closed:  # e.g. a background load outliving the widget
+            log.debug("%s (closed) %s failed: %s", type(self).__name__, doing, exc)
+            return
         log.error("%s %s failed: %s", type(self).__name__, doing, exc,
                   exc_info=not isinstance(exc, errors.FlowwidgetsError))
         self._set(error=f"{doing} failed: {describe_error(exc)}")

@@ -10,7 +10,9 @@ Twin of ``js/src/widgets/jobs-table.ts``.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,15 +21,17 @@ import pandas as pd
 import traitlets
 
 from flowwidgets.frames import _runs_columns, runs_frame
+from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget
 from flowwidgets.widgets._fallback import table_html, table_text
 
 if TYPE_CHECKING:
-    from flowwidgets.live import LiveEvent
     from flowwidgets.sources import Source
 
 __all__ = ["JobsTable"]
+
+log = logging.getLogger("flowwidgets.widgets")
 
 SORTABLE = ("status", "pipeline", "started_at", "finished_at", "attempts", "duration_ms",
             "failed_step", "run_id", "kind", "trigger")
@@ -70,6 +74,16 @@ def rows_payload(page: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
+    """The JSON rows of runs read straight from the Source (the quick first page)."""
+    return [
+        {"run_id": r.run_id, "pipeline": r.pipeline, "status": r.status.value,
+         "started_at": format_time(r.started_at), "finished_at": format_time(r.finished_at),
+         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step}
+        for r in runs
+    ]
+
+
 def _frame_of(runs: list[Run]) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {c: [] for c in ("run_id", "pipeline", "status", "started_at",
                                                   "finished_at", "duration_ms", "attempts",
@@ -107,12 +121,16 @@ class JobsTable(FlowWidget):
     step. Sort by any column; filter by pipeline, status, time and free text; one page at a
     time. ``.df`` is the filtered, sorted DataFrame.
 
-    ``JobsTable(src, pipeline=None, status=None, *, live=True, on_select=None, page_size=25,
-    sort_by="started_at", ascending=False, search="", last=None, since=None, until=None)``
+    ``JobsTable(src, pipeline=None, status=None, *, live=True, background=True,
+    on_select=None, page_size=25, sort_by="started_at", ascending=False, search="",
+    last=None, since=None, until=None)``
+
+    With ``background=True`` the first page is read with one request and shown at once while
+    the whole history loads in a thread (``loading`` is True meanwhile; ``.df`` waits for it).
     """
 
     _bundle = "jobs-table"
-    _extra_kwargs = ("on_select",)
+    _extra_kwargs = ("on_select", "background")
 
     # -- filters -----------------------------------------------------------------------
     pipeline = traitlets.Unicode(None, allow_none=True).tag(sync=True)
@@ -144,12 +162,19 @@ class JobsTable(FlowWidget):
     """How many runs match the filters (read-only)."""
     selected_run_id = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     """The run of the row picked last (None before any)."""
+    loading = traitlets.Bool(False).tag(sync=True)
+    """True while the whole history is still being read (the first page already shows)."""
     _rows = traitlets.List(traitlets.Dict()).tag(sync=True)
     _options = traitlets.Dict().tag(sync=True)
 
     def __init__(self, source: Source, pipeline: str | None = None,
                  status: Status | str | None = None, *, live: bool = True,
-                 on_select: SelectCallback | None = None, **kwargs: Any) -> None:
+                 background: bool = True, on_select: SelectCallback | None = None,
+                 **kwargs: Any) -> None:
+        self._background = background
+        self._loader: threading.Thread | None = None
+        self._loaded = threading.Event()
+        self._have_frame = False
         self._frame = pd.DataFrame()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: pd.DataFrame | None = None
@@ -172,9 +197,15 @@ class JobsTable(FlowWidget):
 
     @property
     def df(self) -> pd.DataFrame:
-        """The runs that match the filters, in the table's order (all pages)."""
+        """The runs that match the filters, in the table's order (all pages); waits for
+        the history to finish loading."""
+        self.wait_loaded()
         with self._lock:
             return self._filtered()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """Wait until the whole history is in the kernel; False on timeout."""
+        return self._loaded.wait(timeout)
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -238,15 +269,58 @@ class JobsTable(FlowWidget):
 
     # -- data ----------------------------------------------------------------------------
 
+    def _initial_load(self) -> None:
+        if not self._background:
+            self._guarded(self._reload, "loading")
+            self._loaded.set()
+            return
+        self.loading = True
+        self._guarded(self._quick_page, "reading the first page")
+        self._loader = threading.Thread(target=self._load_in_background, daemon=True,
+                                        name=f"flowwidgets-jobs-{id(self):x}")
+        self._loader.start()
+
+    def _quick_page(self) -> None:
+        """While the history loads: the page straight from the Source when the runner can
+        serve it (it filters by pipeline and status and pages newest first, as we do by
+        default); otherwise nothing until the history is in."""
+        if (self.search.strip() or self.last or self.since or self.until or self.ascending
+                or self.sort_by != "started_at"):
+            with self.hold_sync():
+                self._set(total=0, _rows=[])
+            return
+        page = self.source.runs(pipeline=self.pipeline, status=self.status,
+                                limit=self.page_size, offset=self.page * self.page_size)
+        with self.hold_sync():
+            self._set(total=page.total, _rows=run_rows(list(page.runs)))
+
+    def _load_in_background(self) -> None:
+        try:
+            self._guarded(self._reload, "loading the run history")
+            if self._live and not self._closed:
+                # catch up with what changed while the history was being read
+                self._guarded(self._on_changed, "updating", LiveEvent("changed"))
+        except Exception:  # pragma: no cover - _guarded catches; never die noisily
+            log.exception("JobsTable: loading the history failed")
+        finally:
+            if not self._closed:
+                self._set(loading=False)
+            self._loaded.set()
+
     def _reload(self) -> None:
         frame = runs_frame(self.source)
+        if self._closed:
+            return
         with self.hold_sync():
             self._frame = frame
             self._last_page = {}
             self._version += 1
+            self._have_frame = True
             self._update_view()
 
     def _on_changed(self, event: LiveEvent) -> None:
+        if not self._have_frame:
+            return  # the history being read will include it
         page = self.source.runs(limit=INCREMENT, offset=0)
         known = set(self._frame["run_id"].tolist()) if len(self._frame) else set()
         unseen = [r for r in page.runs if r.run_id not in known]
@@ -312,6 +386,9 @@ class JobsTable(FlowWidget):
 
     def _update_view(self) -> None:
         if self._updating:
+            return
+        if not self._have_frame:
+            self._quick_page()
             return
         self._updating = True
         try:

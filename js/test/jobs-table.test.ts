@@ -29,6 +29,7 @@ function setup() {
     _rows: rows(),
     _options: { pipelines: ["clicks", "orders_daily"], statuses: ["running", "succeeded", "failed"] },
     selected_run_id: null,
+    loading: false,
     last_action: {},
   });
   return { document, el, window, model };
@@ -48,7 +49,10 @@ test("columns, pills, failed step as text, pager summary", async () => {
   assert.ok(trs[0]!.textContent!.includes(EVIL));
   assert.match(trs[0]!.textContent!, /2026-11-22 08:00:00/);
   assert.match(trs[0]!.textContent!, /1m 00s/);
-  assert.match(el.querySelector(".fw-count")!.textContent!, /1–3 of 7 runs/);
+  assert.match(el.querySelector(".fw-count")!.textContent!, /1–3 of 7 runs$/);
+  model.update({ loading: true });
+  assert.match(el.querySelector(".fw-count")!.textContent!, /1–3 of 7 runs · loading history…/);
+  model.update({ loading: false });
   assert.match(el.textContent!, /Page 1 of 3/);
   assert.equal(el.querySelector("th[aria-sort=descending]")!.textContent, "Started (UTC) ▼");
   cleanup();

@@ -50,8 +50,10 @@ const model = {
 };
 window.__model = model;
 window.__reply = (msg) => { for (const f of handlers.get("msg:custom") || []) f(msg, []); };
+const t0 = performance.now();
 window.__cleanup = await mod.default.render({model, el: document.getElementById("root"),
                                              signal: new AbortController().signal});
+window.__renderMs = performance.now() - t0;
 window.__rendered = true;
 </script></body></html>"""
 

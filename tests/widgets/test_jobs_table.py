@@ -30,7 +30,7 @@ def history(served):
 
 
 def test_first_page_filters_sort_and_paging(served, history):
-    table = JobsTable(served.src, live=False, page_size=2)
+    table = JobsTable(served.src, live=False, background=False, page_size=2)
     try:
         assert table.total == 5 and len(table._rows) == 2
         assert table._options == {"pipelines": ["clicks", "orders"],
@@ -80,7 +80,7 @@ def test_first_page_filters_sort_and_paging(served, history):
 
 
 def test_constructor_filters_and_the_static_page(served, history):
-    table = JobsTable(served.src, "orders", Status.FAILED, live=False)
+    table = JobsTable(served.src, "orders", Status.FAILED, live=False, background=False)
     try:
         assert table.pipeline == "orders" and table.status == "failed" and table.total == 1
         html = table._repr_mimebundle_()[0]["text/html"]
@@ -91,7 +91,7 @@ def test_constructor_filters_and_the_static_page(served, history):
 
 def test_picking_a_row(served, history):
     picked = []
-    table = JobsTable(served.src, live=False, on_select=picked.append)
+    table = JobsTable(served.src, live=False, background=False, on_select=picked.append)
     try:
         Replies(table).notify("select", run_id=history[1], pipeline="orders")
         assert table.selected_run_id == history[1] and picked == [history[1]]
@@ -102,6 +102,7 @@ def test_picking_a_row(served, history):
 def test_live_updates_merge_new_runs_without_rereading_everything(served, history):
     table = JobsTable(served.src, page_size=50)
     try:
+        assert table.wait_loaded(15) and not table.loading
         full_reads: list[int] = []
         reload = table._reload
         table._reload = lambda: (full_reads.append(1), reload())[1]  # count full re-reads
@@ -119,7 +120,7 @@ def test_live_updates_merge_new_runs_without_rereading_everything(served, histor
 
 
 def test_merge_runs_upserts_by_run_id_and_keeps_dtypes(served, history):
-    table = JobsTable(served.src, live=False)
+    table = JobsTable(served.src, live=False, background=False)
     try:
         frame = table.frame
         changed = Run(run_id=history[0], pipeline="orders", status=Status.SUCCEEDED,
@@ -137,5 +138,25 @@ def test_merge_runs_upserts_by_run_id_and_keeps_dtypes(served, history):
             else:
                 assert merged[col].dtype == frame[col].dtype, col
         assert merge_runs(frame, []) is frame
+    finally:
+        table.close()
+
+
+def test_the_first_page_shows_before_the_history_is_loaded(served, history):
+    table = JobsTable(served.src, live=False, page_size=2)  # background load
+    try:
+        # at once: the newest page, read with one request (or already the full frame)
+        assert [r["run_id"] for r in table._rows] == history[:-3:-1]
+        assert table.total == 5
+        assert table.wait_loaded(15) and not table.loading
+        assert len(table.df) == 5
+        # while loading, pipeline/status/page are served by the runner itself
+        table._have_frame = False  # as while loading
+        table.pipeline = "clicks"
+        assert table.total == 3 and [r["pipeline"] for r in table._rows] == ["clicks"] * 2
+        table.page = 1
+        assert [r["run_id"] for r in table._rows] == [history[2]]
+        table.search = "x"  # the runner cannot search: nothing until the history is in
+        assert table._rows == [] and table.total == 0
     finally:
         table.close()

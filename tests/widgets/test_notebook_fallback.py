@@ -11,7 +11,7 @@ CELLS = [
     "import flowwidgets.widgets as fww\nfrom flowwidgets.sources import connect\n"
     "src = connect()",
     "fww.PipelineCards(src, live=False)",
-    "fww.JobsTable(src, live=False)",
+    "fww.JobsTable(src, live=False, background=False)",
     "rid = src.runs(pipeline='orders').runs[0].run_id\nfww.RunView(src, rid, live=False)",
 ]
 

@@ -105,7 +105,7 @@ def test_cards(browser, demo_runner):
 
 def test_jobs_table(browser, demo_runner):
     src, history, _ = demo_runner
-    table = JobsTable(src, live=False, page_size=10)
+    table = JobsTable(src, live=False, background=False, page_size=10)
     try:
         def check(page):
             assert page.locator("tbody tr").count() == 10

@@ -34,7 +34,7 @@ def test_a_source_is_required():
 
 
 def test_trait_validation_says_how_to_fix(served):
-    table = JobsTable(served.src, live=False)
+    table = JobsTable(served.src, live=False, background=False)
     try:
         with pytest.raises(traitlets.TraitError, match="use one of: pending"):
             table.status = "exploded"

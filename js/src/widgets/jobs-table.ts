@@ -51,6 +51,8 @@ export interface JobsModel extends BaseModel {
   _options: { pipelines: string[]; statuses: string[] };
   /** The run of the row picked last (null before any). */
   selected_run_id: string | null;
+  /** True while the whole history is still being read into the kernel. */
+  loading: boolean;
 }
 
 export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean }[] = [
@@ -240,7 +242,8 @@ function render({ model, el }: RenderProps<JobsModel>) {
     const selected = model.get("selected_run_id");
     const focusedId = (doc.activeElement as HTMLElement | null)?.dataset?.runId;
     if (rows.length === 0) {
-      replaceChildren(tbody, h(doc, "tr", null, h(doc, "td", { colspan: COLUMNS.length, class: "fw-empty" }, "No runs match")));
+      const text = model.get("loading") ? "Loading the run history…" : "No runs match";
+      replaceChildren(tbody, h(doc, "tr", null, h(doc, "td", { colspan: COLUMNS.length, class: "fw-empty" }, text)));
     } else {
       replaceChildren(
         tbody,
@@ -265,7 +268,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
     const total = model.get("total") ?? 0;
     const page = model.get("page") ?? 0;
     const size = model.get("page_size") ?? 25;
-    setText(count, pageSummary(page, size, total));
+    setText(count, pageSummary(page, size, total) + (model.get("loading") ? " · loading history…" : ""));
     setText(pageInfo, `Page ${page + 1} of ${pageCount(total, size)}`);
     prev.disabled = page <= 0;
     next.disabled = page + 1 >= pageCount(total, size);
@@ -297,7 +300,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options"]) {
     on(`change:${ev}`, updateFilters);
   }
-  for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id"]) on(`change:${ev}`, updateRows);
+  for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id", "loading"]) on(`change:${ev}`, updateRows);
   updateFilters();
   updateRows();
 
