@@ -330,7 +330,7 @@ function render({ model, el }: RenderProps<RunModel>) {
               h(
                 doc,
                 "button",
-                { type: "button", class: "fw-link", title: p.parent_run_id, onclick: () => rpc.notify("open_run", { run_id: p.parent_run_id }) },
+                { type: "button", class: "fw-link fw-link--plain", title: p.parent_run_id, onclick: () => rpc.notify("open_run", { run_id: p.parent_run_id }) },
                 shortId(p.parent_run_id, 16),
               ),
             )
