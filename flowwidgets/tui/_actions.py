@@ -80,9 +80,11 @@ def _state_reason(detail: RunDetail) -> str | None:
     return None
 
 
-def _require(capabilities: Any, action: str, doing: str) -> None:
+def _require(capabilities: Any, action: str, doing: str,
+             detail: RunDetail | None = None) -> None:
     if capabilities is not None and action not in capabilities:
-        raise NotApplicable(f"this runner cannot {doing} (it offers no {action} action)")
+        raise NotApplicable((_reason(detail, "all") if detail is not None else None)
+                            or f"this runner cannot {doing} (it offers no {action} action)")
 
 
 def _failed_step(detail: RunDetail) -> str | None:
@@ -102,7 +104,7 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
     failed one), ``restart_steps`` every step it would accept. ``capabilities`` is the
     Source's set of action names (None: unknown).
     """
-    _require(capabilities, "restart", "restart runs")
+    _require(capabilities, "restart", "restart runs", detail)
     if detail is None:
         raise NotApplicable("no run selected")
     suggested = tuple(detail.actions.restart_from_step)
@@ -142,7 +144,7 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
 
 def plan_rerun(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Rerun the selected run from the beginning, if the runner allows it."""
-    _require(capabilities, "rerun", "rerun runs")
+    _require(capabilities, "rerun", "rerun runs", detail)
     if detail is None:
         raise NotApplicable("no run selected")
     if not detail.actions.rerun:
@@ -163,7 +165,7 @@ def plan_rerun(detail: RunDetail | None, capabilities: Any = None) -> Plan:
 
 def plan_resume(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Resume a failed streaming run from its last committed watermark."""
-    _require(capabilities, "resume", "resume runs from a watermark")
+    _require(capabilities, "resume", "resume runs from a watermark", detail)
     if detail is None:
         raise NotApplicable("no run selected")
     if not detail.actions.resume_from_watermark:

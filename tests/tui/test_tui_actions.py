@@ -91,6 +91,9 @@ def test_a_runner_without_the_capability_is_refused_before_any_question():
         with pytest.raises(NotApplicable, match=f"offers no {word} action"):
             plan()
     assert plan_restart(allowed, None, frozenset({"restart"})).from_step == "merge"
+    stub = _detail(actions=Actions(reasons={"all": "stub mode: the server refuses"}))
+    with pytest.raises(NotApplicable, match="^stub mode: the server refuses$"):
+        plan_rerun(stub, none)
 
 
 class _Recorder:

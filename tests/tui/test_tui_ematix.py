@@ -93,3 +93,22 @@ def test_waits_for_a_runner_that_is_not_there_yet_then_attaches():
                 assert "ematix" in text_of(app, "#banner")
 
     asyncio.run(scenario())
+
+
+@pytest.mark.filterwarnings("ignore::flowwidgets.sources.StubModeWarning")
+def test_stub_mode_is_flagged_and_its_actions_are_not_offered():
+    """`flow web` without a run log serves placeholder runs: say so, offer nothing."""
+    from ematix_flow.web.server import create_app
+
+    port = free_port()
+
+    async def scenario() -> None:
+        with asgi_server(create_app(), port) as url:
+            app = FlowTui(url, interval=0.3)
+            async with app.run_test(size=(140, 36)) as pilot:
+                await wait_until(pilot, lambda: app.detail is not None, "a placeholder run")
+                assert "STUB MODE" in text_of(app, "#banner")
+                await pilot.press("R")
+                assert text_of(app, "#outcome").startswith("✕ Not available: stub mode")
+
+    asyncio.run(scenario())
