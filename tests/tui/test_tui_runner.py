@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from tui_helpers import ARTIFACTS, column, free_port, text_of, wait_until
 
+from flowwidgets import LocalRunner, serve_in_thread
 from flowwidgets.models import Status
-from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.serve import ServerHandle, serve_in_thread
+from flowwidgets.runner.serve import ServerHandle
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.tui import FlowTui
 from flowwidgets.tui._confirm import ConfirmScreen
