@@ -49,32 +49,48 @@ def collapse(rows: tuple[TaskRunInfo, ...]) -> dict[str, tuple[TaskRunInfo, ...]
 _COMBINE = (Status.FAILED, Status.RUNNING, Status.PENDING, Status.SUCCEEDED, Status.SKIPPED)
 
 
+def _tries(r: TaskRunInfo, history: tuple[tuple[str, str | None, datetime | None], ...] | None
+           ) -> list[tuple[Status, datetime | None, datetime | None, str | None, str | None]]:
+    """The tries of one row: (status, started, finished, state name, error). A row Prefect
+    retried itself (``run_count`` > 1) has one try per ``Running`` state in its history."""
+    if r.run_count > 1 and history:
+        out = []
+        for i, (stype, name, at) in enumerate(history):
+            if stype != "RUNNING":
+                continue
+            end = history[i + 1] if i + 1 < len(history) else None
+            end_type = end[0] if end else "RUNNING"
+            status = (Status.FAILED if end_type == "SCHEDULED"  # AwaitingRetry: it failed
+                      else PREFECT_TASK_STATES.get(end_type.lower(), Status.UNKNOWN))
+            out.append((status, at, end[2] if end else None, end[1] if end else name, None))
+        return out
+    if r.run_count >= 1 or r.started_at is not None:
+        return [(r.status, r.started_at, r.finished_at if r.status.is_terminal else None,
+                 r.state_name, r.message if r.status is Status.FAILED else None)]
+    return []  # never started (NotReady)
+
+
 def _attempts(step: str, rows: tuple[TaskRunInfo, ...],
               states: dict[str, tuple[tuple[str, str | None, datetime | None], ...]]
               ) -> tuple[Attempt, ...]:
-    out: list[Attempt] = []
+    """Attempts numbered per map item: a mapped task's items in one flow try are
+    ``map_index`` 0, 1, ... and each counts its own tries across flow retries."""
+    by_flow_try: dict[int, list[TaskRunInfo]] = {}
     for r in rows:
-        base = {"task_run_id": r.id, "flow_attempt": r.flow_attempt}
-        history = states.get(r.id)
-        if r.run_count > 1 and history:
-            # one attempt per RUNNING state; it ends at the next state
-            for i, (stype, name, at) in enumerate(history):
-                if stype != "RUNNING":
-                    continue
-                end = history[i + 1] if i + 1 < len(history) else None
-                end_type = end[0] if end else "RUNNING"
-                if end_type == "SCHEDULED":  # AwaitingRetry: this try failed
-                    status = Status.FAILED
-                else:
-                    status = PREFECT_TASK_STATES.get(end_type.lower(), Status.UNKNOWN)
-                out.append(Attempt(number=len(out) + 1, status=status, started_at=at,
-                                   finished_at=end[2] if end else None, step=step,
-                                   extra={**base, "state_name": end[1] if end else name}))
-        elif r.run_count >= 1 or r.started_at is not None:
-            out.append(Attempt(number=len(out) + 1, status=r.status, started_at=r.started_at,
-                               finished_at=r.finished_at if r.status.is_terminal else None,
-                               error=r.message if r.status is Status.FAILED else None,
-                               step=step, extra={**base, "state_name": r.state_name}))
+        by_flow_try.setdefault(r.flow_attempt, []).append(r)
+    mapped = any(len(g) > 1 for k, g in by_flow_try.items() if k > 0)
+    counts: dict[int, int] = {}
+    out: list[Attempt] = []
+    for flow_try in sorted(by_flow_try):
+        for index, r in enumerate(by_flow_try[flow_try]):
+            for status, started, finished, name, error in _tries(r, states.get(r.id)):
+                counts[index] = counts.get(index, 0) + 1
+                extra: dict[str, Any] = {"task_run_id": r.id, "flow_attempt": r.flow_attempt,
+                                         "state_name": name}
+                if mapped:
+                    extra["map_index"] = index
+                out.append(Attempt(number=counts[index], status=status, started_at=started,
+                                   finished_at=finished, error=error, step=step, extra=extra))
     return tuple(out)
 
 

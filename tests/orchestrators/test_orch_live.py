@@ -1,0 +1,122 @@
+"""A real Airflow 3.3.2 and a real Prefect 3.8.8: the diamond fails, is restarted, succeeds.
+
+    extract ─┬─ clean ──┬─ join ── publish
+             └─ enrich ─┘          (enrich fails while the fail-switch file exists)
+
+The Sources come from ``flowwidgets.sources.connect`` (flavour detection through the
+registered probes). Airflow: restart from the failed task re-runs only it and its
+downstream (checked by try numbers and by the tasks' own trace). Prefect: the retry
+reruns the whole flow in place and the run ends succeeded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+import flowwidgets.sources.airflow  # noqa: F401 - registers the Airflow probe
+import flowwidgets.sources.prefect  # noqa: F401 - registers the Prefect probe
+from flowwidgets import errors
+from flowwidgets.models import RunDetail, Status
+from flowwidgets.sources import Source, connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+
+EDGES = {"extract": (), "clean": ("extract",), "enrich": ("extract",),
+         "join": ("clean", "enrich"), "publish": ("join",)}
+
+
+def wait_run(src: Source, run_id: str, done: Callable[[RunDetail], bool],
+             timeout: float = 120.0) -> RunDetail:
+    """Poll ``src.run`` until ``done(detail)``; fail with the last detail otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = src.run(run_id)
+        if done(detail):
+            return detail
+        if time.monotonic() > deadline:
+            steps = {s.name: s.status.value for s in detail.steps}
+            pytest.fail(f"run {run_id} still {detail.status.value} {steps} after {timeout} s")
+        time.sleep(1.0)
+
+
+def by_name(detail: RunDetail) -> dict:
+    return {s.name: s for s in detail.steps}
+
+
+def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
+    with connect(airflow_live.url, username=airflow_live.username,
+                 password=airflow_live.password, timeout=30) as src:
+        assert src.flavour == "airflow"
+        assert src.capabilities == {"restart", "rerun", "run_now"}
+        assert src.health()
+        cards = {p.name: p for p in src.pipelines()}
+        assert not cards["fw_diamond"].paused
+
+        run_id = src.run_now("fw_diamond")
+        dag_id, _, dag_run_id = run_id.partition("/")
+        assert dag_id == "fw_diamond" and ":" in dag_run_id and "+" in dag_run_id
+
+        failed = wait_run(src, run_id, lambda d: d.status.is_terminal)
+        assert failed.status is Status.FAILED
+        steps = by_name(failed)
+        assert {n: s.depends_on for n, s in steps.items()} == EDGES
+        assert {n: s.status for n, s in steps.items()} == {
+            "extract": Status.SUCCEEDED, "clean": Status.SUCCEEDED, "enrich": Status.FAILED,
+            "join": Status.PENDING, "publish": Status.PENDING}
+        assert steps["join"].extra["state"] == "upstream_failed"
+        assert failed.run.failed_step == "enrich"
+        assert "the flag file is there" in failed.error
+        assert failed.actions.restart_from_step == ("enrich",) and failed.actions.rerun
+        assert "RuntimeError" in src.step_log(run_id, "enrich")
+        listed = src.runs(pipeline="fw_diamond", status="failed").runs
+        assert [(r.run_id, r.failed_step) for r in listed] == [(run_id, "enrich")]
+
+        airflow_live.heal()
+        assert src.restart(run_id, "enrich") == run_id  # Airflow restarts in place
+        done = wait_run(src, run_id, lambda d: d.status is Status.SUCCEEDED)
+
+    steps = by_name(done)
+    assert all(s.status is Status.SUCCEEDED for s in done.steps)
+    tries = {n: [(a.number, a.status) for a in s.attempts] for n, s in steps.items()}
+    assert tries == {
+        "extract": [(1, Status.SUCCEEDED)], "clean": [(1, Status.SUCCEEDED)],
+        "enrich": [(1, Status.FAILED), (2, Status.SUCCEEDED)],
+        "join": [(1, Status.SUCCEEDED)], "publish": [(1, Status.SUCCEEDED)]}
+    assert done.run.attempts == 2
+    # what really ran: upstream once, the restarted task and its downstream again
+    assert sorted(airflow_live.traced()) == sorted(
+        ["extract 1", "clean 1", "enrich 1", "enrich 2", "join 1", "publish 1"])
+
+
+def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
+    with connect(prefect_live.url, timeout=30) as src:
+        assert src.flavour == "prefect"
+        assert src.capabilities == {"rerun", "run_now"}
+        assert "fw-diamond/diamond" in {p.name for p in src.pipelines()}
+
+        run_id = src.run_now("fw-diamond/diamond")
+        failed = wait_run(src, run_id, lambda d: d.status is Status.FAILED and any(
+            s.status is Status.FAILED for s in d.steps))
+        steps = by_name(failed)
+        assert {n: s.depends_on for n, s in steps.items()} == EDGES
+        assert steps["enrich"].status is Status.FAILED
+        assert steps["join"].status is Status.PENDING
+        assert "the flag file is there" in failed.error
+        assert failed.actions.rerun and not failed.actions.restart_from_step
+        assert "result persistence" in failed.actions.reasons["restart"]
+        with pytest.raises(errors.ActionNotSupported, match="no restart from a chosen task"):
+            src.restart(run_id, "enrich")
+
+        prefect_live.heal()
+        assert src.rerun(run_id) == run_id  # retried in place: same flow run
+        done = wait_run(src, run_id, lambda d: d.status is Status.SUCCEEDED and all(
+            s.status is Status.SUCCEEDED for s in d.steps))
+
+    assert done.run.attempts == 2
+    enrich = by_name(done)["enrich"]
+    assert [(a.number, a.status) for a in enrich.attempts] == [
+        (1, Status.FAILED), (2, Status.SUCCEEDED)]
+    assert prefect_live.traced().count("extract") == 2  # the whole flow ran again
