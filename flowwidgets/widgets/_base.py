@@ -128,6 +128,7 @@ class FlowWidget(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._unsubscribe: Callable[[], None] | None = None
         self._closed = False
+        self._stale = False
         self._live = live
         self.on_msg(self._on_message)
 
@@ -150,7 +151,10 @@ class FlowWidget(anywidget.AnyWidget):
         """First load, then follow the poller (called at the end of a subclass __init__)."""
         self._initial_load()
         if self._live:
-            self._unsubscribe = self.source.poller().subscribe(self._on_live)
+            poller = self.source.poller()
+            self._unsubscribe = poller.subscribe(self._on_live)
+            if poller.connected is False:  # an outage already under way: no new event
+                self._set_connection(False, poller.last_error or "the runner does not answer")
 
     def refresh(self) -> None:
         """Re-query the Source now (the poller does this by itself on every change)."""
@@ -177,6 +181,9 @@ class FlowWidget(anywidget.AnyWidget):
                 self._set_connection(False, event.error or "the runner does not answer")
             elif event.kind == "connected":
                 self._set_connection(True, "")
+                if self._stale:  # a read failed while the runner was away: read again
+                    self._stale = False
+                    self._guarded(self._on_changed, "reconnecting", event)
             elif event.kind == "changed":
                 self._guarded(self._on_changed, "updating", event)
         except Exception:  # pragma: no cover - _guarded already catches; belt and braces
@@ -192,14 +199,25 @@ class FlowWidget(anywidget.AnyWidget):
         try:
             with self._lock:
                 result = fn(*args)
-            if not self.connected:
+            if not self.connected and self._poller_not_away():
                 self._set_connection(True, "")
             return result
         except errors.RunnerUnavailable as exc:
+            self._stale = True
             self._set_connection(False, str(exc))
         except Exception as exc:
             self._report(exc, doing)
         return None
+
+    def _poller_not_away(self) -> bool:
+        """False while the shared poller says the runner is away (it will tell us when it
+        is back); True otherwise, so a successful call clears a transient failure."""
+        if not self._live:
+            return True
+        try:
+            return self.source.poller().connected is not False
+        except Exception:  # a closed source
+            return False
 
     def _report(self, exc: BaseException, doing: str) -> None:
         if self._closed:  # e.g. a background load outliving the widget

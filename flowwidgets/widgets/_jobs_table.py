@@ -10,7 +10,6 @@ Twin of ``js/src/widgets/jobs-table.ts``.
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from collections.abc import Callable
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["JobsTable"]
 
-log = logging.getLogger("flowwidgets.widgets")
 
 SORTABLE = ("status", "pipeline", "started_at", "finished_at", "attempts", "duration_ms",
             "failed_step", "run_id", "kind", "trigger")
@@ -175,6 +173,7 @@ class JobsTable(FlowWidget):
         self._loader: threading.Thread | None = None
         self._loaded = threading.Event()
         self._have_frame = False
+        self._missed_change = False
         self._frame = pd.DataFrame()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: pd.DataFrame | None = None
@@ -297,15 +296,15 @@ class JobsTable(FlowWidget):
     def _load_in_background(self) -> None:
         try:
             self._guarded(self._reload, "loading the run history")
-            if self._live and not self._closed:
-                # catch up with what changed while the history was being read
-                self._guarded(self._on_changed, "updating", LiveEvent("changed"))
-        except Exception:  # pragma: no cover - _guarded catches; never die noisily
-            log.exception("JobsTable: loading the history failed")
         finally:
             if not self._closed:
                 self._set(loading=False)
             self._loaded.set()
+        if self._live and not self._closed and (self._have_frame or self._missed_change):
+            # catch up with what changed while the history was being read (or read it
+            # again if the runner came back while a failing first read was under way)
+            self._missed_change = False
+            self._guarded(self._on_changed, "updating", LiveEvent("changed"))
 
     def _reload(self) -> None:
         frame = runs_frame(self.source)
@@ -320,7 +319,11 @@ class JobsTable(FlowWidget):
 
     def _on_changed(self, event: LiveEvent) -> None:
         if not self._have_frame:
-            return  # the history being read will include it
+            if self._loaded.is_set():
+                self._reload()  # the first load failed (runner away): read it all now
+            else:
+                self._missed_change = True  # the loader looks again when it is done
+            return
         page = self.source.runs(limit=INCREMENT, offset=0)
         known = set(self._frame["run_id"].tolist()) if len(self._frame) else set()
         unseen = [r for r in page.runs if r.run_id not in known]

@@ -184,7 +184,8 @@ class RunView(FlowWidget):
             return False
 
     def _on_changed(self, event: LiveEvent) -> None:
-        if event.runs and self.run_id not in event.runs:
+        loaded = self._detail is not None and self._detail.run_id == self.run_id
+        if loaded and event.runs and self.run_id not in event.runs:
             return
         self._reload()
 

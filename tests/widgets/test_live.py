@@ -9,7 +9,7 @@ from _widget_support import ORDERS, wait_until
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread
 from flowwidgets.sources import connect
-from flowwidgets.widgets import PipelineCards, RunView
+from flowwidgets.widgets import JobsTable, PipelineCards, RunView
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -19,25 +19,36 @@ def test_no_runner_attached_and_recovery(tmp_path):
     server = serve_in_thread(runner, start_runner=False)
     port = server.port
     src = connect(server.url, timeout=2)
-    cards = view = None
+    run_id = src.run_now("orders")  # recorded, not executed (the runner is not started)
+    widgets: list = []
     try:
         cards = PipelineCards(src)
         view = RunView(src, None)
+        widgets += [cards, view]
         assert cards.connected and [p["name"] for p in cards.pipelines] == ["orders"]
         server.stop()
         wait_until(lambda: not cards.connected and not view.connected, 15,
                    "the views to notice the runner went away")
-        assert str(port) in cards.connection_error or cards.connection_error
+        assert f"127.0.0.1:{port}" in cards.connection_error
         html = cards._repr_mimebundle_()[0]["text/html"]
         assert "NO RUNNER ATTACHED" in html
+        # views made while the runner is away say so, and load once it is back
+        late_table = JobsTable(src)
+        late_view = RunView(src, run_id)
+        widgets += [late_table, late_view]
+        assert not late_table.connected and not late_view.connected
+        assert "NO RUNNER ATTACHED" in late_view._repr_mimebundle_()[0]["text/html"]
         server = serve_in_thread(runner, port=port, start_runner=False)
-        wait_until(lambda: cards.connected and view.connected, 40,
+        wait_until(lambda: all(w.connected for w in widgets), 40,
                    "the views to recover when the runner is back")
         assert cards.connection_error == ""
         assert [p["name"] for p in cards.pipelines] == ["orders"]
+        wait_until(lambda: late_table.total == 1 and late_view.run.get("run"), 15,
+                   "the views made while away to load")
+        assert late_table.df["run_id"].tolist() == [run_id]
+        assert late_view.run["run"]["run_id"] == run_id
     finally:
-        for w in (cards, view):
-            if w is not None:
-                w.close()
+        for w in widgets:
+            w.close()
         src.close()
         server.stop()
