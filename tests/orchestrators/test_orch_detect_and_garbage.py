@@ -40,16 +40,19 @@ def recorded(scenario: str, method: str, path: str) -> Any:
     return copy.deepcopy(Cassette.load(scenario).find(method, path)["response"])
 
 
-AIRFLOW_ROUTES = {
-    "GET /api/v2/version": recorded("airflow_pipelines", "GET", "/api/v2/version"),
-    "POST /auth/token": httpx.Response(201, json={"access_token": "t"}),
-    "GET /api/v2/dags": recorded("airflow_pipelines", "GET", "/api/v2/dags?limit=1"),
-}
+def airflow_routes() -> dict[str, Any]:
+    """Detection and login as a real Airflow answers them (fresh Response objects: a
+    client takes a response's stream over)."""
+    return {
+        "GET /api/v2/version": recorded("airflow_pipelines", "GET", "/api/v2/version"),
+        "POST /auth/token": httpx.Response(201, json={"access_token": "t"}),
+        "GET /api/v2/dags": recorded("airflow_pipelines", "GET", "/api/v2/dags?limit=1"),
+    }
 
 
 def test_connect_detects_airflow_and_logs_in_with_the_keywords():
     seen: list[str] = []
-    with routed(AIRFLOW_ROUTES, seen) as client:
+    with routed(airflow_routes(), seen) as client:
         src = connect(BASE, username="admin", password=PASSWORD, client=client)
         assert src.flavour == "airflow" and src._flavour.version == "3.3.2"
         assert src.capabilities == {"restart", "rerun", "run_now"}
@@ -60,10 +63,10 @@ def test_connect_detects_airflow_and_logs_in_with_the_keywords():
 def test_connect_takes_airflow_credentials_from_the_environment(monkeypatch):
     monkeypatch.setenv("AIRFLOW_USERNAME", "admin")
     monkeypatch.setenv("AIRFLOW_PASSWORD", PASSWORD)
-    with routed(AIRFLOW_ROUTES) as client:
+    with routed(airflow_routes()) as client:
         src = connect_airflow(f"{BASE}/api/v2", client=client)
         assert src.url == BASE and src._flavour.can_login
-    with routed(AIRFLOW_ROUTES) as client, pytest.raises(TypeError, match="'password'"):
+    with routed(airflow_routes()) as client, pytest.raises(TypeError, match="'password'"):
         connect(BASE, pasword="x", client=client)
 
 
@@ -161,3 +164,46 @@ def test_replayed_sources_reject_requests_the_recording_does_not_have():
     with pytest.raises(AssertionError, match="unexpected GET"):
         airflow_source(BASE, replay_client(c), c.clock, username="admin",
                        password=PASSWORD).run("fw_paused/not-recorded")
+
+
+def test_async_twins_connect_and_read_the_same_models():
+    import asyncio
+
+    from flowwidgets.sources._base import AsyncSource
+    from flowwidgets.sources._http import AsyncHttp
+    from flowwidgets.sources.airflow import AirflowFlavour, connect_airflow_async
+    from flowwidgets.sources.prefect import connect_prefect_async
+
+    c_sync, c_async = Cassette.load("airflow_run_failed"), Cassette.load("airflow_run_failed")
+    run_id = "fw_diamond/" + c_sync.find("GET", "/api/v2/dags/fw_diamond/dagRuns/")[
+        "response"]["dag_run_id"]
+    sync_src = airflow_source(BASE, replay_client(c_sync), c_sync.clock, username="admin",
+                              password=PASSWORD)
+    expected = (sync_src.run(run_id), sync_src.step_log(run_id, "enrich"))
+
+    def mock(routes: dict[str, Any]) -> httpx.AsyncClient:
+        def handler(request: httpx.Request) -> httpx.Response:
+            route = routes.get(f"{request.method} {request.url.path}")
+            if isinstance(route, httpx.Response):
+                return route
+            return httpx.Response(200 if route is not None else 404, json=route)
+        return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+    async def go() -> tuple:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(c_async.handler)) as cl:
+            http = AsyncHttp(BASE, None, 30.0, cl)
+            flavour = AirflowFlavour(http, username="admin", password=PASSWORD,
+                                     version="3.3.2", clock=lambda: c_async.clock)
+            src = AsyncSource(BASE, flavour, http)
+            await src._drive(flavour.start())
+            got = (await src.run(run_id), await src.step_log(run_id, "enrich"))
+        async with mock(airflow_routes()) as cl:
+            af = await connect_airflow_async(BASE, username="admin", password=PASSWORD,
+                                             client=cl)
+        async with mock({"GET /api/health": True, "GET /api/admin/version": "3.8.8"}) as cl:
+            pf = await connect_prefect_async(BASE, client=cl)
+        return got, af.flavour, pf.flavour
+
+    got, af, pf = asyncio.run(go())
+    assert got == expected
+    assert (af, pf) == ("airflow", "prefect")
