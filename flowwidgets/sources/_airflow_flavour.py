@@ -200,7 +200,8 @@ class AirflowFlavour(Flavour):
         if failed:
             index = yield from self._failed_tasks(failed)
             collected = [replace(r, failed_step=index.get(
-                (r.extra["dag_id"], r.extra["dag_run_id"]))) for r in collected]
+                (r.extra["dag_id"], r.extra["dag_run_id"])))
+                if r.status is Status.FAILED else r for r in collected]
         end = offset + len(collected)
         return RunPage(runs=tuple(collected), total=total,
                        next_offset=end if end < total else None)

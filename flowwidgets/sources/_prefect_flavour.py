@@ -117,7 +117,7 @@ class PrefectFlavour(Flavour):
                                       {"flows": {"name": {"any_": [flow]}}},
                                       parse_names("POST /api/flows/filter"))
         if not found:
-            raise errors.InvalidAction(f"Prefect has no flow named {flow!r}")
+            raise errors.PipelineNotFound(f"Prefect has no flow named {flow!r}")
         return {"flows": {"id": {"any_": list(found)}},
                 "flow_runs": {"deployment_id": {"is_null_": True}}}
 

@@ -19,9 +19,14 @@ Actions, as Airflow really does them:
   everything downstream, after checking the task exists in that run. Airflow restarts *in
   place*: the "new run" is the same dag run with new tries of the cleared tasks, so the
   id returned is the id given. Upstream tasks keep their tries (their XComs are reused).
+  Airflow overwrites the run's start and end times; the tries keep the history.
 - **rerun**: clear the whole dag run (again in place).
 - **run now**: trigger a new dag run.
 - **resume from a watermark**: Airflow has none (ActionNotSupported).
+
+Cost of one poll: 1 request per 100 DAGs plus 1 per DAG (its last 10 runs), and 2 more
+per DAG once a minute (the 7-day failure counts); a run's detail is 3 requests, plus one
+per task with several tries and one log read per failed task (its error, up to 5).
 
 An ``idempotency_key`` makes ``run_now`` idempotent in Airflow itself (it becomes the dag
 run id, which Airflow keeps unique); for restart and rerun, which Airflow cannot

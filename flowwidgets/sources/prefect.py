@@ -4,7 +4,13 @@ Deployments are pipelines named ``"<flow>/<deployment>"`` (schedule, next schedu
 paused); a flow's runs started without a deployment make the pipeline ``"<flow>"``. Flow
 runs are runs (future auto-scheduled runs are not history and stay out of the lists; the
 next one is the card's "Next"); task runs collapsed by ``task_key`` (newest wins) with
-dependencies from ``task_inputs`` are steps (see :mod:`._prefect_parse`).
+dependencies from ``task_inputs`` are steps (see :mod:`._prefect_detail`). A run's
+duration is Prefect's ``total_run_time`` (time spent running, retries summed). Prefect
+writes task-run states through its event pipeline, seconds after the flow run's own state,
+so the poller keeps reading a run's detail for 30 s after it ends.
+
+Cost of one poll: 2 requests, 3 per deployment (recent runs, total, next scheduled run),
+and 2 more per pipeline once a minute (the 7-day failure counts).
 
 Actions, as Prefect really offers them:
 
