@@ -114,3 +114,15 @@ class WireRecorder:
 
     def clear(self) -> None:
         self.messages.clear()
+
+
+def stream_then_fail(ctx: Any) -> None:
+    """A streaming step (``call`` target): commits two watermarks, then fails."""
+    start = int(ctx.watermark or 0)
+    for i in (1, 2):
+        ctx.commit(str(start + 10 * i), rows=10)
+    raise ValueError(f"malformed event at offset {start + 20}")
+
+
+STREAM = PipelineSpec("stream", (StepSpec("consume", call="_widget_support:stream_then_fail"),),
+                      kind="streaming")

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _widget_support import CLICKS, ORDERS, Runner  # noqa: E402
+from _widget_support import CLICKS, ORDERS, STREAM, Runner  # noqa: E402
 
 from flowwidgets.runner._local import LocalRunner  # noqa: E402
 from flowwidgets.runner.serve import serve_in_thread  # noqa: E402
@@ -20,8 +20,9 @@ from flowwidgets.sources import connect  # noqa: E402
 
 @pytest.fixture
 def served(tmp_path) -> Iterator[Runner]:
-    """Our runner with ``orders`` (fails at dedupe while fail.flag exists) and ``clicks``."""
-    r = LocalRunner([ORDERS, CLICKS], db=tmp_path / "runs.sqlite", tick_s=0.1,
+    """Our runner with ``orders`` (fails at dedupe while fail.flag exists), ``clicks`` and
+    ``stream`` (streaming: commits watermarks, then fails)."""
+    r = LocalRunner([ORDERS, CLICKS, STREAM], db=tmp_path / "runs.sqlite", tick_s=0.1,
                     data_dir=tmp_path)
     with serve_in_thread(r) as server, connect(server.url) as src:
         yield Runner(r, server.url, src, tmp_path)

@@ -22,7 +22,8 @@ def test_cards_show_every_pipeline_and_its_strip(served):
     cards = PipelineCards(served.src, live=False)
     try:
         by_name = {p["name"]: p for p in cards.pipelines}
-        assert set(by_name) == {"orders", "clicks"}
+        assert set(by_name) == {"orders", "clicks", "stream"}
+        assert by_name["stream"]["kind"] == "streaming"
         orders = by_name["orders"]
         assert [r["run_id"] for r in orders["recent_runs"]] == [first, second]  # oldest first
         assert [r["status"] for r in orders["recent_runs"]] == ["failed", "succeeded"]

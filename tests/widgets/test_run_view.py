@@ -95,6 +95,22 @@ def test_rerun_through_the_view(served, failed_run):
         view.close()
 
 
+def test_resume_a_failed_stream_from_its_watermark(served):
+    failed = served.src.run_now("stream")
+    assert served.finished(failed) == "failed"
+    view = RunView(served.src, failed, live=False)
+    try:
+        assert view.run["run"]["kind"] == "streaming"
+        assert view.run["actions"]["resume_from_watermark"] is True
+        reply = Replies(view).click("resume", run_id=failed)
+        new = reply["response"]["new_run_id"]
+        resumed = served.src.run(new)
+        assert resumed.parent_run_id == failed and view.run_id == new
+        assert view.last_action["kind"] == "resume" and view.last_action["error"] is None
+    finally:
+        view.close()
+
+
 def test_refusals_carry_the_servers_detail(served, failed_run):
     view = RunView(served.src, failed_run, live=False)
     replies = Replies(view)
