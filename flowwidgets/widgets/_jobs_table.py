@@ -174,6 +174,7 @@ class JobsTable(FlowWidget):
         self._loaded = threading.Event()
         self._have_frame = False
         self._missed_change = False
+        self._hay: tuple[int, pd.Series] | None = None
         self._frame = pd.DataFrame()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: pd.DataFrame | None = None
@@ -377,15 +378,23 @@ class JobsTable(FlowWidget):
                 mask &= df["started_at"] < upper
             text = self.search.strip().lower()
             if text:
-                found = pd.Series(False, index=df.index)
-                for col in _SEARCHED:
-                    found |= _contains(df[col], text)
-                mask &= found
+                mask &= self._haystack().str.contains(text, regex=False).fillna(False).astype(
+                    bool)
             df = df[mask.to_numpy()]
             df = df.sort_values(self.sort_by, ascending=self.ascending, na_position="last",
                                 kind="stable")
         self._cache_key, self._cache = key, df
         return df
+
+    def _haystack(self) -> pd.Series:
+        """The searched columns of every run, lowercased and joined (once per frame)."""
+        if self._hay is None or self._hay[0] != self._version:
+            df = self._frame
+            joined = df[_SEARCHED[0]].astype("string").fillna("")
+            for col in _SEARCHED[1:]:
+                joined = joined + "\x1f" + df[col].astype("string").fillna("")
+            self._hay = (self._version, joined.str.lower())
+        return self._hay[1]
 
     def _update_view(self) -> None:
         if self._updating:
@@ -446,11 +455,3 @@ class JobsTable(FlowWidget):
     def _static_text(self) -> str:
         return table_text(self._rows, total=self.total)
 
-
-def _contains(col: pd.Series, text: str) -> pd.Series:
-    """Case-insensitive substring match; categoricals are matched on their categories."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        cats = [c for c in col.cat.categories if text in str(c).lower()]
-        return col.isin(cats)
-    return col.astype("string").str.lower().str.contains(text, regex=False).fillna(False).astype(
-        bool)
