@@ -1,88 +1,12 @@
-"""Fixtures for the orchestrator tests: real Airflow 3 and Prefect 3 servers.
-
-``airflow_live`` and ``prefect_live`` are session-scoped (one server per test session,
-shared by every test that asks, the browser tests of a Dashboard over a live Airflow
-included) and yield a :class:`LiveServer`: ``url``, ``username``/``password`` (Airflow),
-the fail-switch file that makes the diamond's ``enrich`` task fail while it exists, and the
-trace file each task appends to. Both venvs are built on first use and cached by version
-(``$FLOWWIDGETS_TEST_CACHE``, default ``~/.cache/flowwidgets-test``); every server is
-stopped by process group when the session ends.
-
-Reuse from another folder::
-
-    pytest_plugins = ["tests.orchestrators.conftest"]   # or import the fixtures
-"""
+"""Fixtures for the orchestrator tests: real Airflow 3 and Prefect 3 servers (see _live.py)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _servers as S  # noqa: E402
+from _live import LiveServer, airflow_live, prefect_live  # noqa: E402
 
-
-@dataclass
-class LiveServer:
-    """A running orchestrator, as the tests see it."""
-
-    url: str
-    fail_flag: Path
-    """While this file exists the diamond's ``enrich`` task fails; delete it to heal."""
-    trace: Path
-    """Each task run appends a line here (Airflow: ``"<task> <try>"``, Prefect: the name)."""
-    username: str | None = None
-    password: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def fail(self) -> None:
-        """Make ``enrich`` fail from the next run on."""
-        self.fail_flag.write_text("fail\n")
-
-    def heal(self) -> None:
-        """Make ``enrich`` succeed from the next run on."""
-        self.fail_flag.unlink(missing_ok=True)
-
-    def traced(self) -> list[str]:
-        """The lines tasks have written so far."""
-        return self.trace.read_text().splitlines() if self.trace.exists() else []
-
-
-@pytest.fixture(scope="session")
-def airflow_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real ``airflow standalone`` (3.3.2) with the diamond DAG ``fw_diamond``."""
-    work = tmp_path_factory.mktemp("airflow")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
-    live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
-    with S.airflow_server(work, (S.DAGS / "fw_diamond.py",), env) as srv:
-        live.url, live.username, live.password = srv.url, srv.username, srv.password
-        headers = {"Authorization": f"Bearer {srv.token()}"}
-        srv.timings["dag_parsed"] = S.wait_until("the DAG fw_diamond", lambda: httpx.get(
-            f"{srv.url}/api/v2/dags/fw_diamond", headers=headers, timeout=10
-        ).status_code == 200, 120, (srv.proc,))
-        live.timings = srv.timings
-        yield live
-
-
-@pytest.fixture(scope="session")
-def prefect_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A real ``prefect server start`` (3.8.8) serving the deployment
-    ``fw-diamond/diamond``."""
-    work = tmp_path_factory.mktemp("prefect")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
-    live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
-    with S.prefect_server(work, env) as srv:
-        runner = srv.serve(S.FLOWS / "fw_diamond_flow.py")
-        srv.timings["deployment"] = S.wait_until("the deployment fw-diamond/diamond", lambda: (
-            httpx.get(f"{srv.url}/api/deployments/name/fw-diamond/diamond", timeout=10
-                      ).status_code == 200), 120, (srv.proc, runner))
-        live.url, live.timings = srv.url, srv.timings
-        yield live
+__all__ = ["LiveServer", "airflow_live", "prefect_live"]
