@@ -51,6 +51,9 @@ _COLOR = {"succeeded": TEAL, "failed": RED, "running": AMBER, "requested": AMBER
 _FONT = "ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,monospace"
 _LABEL = (f"color:{MUTED};font-size:10px;letter-spacing:.09em;text-transform:uppercase")
 _MAX_TABLE_ROWS = 50
+MAX_STATIC_NODES = 400
+"""Beyond this many steps the static view counts steps by status instead of drawing them
+(a 5,000-step SVG would put megabytes into the saved notebook)."""
 
 
 def esc(value: Any) -> str:
@@ -331,8 +334,19 @@ def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "")
             f'{pill(run.get("status"))} {_label("pipeline")} {esc(run.get("pipeline"))} '
             f'{_label("started")} {esc(format_time(run.get("started_at")))} UTC '
             f'{_label("duration")} {esc(format_duration(run.get("duration_ms")))}</div>')
-    dag = (f'<div style="overflow:auto;border:1px solid {RULE}">{dag_svg(lay, steps)}</div>'
-           if lay is not None and lay.nodes else f'<div style="color:{MUTED}">No steps</div>')
+    if lay is None or not lay.nodes:
+        dag = f'<div style="color:{MUTED}">No steps</div>'
+    elif len(lay.nodes) > MAX_STATIC_NODES:
+        counts: dict[str, int] = {}
+        for s in steps.values():
+            st = status_of(s.get("status"))
+            counts[st] = counts.get(st, 0) + 1
+        dag = (f'<div style="color:{MUTED}">{len(lay.nodes):,} steps — too many to draw '
+               f'here; open the live view. ' + " ".join(
+                   f'<span style="color:{color_of(k)}">{STATUS_ICON[k]} {v:,} {k}</span>'
+                   for k, v in sorted(counts.items())) + '</div>')
+    else:
+        dag = f'<div style="overflow:auto;border:1px solid {RULE}">{dag_svg(lay, steps)}</div>'
     body = head + dag + f'<div style="margin-top:6px">{_legend()}</div>'
     if lay is not None and lay.problems:
         body += f'<div style="color:{AMBER}">⚠ {esc("; ".join(lay.problems))}</div>'

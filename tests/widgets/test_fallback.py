@@ -101,3 +101,14 @@ def test_offline_panel():
     out = fb.offline_html("cards", f"no runner reachable at http://127.0.0.1:9: {EVIL}")
     _no_markup_from(out)
     assert "NO RUNNER ATTACHED" in out
+
+
+def test_a_huge_dag_is_counted_not_drawn():
+    steps = [(f"s{i}", (f"s{i - 1}",) if i else ()) for i in range(fb.MAX_STATIC_NODES + 1)]
+    payload = {"run": {"run_id": "r", "status": "running"},
+               "steps": [{"name": n, "status": "succeeded" if i < 10 else "pending"}
+                         for i, (n, _) in enumerate(steps)]}
+    out = fb.run_html(payload, layout(steps))
+    assert "<svg" not in out and "401 steps — too many to draw" in out
+    assert "✓ 10 succeeded" in out and "○ 391 pending" in out
+    assert len(out) < 10_000
