@@ -2,7 +2,9 @@
 
     FlowwidgetsError
     ├── SpecError                 a pipelines file is invalid (file, line, what to fix)
-    ├── RunnerError               the local runner refused an action (mapped to HTTP 4xx)
+    ├── RunnerError               an action was refused before anything changed: by the
+    │   │                         local runner (mapped to HTTP 4xx) or by a Source's own
+    │   │                         checks (Airflow, Prefect) before it sends a request
     │   ├── RunNotFound           404: no such run
     │   ├── PipelineNotFound      404: no such pipeline in the runner's pipelines
     │   ├── InvalidAction         422: e.g. restart from a step the run does not have
@@ -68,7 +70,8 @@ class SpecError(FlowwidgetsError, ValueError):
 
 
 class RunnerError(FlowwidgetsError):
-    """The local runner refused an action; ``status_code`` is the HTTP status the API uses."""
+    """An action was refused before anything changed (by the local runner, or by a Source's
+    own checks); ``status_code`` is the HTTP status our API answers it with."""
 
     status_code = 400
 

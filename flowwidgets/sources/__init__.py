@@ -19,3 +19,7 @@ __all__ = [
     "connect_async",
     "register_flavour",
 ]
+
+# Importing the orchestrator flavours registers their probes with connect().
+from flowwidgets.sources import airflow as _airflow  # noqa: E402, F401
+from flowwidgets.sources import prefect as _prefect  # noqa: E402, F401
