@@ -28,6 +28,7 @@ from flowwidgets.models import (
 _LAZY = {
     "pipeline_summary": "flowwidgets.frames",
     "runs_frame": "flowwidgets.frames",
+    "runs_to_frame": "flowwidgets.frames",
     "step_failures": "flowwidgets.frames",
     "steps_frame": "flowwidgets.frames",
     "LiveEvent": "flowwidgets.live",
@@ -53,7 +54,13 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from flowwidgets.frames import pipeline_summary, runs_frame, step_failures, steps_frame
+    from flowwidgets.frames import (
+        pipeline_summary,
+        runs_frame,
+        runs_to_frame,
+        step_failures,
+        steps_frame,
+    )
     from flowwidgets.live import LiveEvent, Poller
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import ServerHandle, serve_in_thread
@@ -117,6 +124,7 @@ __all__ = [
     "pipeline_summary",
     "register_flavour",
     "runs_frame",
+    "runs_to_frame",
     "serve_in_thread",
     "step_failures",
     "steps_frame",

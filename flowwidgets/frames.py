@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from flowwidgets.models import RunDetail, RunPage, Status, parse_time
+from flowwidgets.models import Run, RunDetail, RunPage, Status, parse_time
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
 
-__all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "step_failures", "steps_frame"]
+__all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "step_failures",
+           "steps_frame"]
 
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
@@ -47,7 +48,7 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     cutoff = parse_time(since) if since is not None else None
     if cutoff is not None and not isinstance(cutoff, datetime):  # pragma: no cover
         raise TypeError(f"since must be a datetime or ISO-8601 text, got {since!r}")
-    cols: dict[str, list[Any]] = {c: [] for c in RUN_COLUMNS if c != "duration"}
+    kept: list[Run] = []
     seen: set[str] = set()
     fetched, bar = 0, None
     start = time.monotonic()
@@ -62,16 +63,7 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
                     done = True
                     break
                 seen.add(run.run_id)
-                cols["run_id"].append(run.run_id)
-                cols["pipeline"].append(run.pipeline)
-                cols["status"].append(run.status.value)
-                cols["started_at"].append(run.started_at)
-                cols["finished_at"].append(run.finished_at)
-                cols["duration_ms"].append(run.duration_ms)
-                cols["attempts"].append(run.attempts)
-                cols["failed_step"].append(run.failed_step)
-                cols["kind"].append(run.kind)
-                cols["trigger"].append(run.trigger)
+                kept.append(run)
             fetched += len(page.runs)
             if bar is None and progress is not False and (
                     progress or time.monotonic() - start > _PROGRESS_AFTER_S):
@@ -84,9 +76,49 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     finally:
         if bar is not None:
             bar.close()
-    frame = _runs_columns(cols)
+    frame = runs_to_frame(kept)
     frame.attrs["source"] = src.url
     return frame
+
+
+def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
+    """Run summaries as a DataFrame with the typed columns of :func:`runs_frame`
+    (:data:`RUN_COLUMNS`, in that order), one row per run in the order given."""
+    run_id: list[str] = []
+    pipeline: list[str] = []
+    status: list[str] = []
+    started: list[datetime | None] = []
+    finished: list[datetime | None] = []
+    ms: list[int | None] = []
+    attempts: list[int | None] = []
+    failed: list[str | None] = []
+    kind: list[str] = []
+    trigger: list[str | None] = []
+    for run in runs:
+        run_id.append(run.run_id)
+        pipeline.append(run.pipeline)
+        status.append(run.status.value)
+        started.append(run.started_at)
+        finished.append(run.finished_at)
+        ms.append(run.duration_ms)
+        attempts.append(run.attempts)
+        failed.append(run.failed_step)
+        kind.append(run.kind)
+        trigger.append(run.trigger)
+    duration_ms = pd.array(ms, dtype="Int64")
+    return pd.DataFrame({
+        "run_id": pd.array(run_id, dtype="string"),
+        "pipeline": pd.Categorical(pipeline),
+        "status": pd.Categorical(status, categories=STATUS_CATEGORIES),
+        "started_at": _utc(started),
+        "finished_at": _utc(finished),
+        "duration": _timedelta(duration_ms),
+        "duration_ms": duration_ms,
+        "attempts": pd.array(attempts, dtype="Int64"),
+        "failed_step": pd.array(failed, dtype="string"),
+        "kind": pd.Categorical(kind),
+        "trigger": pd.array(trigger, dtype="string"),
+    })
 
 
 def _pages(src: Source, pipeline: str | None, status: Status | str | None
@@ -122,23 +154,6 @@ def _progress_bar(total: int, src: Source) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="run", desc=f"runs from {src.url}", leave=False)
-
-
-def _runs_columns(cols: dict[str, list[Any]]) -> pd.DataFrame:
-    duration_ms = pd.array(cols["duration_ms"], dtype="Int64")
-    return pd.DataFrame({
-        "run_id": pd.array(cols["run_id"], dtype="string"),
-        "pipeline": pd.Categorical(cols["pipeline"]),
-        "status": pd.Categorical(cols["status"], categories=STATUS_CATEGORIES),
-        "started_at": _utc(cols["started_at"]),
-        "finished_at": _utc(cols["finished_at"]),
-        "duration": _timedelta(duration_ms),
-        "duration_ms": duration_ms,
-        "attempts": pd.array(cols["attempts"], dtype="Int64"),
-        "failed_step": pd.array(cols["failed_step"], dtype="string"),
-        "kind": pd.Categorical(cols["kind"]),
-        "trigger": pd.array(cols["trigger"], dtype="string"),
-    })
 
 
 def _utc(values: list[datetime | None]) -> pd.Series:

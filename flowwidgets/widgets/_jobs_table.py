@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import traitlets
 
-from flowwidgets.frames import _runs_columns, runs_frame
+from flowwidgets.frames import runs_frame, runs_to_frame
 from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget
@@ -82,29 +82,11 @@ def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
     ]
 
 
-def _frame_of(runs: list[Run]) -> pd.DataFrame:
-    cols: dict[str, list[Any]] = {c: [] for c in ("run_id", "pipeline", "status", "started_at",
-                                                  "finished_at", "duration_ms", "attempts",
-                                                  "failed_step", "kind", "trigger")}
-    for run in runs:
-        cols["run_id"].append(run.run_id)
-        cols["pipeline"].append(run.pipeline)
-        cols["status"].append(run.status.value)
-        cols["started_at"].append(run.started_at)
-        cols["finished_at"].append(run.finished_at)
-        cols["duration_ms"].append(run.duration_ms)
-        cols["attempts"].append(run.attempts)
-        cols["failed_step"].append(run.failed_step)
-        cols["kind"].append(run.kind)
-        cols["trigger"].append(run.trigger)
-    return _runs_columns(cols)
-
-
 def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     """``frame`` with ``runs`` inserted or replaced (by run_id), dtypes kept."""
     if not runs:
         return frame
-    fresh = _frame_of(runs)
+    fresh = runs_to_frame(runs)
     kept = frame[~frame["run_id"].isin(fresh["run_id"])]
     merged = pd.concat([fresh, kept], ignore_index=True)
     for col in ("pipeline", "kind"):  # categories of the two parts may differ

@@ -15,6 +15,7 @@ from flowwidgets.frames import (
     RUN_COLUMNS,
     pipeline_summary,
     runs_frame,
+    runs_to_frame,
     step_failures,
     steps_frame,
 )
@@ -64,6 +65,25 @@ def test_runs_frame_pages_through_everything_with_typed_columns(src):
     assert pd.isna(live["duration"])
     assert df["duration"].iloc[-1] == pd.Timedelta(seconds=10)
     assert (df["status"] == "failed").sum() == 300
+
+
+def test_runs_to_frame_is_the_frame_of_runs_frame(src):
+    """The public helper builds the same typed frame from models (the jobs table merges
+    live updates with it)."""
+    page = src.runs(limit=7)
+    df = runs_to_frame(page.runs)
+    whole = runs_frame(src, progress=False).head(7)
+    assert list(df.columns) == list(RUN_COLUMNS)
+    assert list(df["run_id"]) == [r.run_id for r in page.runs]
+    pd.testing.assert_frame_equal(df, whole, check_categorical=False)
+    assert list(df["status"].cat.categories) == [s.value for s in Status]
+    empty = runs_to_frame(iter(()))
+    assert empty.empty and list(empty.columns) == list(RUN_COLUMNS)
+    assert str(empty["started_at"].dtype) == "datetime64[ns, UTC]"
+    assert str(empty["duration"].dtype) == "timedelta64[ns]"
+    import flowwidgets
+
+    assert flowwidgets.runs_to_frame is runs_to_frame
 
 
 def test_filters_and_since(src):
