@@ -14,20 +14,17 @@ fixture with the URL and the login in its environment.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _live import LiveServer  # tests/conftest.py puts tests/orchestrators on sys.path
 from conftest import ARTIFACTS, assert_no_tracebacks
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui
 from flowwidgets.models import RunDetail, Status
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orchestrators"))
-from _live import LiveServer, airflow_live  # noqa: E402,F401 - the session fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow,
               pytest.mark.timeout(600)]

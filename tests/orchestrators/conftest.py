@@ -7,6 +7,5 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _live import LiveServer, airflow_live, prefect_live  # noqa: E402
-
-__all__ = ["LiveServer", "airflow_live", "prefect_live"]
+# The airflow_live / prefect_live session fixtures are defined once, in tests/conftest.py,
+# so every folder shares one server of each.

@@ -75,6 +75,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
         assert [(r.run_id, r.failed_step) for r in listed] == [(run_id, "enrich")]
 
         airflow_live.heal()
+        traced_before = len(airflow_live.traced())  # the server is shared with other tests
         assert src.restart(run_id, "enrich") == run_id  # Airflow restarts in place
         done = wait_run(src, run_id, lambda d: d.status is Status.SUCCEEDED)
         snap = src._snapshot()  # what the poller compares between polls
@@ -90,8 +91,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
         "join": [(1, Status.SUCCEEDED)], "publish": [(1, Status.SUCCEEDED)]}
     assert done.run.attempts == 2
     # what really ran: upstream once, the restarted task and its downstream again
-    assert sorted(airflow_live.traced()) == sorted(
-        ["extract 1", "clean 1", "enrich 1", "enrich 2", "join 1", "publish 1"])
+    assert sorted(airflow_live.traced()[traced_before:]) == ["enrich 2", "join 1", "publish 1"]
 
 
 def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
