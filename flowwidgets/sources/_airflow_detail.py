@@ -4,6 +4,7 @@ steps with dependencies and attempts, and the actions the run allows. Pure funct
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 from flowwidgets.models import Actions, Attempt, Run, RunDetail, Status, Step
@@ -38,7 +39,8 @@ def _order(tasks: dict[str, tuple[str, ...]], present: list[str]) -> list[str]:
 
 
 def _attempts(task_id: str, instances: tuple[TaskInstance, ...],
-              tries: dict[tuple[str, int], tuple[TaskInstance, ...]]) -> tuple[Attempt, ...]:
+              tries: dict[tuple[str, int], tuple[TaskInstance, ...]],
+              error: str | None = None) -> tuple[Attempt, ...]:
     out: list[Attempt] = []
     for ti in instances:
         history = tries.get((task_id, ti.map_index))
@@ -54,6 +56,11 @@ def _attempts(task_id: str, instances: tuple[TaskInstance, ...],
                                started_at=tr.started_at, finished_at=tr.finished_at,
                                step=task_id, extra=extra))
     out.sort(key=lambda a: (a.number, a.extra.get("map_index", -1)))
+    if error:  # the error read from the task's log belongs to its latest failed try
+        for i in range(len(out) - 1, -1, -1):
+            if out[i].status is Status.FAILED:
+                out[i] = replace(out[i], error=error)
+                break
     return tuple(out)
 
 
@@ -107,7 +114,8 @@ def build_detail(run: Run, instances: tuple[TaskInstance, ...],
     for task_id in _order(tasks, present):
         group = tuple(by_task[task_id])
         steps.append(_step(task_id, group, tuple(sorted(upstream[task_id])),
-                           _attempts(task_id, group, tries), errors.get(task_id)))
+                           _attempts(task_id, group, tries, errors.get(task_id)),
+                           errors.get(task_id)))
     failed = [s.name for s in steps if s.status is Status.FAILED]
     attempts = sorted((a for s in steps for a in s.attempts),
                       key=lambda a: (a.started_at is None, a.started_at or run.started_at,

@@ -177,6 +177,11 @@ class AirflowFlavour(Flavour):
             self._week[dag_id] = (time.monotonic(), (failed, finished))
         return failed, finished
 
+    def _forget_week(self, dag_id: str) -> None:
+        """Drop a DAG's cached 7-day counts: an action just changed its runs' outcomes."""
+        with self._lock:
+            self._week.pop(dag_id, None)
+
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
              cache: bool) -> Plan[RunPage]:
         states = [k for k, v in AIRFLOW_RUN_STATES.items() if v is status] if status else []
@@ -350,16 +355,18 @@ class AirflowFlavour(Flavour):
         yield from self._call(Request("POST", f"{_V2}/dags/{_seg(dag_id)}/clearTaskInstances",
                                       ep, body=body,
                                       parse=parse_task_instances(ep)))
+        self._forget_week(dag_id)
         return self._remember(key, run_id)
 
     def rerun(self, run_id: str, key: str | None) -> Plan[str]:
         """Clear the whole dag run: every task runs again (in place; returns ``run_id``)."""
         if (done := self._remembered(key)) is not None:
             return done
-        _, _, base = yield from self._finished_run(run_id, "rerun")
+        dag_id, _, base = yield from self._finished_run(run_id, "rerun")
         yield from self._call(Request("POST", f"{base}/clear",
                                       "POST /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/clear",
                                       body={"dry_run": False, "only_failed": False}))
+        self._forget_week(dag_id)
         return self._remember(key, run_id)
 
     def run_now(self, pipeline: str, key: str | None) -> Plan[str]:

@@ -8,6 +8,7 @@ one the real server saw. See ``record.py`` for how the scenarios were made.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -109,6 +110,9 @@ def test_failed_diamond_detail_edges_error_actions_and_log():
     assert detail.error == steps["enrich"].error == (
         "RuntimeError: enrich failed: the flag file is there")
     assert detail.run.failed_step == "enrich" and detail.run.attempts == 1
+    (failed_try,) = steps["enrich"].attempts  # the attempts table shows the try's error
+    assert failed_try.status is Status.FAILED and failed_try.error == detail.error
+    assert all(a.error is None for n, s in steps.items() if n != "enrich" for a in s.attempts)
     acts = detail.actions
     assert acts.restart_from_step == ("enrich",) and acts.rerun
     assert set(acts.restart_steps) == set(steps)
@@ -201,7 +205,9 @@ def test_restart_clears_the_task_and_its_downstream_in_that_one_run():
     c = Cassette.load("airflow_restart")
     run_id = run_id_of(c, "fw_diamond")
     with source(c) as src:
+        src._flavour._week["fw_diamond"] = (time.monotonic(), (1, 1))  # a card said 100 %
         assert src.restart(run_id, "enrich", idempotency_key="k") == run_id
+        assert "fw_diamond" not in src._flavour._week  # the next card reads fresh counts
         assert src.restart(run_id, "enrich", idempotency_key="k") == run_id  # no 2nd clear
     c.assert_all_used()
     (body,) = posted(c, "/clearTaskInstances")
