@@ -6,12 +6,15 @@ stopped when the last subscriber leaves (or on :meth:`Poller.stop`). Subscribers
 
 - ``"changed"``: something you show may have changed; re-query the Source (its ETag /
   body-hash cache makes a re-query of unchanged data cheap and returns the same models).
-  ``pipelines`` and ``runs`` name what changed; after a reconnection they name what differs
-  from before the outage, possibly nothing.
+  ``pipelines`` and ``runs`` name what changed: at the first contact everything the
+  runner shows, after a reconnection what differs from before the outage. When both are
+  empty, anything may have changed: re-read what you show.
 - ``"disconnected"``: the runner went away (once per outage; ``error`` says why). The
   poller backs off (1 s doubling to 30 s, jittered) and keeps trying.
-- ``"connected"``: the runner answers (at start, and again after an outage, followed by
-  ``"changed"``).
+- ``"connected"``: the runner answers: at the first contact (whether or not earlier tries
+  failed) and again after an outage. It is always followed at once by a ``"changed"``, so
+  a subscriber that only re-queries on "changed" also recovers reads that failed while
+  the runner was away; "connected" itself needs handling only to show the connection.
 
 It listens to the runner's push channel where there is one (our runner's server-sent
 events at ``GET /api/events``, resumed with ``Last-Event-ID``) and otherwise polls with
@@ -207,13 +210,13 @@ class Poller:
         was = self._connected
         self._connected = True
         self.last_error = None
+        base, self._base = self._base, snap
         if was is not True:
             self._emit(LiveEvent("connected"))
-        base, self._base = self._base, snap
-        if base is None:
-            return
-        pipes, runs = _diff(base.pipelines, snap.pipelines), _diff(base.runs, snap.runs)
-        if pipes or runs or was is False:
+        # the first contact compares with nothing: everything the runner shows is new
+        old_pipes, old_runs = (base.pipelines, base.runs) if base is not None else ({}, {})
+        pipes, runs = _diff(old_pipes, snap.pipelines), _diff(old_runs, snap.runs)
+        if pipes or runs or was is not True:  # every "connected" is followed by "changed"
             self._emit(LiveEvent("changed", pipes, runs))
 
     def _failure(self, exc: Exception) -> None:

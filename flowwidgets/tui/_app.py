@@ -206,7 +206,7 @@ class FlowTui(ActionKeys, App[None]):
         kind = getattr(message.event, "kind", "changed")
         if kind == "disconnected":
             self._set_state("away", getattr(message.event, "error", None) or "")
-        else:
+        elif kind == "changed":  # also right after every "connected"
             self._request_refresh()
 
     def action_refresh(self) -> None:

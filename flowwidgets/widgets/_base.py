@@ -128,7 +128,6 @@ class FlowWidget(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._unsubscribe: Callable[[], None] | None = None
         self._closed = False
-        self._stale = False
         self._live = live
         self.on_msg(self._on_message)
 
@@ -179,11 +178,8 @@ class FlowWidget(anywidget.AnyWidget):
         try:
             if event.kind == "disconnected":
                 self._set_connection(False, event.error or "the runner does not answer")
-            elif event.kind == "connected":
+            elif event.kind == "connected":  # a "changed" follows: it re-reads
                 self._set_connection(True, "")
-                if self._stale:  # a read failed while the runner was away: read again
-                    self._stale = False
-                    self._guarded(self._on_changed, "reconnecting", event)
             elif event.kind == "changed":
                 self._guarded(self._on_changed, "updating", event)
         except Exception:  # pragma: no cover - _guarded already catches; belt and braces
@@ -202,8 +198,7 @@ class FlowWidget(anywidget.AnyWidget):
             if not self.connected and self._poller_not_away():
                 self._set_connection(True, "")
             return result
-        except errors.RunnerUnavailable as exc:
-            self._stale = True
+        except errors.RunnerUnavailable as exc:  # the poller's next "changed" reads again
             self._set_connection(False, str(exc))
         except Exception as exc:
             self._report(exc, doing)

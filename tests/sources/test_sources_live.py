@@ -51,7 +51,10 @@ def test_changed_disconnected_connected_and_clean_stop():
         assert src.poller() is poller and poller.mode == "poll"
         poller.min_backoff, poller.max_backoff = 0.2, 0.4
         unsubscribe = poller.subscribe(events.put)
-        assert next_event(events, "connected").error is None
+        assert events.get(timeout=10).kind == "connected"
+        first = events.get(timeout=1)  # every "connected" is followed by a "changed"
+        assert first.kind == "changed" and first.error is None
+        assert first.runs == {"r1"} and first.pipelines == {"etl"}, "all is new at first"
 
         history.record_run_record(record("r2", "running", minutes=5))
         changed = next_event(events, "changed")
@@ -73,14 +76,43 @@ def test_changed_disconnected_connected_and_clean_stop():
 
         history.record_run_record(record("r3", minutes=9))
         server = ServerThread(create_app(history=history), port=port).start()
-        next_event(events, "connected")
-        assert "r3" in next_event(events, "changed").runs
+        assert next_event(events, "connected").error is None
+        back = events.get(timeout=1)
+        assert back.kind == "changed" and "r3" in back.runs and "r1" not in back.runs
 
         before = threading.active_count()
         started = time.monotonic()
         unsubscribe()
         assert time.monotonic() - started < 1.0
         assert not poller.running and threading.active_count() == before - 1
+    finally:
+        src.close()
+        server.stop()
+
+
+def test_a_poller_that_never_reached_the_runner_says_connected_then_changed():
+    """The first contact after failed tries is a connection like any other: "connected",
+    then a "changed" naming everything, so subscribers need no special case."""
+    history = InMemoryRunHistory()
+    history.record_run_record(record("r1"))
+    server = ServerThread(create_app(history=history)).start()
+    port = server.port
+    src = connect(server.url, timeout=2)
+    server.stop()  # detected, then gone before the poller ever polled
+    events: queue.Queue[LiveEvent] = queue.Queue()
+    try:
+        poller = src.poller(interval=0.1)
+        poller.min_backoff, poller.max_backoff = 0.1, 0.2
+        poller.subscribe(events.put)
+        gone = events.get(timeout=10)
+        assert gone.kind == "disconnected" and str(port) in (gone.error or "")
+        assert poller.connected is False
+        server = ServerThread(create_app(history=history), port=port).start()
+        assert next_event(events, "connected").error is None
+        changed = events.get(timeout=1)
+        assert changed.kind == "changed"
+        assert changed.runs == {"r1"} and changed.pipelines == {"etl"}
+        assert poller.connected is True and poller.last_error is None
     finally:
         src.close()
         server.stop()
@@ -125,6 +157,8 @@ def test_refresh_polls_at_once():
         events: queue.Queue[LiveEvent] = queue.Queue()
         poller.subscribe(events.put)
         next_event(events, "connected")
+        first = next_event(events, "changed")
+        assert not first.runs and not first.pipelines, "an empty runner: nothing to name"
         time.sleep(0.2)
         history.record_run_record(record("fresh"))
         poller.refresh()

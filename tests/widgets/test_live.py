@@ -52,3 +52,38 @@ def test_no_runner_attached_and_recovery(tmp_path):
             w.close()
         src.close()
         server.stop()
+
+
+def test_views_made_before_the_poller_ever_reached_the_runner_load_when_it_comes(tmp_path):
+    """The poller's first contact (after tries that failed) is "connected" then "changed":
+    the views re-read on that "changed" like on any other, with no reconnection case."""
+    runner = LocalRunner([ORDERS], db=tmp_path / "runs.sqlite", tick_s=0.1, data_dir=tmp_path)
+    server = serve_in_thread(runner, start_runner=False)
+    port = server.port
+    src = connect(server.url, timeout=2)
+    run_id = src.run_now("orders")
+    server.stop()  # gone before any view or the poller read anything
+    poller = src.poller(interval=0.2)
+    poller.min_backoff, poller.max_backoff = 0.1, 0.3
+    widgets: list = []
+    try:
+        cards = PipelineCards(src)
+        table = JobsTable(src, background=False)
+        view = RunView(src, run_id)
+        widgets += [cards, table, view]
+        assert not any(w.connected for w in widgets)
+        assert cards.pipelines == [] and table.total == 0 and view.run == {}
+        wait_until(lambda: poller.connected is False, 10, "the poller to fail its first tries")
+        server = serve_in_thread(runner, port=port, start_runner=False)
+        wait_until(lambda: all(w.connected for w in widgets), 15, "the views to connect")
+        wait_until(lambda: cards.pipelines and table.total == 1 and view.run.get("run"), 15,
+                   "the views to load on the first contact's 'changed'")
+        assert [p["name"] for p in cards.pipelines] == ["orders"]
+        assert table.df["run_id"].tolist() == [run_id]
+        assert view.run["run"]["run_id"] == run_id and view._layout["nodes"]
+        assert all(w.error == "" for w in widgets)
+    finally:
+        for w in widgets:
+            w.close()
+        src.close()
+        server.stop()
