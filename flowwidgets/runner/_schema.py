@@ -1,7 +1,8 @@
 """The run log's SQLite schema: every table and index in one place, versioned.
 
 ``PRAGMA user_version`` holds :data:`SCHEMA_VERSION`; :func:`migrate` creates the schema
-on an empty file and refuses a file written by a newer flowwidgets. Times are ISO-8601
+on an empty file, upgrades an older one in place (one transaction per file) and refuses a
+file written by a newer flowwidgets. Times are ISO-8601
 UTC text with milliseconds and a ``Z`` (``2026-11-22T10:04:05.123Z``, always that width,
 so text order is time order). Status columns are authoritative; JSON bodies (``extras``,
 ``depends_on``, outputs) hold what is not queried.
@@ -15,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE runs (
@@ -130,7 +131,51 @@ CREATE TABLE meta (
 INSERT INTO meta (key, value) VALUES ('version', 0);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1}
+_V2 = """
+-- Runs per pipeline, kept by triggers in the writing transaction, so statistics and
+-- unfiltered counts need no scan of the runs (any SQL that writes runs keeps them right).
+CREATE TABLE pipeline_totals (
+    pipeline      TEXT PRIMARY KEY,
+    runs          INTEGER NOT NULL DEFAULT 0,
+    with_duration INTEGER NOT NULL DEFAULT 0   -- runs whose duration_ms is set
+) WITHOUT ROWID;
+INSERT INTO pipeline_totals (pipeline, runs, with_duration)
+    SELECT pipeline, COUNT(*), COUNT(duration_ms) FROM runs GROUP BY pipeline;
+CREATE TRIGGER runs_totals_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO pipeline_totals (pipeline, runs, with_duration)
+        VALUES (NEW.pipeline, 1, NEW.duration_ms IS NOT NULL)
+        ON CONFLICT (pipeline) DO UPDATE SET runs = runs + 1,
+            with_duration = with_duration + (NEW.duration_ms IS NOT NULL);
+END;
+CREATE TRIGGER runs_totals_delete AFTER DELETE ON runs BEGIN
+    UPDATE pipeline_totals SET runs = runs - 1,
+        with_duration = with_duration - (OLD.duration_ms IS NOT NULL)
+        WHERE pipeline = OLD.pipeline;
+END;
+CREATE TRIGGER runs_totals_update AFTER UPDATE OF pipeline, duration_ms ON runs
+WHEN OLD.pipeline IS NOT NEW.pipeline
+    OR (OLD.duration_ms IS NULL) IS NOT (NEW.duration_ms IS NULL) BEGIN
+    UPDATE pipeline_totals SET runs = runs - 1,
+        with_duration = with_duration - (OLD.duration_ms IS NOT NULL)
+        WHERE pipeline = OLD.pipeline;
+    INSERT INTO pipeline_totals (pipeline, runs, with_duration)
+        VALUES (NEW.pipeline, 1, NEW.duration_ms IS NOT NULL)
+        ON CONFLICT (pipeline) DO UPDATE SET runs = runs + 1,
+            with_duration = with_duration + (NEW.duration_ms IS NOT NULL);
+END;
+
+-- Filtered pages and their counts (pipeline + status), and the 7-day failure rate,
+-- from the index alone.
+CREATE INDEX runs_pipeline_status_created ON runs (pipeline, status, created_at, run_id);
+
+-- The newest commit at or before a time (streaming rates over a window).
+CREATE INDEX watermarks_pipeline_committed ON watermarks (pipeline, committed_at);
+
+-- Event retention: ids up to this one were deleted (a listener behind it missed events).
+INSERT INTO meta (key, value) VALUES ('events_trimmed_through', 0);
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

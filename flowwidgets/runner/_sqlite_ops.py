@@ -1,26 +1,38 @@
 """Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and its
-operations that span tables: statistics over the history, the bulk import, recovery.
+operations that span tables: pages of runs, statistics over the history, the bulk
+import, recovery.
 
-Statistics are computed in SQL over every run, on indexes (see
-:mod:`flowwidgets.runner._schema`): a grouped count on ``(pipeline, created_at,
-run_id)``, the last ten runs from the same index, the median as one ``LIMIT/OFFSET`` read
-of the partial index on ``(pipeline, duration_ms)``, the 7-day failure rate from a range
-of ``(pipeline, created_at)``.
+Statistics are exact over every run and read indexes only (see
+:mod:`flowwidgets.runner._schema`): totals from ``pipeline_totals`` (kept by triggers),
+the last ten runs from ``(pipeline, created_at, run_id)``, the median as one
+``LIMIT/OFFSET`` read of the partial index on ``(pipeline, duration_ms)``, the 7-day
+failure rate as two range counts of ``(pipeline, status, created_at)``. A page of runs
+picks its rowids from a covering index first and reads only those rows, so a deep
+``OFFSET`` walks index entries, not table rows.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
-from flowwidgets.runner.store import AttemptRecord, Event, PipelineStats, RunRecord, StepRecord
+from flowwidgets.runner.store import (
+    RUN_SUMMARY_FIELDS,
+    AttemptRecord,
+    Event,
+    PipelineStats,
+    RunRecord,
+    StepRecord,
+    Watermark,
+)
 
 __all__ = [
     "ATTEMPT_COLS",
@@ -28,13 +40,18 @@ __all__ = [
     "INTERRUPTED",
     "RUN_COLS",
     "STEP_COLS",
+    "SUMMARY_COLS",
+    "WATERMARK_COLS",
     "attempt_row",
     "event_row",
     "import_rows",
+    "insert_run",
     "pipeline_stats",
     "recover",
+    "run_page",
     "run_row",
     "step_row",
+    "watermark_row",
 ]
 
 INTERRUPTED = "runner interrupted"
@@ -49,6 +66,10 @@ STEP_COLS = ("run_id, name, status, depends_on, position, started_at, finished_a
              "attempts, reused_from")
 ATTEMPT_COLS = "run_id, step, number, status, started_at, finished_at, error, log_tail"
 EVENT_COLS = "id, kind, run_id, pipeline, status, step, at"
+WATERMARK_COLS = "pipeline, value, run_id, committed_at, rows_total, batches_total"
+SUMMARY_COLS = ", ".join(RUN_SUMMARY_FIELDS)
+"""The summary straight from the columns: times are stored in the API's format, the
+status as its word, the duration in whole milliseconds."""
 
 
 def run_row(r: Sequence[Any]) -> RunRecord:
@@ -82,34 +103,113 @@ def event_row(r: Sequence[Any]) -> Event:
                  at=dt(r[6]))  # type: ignore[arg-type]
 
 
+def watermark_row(r: Sequence[Any]) -> Watermark:
+    """A ``SELECT WATERMARK_COLS`` row as a record."""
+    return Watermark(pipeline=r[0], value=r[1], run_id=r[2], committed_at=dt(r[3]),
+                     rows_total=r[4], batches_total=r[5])  # type: ignore[arg-type]
+
+
+def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,
+               from_step: str | None, resume_watermark: str | None,
+               scheduled_for: datetime | None, plan: Sequence[tuple[str, Sequence[str]]],
+               reused: Mapping[str, str]) -> str:
+    """Insert a ``requested`` run under a fresh id ``<pipeline>-<UTC stamp>-<6 hex>`` with
+    its steps: ``pending``, or ``succeeded`` with the source run's output copied for the
+    steps in ``reused`` (step → source run id). Returns the run id."""
+    stamp = tx.now.strftime("%Y%m%dT%H%M%S")
+    for _ in range(8):
+        run_id = f"{pipeline}-{stamp}-{secrets.token_hex(3)}"
+        try:
+            tx.execute(
+                "INSERT INTO runs (run_id, pipeline, kind, status, trigger, created_at, "
+                "parent_run_id, from_step, resume_watermark, scheduled_for) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, pipeline, kind, Status.REQUESTED, trigger, tx.now_text,
+                 parent_run_id, from_step, resume_watermark, ts(scheduled_for)))
+            break
+        except sqlite3.IntegrityError:  # same second, same 24 random bits: draw again
+            continue
+    else:
+        raise RuntimeError(f"could not draw a unique run id for {pipeline!r}")
+    for position, (name, deps) in enumerate(plan):
+        source = reused.get(name)
+        tx.execute(
+            "INSERT INTO steps (run_id, name, position, status, depends_on, reused_from)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, name, position, Status.SUCCEEDED if source else Status.PENDING,
+             json.dumps(list(deps)), source))
+        if source:
+            tx.execute(
+                "INSERT INTO outputs (run_id, step, value, saved_at) "
+                "SELECT ?, step, value, ? FROM outputs WHERE run_id = ? AND step = ?",
+                (run_id, tx.now_text, source, name))
+    return run_id
+
+
+def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
+             status: str | None, since: str | None, limit: int, offset: int
+             ) -> tuple[list[Any], int]:
+    """``cols`` of one page of runs (newest first by created time, then run id) and the
+    number that match. Call inside one read transaction. The page's rowids come from a
+    covering index (``(created_at, run_id)``, ``(pipeline, created_at, run_id)`` or
+    ``(pipeline, status, created_at, run_id)``); the count from ``pipeline_totals`` when
+    only the pipeline (or nothing) is filtered."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    for clause, value in (("pipeline = ?", pipeline),
+                          ("status = ?", None if status is None else str(status)),
+                          ("created_at >= ?", since)):
+        if value is not None:
+            clauses.append(clause)
+            args.append(value)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    order = "ORDER BY created_at DESC, run_id DESC"
+    rows = conn.execute(
+        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {where} {order} "
+        f"LIMIT ? OFFSET ?) {order}",
+        [*args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+    if status is None and since is None:
+        (total,) = conn.execute(
+            "SELECT COALESCE(SUM(runs), 0) FROM pipeline_totals"
+            + (" WHERE pipeline = ?" if pipeline is not None else ""),
+            [] if pipeline is None else [pipeline]).fetchone()
+    else:
+        (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
+    return rows, total
+
+
 def pipeline_stats(conn: sqlite3.Connection, pipelines: Sequence[str], now: datetime
                    ) -> dict[str, PipelineStats]:
     """Statistics of the named pipelines, then of every other pipeline with runs (by
     name). Call inside one read transaction so the figures agree with each other."""
     week_ago = ts(now - timedelta(days=7))
-    totals = dict(conn.execute("SELECT pipeline, COUNT(*) FROM runs GROUP BY pipeline"))
+    totals = {name: (runs, timed) for name, runs, timed in conn.execute(
+        "SELECT pipeline, runs, with_duration FROM pipeline_totals WHERE runs > 0")}
     out: dict[str, PipelineStats] = {}
     for name in dict.fromkeys([*pipelines, *sorted(totals)]):
+        runs, timed = totals.get(name, (0, 0))
         recent = [run_row(r) for r in conn.execute(
             f"SELECT {RUN_COLS} FROM runs WHERE pipeline = ? "
-            "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1]
-        failed, finished = conn.execute(
-            "SELECT COUNT(*) FILTER (WHERE status = 'failed'), COUNT(*) FROM runs "
-            "WHERE pipeline = ? AND created_at >= ? AND status IN ('failed', 'succeeded')",
-            (name, week_ago)).fetchone()
+            "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1] if runs else []
+        failed = finished = 0
+        if runs:
+            for status, count in conn.execute(
+                    "SELECT status, COUNT(*) FROM runs WHERE pipeline = ? AND status IN "
+                    "('failed', 'succeeded') AND created_at >= ? GROUP BY status",
+                    (name, week_ago)):
+                finished += count
+                failed += count if status == Status.FAILED else 0
         out[name] = PipelineStats(
-            pipeline=name, total_runs=totals.get(name, 0),
+            pipeline=name, total_runs=runs,
             latest_run=recent[-1] if recent else None, recent_runs=tuple(recent),
-            median_duration_ms=_median(conn, name),
+            median_duration_ms=_median(conn, name, timed),
             failure_rate_7d=failed / finished if finished else None)
     return out
 
 
-def _median(conn: sqlite3.Connection, pipeline: str) -> int | None:
-    """Median duration of the pipeline's runs that have one (integer mean of the two middle
-    values for an even count, like ematix-flow), or None."""
-    (n,) = conn.execute("SELECT COUNT(*) FROM runs WHERE pipeline = ? AND duration_ms IS NOT "
-                        "NULL", (pipeline,)).fetchone()
+def _median(conn: sqlite3.Connection, pipeline: str, n: int) -> int | None:
+    """Median duration of the pipeline's ``n`` runs that have one (integer mean of the two
+    middle values for an even count, like ematix-flow), or None."""
     if not n:
         return None
     middle = [d for (d,) in conn.execute(

@@ -7,6 +7,11 @@ log opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer neve
 upgrade a read lock, so ``busy_timeout`` applies and no ``SQLITE_BUSY`` surprises), plain
 ``BEGIN`` for multi-query reads (one WAL snapshot). A :class:`Tx` carries one write: its
 clock, the events it appends and the version bump, all committed together.
+
+Event retention: a write that appends events also trims the events table to the newest
+``keep_events`` rows, at most once per ``trim_every_s`` per pool (and on the first such
+write after opening), inside the same transaction; ``meta.events_trimmed_through`` records
+the highest id deleted.
 """
 
 from __future__ import annotations
@@ -64,12 +69,18 @@ _MS = timedelta(milliseconds=1)
 class Pool:
     """Connections to one SQLite file, each used by one thread at a time."""
 
-    def __init__(self, path: str, busy_timeout_s: float):
+    def __init__(self, path: str, busy_timeout_s: float, *, keep_events: int = 50_000,
+                 trim_every_s: float = 60.0):
         if path == ":memory:" or path.startswith("file::memory:"):
             raise ValueError("SqliteRunLog needs a file: every connection of an in-memory "
                              "database is a separate database")
+        if keep_events < 1:
+            raise ValueError(f"keep_events must be at least 1, not {keep_events}")
         self.path = path
         self.busy_timeout_s = float(busy_timeout_s)
+        self.keep_events = int(keep_events)
+        self.trim_every_s = float(trim_every_s)
+        self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._open: set[sqlite3.Connection] = set()
@@ -161,6 +172,9 @@ class Pool:
             try:
                 yield tx
                 tx.flush()
+                if tx.appended and time.monotonic() >= self._next_trim:
+                    self._next_trim = time.monotonic() + self.trim_every_s
+                    tx.trim_events(self.keep_events)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -218,6 +232,25 @@ class Tx:
     def touch(self) -> None:
         """Bump the version on commit even without an event."""
         self._touched = True
+
+    @property
+    def appended(self) -> bool:
+        """True when this transaction appends events."""
+        return bool(self._events)
+
+    def trim_events(self, keep: int) -> int:
+        """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
+        ``meta.events_trimmed_through``; returns the number of rows deleted. Ids come from
+        AUTOINCREMENT in serialised write transactions (never reused, no gaps but the
+        trimmed ones), so what stays is the newest ``keep`` events."""
+        (top,) = self.one("SELECT COALESCE(MAX(id), 0) FROM events")
+        cut = top - keep
+        row = self.one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
+        if row is None or cut <= row[0]:
+            return 0
+        deleted = self.execute("DELETE FROM events WHERE id <= ?", (cut,)).rowcount
+        self.execute("UPDATE meta SET value = ? WHERE key = 'events_trimmed_through'", (cut,))
+        return deleted
 
     def ms_since(self, start: str | None) -> int | None:
         """Milliseconds from a stored time to this transaction's clock (None for None)."""

@@ -13,7 +13,9 @@ demand, each in autocommit mode with explicit transactions), so readers run in p
 under WAL while writers serialise on ``BEGIN IMMEDIATE``; ``close()`` closes them all.
 Every write that changes what the API shows bumps :meth:`SqliteRunLog.version` and
 appends :class:`~flowwidgets.runner.store.Event` rows in the same transaction;
-heartbeats and schedule-fire claims do not (they would defeat ETags).
+heartbeats and schedule-fire claims do not (they would defeat ETags). The events table
+keeps the newest ``keep_events`` rows (trimmed by a writer at most once a minute, see
+:mod:`flowwidgets.runner._sqlite_pool`).
 Times are stored as ISO-8601 UTC text with milliseconds and come back as aware UTC
 datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runner._schema`.
 """
@@ -22,9 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import socket
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -32,8 +32,9 @@ from typing import Any
 
 from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
-from flowwidgets.runner._sqlite_pool import Pool, Tx, dt, ts
+from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
+    RUN_SUMMARY_FIELDS,
     AttemptRecord,
     Event,
     PipelineStats,
@@ -48,18 +49,26 @@ __all__ = ["SqliteRunLog"]
 INTERRUPTED = q.INTERRUPTED
 """The error recorded on runs, steps and attempts whose worker disappeared."""
 
+KEEP_EVENTS = 50_000
+"""Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
+
 
 class SqliteRunLog(RunLog):
     """A :class:`~flowwidgets.runner.store.RunLog` kept in the SQLite file at ``path``.
 
-    The file and its schema are created on open. ``busy_timeout_s`` is how long a writer
-    waits for another writer (thread or process) before ``sqlite3.OperationalError``.
-    Usable as a context manager; ``close()`` releases every connection it opened.
+    The file and its schema are created (or upgraded) on open. ``busy_timeout_s`` is how
+    long a writer waits for another writer (thread or process) before
+    ``sqlite3.OperationalError``. ``keep_events`` bounds the events table (the push
+    channel's history; ``ValueError`` below 1), trimmed by a write that appends events at
+    most every ``trim_every_s``. Usable as a context manager; ``close()`` releases every
+    connection it opened.
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 10.0):
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 10.0,
+                 keep_events: int = KEEP_EVENTS, trim_every_s: float = 60.0):
         self.path = Path(path)
-        self._pool = Pool(str(self.path), busy_timeout_s)
+        self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
+                          trim_every_s=trim_every_s)
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -105,44 +114,13 @@ class SqliteRunLog(RunLog):
             for source in sorted(set(reused.values())):
                 if tx.one("SELECT 1 FROM runs WHERE run_id = ?", (source,)) is None:
                     raise KeyError(f"reused source run {source!r} does not exist")
-            run_id = self._insert_run(tx, pipeline, kind, trigger, parent_run_id, from_step,
-                                      resume_watermark, scheduled_for)
-            for position, (name, deps) in enumerate(plan):
-                source = reused.get(name)
-                tx.execute(
-                    "INSERT INTO steps (run_id, name, position, status, depends_on, reused_from)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (run_id, name, position,
-                     Status.SUCCEEDED if source else Status.PENDING, json.dumps(deps), source))
-                if source:
-                    tx.execute(
-                        "INSERT INTO outputs (run_id, step, value, saved_at) "
-                        "SELECT ?, step, value, ? FROM outputs WHERE run_id = ? AND step = ?",
-                        (run_id, tx.now_text, source, name))
+            run_id = q.insert_run(tx, pipeline, kind, trigger, parent_run_id, from_step,
+                                  resume_watermark, scheduled_for, plan, reused)
             if idempotency_key is not None:
                 tx.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES (?, ?, ?)",
                            (idempotency_key, run_id, tx.now_text))
             tx.event("run", run_id, pipeline, Status.REQUESTED)
             return run_id, True
-
-    @staticmethod
-    def _insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,
-                    from_step: str | None, resume_watermark: str | None,
-                    scheduled_for: datetime | None) -> str:
-        stamp = tx.now.strftime("%Y%m%dT%H%M%S")
-        for _ in range(8):
-            run_id = f"{pipeline}-{stamp}-{secrets.token_hex(3)}"
-            try:
-                tx.execute(
-                    "INSERT INTO runs (run_id, pipeline, kind, status, trigger, created_at, "
-                    "parent_run_id, from_step, resume_watermark, scheduled_for) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, pipeline, kind, Status.REQUESTED, trigger, tx.now_text,
-                     parent_run_id, from_step, resume_watermark, ts(scheduled_for)))
-                return run_id
-            except sqlite3.IntegrityError:  # same second, same 24 random bits: draw again
-                continue
-        raise RuntimeError(f"could not draw a unique run id for {pipeline!r}")
 
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
                         ) -> RunRecord | None:
@@ -188,9 +166,7 @@ class SqliteRunLog(RunLog):
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
-        with self._pool.connection() as conn:
-            row = conn.execute(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
-                               (run_id,)).fetchone()
+        row = self._one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?", (run_id,))
         return None if row is None else q.run_row(row)
 
     def list_runs(self, *, pipeline: str | None = None, status: str | None = None,
@@ -198,21 +174,21 @@ class SqliteRunLog(RunLog):
                   ) -> tuple[list[RunRecord], int]:
         """See :meth:`RunLog.list_runs`: newest first by created time then run id;
         ``since`` keeps runs created at or after it."""
-        clauses: list[str] = []
-        args: list[Any] = []
-        for clause, value in (("pipeline = ?", pipeline),
-                              ("status = ?", None if status is None else str(status)),
-                              ("created_at >= ?", ts(since))):
-            if value is not None:
-                clauses.append(clause)
-                args.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._pool.read() as conn:
-            (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
-            rows = conn.execute(
-                f"SELECT {q.RUN_COLS} FROM runs {where} ORDER BY created_at DESC, run_id DESC "
-                "LIMIT ? OFFSET ?", [*args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+            rows, total = q.run_page(conn, q.RUN_COLS, pipeline=pipeline, status=status,
+                                     since=ts(since), limit=limit, offset=offset)
         return [q.run_row(r) for r in rows], total
+
+    def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
+                           limit: int = 50, offset: int = 0
+                           ) -> tuple[list[dict[str, Any]], int]:
+        """See :meth:`RunLog.list_run_summaries`: one indexed query for the page (times
+        are stored in the API's format, the duration is a column) and a count that reads
+        ``pipeline_totals`` unless a status is given."""
+        with self._pool.read() as conn:
+            rows, total = q.run_page(conn, q.SUMMARY_COLS, pipeline=pipeline, status=status,
+                                     since=None, limit=limit, offset=offset)
+        return [dict(zip(RUN_SUMMARY_FIELDS, r, strict=True)) for r in rows], total
 
     # ---- steps and attempts --------------------------------------------------------
 
@@ -325,9 +301,8 @@ class SqliteRunLog(RunLog):
 
     def load_output(self, run_id: str, step: str) -> Any:
         """A stored output; ``KeyError`` if the step has none."""
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT value FROM outputs WHERE run_id = ? AND step = ?",
-                               (run_id, step)).fetchone()
+        row = self._one("SELECT value FROM outputs WHERE run_id = ? AND step = ?",
+                        (run_id, step))
         if row is None:
             raise KeyError(f"run {run_id!r} step {step!r} has no stored output")
         return json.loads(row[0])
@@ -347,14 +322,21 @@ class SqliteRunLog(RunLog):
 
     def last_watermark(self, pipeline: str) -> Watermark | None:
         """The pipeline's newest committed watermark, or None."""
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT pipeline, value, run_id, committed_at, rows_total, "
-                               "batches_total FROM watermarks WHERE pipeline = ? "
-                               "ORDER BY id DESC LIMIT 1", (pipeline,)).fetchone()
-        if row is None:
-            return None
-        return Watermark(pipeline=row[0], value=row[1], run_id=row[2],
-                         committed_at=dt(row[3]), rows_total=row[4], batches_total=row[5])
+        return self._watermark("WHERE pipeline = ? ORDER BY id DESC", (pipeline,))
+
+    def watermark_at(self, pipeline: str, at: datetime) -> Watermark | None:
+        """See :meth:`RunLog.watermark_at` (one read of the ``(pipeline, committed_at)``
+        index; of commits in the same millisecond, the last one)."""
+        return self._watermark("WHERE pipeline = ? AND committed_at <= ? "
+                               "ORDER BY committed_at DESC, id DESC", (pipeline, ts(at)))
+
+    def first_watermark(self, pipeline: str) -> Watermark | None:
+        """The pipeline's oldest commit, or None."""
+        return self._watermark("WHERE pipeline = ? ORDER BY id", (pipeline,))
+
+    def _watermark(self, where: str, args: Sequence[Any]) -> Watermark | None:
+        row = self._one(f"SELECT {q.WATERMARK_COLS} FROM watermarks {where} LIMIT 1", args)
+        return None if row is None else q.watermark_row(row)
 
     # ---- scheduling and recovery ---------------------------------------------------
 
@@ -392,8 +374,7 @@ class SqliteRunLog(RunLog):
 
     def version(self) -> int:
         """A number that grows with every visible write (one indexed row read)."""
-        with self._pool.connection() as conn:
-            return conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        return self._one("SELECT value FROM meta WHERE key = 'version'")[0]
 
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""
@@ -403,14 +384,31 @@ class SqliteRunLog(RunLog):
         return [q.event_row(r) for r in found]
 
     def last_event_id(self) -> int:
-        """The newest event's id, 0 when there is none (one index read; not part of the
-        :class:`RunLog` contract yet)."""
-        with self._pool.connection() as conn:
-            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+        """The newest event's id, 0 when there is none (one index read)."""
+        return self._one("SELECT COALESCE(MAX(id), 0) FROM events")[0]
+
+    def events_trimmed_through(self) -> int:
+        """See :meth:`RunLog.events_trimmed_through` (one row read)."""
+        row = self._one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
+        return 0 if row is None else row[0]
+
+    def trim_events(self, keep: int | None = None) -> int:
+        """Trim the events table to the newest ``keep`` (default ``keep_events``) now,
+        whatever the once-a-minute pace; returns the number deleted."""
+        keep = self._pool.keep_events if keep is None else int(keep)
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, not {keep}")
+        with self._pool.write() as tx:
+            return tx.trim_events(keep)
 
     def close(self) -> None:
         """Close every connection this log opened (idempotent)."""
         self._pool.close()
+
+    def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of one query (None when there is none)."""
+        with self._pool.connection() as conn:
+            return conn.execute(sql, args).fetchone()
 
     # ---- bulk history --------------------------------------------------------------
 

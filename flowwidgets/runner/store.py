@@ -6,7 +6,8 @@ implementation. The status column of each table is authoritative.
 
 Every write bumps :meth:`RunLog.version` and appends an :class:`Event`, so the API can
 answer conditional GETs (ETag = version) and stream changes (server-sent events) even
-when another process wrote them.
+when another process wrote them. Old events are trimmed (retention); a listener whose
+position is older than :meth:`RunLog.events_trimmed_through` has missed some.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowwidgets.models import Status
@@ -23,11 +24,29 @@ __all__ = [
     "AttemptRecord",
     "Event",
     "PipelineStats",
+    "RUN_SUMMARY_FIELDS",
     "RunLog",
     "RunRecord",
     "StepRecord",
     "Watermark",
 ]
+
+
+RUN_SUMMARY_FIELDS = (
+    "run_id", "pipeline", "status", "started_at", "finished_at", "duration_ms", "attempt",
+    "failed_step", "kind", "created_at", "trigger", "parent_run_id",
+)
+"""Keys of a run summary as :meth:`RunLog.list_run_summaries` returns it (and the API's
+``/api/runs`` lists it), in this order."""
+
+_MS = timedelta(milliseconds=1)
+
+
+def _whole_ms(start: datetime | None, end: datetime | None) -> int | None:
+    # exact integer division: int(total_seconds() * 1000) is 1 ms short for ~1% of values
+    if start is None or end is None:
+        return None
+    return (end - start) // _MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +76,8 @@ class RunRecord:
 
     @property
     def duration_ms(self) -> int | None:
-        """Wall time from start to finish, None until finished."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        """Wall time from start to finish in whole milliseconds, None until finished."""
+        return _whole_ms(self.started_at, self.finished_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +98,8 @@ class StepRecord:
 
     @property
     def duration_ms(self) -> int | None:
-        """Wall time from first start to finish, None until finished."""
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        """Wall time from first start to finish in whole milliseconds, None until finished."""
+        return _whole_ms(self.started_at, self.finished_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +203,14 @@ class RunLog(ABC):
                   ) -> tuple[list[RunRecord], int]:
         """A page of runs, newest first (by created time), and the total that match."""
 
+    @abstractmethod
+    def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
+                           limit: int = 50, offset: int = 0
+                           ) -> tuple[list[dict[str, Any]], int]:
+        """The page :meth:`list_runs` would return, as JSON-ready summaries (keys
+        :data:`RUN_SUMMARY_FIELDS`; times ISO-8601 UTC with milliseconds and ``Z``, the
+        status as its word), and the total that match. The fast path of ``/api/runs``."""
+
     # ---- steps and attempts ------------------------------------------------------------
 
     @abstractmethod
@@ -233,6 +256,15 @@ class RunLog(ABC):
     def last_watermark(self, pipeline: str) -> Watermark | None:
         """The pipeline's newest committed watermark, or None."""
 
+    @abstractmethod
+    def watermark_at(self, pipeline: str, at: datetime) -> Watermark | None:
+        """The pipeline's newest commit made at or before ``at`` (its running totals as
+        they were then), or None when it had committed nothing by then."""
+
+    @abstractmethod
+    def first_watermark(self, pipeline: str) -> Watermark | None:
+        """The pipeline's oldest commit, or None."""
+
     # ---- scheduling and recovery -------------------------------------------------------
 
     @abstractmethod
@@ -268,6 +300,11 @@ class RunLog(ABC):
     @abstractmethod
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""
+
+    @abstractmethod
+    def events_trimmed_through(self) -> int:
+        """The highest event id that retention deleted (0 when none was). A listener
+        that last saw an event older than this has missed events and must re-read."""
 
     @abstractmethod
     def close(self) -> None:

@@ -123,8 +123,9 @@ def test_streaming_stats_come_from_the_watermark_history(client: TestClient,
     assert stats["watermark"] == last.value == "1"
     assert stats["rows_consumed_total"] == 10 and stats["batches_total"] == 1
     assert ISO_Z.match(stats["snapshot_at"])
-    assert set(stats["stats_1m"]) == {"rows_consumed_per_sec", "batches_per_sec",
-                                      "span_seconds"}
+    for key in ("stats_1m", "stats_5m"):  # one commit so far: nothing to measure yet
+        assert stats[key] == {"rows_consumed_per_sec": None, "batches_per_sec": None,
+                              "span_seconds": None}
 
 
 def test_pipelines_that_only_have_history_are_listed_after_the_configured_ones(

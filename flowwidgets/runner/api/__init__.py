@@ -9,14 +9,16 @@ Routes (all JSON, errors ``{"detail": ...}``, times ISO-8601 UTC with ``Z``):
     GET  /api/runs?pipeline=&status=&limit=&offset=  a page of run summaries
     GET  /api/runs/{id}                              detail: steps, attempts, actions
     GET  /api/runs/{id}/steps/{step}/log?attempt=N   an attempt's log tail and error
-    GET  /api/events                                 server-sent events (Last-Event-ID)
+    GET  /api/events                                 server-sent events (Last-Event-ID;
+                                                     ``reset``: re-read everything)
     POST /api/runs/{id}/restart {"from_step": ...}   → {"new_run_id": ...}
     POST /api/runs/{id}/rerun
     POST /api/runs/{id}/resume-from-watermark
     POST /api/jobs/{name}/run-now  (alias /api/pipelines/{name}/run-now)
     GET  /status?pipeline=   GET /outputs?pipeline=  flowtoy's runner API
 
-GETs carry weak ETags (304 on ``If-None-Match``); POSTs take ``Idempotency-Key``.
+GETs carry weak ETags (304 on ``If-None-Match``); POSTs take ``Idempotency-Key``. The hot
+GETs skip response-model validation (``_json.FastJSON``); the schema still documents them.
 OpenAPI at /api/openapi.json, docs at /api/docs.
 """
 

@@ -15,7 +15,7 @@ from flowwidgets.errors import RunnerError
 from flowwidgets.models import format_time
 from flowwidgets.runner.api import _actions, _events, _flowtoy, _read
 from flowwidgets.runner.api._middleware import BearerAuth, ConditionalGet
-from flowwidgets.runner.api._streaming import WatermarkRates
+from flowwidgets.runner.api._schedule import NextFires
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -61,7 +61,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     app.state.stopping = threading.Event()
     app.state.events_poll_s = events_poll_s
     app.state.keepalive_s = keepalive_s
-    app.state.watermark_rates = WatermarkRates()
+    app.state.next_fires = fires = NextFires(runner)
     app.state.token_required = token is not None
 
     for module in (_read, _actions, _events, _flowtoy):
@@ -79,20 +79,20 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
                                        "see the runner's log"}, status_code=500)
 
     app.add_middleware(ConditionalGet, version=runner.store.version, applies=_conditional,
-                       fingerprint=lambda path: _time_fingerprint(runner, path))
+                       fingerprint=lambda path: _time_fingerprint(runner, fires, path))
     if token is not None:
         app.add_middleware(BearerAuth, token=token)  # outermost: 401 before anything else
     return app
 
 
-def _time_fingerprint(runner: LocalRunner, path: str) -> str:
+def _time_fingerprint(runner: LocalRunner, fires: NextFires, path: str) -> str:
     """What ``/api/pipelines`` shows that changes with time alone: the next fire times,
     and (for rates and the 7-day window) the current minute."""
     if path != "/api/pipelines":
         return ""
     now = datetime.now(UTC)
-    fires = []
+    times = []
     for p in runner.pipelines:
         if p.schedule and p.kind != "streaming":
-            fires.append(format_time(runner.next_run_at(p.name, now)) or "-")
-    return f"{int(time.time() // 60)}|{','.join(fires)}"
+            times.append(format_time(fires.next_run_at(p.name, now)) or "-")
+    return f"{int(time.time() // 60)}|{','.join(times)}"

@@ -11,6 +11,21 @@ sends) or ``?since=N``; without either it starts at the newest event. The store 
 (so writes from another process show up), a ``: keepalive`` comment goes out when nothing
 else did for a while, and the stream ends when the client goes away or the server stops
 (``app.state.stopping``), so uvicorn can exit promptly.
+
+The run log keeps only its newest events (retention). When the stream cannot continue
+where the client left off, because events after its position were trimmed (or its
+position is newer than anything in this log: another run log), it sends one ``reset``
+event instead of the missing ones::
+
+    id: 51234
+    event: reset
+    data: {"id": 51234, "kind": "reset", "run_id": null, "pipeline": null, "status": null,
+           "step": null, "at": "...", "reason": "events after 12 were trimmed ...", "since": 12}
+
+and goes on from there (``id`` is the newest event; a reconnecting client resumes after
+it). A client that gets ``reset`` must re-read everything it shows: anything may have
+changed. The same can happen mid-stream for a client that fell more than the retention
+behind.
 """
 
 from __future__ import annotations
@@ -20,6 +35,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
@@ -33,7 +49,7 @@ from flowwidgets.runner.store import Event
 if TYPE_CHECKING:
     from flowwidgets.runner.store import RunLog
 
-__all__ = ["format_event", "router"]
+__all__ = ["format_event", "format_reset", "router"]
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -50,9 +66,24 @@ def format_event(e: Event) -> str:
     return f"id: {e.id}\nevent: {kind}\ndata: {data}\n\n"
 
 
+def format_reset(head: int, since: int, reason: str) -> str:
+    """The ``reset`` event: the client at ``since`` missed events and must re-read
+    everything; the stream goes on after ``head``."""
+    data = json.dumps({"id": head, "kind": "reset", "run_id": None, "pipeline": None,
+                       "status": None, "step": None, "at": format_time(datetime.now(UTC)),
+                       "reason": reason, "since": since}, separators=(",", ":"))
+    return f"id: {head}\nevent: reset\ndata: {data}\n\n"
+
+
+def _horizon(store: RunLog) -> tuple[int, int]:
+    """(the newest event id, the highest trimmed one)."""
+    return store.last_event_id(), store.events_trimmed_through()
+
+
 @router.get("/events", response_class=StreamingResponse, responses={
     200: {"content": {"text/event-stream": {}},
-          "description": "Server-sent events: run | step | attempt | watermark"},
+          "description": "Server-sent events: run | step | attempt | watermark, and reset "
+                         "when events after the client's position are gone (re-read all)"},
     422: {"model": Detail, "description": "Last-Event-ID or since is not an event id"}})
 async def events(
     request: Request,
@@ -68,24 +99,40 @@ async def events(
         except ValueError:
             raise HTTPException(status_code=422,
                                 detail="Last-Event-ID must be an event id (an integer)") from None
-    head = await run_in_threadpool(store.last_event_id)
-    cursor = head if start is None else max(0, min(start, head))
+    head, trimmed = await run_in_threadpool(_horizon, store)
+    reset = None
+    if start is not None and start < trimmed:
+        reset = format_reset(head, start, f"events after {start} were trimmed (this run log "
+                                          f"keeps the events after {trimmed})")
+    elif start is not None and start > head:
+        reset = format_reset(head, start, f"event {start} is newer than this run log's "
+                                          f"newest ({head}): it comes from another run log")
+    cursor = head if start is None or reset is not None else start
     return StreamingResponse(
-        _stream(request, store, cursor),
+        _stream(request, store, cursor, reset),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _stream(request: Request, store: RunLog, cursor: int) -> AsyncIterator[str]:
+async def _stream(request: Request, store: RunLog, cursor: int, reset: str | None
+                  ) -> AsyncIterator[str]:
     state = request.app.state
     stopping = state.stopping
     poll_s: float = state.events_poll_s
     keepalive_s: float = state.keepalive_s
-    yield "retry: 2000\n\n"
+    yield "retry: 2000\n\n" + (reset or "")
     last_sent = time.monotonic()
     while not stopping.is_set():
         found = await run_in_threadpool(store.events_since, cursor, BATCH)
+        if found and found[0].id > cursor + 1:  # a gap: trimmed while this client lagged?
+            head, trimmed = await run_in_threadpool(_horizon, store)
+            if cursor < trimmed:
+                yield format_reset(head, cursor, f"events after {cursor} were trimmed while "
+                                                 "this stream was behind")
+                cursor = head
+                last_sent = time.monotonic()
+                continue
         if found:
             cursor = found[-1].id
             last_sent = time.monotonic()

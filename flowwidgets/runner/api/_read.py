@@ -1,4 +1,8 @@
-"""The read side of /api: health, pipelines, runs, one run, one step's log."""
+"""The read side of /api: health, pipelines, runs, one run, one step's log.
+
+The hot GETs (pipelines, runs, one run) return :class:`~._json.FastJSON`: their
+``response_model`` documents the body without validating each answer.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from flowwidgets.models import RUN_STATUSES
 from flowwidgets.runner.api import _payloads as P
+from flowwidgets.runner.api._json import FastJSON
+from flowwidgets.runner.api._schedule import NextFires
 from flowwidgets.runner.api._schemas import (
     Detail,
     Health,
@@ -17,7 +23,7 @@ from flowwidgets.runner.api._schemas import (
     RunPageOut,
     StepLogOut,
 )
-from flowwidgets.runner.api._streaming import WatermarkRates
+from flowwidgets.runner.api._streaming import streaming_stats
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -52,12 +58,14 @@ def health() -> dict[str, str]:
     return {"status": "ok", "runner": "flowwidgets", "version": __version__}
 
 
-@router.get("/pipelines", response_model=PipelineList, tags=["pipelines"])
-def list_pipelines(request: Request) -> dict[str, Any]:
+@router.get("/pipelines", response_model=PipelineList, response_class=FastJSON,
+            tags=["pipelines"])
+def list_pipelines(request: Request) -> FastJSON:
     """Every pipeline of the runner (also those never run) plus pipelines that only have
     history; statistics are computed over the whole history."""
     runner = _runner(request)
     store = runner.store
+    fires: NextFires = request.app.state.next_fires
     now = datetime.now(UTC)
     specs = {p.name: p for p in runner.pipelines}
     stats = store.pipeline_stats(list(specs), now=now)
@@ -69,11 +77,11 @@ def list_pipelines(request: Request) -> dict[str, Any]:
         spec = specs.get(name)
         st = stats.get(name)
         kind = spec.kind if spec else (st.latest_run.kind if st and st.latest_run else "batch")
-        next_at = runner.next_run_at(name, now) if spec and kind != "streaming" else None
-        streaming = _streaming_stats(request, store, name, now) if kind == "streaming" else None
+        next_at = fires.next_run_at(name, now) if spec and kind != "streaming" else None
+        streaming = streaming_stats(store, name, now) if kind == "streaming" else None
         out.append(P.pipeline_payload(name, spec, st, next_run_at=next_at,
                                       streaming=streaming))
-    return {"pipelines": out}
+    return FastJSON({"pipelines": out})
 
 
 def _latest_created(stats: Any) -> str:
@@ -81,20 +89,15 @@ def _latest_created(stats: Any) -> str:
     return latest.created_at.isoformat() if latest is not None else ""
 
 
-def _streaming_stats(request: Request, store: RunLog, name: str, now: datetime
-                     ) -> dict[str, Any] | None:
-    rates: WatermarkRates = request.app.state.watermark_rates
-    return rates.stats(store.last_watermark(name), now)
-
-
-@router.get("/runs", response_model=RunPageOut, responses=_422, tags=["runs"])
+@router.get("/runs", response_model=RunPageOut, response_class=FastJSON, responses=_422,
+            tags=["runs"])
 def list_runs(
     request: Request,
     pipeline: str | None = None,
     status: str | None = Query(None, description=f"One of {', '.join(VALID_RUN_STATUSES)}"),
     limit: int = Query(50, description="Page size, clamped to 1..500"),
     offset: int = Query(0, description="Rows to skip (negative counts as 0)"),
-) -> dict[str, Any]:
+) -> FastJSON:
     """A page of runs, newest first, with the total that match and the next page's offset."""
     if status and status not in VALID_RUN_STATUSES:
         raise HTTPException(
@@ -102,17 +105,18 @@ def list_runs(
             detail=f"unknown status {status!r}; valid: {', '.join(VALID_RUN_STATUSES)}")
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, min(offset, MAX_OFFSET))
-    runs, total = _store(request).list_runs(pipeline=pipeline or None, status=status or None,
-                                            limit=limit, offset=offset)
-    return {
-        "runs": [P.run_summary(r) for r in runs],
+    runs, total = _store(request).list_run_summaries(
+        pipeline=pipeline or None, status=status or None, limit=limit, offset=offset)
+    return FastJSON({
+        "runs": runs,
         "total": total,
         "next_offset": offset + limit if offset + limit < total else None,
-    }
+    })
 
 
-@router.get("/runs/{run_id}", response_model=RunDetailOut, responses=_404, tags=["runs"])
-def get_run(request: Request, run_id: str) -> dict[str, Any]:
+@router.get("/runs/{run_id}", response_model=RunDetailOut, response_class=FastJSON,
+            responses=_404, tags=["runs"])
+def get_run(request: Request, run_id: str) -> FastJSON:
     """One run: the summary, its error, the DAG's steps, every attempt of every step, and
     which actions apply."""
     runner = _runner(request)
@@ -120,8 +124,8 @@ def get_run(request: Request, run_id: str) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
-                        runner.actions_for(run))
+    return FastJSON(P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
+                                 runner.actions_for(run)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,

@@ -113,14 +113,19 @@ class RunDetailOut(RunSummaryOut):
 
 
 class StreamingStats(BaseModel):
-    """Throughput of a streaming pipeline from its watermark history."""
+    """Throughput of a streaming pipeline, computed from its watermark history in the run
+    log: totals at the newest commit, and rates over the last minute and five minutes
+    (``rows_consumed_per_sec``, ``batches_per_sec``, ``span_seconds``: the window, or less
+    for a pipeline whose first commit falls inside it; all None until a second commit)."""
 
     model_config = _OPEN
-    snapshot_at: str | None
+    snapshot_at: str | None = Field(description="When the newest watermark was committed.")
     rows_consumed_total: int
     batches_total: int
     watermark: str | None
+    run_id: str | None = Field(None, description="The run that committed the newest watermark.")
     stats_1m: dict[str, float | None]
+    stats_5m: dict[str, float | None]
 
 
 class PipelineOut(BaseModel):
