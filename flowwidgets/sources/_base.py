@@ -54,6 +54,9 @@ class Flavour:
     stub_mode = False
     push = False
     """True when the runner has a push channel the poller can listen to."""
+    step_logs = True
+    """True when the runner keeps step logs; False when :meth:`step_log` is None because
+    there are none at all (not because one attempt wrote nothing)."""
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
         """Every pipeline with its recent runs."""
@@ -69,7 +72,8 @@ class Flavour:
         raise NotImplementedError
 
     def step_log(self, run_id: str, step: str, attempt: int | None) -> Plan[str | None]:
-        """The log tail of a step's attempt (latest by default), None when there is none."""
+        """The log tail of a step's attempt (latest by default), None when there is none
+        (always, where ``step_logs`` is False)."""
         raise NotImplementedError
 
     def restart(self, run_id: str, from_step: str | None, key: str | None) -> Plan[str]:
@@ -139,6 +143,12 @@ class _SourceBase:
         """The actions this runner has at all (``restart``, ``rerun``, ``resume``,
         ``run_now``); a run's own :class:`~flowwidgets.models.Actions` say which apply."""
         return self._flavour.capabilities
+
+    @property
+    def step_logs(self) -> bool:
+        """True when the runner keeps step logs. When False, :meth:`step_log` is always
+        None: the runner has none to give (ematix-flow, flowtoy)."""
+        return self._flavour.step_logs
 
     @property
     def stub_mode(self) -> bool:
@@ -219,8 +229,9 @@ class Source(_SourceBase):
         return self._drive(self._flavour.run(run_id))
 
     def step_log(self, run_id: str, step: str, attempt: int | None = None) -> str | None:
-        """The log tail of one attempt of a step (latest by default); None when the runner
-        keeps no log for it."""
+        """The log tail of one attempt of a step (latest by default); None when there is
+        none: the attempt wrote nothing or never ran, or the runner keeps no logs at all
+        (then :attr:`step_logs` is False)."""
         return self._drive(self._flavour.step_log(run_id, step, attempt))
 
     def health(self) -> bool:

@@ -49,6 +49,7 @@ class ApiFlavour(Flavour):
     """Shared /api logic; the two servers differ in what they add."""
 
     capabilities = frozenset(ACTIONS)
+    step_logs = False  # ematix-flow's /api has no step logs; ours adds them
 
     # ---- parsing -----------------------------------------------------------------------
 
@@ -292,6 +293,7 @@ class FlowwidgetsFlavour(ApiFlavour):
     name = "flowwidgets"
     idempotency = True
     push = True
+    step_logs = True
 
     def step_log(self, run_id: str, step: str, attempt: int | None) -> Plan[str | None]:
         ep = "GET /api/runs/{id}/steps/{step}/log"

@@ -98,6 +98,7 @@ class FlowtoyFlavour(Flavour):
 
     name = "flowtoy"
     capabilities = frozenset()
+    step_logs = False
 
     def __init__(self, *, flow: str | Path | Sequence[str | Path] | None = None):
         self.flow = flow

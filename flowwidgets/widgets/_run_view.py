@@ -18,7 +18,7 @@ import traitlets
 
 from flowwidgets.errors import RunnerUnavailable
 from flowwidgets.layout import Layout, layout
-from flowwidgets.models import RunDetail
+from flowwidgets.models import Attempt, RunDetail, Status
 from flowwidgets.widgets._base import FlowWidget, describe_error
 from flowwidgets.widgets._fallback import run_html, run_text
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["RunView"]
 
 OpenCallback = Callable[[str], Any]
+_NOT_RUN = (Status.PENDING, Status.REQUESTED, Status.SKIPPED, Status.CANCELLED)
 
 
 def run_payload(detail: RunDetail) -> dict[str, Any]:
@@ -61,6 +62,39 @@ def run_payload(detail: RunDetail) -> dict[str, Any]:
         "failed_watermark": detail.failed_watermark,
         "parent_run_id": detail.parent_run_id,
     }
+
+
+def latest_attempt(detail: RunDetail, step: str) -> Attempt | None:
+    """The newest attempt of ``step``: its own history, else the run's attempts that name
+    it (ematix-flow's per-run attempts name only the step that failed)."""
+    own = next((s.attempts for s in detail.steps if s.name == step), ())
+    tries = own or [a for a in detail.attempts
+                    if a.step == step or (a.step is None and a.extra.get("failed_step") == step)]
+    return max(tries, key=lambda a: a.number) if tries else None
+
+
+def step_error(detail: RunDetail, step: str, latest: Attempt | None) -> str | None:
+    """What ``step`` failed with: its newest attempt's error (a traceback where the runner
+    keeps one), else the step's own error, else the run's if this is its failed step."""
+    if latest is not None and latest.error:
+        return latest.error
+    if latest is not None and (latest.status is Status.SUCCEEDED or latest.status.is_active):
+        return None  # the newest try did not fail: older errors are in the attempt table
+    own = next((s.error for s in detail.steps if s.name == step), None)
+    if own:
+        return own
+    return detail.error if detail.run.failed_step == step else None
+
+
+def no_log_note(detail: RunDetail | None, step: str) -> str:
+    """Why a runner that keeps logs has none for ``step``: it did not run here, or it ran
+    and wrote nothing."""
+    found = next((s for s in detail.steps if s.name == step), None) if detail else None
+    if found is not None and found.reused_from:
+        return f"reused from run {found.reused_from}: it did not run in this run"
+    if found is not None and not found.attempts and found.status in _NOT_RUN:
+        return "this step has not run"
+    return "no output was captured"
 
 
 class RunView(FlowWidget):
@@ -204,26 +238,22 @@ class RunView(FlowWidget):
     def _load_log(self, step: str) -> None:
         if not self.run_id:
             return
-        attempt = None
-        if self._detail is not None:
-            tries = [a.number for a in self._detail.attempts if a.step == step]
-            attempt = max(tries) if tries else None
-        try:
-            text, error = self.source.step_log(self.run_id, step), None
-        except RunnerUnavailable:
-            raise
-        except Exception as exc:  # a missing log is shown in the panel, not as an error
-            text, error = None, describe_error(exc)
-        step_error = None
-        if self._detail is not None:
+        latest = latest_attempt(self._detail, step) if self._detail is not None else None
+        text: str | None = None
+        if not self.source.step_logs:
+            note: str | None = f"the {self.source.flavour} runner keeps no step logs"
+        else:
             try:
-                step_error = self._detail.step(step).error
-            except KeyError:
-                step_error = None
-        if error is None and text is None:
-            error = step_error or "the runner keeps no log for this step"
-        self._set(_step_log={"step": step, "attempt": attempt, "text": text,
-                             "error": error or step_error})
+                text = self.source.step_log(self.run_id, step) or None
+            except RunnerUnavailable:
+                raise
+            except Exception as exc:  # an unreadable log is said in the panel, not as an error
+                note = f"the log could not be read: {describe_error(exc)}"
+            else:
+                note = None if text else no_log_note(self._detail, step)
+        error = step_error(self._detail, step, latest) if self._detail is not None else None
+        self._set(_step_log={"step": step, "attempt": latest.number if latest else None,
+                             "text": text, "error": error, "note": note})
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,

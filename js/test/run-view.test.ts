@@ -148,10 +148,11 @@ test("clicking a node selects it: restart target and log panel follow", async ()
   node.dispatchEvent(new (el.ownerDocument.defaultView as unknown as typeof globalThis).MouseEvent("click", { bubbles: true }));
   assert.equal(model.get("selected_step"), "extract");
   assert.match(el.querySelector(".fw-actions button")!.textContent!, /Restart from step "extract"/);
-  assert.match(el.textContent!, /Log · extract/);
+  assert.match(el.textContent!, /Step · extract/);
   assert.match(el.textContent!, /loading…/);
-  model.update({ _step_log: { step: "extract", attempt: 1, text: `line 1\n${EVIL}`, error: null } });
-  assert.ok(el.querySelector(".fw-section:last-child pre")!.textContent!.includes(EVIL));
+  model.update({ _step_log: { step: "extract", attempt: 1, text: `line 1\n${EVIL}`, error: null, note: null } });
+  assert.ok(el.querySelector(".fw-section:last-child pre.fw-log-text")!.textContent!.includes(EVIL));
+  assert.equal(el.querySelector(".fw-section:last-child .fw-log-error"), null, "no error: none shown");
   assert.equal(el.querySelectorAll("img").length, 0);
   assert.ok(el.querySelector('g[data-step="extract"]')!.getAttribute("class")!.includes("fw-node--selected"));
   // a status poll restyles the same node element
@@ -176,5 +177,34 @@ test("no run: a placeholder instead of the detail", async () => {
   assert.match(el.textContent!, /No run selected/);
   model.update({ run_id: "r5" });
   assert.match(el.textContent!, /Loading run r5/);
+  cleanup();
+});
+
+test("the log panel: a failed step's traceback, and why there is no log", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(runView, model, el);
+  model.update({ selected_step: EVIL });
+  const panel = () => el.querySelector(".fw-section:last-child") as HTMLElement;
+  // a failed step that wrote nothing: its attempt's traceback and a neutral line
+  const trace = `Traceback (most recent call last):\n  File "x.py"\nValueError: ${EVIL}`;
+  model.update({ _step_log: { step: EVIL, attempt: 2, text: null, error: trace, note: "no output was captured" } });
+  assert.match(panel().textContent!, /attempt 2/);
+  assert.equal(panel().querySelector(".fw-log-error")!.textContent, trace);
+  assert.equal(panel().querySelector(".fw-log-note")!.textContent, "no output was captured");
+  assert.doesNotMatch(panel().textContent!, /keeps no log/);
+  assert.equal(panel().querySelector(".fw-log-text"), null);
+  assert.equal(el.querySelectorAll("img").length, 0);
+  // a runner without logs says so (the kernel's note), the error still shows
+  model.update({ _step_log: { step: EVIL, attempt: 2, text: null, error: trace, note: "the ematix runner keeps no step logs" } });
+  assert.equal(panel().querySelector(".fw-log-note")!.textContent, "the ematix runner keeps no step logs");
+  assert.ok(panel().querySelector(".fw-log-error"));
+  // output and error together
+  model.update({ _step_log: { step: EVIL, attempt: 2, text: "row 1\nrow 2", error: trace, note: null } });
+  assert.equal(panel().querySelector(".fw-log-text")!.textContent, "row 1\nrow 2");
+  assert.equal(panel().querySelector(".fw-log-note"), null);
+  // Close clears the selection
+  (panel().querySelector(".fw-log-head button") as HTMLButtonElement).click();
+  assert.equal(model.get("selected_step"), null);
+  assert.ok(panel().hidden);
   cleanup();
 });

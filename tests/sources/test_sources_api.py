@@ -251,10 +251,14 @@ def test_step_log_and_missing_logs():
            "log_tail": "line 1\nline 2", "error": "E1"}
     seen: list[httpx.Request] = []
     with ours({"GET /api/runs/r9/steps/dedupe/log": log}, seen=seen) as client:
-        assert connect(BASE, client=client).step_log("r9", "dedupe", 1) == "line 1\nline 2"
+        src = connect(BASE, client=client)
+        assert src.step_logs is True
+        assert src.step_log("r9", "dedupe", 1) == "line 1\nline 2"
     assert seen[-1].url.params["attempt"] == "1"
     with ematix({}) as client:
-        assert connect(BASE, client=client).step_log("run-etl-2", "extract") is None
+        src = connect(BASE, client=client)
+        assert src.step_logs is False, "ematix-flow keeps no step logs: the Source says so"
+        assert src.step_log("run-etl-2", "extract") is None
 
 
 def test_run_ids_are_escaped_in_paths():

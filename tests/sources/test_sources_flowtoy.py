@@ -111,6 +111,7 @@ def test_wrong_types_in_status_name_the_field():
 def test_step_log_is_none_for_a_known_step_and_404_otherwise():
     with flowtoy(payload("flowtoy_status_failed.json"), {}) as client:
         src = connect(BASE, client=client)
+        assert src.step_logs is False, "flowtoy keeps no step logs: the Source says so"
         assert src.step_log("1795335363375", "report") is None
         with pytest.raises(errors.NotFound, match="no step 'ghost'"):
             src.step_log("1795335363375", "ghost")

@@ -3,7 +3,7 @@
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
-import { h, replaceChildren } from "../lib/dom";
+import { type Child, h, replaceChildren } from "../lib/dom";
 import { formatDuration, formatTime, shortId } from "../lib/format";
 import { createRpc } from "../lib/rpc";
 import { type BaseModel, mountShell } from "../lib/shell";
@@ -56,11 +56,17 @@ export interface RunPayload {
   parent_run_id: string | null;
 }
 
+/** ``_step_log`` trait: what the kernel read for the selected step. */
 export interface StepLog {
   step?: string;
+  /** The newest attempt's number (null: the step has no attempt). */
   attempt?: number | null;
+  /** The log tail (null: none; ``note`` says why). */
   text?: string | null;
+  /** The newest attempt's error (its traceback where the runner keeps one). */
   error?: string | null;
+  /** Why there is no text: nothing captured, not run, no logs kept, unreadable. */
+  note?: string | null;
 }
 
 export interface ActionOutcome {
@@ -145,6 +151,31 @@ function firstLine(text: string | null | undefined): string {
   if (!text) return "";
   const lines = text.trim().split("\n");
   return lines[lines.length - 1] ?? "";
+}
+
+/**
+ * The selected step's panel: its newest attempt's error, then its log tail, or a neutral
+ * line saying why there is none (the kernel's ``note``). ``log`` null: still loading.
+ */
+export function logPanel(doc: Document, step: string, log: StepLog | null, onClose: () => void): Child[] {
+  const attempt = log?.attempt ? ` · attempt ${log.attempt}` : "";
+  const head = h(
+    doc,
+    "div",
+    { class: "fw-log-head" },
+    h(doc, "span", { class: "fw-label" }, `Step · ${step}${attempt}`),
+    h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", "aria-label": `Close the log of ${step}`, onclick: onClose }, "Close"),
+  );
+  if (!log) return [head, h(doc, "div", { class: "fw-dim" }, "loading…")];
+  return [
+    head,
+    log.error ? h(doc, "span", { class: "fw-label fw-failed-step" }, "✗ Error") : null,
+    log.error ? h(doc, "pre", { class: "fw-pre fw-log-error" }, log.error) : null,
+    h(doc, "span", { class: "fw-label" }, "Log"),
+    log.text
+      ? h(doc, "pre", { class: "fw-pre fw-log-text" }, log.text)
+      : h(doc, "div", { class: "fw-dim fw-log-note" }, log.note || "no output was captured"),
+  ];
 }
 
 function render({ model, el }: RenderProps<RunModel>) {
@@ -412,23 +443,10 @@ function render({ model, el }: RenderProps<RunModel>) {
     const log = model.get("_step_log") ?? {};
     logBox.hidden = !step;
     if (!step) return;
-    const current = log.step === step;
-    replaceChildren(
-      logBox,
-      h(
-        doc,
-        "div",
-        { class: "fw-log-head" },
-        h(doc, "span", { class: "fw-label" }, `Log · ${step}${current && log.attempt ? ` · attempt ${log.attempt}` : ""}`),
-        h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", onclick: () => { model.set("selected_step", null); model.save_changes(); } }, "Close"),
-      ),
-      !current
-        ? h(doc, "div", { class: "fw-dim" }, "loading…")
-        : log.error && !log.text
-          ? h(doc, "pre", { class: "fw-pre fw-failed-step" }, log.error)
-          : h(doc, "pre", { class: "fw-pre" }, log.text || "(this step wrote no log)"),
-      current && log.error && log.text ? h(doc, "pre", { class: "fw-pre fw-failed-step" }, log.error) : null,
-    );
+    replaceChildren(logBox, logPanel(doc, step, log.step === step ? log : null, () => {
+      model.set("selected_step", null);
+      model.save_changes();
+    }));
   };
 
   const onSelected = () => {
