@@ -136,3 +136,71 @@ def test_bad_last_event_id_is_422(runner: LocalRunner) -> None:
         r = c.get("/api/events", headers={"Last-Event-ID": "seven"})
         assert r.status_code == 422 and "Last-Event-ID" in r.json()["detail"]
         assert c.get("/api/events", params={"since": -1}).status_code == 422
+
+
+# ---- retention: a client whose position was trimmed gets "reset" ---------------------
+
+def _reset_data(frame: dict[str, str]) -> dict:
+    assert frame["event"] == "reset", frame
+    data = json.loads(frame["data"])
+    assert data["id"] == int(frame["id"]) and data["kind"] == "reset"
+    assert data["run_id"] is data["pipeline"] is data["status"] is data["step"] is None
+    return data
+
+
+def test_a_position_older_than_the_kept_events_gets_reset(runner: LocalRunner) -> None:
+    runner.run_once("adhoc")
+    head = runner.store.last_event_id()
+    assert runner.store.trim_events(keep=3) > 0
+    trimmed = runner.store.events_trimmed_through()
+    assert trimmed == head - 3
+    created: list[str] = []
+    _, frames = _stream(runner, after=0.6, headers={"Last-Event-ID": str(trimmed - 1)},
+                        during=lambda: created.append(runner.run_now("orders")))
+    assert frames[0] == {"retry": "2000"}
+    data = _reset_data(frames[1])
+    assert data["id"] == head and data["since"] == trimmed - 1
+    assert f"after {trimmed - 1} were trimmed" in data["reason"]
+    later = [json.loads(f["data"]) for f in frames[2:] if "data" in f]
+    assert later and all(d["id"] > head for d in later)  # no replay of the kept ones
+    assert any(d["run_id"] == created[0] for d in later)
+
+
+def test_a_position_at_the_horizon_replays_what_is_kept(runner: LocalRunner) -> None:
+    runner.run_once("adhoc")
+    head = runner.store.last_event_id()
+    runner.store.trim_events(keep=3)
+    trimmed = runner.store.events_trimmed_through()
+    _, frames = _stream(runner, after=0.3, params={"since": trimmed})
+    assert all(f.get("event") != "reset" for f in frames)
+    assert [int(f["id"]) for f in frames if "id" in f] == [head - 2, head - 1, head]
+
+
+def test_a_position_from_another_log_gets_reset(runner: LocalRunner) -> None:
+    runner.run_once("adhoc")
+    head = runner.store.last_event_id()
+    _, frames = _stream(runner, after=0.3, headers={"Last-Event-ID": str(head + 1000)})
+    data = _reset_data(frames[1])
+    assert data["id"] == head and "another run log" in data["reason"]
+
+
+def test_a_stream_that_falls_behind_the_retention_gets_reset(runner: LocalRunner,
+                                                             tmp_path: Path) -> None:
+    """Another process's log (keeping one event) writes two events and trims the first
+    in one transaction while the stream is open: the stream cannot deliver it."""
+    from flowwidgets.runner.sqlite import SqliteRunLog
+
+    run_id, _ = runner.store.create_run(pipeline="adhoc", kind="batch", trigger="manual",
+                                        steps=[("fetch", [])])
+    start = runner.store.last_event_id()
+
+    def write_past_the_stream() -> None:
+        with SqliteRunLog(tmp_path / "runs.sqlite", keep_events=1) as other:
+            other.start_attempt(run_id, "fetch")  # a step event and an attempt event
+
+    _, frames = _stream(runner, after=0.6, during=write_past_the_stream)
+    assert frames[1:] and frames[1].get("event") == "reset", frames
+    data = _reset_data(frames[1])
+    assert data["since"] == start and data["id"] == start + 2
+    assert "while this stream was behind" in data["reason"]
+    assert all(int(f["id"]) != start + 1 for f in frames if "id" in f)
