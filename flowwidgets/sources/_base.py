@@ -12,9 +12,9 @@ from __future__ import annotations
 import threading
 import uuid
 import warnings
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flowwidgets import errors
 from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
@@ -126,6 +126,40 @@ def new_key(flavour: Flavour, given: str | None) -> str | None:
     return uuid.uuid4().hex if flavour.idempotency else None
 
 
+class _Driver(Generic[T]):
+    """Steps a plan through its requests; the twins only send them (sync or async).
+
+    ``request`` is the next request to send, None once the plan has returned
+    ``result``; an exception the plan raises propagates from :meth:`feed` / :meth:`fail`.
+    """
+
+    def __init__(self, plan: Plan[T]):
+        self._plan = plan
+        self.request: Request | None = None
+        self.result: T
+        self._step(lambda: next(plan))
+
+    def feed(self, reply: Reply) -> None:
+        """Hand the plan the reply to its request."""
+        self._step(lambda: self._plan.send(reply))
+
+    def fail(self, exc: errors.SourceError) -> None:
+        """Throw the request's failure into the plan (it may catch it and go on)."""
+        self._step(lambda: self._plan.throw(exc))
+
+    def _step(self, advance: Callable[[], Request]) -> None:
+        try:
+            self.request = advance()
+        except StopIteration as stop:
+            self.request, self.result = None, stop.value
+
+    def __enter__(self) -> _Driver[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._plan.close()
+
+
 class _SourceBase:
     """State both twins share: where the runner is and what it can do."""
 
@@ -193,19 +227,15 @@ class Source(_SourceBase):
         self._closed = False
 
     def _drive(self, plan: Plan[T]) -> T:
-        try:
-            request = next(plan)
-            while True:
+        with _Driver(plan) as driver:
+            while driver.request is not None:
                 try:
-                    reply = self._http.send(request)
+                    reply = self._http.send(driver.request)
                 except errors.SourceError as exc:
-                    request = plan.throw(exc)
+                    driver.fail(exc)
                 else:
-                    request = plan.send(reply)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            plan.close()
+                    driver.feed(reply)
+            return driver.result
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -314,19 +344,15 @@ class AsyncSource(_SourceBase):
         self._http = http
 
     async def _drive(self, plan: Plan[T]) -> T:
-        try:
-            request = next(plan)
-            while True:
+        with _Driver(plan) as driver:
+            while driver.request is not None:
                 try:
-                    reply = await self._http.send(request)
+                    reply = await self._http.send(driver.request)
                 except errors.SourceError as exc:
-                    request = plan.throw(exc)
+                    driver.fail(exc)
                 else:
-                    request = plan.send(reply)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            plan.close()
+                    driver.feed(reply)
+            return driver.result
 
     async def pipelines(self) -> list[Pipeline]:
         """Every pipeline with its latest runs and statistics."""

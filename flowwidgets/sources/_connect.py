@@ -94,6 +94,31 @@ def _flowtoy_plan(url: str, health_code: int, flow: FlowFiles) -> Plan[Flavour]:
         f"GET /status → {reply.status_code})", ["GET /api/health", "GET /status"])
 
 
+def _detect(http: HttpCore, base: str, flow: FlowFiles, options: dict[str, Any]
+            ) -> Plan[Flavour]:
+    """Which runner answers at ``base``: our runner, ematix-flow, a registered flavour
+    (its ``start`` plan run once), else flowtoy. Forgets what the probes cached."""
+    kind, code = yield from _health_plan()
+    if kind == "flowwidgets":
+        flavour: Flavour = FlowwidgetsFlavour()
+    elif kind == "api":
+        if http.token is None:
+            http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
+        flavour = yield from _ematix_plan()
+    else:
+        for probe in list(_PROBES):
+            found = yield from probe.detect()
+            if found:
+                flavour = probe.make(http, found, _pick(options, probe))
+                if probe.start is not None:
+                    yield from probe.start(flavour)
+                break
+        else:
+            flavour = yield from _flowtoy_plan(base, code, flow)
+    http.forget()
+    return flavour
+
+
 def _resolve(url: str | None, client: Any) -> str:
     url = url or os.environ.get("RUNNER_STATUS_URL")
     if not url and client is not None and str(client.base_url):
@@ -134,28 +159,11 @@ def connect(url: str | None = None, token: str | None = None, *, timeout: float 
     base = _resolve(url, client)
     http = SyncHttp(base, _token(token), timeout, client)
     try:
-        src = Source(base, FlowwidgetsFlavour(), http)
-        kind, code = src._drive(_health_plan())
-        if kind == "flowwidgets":
-            flavour: Flavour = FlowwidgetsFlavour()
-        elif kind == "api":
-            if http.token is None:
-                http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
-            flavour = src._drive(_ematix_plan())
-        else:
-            for probe in list(_PROBES):
-                found = src._drive(probe.detect())
-                if found:
-                    flavour = probe.make(http, found, _pick(options, probe))
-                    if probe.start is not None:
-                        Source(base, flavour, http)._drive(probe.start(flavour))
-                    break
-            else:
-                flavour = src._drive(_flowtoy_plan(base, code, flow))
+        flavour = Source(base, FlowwidgetsFlavour(), http)._drive(
+            _detect(http, base, flow, options))
     except BaseException:
         http.close()
         raise
-    http.forget()
     src = Source(base, flavour, http)
     src._warn_stub()
     return src
@@ -170,24 +178,8 @@ async def connect_async(url: str | None = None, token: str | None = None, *,
     base = _resolve(url, client)
     http = AsyncHttp(base, _token(token), timeout, client)
     try:
-        src = AsyncSource(base, FlowwidgetsFlavour(), http)
-        kind, code = await src._drive(_health_plan())
-        if kind == "flowwidgets":
-            flavour: Flavour = FlowwidgetsFlavour()
-        elif kind == "api":
-            if http.token is None:
-                http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
-            flavour = await src._drive(_ematix_plan())
-        else:
-            for probe in list(_PROBES):
-                found = await src._drive(probe.detect())
-                if found:
-                    flavour = probe.make(http, found, _pick(options, probe))
-                    if probe.start is not None:
-                        await AsyncSource(base, flavour, http)._drive(probe.start(flavour))
-                    break
-            else:
-                flavour = await src._drive(_flowtoy_plan(base, code, flow))
+        flavour = await AsyncSource(base, FlowwidgetsFlavour(), http)._drive(
+            _detect(http, base, flow, options))
     except BaseException:
         await http.aclose()
         raise

@@ -189,6 +189,13 @@ class HttpCore:
             reason = f"{req.endpoint} failed: {type(exc).__name__}: {_short(exc)}"
         return errors.RunnerUnavailable(self.base_url, reason, [f"{req.method} {req.path}"])
 
+    def retry_pause(self, req: Request, exc: httpx.TransportError, attempt: int) -> float:
+        """Seconds to wait before retrying ``req`` after ``exc`` (its ``attempt``-th
+        failure, from 0); raises RunnerUnavailable when :meth:`may_retry` says no."""
+        if self.may_retry(req, exc, attempt):
+            return _RETRY_DELAYS[attempt]
+        raise self.unavailable(req, exc) from exc
+
     @staticmethod
     def may_retry(req: Request, exc: Exception, attempt: int) -> bool:
         """Connection errors (nothing was sent) always; a lost answer only when the server
@@ -227,11 +234,9 @@ class SyncHttp(HttpCore):
             try:
                 response = self.client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
-                if self.may_retry(req, exc, attempt):
-                    time.sleep(_RETRY_DELAYS[attempt])
-                    attempt += 1
-                    continue
-                raise self.unavailable(req, exc) from exc
+                time.sleep(self.retry_pause(req, exc, attempt))
+                attempt += 1
+                continue
             return self.handle(req, response)
 
     def close(self) -> None:
@@ -258,11 +263,9 @@ class AsyncHttp(HttpCore):
             try:
                 response = await self.client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
-                if self.may_retry(req, exc, attempt):
-                    await asyncio.sleep(_RETRY_DELAYS[attempt])
-                    attempt += 1
-                    continue
-                raise self.unavailable(req, exc) from exc
+                await asyncio.sleep(self.retry_pause(req, exc, attempt))
+                attempt += 1
+                continue
             return self.handle(req, response)
 
     async def aclose(self) -> None:

@@ -225,6 +225,15 @@ def test_registered_flavours_are_detected_with_their_options():
         with mock_client({"GET /api/v9/version": {"version": "9.1"}}) as client:
             src = connect(BASE, client=client, username="ada")
             assert src.flavour == "fake-9.1-ada" and started == ["fake-9.1-ada"]
+
+        async def detect_async() -> str:  # the async twin runs the same detection plan
+            transport = httpx.MockTransport(lambda r: httpx.Response(
+                200, json={"version": "9.2"}) if r.url.path == "/api/v9/version"
+                else httpx.Response(404, json={"detail": "Not Found"}))
+            async with httpx.AsyncClient(transport=transport) as client:
+                return (await connect_async(BASE, client=client, username="bo")).flavour
+
+        assert asyncio.run(detect_async()) == "fake-9.2-bo" and started[-1] == "fake-9.2-bo"
         with pytest.raises(TypeError, match="did you mean 'username'"):
             connect(BASE, usernme="ada")
         _PROBES[:] = []
@@ -232,3 +241,24 @@ def test_registered_flavours_are_detected_with_their_options():
             connect(BASE, username="ada")
     finally:
         _PROBES[:] = saved
+
+
+def test_the_async_twin_retries_a_lost_answer_like_the_sync_one():
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/health":
+            return httpx.Response(200, json=OUR_HEALTH)
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ReadError("connection reset", request=request)
+        return httpx.Response(200, json={"new_run_id": "only-one"})
+
+    async def main() -> str:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            src = await connect_async(BASE, client=client)
+            return await src.rerun("r9")
+
+    assert asyncio.run(main()) == "only-one"
+    assert len(calls) == 2 and calls[0].headers["idempotency-key"] == calls[1].headers[
+        "idempotency-key"]
