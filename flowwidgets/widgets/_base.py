@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
     from flowwidgets.sources import Source
 
-__all__ = ["STATIC_DIR", "FlowWidget", "check_kwargs", "describe_error", "read_asset"]
+__all__ = ["STATIC_DIR", "FlowWidget", "SelectsRuns", "check_kwargs", "describe_error",
+           "read_asset"]
 
 log = logging.getLogger("flowwidgets.widgets")
 
@@ -328,3 +329,25 @@ class FlowWidget(anywidget.AnyWidget):
         except Exception:  # the live view must still show if the fallback breaks
             log.exception("%s: static fallback failed", type(self).__name__)
         return data, meta
+
+
+class SelectsRuns:
+    """Mixin of the views that pick a run (a strip square, a table row): ``on_select``
+    callbacks and the view's ``select`` message. The view declares ``selected_run_id`` and
+    sets ``_select_callbacks`` to a list before the first message."""
+
+    _select_callbacks: list[Callable[[str], Any]]
+    selected_run_id: str | None
+    _call_user: Callable[..., None]
+
+    def on_select(self, callback: Callable[[str], Any]) -> None:
+        """Call ``callback(run_id)`` every time a run is picked in the view (a click, or
+        Enter on a focused square or row; picking the same run again too)."""
+        self._select_callbacks.append(callback)
+
+    def _msg_select(self, msg: dict[str, Any]) -> None:
+        run_id = str(msg.get("run_id") or "")
+        if not run_id:
+            raise ValueError("select needs a run_id")
+        self.selected_run_id = run_id
+        self._call_user(self._select_callbacks, run_id)

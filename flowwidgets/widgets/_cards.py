@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from flowwidgets.models import Pipeline, Run
-from flowwidgets.widgets._base import FlowWidget
+from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._fallback import cards_html, cards_text
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def card_payload(p: Pipeline) -> dict[str, Any]:
     }
 
 
-class PipelineCards(FlowWidget):
+class PipelineCards(SelectsRuns, FlowWidget):
     """A card per pipeline: last-10 strip, next fire or LIVE STREAMING, median duration,
     "Run now" and "all jobs →". Clicking a square selects that run.
 
@@ -84,10 +84,6 @@ class PipelineCards(FlowWidget):
             self.on_show_jobs(on_show_jobs)
         self._start()
 
-    def on_select(self, callback: SelectCallback) -> None:
-        """Call ``callback(run_id)`` when a square is clicked (every click, even a repeat)."""
-        self._select_callbacks.append(callback)
-
     def on_show_jobs(self, callback: SelectCallback) -> None:
         """Call ``callback(pipeline)`` when a card's "all jobs →" is clicked."""
         self._jobs_callbacks.append(callback)
@@ -110,13 +106,6 @@ class PipelineCards(FlowWidget):
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"select": self._msg_select, "show_jobs": self._msg_show_jobs,
                 "run_now": self._msg_run_now}
-
-    def _msg_select(self, msg: dict[str, Any]) -> None:
-        run_id = str(msg.get("run_id") or "")
-        if not run_id:
-            raise ValueError("select needs a run_id")
-        self.selected_run_id = run_id
-        self._call_user(self._select_callbacks, run_id)
 
     def _msg_show_jobs(self, msg: dict[str, Any]) -> None:
         self._call_user(self._jobs_callbacks, str(msg.get("pipeline") or ""))

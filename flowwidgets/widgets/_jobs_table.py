@@ -22,7 +22,7 @@ import traitlets
 from flowwidgets.frames import runs_frame, runs_to_frame
 from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
-from flowwidgets.widgets._base import FlowWidget
+from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._fallback import table_html, table_text
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     return merged
 
 
-class JobsTable(FlowWidget):
+class JobsTable(SelectsRuns, FlowWidget):
     """Every run, flat: status pill, pipeline, started, finished, attempts, duration, failed
     step. Sort by any column; filter by pipeline, status, time and free text; one page at a
     time. ``.df`` is the filtered, sorted DataFrame.
@@ -172,10 +172,6 @@ class JobsTable(FlowWidget):
         self.observe(self._on_filter, names=list(_FILTERS))
         self.observe(self._on_page, names=["page"])
         self._start()
-
-    def on_select(self, callback: SelectCallback) -> None:
-        """Call ``callback(run_id)`` when a row is picked (click or Enter)."""
-        self._select_callbacks.append(callback)
 
     @property
     def df(self) -> pd.DataFrame:
@@ -422,13 +418,6 @@ class JobsTable(FlowWidget):
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"select": self._msg_select}
-
-    def _msg_select(self, msg: dict[str, Any]) -> None:
-        run_id = str(msg.get("run_id") or "")
-        if not run_id:
-            raise ValueError("select needs a run_id")
-        self.selected_run_id = run_id
-        self._call_user(self._select_callbacks, run_id)
 
     def _static_html(self) -> str:
         return table_html(self._rows, total=self.total, page=self.page,
