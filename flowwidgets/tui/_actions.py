@@ -87,6 +87,20 @@ def _require(capabilities: Any, action: str, doing: str,
                             or f"this runner cannot {doing} (it offers no {action} action)")
 
 
+def _run_for(detail: RunDetail | None, capabilities: Any, action: str, doing: str
+             ) -> RunDetail:
+    """The selected run, once the runner has ``action`` at all and a run is selected."""
+    _require(capabilities, action, doing, detail)
+    if detail is None:
+        raise NotApplicable("no run selected")
+    return detail
+
+
+def _refusal(detail: RunDetail, keys: tuple[str, ...], otherwise: str) -> NotApplicable:
+    """Why the run's actions leave ``keys`` out: the runner's reason, else its state."""
+    return NotApplicable(_reason(detail, *keys) or _state_reason(detail) or otherwise)
+
+
 def _failed_step(detail: RunDetail) -> str | None:
     if detail.run.failed_step:
         return detail.run.failed_step
@@ -104,18 +118,13 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
     failed one), ``restart_steps`` every step it would accept. ``capabilities`` is the
     Source's set of action names (None: unknown).
     """
-    _require(capabilities, "restart", "restart runs", detail)
-    if detail is None:
-        raise NotApplicable("no run selected")
+    detail = _run_for(detail, capabilities, "restart", "restart runs")
     suggested = tuple(detail.actions.restart_from_step)
     allowed = suggested + tuple(s for s in detail.actions.restart_steps if s not in suggested)
     if not allowed:
-        raise NotApplicable(
-            _reason(detail, "restart_from_step", "restart", "all")
-            or _state_reason(detail)
-            or f"the runner offers no restart for run {clean(detail.run_id, 60)}"
-            f" ({detail.run.status.value})"
-        )
+        raise _refusal(detail, ("restart_from_step", "restart", "all"),
+                       f"the runner offers no restart for run {clean(detail.run_id, 60)}"
+                       f" ({detail.run.status.value})")
     failed = _failed_step(detail)
     if highlighted_step is not None and highlighted_step in allowed:
         step = highlighted_step
@@ -144,15 +153,10 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
 
 def plan_rerun(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Rerun the selected run from the beginning, if the runner allows it."""
-    _require(capabilities, "rerun", "rerun runs", detail)
-    if detail is None:
-        raise NotApplicable("no run selected")
+    detail = _run_for(detail, capabilities, "rerun", "rerun runs")
     if not detail.actions.rerun:
-        raise NotApplicable(
-            _reason(detail, "rerun", "rerun_full", "all")
-            or _state_reason(detail)
-            or f"the runner offers no rerun for run {clean(detail.run_id, 60)}"
-        )
+        raise _refusal(detail, ("rerun", "rerun_full", "all"),
+                       f"the runner offers no rerun for run {clean(detail.run_id, 60)}")
     return Plan(
         kind="rerun",
         target=detail.run_id,
@@ -165,15 +169,10 @@ def plan_rerun(detail: RunDetail | None, capabilities: Any = None) -> Plan:
 
 def plan_resume(detail: RunDetail | None, capabilities: Any = None) -> Plan:
     """Resume a failed streaming run from its last committed watermark."""
-    _require(capabilities, "resume", "resume runs from a watermark", detail)
-    if detail is None:
-        raise NotApplicable("no run selected")
+    detail = _run_for(detail, capabilities, "resume", "resume runs from a watermark")
     if not detail.actions.resume_from_watermark:
-        raise NotApplicable(
-            _reason(detail, "resume_from_watermark", "resume", "all")
-            or _state_reason(detail)
-            or "only a failed streaming run can resume from its watermark"
-        )
+        raise _refusal(detail, ("resume_from_watermark", "resume", "all"),
+                       "only a failed streaming run can resume from its watermark")
     mark = clean(detail.failed_watermark, 60) if detail.failed_watermark else "its last watermark"
     return Plan(
         kind="resume",
