@@ -3,6 +3,8 @@
 // ``data-ready`` marker browser tests wait for.
 import type { AnyModel } from "@anywidget/types";
 import { h, replaceChildren, setText } from "./dom";
+import { type Listeners, listen } from "./listen";
+import { type Rpc, createRpc } from "./rpc";
 
 /** Traits every flowwidgets widget has (flowwidgets/widgets/_base.py). */
 export interface BaseModel {
@@ -80,8 +82,8 @@ export function mountShell(
     root.classList.toggle("fw-theme-dark", theme === "dark");
     root.classList.toggle("fw-theme-light", theme === "light");
   };
-  const events = ["change:connected", "change:connection_error", "change:error", "change:theme"];
-  for (const ev of events) model.on(ev, update);
+  const listeners = listen(model);
+  listeners.on(["change:connected", "change:connection_error", "change:error", "change:theme"], update);
   update();
   replaceChildren(el, root);
   root.dataset.ready = "1";
@@ -99,8 +101,37 @@ export function mountShell(
     },
     dispose() {
       if (noticeTimer) clearTimeout(noticeTimer);
-      for (const ev of events) model.off(ev, update);
+      listeners.dispose();
       replaceChildren(el);
+    },
+  };
+}
+
+/** What every widget's ``render`` starts with: the shell, an RPC channel, listeners. */
+export interface View {
+  doc: Document;
+  shell: Shell;
+  rpc: Rpc;
+  /** Listen to model events until ``dispose``. */
+  on: Listeners["on"];
+  /** The widget's cleanup: listeners off, pending calls rejected, the shell removed. */
+  dispose(): void;
+}
+
+/** Mount the shared frame in ``el`` and open the widget's channels to its model. */
+export function mountView(model: AnyModel<any>, el: HTMLElement, widgetClass: string): View {
+  const shell = mountShell(model as AnyModel<BaseModel>, el, widgetClass);
+  const rpc = createRpc(model);
+  const listeners = listen(model);
+  return {
+    doc: el.ownerDocument,
+    shell,
+    rpc,
+    on: listeners.on,
+    dispose() {
+      listeners.dispose();
+      rpc.dispose();
+      shell.dispose();
     },
   };
 }

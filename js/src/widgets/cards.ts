@@ -1,10 +1,9 @@
 // PipelineCards: a card per pipeline with its last-10 execution strip.
 // Twin of flowwidgets/widgets/_cards.py.
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
 import { formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
-import { createRpc } from "../lib/rpc";
-import { type BaseModel, mountShell } from "../lib/shell";
+import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
 import { type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
 import "../lib/theme.css";
@@ -59,9 +58,8 @@ function squareTitle(run: StripRun): string {
 }
 
 function render({ model, el }: RenderProps<CardsModel>) {
-  const doc = el.ownerDocument;
-  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-cards");
-  const rpc = createRpc(model);
+  const view = mountView(model, el, "fw-cards");
+  const { doc, shell, rpc, on } = view;
   const grid = h(doc, "div", { class: "fw-cards-grid", role: "list" });
   const empty = h(doc, "div", { class: "fw-empty" }, "No pipelines yet");
   shell.body.append(grid);
@@ -227,17 +225,12 @@ function render({ model, el }: RenderProps<CardsModel>) {
     else if (a.new_run_id) shell.notice(`✓ ${a.kind} ${a.pipeline ?? ""} → run ${shortId(a.new_run_id, 16)}`);
   };
 
-  model.on("change:pipelines", update);
-  model.on("change:selected_run_id", update);
-  model.on("change:last_action", showOutcome);
+  on(["change:pipelines", "change:selected_run_id"], update);
+  on("change:last_action", showOutcome);
   update();
 
   return () => {
-    model.off("change:pipelines", update);
-    model.off("change:selected_run_id", update);
-    model.off("change:last_action", showOutcome);
-    rpc.dispose();
-    shell.dispose();
+    view.dispose();
   };
 }
 

@@ -1,9 +1,8 @@
 // The Dashboard's navigation bar: brand, back, breadcrumbs, live indicator. The three views
 // below it are their own widgets; flowwidgets/widgets/_dashboard.py shows one at a time.
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
-import { createRpc } from "../lib/rpc";
-import { type BaseModel, mountShell } from "../lib/shell";
+import { type BaseModel, mountView } from "../lib/shell";
 import "../lib/theme.css";
 import "./dashboard.css";
 
@@ -25,9 +24,8 @@ export interface NavModel extends BaseModel {
 }
 
 function render({ model, el }: RenderProps<NavModel>) {
-  const doc = el.ownerDocument;
-  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-navbar");
-  const rpc = createRpc(model);
+  const view = mountView(model, el, "fw-navbar");
+  const { doc, shell, rpc, on } = view;
   const back = h(
     doc,
     "button",
@@ -69,12 +67,10 @@ function render({ model, el }: RenderProps<NavModel>) {
     setText(live, connected ? "● live" : "○ offline");
     live.classList.toggle("fw-nav-live--off", !connected);
   };
-  for (const ev of ["change:crumbs", "change:can_back", "change:view", "change:connected"]) model.on(ev, update);
+  on(["change:crumbs", "change:can_back", "change:view", "change:connected"], update);
   update();
   return () => {
-    for (const ev of ["change:crumbs", "change:can_back", "change:view", "change:connected"]) model.off(ev, update);
-    rpc.dispose();
-    shell.dispose();
+    view.dispose();
   };
 }
 

@@ -1,10 +1,9 @@
 // JobsTable: every run, flat, one page at a time (paging, sorting and filtering happen in the
 // kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { formatCount, formatDuration, formatTime } from "../lib/format";
-import { createRpc } from "../lib/rpc";
-import { type BaseModel, mountShell } from "../lib/shell";
+import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import "../lib/theme.css";
 import "./jobs-table.css";
@@ -87,14 +86,8 @@ export function pageCount(total: number, pageSize: number): number {
 }
 
 function render({ model, el }: RenderProps<JobsModel>) {
-  const doc = el.ownerDocument;
-  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-jobs");
-  const rpc = createRpc(model);
-  const disposers: (() => void)[] = [];
-  const on = (ev: string, fn: () => void) => {
-    model.on(ev, fn);
-    disposers.push(() => model.off(ev, fn));
-  };
+  const view = mountView(model, el, "fw-jobs");
+  const { doc, shell, rpc, on } = view;
   const setTraits = (values: Partial<JobsModel>) => {
     for (const [k, v] of Object.entries(values)) model.set(k as keyof JobsModel, v as never);
     model.save_changes();
@@ -306,9 +299,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
 
   return () => {
     if (searchTimer) clearTimeout(searchTimer);
-    for (const d of disposers) d();
-    rpc.dispose();
-    shell.dispose();
+    view.dispose();
   };
 }
 

@@ -1,12 +1,11 @@
 // RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
 // tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
-import type { AnyModel, RenderProps } from "@anywidget/types";
+import type { RenderProps } from "@anywidget/types";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
 import { type Child, h, replaceChildren } from "../lib/dom";
 import { formatDuration, formatTime, shortId } from "../lib/format";
-import { createRpc } from "../lib/rpc";
-import { type BaseModel, mountShell } from "../lib/shell";
+import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, type Status, asStatus } from "../lib/status";
 import "../lib/theme.css";
 import "./run-view.css";
@@ -179,14 +178,8 @@ export function logPanel(doc: Document, step: string, log: StepLog | null, onClo
 }
 
 function render({ model, el }: RenderProps<RunModel>) {
-  const doc = el.ownerDocument;
-  const shell = mountShell(model as AnyModel<BaseModel>, el, "fw-run");
-  const rpc = createRpc(model);
-  const disposers: (() => void)[] = [];
-  const on = (ev: string, fn: () => void) => {
-    model.on(ev, fn);
-    disposers.push(() => model.off(ev, fn));
-  };
+  const view = mountView(model, el, "fw-run");
+  const { doc, shell, rpc, on } = view;
 
   const head = h(doc, "div", { class: "fw-run-head" });
   const actionsBar = h(doc, "div", { class: "fw-actions" });
@@ -467,10 +460,8 @@ function render({ model, el }: RenderProps<RunModel>) {
   updateLastAction();
 
   return () => {
-    for (const d of disposers) d();
     dag?.destroy();
-    rpc.dispose();
-    shell.dispose();
+    view.dispose();
   };
 }
 
