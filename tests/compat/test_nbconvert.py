@@ -40,9 +40,16 @@ def test_html_export_shows_the_fallback_only_without_widget_state(page, demo_run
             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True)
         for label, flags in EXPORTS.items()}
+    logs = {}
     for label, proc in procs.items():
-        out, _ = proc.communicate(timeout=120)
-        assert proc.returncode == 0, f"nbconvert ({label}) failed:\n{out}"
+        try:
+            logs[label], _ = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for label, proc in procs.items():
+        assert proc.returncode == 0, f"nbconvert ({label}) failed:\n{logs[label]}"
 
     fallback = tmp_path / "export-fallback.html"
     assert WIDGET_STATE not in fallback.read_text(encoding="utf-8")
