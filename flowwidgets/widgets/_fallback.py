@@ -22,6 +22,7 @@ __all__ = [
     "STATUS_ICON",
     "cards_html",
     "cards_text",
+    "counted",
     "format_duration",
     "format_time",
     "offline_html",
@@ -94,6 +95,11 @@ def format_duration(ms: Any) -> str:
     if h:
         return f"{h}h {m:02d}m"
     return f"{m}m {s:02d}s"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number: "1 run", "1,204 runs" (like the JS)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def format_time(value: Any, seconds: bool = True) -> str:
@@ -180,7 +186,7 @@ def cards_html(pipelines: Sequence[Mapping[str, Any]], *, error: str = "") -> st
             rate = (stats.get("stats_1m") or {}).get("rows_consumed_per_sec")
             total = stats.get("rows_consumed_total")
             shown = _rate(rate) if rate is not None else (
-                f"{total:,} rows so far" if isinstance(total, int) else "—")
+                f"{counted(total, 'row')} so far" if isinstance(total, int) else "—")
             when = (f'<b style="color:{TEAL};letter-spacing:.1em">● LIVE STREAMING</b> '
                     f'{_label("throughput")} {esc(shown)}')
         elif p.get("paused"):
@@ -214,7 +220,7 @@ def _rate(value: Any) -> str:
 
 def cards_text(pipelines: Sequence[Mapping[str, Any]]) -> str:
     """One line per pipeline: name, kind, the strip as icons, next fire."""
-    lines = [f"PipelineCards: {len(pipelines)} pipelines"]
+    lines = [f"PipelineCards: {counted(len(pipelines), 'pipeline')}"]
     for p in pipelines:
         strip = "".join(STATUS_ICON[status_of(r.get("status"))]
                         for r in (p.get("recent_runs") or [])[-10:])
@@ -249,7 +255,7 @@ def table_html(rows: Sequence[Mapping[str, Any]], *, total: int, page: int, page
             f"<td {td}>{_failed_cell(failed)}</td></tr>")
     first = page * page_size + 1 if total else 0
     last = min(total, (page + 1) * page_size)
-    summary = f"{first:,}–{last:,} of {total:,} runs" if total else "0 runs"
+    summary = f"{first:,}–{last:,} of {counted(total, 'run')}" if total else "0 runs"
     table = (f'<table style="border-collapse:collapse;width:100%;background:{PANEL};'
              f'font-size:11.5px"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody>'
              f'</table>')
@@ -263,7 +269,7 @@ def _failed_cell(step: Any) -> str:
 
 def table_text(rows: Sequence[Mapping[str, Any]], *, total: int) -> str:
     """The visible page as aligned text."""
-    lines = [f"JobsTable: {total} runs"]
+    lines = [f"JobsTable: {counted(total, 'run')}"]
     for r in list(rows)[:_MAX_TABLE_ROWS]:
         st = status_of(r.get("status"))
         lines.append(f"  {STATUS_ICON[st]} {st:<9} {r.get('pipeline')!s:<20} "
@@ -279,7 +285,7 @@ def dag_svg(lay: Layout, steps: Mapping[str, Mapping[str, Any]]) -> str:
     """The DAG as inline SVG from the same layout the live view draws."""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="fw-dag" width="{lay.width:g}" '
              f'height="{lay.height:g}" viewBox="0 0 {lay.width:g} {lay.height:g}" '
-             f'role="img" aria-label="task graph, {len(lay.nodes)} steps" '
+             f'role="img" aria-label="task graph, {counted(len(lay.nodes), "step")}" '
              f'style="background:{PANEL};font-family:{_FONT}">'
              f'<defs><marker id="fw-static-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
              f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
@@ -341,7 +347,7 @@ def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "")
         for s in steps.values():
             st = status_of(s.get("status"))
             counts[st] = counts.get(st, 0) + 1
-        dag = (f'<div style="color:{MUTED}">{len(lay.nodes):,} steps — too many to draw '
+        dag = (f'<div style="color:{MUTED}">{counted(len(lay.nodes), "step")} — too many to draw '
                f'here; open the live view. ' + " ".join(
                    f'<span style="color:{color_of(k)}">{STATUS_ICON[k]} {v:,} {k}</span>'
                    for k, v in sorted(counts.items())) + '</div>')

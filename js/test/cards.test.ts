@@ -75,6 +75,8 @@ test("a card per pipeline: strip oldest→newest, padding dashed, status classes
   assert.match(first.textContent!, /Median 1m 00s/);
   assert.match(first.textContent!, /7d fail 33%/);
   assert.ok(first.className.includes("fw-card--running"));
+  assert.equal(first.querySelector(".fw-strip")!.getAttribute("aria-label"), "last 3 runs of orders_daily, oldest first");
+  assert.equal(cardEls[1]!.querySelector(".fw-strip")!.getAttribute("aria-label"), `last 1 run of ${EVIL}, oldest first`);
   cleanup();
   assert.equal(model.listenerCount(), 0, "cleanup removes every listener");
 });

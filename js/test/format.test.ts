@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId, truncate } from "../src/lib/format";
+import { counted, formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId, truncate } from "../src/lib/format";
 import { STATUS_ICON, asStatus, statusLabel } from "../src/lib/status";
 import { SQUARE_MAX_PX, SQUARE_MIN_PX, maxDuration, squareHeight, stripSlots } from "../src/lib/strip";
 import { pageCount, pageSummary } from "../src/widgets/jobs-table";
@@ -73,7 +73,14 @@ test("pager helpers", () => {
   assert.equal(pageSummary(0, 25, 0), "0 runs");
   assert.equal(pageSummary(1, 25, 1000), "26–50 of 1,000 runs");
   assert.equal(pageSummary(3, 25, 90), "76–90 of 90 runs");
+  assert.equal(pageSummary(0, 25, 1), "1–1 of 1 run");
   assert.equal(pageCount(0, 25), 1);
   assert.equal(pageCount(100_000, 25), 4000);
   assert.equal(pageCount(26, 25), 2);
+});
+
+test("counted: one thing, many things", () => {
+  assert.deepEqual([0, 1, 2, 1204].map((n) => counted(n, "run")), ["0 runs", "1 run", "2 runs", "1,204 runs"]);
+  assert.equal(counted(1, "entry", "entries"), "1 entry");
+  assert.equal(counted(3, "entry", "entries"), "3 entries");
 });

@@ -33,6 +33,7 @@ def test_cards_show_every_pipeline_and_its_strip(served):
         assert "application/vnd.jupyter.widget-view+json" in data
         assert "orders" in data["text/html"] and "✗" in data["text/html"]
         assert "orders [batch] ✗✓" in data["text/plain"]
+        assert data["text/plain"].startswith("PipelineCards: 3 pipelines\n")
     finally:
         cards.close()
 

@@ -66,8 +66,28 @@ def test_table_html_escapes():
              "finished_at": None, "attempts": 2, "duration_ms": 1200, "failed_step": EVIL}]
     out = fb.table_html(rows, total=1, page=0, page_size=25)
     _no_markup_from(out)
-    assert "1–1 of 1 runs" in out and "✗ failed" in out and "1.2 s" in out
+    assert "1–1 of 1 run<" in out and "✗ failed" in out and "1.2 s" in out
     assert "0 runs" in fb.table_html([], total=0, page=0, page_size=25)
+    assert "26–50 of 1,204 runs" in fb.table_html(rows, total=1204, page=1, page_size=25)
+
+
+def test_counts_say_one_thing_and_many_things():
+    assert [fb.counted(n, "run") for n in (0, 1, 2, 1204)] == [
+        "0 runs", "1 run", "2 runs", "1,204 runs"]
+    assert fb.counted(1, "entry", "entries") == "1 entry"
+    assert fb.counted(3, "entry", "entries") == "3 entries"
+    one = [{"name": "p", "kind": "batch", "recent_runs": []}]
+    assert fb.cards_text(one).splitlines()[0] == "PipelineCards: 1 pipeline"
+    assert fb.cards_text(one * 2).splitlines()[0] == "PipelineCards: 2 pipelines"
+    assert fb.cards_text([]).splitlines()[0] == "PipelineCards: 0 pipelines"
+    assert fb.table_text([], total=1).splitlines()[0] == "JobsTable: 1 run"
+    assert fb.table_text([], total=2500).splitlines()[0] == "JobsTable: 2,500 runs"
+    stream = [{"name": "s", "kind": "streaming", "recent_runs": [],
+               "streaming_stats": {"rows_consumed_total": 1}}]
+    assert "1 row so far" in fb.cards_html(stream)
+    assert 'aria-label="task graph, 1 step"' in fb.run_html(
+        {"run": {"run_id": "r", "status": "succeeded"},
+         "steps": [{"name": "only", "status": "succeeded"}]}, layout([("only", ())]))
 
 
 def test_run_html_draws_the_dag_as_well_formed_svg():

@@ -1,7 +1,7 @@
 // The run DAG as SVG. Geometry comes from the kernel (flowwidgets.layout, computed once per
 // graph shape); this module only draws it, and on a status poll only restyles the nodes.
 import { s } from "./dom";
-import { formatDuration, truncate } from "./format";
+import { counted, formatDuration, truncate } from "./format";
 import { STATUS_ICON, asStatus } from "./status";
 
 export type Point = [number, number];
@@ -105,7 +105,7 @@ export function renderDag(
     width: w,
     height: hgt,
     role: "group",
-    "aria-label": `task graph, ${layout.nodes.length} steps`,
+    "aria-label": `task graph, ${counted(layout.nodes.length, "step")}`,
   });
   svg.appendChild(
     s(

@@ -2,10 +2,10 @@
 // Twin of flowwidgets/widgets/_cards.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
-import { formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
+import { counted, formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
-import { type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
+import { STRIP_SLOTS, type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
 import "../lib/theme.css";
 import "./cards.css";
 
@@ -57,6 +57,12 @@ function squareTitle(run: StripRun): string {
   ].join(" · ");
 }
 
+/** What the strip says to a screen reader: how many runs it shows, in which order. */
+export function stripLabel(p: CardPipeline): string {
+  const n = Math.min(p.recent_runs?.length ?? 0, STRIP_SLOTS);
+  return n ? `last ${counted(n, "run")} of ${p.name}, oldest first` : `no runs of ${p.name} yet`;
+}
+
 function render({ model, el }: RenderProps<CardsModel>) {
   const view = mountView(model, el, "fw-cards");
   const { doc, shell, rpc, on } = view;
@@ -91,7 +97,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
     const strip = h(
       doc,
       "div",
-      { class: "fw-strip", role: "group", "aria-label": `last ${slots.length} runs of ${p.name}, oldest first` },
+      { class: "fw-strip", role: "group", "aria-label": stripLabel(p) },
       slots.map((run) => {
         if (!run) {
           return h(doc, "span", { class: "fw-sq fw-sq--empty", title: "no run yet", "aria-hidden": "true" });
@@ -123,7 +129,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
         rate !== null && rate !== undefined
           ? formatRate(rate)
           : total !== null && total !== undefined
-            ? `${formatCount(total)} rows so far`
+            ? `${counted(total, "row")} so far`
             : "—";
       schedule = h(
         doc,

@@ -2,7 +2,7 @@
 // kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
-import { formatCount, formatDuration, formatTime } from "../lib/format";
+import { counted, formatCount, formatDuration, formatTime } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import "../lib/theme.css";
@@ -77,7 +77,7 @@ export function pageSummary(page: number, pageSize: number, total: number): stri
   if (total <= 0) return "0 runs";
   const first = page * pageSize + 1;
   const last = Math.min(total, (page + 1) * pageSize);
-  return `${formatCount(first)}–${formatCount(last)} of ${formatCount(total)} runs`;
+  return `${formatCount(first)}–${formatCount(last)} of ${counted(total, "run")}`;
 }
 
 /** Number of pages for ``total`` rows (at least 1). */
