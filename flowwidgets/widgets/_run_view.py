@@ -20,7 +20,7 @@ from flowwidgets.errors import RunnerUnavailable
 from flowwidgets.layout import Layout, layout
 from flowwidgets.models import Attempt, RunDetail, Status
 from flowwidgets.widgets._base import FlowWidget, describe_error
-from flowwidgets.widgets._fallback import run_html, run_text
+from flowwidgets.widgets._fallback_run import run_html, run_text
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 from _widget_support import EVIL
@@ -132,3 +133,90 @@ def test_a_huge_dag_is_counted_not_drawn():
     assert "<svg" not in out and "401 steps — too many to draw" in out
     assert "✓ 10 succeeded" in out and "○ 391 pending" in out
     assert len(out) < 10_000
+
+
+ATTR_EVIL = "\"><script>alert(1)</script><em title='x"
+"""Breaks out of a double- or single-quoted attribute when not escaped."""
+
+
+class _Tags(HTMLParser):
+    """Every start tag and its attributes, as a browser's tokenizer would see them."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def values(self, attr: str) -> list[str]:
+        return [a[attr] or "" for _, a in self.tags if attr in a]
+
+
+def test_runner_strings_stay_inside_attributes_and_text():
+    cards = [{"name": ATTR_EVIL, "kind": ATTR_EVIL,
+              "recent_runs": [{"run_id": ATTR_EVIL, "status": "failed", "duration_ms": 5}]}]
+    rows = [{"run_id": ATTR_EVIL, "pipeline": ATTR_EVIL, "status": ATTR_EVIL,
+             "failed_step": ATTR_EVIL, "attempts": ATTR_EVIL}]
+    steps = [("a", ()), (ATTR_EVIL, ("a",))]
+    payload = {"run": {"run_id": ATTR_EVIL, "pipeline": ATTR_EVIL, "status": "failed",
+                       "failed_step": ATTR_EVIL},
+               "steps": [{"name": "a", "status": "succeeded"},
+                         {"name": ATTR_EVIL, "status": "failed", "error": ATTR_EVIL}],
+               "attempts": [{"number": 1, "step": ATTR_EVIL, "status": "failed",
+                             "error": ATTR_EVIL}],
+               "error": ATTR_EVIL}
+    for out in (fb.cards_html(cards, error=ATTR_EVIL),
+                fb.table_html(rows, total=1, page=0, page_size=25),
+                fb.run_html(payload, layout(steps), error=ATTR_EVIL),
+                fb.offline_html("run", ATTR_EVIL)):
+        parsed = _Tags(out)
+        names = {t for t, _ in parsed.tags}
+        assert "script" not in names and "em" not in names, names
+        assert not [k for _, a in parsed.tags for k in a if k.startswith("on")]
+    squares = _Tags(fb.cards_html(cards))
+    assert any(ATTR_EVIL in v for v in squares.values("aria-label")), "run id kept literally"
+    assert any(ATTR_EVIL in v for v in squares.values("title"))
+    assert f"last 1 run of {ATTR_EVIL}, oldest first" in squares.values("aria-label")
+    dag = _Tags(fb.run_html(payload, layout(steps)))
+    assert f"step {ATTR_EVIL}: failed" in dag.values("aria-label")
+    assert "step a: succeeded" in dag.values("aria-label")
+    groups = [a for t, a in dag.tags if t == "svg"]
+    assert groups[0]["role"] == "group" and groups[0]["aria-label"] == "task graph, 2 steps"
+
+
+def test_tables_and_pre_carry_their_own_palette():
+    """An exported page's CSS (JupyterLab's .jp-RenderedHTMLCommon) paints bare rows,
+    cells and <pre> light and right-aligns cells: the fallback's own styles must win."""
+    rows = [{"run_id": "r1", "pipeline": "p", "status": "failed", "failed_step": "s"}] * 3
+    payload = {"run": {"run_id": "r1", "status": "failed", "failed_step": "s"},
+               "steps": [{"name": "s", "status": "failed", "error": "boom"}],
+               "attempts": [{"number": 1, "step": "s", "status": "failed", "error": "x"}],
+               "error": "Traceback\nValueError: boom"}
+    for out in (fb.table_html(rows, total=3, page=0, page_size=25, error="oops"),
+                fb.run_html(payload, layout([("s", ())]), error="oops")):
+        tags = [(t, a.get("style") or "") for t, a in _Tags(out).tags
+                if t in ("table", "tr", "td", "th", "pre")]
+        assert {t for t, _ in tags} >= {"table", "tr", "td", "pre"}
+        for tag, style in tags:
+            assert "background:" in style, (tag, style)
+            if tag != "tr":
+                assert "color:#cfe8dc" in style, (tag, style)
+            if tag in ("td", "th"):
+                assert "text-align:left" in style, (tag, style)
+
+
+def test_text_plain_neutralises_control_characters():
+    name = "etl\x1b[31mred\x1b[0m\u202egnp\n2"
+    text = "\n".join([
+        fb.cards_text([{"name": name, "kind": "batch", "recent_runs": []}]),
+        fb.table_text([{"pipeline": name, "status": "failed", "failed_step": name}], total=1),
+        fb.run_text({"run": {"run_id": name, "pipeline": name, "status": "failed"},
+                     "steps": [{"name": name, "status": "failed"}]}),
+    ])
+    assert "\x1b" not in text and "\u202e" not in text
+    assert "etl\ufffd[31mred" in text and "gnp 2" in text
+    assert fb.cards_text([{"name": "plain é", "kind": "batch"}]).endswith(
+        "plain é [batch] (no runs) · next — UTC")

@@ -159,6 +159,7 @@ export function renderDag(
         "data-step": n.name,
       },
       title,
+      s(doc, "rect", { class: "fw-node-focus", x: -4, y: -4, width: n.width + 8, height: n.height + 8, rx: 5 }),
       s(doc, "rect", { class: "fw-node-box", width: n.width, height: n.height, rx: 3 }),
       s(doc, "rect", { class: "fw-node-bar", width: 3, height: n.height, rx: 1 }),
       s(doc, "text", { class: "fw-node-name", x: 10, y: n.height / 2 - 4 }, truncate(n.name, nameFits(n.width))),
@@ -190,6 +191,7 @@ export function renderDag(
       const st = asStatus(step?.status ?? "pending");
       const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}`;
       if (els.g.getAttribute("class") !== cls) els.g.setAttribute("class", cls);
+      els.g.setAttribute("aria-pressed", sel === n.name ? "true" : "false");
       const meta = nodeMeta(step);
       if (els.meta.textContent !== meta) els.meta.textContent = meta;
       const label = `step ${n.name}: ${meta.slice(2).toLowerCase()}`;

@@ -113,6 +113,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
             style: `height:${squareHeight(run.duration_ms, maxMs)}px`,
             title: squareTitle(run),
             "aria-label": squareTitle(run),
+            "aria-current": run.run_id === selected ? "true" : null,
             "data-run-id": run.run_id,
             onclick: () => select(run, p.name),
           },
@@ -150,7 +151,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
       );
     }
 
-    const runButton = h(doc, "button", { type: "button", class: "fw-btn" }, "▶ Run now");
+    const runButton = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": `Run now: ${p.name}` }, "▶ Run now");
     runButton.addEventListener("click", () => void runNow(p.name, runButton));
 
     return h(
@@ -188,6 +189,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
             type: "button",
             class: "fw-link",
             title: `every run of ${p.name}`,
+            "aria-label": `all jobs of ${p.name}`,
             onclick: () => rpc.notify("show_jobs", { pipeline: p.name }),
           },
           "all jobs →",

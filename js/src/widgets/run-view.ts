@@ -254,10 +254,20 @@ function render({ model, el }: RenderProps<RunModel>) {
     if (notes.length) problems.append(h(doc, "span", null, `⚠ ${notes.join("; ")}`));
   };
 
+  /** Keep the keyboard where it was: the action's button, when the focus fell off it. */
+  const refocus = (kind: string) => {
+    const active = doc.activeElement;
+    if (active && active !== doc.body && shell.root.contains(active)) return;
+    (actionsBar.querySelector(`[data-action="${kind}"]`) as HTMLButtonElement | null)?.focus();
+  };
+
   const act = async (btn: ActionButton, runId: string) => {
     if (busy) return;
     const ok = await askConfirm(confirmHost, btn.confirm, btn.label);
-    if (!ok) return;
+    if (!ok) {
+      refocus(btn.kind);
+      return;
+    }
     busy = true;
     updateActions();
     shell.notice(`${btn.label}: asking the runner…`);
@@ -271,11 +281,14 @@ function render({ model, el }: RenderProps<RunModel>) {
     } finally {
       busy = false;
       updateActions();
+      refocus(btn.kind);
     }
   };
 
   const updateActions = () => {
     const p = payload();
+    const active = doc.activeElement as HTMLElement | null;
+    const focused = active && actionsBar.contains(active) ? active.dataset.action : undefined;
     replaceChildren(actionsBar);
     if (!p) return;
     const buttons = actionButtons(p.run.run_id, p.actions, model.get("selected_step"), p.run.failed_step);
@@ -307,6 +320,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     if ((p.actions?.restart_from_step ?? []).length > 1) {
       actionsBar.append(h(doc, "span", { class: "fw-dim" }, "click a step to restart from it"));
     }
+    if (focused) refocus(focused); // a poll rebuilt the buttons under the keyboard
   };
 
   const updateLastAction = () => {
@@ -405,12 +419,24 @@ function render({ model, el }: RenderProps<RunModel>) {
               p.attempts.map((a) => {
                 const ast = asStatus(a.status);
                 const dur = a.started_at && a.finished_at ? Date.parse(a.finished_at) - Date.parse(a.started_at) : null;
+                const step = a.step;
                 return h(
                   doc,
                   "tr",
-                  { tabindex: 0, "data-step": a.step ?? "", onclick: () => a.step && selectStep(a.step), onkeydown: (ev: Event) => {
-                    if ((ev as KeyboardEvent).key === "Enter" && a.step) selectStep(a.step);
-                  } },
+                  step
+                    ? {
+                        tabindex: 0,
+                        "data-step": step,
+                        title: `attempt ${a.number} of ${step} — Enter shows the step`,
+                        onclick: () => selectStep(step),
+                        onkeydown: (ev: Event) => {
+                          const key = (ev as KeyboardEvent).key;
+                          if (key !== "Enter" && key !== " ") return;
+                          ev.preventDefault();
+                          selectStep(step);
+                        },
+                      }
+                    : { class: "fw-row-static" },
                   h(doc, "td", null, String(a.number)),
                   h(doc, "td", null, a.step ?? "—"),
                   h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${ast}` }, `${STATUS_ICON[ast]} ${ast}`)),

@@ -1,0 +1,180 @@
+"""The building blocks of the static fallback: escaping, the palette, status pills and
+the formatting the JS does, so every view's ``text/html`` and ``text/plain`` look alike.
+
+Everything from a runner goes through :func:`esc` (HTML text and quoted attributes) or
+:func:`plain` (``text/plain``, where a terminal-style front end would otherwise act on
+escape sequences). Colours are inline: an exported notebook guarantees no stylesheet, and
+its own (JupyterLab's ``.jp-RenderedHTMLCommon``) restyles bare tables and ``<pre>``, so
+those carry their colours, alignment and margins themselves (:data:`TABLE`, :data:`TD`,
+:data:`PRE`).
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from flowwidgets.models import parse_time
+
+__all__ = [
+    "AMBER",
+    "BG",
+    "FONT",
+    "LABEL",
+    "MUTED",
+    "PANEL",
+    "PRE",
+    "RED",
+    "ROW",
+    "RULE",
+    "SKIP",
+    "STATUS_ICON",
+    "TABLE",
+    "TD",
+    "TEAL",
+    "TEXT",
+    "color_of",
+    "counted",
+    "error_html",
+    "esc",
+    "format_duration",
+    "format_time",
+    "frame",
+    "label",
+    "pill",
+    "plain",
+    "status_of",
+]
+
+# Mirrors js/src/lib/status.ts: status is never told by colour alone.
+STATUS_ICON = {
+    "pending": "○",
+    "requested": "◌",
+    "running": "●",
+    "paused": "‖",
+    "succeeded": "✓",
+    "failed": "✗",
+    "cancelled": "⊘",
+    "skipped": "↷",
+    "unknown": "?",
+}
+
+BG, PANEL, TEXT, MUTED, RULE = "#0d1412", "#131d1a", "#cfe8dc", "#6f8f84", "#24352f"
+TEAL, AMBER, RED, SKIP = "#2bb3a3", "#f2a93b", "#e5534b", "#51706a"
+_COLOR = {"succeeded": TEAL, "failed": RED, "running": AMBER, "requested": AMBER,
+          "paused": AMBER, "cancelled": SKIP, "skipped": SKIP}
+FONT = "ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,monospace"
+LABEL = f"color:{MUTED};font-size:10px;letter-spacing:.09em;text-transform:uppercase"
+TABLE = (f"border-collapse:collapse;width:100%;margin:0;table-layout:auto;border:0;"
+         f"background:{PANEL};color:{TEXT};font-family:{FONT}")
+"""A table's own style (JupyterLab's export CSS centres tables and fixes their layout)."""
+TD = (f"padding:3px 8px;border:0;border-bottom:1px solid {RULE};text-align:left;"
+      f"vertical-align:middle;background:transparent;color:{TEXT};line-height:1.45")
+"""A cell's own style (the export CSS right-aligns cells and stripes rows light)."""
+PRE = (f"white-space:pre-wrap;margin:4px 0 0;padding:0;border:0;background:transparent;"
+       f"color:{TEXT};font-family:{FONT};font-size:11px;line-height:1.45")
+"""A ``<pre>``'s own style (the export CSS gives ``pre`` a light background)."""
+ROW = "background:transparent"
+"""A table row's own style (no light stripes)."""
+
+_CONTROL = ("Cc", "Cf", "Cs", "Co")
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def status_of(value: Any) -> str:
+    """A status word from a payload, ``unknown`` when it is not one of ours."""
+    word = str(value or "").strip().lower()
+    return word if word in STATUS_ICON else "unknown"
+
+
+def color_of(status: str) -> str:
+    """The colour of a status word (muted for pending and unknown)."""
+    return _COLOR.get(status, MUTED)
+
+
+def format_duration(ms: Any) -> str:
+    """Milliseconds as "850 ms", "12.3 s", "4m 05s", "2h 03m", "3d 04h" (like the JS)."""
+    if ms is None or isinstance(ms, bool):
+        return "—"
+    try:
+        ms = float(ms)
+    except (TypeError, ValueError):
+        return "—"
+    if ms != ms or ms < 0:
+        return "—"
+    if ms < 1000:
+        return f"{round(ms)} ms"
+    secs = ms / 1000
+    if secs < 60:
+        return f"{secs:.1f} s"
+    total = int(secs)
+    d, h, m, s = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
+    if d:
+        return f"{d}d {h:02d}h"
+    if h:
+        return f"{h}h {m:02d}m"
+    return f"{m}m {s:02d}s"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun in the right number: "1 run", "1,204 runs" (like the JS)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def format_time(value: Any, seconds: bool = True) -> str:
+    """An ISO time (or datetime) as "2026-11-22 08:10:05" in UTC, "—" when missing."""
+    try:
+        dt = value if isinstance(value, datetime) else parse_time(value)
+    except (TypeError, ValueError):
+        return "—"
+    if dt is None:
+        return "—"
+    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def pill(status: Any) -> str:
+    """A status pill: colour, icon and word."""
+    st = status_of(status)
+    c = color_of(st)
+    dash = "dashed" if st in ("pending", "unknown", "requested", "paused") else "solid"
+    return (f'<span class="fw-pill fw-pill--{st}" style="color:{c};border:1px {dash} {c};'
+            f'border-radius:9px;padding:0 7px;font-size:10px;letter-spacing:.07em;'
+            f'text-transform:uppercase;white-space:nowrap">{STATUS_ICON[st]} {st}</span>')
+
+
+def label(text: str) -> str:
+    """An uppercase micro-label."""
+    return f'<span style="{LABEL}">{esc(text)}</span>'
+
+
+def frame(kind: str, body: str) -> str:
+    """The dark panel every static view sits in."""
+    return (f'<div class="fw-static fw-static-{kind}" style="background:{BG};color:{TEXT};'
+            f'font-family:{FONT};font-size:12px;line-height:1.45;padding:12px;'
+            f'border:1px solid {RULE};border-radius:4px">{body}'
+            f'<div style="{LABEL};margin-top:8px">flowwidgets · static snapshot</div></div>')
+
+
+def error_html(error: str) -> str:
+    """The widget's last error, above the view ("" when there is none)."""
+    if not error:
+        return ""
+    return (f'<div style="border:1px solid {RED};border-left-width:3px;padding:6px 10px;'
+            f'margin-bottom:8px"><span style="{LABEL};color:{RED}">✗ Error</span>'
+            f'<pre style="{PRE}">{esc(error)}</pre></div>')
+
+
+def plain(value: Any) -> str:
+    """A runner's value for ``text/plain``: one line, control and format characters
+    (escape sequences, bidi overrides) shown as ``\ufffd``."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    return "".join(" " if ch in "\r\n\t\v\f" else "\ufffd"
+                   if unicodedata.category(ch) in _CONTROL else ch for ch in text)
