@@ -107,22 +107,43 @@ test("search is debounced into the search trait", async () => {
   cleanup();
 });
 
-test("rows are focusable; click, Enter and arrows work", async () => {
+test("rows: one tab stop, arrows/Home/End move, click, Enter and Space open", async () => {
   const { el, model } = setup();
   const cleanup = await mount(jobsTable, model, el);
   const w = el.ownerDocument.defaultView as unknown as typeof globalThis;
+  const stops = () => (Array.from(el.querySelectorAll("tbody tr")) as HTMLElement[]).map((t) => t.getAttribute("tabindex"));
   const trs = Array.from(el.querySelectorAll("tbody tr")) as HTMLElement[];
-  assert.ok(trs.every((t) => t.getAttribute("tabindex") === "0"));
+  assert.deepEqual(stops(), ["0", "-1", "-1"], "Tab reaches the table once, on the first row");
   trs[1]!.click();
   assert.equal(model.get("selected_run_id"), "r1");
   assert.deepEqual(model.sent.at(-1), { run_id: "r1", pipeline: "orders_daily", kind: "select" });
   const now = Array.from(el.querySelectorAll("tbody tr")) as HTMLElement[];
-  assert.equal(now[1]!.getAttribute("aria-selected"), "true");
-  now[0]!.focus();
-  now[0]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+  assert.equal(now[1]!.getAttribute("aria-current"), "true");
+  assert.equal(now[0]!.getAttribute("aria-current"), null);
+  assert.deepEqual(stops(), ["-1", "0", "-1"], "the picked row is the tab stop");
+  now[1]!.focus();
+  now[1]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "ArrowDown", bubbles: true }));
+  assert.equal(el.ownerDocument.activeElement, now[2]);
+  assert.deepEqual(stops(), ["-1", "-1", "0"], "the stop follows the focus");
+  now[2]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "Home", bubbles: true }));
+  assert.equal(el.ownerDocument.activeElement, now[0]);
+  now[0]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "End", bubbles: true }));
+  assert.equal(el.ownerDocument.activeElement, now[2]);
+  now[2]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "ArrowUp", bubbles: true }));
   assert.equal(el.ownerDocument.activeElement, now[1]);
   now[1]!.dispatchEvent(new w.KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
   assert.equal(model.sent.at(-1)!.kind, "select");
+  const space = new w.KeyboardEvent("keydown", { key: " ", bubbles: true, cancelable: true });
+  (el.ownerDocument.activeElement as HTMLElement).dispatchEvent(space);
+  assert.ok(space.defaultPrevented, "Space opens the row instead of scrolling");
+  assert.equal(model.sent.length, 3);
+  // a live update rebuilds the rows: the keyboard stays on its run
+  const last = Array.from(el.querySelectorAll("tbody tr")).at(-1) as HTMLElement;
+  last.focus();
+  model.update({ _rows: (model.get("_rows") as unknown[]).map((r) => ({ ...(r as object) })) });
+  assert.equal((el.ownerDocument.activeElement as HTMLElement).dataset.runId, last.dataset.runId);
+  assert.notEqual(el.ownerDocument.activeElement, last, "a new element, the same row");
+  assert.equal((el.ownerDocument.activeElement as HTMLElement).getAttribute("tabindex"), "0");
   model.update({ _rows: [], total: 0 });
   assert.match(el.textContent!, /No runs match/);
   cleanup();

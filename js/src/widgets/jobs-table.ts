@@ -230,6 +230,8 @@ function render({ model, el }: RenderProps<JobsModel>) {
     }
   };
 
+  const rowEls = (): HTMLTableRowElement[] => Array.from(tbody.querySelectorAll<HTMLTableRowElement>("tr[data-run-id]"));
+
   const updateRows = () => {
     const rows = model.get("_rows") ?? [];
     const selected = model.get("selected_run_id");
@@ -238,6 +240,10 @@ function render({ model, el }: RenderProps<JobsModel>) {
       const text = model.get("loading") ? "Loading the run history…" : "No runs match";
       replaceChildren(tbody, h(doc, "tr", null, h(doc, "td", { colspan: COLUMNS.length, class: "fw-empty" }, text)));
     } else {
+      // one tab stop for the whole table (arrows move between rows): the focused row,
+      // else the picked one, else the first
+      const ids = new Set(rows.map((r) => r.run_id));
+      const stop = focusedId && ids.has(focusedId) ? focusedId : selected && ids.has(selected) ? selected : rows[0]!.run_id;
       replaceChildren(
         tbody,
         rows.map((row) =>
@@ -245,9 +251,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
             doc,
             "tr",
             {
-              tabindex: 0,
+              tabindex: row.run_id === stop ? 0 : -1,
               "data-run-id": row.run_id,
-              "aria-selected": row.run_id === selected ? "true" : "false",
+              "aria-current": row.run_id === selected ? "true" : null,
               title: `run ${row.run_id} — Enter opens it`,
             },
             COLUMNS.map((c) => cell(row, c.key)),
@@ -255,7 +261,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
         ),
       );
       if (focusedId) {
-        for (const tr of Array.from(tbody.rows)) if (tr.dataset.runId === focusedId) tr.focus();
+        for (const tr of rowEls()) if (tr.dataset.runId === focusedId) tr.focus();
       }
     }
     const total = model.get("total") ?? 0;
@@ -283,10 +289,16 @@ function render({ model, el }: RenderProps<JobsModel>) {
       ev.preventDefault();
       const row = rowData(tr);
       if (row) open(row);
-    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+    } else if (["ArrowDown", "ArrowUp", "Home", "End"].includes(ev.key)) {
       ev.preventDefault();
-      const sib = (ev.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling) as HTMLElement | null;
-      sib?.focus();
+      const all = rowEls();
+      const at = all.indexOf(tr);
+      const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: all.length - 1 }[ev.key]!;
+      const target = all[Math.max(0, Math.min(all.length - 1, to))];
+      if (!target || target === tr) return;
+      tr.setAttribute("tabindex", "-1");
+      target.setAttribute("tabindex", "0");
+      target.focus();
     }
   });
 
