@@ -89,11 +89,6 @@ DARK_PALETTE = """els => els.flatMap(e => {
 that is not dark, or text that is not light) inside the dark panel."""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug in flowwidgets/widgets/_fallback.py: the jobs-table rows, the run view's attempts "
-    "table and its error <pre> carry no background/colour of their own, so the exported "
-    "page's .jp-RenderedHTMLCommon CSS paints them white with dark text (and right-aligns "
-    "the cells); reported to the widgets owner"))
 def test_exported_fallback_keeps_its_dark_palette(page, demo_runner, tmp_path):
     from nbconvert import HTMLExporter
 
