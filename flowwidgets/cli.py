@@ -2,7 +2,7 @@
 
     flowwidgets serve PIPELINES.yaml [--host 127.0.0.1] [--port 8005] [--token T] [--db PATH]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
-    flowwidgets demo [--port 8005] [--data DIR] [--no-history]
+    flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
     flowwidgets tui [URL]
 
 Each subcommand is a ``_cmd_*`` function taking the parsed namespace and returning the
@@ -101,16 +101,9 @@ def _add_run(sub: Any) -> None:
 
 
 def _add_demo(sub: Any) -> None:
-    p = sub.add_parser("demo", help="the demo pipelines with real history, served locally",
-                       description="Prepare the demo data, start the runner on the demo "
-                                   "pipelines, create some real history and serve the API.")
-    p.add_argument("--data", default=None, metavar="DIR",
-                   help="demo data folder (default: $FLOWWIDGETS_DEMO_DATA or "
-                        "~/.local/share/flowwidgets/demo)")
-    p.add_argument("--no-history", action="store_true",
-                   help="do not run the batch pipelines before serving")
-    _server_options(p, DEFAULT_PORT)
-    p.set_defaults(func=_cmd_demo)
+    from flowwidgets.demo._launch import add_parser  # the demo's code lives beside its data
+
+    add_parser(sub)
 
 
 def _add_tui(sub: Any) -> None:
@@ -213,95 +206,6 @@ def _print_summary(runner: LocalRunner, run: RunRecord) -> None:
         last = [line for line in run.error.strip().splitlines() if line.strip()]
         where = f" in {_clean(run.failed_step)}" if run.failed_step else ""
         _out(f"error{where}: {_clean(last[-1] if last else run.error)}")
-
-
-# ---- demo ----------------------------------------------------------------------------
-
-DEMO_ROUNDS = 3
-"""Runs of each batch pipeline the demo creates; the last warehouse run fails."""
-DEMO_WAIT_S = 120.0
-
-
-@dataclasses.dataclass
-class DemoSession:
-    """What ``flowwidgets demo`` started: the data folder, the runner, the API server."""
-
-    data: Path
-    runner: LocalRunner
-    server: ServerHandle
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    session = _demo_start(args)
-    if session is None:
-        return 1
-    stoppers: list[Callable[[], None]] = []
-    _demo_streams(session)
-    if not args.no_history:
-        _demo_history(session)
-    _out(_demo_hint(session))
-    _serve_until_signal(session.server, [*stoppers, session.server.stop])
-    _out("flowwidgets demo: stopped")
-    return 0
-
-
-def _demo_start(args: argparse.Namespace) -> DemoSession | None:
-    from flowwidgets import demo
-    from flowwidgets.runner._local import LocalRunner
-    from flowwidgets.runner.spec import load_pipelines
-
-    data = demo.prepare(args.data)
-    runner = LocalRunner(load_pipelines(demo.pipelines_path()), db=data / "runs.sqlite",
-                         data_dir=data)
-    handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
-    if handle is None:
-        return None
-    _out(f"flowwidgets demo: runner API at {handle.url}  (data: {data})")
-    return DemoSession(data=data, runner=runner, server=handle)
-
-
-def _demo_streams(session: DemoSession) -> None:
-    """Start every streaming pipeline that is not already running (they run until the
-    demo stops; their runs are then cancelled)."""
-    from flowwidgets.errors import RunConflict
-
-    for p in session.runner.pipelines:
-        if p.kind == "streaming":
-            try:
-                session.runner.run_now(p.name)
-            except RunConflict:
-                continue  # already live (another process on the same data folder)
-            _out(f"flowwidgets demo: {p.name} is live")
-
-
-def _demo_history(session: DemoSession) -> None:
-    """Run every batch pipeline DEMO_ROUNDS times for real; the warehouse's last run fails
-    at merge_payments (its failure switch on), the earlier ones succeed."""
-    from flowwidgets import demo
-
-    runner = session.runner
-    batch = [p.name for p in runner.pipelines if p.kind != "streaming"]
-    _out(f"flowwidgets demo: creating history ({DEMO_ROUNDS} runs of {len(batch)} pipelines)")
-    for round_no in range(1, DEMO_ROUNDS + 1):
-        demo.set_failure(round_no == DEMO_ROUNDS, session.data)
-        ids = [runner.run_now(name) for name in batch]
-        for run_id in ids:
-            run = runner.wait(run_id, timeout=DEMO_WAIT_S)
-            where = f"at {_clean(run.failed_step)}" if run.failed_step else ""
-            _out(f"  {_clean(run.pipeline):<24} {str(run.status):<10} {where}".rstrip())
-
-
-def _demo_hint(session: DemoSession) -> str:
-    url = session.server.url
-    return (
-        "\nIn a notebook:\n"
-        "    import flowwidgets as fw\n"
-        f"    src = fw.connect({url!r})\n"
-        "    fw.Dashboard(src)\n"
-        "The failed warehouse_etl run can be restarted from merge_payments once its failure "
-        "switch is off:\n"
-        f"    from flowwidgets import demo; demo.set_failure(False, {str(session.data)!r})\n"
-        "Ctrl-C stops the demo.")
 
 
 # ---- shared --------------------------------------------------------------------------

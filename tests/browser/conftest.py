@@ -1,23 +1,30 @@
 """Real widgets in a real browser: Debian's chromium driven by playwright, Voilà serving.
 
 Hermetic: every request that is not to 127.0.0.1 (or data:/blob:) is aborted. A JS error
-on the page fails the test at once. Every test saves a screenshot under
+on the page, a console error that is not known third-party noise (``CONSOLE_NOISE``) or
+an ``alert()`` fails the test. Every test saves a screenshot under
 test-artifacts/browser/ — look at them.
+
+Voilà is started the way ``flowwidgets demo`` starts it (``flowwidgets.demo._ui``):
+this Python, a kernelspec of this Python first on ``JUPYTER_PATH``, the packaged
+dashboard notebook.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from flowwidgets.demo._ui import UiServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -32,6 +39,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+CONSOLE_NOISE: list[tuple[str, re.Pattern[str]]] = [
+    # A request our hermetic routing aborted (JupyterLab/Voilà reach for a CDN or the
+    # web); chromium logs it as a console error with the remote URL as its location.
+    ("aborted non-local request", re.compile(r"^Failed to load resource: net::ERR_FAILED$")),
+]
+"""Console errors that are not ours: (why, pattern of the message). Anything else fails."""
 
 
 def pytest_collection_modifyitems(config, items):
@@ -77,9 +91,20 @@ def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
         proc.wait(5)
 
 
-@pytest.fixture(scope="session")
+def is_noise(text: str, location: str) -> bool:
+    """True for a console error listed in ``CONSOLE_NOISE`` (an aborted request counts
+    only when it was not to 127.0.0.1)."""
+    for _why, pattern in CONSOLE_NOISE:
+        if pattern.search(text):
+            return not location.startswith(LOCAL)
+    return False
+
+
+@pytest.fixture(scope="module")
 def browser():
-    """One chromium for the session."""
+    """One chromium per test module. Not per session: Playwright's sync API keeps an
+    asyncio loop running in the main thread while it is open, which would break every
+    later test that calls ``asyncio.run`` (and a second sync_playwright elsewhere)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run scripts/bootstrap.sh --browser "
                     "(it installs Debian's chromium)")
@@ -92,21 +117,51 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
-    """A fresh hermetic page; fails on JS errors; screenshots itself at the end."""
+def cleanup() -> Iterator[ExitStack]:
+    """Servers register their stop here: it runs after ``page`` has closed, so a page
+    never sees its server go away (which would log connection errors)."""
+    with ExitStack() as stack:
+        yield stack
+
+
+@pytest.fixture
+def page(browser, request, cleanup):
+    """A fresh hermetic page; fails on JS errors, console errors of ours and dialogs;
+    screenshots itself at the end. ``page.console_errors`` / ``page.dialogs`` /
+    ``page.blocked`` hold what was seen."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     errors: list[str] = []
+    console: list[str] = []
+    dialogs: list[str] = []
+    blocked: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def _console(msg) -> None:
+        if msg.type != "error":
+            return
+        where = msg.location.get("url", "") if msg.location else ""
+        if not is_noise(msg.text, where):
+            console.append(f"{msg.text} (at {where})")
+
+    def _dialog(dialog) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
 
     def _route(route):
         url = route.request.url
-        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+        if url.startswith(LOCAL):
             return route.continue_()
+        blocked.append(url)
         return route.abort()
 
+    pg.on("console", _console)
+    pg.on("dialog", _dialog)
     context.route("**/*", _route)
     pg.js_errors = errors  # type: ignore[attr-defined]
+    pg.console_errors = console  # type: ignore[attr-defined]
+    pg.dialogs = dialogs  # type: ignore[attr-defined]
+    pg.blocked = blocked  # type: ignore[attr-defined]
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
@@ -115,39 +170,27 @@ def page(browser, request):
     finally:
         context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-def _voila_env(extra: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env["JUPYTER_PLATFORM_DIRS"] = "1"
-    env.update(extra)
-    return env
+    assert not console, f"console errors on the page: {console}"
+    assert not dialogs, f"dialogs opened on the page: {dialogs}"
 
 
 @pytest.fixture
-def voila(tmp_path) -> Iterator:
-    """Start Voilà on a notebook: ``url = voila(notebook_path, env={...})``."""
-    procs: list[subprocess.Popen] = []
-    voila_bin = shutil.which("voila", path=str(Path(sys.executable).parent)) or "voila"
+def voila(tmp_path, cleanup) -> Callable[..., UiServer]:
+    """Serve the dashboard notebook with Voilà: ``ui = voila(runner_url, env={...})``;
+    ``ui.url`` is the page. Stopped (SIGTERM, then SIGKILL) after the page closed."""
+    count = iter(range(1000))
 
-    def start(notebook: Path, env: dict[str, str] | None = None, timeout: float = 90) -> str:
-        port = free_port()
-        log = open(tmp_path / f"voila-{port}.log", "w")  # noqa: SIM115 (closed below)
-        proc = subprocess.Popen(
-            [voila_bin, str(notebook), "--no-browser", f"--port={port}",
-             "--Voila.ip=127.0.0.1", "--show_tracebacks=True", "--Voila.port_retries=0"],
-            cwd=notebook.parent, env=_voila_env(env or {}), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        proc._log = log  # type: ignore[attr-defined]
-        procs.append(proc)
-        wait_for_port(port, timeout, proc)
-        return f"http://127.0.0.1:{port}/"
+    def start(runner_url: str, env: dict[str, str] | None = None,
+              timeout: float = 90) -> UiServer:
+        ui = UiServer("voila", free_port(),
+                      env={"RUNNER_STATUS_URL": runner_url, **(env or {})},
+                      log_path=tmp_path / f"voila-{next(count)}.log")
+        cleanup.callback(ui.stop)
+        ui.start()
+        ui.wait_ready(timeout)
+        return ui
 
-    yield start
-    for proc in procs:
-        stop_process(proc)
-        proc._log.close()  # type: ignore[attr-defined]
+    return start
 
 
 def assert_no_tracebacks(page) -> None:

@@ -26,7 +26,7 @@ def _load_harness() -> ModuleType:
 
 
 harness = _load_harness()
-browser = harness.browser  # one chromium per session (a fixture)
+browser = harness.browser  # one chromium per test module (a fixture)
 free_port = harness.free_port
 wait_for_port = harness.wait_for_port
 stop_process = harness.stop_process

@@ -1,0 +1,81 @@
+"""The demo runner for the browser tests: the packaged demo pipelines on a fresh data
+folder, served over HTTP on 127.0.0.1, with real history made the way ``flowwidgets demo``
+makes it (streams started, three rounds of every batch pipeline, the warehouse's last run
+failing at merge_payments)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from flowwidgets import demo
+from flowwidgets.demo._launch import create_history, start_streams
+from flowwidgets.runner._local import LocalRunner
+from flowwidgets.runner.serve import ServerHandle, serve_in_thread
+from flowwidgets.runner.spec import load_pipelines
+
+PACE = "0.2"
+"""$FLOWWIDGETS_DEMO_PACE for the tests: steps take a fifth of the demo's time."""
+
+
+class DemoRunner:
+    """A served demo runner; :meth:`stop_server` / :meth:`start_server` take it away and
+    bring it back on the same port with the same SQLite file (a new process would see
+    nothing else)."""
+
+    def __init__(self, root: Path) -> None:
+        self.data = demo.prepare(root / "data")
+        self.db = self.data / "runs.sqlite"
+        self.port = 0
+        self.server: ServerHandle | None = None
+        self.start_server()
+        start_streams(self.runner)
+        self.history = create_history(self.runner, self.data, report=lambda _: None)
+
+    @property
+    def runner(self) -> LocalRunner:
+        assert self.server is not None, "the runner is stopped"
+        return self.server.runner
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start_server(self) -> None:
+        runner = LocalRunner(load_pipelines(demo.pipelines_path()), db=self.db,
+                             data_dir=self.data, tick_s=0.2)
+        self.server = serve_in_thread(runner, port=self.port)
+        self.port = self.server.port
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def api(self, path: str) -> Any:
+        """GET ``/api/<path>`` of the runner, as JSON."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            reply = client.get(f"/api/{path}")
+            reply.raise_for_status()
+            return reply.json()
+
+    def failed_warehouse_run(self) -> str:
+        (run,) = [r for r in self.history if r.pipeline == "warehouse_etl"
+                  and str(r.status) == "failed"]
+        return run.run_id
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll ``check`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {timeout} s")
+        time.sleep(0.05)
