@@ -80,3 +80,35 @@ def test_dashboard_renders_and_navigates(front_end, page, demo_runner, tmp_path,
     assert demo_runner.failed_run in crumb.inner_text()
     stderr = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
     assert not [t for t in stderr.all_inner_texts() if "Traceback" in t or "Error" in t]
+
+
+def test_quickstart_runs_in_jupyterlab(page, demo_runner, tmp_path, cleanup):
+    """notebooks/quickstart.ipynb as a user opens it: run all, and every view renders live."""
+    import shutil
+    from pathlib import Path
+
+    args, _ = FRONT_ENDS["jupyterlab4"]
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb", root)
+    settings = tmp_path / "app-settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(json.dumps(NO_NEWS), encoding="utf-8")
+    port = start_server(
+        [*args, f"--LabApp.app_settings_dir={settings}", "--no-browser", "--allow-root",
+         "--ip=127.0.0.1", "--port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
+        cwd=root, env=isolated_env(tmp_path / "env", RUNNER_STATUS_URL=demo_runner.url),
+        log=tmp_path / "lab-quickstart.log", cleanup=cleanup)
+
+    page.goto(f"http://127.0.0.1:{port}/lab/tree/quickstart.ipynb?token={TOKEN}",
+              timeout=90_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                           " && window.jupyterapp.shell.currentWidget.sessionContext",
+                           timeout=90_000)
+    page.evaluate(RUN_ALL)
+    for root_class in ("fw-cards", "fw-jobs", "fw-run", "fw-navbar"):
+        page.locator(f'.fw-root.{root_class}[data-ready="1"]').first.wait_for(timeout=120_000)
+    page.locator(".fw-jobs tbody tr").first.wait_for(timeout=60_000)
+    page.locator(".fw-run svg g.fw-node").first.wait_for(timeout=60_000)
+    assert page.locator(".jp-OutputArea-output[data-mime-type*='stderr']").count() == 0
