@@ -29,3 +29,9 @@ if [[ ! -f $stamp ]] || [[ -n $(find pyproject.toml js/package.json js/package-l
   .venv/bin/python -m pip install -q -e ".[test]"
   touch "$stamp"
 fi
+# The build hook skips npm when the bundle exists (skip-if-exists): rebuild it here when a
+# JS source is newer than the bundle, so a working tree never runs a stale bundle.
+if [[ -d js/node_modules ]] && [[ -n $(find js/src -newer flowwidgets/static/cards.js 2>/dev/null | head -1) ]]; then
+  echo "bootstrap: rebuilding the JS bundle" >&2
+  (cd js && npm run build --silent)
+fi

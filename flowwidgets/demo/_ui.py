@@ -149,7 +149,7 @@ class UiServer:
         module = "voila" if self.kind == "voila" else "jupyterlab"
         missing = [m for m in (module, "ipykernel") if find_spec(m) is None]
         if missing:
-            how = "'flowwidgets[lab]'" if self.kind == "lab" else "voila ipykernel"
+            how = "'flowwidgets[lab]'" if self.kind == "lab" else "'flowwidgets[demo]'"
             raise UiError(f"the demo's {self._what} needs {' and '.join(missing)} in this "
                           f"Python ({sys.executable}); install with: pip install {how}")
         if not port_is_free(self.port):
