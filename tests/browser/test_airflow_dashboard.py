@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _browser_kit import ARTIFACTS, assert_no_tracebacks
 from _live import LiveServer  # tests/conftest.py puts tests/orchestrators on sys.path
-from conftest import ARTIFACTS, assert_no_tracebacks
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_tracebacks
+from _browser_kit import assert_no_tracebacks
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 from _src_helpers import ServerThread  # noqa: E402
