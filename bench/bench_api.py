@@ -157,6 +157,8 @@ def main() -> int:
                     ("/api/pipelines", "GET /api/pipelines"),
                     ("/api/runs?limit=50", "GET /api/runs?limit=50"),
                     ("/api/runs?limit=500", "GET /api/runs?limit=500"),
+                    (f"/api/runs?limit=500&offset={args.runs // 2}",
+                     "GET /api/runs?limit=500 (middle page)"),
                     ("/api/runs?pipeline=pipeline_3&status=failed&limit=50",
                      "GET /api/runs?pipeline=…&status=failed"),
                     (f"/api/runs?limit=50&offset={args.runs - 100}",
@@ -181,7 +183,8 @@ def main() -> int:
             runner.stop()
             store.close()
     say(f"machine: {machine()}")
-    say(f"date: {datetime.now(UTC):%Y-%m-%d}")
+    say(f"date: {datetime.now(UTC):%Y-%m-%d}; load average at the end "
+        f"{os.getloadavg()[0]:.1f}")
     if args.record:
         record(lines)
     return 0

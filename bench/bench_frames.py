@@ -1,6 +1,7 @@
 """Benchmark the Source side: ``runs_frame`` on 100,000 runs and the cost of an idle poll.
 
     python bench/bench_frames.py              # prints the figures
+    python bench/bench_frames.py --record     # also rewrites its section of RESULTS.md
     python bench/bench_frames.py --runs 20000
 
 Our runner serves a real SQLite history (``SqliteRunLog.import_runs``: 100,000 finished
@@ -14,9 +15,12 @@ full bodies, compared by hash), plus the push channel's idle cost.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import platform
 import random
+import re
 import sys
 import tempfile
 import time
@@ -37,6 +41,20 @@ from flowwidgets.runner.store import RunRecord  # noqa: E402
 from flowwidgets.sources import connect  # noqa: E402
 
 NAMES = ("orders", "payments", "customers", "inventory", "events")
+RESULTS = ROOT / "bench" / "RESULTS.md"
+START, END = "<!-- bench_frames:start -->", "<!-- bench_frames:end -->"
+
+
+class _Tee(io.TextIOBase):
+    """Writes through to the terminal and keeps a copy (for ``--record``)."""
+
+    def __init__(self, out) -> None:
+        self.out, self.kept = out, io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        self.out.flush()
+        return self.kept.write(text)
 
 
 def fill(store: SqliteRunLog, n: int) -> None:
@@ -61,10 +79,38 @@ def wire_bytes(stats_before: tuple[int, int], src) -> tuple[int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=100_000)
+    ap.add_argument("--record", action="store_true",
+                    help="rewrite the frames section of bench/RESULTS.md")
     args = ap.parse_args()
+    tee = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(tee):
+        measure(args)
+    if args.record:
+        record(tee.kept.getvalue())
+
+
+def record(text: str) -> None:
+    """Replace the frames section of RESULTS.md (other sections are kept as they are)."""
+    body = "\n".join([START, "## Frames and idle polls (`python bench/bench_frames.py`)", "",
+                      "A Source reading our runner over real HTTP on 127.0.0.1; the machine "
+                      "is shared with other engineers' test runs.", "", "```",
+                      text.rstrip("\n"), "```", END])
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if START in old and END in old:
+        new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: body, old,
+                     flags=re.S)
+    else:
+        new = old.rstrip("\n") + "\n\n" + body + "\n"
+    RESULTS.write_text(new)
+    print(f"recorded in {RESULTS.relative_to(ROOT)}")
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Every measurement, printed as it goes."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
                 .splitlines() if line.startswith("model name")), platform.processor())
-    print(f"# bench_frames  {datetime.now(UTC):%Y-%m-%d}  nproc={os.cpu_count()}  {cpu}")
+    print(f"# bench_frames  {datetime.now(UTC):%Y-%m-%d}  nproc={os.cpu_count()}  {cpu}  "
+          f"Python {platform.python_version()}  load {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteRunLog(Path(tmp) / "runs.sqlite")
         t = time.perf_counter()
