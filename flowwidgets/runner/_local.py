@@ -87,6 +87,11 @@ class LocalRunner:
         self._started = False
         self._stopped = False
 
+    @property
+    def max_workers(self) -> int:
+        """How many steps this runner runs at once (its worker pool)."""
+        return self._executor.max_workers
+
     # ---- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:

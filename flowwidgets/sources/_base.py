@@ -28,6 +28,10 @@ __all__ = ["AsyncSource", "Flavour", "Plan", "Snapshot", "Source", "StubModeWarn
 T = TypeVar("T")
 Plan = Generator[Request, Reply, T]
 
+FALLBACK_HISTORY = 20
+"""Most run details :meth:`Flavour.step_history` reads on runners without a history
+endpoint (one request each)."""
+
 ACTIONS = ("restart", "rerun", "resume", "run_now")
 """Every action a source may offer; ``capabilities`` is the subset a runner has."""
 
@@ -75,6 +79,21 @@ class Flavour:
         """The log tail of a step's attempt (latest by default), None when there is none
         (always, where ``step_logs`` is False)."""
         raise NotImplementedError
+
+    def step_history(self, pipeline: str, status: Status | None,
+                     limit: int) -> Plan[tuple[RunDetail, ...]]:
+        """A pipeline's recent runs with their steps, newest first. This fallback lists
+        the runs and reads each one's detail: one request plus at most
+        :data:`FALLBACK_HISTORY` details (runs gone meanwhile are left out)."""
+        n = min(limit, FALLBACK_HISTORY)
+        page = yield from self.runs(pipeline, status, n, 0, False)
+        out: list[RunDetail] = []
+        for r in page.runs[:n]:
+            try:
+                out.append((yield from self.run(r.run_id)))
+            except errors.NotFound:
+                continue
+        return tuple(out)
 
     def restart(self, run_id: str, from_step: str | None, key: str | None) -> Plan[str]:
         """Restart from a step; returns the new run id."""
@@ -204,6 +223,13 @@ class _SourceBase:
             raise ValueError(f"unknown status {status!r}; use one of: {valid}")
         return st
 
+    def _check_history_args(self, pipeline: Any, status: Any, limit: int) -> Status | None:
+        if not isinstance(pipeline, str) or not pipeline:
+            raise ValueError(f"pipeline must be a pipeline name, got {pipeline!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+        return self._check_runs_args(status, limit, 0)
+
     def _warn_stub(self) -> None:
         if self.stub_mode:
             warnings.warn(
@@ -263,6 +289,14 @@ class Source(_SourceBase):
         none: the attempt wrote nothing or never ran, or the runner keeps no logs at all
         (then :attr:`step_logs` is False)."""
         return self._drive(self._flavour.step_log(run_id, step, attempt))
+
+    def step_history(self, pipeline: str, limit: int = 20,
+                     status: Status | str | None = None) -> list[RunDetail]:
+        """The recent runs of ``pipeline`` (newest first, of ``status`` if given) with
+        their steps: start, end, status and attempts of each. One request on our runner
+        (up to 200 runs); elsewhere a runs page plus one detail per run, at most 20."""
+        st = self._check_history_args(pipeline, status, limit)
+        return list(self._drive(self._flavour.step_history(pipeline, st, limit)))
 
     def health(self) -> bool:
         """True when the runner answers; False when it does not (never raises)."""
@@ -371,6 +405,12 @@ class AsyncSource(_SourceBase):
     async def step_log(self, run_id: str, step: str, attempt: int | None = None) -> str | None:
         """The log tail of one attempt of a step, or None."""
         return await self._drive(self._flavour.step_log(run_id, step, attempt))
+
+    async def step_history(self, pipeline: str, limit: int = 20,
+                           status: Status | str | None = None) -> list[RunDetail]:
+        """The recent runs of ``pipeline`` with their steps, newest first."""
+        st = self._check_history_args(pipeline, status, limit)
+        return list(await self._drive(self._flavour.step_history(pipeline, st, limit)))
 
     async def health(self) -> bool:
         """True when the runner answers (never raises)."""

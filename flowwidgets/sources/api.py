@@ -37,6 +37,9 @@ STATUS: dict[str, Status] = {
 }
 """The /api vocabulary (ematix-flow's run and step words, a few spellings) → Status."""
 
+MAX_HISTORY = 200
+"""Most runs our runner's step-history endpoint returns at once."""
+
 STUB_RUN_PREFIX = "01HQSTUB"
 """ematix-flow's placeholder run ids, served when ``flow web`` has no run log."""
 
@@ -130,32 +133,36 @@ class ApiFlavour(Flavour):
             paused=F.b(d, "paused", ep, where),
             streaming_stats=F.obj_or_none(d, "streaming_stats", ep, where), extra=extra)
 
-    def parse_detail(self, data: Any) -> RunDetail:
-        """``GET /api/runs/{id}``."""
-        ep = "GET /api/runs/{id}"
-        d = F.need_obj(data, ep, "")
-        run = self.parse_run(d, ep, "")
-        attempts = tuple(self._parse_attempt(a, ep, f"attempts[{n}]", n) for n, a in
-                         enumerate(F.need_list(d.get("attempts") or [], ep, "attempts")))
-        steps = tuple(self._parse_step(s, ep, f"steps[{n}]", attempts) for n, s in
-                      enumerate(F.need_list(d.get("steps") or [], ep, "steps")))
-        acts = F.obj_or_none(d, "actions", ep, "")
+    def parse_detail(self, data: Any, ep: str = "GET /api/runs/{id}", at: str = "",
+                     extra_fields: dict[str, Any] | None = None) -> RunDetail:
+        """``GET /api/runs/{id}`` (or one run of a step history: ``at`` is where it sits
+        in that answer, ``extra_fields`` go into the detail's ``extra``)."""
+        def w(where: str) -> str:
+            return f"{at}.{where}" if at and where else (at or where)
+
+        d = F.need_obj(data, ep, w(""))
+        run = self.parse_run(d, ep, w(""))
+        attempts = tuple(self._parse_attempt(a, ep, w(f"attempts[{n}]"), n) for n, a in
+                         enumerate(F.need_list(d.get("attempts") or [], ep, w("attempts"))))
+        steps = tuple(self._parse_step(s, ep, w(f"steps[{n}]"), attempts) for n, s in
+                      enumerate(F.need_list(d.get("steps") or [], ep, w("steps"))))
+        acts = F.obj_or_none(d, "actions", ep, w(""))
         actions = self._parse_actions(acts, ep) if acts is not None else Actions()
-        extras = F.obj_or_none(d, "extras", ep, "") or {}
-        parent = F.s(d, "parent_run_id", ep, "")
+        extras = F.obj_or_none(d, "extras", ep, w("")) or {}
+        parent = F.s(d, "parent_run_id", ep, w(""))
         if parent is None and isinstance(extras.get("prior_run_id"), str):
             parent = extras["prior_run_id"]
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(extra_fields or {})
         if extras:  # ematix keeps a run's DAG in extras["steps"]: parsed above, not repeated
             extra["extras"] = {k: v for k, v in extras.items() if k != "steps"}
         for key in ("from_step", "error_summary"):
             if d.get(key) is not None:
-                extra[key] = F.s(d, key, ep, "")
+                extra[key] = F.s(d, key, ep, w(""))
         if self.stub_mode:
             extra["stub"] = True
         return RunDetail(run=run, steps=steps, attempts=attempts, actions=actions,
-                         error=F.s(d, "error", ep, "") or F.s(d, "error_summary", ep, ""),
-                         failed_watermark=F.s(d, "failed_watermark", ep, ""),
+                         error=F.s(d, "error", ep, w("")) or F.s(d, "error_summary", ep, w("")),
+                         failed_watermark=F.s(d, "failed_watermark", ep, w("")),
                          parent_run_id=parent, extra=extra)
 
     def _parse_attempt(self, a: Any, ep: str, where: str, n: int) -> Attempt:
@@ -304,6 +311,34 @@ class FlowwidgetsFlavour(ApiFlavour):
 
         reply = yield Request("GET", f"/api/runs/{_seg(run_id)}/steps/{_seg(step)}/log", ep,
                               params={"attempt": attempt}, parse=parse, cache=True)
+        return reply.value
+
+    def step_history(self, pipeline: str, status: Status | None,
+                     limit: int) -> Plan[tuple[RunDetail, ...]]:
+        """One request: ``GET /api/pipelines/{name}/step_history`` (a runner older than
+        the endpoint answers 404 without ``detail`` naming the pipeline: then the
+        fallback). ``max_workers`` lands in each detail's ``extra``."""
+        ep = "GET /api/pipelines/{name}/step_history"
+
+        def parse(data: Any) -> tuple[RunDetail, ...]:
+            d = F.need_obj(data, ep, "")
+            rows = F.need_list(F.req(d, "runs", ep, ""), ep, "runs")
+            workers = F.i(d, "max_workers", ep, "")
+            more = {"max_workers": workers} if workers is not None else None
+            out = [self.parse_detail(row, ep, f"runs[{n}]", more)
+                   for n, row in enumerate(rows)]
+            return tuple(out)
+
+        limit = min(limit, MAX_HISTORY)
+        try:
+            reply = yield Request("GET", f"/api/pipelines/{_seg(pipeline)}/step_history", ep,
+                                  params={"limit": limit,
+                                          "status": status.value if status else None},
+                                  parse=parse, cache=True)
+        except errors.NotFound as exc:
+            if "pipeline" in str(exc.detail or ""):
+                raise
+            return (yield from super().step_history(pipeline, status, limit))
         return reply.value
 
     def resume(self, run_id: str, key: str | None) -> Plan[str]:

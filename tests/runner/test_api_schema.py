@@ -52,7 +52,7 @@ OPERATIONS = {
     "GET /api/runs/{run_id}/steps/{step}/log", "GET /api/events", "GET /status",
     "GET /outputs", "POST /api/runs/{run_id}/restart", "POST /api/runs/{run_id}/rerun",
     "POST /api/runs/{run_id}/resume-from-watermark", "POST /api/jobs/{name}/run-now",
-    "POST /api/pipelines/{name}/run-now",
+    "POST /api/pipelines/{name}/run-now", "GET /api/pipelines/{name}/step_history",
 }
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from flowwidgets.errors import RunnerError
 from flowwidgets.models import format_time
-from flowwidgets.runner.api import _actions, _events, _flowtoy, _read
+from flowwidgets.runner.api import _actions, _events, _flowtoy, _history, _read
 from flowwidgets.runner.api._middleware import BearerAuth, ConditionalGet
 from flowwidgets.runner.api._schedule import NextFires
 
@@ -64,7 +64,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     app.state.next_fires = fires = NextFires(runner)
     app.state.token_required = token is not None
 
-    for module in (_read, _actions, _events, _flowtoy):
+    for module in (_read, _history, _actions, _events, _flowtoy):
         app.include_router(module.router)
 
     @app.exception_handler(RunnerError)

@@ -112,6 +112,26 @@ class RunDetailOut(RunSummaryOut):
     actions: dict[str, Any]
 
 
+class HistoryRunOut(RunSummaryOut):
+    """A run of a step history: ``GET /api/runs/{id}`` without ``actions``."""
+
+    model_config = _OPEN
+    error: str | None
+    attempts: list[AttemptOut]
+    steps: list[StepOut]
+
+
+class StepHistoryOut(BaseModel):
+    """A pipeline's recent runs with their steps, newest first."""
+
+    pipeline: str
+    runs: list[HistoryRunOut]
+    total: int
+    """Runs of this pipeline (of the status asked for) in the whole history."""
+    max_workers: int
+    """Steps the runner runs at once."""
+
+
 class StreamingStats(BaseModel):
     """Throughput of a streaming pipeline, computed from its watermark history in the run
     log: totals at the newest commit, and rates over the last minute and five minutes
