@@ -1,16 +1,25 @@
-"""Dashboard: the three views with navigation — cards → a run's DAG; "all jobs →" → the
-filtered table → a run; back.
+"""Dashboard: one top-level navigation over the views — Pipelines (cards), Runs (every run,
+filterable) and whatever :data:`SECTIONS` lists — plus a run's DAG opened from any of them.
 
-An ipywidgets ``VBox`` holding a nav bar (a small anywidget, ``js/src/widgets/dashboard.ts``)
-and one view at a time (the others are hidden with ``layout.display``), so it works in
-JupyterLab, Notebook and Voilà alike. The jobs table and the run view are made on first
-use, so opening the dashboard reads only the pipelines.
+An ipywidgets ``VBox`` holding a nav bar (a small anywidget, ``js/src/widgets/dashboard.ts``:
+tabs, back, breadcrumb, live indicator) and one view at a time (the others are hidden with
+``layout.display``), so it works in JupyterLab, Notebook and Voilà alike. Views are made on
+first use, so opening the dashboard reads only the pipelines.
+
+Adding a view is one entry in :data:`SECTIONS`::
+
+    Section("timeline", "Timeline",
+            lambda d: Timeline(d.source, live=d.live, theme=d.theme, on_select=d.show_run))
+
+The nav bar draws its tabs from the ``tabs`` trait built from that list; the breadcrumb
+names the section shown (and the Runs filter, or the run opened from it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets
 import traitlets
@@ -23,26 +32,62 @@ from flowwidgets.widgets._run_view import RunView
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
 
-__all__ = ["Dashboard", "NavBar"]
+__all__ = ["SECTIONS", "Dashboard", "NavBar", "Section"]
 
-View = Literal["cards", "jobs", "run"]
+State = tuple[str, str | None]
+"""(view key, argument): a section key with its argument (the Runs pipeline filter), or
+``("run", run_id)``."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level view of the Dashboard: its key, its tab label and how to make it."""
+
+    key: str
+    """Its name in ``Dashboard.view``, ``show(key)`` and the nav messages."""
+    label: str
+    """What its tab and breadcrumb say."""
+    make: Callable[[Dashboard], ipywidgets.DOMWidget]
+    """Builds the view (called once, on first use); ``on_select=d.show_run`` opens a run."""
+
+
+def _make_cards(d: Dashboard) -> PipelineCards:
+    return PipelineCards(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
+                         on_show_jobs=d.show_jobs)
+
+
+def _make_jobs(d: Dashboard) -> JobsTable:
+    table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
+                      on_select=d.show_run)
+    # the breadcrumb follows the table's own filter controls
+    table.observe(d._filter_changed, names=["pipeline", "status"])
+    return table
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("cards", "Pipelines", _make_cards),
+    Section("jobs", "Runs", _make_jobs),
+)
+"""The Dashboard's top-level views, in tab order. The first one is shown on opening."""
 
 
 class NavBar(FlowWidget):
-    """The dashboard's bar: back, breadcrumbs, live indicator. Sends ``nav`` / ``back``."""
+    """The dashboard's bar: tabs, back, breadcrumb, live indicator. Sends ``nav`` / ``back``."""
 
     _bundle = "dashboard"
     _extra_kwargs = ("on_nav", "on_back")
 
+    tabs = traitlets.List(traitlets.Dict()).tag(sync=True)
+    """The top-level views: ``[{"key", "label"}]`` in order (from :data:`SECTIONS`)."""
     view = traitlets.Unicode("cards").tag(sync=True)
-    """The view shown: ``"cards"``, ``"jobs"`` or ``"run"``."""
+    """The active tab: the section shown, or the one the shown run was opened from."""
     crumbs = traitlets.List(traitlets.Dict()).tag(sync=True)
-    """The path to the current view: ``[{"label", "target"}]``, first to last."""
+    """What is shown, from the section down: ``[{"label", "target", "arg"?}]``."""
     can_back = traitlets.Bool(False).tag(sync=True)
     """True when there is a previous view."""
 
     def __init__(self, source: Source, *, live: bool = True,
-                 on_nav: Callable[[str], Any] | None = None,
+                 on_nav: Callable[[str, str | None], Any] | None = None,
                  on_back: Callable[[], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(source, live=live, **kwargs)
         self._nav = on_nav
@@ -57,10 +102,12 @@ class NavBar(FlowWidget):
 
     def _msg_nav(self, msg: dict[str, Any]) -> None:
         target = str(msg.get("target") or "")
-        if target not in ("cards", "jobs", "run"):
-            raise ValueError(f"unknown view {target!r}")
+        known = [t["key"] for t in self.tabs] + ["run"]
+        if target not in known:
+            raise ValueError(f"unknown view {target!r} (known: {', '.join(known)})")
+        arg = msg.get("arg")
         if self._nav is not None:
-            self._nav(target)
+            self._nav(target, None if arg is None else str(arg))
 
     def _msg_back(self, msg: dict[str, Any]) -> None:
         if self._back is not None:
@@ -74,70 +121,108 @@ class NavBar(FlowWidget):
 
 
 class Dashboard(ipywidgets.VBox):
-    """Pipeline cards, the jobs table and a run's DAG in one place, one at a time.
+    """Every view in one place, one at a time, under a navigation bar: the tabs of
+    :data:`SECTIONS` (Pipelines, Runs, …) and a run's DAG opened from any of them.
 
     ``Dashboard(src, *, live=True, theme="auto", page_size=25)``. Navigate with the mouse
-    or from Python: :meth:`show_cards`, :meth:`show_jobs`, :meth:`show_run`, :meth:`back`.
+    or from Python: :meth:`show` (a section key), :meth:`show_cards`, :meth:`show_jobs`,
+    :meth:`show_run`, :meth:`back`.
     """
+
+    sections: tuple[Section, ...] = SECTIONS
+    """The top-level views (a subclass may list others)."""
 
     def __init__(self, source: Source, *, live: bool = True, theme: str = "auto",
                  page_size: int = 25, **kwargs: Any) -> None:
         check_kwargs(type(self), kwargs, {"layout", "live", "theme", "page_size"})
         self.source = source
         """The Source every view reads."""
-        self._live = live
-        self._theme = theme
-        self._page_size = page_size
-        self._jobs: JobsTable | None = None
+        self.live = live
+        """Whether the views follow the runner live."""
+        self.theme = theme
+        """The views' theme."""
+        self.page_size = page_size
+        """Rows per page of the Runs table."""
+        self._made: dict[str, ipywidgets.DOMWidget] = {}
         self._run_view: RunView | None = None
-        self._history: list[tuple[View, str | None]] = []
-        self._state: tuple[View, str | None] = ("cards", None)
-        self._jobs_pipeline: str | None = None
-        self.cards = PipelineCards(source, live=live, theme=theme, on_select=self.show_run,
-                                   on_show_jobs=self.show_jobs)
-        """The :class:`PipelineCards` view."""
+        self._navigating = False
+        self._history: list[State] = []
+        first = self.sections[0].key
+        self._state: State = (first, None)
         self.nav = NavBar(source, live=live, theme=theme, on_nav=self._nav_to,
-                          on_back=self.back)
+                          on_back=self.back,
+                          tabs=[{"key": s.key, "label": s.label} for s in self.sections])
         """The navigation bar."""
-        super().__init__([self.nav, self.cards], **kwargs)
+        super().__init__([self.nav], **kwargs)
+        self.section(first)
         self._render()
 
     # -- the views, made on first use ----------------------------------------------------
 
+    def section(self, key: str) -> ipywidgets.DOMWidget:
+        """The view of section ``key`` (made on first use)."""
+        if key not in self._made:
+            spec = next((s for s in self.sections if s.key == key), None)
+            if spec is None:
+                keys = ", ".join(s.key for s in self.sections)
+                raise ValueError(f"unknown Dashboard view {key!r} (known: {keys})")
+            widget = spec.make(self)
+            self._made[key] = widget
+            self.children = (*self.children, widget)
+        return self._made[key]
+
+    @property
+    def cards(self) -> PipelineCards:
+        """The :class:`PipelineCards` view (the Pipelines tab)."""
+        widget = self.section("cards")
+        assert isinstance(widget, PipelineCards)
+        return widget
+
     @property
     def jobs(self) -> JobsTable:
-        """The :class:`JobsTable` view."""
-        if self._jobs is None:
-            self._jobs = JobsTable(self.source, live=self._live, theme=self._theme,
-                                   page_size=self._page_size, on_select=self.show_run)
-            self.children = (*self.children, self._jobs)
-        return self._jobs
+        """The :class:`JobsTable` view (the Runs tab)."""
+        widget = self.section("jobs")
+        assert isinstance(widget, JobsTable)
+        return widget
+
+    @property
+    def _jobs(self) -> JobsTable | None:
+        widget = self._made.get("jobs")
+        return widget if isinstance(widget, JobsTable) else None
 
     @property
     def run_view(self) -> RunView:
         """The :class:`RunView` view."""
         if self._run_view is None:
-            self._run_view = RunView(self.source, None, live=self._live, theme=self._theme,
+            self._run_view = RunView(self.source, None, live=self.live, theme=self.theme,
                                      on_open=self._opened)
             self.children = (*self.children, self._run_view)
         return self._run_view
 
     @property
-    def view(self) -> View:
-        """The view shown: ``"cards"``, ``"jobs"`` or ``"run"``."""
+    def view(self) -> str:
+        """The view shown: a section key (``"cards"``, ``"jobs"``, …) or ``"run"``."""
         return self._state[0]
 
     # -- navigation ----------------------------------------------------------------------
 
+    def show(self, key: str) -> None:
+        """Show the top-level view ``key`` (a key of :data:`SECTIONS`; Runs: all runs)."""
+        if key == "jobs":
+            self.show_jobs(None)
+            return
+        self.section(key)
+        self._go((key, None))
+
     def show_cards(self) -> None:
         """Show the pipeline cards."""
-        self._go(("cards", None))
+        self.show("cards")
 
     def show_jobs(self, pipeline: str | None = None) -> None:
-        """Show the jobs table, filtered to ``pipeline`` (None or "": every pipeline)."""
+        """Show the Runs table, filtered to ``pipeline`` (None or "": every pipeline; the
+        status filter is cleared)."""
         pipeline = pipeline or None
-        self.jobs.pipeline = pipeline
-        self._jobs_pipeline = pipeline
+        self._set_filter(pipeline)
         self._go(("jobs", pipeline))
 
     def show_run(self, run_id: str) -> None:
@@ -154,28 +239,46 @@ class Dashboard(ipywidgets.VBox):
         self._state = state
         self._render()
 
-    def _go(self, state: tuple[View, str | None]) -> None:
-        if state == self._state:
-            return
-        self._history.append(self._state)
-        self._state = state
+    def _go(self, state: State) -> None:
+        if state != self._state:
+            self._history.append(self._state)
+            self._state = state
         self._render()
 
-    def _apply(self, state: tuple[View, str | None]) -> None:
+    def _apply(self, state: State) -> None:
         view, arg = state
         if view == "jobs":
-            self.jobs.pipeline = arg
-            self._jobs_pipeline = arg
+            if self.jobs.pipeline != arg:
+                self._set_filter(arg)
         elif view == "run" and arg:
             self.run_view.run_id = arg
 
-    def _nav_to(self, target: str) -> None:
-        # a breadcrumb: go back to the last time that view was shown
-        while self._history and self._state[0] != target:
-            self._state = self._history.pop()
-        if self._state[0] != target:
-            self._state = ("cards", None)
-        self._apply(self._state)
+    def _set_filter(self, pipeline: str | None) -> None:
+        jobs = self.jobs
+        self._navigating = True
+        try:
+            with jobs.hold_trait_notifications():
+                jobs.status = None
+                jobs.pipeline = pipeline
+        finally:
+            self._navigating = False
+
+    def _nav_to(self, target: str, arg: str | None = None) -> None:
+        """A tab or a breadcrumb was clicked."""
+        if target == "jobs":
+            self.show_jobs(arg)
+        elif target == "run":
+            if arg:
+                self.show_run(arg)
+        else:
+            self.show(target)
+
+    def _filter_changed(self, change: dict[str, Any]) -> None:
+        # the table's own controls changed its filter: the breadcrumb says so
+        if self._navigating:
+            return
+        if self._state[0] == "jobs" and change["name"] == "pipeline":
+            self._state = ("jobs", change["new"])
         self._render()
 
     def _opened(self, run_id: str) -> None:
@@ -185,24 +288,45 @@ class Dashboard(ipywidgets.VBox):
             self._state = ("run", run_id)
             self._render()
 
-    def _crumbs(self) -> list[dict[str, str]]:
-        crumbs = [{"label": "Pipelines", "target": "cards"}]
-        path = [*self._history, self._state]
-        if any(v == "jobs" for v, _ in path) and self._state[0] != "cards":
-            last_jobs = next(a for v, a in reversed(path) if v == "jobs")
-            crumbs.append({"label": f"Jobs: {last_jobs or 'all pipelines'}", "target": "jobs"})
-        if self._state[0] == "run":
-            crumbs.append({"label": f"Run {self._state[1]}", "target": "run"})
+    def _parent(self) -> State:
+        """The section a run was opened from (the last non-run view of the path)."""
+        for state in reversed([*self._history, self._state]):
+            if state[0] != "run":
+                return state
+        return (self.sections[0].key, None)
+
+    def _section_crumbs(self, state: State) -> list[dict[str, Any]]:
+        key = state[0]
+        label = next((s.label for s in self.sections if s.key == key), key)
+        crumbs: list[dict[str, Any]] = [{"label": label, "target": key, "arg": None}]
+        if key == "jobs":
+            jobs = self._jobs
+            pipeline = jobs.pipeline if jobs is not None else state[1]
+            status = jobs.status if jobs is not None else None
+            if not pipeline and not status:
+                crumbs[0]["label"] = f"{label}: all pipelines"
+            if pipeline:
+                crumbs.append({"label": pipeline, "target": "jobs", "arg": pipeline})
+            if status:
+                crumbs.append({"label": f"status {status}", "target": "jobs",
+                               "arg": pipeline})
         return crumbs
+
+    def _crumbs(self) -> list[dict[str, Any]]:
+        if self._state[0] == "run":
+            return [*self._section_crumbs(self._parent()),
+                    {"label": f"Run {self._state[1]}", "target": "run", "arg": self._state[1]}]
+        return self._section_crumbs(self._state)
 
     def _render(self) -> None:
         view = self._state[0]
-        for name, widget in (("cards", self.cards), ("jobs", self._jobs),
-                             ("run", self._run_view)):
+        shown: ipywidgets.DOMWidget | None = (self._run_view if view == "run"
+                                              else self._made.get(view))
+        for widget in [*self._made.values(), self._run_view]:
             if widget is not None:
-                widget.layout.display = None if name == view else "none"
+                widget.layout.display = None if widget is shown else "none"
         with self.nav.hold_sync():
-            self.nav.view = view
+            self.nav.view = self._parent()[0]
             self.nav.crumbs = self._crumbs()
             self.nav.can_back = bool(self._history)
 
@@ -211,19 +335,17 @@ class Dashboard(ipywidgets.VBox):
     def close(self) -> None:
         """Close the nav bar and every view (they stop following the poller)."""
         # getattr: ipywidgets' __del__ also calls close() on a half-built dashboard
-        for name in ("nav", "cards", "_jobs", "_run_view"):
-            w = getattr(self, name, None)
+        for w in [getattr(self, "nav", None), *getattr(self, "_made", {}).values(),
+                  getattr(self, "_run_view", None)]:
             if w is not None:
                 w.close()
         super().close()
 
-    def _current(self) -> FlowWidget:
+    def _current(self) -> ipywidgets.DOMWidget:
         view = self._state[0]
-        if view == "jobs" and self._jobs is not None:
-            return self._jobs
         if view == "run" and self._run_view is not None:
             return self._run_view
-        return self.cards
+        return self._made.get(view) or self.cards
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -231,7 +353,7 @@ class Dashboard(ipywidgets.VBox):
         if bundle is None or current is None:
             return bundle
         data, meta = bundle if isinstance(bundle, tuple) else (bundle, {})
-        cdata = current[0]
+        cdata = current[0] if isinstance(current, tuple) else current
         for mime in ("text/html", "text/plain"):
             if mime in cdata:
                 data[mime] = cdata[mime]

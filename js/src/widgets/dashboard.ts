@@ -1,5 +1,7 @@
-// The Dashboard's navigation bar: brand, back, breadcrumbs, live indicator. The three views
-// below it are their own widgets; flowwidgets/widgets/_dashboard.py shows one at a time.
+// The Dashboard's navigation bar: brand, the top-level tabs (Pipelines, Runs, … — read from
+// the ``tabs`` trait, so a new view is one entry in SECTIONS in _dashboard.py), back, the
+// breadcrumb of what is shown, live indicator. The views below it are their own widgets;
+// flowwidgets/widgets/_dashboard.py shows one at a time.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { type BaseModel, mountView } from "../lib/shell";
@@ -9,15 +11,26 @@ import "./dashboard.css";
 export interface Crumb {
   /** What the crumb shows. */
   label: string;
-  /** The view it opens: "cards" | "jobs" | "run". */
+  /** The view it opens: a tab key or "run". */
   target: string;
+  /** Its argument (the Runs pipeline filter, a run id), or null. */
+  arg?: string | null;
+}
+
+export interface Tab {
+  /** The section's key (sent back in ``nav``). */
+  key: string;
+  /** What the tab says. */
+  label: string;
 }
 
 /** Traits of the Dashboard's nav bar (flowwidgets.widgets._dashboard.NavBar). */
 export interface NavModel extends BaseModel {
-  /** The view shown: "cards" | "jobs" | "run". */
+  /** The top-level views, in order. */
+  tabs: Tab[];
+  /** The active tab's key. */
   view: string;
-  /** The path to the current view, first to last. */
+  /** What is shown, from the section down, first to last. */
   crumbs: Crumb[];
   /** True when there is a previous view to go back to. */
   can_back: boolean;
@@ -32,12 +45,38 @@ function render({ model, el }: RenderProps<NavModel>) {
     { type: "button", class: "fw-btn", "aria-label": "Back", onclick: () => rpc.notify("back") },
     "◂ Back",
   );
+  const tabs = h(doc, "div", { class: "fw-tabs", role: "tablist", "aria-label": "Views" });
   const crumbs = h(doc, "nav", { class: "fw-crumbs", "aria-label": "breadcrumb" });
   const live = h(doc, "span", { class: "fw-nav-live" });
-  shell.body.append(h(doc, "div", { class: "fw-nav" }, h(doc, "span", { class: "fw-nav-brand" }, "FLOWWIDGETS"), back, crumbs, live));
+  shell.body.append(
+    h(doc, "div", { class: "fw-nav" }, h(doc, "span", { class: "fw-nav-brand" }, "FLOWWIDGETS"), tabs, live),
+    h(doc, "div", { class: "fw-nav fw-nav--path" }, back, crumbs),
+  );
+
+  const send = (target: string, arg?: string | null) =>
+    rpc.notify("nav", arg == null ? { target } : { target, arg });
 
   const update = () => {
     back.disabled = !model.get("can_back");
+    const active = model.get("view");
+    replaceChildren(
+      tabs,
+      (model.get("tabs") ?? []).map((t) =>
+        h(
+          doc,
+          "button",
+          {
+            type: "button",
+            role: "tab",
+            class: "fw-tab",
+            "aria-selected": t.key === active ? "true" : "false",
+            "data-key": t.key,
+            onclick: () => send(t.key),
+          },
+          t.label,
+        ),
+      ),
+    );
     const list = model.get("crumbs") ?? [];
     replaceChildren(
       crumbs,
@@ -55,7 +94,7 @@ function render({ model, el }: RenderProps<NavModel>) {
               "aria-current": last ? "page" : null,
               "data-target": c.target,
               onclick: () => {
-                if (!last) rpc.notify("nav", { target: c.target });
+                if (!last) send(c.target, c.arg);
               },
             },
             c.label,
@@ -67,7 +106,7 @@ function render({ model, el }: RenderProps<NavModel>) {
     setText(live, connected ? "● live" : "○ offline");
     live.classList.toggle("fw-nav-live--off", !connected);
   };
-  on(["change:crumbs", "change:can_back", "change:view", "change:connected"], update);
+  on(["change:tabs", "change:crumbs", "change:can_back", "change:view", "change:connected"], update);
   update();
   return () => {
     view.dispose();
