@@ -193,10 +193,16 @@ def test_jobs_table_filters_sorts_and_opens_a_run(page, voila, demo_runner):
 
     wait_until(lambda: len(shown()) == 3, 15, "the warehouse's 3 runs")
     assert {runs[r]["pipeline"] for r in shown()} == {"warehouse_etl"}
-    assert "Jobs: warehouse_etl" in page.locator(".fw-navbar").text_content()
+    crumbs = page.locator(".fw-navbar .fw-crumb")
+
+    def trail() -> list[str]:
+        return crumbs.evaluate_all("els => els.map(e => e.textContent.trim())")
+
+    wait_until(lambda: trail() == ["Runs", "warehouse_etl"], 15, "the breadcrumb names the filter")
 
     table.locator('select[aria-label="Filter by pipeline"]').select_option("")
     wait_until(lambda: len(shown()) == 16, 15, "every run")
+    wait_until(lambda: trail() == ["Runs: all pipelines"], 15, "the breadcrumb follows the filter")
     assert "1–16 of 16 runs" in table.locator(".fw-count").text_content()
     table.locator('select[aria-label="Filter by status"]').select_option("failed")
     failed = demo_runner.failed_warehouse_run()
