@@ -26,6 +26,9 @@ from flowwidgets.models import (
 # Heavier parts (pandas, FastAPI/uvicorn, anywidget) load on first use, so
 # `flowwidgets --help` and `import flowwidgets` stay quick.
 _LAZY = {
+    "failure_groups": "flowwidgets.history",
+    "failure_signature": "flowwidgets.history",
+    "step_grid": "flowwidgets.history",
     "pipeline_summary": "flowwidgets.frames",
     "runs_frame": "flowwidgets.frames",
     "runs_to_frame": "flowwidgets.frames",
@@ -61,6 +64,7 @@ if TYPE_CHECKING:
         step_failures,
         steps_frame,
     )
+    from flowwidgets.history import failure_groups, failure_signature, step_grid
     from flowwidgets.live import LiveEvent, Poller
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import ServerHandle, serve_in_thread
@@ -120,6 +124,8 @@ __all__ = [
     "connect",
     "connect_async",
     "errors",
+    "failure_groups",
+    "failure_signature",
     "load_pipelines",
     "pipeline_summary",
     "register_flavour",
@@ -127,5 +133,6 @@ __all__ = [
     "runs_to_frame",
     "serve_in_thread",
     "step_failures",
+    "step_grid",
     "steps_frame",
 ]
