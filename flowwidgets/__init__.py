@@ -51,6 +51,7 @@ _LAZY = {
     "connect_async": "flowwidgets.sources",
     "register_flavour": "flowwidgets.sources",
     "Dashboard": "flowwidgets.widgets",
+    "HistoryView": "flowwidgets.widgets",
     "JobsTable": "flowwidgets.widgets",
     "PipelineCards": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
         connect_async,
         register_flavour,
     )
-    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+    from flowwidgets.widgets import Dashboard, HistoryView, JobsTable, PipelineCards, RunView
 
 
 def __getattr__(name: str) -> Any:
@@ -102,6 +103,7 @@ __all__ = [
     "Attempt",
     "Dashboard",
     "FlavourProbe",
+    "HistoryView",
     "JobsTable",
     "LiveEvent",
     "LocalRunner",

@@ -38,6 +38,8 @@ __all__ = [
     "failure_signature",
     "grid_payload",
     "step_grid",
+    "window_frame",
+    "window_start",
 ]
 
 PARTIAL_TRIGGERS = frozenset({"restart"})
@@ -251,13 +253,18 @@ def duration_marks(df: pd.DataFrame, *, start: datetime | None = None,
                    max_marks: int = MAX_MARKS, band_bins: int = 48) -> dict[str, Any]:
     """The duration chart of the History view from a :func:`~flowwidgets.frames.runs_frame`.
 
-    Returns ``{"start", "end", "bucketed", "marks", "band", "runs"}``: ``marks`` are
-    ``[t_ms, duration_ms, status, run_id, partial]`` per run while the window holds at
+    Returns ``{"start", "end", "bucketed", "marks", "band", "runs", "pipelines"}``:
+    ``marks`` are ``[t_ms, duration_ms, status, run_id, partial, pipeline index]`` per run
+    while the window holds at
     most ``max_marks`` runs; above that, one ``[t_ms, p50_ms, status, count, partial,
     min_ms, max_ms]`` per (pixel column of ``width``, status, partial), so the payload is
     bounded by ``width × statuses × 2`` whatever the history. ``band`` holds
-    ``[t_ms, p50_ms, p90_ms]`` per time bin over finished full runs (restarts left out)."""
+    ``[t_ms, p50_ms, p90_ms]`` per time bin over finished full runs (restarts left out).
+    Streaming runs are not drawn (their duration is uptime): ``streaming_left_out``
+    counts them."""
     d = df[df["started_at"].notna()]
+    streaming = (d["kind"] == "streaming").fillna(False).to_numpy(dtype=bool)
+    d = d[~streaming]  # a streaming run's duration is its uptime, not a comparable figure
     if start is not None:
         d = d[d["started_at"] >= pd.Timestamp(start)]
     if end is not None:
@@ -274,11 +281,17 @@ def duration_marks(df: pd.DataFrame, *, start: datetime | None = None,
     partial = np.isin(trig, list(PARTIAL_TRIGGERS))
     ids = d["run_id"].astype("string").to_numpy()
     out: dict[str, Any] = {"start": t0, "end": t1, "runs": int(len(d)),
-                           "bucketed": bool(len(d) > max_marks)}
+                           "bucketed": bool(len(d) > max_marks),
+                           "streaming_left_out": int(streaming.sum())}
     has = ~np.isnan(ms)
+    names = [str(x) for x in pd.unique(d["pipeline"].astype("string").fillna(""))]
+    pidx = pd.Categorical(d["pipeline"].astype("string").fillna(""),
+                          categories=names).codes
+    out["pipelines"] = names
     if not out["bucketed"]:
-        out["marks"] = [[int(a), int(b), str(c), str(e), bool(f)] for a, b, c, e, f in
-                        zip(t[has], ms[has], status[has], ids[has], partial[has], strict=True)]
+        out["marks"] = [[int(a), int(b), str(c), str(e), bool(f), int(g)]
+                        for a, b, c, e, f, g in zip(t[has], ms[has], status[has], ids[has],
+                                                    partial[has], pidx[has], strict=True)]
     else:
         col = np.minimum(((t - t0) * width // span), width - 1).astype(np.int64)
         b = pd.DataFrame({"col": col[has], "st": status[has], "p": partial[has],
@@ -322,3 +335,31 @@ def window_start(window: str | timedelta, now: datetime) -> datetime:
     if delta <= timedelta(0):
         raise ValueError(f"window must be positive, not {window!r}")
     return now - delta
+
+
+def window_frame(src: Source, pipeline: str | None, since: datetime
+                 ) -> tuple[pd.DataFrame, set[str]]:
+    """The runs (of ``pipeline``, or all) that started since ``since`` as a
+    :func:`~flowwidgets.frames.runs_frame`, and the ids of those the runner marks as
+    imported (``Run.extra["imported"]``)."""
+    from flowwidgets.frames import _pages, runs_to_frame
+
+    kept, seen, imported = [], set(), set()
+    for page in _pages(src, pipeline, None):
+        done = False
+        for run in page.runs:
+            if run.run_id in seen:
+                continue
+            when = run.started_at or run.extra.get("created_at")
+            if when is not None and when < since:
+                done = True
+                break
+            seen.add(run.run_id)
+            kept.append(run)
+            if run.extra.get("imported"):
+                imported.add(run.run_id)
+        if done:
+            break
+    frame = runs_to_frame(kept)
+    frame.attrs["source"] = src.url
+    return frame, imported
