@@ -54,6 +54,7 @@ _LAZY = {
     "HistoryView": "flowwidgets.widgets",
     "JobsTable": "flowwidgets.widgets",
     "PipelineCards": "flowwidgets.widgets",
+    "RunCompare": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
 }
 
@@ -79,7 +80,14 @@ if TYPE_CHECKING:
         connect_async,
         register_flavour,
     )
-    from flowwidgets.widgets import Dashboard, HistoryView, JobsTable, PipelineCards, RunView
+    from flowwidgets.widgets import (
+        Dashboard,
+        HistoryView,
+        JobsTable,
+        PipelineCards,
+        RunCompare,
+        RunView,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +122,7 @@ __all__ = [
     "Poller",
     "Run",
     "RunDetail",
+    "RunCompare",
     "RunPage",
     "RunView",
     "ServerHandle",

@@ -6,6 +6,8 @@ from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._dashboard import Dashboard
 from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
+from flowwidgets.widgets._run_compare import RunCompare
 from flowwidgets.widgets._run_view import RunView
 
-__all__ = ["Dashboard", "HistoryView", "JobsTable", "PipelineCards", "RunView"]
+__all__ = ["Dashboard", "HistoryView", "JobsTable", "PipelineCards", "RunCompare",
+           "RunView"]

@@ -114,3 +114,27 @@ def test_brushing_filters_the_runs_table(page, voila, demo_runner):
         assert run["pipeline"] == "warehouse_etl"
         assert lo.replace(second=0) <= started.replace(second=0, microsecond=0) <= hi, run_id
     shot(page, "history-brush-runs-table")
+
+
+def test_compare_with_the_previous_success(page, voila, demo_runner):
+    failed = demo_runner.failed_warehouse_run()
+    page.goto(voila(demo_runner.url).url, timeout=90_000)
+    page.locator(f'.fw-cards button.fw-sq--failed[data-run-id="{failed}"]').click(
+        timeout=90_000)
+    run = page.locator(".fw-root.fw-run")
+    run.locator("svg.fw-dag g.fw-node--failed").wait_for(timeout=20_000)
+    run.locator('button[data-action="compare"]').click()
+    table = run.locator(".fw-cmp-table")
+    table.wait_for(timeout=20_000)
+    rows = table.locator("tbody tr")
+    assert rows.first.get_attribute("data-step") == "merge_payments"
+    assert "new failure" in rows.first.text_content()
+    changes = rows.evaluate_all("els => els.map(e => [e.dataset.step, e.className])")
+    slower = [s for s, cls in changes if "fw-cmp-row--slower" in cls]
+    steps = [s for s, _ in changes]
+    if slower:  # slowdowns come right after the new failure, biggest first
+        assert steps[1:1 + len(slower)] == slower
+    assert "First differing error · merge_payments" in run.locator(".fw-cmp-err").text_content()
+    head = run.locator(".fw-cmp-head").text_content()
+    assert f"B {failed[:24]}" in head or "B " in head
+    run.locator(".fw-cmp-section").screenshot(path=str(ARTIFACTS / "compare-in-run-view.png"))

@@ -1,6 +1,7 @@
 // RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
 // tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
 import type { RenderProps } from "@anywidget/types";
+import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
 import { type Child, h, replaceChildren } from "../lib/dom";
@@ -216,6 +217,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     ),
   );
   const failure = h(doc, "div", { class: "fw-section", hidden: true });
+  const compare = comparePanel(doc, model as never, (kind, payload) => rpc.call(kind, payload), (runId) => rpc.notify("open_run", { run_id: runId }));
   const attempts = h(doc, "div", { class: "fw-section", hidden: true });
   const logBox = h(doc, "div", { class: "fw-section", hidden: true });
   const empty = h(doc, "div", { class: "fw-empty" }, "No run selected");
@@ -229,6 +231,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     lastAction,
     h(doc, "div", { class: "fw-section" }, h(doc, "span", { class: "fw-label" }, "Task graph"), dagWrap, legend, problems),
     failure,
+    compare.el,
     attempts,
     logBox,
   );
@@ -497,6 +500,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   on("change:_layout", drawDag);
   on("change:run", updateRun);
+  on(["change:_compare", "change:run_id"], compare.update);
   on("change:run_id", setEmptyText);
   on("change:selected_step", onSelected);
   on("change:_step_log", updateLog);
