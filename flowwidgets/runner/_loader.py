@@ -25,6 +25,10 @@ _NULL_IS_ABSENT = {"schedule", "description", "call", "run", "timeout_s"}
 """Keys whose ``null`` value means 'not given' (their default is None)."""
 _YAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML has it (about 10x faster); nodes keep their marks either way."""
+MAX_EXPANDED_NODES = 100_000
+"""Most YAML nodes a file may stand for once its aliases are expanded. A real pipelines
+file has a few thousand; nested aliases ("billion laughs") multiply past this in a few
+hundred bytes and are refused before anything is built from them."""
 
 
 def load_file(path: Path) -> Pipelines:
@@ -41,6 +45,7 @@ def load_file(path: Path) -> Pipelines:
         if root is None:
             raise SpecError("the file is empty; it needs a top-level 'pipelines:' list",
                             path=where, line=1)
+        _check_expansion(root, where)
         specs, pipe_lines, step_lines = _Reader(loader, where).read(root)
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e, text, where) from None
@@ -218,5 +223,44 @@ class _Reader:
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def _check_expansion(root: yaml.Node, where: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_EXPANDED_NODES` nodes, or
+    refer to themselves. Linear in the distinct nodes: a shared (anchored) node's
+    expanded size is computed once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > MAX_EXPANDED_NODES:
+                raise SpecError(
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+                    "(nested anchors, a 'billion laughs' file); refused before expanding it",
+                    path=where, line=_line(node))
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise SpecError("a YAML anchor refers to itself (a recursive alias); remove it",
+                            path=where, line=_line(node))
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
