@@ -35,10 +35,7 @@ def load_file(path: Path) -> Pipelines:
     """Read, parse and validate the pipelines file at ``path``; raise SpecError on any problem."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read the pipelines file: {e}", path=where) from None
+    text = _read_text(path, where)
     loader = _YAMLLoader(text)
     try:
         root = loader.get_single_node()
@@ -57,6 +54,34 @@ def load_file(path: Path) -> Pipelines:
     pipelines = Pipelines(pipelines=specs, path=path.resolve(), base_dir=base_dir)
     check(pipelines, Where(where, pipe_lines, step_lines))
     return pipelines
+
+
+def _read_text(path: Path, where: str) -> str:
+    """The file's text, or a SpecError naming the file and why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("cannot read the pipelines file: no such file", path=where) from None
+    except IsADirectoryError:
+        raise SpecError("cannot read the pipelines file: it is a directory; name the YAML "
+                        "file inside it", path=where) from None
+    except PermissionError:
+        raise SpecError("cannot read the pipelines file: permission denied",
+                        path=where) from None
+    except OSError as e:
+        raise SpecError(f"cannot read the pipelines file: {e.strerror or e}",
+                        path=where) from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SpecError("cannot read the pipelines file: it is binary (a NUL byte at offset "
+                        f"{nul}), not YAML text", path=where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise SpecError(f"cannot read the pipelines file: it is not UTF-8 text (byte "
+                        f"0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8",
+                        path=where, line=line) from None
 
 
 def validate(pipelines: Pipelines | Sequence[PipelineSpec]) -> None:

@@ -14,7 +14,7 @@ import sqlite3
 
 from flowwidgets.errors import FlowwidgetsError
 
-__all__ = ["SCHEMA_VERSION", "migrate"]
+__all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
 SCHEMA_VERSION = 2
 
@@ -193,6 +193,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         (current,) = conn.execute("PRAGMA user_version").fetchone()
+        if current == 0:
+            refuse_foreign(conn, path)
         if current > SCHEMA_VERSION:
             raise FlowwidgetsError(
                 f"{path}: run log schema version {current} is newer than this flowwidgets "
@@ -206,6 +208,23 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """A file without our schema version must be empty: tables there belong to another
+    program, and adding ours beside them would damage its file. Raises
+    :class:`~flowwidgets.errors.FlowwidgetsError` naming the file and a few tables."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version:
+        return
+    tables = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name LIMIT 4")]
+    if tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise FlowwidgetsError(
+            f"{path}: not a flowwidgets run log: an SQLite file of another program (tables: "
+            f"{shown}); choose another file, it was left unchanged")
 
 
 def _statements(script: str) -> list[str]:
