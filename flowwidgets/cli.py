@@ -1,6 +1,7 @@
 """``flowwidgets``: the command line.
 
     flowwidgets serve PIPELINES.yaml [--host 127.0.0.1] [--port 8005] [--token T] [--db PATH]
+                      [--tick S] [--max-output-bytes N]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
     flowwidgets tui [URL]
@@ -64,6 +65,9 @@ def _check_options(args: argparse.Namespace) -> None:
         value = getattr(args, option, None)
         if value is not None:
             check_port(value, "--" + option.replace("_", "-"))
+    most = getattr(args, "max_output_bytes", None)
+    if most is not None and most < 1:
+        raise UsageError(f"flowwidgets: --max-output-bytes {most}: must be at least 1")
     tick = getattr(args, "tick", None)
     if tick is not None and not (math.isfinite(tick) and 0 < tick <= 3600):
         raise UsageError(f"flowwidgets: --tick {tick:g}: the scheduler tick must be more "
@@ -119,6 +123,9 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--db", default=None,
                    help="SQLite run log (default: .flowwidgets/runs.sqlite beside the file)")
     p.add_argument("--tick", type=float, default=1.0, help="scheduler tick in seconds")
+    p.add_argument("--max-output-bytes", type=int, default=None, metavar="N",
+                   help="largest step output stored, as JSON (default 8 MiB); a larger "
+                        "one fails its step")
     p.set_defaults(func=_cmd_serve)
 
 
@@ -158,7 +165,8 @@ def _add_tui(sub: Any) -> None:
 def _cmd_serve(args: argparse.Namespace) -> int:
     _check_options(args)
     pipelines = _load(args.pipelines)
-    runner = _open_runner(pipelines, args.db, tick_s=args.tick)
+    extra = {} if args.max_output_bytes is None else {"max_output_bytes": args.max_output_bytes}
+    runner = _open_runner(pipelines, args.db, tick_s=args.tick, **extra)
     handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
     if handle is None:
         return 1

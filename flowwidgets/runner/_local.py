@@ -29,7 +29,7 @@ from typing import Any
 
 from flowwidgets.errors import InvalidAction, PipelineNotFound, RunConflict, RunNotFound
 from flowwidgets.models import Status
-from flowwidgets.runner.executor import Executor, pipeline_steps
+from flowwidgets.runner.executor import MAX_OUTPUT_BYTES, Executor, pipeline_steps
 from flowwidgets.runner.scheduler import Scheduler
 from flowwidgets.runner.spec import Pipelines, PipelineSpec
 from flowwidgets.runner.store import RunLog, RunRecord, StepRecord
@@ -50,13 +50,16 @@ class LocalRunner:
     :meth:`stop`: its owner closes it), or None for ``<base_dir>/.flowwidgets/runs.sqlite``.
     ``max_workers`` steps run at once (a streaming step holds one for as long as it
     runs); ``tick_s`` is the scheduler's period; ``data_dir`` is the working directory
-    of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``).
+    of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``);
+    ``max_output_bytes`` bounds a stored step output as JSON (a larger one fails its step
+    with an error saying so).
     """
 
     def __init__(self, pipelines: Pipelines | Sequence[PipelineSpec], *,
                  db: str | Path | RunLog | None = None, max_workers: int = 4,
                  tick_s: float = 1.0, worker_id: str | None = None,
-                 data_dir: str | Path | None = None):
+                 data_dir: str | Path | None = None,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES):
         if not isinstance(pipelines, Pipelines):
             pipelines = Pipelines(pipelines=tuple(pipelines))
         self.pipelines: Pipelines = pipelines
@@ -77,7 +80,8 @@ class LocalRunner:
         data.mkdir(parents=True, exist_ok=True)
         self.data_dir: Path = data
         self._executor = Executor(self.store, pipelines, max_workers=max_workers,
-                                  data_dir=data, on_finished=self._on_finished)
+                                  data_dir=data, on_finished=self._on_finished,
+                                  max_output_bytes=max_output_bytes)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,

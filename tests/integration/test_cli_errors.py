@@ -60,6 +60,7 @@ def test_db_in_a_missing_folder_it_cannot_create(pfile: Path, tmp_path: Path, ca
     (["--port", "-1"], "--port -1"),
     (["--tick", "0"], "--tick 0"),
     (["--tick", "nan"], "--tick nan"),
+    (["--max-output-bytes", "0"], "--max-output-bytes 0"),
 ])
 def test_bad_serve_options_name_the_option(pfile: Path, capsys, args: list[str],
                                            named: str) -> None:
