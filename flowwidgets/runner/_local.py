@@ -149,7 +149,8 @@ class LocalRunner:
         spec = self._pipeline(pipeline)
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
-        return self._create(spec, trigger="run_now", idempotency_key=idempotency_key)
+        return self._create(spec, trigger="run_now", idempotency_key=idempotency_key,
+                            request=f"run-now of pipeline {pipeline}")
 
     def restart(self, run_id: str, from_step: str | None = None, *,
                 idempotency_key: str | None = None) -> str:
@@ -158,8 +159,10 @@ class LocalRunner:
         step (a failed streaming run resumes from its watermark instead)."""
         run = self._run(run_id)
         self._not_active(run, "restarted")
+        asked = f"restart of run {run_id} from " + (
+            "its failed step" if from_step is None else f"step {from_step!r}")
         if from_step is None and run.kind == "streaming" and run.status is Status.FAILED:
-            return self.resume(run_id, idempotency_key=idempotency_key)
+            return self._resume(run_id, idempotency_key, asked)
         spec = self._spec_of(run)
         steps = self.store.get_steps(run_id)
         names = [s.name for s in steps]
@@ -180,7 +183,7 @@ class LocalRunner:
         return self._create(spec, trigger="restart", parent_run_id=run_id,
                             from_step=from_step, reused=reused,
                             resume_watermark=self._watermark(spec),
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, request=asked)
 
     def rerun(self, run_id: str, *, idempotency_key: str | None = None) -> str:
         """Request a run of the same pipeline executing every step (streaming: from the
@@ -191,11 +194,14 @@ class LocalRunner:
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
         return self._create(spec, trigger="rerun", parent_run_id=run_id,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, request=f"rerun of run {run_id}")
 
     def resume(self, run_id: str, *, idempotency_key: str | None = None) -> str:
         """Streaming runs: request a run that continues from the pipeline's last committed
         watermark (``ctx.watermark``)."""
+        return self._resume(run_id, idempotency_key, f"resume of run {run_id}")
+
+    def _resume(self, run_id: str, idempotency_key: str | None, asked: str) -> str:
         run = self._run(run_id)
         if run.kind != "streaming":
             raise InvalidAction(f"run {run_id} is a {run.kind} run; only streaming runs resume "
@@ -208,7 +214,8 @@ class LocalRunner:
                                 "nothing to resume from (rerun it)")
         self._no_active_stream(spec.name, idempotency_key)
         return self._create(spec, trigger="resume", parent_run_id=run_id,
-                            resume_watermark=watermark, idempotency_key=idempotency_key)
+                            resume_watermark=watermark, idempotency_key=idempotency_key,
+                            request=asked)
 
     def actions_for(self, run: RunRecord) -> dict[str, Any]:
         """Which actions apply to ``run``, in ematix-flow's shape plus ``restart_steps``
@@ -376,10 +383,12 @@ class LocalRunner:
         return None
 
     def _create(self, spec: PipelineSpec, *, trigger: str, wake: bool = True,
-                idempotency_key: str | None = None, **fields: Any) -> str:
+                idempotency_key: str | None = None, request: str | None = None,
+                **fields: Any) -> str:
         run_id, _ = self.store.create_run(pipeline=spec.name, kind=spec.kind,
                                           steps=pipeline_steps(spec), trigger=trigger,
-                                          idempotency_key=idempotency_key, **fields)
+                                          idempotency_key=idempotency_key,
+                                          idempotency_request=request, **fields)
         if idempotency_key is not None:
             self._keys[idempotency_key] = run_id
             while len(self._keys) > _KEYS_KEPT:

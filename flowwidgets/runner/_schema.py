@@ -16,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE runs (
@@ -175,7 +175,14 @@ CREATE INDEX watermarks_pipeline_committed ON watermarks (pipeline, committed_at
 INSERT INTO meta (key, value) VALUES ('events_trimmed_through', 0);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+-- What an idempotency key was first used for ("restart <run> from <step>" and a hash),
+-- so the same key on a different request is refused instead of answered with the first
+-- run; NULL for keys stored before (and for schedule fires): not checked.
+ALTER TABLE idempotency ADD COLUMN request TEXT;
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

@@ -242,3 +242,28 @@ def test_a_422_never_echoes_large_input(client: TestClient, runner: LocalRunner,
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and len(r.content) < 2000, len(r.content)
     assert r.json()["detail"][0]["loc"][-1] == "from_step"
+
+
+def test_a_key_reused_on_another_request_is_422_naming_both(
+        client: TestClient, runner: LocalRunner, tmp_path: Path) -> None:
+    first_run = _failed_orders(runner, tmp_path)
+    second_run = _failed_orders(runner, tmp_path)
+    ok = client.post(f"/api/runs/{first_run}/rerun", headers={"Idempotency-Key": "k1"})
+    assert ok.status_code == 200
+    before = _count(runner)
+    for path, body in ((f"/api/runs/{second_run}/rerun", None),
+                       (f"/api/runs/{first_run}/restart", {"from_step": "merge"}),
+                       ("/api/jobs/orders/run-now", None)):
+        r = client.post(path, json=body, headers={"Idempotency-Key": "k1"})
+        assert r.status_code == 422, (path, r.text)
+        detail = r.json()["detail"]
+        assert "Idempotency-Key 'k1'" in detail and f"rerun of run {first_run}" in detail
+    assert _count(runner) == before
+    same = client.post(f"/api/runs/{first_run}/rerun", headers={"Idempotency-Key": "k1"})
+    assert same.json() == ok.json()
+    restart = {"Idempotency-Key": "k2"}
+    a = client.post(f"/api/runs/{first_run}/restart", json={"from_step": "merge"},
+                    headers=restart)
+    b = client.post(f"/api/runs/{first_run}/restart", json={"from_step": "load"},
+                    headers=restart)
+    assert a.status_code == 200 and b.status_code == 422 and "'merge'" in b.json()["detail"]
