@@ -342,21 +342,21 @@ class LocalRunner:
         and its downstream (in the old and the current DAG) whose output is stored; a step
         that cannot be reused is re-executed, and so is everything downstream of it."""
         old = {s.name: s for s in steps}
-        old_children: dict[str, list[str]] = {}
-        for s in steps:
-            for d in s.depends_on:
-                old_children.setdefault(d, []).append(s.name)
+        children: dict[str, list[str]] = {}  # in the old DAG and the current one
+        for name, deps in [*((s.name, s.depends_on) for s in steps),
+                           *((s.name, s.depends_on) for s in spec.steps)]:
+            for d in deps:
+                children.setdefault(d, []).append(name)
         execute: set[str] = set()
 
-        def add(name: str) -> None:
+        def add(name: str) -> None:  # each step is visited once: linear in the edges
             todo = [name]
             while todo:
                 n = todo.pop()
                 if n in execute:
                     continue
                 execute.add(n)
-                todo.extend(old_children.get(n, ()))
-                todo.extend(spec.downstream_of(n) - execute)
+                todo.extend(c for c in children.get(n, ()) if c not in execute)
 
         add(from_step)
         reused: dict[str, str] = {}

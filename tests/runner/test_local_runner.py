@@ -355,3 +355,27 @@ def test_stop_asks_a_streaming_shell_step_to_stop(tmp_path):
         assert store.get_steps(run_id)[0].status is Status.SUCCEEDED
         out = store.load_output(run_id, "follow")
         assert out["stopped"] is True and out["stdout_tail"] == "up\nbye\n"
+
+
+def test_restart_planning_of_a_long_chain_is_linear(tmp_path):
+    """Restarting a 3,000-step chain from its middle took ~8 s (a downstream walk per
+    step); the plan now visits each step once (bench/bench_restart.py has the figures)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_restart import chain, failed_run
+
+    spec = chain(3000)
+    runner = LocalRunner(pipelines(spec), db=tmp_path / "runs.sqlite", data_dir=tmp_path)
+    try:
+        old = failed_run(runner.store, spec)
+        started = time.perf_counter()
+        new = runner.restart(old, from_step="s1500")
+        took = time.perf_counter() - started
+        steps = runner.store.get_steps(new)
+        assert [s.name for s in steps if s.reused_from == old] == [f"s{i}" for i in range(1500)]
+        assert all(s.status is Status.PENDING for s in steps[1500:])
+        assert took < 4, f"restart planning took {took:.1f} s"
+    finally:
+        runner.stop()
