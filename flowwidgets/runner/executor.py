@@ -202,8 +202,9 @@ class Executor:
         except BaseException:
             log.exception("runner error after step %s/%s", state.run.run_id, name)
 
-    def _run_step(self, state: RunState, name: str) -> tuple[bool, str | None]:
-        """All attempts of one step; returns (succeeded, error)."""
+    def _run_step(self, state: RunState, name: str) -> tuple[bool | None, str | None]:
+        """All attempts of one step; returns (succeeded, error); succeeded is None when
+        the runner's stop cut the step short (recorded as cancelled)."""
         run_id = state.run.run_id
         assert state.spec is not None
         try:
@@ -253,6 +254,12 @@ class Executor:
                                               log_tail=tail.text() or None)
                     state.set_output(name, value)
                     return True, None
+            if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):
+                # killed because the runner stops (stop(), SIGTERM): cancelled, not failed
+                self.store.finish_attempt(run_id, name, number, status=Status.CANCELLED,
+                                          error=error, log_tail=tail.text() or None)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, error)
+                return None, error
             self.store.finish_attempt(run_id, name, number, status=Status.FAILED,
                                       error=error, log_tail=tail.text() or None)
         if state.abandoned:
@@ -403,8 +410,8 @@ class Executor:
             for name in running:
                 if name in state.attempts:
                     self.store.finish_attempt(run_id, name, state.attempts[name],
-                                              status=Status.FAILED, error=why)
-                self.store.set_step_status(run_id, name, Status.FAILED, why)
+                                              status=Status.CANCELLED, error=why)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
         except Exception:

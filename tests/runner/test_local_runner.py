@@ -328,13 +328,13 @@ def test_stop_gives_up_on_a_call_that_ignores_it(tmp_path):
         (step,) = store.get_steps(run_id)
         assert (run.status, run.error) == (Status.CANCELLED,
                                            "runner stopped while stubborn still ran")
-        assert (step.status, step.error) == (Status.FAILED,
+        assert (step.status, step.error) == (Status.CANCELLED,
                                              "runner stopped while the step was running")
         _wait_until(lambda: (tmp_path / "stubborn.done").exists())
         time.sleep(0.05)
         assert store.get_run(run_id).status is Status.CANCELLED  # the late return wrote nothing
         (attempt,) = store.get_attempts(run_id)
-        assert (attempt.status, attempt.error) == (Status.FAILED,
+        assert (attempt.status, attempt.error) == (Status.CANCELLED,
                                                    "runner stopped while the step was running")
 
 
@@ -379,3 +379,24 @@ def test_restart_planning_of_a_long_chain_is_linear(tmp_path):
         assert took < 4, f"restart planning took {took:.1f} s"
     finally:
         runner.stop()
+
+
+def test_stop_that_kills_a_shell_step_cancels_the_run_not_fails_it(tmp_path):
+    """SIGTERM (serve) and stop() both end here: the run was 'failed' with the killed
+    step as failed_step, while stop() documents 'cancelled'."""
+    spec = PipelineSpec("sleepy", steps=(StepSpec("a", run="sleep 30"),
+                                         StepSpec("b", depends_on=("a",), run="true")))
+    r = LocalRunner(pipelines(spec), db=tmp_path / "s.sqlite", data_dir=tmp_path, tick_s=0.1)
+    r.start()
+    run_id = r.run_now("sleepy")
+    _wait_until(lambda: r.store.get_steps(run_id)[0].status is Status.RUNNING)
+    r.stop(timeout=0.3)
+    with SqliteRunLog(tmp_path / "s.sqlite") as store:
+        run = store.get_run(run_id)
+        steps = {s.name: (s.status, s.error) for s in store.get_steps(run_id)}
+        (attempt,) = store.get_attempts(run_id)
+    assert (run.status, run.failed_step) == (Status.CANCELLED, None)
+    assert run.error == "runner stopped while a still ran"
+    assert steps == {"a": (Status.CANCELLED, "runner stopped while the command was running"),
+                     "b": (Status.PENDING, None)}
+    assert attempt.status is Status.CANCELLED
