@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowwidgets._extras import MissingExtra, require
 from flowwidgets.errors import SpecError
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as exc:
         _err(str(exc))
         return 2
+    except MissingExtra as exc:
+        _err(f"flowwidgets {args.command}: {exc}")
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +122,7 @@ def _add_tui(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    require("runner", "the local runner")
     from flowwidgets.runner._local import LocalRunner
 
     pipelines = _load(args.pipelines)
@@ -137,6 +142,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    require("runner", "the local runner")
     from flowwidgets.runner._local import LocalRunner
 
     pipelines = _load(args.flow)

@@ -115,6 +115,9 @@ class _StopOnSignal:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run ``flowwidgets demo`` from parsed arguments; returns the exit code."""
+    from flowwidgets._extras import require
+
+    require("runner", "the demo's runner")
     kind = None if args.no_ui else ("lab" if args.lab else "voila")
     ui_port = args.ui_port if args.ui_port is not None else (
         DEFAULT_LAB_PORT if kind == "lab" else DEFAULT_UI_PORT)
