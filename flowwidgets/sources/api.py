@@ -11,6 +11,7 @@ restart with ``{"from_step": null}`` of a failed streaming run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -222,13 +223,11 @@ class ApiFlavour(Flavour):
                        restart_steps=F.strs(a, "restart_steps", ep, where), reasons=reasons)
 
     @staticmethod
-    def parse_new_run_id(endpoint: str):  # noqa: ANN205 - returns a parser
+    def parse_new_run_id(endpoint: str) -> Callable[[Any], str]:
         """A parser for an action's ``{"new_run_id": ...}`` answer."""
         def parse(data: Any) -> str:
             d = F.need_obj(data, endpoint, "")
-            value = F.s(d, "new_run_id", endpoint, "", required=True)
-            assert value is not None
-            return value
+            return F.s(d, "new_run_id", endpoint, "", required=True)
         return parse
 
     # ---- plans -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ first request created and creates nothing more. The runner's refusals
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api", tags=["actions"])
 
 MAX_KEY_LENGTH = 200
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Detail, "description": "No such run (or pipeline)"},
     409: {"model": Detail, "description": "The run is still active"},
     422: {"model": Detail, "description": "Malformed body, or the action does not apply"},
