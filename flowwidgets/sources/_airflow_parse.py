@@ -15,6 +15,7 @@ from typing import Any
 
 from flowwidgets.models import Pipeline, Run, Status
 from flowwidgets.sources import _fields as F
+from flowwidgets.sources._fields import median_ms
 
 __all__ = [
     "AIRFLOW_RUN_STATES",
@@ -24,7 +25,6 @@ __all__ = [
     "TaskInstance",
     "build_pipeline",
     "join_run_id",
-    "median_ms",
     "parse_count",
     "parse_dags",
     "parse_failed_index",
@@ -81,15 +81,6 @@ def split_run_id(run_id: str) -> tuple[str, str]:
 def join_run_id(dag_id: str, dag_run_id: str) -> str:
     """The run id the widgets see."""
     return f"{dag_id}/{dag_run_id}"
-
-
-def median_ms(values: list[int]) -> int | None:
-    """Median of durations in ms (integer mean of the two middle ones), or None."""
-    if not values:
-        return None
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2
 
 
 def _ms(seconds: float | None) -> int | None:

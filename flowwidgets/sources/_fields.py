@@ -182,3 +182,12 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def median_ms(values: list[int]) -> int | None:
+    """Median of durations in ms (integer mean of the two middle ones), or None."""
+    if not values:
+        return None
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2

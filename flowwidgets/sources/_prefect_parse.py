@@ -14,6 +14,7 @@ from typing import Any
 
 from flowwidgets.models import Pipeline, Run, Status
 from flowwidgets.sources import _fields as F
+from flowwidgets.sources._fields import median_ms
 
 __all__ = [
     "NO_RESTART",
@@ -67,15 +68,6 @@ NO_RESTART = ("Prefect has no restart from a chosen task: Retry runs the whole f
               "(completed tasks are reused only when result persistence is on: "
               "PREFECT_RESULTS_PERSIST_BY_DEFAULT=true or persist_result=True)")
 NO_WATERMARK = "Prefect has no watermarks to resume from"
-
-
-def median_ms(values: list[int]) -> int | None:
-    """Median of durations in ms (integer mean of the two middle ones), or None."""
-    if not values:
-        return None
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2
 
 
 def _ms(seconds: float | None) -> int | None:
