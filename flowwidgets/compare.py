@@ -72,7 +72,7 @@ def compare_runs(a: RunDetail, b: RunDetail) -> dict[str, Any]:
     by_a = {s.name: s for s in a.steps}
     by_b = {s.name: s for s in b.steps}
     order = dag_order([b, a])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for pos, name in enumerate(order):
         sa, sb = by_a.get(name), by_b.get(name)
         A, B = _side(sa), _side(sb)

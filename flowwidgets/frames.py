@@ -247,7 +247,7 @@ def _add_trend(out: pd.DataFrame, d: pd.DataFrame, now: datetime | None) -> None
         p50 = week.groupby("pipeline", observed=True)["_ms"].median()
         out[name] = pd.to_timedelta(p50.reindex(out.index), unit="ms").astype("timedelta64[ns]")
     ratio = out["p50_last_7d"] / out["p50_prev_7d"]
-    out["trend"] = pd.array(ratio - 1, dtype="Float64")
+    out["trend"] = (ratio - 1).astype("Float64")
 
 
 def step_failures(src_or_details: Source | Iterable[RunDetail], *,

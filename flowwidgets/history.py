@@ -112,7 +112,7 @@ def failure_groups(src_or_details: Source | Iterable[RunDetail], *,
         for name in names:
             details.extend(src.step_history(name, limit=limit, status=Status.FAILED))
     else:
-        details = list(src_or_details)  # type: ignore[arg-type]
+        details = list(src_or_details)
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for d in details:
         if d.status is not Status.FAILED or (pipeline and d.run.pipeline != pipeline):
@@ -183,9 +183,9 @@ def _history(src_or_details: Source | Iterable[RunDetail], pipeline: str | None,
     if hasattr(src_or_details, "step_history"):
         if not pipeline:
             raise ValueError("step_grid needs a pipeline name with a Source")
-        return list(src_or_details.step_history(pipeline, limit=limit))  # type: ignore[union-attr]
-    return [d for d in src_or_details  # type: ignore[union-attr]
-            if not pipeline or d.run.pipeline == pipeline]
+        src: Any = src_or_details
+        return list(src.step_history(pipeline, limit=limit))
+    return [d for d in src_or_details if not pipeline or d.run.pipeline == pipeline]
 
 
 def step_grid(src_or_details: Source | Iterable[RunDetail], pipeline: str | None = None, *,
@@ -204,7 +204,7 @@ def step_grid(src_or_details: Source | Iterable[RunDetail], pipeline: str | None
     cells: dict[str, list[Any]] = {}
     for d in runs:
         by = {s.name: s for s in d.steps}
-        col = []
+        col: list[Any] = []
         for name in steps:
             s = by.get(name)
             if s is None:
@@ -217,7 +217,7 @@ def step_grid(src_or_details: Source | Iterable[RunDetail], pipeline: str | None
                 col.append(len(s.attempts) or s.extra.get("attempt_count"))
         cells[d.run_id] = col
     dtype = "string" if values == "status" else "Int64"
-    frame = pd.DataFrame({k: pd.array(v, dtype=dtype) for k, v in cells.items()},
+    frame = pd.DataFrame({k: pd.Series(v, dtype=dtype, index=steps) for k, v in cells.items()},
                          index=pd.Index(steps, name="step", dtype="string"))
     frame.columns.name = "run_id"
     return frame
@@ -299,8 +299,9 @@ def duration_marks(df: pd.DataFrame, *, start: datetime | None = None,
         g = b.groupby(["col", "st", "p"], sort=True)
         agg = g.agg(t=("t", "median"), p50=("ms", "median"), n=("ms", "size"),
                     lo=("ms", "min"), hi=("ms", "max")).reset_index()
-        out["marks"] = [[int(r.t), int(r.p50), str(r.st), int(r.n), bool(r.p), int(r.lo),
-                         int(r.hi)] for r in agg.itertuples(index=False)]
+        rec: list[dict[str, Any]] = agg.to_dict("records")  # type: ignore[assignment]
+        out["marks"] = [[int(r["t"]), int(r["p50"]), str(r["st"]), int(r["n"]), bool(r["p"]),
+                         int(r["lo"]), int(r["hi"])] for r in rec]
     full = has & ~partial & (status == Status.SUCCEEDED.value)
     out["band"] = _band(t[full], ms[full], t0, span, band_bins)
     return out

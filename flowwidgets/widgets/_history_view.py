@@ -54,7 +54,8 @@ def _ms(value: Any) -> int | None:
 def summary_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """The JSON rows of :func:`~flowwidgets.frames.pipeline_summary`."""
     rows = []
-    for name, r in summary.iterrows():
+    records: dict[Any, dict[str, Any]] = summary.to_dict("index")  # type: ignore[assignment]
+    for name, r in records.items():
         rate, trend = r["success_rate"], r["trend"]
         rows.append({
             "pipeline": str(name), "runs": int(r["runs"]), "failed": int(r["failed"]),
@@ -68,15 +69,20 @@ def summary_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
 
 def failure_rows(groups: pd.DataFrame) -> list[dict[str, Any]]:
     """The JSON rows of :func:`~flowwidgets.history.failure_groups`."""
-    return [{"pipeline": str(g.pipeline), "step": None if pd.isna(g.step) else str(g.step),
-             "signature": str(g.signature), "count": int(g.count),
-             "first_seen": format_time(g.first_seen.to_pydatetime())
-             if not pd.isna(g.first_seen) else None,
-             "last_seen": format_time(g.last_seen.to_pydatetime())
-             if not pd.isna(g.last_seen) else None,
-             "example": None if pd.isna(g.example) else str(g.example),
-             "run_ids": list(g.run_ids)[:MAX_GROUP_RUNS]}
-            for g in groups.itertuples(index=False)]
+    records: list[dict[str, Any]] = groups.to_dict("records")  # type: ignore[assignment]
+    return [{"pipeline": str(g["pipeline"]), "step": _text(g["step"]),
+             "signature": str(g["signature"]), "count": int(g["count"]),
+             "first_seen": _when(g["first_seen"]), "last_seen": _when(g["last_seen"]),
+             "example": _text(g["example"]), "run_ids": list(g["run_ids"])[:MAX_GROUP_RUNS]}
+            for g in records]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _when(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else format_time(value.to_pydatetime())
 
 
 class HistoryView(SelectsRuns, FlowWidget):
