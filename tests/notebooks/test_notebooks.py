@@ -7,7 +7,8 @@ folder), and standalone (no ``RUNNER_STATUS_URL``: the notebook starts the runne
 kernel); the dashboard runs standalone, as Voilà runs it without a runner named; the
 separate-processes notebook starts its own ``flowwidgets serve`` process. Every cell must
 run without an error or stderr output, and the outputs that matter are checked: the
-quickstart's restart succeeded (in the runner's own run log too), the history summary has
+quickstart's restart succeeded (in the runner's own run log too), the history views render
+and its summary has
 every demo pipeline, the separate-processes notebook saw the 401, the outage and the
 reconnection.
 """
@@ -138,9 +139,12 @@ def test_history_summarises_every_pipeline(demo_runner: ServerHandle) -> None:
     summary = text(cell(nb, "summary"))
     for name in DEMO_PIPELINES:
         assert name in summary, f"{name} missing from the summary:\n{summary}"
-    for tag in ("trend-plot", "slowest"):
-        assert "image/png" in mimes(cell(nb, tag)), f"{tag}: no plot"
+    for tag in ("history-view", "history-pipeline", "compare"):  # the views, no plots
+        _widget(nb, tag)
+    assert not any("image/png" in mimes(c) for c in nb.cells if c.cell_type == "code")
+    assert "new failure" in text(cell(nb, "compare"))  # the static fallback's words
     assert "merge_payments" in text(cell(nb, "step-stats"))
+    assert "extract_orders" in text(cell(nb, "grid"))
     failures = text(cell(nb, "failures"))
     assert "merge_payments" in failures and "amount column missing" in failures
     assert "pull_customers" in text(cell(nb, "retries"))  # the flaky CRM pull retried
@@ -175,11 +179,14 @@ def test_history_standalone_generates_real_history(tmp_path: Path) -> None:
     check_clean(nb)
     match = re.search(r"^(\d+) runs of (\d+) pipelines", text(cell(nb, "runs")), re.M)
     assert match, text(cell(nb, "runs"))
-    assert int(match[1]) >= 8 * 5 + 1 and int(match[2]) == len(DEMO_PIPELINES)
+    # two weeks imported (about 1,700 runs) and two real rounds of 5 on top, plus the stream
+    assert int(match[1]) >= 1500 + 2 * 5 + 1 and int(match[2]) == len(DEMO_PIPELINES)
     summary = text(cell(nb, "summary"))
     for name in DEMO_PIPELINES:
         assert name in summary
     assert "amount column missing" in text(cell(nb, "failures"))
+    _widget(nb, "history-view")
+    assert "imported run" in text(cell(nb, "history-view"))
 
 
 def test_separate_processes(tmp_path: Path) -> None:
