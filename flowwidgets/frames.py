@@ -28,7 +28,8 @@ __all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "st
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
 RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
-               "duration_ms", "attempts", "failed_step", "kind", "trigger")
+               "duration_ms", "attempts", "failed_step", "kind", "trigger", "error",
+               "imported")
 """The columns of :func:`runs_frame`, in order."""
 _PROGRESS_AFTER_S = 1.0
 _AHEAD = 2
@@ -42,7 +43,9 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     Columns: run_id (string), pipeline (category), status (category over the whole Status
     vocabulary), started_at / finished_at (datetime64[ns, UTC]), duration (timedelta64),
     duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
-    trigger (string). ``since`` stops paging at the first run that started before it.
+    trigger (string), error (string: the error's summary line where the runner lists it),
+    imported (bool: the runner says the run came in through an import). ``since`` stops
+    paging at the first run that started before it.
     ``progress``: None shows a bar once fetching takes more than a second; True/False force.
     """
     cutoff = parse_time(since) if since is not None else None
@@ -94,6 +97,8 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
     failed: list[str | None] = []
     kind: list[str] = []
     trigger: list[str | None] = []
+    error: list[str | None] = []
+    imported: list[bool] = []
     for run in runs:
         run_id.append(run.run_id)
         pipeline.append(run.pipeline)
@@ -105,6 +110,8 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         failed.append(run.failed_step)
         kind.append(run.kind)
         trigger.append(run.trigger)
+        error.append(run.extra.get("error_summary"))
+        imported.append(bool(run.extra.get("imported")))
     duration_ms = pd.array(ms, dtype="Int64")
     return pd.DataFrame({
         "run_id": pd.array(run_id, dtype="string"),
@@ -118,6 +125,8 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         "failed_step": pd.array(failed, dtype="string"),
         "kind": pd.Categorical(kind),
         "trigger": pd.array(trigger, dtype="string"),
+        "error": pd.array(error, dtype="string"),
+        "imported": pd.array(imported, dtype="bool"),
     })
 
 

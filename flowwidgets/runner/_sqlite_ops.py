@@ -50,6 +50,7 @@ __all__ = [
     "event_row",
     "import_rows",
     "insert_run",
+    "last_line",
     "pipeline_stats",
     "recover",
     "request_text",
@@ -246,6 +247,14 @@ def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
         ((a.run_id, a.step, a.number, Status(a.status), ts(a.started_at), ts(a.finished_at),
           a.error, a.log_tail) for a in attempts))
     return count
+
+
+def last_line(error: str | None) -> str | None:
+    """The last non-empty line of an error (a traceback's ``Type: message`` line)."""
+    for line in reversed((error or "").strip().splitlines()):
+        if line.strip():
+            return line.strip()
+    return None
 
 
 def duration_ms(r: RunRecord) -> int | None:

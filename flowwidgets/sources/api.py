@@ -89,6 +89,8 @@ class ApiFlavour(Flavour):
             extra["parent_run_id"] = F.s(d, "parent_run_id", ep, where)
         if d.get("imported") is True:
             extra["imported"] = True
+        if d.get("error_summary") is not None:
+            extra["error_summary"] = F.s(d, "error_summary", ep, where)
         if self.stub_mode:
             extra["stub"] = True
         return Run(run_id=run_id, pipeline=name, status=st, started_at=started,  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ INCREMENT = 200
 MAX_ACTIVE_REFETCH = 20
 """Active runs older than the newest page re-read one by one; beyond this, reload all."""
 _ACTIVE = [Status.REQUESTED.value, Status.RUNNING.value, Status.PAUSED.value]
-_SEARCHED = ("run_id", "pipeline", "status", "failed_step", "trigger")
+_SEARCHED = ("run_id", "pipeline", "status", "failed_step", "trigger", "error")
 _FILTERS = ("pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending",
             "page_size")
 
@@ -67,7 +67,8 @@ def rows_payload(page: pd.DataFrame) -> list[dict[str, Any]]:
         {"run_id": str(r.run_id), "pipeline": str(r.pipeline), "status": str(r.status),
          "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
          "attempts": _int(r.attempts), "duration_ms": _int(r.duration_ms),
-         "failed_step": _str(r.failed_step)}
+         "failed_step": _str(r.failed_step), "trigger": _str(r.trigger),
+         "error": _str(r.error), "imported": bool(r.imported)}
         for r in page.itertuples(index=False)
     ]
 
@@ -77,7 +78,9 @@ def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
     return [
         {"run_id": r.run_id, "pipeline": r.pipeline, "status": r.status.value,
          "started_at": format_time(r.started_at), "finished_at": format_time(r.finished_at),
-         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step}
+         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step,
+         "trigger": r.trigger, "error": r.extra.get("error_summary"),
+         "imported": bool(r.extra.get("imported"))}
         for r in runs
     ]
 
@@ -417,7 +420,25 @@ class JobsTable(SelectsRuns, FlowWidget):
     # -- messages ------------------------------------------------------------------------
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"select": self._msg_select}
+        return {"select": self._msg_select, "export_csv": self._msg_export_csv}
+
+    def to_csv(self, path: str | None = None) -> str:
+        """The rows the table shows (every page, its filters and order) as CSV; written to
+        ``path`` too when given. The Export button downloads the same text."""
+        from flowwidgets.widgets._jobs_export import frame_csv
+
+        text = frame_csv(self.df)
+        if path is not None:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        return text
+
+    def _msg_export_csv(self, msg: dict[str, Any]) -> dict[str, Any]:
+        from flowwidgets.widgets._jobs_export import export_name
+
+        text = self.to_csv()
+        return {"filename": export_name(self.pipeline, self.status), "csv": text,
+                "rows": int(self.total)}
 
     def _static_html(self) -> str:
         return table_html(self._rows, total=self.total, page=self.page,

@@ -138,3 +138,33 @@ def test_compare_with_the_previous_success(page, voila, demo_runner):
     head = run.locator(".fw-cmp-head").text_content()
     assert f"B {failed[:24]}" in head or "B " in head
     run.locator(".fw-cmp-section").screenshot(path=str(ARTIFACTS / "compare-in-run-view.png"))
+
+
+def test_csv_export_downloads_the_filtered_rows(page, voila, demo_runner, tmp_path):
+    page.goto(voila(demo_runner.url).url, timeout=90_000)
+    page.locator('.fw-root.fw-cards[data-ready="1"] article.fw-card').first.wait_for(
+        timeout=90_000)
+    page.locator('.fw-navbar .fw-tab[data-key="jobs"]').click()
+    table = page.locator(".fw-root.fw-jobs")
+    table.locator('select[aria-label="Filter by pipeline"]').select_option("warehouse_etl")
+    table.locator('select[aria-label="Filter by status"]').select_option("failed")
+    rows = table.locator("tbody tr[data-run-id]")
+    wanted = [r["run_id"] for r in demo_runner.api(
+        "runs?pipeline=warehouse_etl&status=failed&limit=500")["runs"]]
+    wait_until(lambda: rows.count() == min(len(wanted), 25)
+               and table.locator(".fw-count").text_content().endswith(f"{len(wanted)} runs"),
+               30, "the failed warehouse runs")
+    first = rows.first
+    assert "merge_payments" in first.locator(".fw-error-line").text_content() or \
+        "amount column missing" in first.locator(".fw-error-line").text_content()
+    assert first.locator("code.fw-runid").text_content() == wanted[0]
+    shot(page, "jobs-table-columns")
+    with page.expect_download(timeout=30_000) as info:
+        table.locator('button[data-action="export-csv"]').click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.name.startswith("runs-warehouse_etl-failed-")
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("run_id,pipeline,status,trigger")
+    assert [line.split(",")[0] for line in lines[1:]] == wanted  # newest first, as shown
+    assert all(",failed," in line for line in lines[1:])

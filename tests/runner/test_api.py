@@ -17,7 +17,8 @@ from flowwidgets.runner.api import create_app
 from flowwidgets.runner.store import RunRecord
 
 SUMMARY_KEYS = {"run_id", "pipeline", "status", "started_at", "finished_at", "duration_ms",
-                "attempt", "failed_step", "kind", "created_at", "trigger", "parent_run_id"}
+                "attempt", "failed_step", "kind", "created_at", "trigger", "parent_run_id",
+                "error_summary"}
 
 
 class History:

@@ -57,7 +57,10 @@ def test_runs_frame_pages_through_everything_with_typed_columns(src):
         "run_id": "string", "pipeline": "category", "status": "category",
         "started_at": "datetime64[ns, UTC]", "finished_at": "datetime64[ns, UTC]",
         "duration": "timedelta64[ns]", "duration_ms": "Int64", "attempts": "Int64",
-        "failed_step": "string", "kind": "category", "trigger": "string"}
+        "failed_step": "string", "kind": "category", "trigger": "string",
+        "error": "string", "imported": "bool"}
+    failed = df[df["status"] == "failed"]
+    assert failed["error"].str.startswith("boom ").all() and not df["imported"].any()
     assert list(df["status"].cat.categories) == [s.value for s in Status]
     assert df["started_at"].iloc[-1] == pd.Timestamp(T0)
     live = df.iloc[0]

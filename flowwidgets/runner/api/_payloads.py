@@ -56,6 +56,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "created_at": format_time(run.created_at),
         "trigger": run.trigger,
         "parent_run_id": run.parent_run_id,
+        "error_summary": error_summary(run.error),
         **({"imported": True} if run.extras.get("imported") else {}),
     }
 

@@ -18,6 +18,12 @@ export interface JobRow {
   attempts: number | null;
   duration_ms: number | null;
   failed_step: string | null;
+  /** schedule | run_now | manual | restart | rerun | resume. */
+  trigger?: string | null;
+  /** The error's summary line (its last line: a traceback's "Type: message"). */
+  error?: string | null;
+  /** The run came in through the run log's import (the demo's history). */
+  imported?: boolean;
 }
 
 /** Traits of flowwidgets.JobsTable. */
@@ -54,15 +60,44 @@ export interface JobsModel extends BaseModel {
   loading: boolean;
 }
 
-export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean }[] = [
-  { key: "status", label: "Status" },
-  { key: "pipeline", label: "Pipeline" },
-  { key: "started_at", label: "Started (UTC)" },
-  { key: "finished_at", label: "Finished (UTC)" },
-  { key: "attempts", label: "Attempts", numeric: true },
-  { key: "duration_ms", label: "Duration", numeric: true },
-  { key: "failed_step", label: "Failed step" },
+/** The columns, with fixed widths (``table-layout: fixed``): sorting, filtering and paging
+ * never make them jump. ``sortable: false`` for the error line (the kernel sorts the rest). */
+export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; sortable?: boolean }[] = [
+  { key: "run_id", label: "Run", width: "14%" },
+  { key: "status", label: "Status", width: "9.5em" },
+  { key: "pipeline", label: "Pipeline", width: "12%" },
+  { key: "trigger", label: "Trigger", width: "10.5em" },
+  { key: "started_at", label: "Started (UTC)", width: "13.5em" },
+  { key: "finished_at", label: "Finished (UTC)", width: "13.5em" },
+  { key: "attempts", label: "Tries", numeric: true, width: "4em" },
+  { key: "duration_ms", label: "Duration", numeric: true, width: "6em" },
+  { key: "failed_step", label: "Failed step", width: "10%" },
+  { key: "error", label: "Error", width: "auto", sortable: false },
 ];
+
+/** What a trigger word reads as in the table. */
+export const TRIGGER_WORD: Record<string, string> = {
+  schedule: "schedule",
+  run_now: "run now",
+  manual: "run now",
+  restart: "restart",
+  rerun: "rerun",
+  resume: "resume",
+};
+
+/** A datetime-local value ("2026-11-22T08:10") as ISO UTC, or null. */
+export function localToIso(value: string): string | null {
+  if (!value) return null;
+  const d = new Date(`${value}:00Z`);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** An ISO time as a datetime-local value in UTC ("" when missing). */
+export function isoToLocal(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 16);
+}
 
 export const TIME_WINDOWS: [string, string][] = [
   ["", "any time"],
@@ -111,9 +146,42 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const count = h(doc, "span", { class: "fw-label fw-count", "aria-live": "polite" });
   pipelineSel.addEventListener("change", () => setTraits({ pipeline: pipelineSel.value || null, page: 0 }));
   statusSel.addEventListener("change", () => setTraits({ status: statusSel.value || null, page: 0 }));
-  windowSel.addEventListener("change", () =>
-    setTraits({ last: windowSel.value || null, since: null, until: null, page: 0 }),
-  );
+  // a custom range: two UTC date-times, shown while "custom range" is picked
+  const fromInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started from (UTC)" });
+  const toInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started before (UTC)" });
+  const range = h(doc, "span", { class: "fw-range", hidden: true }, fromInput, h(doc, "span", { class: "fw-dim" }, "–"), toInput, h(doc, "span", { class: "fw-label" }, "UTC"));
+  const applyRange = () => setTraits({ last: null, since: localToIso(fromInput.value), until: localToIso(toInput.value), page: 0 });
+  fromInput.addEventListener("change", applyRange);
+  toInput.addEventListener("change", applyRange);
+  windowSel.append(h(doc, "option", { value: "custom" }, "custom range…"));
+  windowSel.addEventListener("change", () => {
+    if (windowSel.value === "custom") {
+      range.hidden = false;
+      fromInput.focus();
+      return;
+    }
+    setTraits({ last: windowSel.value || null, since: null, until: null, page: 0 });
+  });
+  // export: the kernel writes the CSV of every filtered row; the browser saves it
+  const exportBtn = h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", "data-action": "export-csv", title: "Download the filtered rows (every page) as CSV" }, "⤓ CSV");
+  exportBtn.addEventListener("click", async () => {
+    exportBtn.disabled = true;
+    try {
+      const res = (await rpc.call("export_csv", {})) as { filename: string; csv: string; rows: number };
+      const win = doc.defaultView as (Window & typeof globalThis) | null;
+      const url = win?.URL?.createObjectURL ? win.URL.createObjectURL(new win.Blob([res.csv], { type: "text/csv" })) : `data:text/csv;charset=utf-8,${encodeURIComponent(res.csv)}`;
+      const a = h(doc, "a", { href: url, download: res.filename, hidden: true });
+      doc.body.append(a);
+      a.click();
+      a.remove();
+      if (url.startsWith("blob:")) setTimeout(() => win?.URL.revokeObjectURL(url), 10_000);
+      shell.notice(`✓ exported ${counted(res.rows, "run")} to ${res.filename}`);
+    } catch (err) {
+      shell.notice(`✗ export: ${(err as Error).message}`, true);
+    } finally {
+      exportBtn.disabled = false;
+    }
+  });
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   search.addEventListener("input", () => {
     if (searchTimer) clearTimeout(searchTimer);
@@ -128,7 +196,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
     label("Pipeline", pipelineSel),
     label("Status", statusSel),
     label("Started", windowSel),
+    range,
     label("Search", search),
+    exportBtn,
     count,
   );
 
@@ -136,6 +206,10 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const headRow = h(doc, "tr");
   const sortButtons = new Map<string, HTMLTableCellElement>();
   for (const col of COLUMNS) {
+    if (col.sortable === false) {
+      headRow.append(h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, col.label)));
+      continue;
+    }
     const th = h(
       doc,
       "th",
@@ -159,17 +233,24 @@ function render({ model, el }: RenderProps<JobsModel>) {
     headRow.append(th);
   }
   const tbody = h(doc, "tbody");
-  const table = h(doc, "table", { class: "fw-table", "aria-label": "Runs" }, h(doc, "thead", null, headRow), tbody);
+  const colgroup = h(doc, "colgroup", null, COLUMNS.map((c) => h(doc, "col", { style: c.width === "auto" ? null : `width:${c.width}` })));
+  const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs" }, colgroup, h(doc, "thead", null, headRow), tbody);
 
-  // pager
-  const prev = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": "Previous page" }, "‹ Prev");
-  const next = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": "Next page" }, "Next ›");
-  const pageInfo = h(doc, "span", { class: "fw-label" });
-  prev.addEventListener("click", () => setTraits({ page: Math.max(0, (model.get("page") ?? 0) - 1) }));
-  next.addEventListener("click", () => setTraits({ page: (model.get("page") ?? 0) + 1 }));
-  const pager = h(doc, "div", { class: "fw-pager" }, prev, pageInfo, next);
+  // pagers above and below the rows
+  const makePager = (where: string) => {
+    const prevBtn = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": `Previous page (${where})` }, "‹ Prev");
+    const nextBtn = h(doc, "button", { type: "button", class: "fw-btn", "aria-label": `Next page (${where})` }, "Next ›");
+    const info = h(doc, "span", { class: "fw-label" });
+    prevBtn.addEventListener("click", () => setTraits({ page: Math.max(0, (model.get("page") ?? 0) - 1) }));
+    nextBtn.addEventListener("click", () => setTraits({ page: (model.get("page") ?? 0) + 1 }));
+    return { el: h(doc, "div", { class: `fw-pager fw-pager--${where}` }, prevBtn, info, nextBtn), prevBtn, nextBtn, info };
+  };
+  const pagers = [makePager("top"), makePager("bottom")];
+  // the bottom pager keeps the original labels (keyboard users and tests know them)
+  pagers[1]!.prevBtn.setAttribute("aria-label", "Previous page");
+  pagers[1]!.nextBtn.setAttribute("aria-label", "Next page");
 
-  shell.body.append(filters, h(doc, "div", { class: "fw-table-wrap" }, table), pager);
+  shell.body.append(filters, pagers[0]!.el, h(doc, "div", { class: "fw-table-wrap" }, table), pagers[1]!.el);
 
   const open = (row: JobRow) => {
     model.set("selected_run_id", row.run_id);
@@ -192,10 +273,14 @@ function render({ model, el }: RenderProps<JobsModel>) {
     fillSelect(pipelineSel, opts.pipelines ?? [], model.get("pipeline"), "all pipelines");
     fillSelect(statusSel, opts.statuses ?? [], model.get("status"), "all statuses");
     const custom = model.get("since") || model.get("until");
-    if (custom && !Array.from(windowSel.options).some((o) => o.value === "custom")) {
-      windowSel.append(h(doc, "option", { value: "custom" }, "custom range"));
-    }
     windowSel.value = custom ? "custom" : (model.get("last") ?? "");
+    if (custom) {
+      range.hidden = false;
+      if (doc.activeElement !== fromInput) fromInput.value = isoToLocal(model.get("since"));
+      if (doc.activeElement !== toInput) toInput.value = isoToLocal(model.get("until"));
+    } else if (doc.activeElement !== fromInput && doc.activeElement !== toInput) {
+      range.hidden = true;
+    }
     if (doc.activeElement !== search) search.value = model.get("search") ?? "";
     const sortBy = model.get("sort_by");
     const asc = model.get("ascending");
@@ -221,6 +306,31 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return h(doc, "td", { class: "fw-num" }, row.attempts === null || row.attempts === undefined ? "—" : String(row.attempts));
       case "duration_ms":
         return h(doc, "td", { class: "fw-num" }, formatDuration(row.duration_ms));
+      case "run_id":
+        return h(doc, "td", null, h(doc, "div", { class: "fw-runid-cell" },
+          h(doc, "code", { class: "fw-runid", title: row.run_id }, row.run_id),
+          h(doc, "button", {
+            type: "button", class: "fw-copy", "aria-label": `Copy run id ${row.run_id}`, title: "Copy the run id",
+            onclick: (ev: Event) => {
+              ev.stopPropagation(); // copying is not opening
+              const nav = doc.defaultView?.navigator;
+              const done = () => shell.notice(`✓ copied ${row.run_id}`);
+              if (nav?.clipboard?.writeText) {
+                nav.clipboard.writeText(row.run_id).then(done, () => selectText(ev));
+              } else {
+                selectText(ev);
+              }
+            },
+          }, "copy")));
+      case "trigger": {
+        const word = row.trigger ? (TRIGGER_WORD[row.trigger] ?? row.trigger) : "—";
+        return h(doc, "td", { class: row.trigger ? null : "fw-dim", title: row.imported ? "imported through the run log's import path" : null },
+          word, row.imported ? h(doc, "span", { class: "fw-imported", "aria-label": "imported" }, " · imp.") : null);
+      }
+      case "error":
+        return row.error
+          ? h(doc, "td", { class: "fw-error-line", title: row.error }, row.error)
+          : h(doc, "td", { class: "fw-dim" }, "—");
       case "failed_step":
         return row.failed_step
           ? h(doc, "td", { class: "fw-failed-step", title: row.failed_step }, `✗ ${row.failed_step}`)
@@ -228,6 +338,17 @@ function render({ model, el }: RenderProps<JobsModel>) {
       default:
         return h(doc, "td", null, String(row[key] ?? ""));
     }
+  };
+
+  const selectText = (ev: Event) => {
+    const code = (ev.target as Element).parentElement?.querySelector("code");
+    const sel = doc.defaultView?.getSelection?.();
+    if (!code || !sel) return;
+    const r = doc.createRange();
+    r.selectNodeContents(code);
+    sel.removeAllRanges();
+    sel.addRange(r);
+    shell.notice("the run id is selected: copy it with Ctrl-C");
   };
 
   const rowEls = (): HTMLTableRowElement[] => Array.from(tbody.querySelectorAll<HTMLTableRowElement>("tr[data-run-id]"));
@@ -268,9 +389,13 @@ function render({ model, el }: RenderProps<JobsModel>) {
     const page = model.get("page") ?? 0;
     const size = model.get("page_size") ?? 25;
     setText(count, pageSummary(page, size, total) + (model.get("loading") ? " · loading history…" : ""));
-    setText(pageInfo, `Page ${page + 1} of ${pageCount(total, size)}`);
-    prev.disabled = page <= 0;
-    next.disabled = page + 1 >= pageCount(total, size);
+    for (const p of pagers) {
+      // "0 runs", never "page 1 of 1", for an empty result
+      setText(p.info, total <= 0 ? "0 runs" : `Page ${page + 1} of ${pageCount(total, size)}`);
+      p.prevBtn.disabled = page <= 0;
+      p.nextBtn.disabled = page + 1 >= pageCount(total, size);
+    }
+    pagers[0]!.el.hidden = total <= size; // the top pager only when there is more than a page
   };
 
   const rowOf = (ev: Event): HTMLTableRowElement | null =>

@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import jobsTable, { COLUMNS, isoToLocal, localToIso } from "../src/widgets/jobs-table";
+import { BASE, EVIL, FakeModel, flush, mount, newDocument } from "./helpers";
+
+function setup(extra: Record<string, unknown> = {}) {
+  const { el } = newDocument();
+  const model = new FakeModel<Record<string, unknown>>({
+    ...BASE, pipeline: null, status: null, last: null, since: null, until: null, search: "",
+    sort_by: "started_at", ascending: false, page: 0, page_size: 2, total: 5,
+    _rows: [
+      { run_id: EVIL, pipeline: "etl", status: "failed", started_at: null, finished_at: null, attempts: 1, duration_ms: 10, failed_step: "merge", trigger: "restart", error: EVIL, imported: false },
+      { run_id: "imported-etl-1", pipeline: "etl", status: "succeeded", started_at: null, finished_at: null, attempts: 1, duration_ms: 10, failed_step: null, trigger: "schedule", error: null, imported: true },
+    ],
+    _options: { pipelines: ["etl"], statuses: ["failed", "succeeded"] },
+    selected_run_id: null, loading: false, ...extra,
+  });
+  return { el, model };
+}
+
+test("run id with a copy button, trigger, imported, the error line; fixed widths", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  assert.equal(el.querySelectorAll("colgroup col").length, COLUMNS.length);
+  assert.ok(el.querySelector("table")!.className.includes("fw-table--fixed"));
+  const [bad, old] = Array.from(el.querySelectorAll("tbody tr"));
+  assert.equal(el.querySelectorAll("img").length, 0);
+  assert.equal(bad!.querySelector("code.fw-runid")!.textContent, EVIL);
+  assert.equal(bad!.querySelector(".fw-error-line")!.textContent, EVIL);
+  assert.match(bad!.textContent!, /restart/);
+  assert.match(old!.textContent!, /schedule · imp\./);
+  // the copy button copies (or selects): it never opens the run
+  const before = model.sent.length;
+  (bad!.querySelector(".fw-copy") as HTMLElement).click();
+  await flush();
+  assert.equal(model.sent.length, before);
+  // both pagers: the top one shows while there is more than a page
+  const pagers = el.querySelectorAll(".fw-pager");
+  assert.equal(pagers.length, 2);
+  assert.equal((pagers[0] as HTMLElement).hidden, false);
+  assert.match(pagers[0]!.textContent!, /Page 1 of 3/);
+  (pagers[0]!.querySelector("button:last-child") as HTMLElement).click();
+  assert.equal(model.get("page"), 1);
+  cleanup();
+});
+
+test("an empty result says 0 runs, never page 1 of 1", async () => {
+  const { el, model } = setup({ total: 0, _rows: [] });
+  const cleanup = await mount(jobsTable, model, el);
+  assert.doesNotMatch(el.textContent!, /Page 1 of 1/);
+  assert.match(el.querySelector(".fw-pager--bottom")!.textContent!, /0 runs/);
+  assert.equal((el.querySelector(".fw-pager--top") as HTMLElement).hidden, true);
+  cleanup();
+});
+
+test("a custom date range sets since and until (UTC)", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const sel = el.querySelector('select[aria-label="Filter by start time"]') as HTMLSelectElement;
+  sel.value = "custom";
+  sel.dispatchEvent(new (el.ownerDocument.defaultView as unknown as { Event: typeof Event }).Event("change"));
+  const from = el.querySelector('input[aria-label="Started from (UTC)"]') as HTMLInputElement;
+  const to = el.querySelector('input[aria-label="Started before (UTC)"]') as HTMLInputElement;
+  assert.equal((from.parentElement as HTMLElement).hidden, false);
+  from.value = "2026-11-20T06:00";
+  from.dispatchEvent(new (el.ownerDocument.defaultView as unknown as { Event: typeof Event }).Event("change"));
+  to.value = "2026-11-21T06:30";
+  to.dispatchEvent(new (el.ownerDocument.defaultView as unknown as { Event: typeof Event }).Event("change"));
+  assert.equal(model.get("since"), "2026-11-20T06:00:00.000Z");
+  assert.equal(model.get("until"), "2026-11-21T06:30:00.000Z");
+  assert.equal(model.get("last"), null);
+  assert.equal(isoToLocal("2026-11-20T06:00:00.000Z"), "2026-11-20T06:00");
+  assert.equal(localToIso(""), null);
+  cleanup();
+});
