@@ -238,7 +238,7 @@ class FlowWidget(anywidget.AnyWidget):
             return
         try:
             response = handler(content)
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             self._reply(kind, msg_id, error=describe_error(exc))
             return
         except Exception as exc:
@@ -266,7 +266,7 @@ class FlowWidget(anywidget.AnyWidget):
                                    "at": _now()}
         try:
             result = call()
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             outcome["error"] = describe_error(exc)
             self._set(last_action=outcome)
             log.info("%s %s refused: %s", type(self).__name__, kind, outcome["error"])

@@ -3,7 +3,7 @@ only.
 
 Every action accepts an ``Idempotency-Key`` header: the same key returns the run the
 first request created and creates nothing more. The runner's refusals
-(:class:`~flowwidgets.errors.RunnerError`) become ``{"detail": ...}`` with their status
+(:class:`~flowwidgets.errors.APIError`) become ``{"detail": ...}`` with their status
 (404 unknown run or pipeline, 422 invalid action, 409 run still active).
 """
 
