@@ -128,6 +128,8 @@ class RunState:
         self.watermark: str | None = run.resume_watermark
         """The last watermark committed by this run (else the one it resumed from)."""
         self.abandoned = False
+        self.lost = threading.Event()
+        """Set when a peer recovered the run: its shell steps are killed."""
         self.cut_short: list[str] = []
         """Steps the runner's stop killed (recorded as cancelled)."""
         self.finished = threading.Event()
