@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +50,14 @@ class ShellResult:
 
 
 def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float | None,
-              cancel: threading.Event | Callable[[], bool], log: LogTail,
+              cancel: threading.Event | Sequence[threading.Event], log: LogTail,
               stopped_limit_s: float = 0.0) -> ShellResult:
-    """Run ``sh -c command`` to completion (or timeout, or ``cancel``: an event or a
-    function returning True to stop); stdout and stderr go, interleaved as they arrive,
+    """Run ``sh -c command`` to completion (or timeout, or until any ``cancel`` event is
+    set: then ``killed == "stopped"``); stdout and stderr go, interleaved as they arrive,
     to ``log``. The command runs under :mod:`flowwidgets.runner._supervise`: it dies with
     this process, and after ``stopped_limit_s`` seconds of this process being stopped (0:
     never)."""
-    stop = cancel.is_set if isinstance(cancel, threading.Event) else cancel
+    cancels = (cancel,) if isinstance(cancel, threading.Event) else tuple(cancel)
     out, err = LogTail(), LogTail()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     killed: str | None = None
@@ -77,7 +77,7 @@ def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float 
                 now = time.monotonic()
                 running = proc.poll() is None
                 if killed is None and running:
-                    if stop():
+                    if any(c.is_set() for c in cancels):
                         killed, killed_at = "stopped", now
                     elif deadline is not None and now >= deadline:
                         killed, killed_at = "timeout", now

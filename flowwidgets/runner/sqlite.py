@@ -86,7 +86,9 @@ class SqliteRunLog(RunLog):
         if self._owner is None:
             return
         row = tx.one("SELECT status, worker FROM runs WHERE run_id = ?", (run_id,))
-        if row is not None and (row[0] != Status.RUNNING or row[1] != self._owner):
+        # a run cancelled while its steps wind down stays ours: its writes change nothing
+        if row is not None and (row[0] not in (Status.RUNNING, Status.CANCELLED)
+                                or row[1] != self._owner):
             raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
                             f"{row[0]}, worker {row[1]}); nothing written")
 
@@ -177,10 +179,13 @@ class SqliteRunLog(RunLog):
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
             self._fence(tx, run_id)
-            row = tx.one("SELECT pipeline, started_at FROM runs WHERE run_id = ?", (run_id,))
+            row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
+                         (run_id,))
             if row is None:
                 raise KeyError(f"no run {run_id!r}")
-            pipeline, started = row
+            pipeline, started, current = row
+            if current == Status.CANCELLED:
+                return  # cancelled while its steps wound down: the cancel stands
             tx.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, failed_step = ?,"
                 " error = ?, failed_watermark = ?, attempt = MAX(1, COALESCE("
@@ -188,6 +193,13 @@ class SqliteRunLog(RunLog):
                 (status, tx.now_text, tx.ms_since(started), failed_step, error,
                  failed_watermark, run_id, run_id))
             tx.event("run", run_id, pipeline, status)
+
+    def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
+        """See :meth:`RunLog.cancel_run`."""
+        with self._pool.write() as tx:
+            q.cancel(tx, run_id, by)
+            return q.run_row(tx.one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
+                                    (run_id,)))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
@@ -232,6 +244,8 @@ class SqliteRunLog(RunLog):
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
+            if q.cancelled(tx, run_id):
+                return 0
             number = row[0] + 1
             tx.execute("UPDATE steps SET status = ?, attempts = ?, error = NULL, "
                        "started_at = COALESCE(started_at, ?), finished_at = NULL "
@@ -255,6 +269,8 @@ class SqliteRunLog(RunLog):
         with self._pool.write() as tx:
             self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
                              (status, tx.now_text, error, log_tail, run_id, step, number))
@@ -274,6 +290,8 @@ class SqliteRunLog(RunLog):
         with self._pool.write() as tx:
             self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             if error is None and status is Status.FAILED:
                 row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
                              "AND status = ? ORDER BY number DESC LIMIT 1",

@@ -95,28 +95,22 @@ def test_kill9_of_a_runner_kills_its_steps_and_a_live_peer_recovers_its_run(
 
 def test_a_peer_on_another_host_that_stops_beating_is_recovered_after_stale_after_s(
         tmp_path: Path) -> None:
-    with LocalRunner(PIPELINES, db=tmp_path / "runs.sqlite", data_dir=tmp_path, tick_s=0.2,
-                     stale_after_s=1.0) as live:
-        store = live.store
-        run_id = live.run_now("orphan")
-        with SqliteRunLog(tmp_path / "runs.sqlite") as other:
-            # the other host claims the run before our scheduler does
-            live._scheduler.stop()
-            claimed = other.claim_requested("elsewhere:1:abc")
-            assert claimed is not None and claimed.run_id == run_id
-            with other._pool.write() as tx:
-                tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) "
-                           "VALUES (?, 1, ?, ?)", ("elsewhere:1:abc",
-                                                   f"not-{socket.gethostname()}", tx.now_text))
+    db = tmp_path / "runs.sqlite"
+    with SqliteRunLog(db) as other:  # the same file, written as another host would
+        run_id, _ = other.create_run(pipeline="orphan", kind="batch", trigger="manual",
+                                     steps=[("a", ())])
+        assert other.claim_requested("elsewhere:1:abc").run_id == run_id
+        with other._pool.write() as tx:
+            tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) VALUES (?, 1, ?, ?)",
+                       ("elsewhere:1:abc", f"not-{socket.gethostname()}", tx.now_text))
         beat = time.monotonic()
-        live._scheduler._stop.clear()
-        live._scheduler._thread = None
-        live._scheduler.start()
-        run = _until(lambda: (r := store.get_run(run_id)).status.is_terminal and r, 5,
+    with LocalRunner(PIPELINES, db=db, data_dir=tmp_path, tick_s=0.2,
+                     stale_after_s=1.0) as live:
+        run = _until(lambda: (r := live.store.get_run(run_id)).status.is_terminal and r, 5,
                      "never recovered")
         took = time.monotonic() - beat
-        assert run.error == "runner interrupted"
-        assert 1.0 <= took < 1.0 + 0.2 + 1.0, took  # stale_after_s + one tick (+ slack)
+    assert run.error == "runner interrupted"
+    assert 1.0 <= took < 1.0 + 0.2 + 1.0, took  # stale_after_s + one tick (+ slack)
 
 
 def test_a_paused_runner_is_fenced_and_its_step_never_runs_beside_the_second_copy(
