@@ -158,6 +158,7 @@ const LEGEND: [Status, string][] = [
   ["failed", "failed"],
   ["pending", "pending"],
   ["skipped", "skipped"],
+  ["cancelled", "cancelled"],
 ];
 
 function firstLine(text: string | null | undefined): string {
@@ -244,9 +245,13 @@ function render({ model, el }: RenderProps<RunModel>) {
   const stepMap = (p: RunPayload | null): Map<string, StepState> =>
     new Map((p?.steps ?? []).map((st) => [st.name, st]));
 
+  /** The step whose panel should be brought into view once drawn (a click asked for it). */
+  let scrollTo: string | null = null;
   const selectStep = (name: string) => {
+    scrollTo = name;
     model.set("selected_step", name);
     model.save_changes();
+    updateLog(); // draw the panel now ("loading…") and bring it into view
   };
 
   const drawDag = () => {
@@ -483,10 +488,17 @@ function render({ model, el }: RenderProps<RunModel>) {
     const log = model.get("_step_log") ?? {};
     logBox.hidden = !step;
     if (!step) return;
-    replaceChildren(logBox, logPanel(doc, step, log.step === step ? log : null, () => {
+    const loaded = log.step === step;
+    replaceChildren(logBox, logPanel(doc, step, loaded ? log : null, () => {
       model.set("selected_step", null);
       model.save_changes();
     }));
+    if (scrollTo === step) {
+      // below the fold at 1024×700: a click on a node must show where its answer is
+      if (typeof logBox.scrollIntoView === "function") logBox.scrollIntoView({ block: "nearest" });
+      logBox.dataset.scrolled = step;
+      if (loaded) scrollTo = null;
+    }
   };
 
   const onSelected = () => {
