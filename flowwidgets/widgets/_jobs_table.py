@@ -286,7 +286,7 @@ class JobsTable(SelectsRuns, FlowWidget):
             self._guarded(self._on_changed, "updating", LiveEvent("changed"))
 
     def _reload(self) -> None:
-        frame = runs_frame(self.source)
+        frame = runs_frame(self.source, eta=False)
         if self._closed:
             return
         with self.hold_sync():
