@@ -64,6 +64,8 @@ class Eta:
     """How many steps the runner runs at once, when it says."""
     naive_finish_at: datetime | None = None
     """The naive estimate: the run's start plus its pipeline's median duration."""
+    planned: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Where each unfinished step is expected to run (median schedule): start, end."""
 
     @property
     def partial(self) -> bool:
@@ -94,6 +96,7 @@ class Eta:
             "missing": list(self.missing), "partial": self.partial,
             "history_runs": self.history_runs, "workers": self.workers,
             "naive_finish_at": format_time(self.naive_finish_at),
+            "planned": {n: [format_time(a), format_time(b)] for n, (a, b) in self.planned.items()},
         }
 
 
@@ -179,6 +182,7 @@ def estimate(detail: RunDetail, history: Iterable[RunDetail], *, now: datetime |
         return Eta(run.run_id, run.status, now, None, None, missing=missing,
                    **common)  # type: ignore[arg-type]
     ends = []
+    planned: dict[str, tuple[datetime, datetime]] = {}
     for pick in ("median_ms", "p90_ms"):
         left: dict[str, float] = {}
         for s in todo:
@@ -191,9 +195,14 @@ def estimate(detail: RunDetail, history: Iterable[RunDetail], *, now: datetime |
         running = {s.name for s in todo if s.status is Status.RUNNING}
         deps = {s.name: [d for d in s.depends_on if d in names and d in left]
                 for s in todo}
+        slots: dict[str, tuple[float, float]] = {}
         ends.append(now + timedelta(milliseconds=_schedule(todo, deps, left, running,
-                                                           workers)))
-    return Eta(run.run_id, run.status, now, ends[0], ends[1], **common)  # type: ignore[arg-type]
+                                                           workers, slots)))
+        if not planned:
+            planned = {n: (now + timedelta(milliseconds=a), now + timedelta(milliseconds=b))
+                       for n, (a, b) in slots.items()}
+    return Eta(run.run_id, run.status, now, ends[0], ends[1], planned=planned,
+               **common)  # type: ignore[arg-type]
 
 
 def _blocked(steps: list[Any], names: set[str]) -> set[str]:
@@ -212,14 +221,17 @@ def _blocked(steps: list[Any], names: set[str]) -> set[str]:
 
 
 def _schedule(todo: list[Any], deps: dict[str, list[str]], left: dict[str, float],
-              running: set[str], workers: int | None) -> float:
-    """List-schedule the remaining steps from t=0; the time the last one ends."""
+              running: set[str], workers: int | None,
+              slots: dict[str, tuple[float, float]]) -> float:
+    """List-schedule the remaining steps from t=0; the time the last one ends. ``slots``
+    receives each step's (start, end)."""
     cap = workers if workers and workers > 0 else len(todo) or 1
     order = {s.name: i for i, s in enumerate(todo)}
     waiting = {n: set(ds) for n, ds in deps.items()}
     events: list[tuple[float, int, str]] = []
     for n in running:
         heapq.heappush(events, (left[n], order[n], n))
+        slots[n] = (0.0, left[n])
     started = set(running)
     t, last = 0.0, 0.0
     while True:
@@ -228,6 +240,7 @@ def _schedule(todo: list[Any], deps: dict[str, list[str]], left: dict[str, float
         for n in ready[:max(0, free)]:
             started.add(n)
             heapq.heappush(events, (t + left[n], order[n], n))
+            slots[n] = (t, t + left[n])
         if not events:
             break
         t, _, done = heapq.heappop(events)

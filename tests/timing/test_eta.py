@@ -76,3 +76,11 @@ def test_steps_behind_a_failure_are_not_waited_for():
         status=Status.RUNNING)
     e = estimate(r, HISTORY, now=at(0.1))
     assert e.remaining_ms == 240  # side (240 ms median) outlasts fast (240 - 50 elapsed)
+
+
+def test_planned_slots_place_pending_steps_after_their_dependencies():
+    e = estimate(_mid(), HISTORY, now=at(0.5), workers=2)
+    start_d, end_d = e.planned["d"]
+    assert start_d == e.planned["slow"][1] and end_d == e.finish_at
+    assert e.planned["slow"][0] == at(0.5)  # a running step's slot starts now
+    assert set(e.to_dict()["planned"]) == {"slow", "side", "d"}
