@@ -156,8 +156,10 @@ def _segments(step: Step) -> tuple[Segment, ...]:
     return tuple(segs)
 
 
-def timing(detail: RunDetail) -> Timing:
-    """Time a run: segments, waits, the critical path and slack of each step."""
+def timing(detail: RunDetail, now: datetime | None = None) -> Timing:
+    """Time a run: segments, waits, the critical path and slack of each step. For a run
+    still going, ``now`` ends its running steps for the path so far (without it, only
+    finished steps count)."""
     steps = dag_order(detail.steps)
     segs = {s.name: _segments(s) for s in steps}
     names = set(segs)
@@ -177,7 +179,12 @@ def timing(detail: RunDetail) -> Timing:
         else:
             ready[s.name] = None
 
-    path = _critical_path(steps, deps, end, start)
+    so_far = dict(end)
+    if run_end is None and now is not None:
+        for s in steps:
+            if so_far[s.name] is None and start[s.name] is not None and s.status.is_active:
+                so_far[s.name] = now
+    path = _critical_path(steps, deps, so_far, start)
     on_path = set(path)
     slack = _slack(steps, deps, start, end, run_end or _last(end.values()), on_path)
     out = []
@@ -186,7 +193,7 @@ def timing(detail: RunDetail) -> Timing:
         wait = max(0, _ms(r, st) or 0) if r is not None and st is not None else None
         out.append(StepTiming(s.name, s.status, segs[s.name], r, wait, slack.get(s.name),
                               s.name in on_path, s.reused_from))
-    crit_ms = _ms(start[path[0]], end[path[-1]]) if path else None
+    crit_ms = _ms(start[path[0]], so_far[path[-1]]) if path else None
     untimed = tuple(s.name for s in steps if not segs[s.name] and not s.reused_from
                     and s.status not in (Status.PENDING, Status.SKIPPED))
     return Timing(detail.run_id, run_start, run_end, tuple(out), tuple(path), crit_ms, untimed)

@@ -81,7 +81,7 @@ def timing_payload(detail: RunDetail, eta: Eta | None = None,
     """What the timeline draws: :meth:`Timing.to_dict` plus ``now``, ``planned`` slots of
     unfinished steps, ``eta`` (its dict) and ``eta_text``."""
     now = now or datetime.now(UTC)
-    out = timing(detail).to_dict()
+    out = timing(detail, now).to_dict()
     # a finished run's payload must not change between polls: its "now" is its end
     out["now"] = out["end"] if detail.run.status.is_terminal else _ms(now)
     out["planned"] = {n: [_ms(a), _ms(b)] for n, (a, b) in eta.planned.items()} if eta else {}
@@ -108,7 +108,8 @@ def critical_line(tl: dict[str, Any]) -> str:
         return "Critical path: the runner gave no step times" if tl.get("untimed") else ""
     share = tl.get("critical_share")
     tail = f" · {share * 100:.0f} % of the run" if share is not None else ""
-    return (f"Critical path: {' → '.join(str(p) for p in path)} · "
+    head = "Critical path" if tl.get("end") else "Critical path so far"
+    return (f"{head}: {' → '.join(str(p) for p in path)} · "
             f"{format_duration(tl.get('critical_ms'))}{tail}")
 
 

@@ -33,6 +33,8 @@ const TIMING: RunTiming = {
 test("relLabel and tickStep read as time", () => {
   assert.equal(relLabel(12_000), "+0:12");
   assert.equal(relLabel(3_723_000), "+1:02:03");
+  assert.equal(relLabel(200, 200), "+0:00.2");
+  assert.equal(relLabel(12_400, 200), "+0:12.4");
   assert.equal(tickStep(1100), 200);
   assert.equal(tickStep(30 * 864e5), 864e5);
 });
@@ -43,7 +45,8 @@ test("timeExtent covers the planned steps and now while running", () => {
 });
 
 test("criticalLine names the path, its total and share", () => {
-  assert.equal(criticalLine({ ...TIMING, critical_share: 0.954 }), "Critical path: a → slow · 1.1 s · 95 % of the run");
+  assert.equal(criticalLine({ ...TIMING, end: T0 + 1100, critical_share: 0.954 }), "Critical path: a → slow · 1.1 s · 95 % of the run");
+  assert.equal(criticalLine(TIMING), "Critical path so far: a → slow · 1.1 s");
   assert.equal(criticalLine({ ...TIMING, critical_path: [], untimed: ["x"] }), "Critical path: the runner gave no step times");
 });
 
@@ -66,7 +69,7 @@ test("renderTimeline: bars per attempt, hatched wait, reused marker, running gro
   assert.equal(rows.querySelectorAll("img").length, 0);
   assert.equal(bars.length, 6);
   assert.ok(axis.querySelectorAll(".fw-tl-tick").length >= 4);
-  assert.match(axis.querySelector(".fw-tl-tick")!.textContent!, /^2026-01-01 12:00:00.000 UTC\+0:00$/);
+  assert.match(axis.querySelector(".fw-tl-tick")!.textContent!, /^2026-01-01 12:00:00.000 UTC\+0:00.0$/);
 });
 
 test("300 steps: one row each, rows 20 px apart (labels never overlap)", () => {

@@ -54,8 +54,10 @@ export interface TimelineOptions {
   onZoom?(window: [number, number]): void;
 }
 
-/** "+0:12", "+1:02:03": ``ms`` after the run's start. */
-export function relLabel(ms: number): string {
+/** "+0:12", "+1:02:03" (tenths "+0:00.2" when ``stepMs`` is under a second): ``ms`` after
+ * the run's start. */
+export function relLabel(ms: number, stepMs = 1000): string {
+  if (stepMs < 1000 && ms < 60_000) return `+0:${(ms / 1000).toFixed(1).padStart(4, "0")}`;
   const sec = Math.round(ms / 1000);
   const h = Math.floor(sec / 3600);
   const m = Math.floor((sec % 3600) / 60);
@@ -82,7 +84,7 @@ export function timeExtent(t: RunTiming, now: number): [number, number] {
       if (g.end !== null) times.push(g.end);
     }
   }
-  for (const pair of Object.values(t.planned ?? {})) for (const v of pair) if (v !== null) times.push(v);
+  for (const st of t.steps) for (const v of plannedAt(t, st.name, now) ?? []) if (v !== null) times.push(v);
   if (t.end !== null) times.push(t.end);
   else if (times.length) times.push(now);
   if (!times.length) return [now, now + 1000];
@@ -90,11 +92,20 @@ export function timeExtent(t: RunTiming, now: number): [number, number] {
   return [t0, Math.max(t0 + 1, ...times)];
 }
 
+/** Where a pending step is expected, moved on by the time passed since the kernel's
+ * estimate (the steps it waits for have not finished meanwhile). */
+export function plannedAt(t: RunTiming, step: string, now: number): [number | null, number | null] | null {
+  const slot = t.planned?.[step];
+  if (!slot) return null;
+  const late = t.end === null ? Math.max(0, now - (t.now ?? now)) : 0;
+  return [slot[0] === null ? null : slot[0] + late, slot[1] === null ? null : slot[1] + late];
+}
+
 /** "Critical path: a → b → c · 1.1 s · 100 % of the run", or why there is none. */
 export function criticalLine(t: RunTiming): string {
   if (!t.critical_path?.length) return t.untimed?.length ? "Critical path: the runner gave no step times" : "";
   const share = t.critical_share !== null ? ` · ${Math.round(t.critical_share * 100)} % of the run` : "";
-  return `Critical path: ${t.critical_path.join(" → ")} · ${formatDuration(t.critical_ms)}${share}`;
+  return `${t.end === null ? "Critical path so far" : "Critical path"}: ${t.critical_path.join(" → ")} · ${formatDuration(t.critical_ms)}${share}`;
 }
 
 /** The tooltip of one attempt's bar. */
@@ -130,7 +141,7 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
     axis.append(
       s(doc, "text", { class: "fw-tl-tick", x: xv.toFixed(1), y: 14, "text-anchor": "middle" },
         s(doc, "title", null, `${new Date(v).toISOString().replace("T", " ").slice(0, 23)} UTC`),
-        relLabel(v - runStart)),
+        relLabel(v - runStart, stepMs)),
     );
   }
 
@@ -182,7 +193,7 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
           s(doc, "title", null, barTitle(st, g, now))),
       );
     }
-    const slot = t.planned?.[st.name];
+    const slot = plannedAt(t, st.name, now);
     if (!st.segments.length && !st.reused_from && slot && slot[0] !== null && slot[1] !== null) {
       const x0 = x(slot[0]);
       row.append(

@@ -216,7 +216,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   const critLine = h(doc, "div", { class: "fw-critical-line" });
   const dagBox = h(doc, "div", null, dagWrap, problems);
   const tlReset = h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", hidden: true }, "Reset zoom");
-  const tlNote = h(doc, "span", { class: "fw-dim" }, "drag across the bars to zoom");
+  const tlNote = h(doc, "span", { class: "fw-dim" }, "hatched: ready, waiting for a worker · outlined: critical path · dashed: expected · drag across the bars to zoom");
   const tlAxis = h(doc, "div", { class: "fw-tl-axis-wrap" });
   const tlScroll = h(doc, "div", { class: "fw-tl-wrap" });
   const tlBox = h(doc, "div", { class: "fw-tl", hidden: true }, h(doc, "div", { class: "fw-tl-tools" }, tlNote, tlReset), tlAxis, tlScroll);
