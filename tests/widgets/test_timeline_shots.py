@@ -114,7 +114,8 @@ def test_restart_shows_reused_markers(browser, served):
     try:
         page = open_page(browser, widget_state(view), "dark", width=900)
         assert page.locator(".fw-tl-reused").count() == 4
-        assert f"reused from run {failed}" in page.locator(".fw-tl-reused text").first.text_content()
+        marker = page.locator(".fw-tl-reused text").first.text_content()
+        assert f"reused from run {failed}" in marker
         shoot(page, "run_timeline_reused")
         page.context.close()
     finally:
