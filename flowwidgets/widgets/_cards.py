@@ -13,6 +13,7 @@ import traitlets
 from flowwidgets.models import Pipeline, Run
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._fallback import cards_html, cards_text
+from flowwidgets.widgets._run_timing import EtaTexts
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -49,6 +50,7 @@ def card_payload(p: Pipeline) -> dict[str, Any]:
         "total_runs": p.total_runs,
         "paused": p.paused,
         "streaming_stats": stats,
+        "eta": "",
     }
 
 
@@ -75,6 +77,7 @@ class PipelineCards(SelectsRuns, FlowWidget):
     def __init__(self, source: Source, *, live: bool = True,
                  on_select: SelectCallback | None = None,
                  on_show_jobs: SelectCallback | None = None, **kwargs: Any) -> None:
+        self._etas = EtaTexts(source)
         super().__init__(source, live=live, **kwargs)
         self._select_callbacks: list[SelectCallback] = []
         self._jobs_callbacks: list[SelectCallback] = []
@@ -98,7 +101,15 @@ class PipelineCards(SelectsRuns, FlowWidget):
     # -- FlowWidget ----------------------------------------------------------------------
 
     def _reload(self) -> None:
-        self._set(pipelines=[card_payload(p) for p in self.source.pipelines()])
+        pipes = self.source.pipelines()
+        cards = [card_payload(p) for p in pipes]
+        running = [p.latest_run.run_id for p in pipes if p.latest_run is not None
+                   and p.latest_run.status.is_active and not p.is_streaming]
+        texts = self._etas.texts(running) if running else {}
+        for p, card in zip(pipes, cards, strict=True):
+            if p.latest_run is not None:
+                card["eta"] = texts.get(p.latest_run.run_id, "")
+        self._set(pipelines=cards)
 
     def _on_changed(self, event: LiveEvent) -> None:
         self._reload()

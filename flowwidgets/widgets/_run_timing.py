@@ -31,8 +31,8 @@ from flowwidgets.widgets._static import (
     status_of,
 )
 
-__all__ = ["LABEL_WIDTH", "ROW_HEIGHT", "HistoryCache", "critical_line", "run_eta",
-           "timeline_svg", "timing_payload"]
+__all__ = ["LABEL_WIDTH", "MAX_ETAS", "ROW_HEIGHT", "EtaTexts", "HistoryCache",
+           "critical_line", "run_eta", "timeline_svg", "timing_payload"]
 
 ROW_HEIGHT = 20
 """Height of one step's row (px); bars are 12 px inside it."""
@@ -42,6 +42,8 @@ AXIS_HEIGHT = 22
 """Height of the time axis above the rows (px)."""
 MAX_STATIC_ROWS = 400
 """Beyond this many steps the static timeline is not drawn (it would be megabytes)."""
+MAX_ETAS = 10
+"""Most running runs a card set or a table page estimates per refresh."""
 HISTORY_TTL_S = 60.0
 """How long a pipeline's step history is reused between polls of a running run."""
 
@@ -61,6 +63,29 @@ class HistoryCache:
         hist = self._read(pipeline)
         self._kept[pipeline] = (time.monotonic(), hist)
         return hist
+
+
+class EtaTexts:
+    """ETA lines of running runs for the cards and the jobs table: one run read each, and
+    the pipeline's history at most once a minute; a runner error leaves the line empty."""
+
+    def __init__(self, source: Any):
+        self._source = source
+        self._history = HistoryCache(
+            lambda p: source.step_history(p, limit=HISTORY_RUNS + 1, status="succeeded"))
+
+    def texts(self, run_ids: list[str]) -> dict[str, str]:
+        """``{run_id: "ETA 14:42:05 UTC (in 3 min, p90 in 5 min)"}`` for the first
+        :data:`MAX_ETAS` ids (active runs; others get no entry)."""
+        out: dict[str, str] = {}
+        for rid in run_ids[:MAX_ETAS]:
+            try:
+                eta = run_eta(self._source.run(rid), self._history)
+            except Exception:  # an ETA is a nicety: never an error in the view
+                continue
+            if eta is not None:
+                out[rid] = format_eta(eta.to_dict())
+        return out
 
 
 def run_eta(detail: RunDetail, cache: HistoryCache, now: datetime | None = None) -> Eta | None:
