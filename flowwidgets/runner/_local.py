@@ -81,7 +81,8 @@ class LocalRunner:
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,
-                                    tick_s=self.tick_s)
+                                    tick_s=self.tick_s,
+                                    housekeeping=self._executor.reap_cancelled)
         self._finished = threading.Condition()
         self._keys: OrderedDict[str, str] = OrderedDict()
         self._started = False
@@ -206,12 +207,43 @@ class LocalRunner:
         return self._create(spec, trigger="resume", parent_run_id=run_id,
                             resume_watermark=watermark, idempotency_key=idempotency_key)
 
+    def cancel(self, run_id: str, *, by: str | None = None,
+               idempotency_key: str | None = None) -> RunRecord:
+        """Cancel a ``requested``, ``running`` or ``paused`` run (also one of a pipeline
+        no longer in the pipelines file): the run log records it ``cancelled`` with
+        ``by`` and the time, and the executor running it stops its steps (shell steps:
+        their process group is killed; call steps: their result is discarded). An
+        executor in another process on the same file notices within a scheduler tick.
+        Returns the cancelled record (``RunNotFound``; ``RunConflict`` once finished,
+        except for a repeat of the cancel that used the same ``idempotency_key``)."""
+        run = self._run(run_id)
+        if idempotency_key is not None and self._keys.get(idempotency_key) == run_id \
+                and run.status is Status.CANCELLED:
+            return run
+        if run.status.is_terminal:
+            raise RunConflict(f"run {run_id} is {run.status}; only requested or running runs "
+                              "can be cancelled")
+        try:
+            record = self.store.cancel_run(run_id, by=by)
+        except ValueError as exc:  # it finished between the read and the write
+            raise RunConflict(str(exc)) from exc
+        except KeyError as exc:
+            raise RunNotFound(f"run {run_id} not found") from exc
+        if idempotency_key is not None:
+            self._remember(idempotency_key, run_id)
+        self._executor.cancel(run_id)
+        with self._finished:
+            self._finished.notify_all()
+        self._scheduler.wake()
+        return self.store.get_run(run_id) or record
+
     def actions_for(self, run: RunRecord) -> dict[str, Any]:
         """Which actions apply to ``run``, in ematix-flow's shape plus ``restart_steps``
-        (every step of a finished run is a valid restart point). Pause is not supported."""
+        (every step of a finished run is a valid restart point) and ``cancel`` (true while
+        it is requested or running). Pause is not supported."""
         actions: dict[str, Any] = {"pause": False, "resume": False, "restart_from_step": [],
                                    "rerun_full": False, "resume_from_watermark": False,
-                                   "restart_steps": []}
+                                   "restart_steps": [], "cancel": run.status.is_active}
         if not run.status.is_terminal or run.pipeline not in self.pipelines:
             return actions
         spec = self.pipelines[run.pipeline]
@@ -371,15 +403,18 @@ class LocalRunner:
             return source
         return None
 
+    def _remember(self, key: str, run_id: str) -> None:
+        self._keys[key] = run_id
+        while len(self._keys) > _KEYS_KEPT:
+            self._keys.popitem(last=False)
+
     def _create(self, spec: PipelineSpec, *, trigger: str, wake: bool = True,
                 idempotency_key: str | None = None, **fields: Any) -> str:
         run_id, _ = self.store.create_run(pipeline=spec.name, kind=spec.kind,
                                           steps=pipeline_steps(spec), trigger=trigger,
                                           idempotency_key=idempotency_key, **fields)
         if idempotency_key is not None:
-            self._keys[idempotency_key] = run_id
-            while len(self._keys) > _KEYS_KEPT:
-                self._keys.popitem(last=False)
+            self._remember(idempotency_key, run_id)
         if wake:
             self._scheduler.wake()
         return run_id

@@ -128,6 +128,12 @@ class RunState:
         self.watermark: str | None = run.resume_watermark
         """The last watermark committed by this run (else the one it resumed from)."""
         self.abandoned = False
+        """Given up (runner stopping, or cancelled): its steps write nothing more."""
+        self.cancel_event = threading.Event()
+        """Set when the run is cancelled: its shell steps are killed, call steps see
+        ``ctx.should_stop()``."""
+        self.shells = 0
+        """Shell commands of this run running now."""
         self.finished = threading.Event()
         self.final: RunRecord | None = None
         self._lock = threading.Lock()

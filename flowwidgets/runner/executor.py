@@ -116,7 +116,8 @@ class Executor:
             return list(self._runs)
 
     def submit(self, run: RunRecord) -> RunHandle:
-        """Start executing ``run``, already claimed (``running``) in the run log."""
+        """Start executing ``run``, already claimed (``running``) in the run log (a run
+        cancelled meanwhile is left as it is)."""
         if self._closed or self.stop_event.is_set():
             raise RuntimeError("the executor is stopping; it takes no new runs")
         steps = self.store.get_steps(run.run_id)
@@ -124,6 +125,10 @@ class Executor:
         state = RunState(run, spec, steps, self.stop_event)
         with self._lock:
             self._runs[run.run_id] = state
+        current = self.store.get_run(run.run_id)
+        if current is not None and current.status is Status.CANCELLED:
+            self.cancel(run.run_id)  # cancelled between its claim and now
+            return RunHandle(state)
         if spec is None:
             state.failed[""] = (f"pipeline {run.pipeline!r} is not in this runner's "
                                 f"pipelines ({', '.join(self.pipelines.names) or 'none'})")
@@ -203,6 +208,8 @@ class Executor:
             if state.abandoned:
                 return False, STOPPED
             number = self.store.start_attempt(run_id, name)
+            if number == 0:  # cancelled (by another process) before it could start
+                return False, STOPPED
             state.attempts[name] = number
             tail = LogTail()
             if problem is None:
@@ -275,14 +282,17 @@ class Executor:
         streaming = state.run.kind == "streaming"
         with self._lock:
             self._shells += 1
+            state.shells += 1
         try:  # a streaming command is asked to stop (SIGTERM) as soon as the runner stops
             res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
-                            cancel=self.stop_event if streaming else self._cancel, log=tail)
+                            cancel=(self.stop_event if streaming else self._cancel,
+                                    state.cancel_event), log=tail)
         except OSError as exc:
             return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self._shells -= 1
+                state.shells -= 1
         if res.killed == "timeout":
             return False, None, f"timed out after {step.timeout_s:g} s"
         if res.killed == "stopped":
@@ -359,6 +369,48 @@ class Executor:
             thread.join(max(0.0, deadline - time.monotonic()))
         if capturing:
             _capture.uninstall()
+
+    # ---- cancelling ----------------------------------------------------------------------
+
+    def cancel(self, run_id: str, wait_s: float = 2 * KILL_GRACE_S + 0.5) -> bool:
+        """Stop executing a run already marked ``cancelled`` in the run log: no further
+        step starts, its shell steps' process groups are killed (SIGTERM, then SIGKILL
+        after :data:`KILL_GRACE_S`; this waits up to ``wait_s`` for them to be gone), and
+        its call steps are abandoned (a thread cannot be killed; their
+        ``ctx.should_stop()`` turns true and whatever they return is discarded). False
+        when this executor is not running the run."""
+        with self._lock:
+            state = self._runs.pop(run_id, None)
+        if state is None:
+            return False
+        state.abandon()
+        state.cancel_event.set()
+        deadline = time.monotonic() + wait_s
+        while state.shells and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            state.final = self.store.get_run(run_id)
+        except Exception:
+            log.exception("could not read cancelled run %s", run_id)
+        state.finished.set()
+        if self.on_finished is not None and state.final is not None:
+            try:
+                self.on_finished(state.final)
+            except Exception:
+                log.exception("on_finished failed for run %s", run_id)
+        return True
+
+    def reap_cancelled(self) -> list[str]:
+        """Cancel locally the runs this executor runs that the run log says are
+        ``cancelled`` (by another process on the same file); returns their ids."""
+        found = []
+        for state in self._active_states():
+            run = self.store.get_run(state.run.run_id)
+            if run is not None and run.status is Status.CANCELLED:
+                found.append(run.run_id)
+        for run_id in found:
+            self.cancel(run_id)
+        return found
 
     def _active_states(self) -> list[RunState]:
         with self._lock:

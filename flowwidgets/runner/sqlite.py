@@ -152,10 +152,13 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
-            row = tx.one("SELECT pipeline, started_at FROM runs WHERE run_id = ?", (run_id,))
+            row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
+                         (run_id,))
             if row is None:
                 raise KeyError(f"no run {run_id!r}")
-            pipeline, started = row
+            pipeline, started, current = row
+            if current == Status.CANCELLED:
+                return  # cancelled while its steps wound down: the cancel stands
             tx.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, failed_step = ?,"
                 " error = ?, failed_watermark = ?, attempt = MAX(1, COALESCE("
@@ -163,6 +166,13 @@ class SqliteRunLog(RunLog):
                 (status, tx.now_text, tx.ms_since(started), failed_step, error,
                  failed_watermark, run_id, run_id))
             tx.event("run", run_id, pipeline, status)
+
+    def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
+        """See :meth:`RunLog.cancel_run`."""
+        with self._pool.write() as tx:
+            q.cancel(tx, run_id, by)
+            return q.run_row(tx.one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
+                                    (run_id,)))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
@@ -206,6 +216,8 @@ class SqliteRunLog(RunLog):
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
+            if q.cancelled(tx, run_id):
+                return 0
             number = row[0] + 1
             tx.execute("UPDATE steps SET status = ?, attempts = ?, error = NULL, "
                        "started_at = COALESCE(started_at, ?), finished_at = NULL "
@@ -228,6 +240,8 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
                              (status, tx.now_text, error, log_tail, run_id, step, number))
@@ -246,6 +260,8 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             if error is None and status is Status.FAILED:
                 row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
                              "AND status = ? ORDER BY number DESC LIMIT 1",

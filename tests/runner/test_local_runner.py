@@ -208,7 +208,8 @@ def test_actions_for(runner, tmp_path):
     failed = _failed_branchy(runner, tmp_path)
     assert runner.actions_for(failed) == {
         "pause": False, "resume": False, "restart_from_step": ["b"], "rerun_full": True,
-        "resume_from_watermark": False, "restart_steps": ["a", "b", "s", "c"]}
+        "resume_from_watermark": False, "restart_steps": ["a", "b", "s", "c"],
+        "cancel": False}
     ok = runner.wait(runner.rerun(failed.run_id))
     assert runner.actions_for(ok)["restart_from_step"] == []
     assert runner.actions_for(ok)["rerun_full"] is True
@@ -216,10 +217,12 @@ def test_actions_for(runner, tmp_path):
     stream = runner.wait(runner.run_now("events"))
     assert runner.actions_for(stream) == {
         "pause": False, "resume": False, "restart_from_step": [], "rerun_full": True,
-        "resume_from_watermark": True, "restart_steps": ["consume"]}
+        "resume_from_watermark": True, "restart_steps": ["consume"], "cancel": False}
     requested, _ = runner.store.create_run(pipeline="gone", kind="batch", trigger="manual",
                                            steps=[("x", [])])
-    assert not any(runner.actions_for(runner.store.get_run(requested)).values())
+    gone = runner.actions_for(runner.store.get_run(requested))
+    assert gone.pop("cancel") is True  # the one thing a stranded requested run allows
+    assert not any(gone.values())
 
 
 def test_next_run_at_is_utc_in_the_pipeline_timezone(runner):

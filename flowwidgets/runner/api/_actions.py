@@ -1,4 +1,5 @@
-"""The write side of /api: restart, rerun, resume from watermark, run now. POST only.
+"""The write side of /api: restart, rerun, resume from watermark, run now, cancel. POST
+only.
 
 Every action accepts an ``Idempotency-Key`` header: the same key returns the run the
 first request created and creates nothing more. The runner's refusals
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 
-from flowwidgets.runner.api._schemas import Detail, NewRun, RestartBody
+from flowwidgets.runner.api._schemas import CancelBody, Cancelled, Detail, NewRun, RestartBody
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -76,6 +77,29 @@ def resume_from_watermark(request: Request, run_id: str,
     """Streaming runs: a new run that continues from the pipeline's last watermark."""
     return {"new_run_id": _runner(request).resume(run_id,
                                                   idempotency_key=_key(idempotency_key))}
+
+
+_CANCEL_ERRORS = {
+    404: {"model": Detail, "description": "No such run"},
+    409: {"model": Detail, "description": "The run has already finished"},
+    422: {"model": Detail, "description": "Malformed body"},
+}
+
+
+@router.post("/runs/{run_id}/cancel", response_model=Cancelled, responses=_CANCEL_ERRORS)
+def cancel(request: Request, run_id: str, body: Annotated[CancelBody | None, Body()] = None,
+           idempotency_key: IdempotencyKey = None) -> dict[str, str | None]:
+    """Cancel a requested or running run: it becomes ``cancelled`` (``by`` and the time
+    are recorded in its ``extras``), its shell steps' processes are killed and its call
+    steps' results discarded. 409 once it finished, except for a repeat with the same
+    ``Idempotency-Key`` (200, the same answer)."""
+    by = body.by if body is not None and body.by else None
+    client = request.client.host if request.client is not None else "unknown"
+    record = _runner(request).cancel(run_id, by=by or f"api client {client}",
+                                     idempotency_key=_key(idempotency_key))
+    return {"run_id": record.run_id, "status": str(record.status),
+            "cancelled_by": record.extras.get("cancelled_by"),
+            "cancelled_at": record.extras.get("cancelled_at")}
 
 
 def _run_now(request: Request, name: str, idempotency_key: str | None) -> dict[str, str]:
