@@ -191,8 +191,8 @@ def timeline_svg(tl: dict[str, Any], width: int = 560) -> str:
         if s.get("wait_ms") and ready is not None and first is not None:
             x0, x1 = _x(ready, t0, span, width), _x(first, t0, span, width)
             parts.append(f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(x1 - x0, 1):.1f}" '
-                         f'height="12" fill="url(#fw-static-hatch)"><title>waited '
-                         f'{esc(format_duration(s["wait_ms"]))} for a worker</title></rect>')
+                         f'height="12" fill="url(#fw-static-hatch)"><title>ready, started '
+                         f'{esc(format_duration(s["wait_ms"]))} later</title></rect>')
         for g in s["segments"]:
             end = g["end"] if g["end"] is not None else now
             x0, x1 = _x(g["start"], t0, span, width), _x(end, t0, span, width)

@@ -57,7 +57,7 @@ test("renderTimeline: bars per attempt, hatched wait, reused marker, running gro
   assert.equal(rows.querySelectorAll(`[data-step="${EVIL}"] .fw-tl-bar`).length, 2); // two attempts
   assert.equal(rows.querySelectorAll(".fw-tl-bar--failed").length, 1);
   assert.equal(rows.querySelectorAll(".fw-tl-wait").length, 1);
-  assert.match(rows.querySelector(".fw-tl-wait title")!.textContent!, /waited 200 ms/);
+  assert.match(rows.querySelector(".fw-tl-wait title")!.textContent!, /started 200 ms later/);
   assert.equal(rows.querySelectorAll(".fw-tl-bar--critical").length, 2);
   assert.equal(rows.querySelectorAll(".fw-tl-bar--planned").length, 1);
   assert.match(rows.querySelector(".fw-tl-reused text")!.textContent!, /reused from run <img/);

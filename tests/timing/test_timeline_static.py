@@ -30,7 +30,7 @@ def test_finished_diamond_payload_and_svg():
     ns = "{http://www.w3.org/2000/svg}"
     rects = root.findall(f".//{ns}rect")
     titles = [r.findtext(f"{ns}title") or "" for r in rects]
-    assert sum("waited 200 ms" in t for t in titles) == 1
+    assert sum("ready, started 200 ms later" in t for t in titles) == 1
     assert any("could take 800 ms longer" in t for t in titles)
     assert sum(r.get("stroke-width") == "2" for r in rects) == 3  # the critical bars
 

@@ -67,10 +67,10 @@ def test_timeline_tab_and_critical_path_in_both_views(browser, served):
             assert page.locator('[data-step="side"] .fw-tl-wait').count() == 1
             line = page.locator(".fw-critical-line").inner_text()
             assert line.startswith("Critical path: a → slow → d · 1.")
-            assert page.locator('.fw-tab[aria-selected="true"]').inner_text().lower() == "timeline"
+            assert page.locator('.fw-vtab[aria-selected="true"]').inner_text().lower() == "timeline"
             shoot(page, f"run_timeline_{theme}")
             # the Graph tab: the same path outlined on the DAG's nodes and edges
-            page.locator('.fw-tab[data-view="dag"]').click()
+            page.locator('.fw-vtab[data-view="dag"]').click()
             page.wait_for_selector(".fw-dag")
             assert page.locator(".fw-node--critical").count() == 3
             assert page.locator(".fw-edge--critical").count() == 2

@@ -181,7 +181,7 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
       const x0 = x(st.ready_at);
       row.append(
         s(doc, "rect", { class: "fw-tl-wait", x: x0.toFixed(1), y: yb, width: Math.max(1, x(firstStart) - x0).toFixed(1), height: BAR, fill: `url(#${hatchId})` },
-          s(doc, "title", null, `${st.name} was ready but waited ${formatDuration(st.wait_ms)} to start (no free worker)`)),
+          s(doc, "title", null, `${st.name} was ready (its dependencies done) but started ${formatDuration(st.wait_ms)} later`)),
       );
     }
     for (const g of st.segments) {

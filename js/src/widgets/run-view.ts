@@ -225,12 +225,12 @@ function render({ model, el }: RenderProps<RunModel>) {
     ),
   );
   const tabButton = (key: "dag" | "timeline", text: string) =>
-    h(doc, "button", { type: "button", role: "tab", class: "fw-tab", "data-view": key, onclick: () => { model.set("view", key); model.save_changes(); } }, text);
+    h(doc, "button", { type: "button", role: "tab", class: "fw-vtab", "data-view": key, onclick: () => { model.set("view", key); model.save_changes(); } }, text);
   const tabs = h(doc, "div", { class: "fw-view-tabs", role: "tablist", "aria-label": "run drawing" }, tabButton("dag", "Task graph"), tabButton("timeline", "Timeline"));
   const critLine = h(doc, "div", { class: "fw-critical-line" });
   const dagBox = h(doc, "div", null, dagWrap, problems);
   const tlReset = h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", hidden: true }, "Reset zoom");
-  const tlNote = h(doc, "span", { class: "fw-dim" }, "hatched: ready, waiting for a worker · outlined: critical path · dashed: expected · drag across the bars to zoom");
+  const tlNote = h(doc, "span", { class: "fw-dim" }, "hatched: ready but not started yet · outlined: critical path · dashed: expected · drag across the bars to zoom");
   const tlAxis = h(doc, "div", { class: "fw-tl-axis-wrap" });
   const tlScroll = h(doc, "div", { class: "fw-tl-wrap" });
   const tlBox = h(doc, "div", { class: "fw-tl", hidden: true }, h(doc, "div", { class: "fw-tl-tools" }, tlNote, tlReset), tlAxis, tlScroll);
@@ -531,7 +531,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     for (const b of Array.from(tabs.querySelectorAll("button"))) {
       const on = b.getAttribute("data-view") === (isTl ? "timeline" : "dag");
       b.setAttribute("aria-selected", on ? "true" : "false");
-      b.classList.toggle("fw-tab--on", on);
+      b.classList.toggle("fw-vtab--on", on);
     }
     dagBox.hidden = isTl;
     tlBox.hidden = !isTl;
