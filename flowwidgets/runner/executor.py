@@ -25,6 +25,7 @@ Two kinds of step (see :class:`~flowwidgets.runner.spec.StepSpec`):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -43,11 +44,30 @@ from flowwidgets.runner._shell import KILL_GRACE_S, run_shell
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.runner.store import RunLog, RunRecord
 
-__all__ = ["Executor", "RunHandle", "StepContext"]
+__all__ = ["MAX_OUTPUT_BYTES", "Executor", "RunHandle", "StepContext", "oversized"]
 
 log = logging.getLogger(__name__)
 
 STOPPED = "runner stopped"
+
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+"""Default bound of a stored step output, as JSON (outputs are for handing values to the
+next step; data belongs in files)."""
+
+
+def oversized(value: Any, limit: int) -> str | None:
+    """``"larger"`` when ``value`` as JSON exceeds ``limit`` bytes (found while encoding,
+    without building the whole text), else None. Unencodable values pass: the store says
+    why they cannot be saved."""
+    size = 0
+    try:
+        for chunk in json.JSONEncoder(allow_nan=False).iterencode(value):
+            size += len(chunk.encode("utf-8")) if not chunk.isascii() else len(chunk)
+            if size > limit:
+                return "larger"
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return None
 
 
 class RunHandle:
@@ -80,9 +100,14 @@ class Executor:
 
     def __init__(self, store: RunLog, pipelines: Pipelines, *, max_workers: int = 4,
                  data_dir: str | Path | None = None,
-                 on_finished: Callable[[RunRecord], None] | None = None):
+                 on_finished: Callable[[RunRecord], None] | None = None,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES):
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        if max_output_bytes < 1:
+            raise ValueError(f"max_output_bytes must be at least 1, got {max_output_bytes}")
+        self.max_output_bytes = int(max_output_bytes)
+        """Largest step output stored (as JSON); a larger one fails its step."""
         self.store = store
         self.pipelines = pipelines
         self.max_workers = max_workers
@@ -182,8 +207,9 @@ class Executor:
         except BaseException:
             log.exception("runner error after step %s/%s", state.run.run_id, name)
 
-    def _run_step(self, state: RunState, name: str) -> tuple[bool, str | None]:
-        """All attempts of one step; returns (succeeded, error)."""
+    def _run_step(self, state: RunState, name: str) -> tuple[bool | None, str | None]:
+        """All attempts of one step; returns (succeeded, error); succeeded is None when
+        the runner's stop cut the step short (recorded as cancelled)."""
         run_id = state.run.run_id
         assert state.spec is not None
         try:
@@ -217,6 +243,11 @@ class Executor:
                 ok, value, error = self._attempt(state, step, number, inputs, tail)
                 if state.abandoned:  # given up while it ran: write nothing more
                     return False, STOPPED
+                if ok and (too_big := oversized(value, self.max_output_bytes)):
+                    ok, error = False, (f"the output of step {name!r} is {too_big} than the "
+                                        f"{self.max_output_bytes:,}-byte limit as JSON; return "
+                                        "a file path or a summary instead (or raise "
+                                        "max_output_bytes)")
                 if ok:
                     try:
                         self.store.save_output(run_id, name, value)
@@ -230,6 +261,12 @@ class Executor:
                                               log_tail=tail.text() or None)
                     state.set_output(name, value)
                     return True, None
+            if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):
+                # killed because the runner stops (stop(), SIGTERM): cancelled, not failed
+                self.store.finish_attempt(run_id, name, number, status=Status.CANCELLED,
+                                          error=error, log_tail=tail.text() or None)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, error)
+                return None, error
             self.store.finish_attempt(run_id, name, number, status=Status.FAILED,
                                       error=error, log_tail=tail.text() or None)
         if state.abandoned:
@@ -425,8 +462,8 @@ class Executor:
             for name in running:
                 if name in state.attempts:
                     self.store.finish_attempt(run_id, name, state.attempts[name],
-                                              status=Status.FAILED, error=why)
-                self.store.set_step_status(run_id, name, Status.FAILED, why)
+                                              status=Status.CANCELLED, error=why)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
         except Exception:

@@ -94,6 +94,7 @@ class SqliteRunLog(RunLog):
         resume_watermark: str | None = None,
         idempotency_key: str | None = None,
         scheduled_for: datetime | None = None,
+        idempotency_request: str | None = None,
     ) -> tuple[str, bool]:
         """See :meth:`RunLog.create_run`. Also raises ``ValueError`` for duplicate step
         names or a ``reused`` step the run does not have, and ``KeyError`` when a
@@ -108,8 +109,10 @@ class SqliteRunLog(RunLog):
             raise ValueError(f"reused steps {unknown} are not steps of this run: {names}")
         with self._pool.write() as tx:
             if idempotency_key is not None:
-                row = tx.one("SELECT run_id FROM idempotency WHERE key = ?", (idempotency_key,))
+                row = tx.one("SELECT run_id, request FROM idempotency WHERE key = ?",
+                             (idempotency_key,))
                 if row is not None:
+                    q.same_request(idempotency_key, row[1], idempotency_request)
                     return row[0], False
             for source in sorted(set(reused.values())):
                 if tx.one("SELECT 1 FROM runs WHERE run_id = ?", (source,)) is None:
@@ -117,8 +120,9 @@ class SqliteRunLog(RunLog):
             run_id = q.insert_run(tx, pipeline, kind, trigger, parent_run_id, from_step,
                                   resume_watermark, scheduled_for, plan, reused)
             if idempotency_key is not None:
-                tx.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES (?, ?, ?)",
-                           (idempotency_key, run_id, tx.now_text))
+                tx.execute("INSERT INTO idempotency (key, run_id, created_at, request) "
+                           "VALUES (?, ?, ?, ?)", (idempotency_key, run_id, tx.now_text,
+                                                   q.request_text(idempotency_request)))
             tx.event("run", run_id, pipeline, Status.REQUESTED)
             return run_id, True
 

@@ -175,11 +175,14 @@ class RunLog(ABC):
         resume_watermark: str | None = None,
         idempotency_key: str | None = None,
         scheduled_for: datetime | None = None,
+        idempotency_request: str | None = None,
     ) -> tuple[str, bool]:
         """Record a new ``requested`` run with its steps (``pending``, or ``succeeded`` with
         ``reused_from`` for the steps named in ``reused`` → source run id; their outputs are
         copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
-        returns the existing run's id and ``False`` and changes nothing."""
+        returns the existing run's id and ``False`` and changes nothing. The key is bound
+        to ``idempotency_request`` (what was asked, as text): the same key with another
+        request raises :class:`~flowwidgets.errors.InvalidAction` naming both."""
 
     @abstractmethod
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None

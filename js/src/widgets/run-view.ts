@@ -3,7 +3,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
-import { type Child, h, replaceChildren } from "../lib/dom";
+import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { formatDuration, formatTime, shortId } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, type Status, asStatus } from "../lib/status";
@@ -498,7 +498,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   const setEmptyText = () => {
     const id = model.get("run_id");
-    empty.textContent = id ? `Loading run ${id}…` : "No run selected";
+    setText(empty, id ? `Loading run ${id}…` : "No run selected");
   };
 
   const updateLog = () => {
