@@ -14,6 +14,7 @@ from flowwidgets.models import Pipeline, Run
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import cards_html, cards_text
+from flowwidgets.widgets._run_timing import EtaTexts
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -50,6 +51,7 @@ def card_payload(p: Pipeline) -> dict[str, Any]:
         "total_runs": p.total_runs,
         "paused": p.paused,
         "streaming_stats": stats,
+        "eta": "",
     }
 
 
@@ -85,6 +87,7 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
                  on_select: SelectCallback | None = None,
                  on_show_jobs: SelectCallback | None = None, open_below: bool = True,
                  **kwargs: Any) -> None:
+        self._etas = EtaTexts(source)
         super().__init__(source, live=live, **kwargs)
         self._open_below = open_below
         self._select_callbacks: list[SelectCallback] = []
@@ -109,7 +112,15 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
     # -- FlowWidget ----------------------------------------------------------------------
 
     def _reload(self) -> None:
-        self._set(pipelines=[card_payload(p) for p in self.source.pipelines()])
+        pipes = self.source.pipelines()
+        cards = [card_payload(p) for p in pipes]
+        running = [p.latest_run.run_id for p in pipes if p.latest_run is not None
+                   and p.latest_run.status.is_active and not p.is_streaming]
+        texts = self._etas.texts(running) if running else {}
+        for p, card in zip(pipes, cards, strict=True):
+            if p.latest_run is not None:
+                card["eta"] = texts.get(p.latest_run.run_id, "")
+        self._set(pipelines=cards)
 
     def _on_changed(self, event: LiveEvent) -> None:
         self._reload()

@@ -64,9 +64,16 @@ def _make_jobs(d: Dashboard) -> JobsTable:
     return table
 
 
+def _make_timeline(d: Dashboard) -> ipywidgets.DOMWidget:
+    from flowwidgets.widgets._timeline import Timeline
+
+    return Timeline(d.source, live=d.live, theme=d.theme, on_select=d.show_run)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("cards", "Pipelines", _make_cards),
     Section("jobs", "Runs", _make_jobs),
+    Section("timeline", "Timeline", _make_timeline),
 )
 """The Dashboard's top-level views, in tab order. The first one is shown on opening."""
 

@@ -25,6 +25,7 @@ from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import table_html, table_text
+from flowwidgets.widgets._run_timing import EtaTexts
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -174,6 +175,7 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
         self._select_callbacks: list[SelectCallback] = []
         st = None if status is None else str(Status.parse(status).value if isinstance(
             status, Status) else status)
+        self._etas = EtaTexts(source)
         super().__init__(source, live=live, pipeline=pipeline, status=st, **kwargs)
         if on_select is not None:
             self.on_select(on_select)
@@ -266,6 +268,14 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
                                         name=f"flowwidgets-jobs-{id(self):x}")
         self._loader.start()
 
+    def _with_eta(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows with an ``eta`` line for the running ones (at most MAX_ETAS)."""
+        active = [r["run_id"] for r in rows if Status.parse(r["status"]).is_active]
+        texts = self._etas.texts(active) if active else {}
+        for r in rows:
+            r["eta"] = texts.get(r["run_id"], "")
+        return rows
+
     def _quick_page(self) -> None:
         """While the history loads: the page straight from the Source when the runner can
         serve it (it filters by pipeline and status and pages newest first, as we do by
@@ -277,8 +287,9 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
             return
         page = self.source.runs(pipeline=self.pipeline, status=self.status,
                                 limit=self.page_size, offset=self.page * self.page_size)
+        rows = self._with_eta(run_rows(list(page.runs)))
         with self.hold_sync():
-            self._set(total=page.total, _rows=run_rows(list(page.runs)))
+            self._set(total=page.total, _rows=rows)
 
     def _load_in_background(self) -> None:
         try:
@@ -294,7 +305,7 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
             self._guarded(self._on_changed, "updating", LiveEvent("changed"))
 
     def _reload(self) -> None:
-        frame = runs_frame(self.source)
+        frame = runs_frame(self.source, eta=False)
         if self._closed:
             return
         with self.hold_sync():
@@ -395,7 +406,7 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
             pages = max(1, math.ceil(total / self.page_size))
             page = min(self.page, pages - 1)
             start = page * self.page_size
-            rows = rows_payload(df.iloc[start:start + self.page_size])
+            rows = self._with_eta(rows_payload(df.iloc[start:start + self.page_size]))
             pipelines = (sorted(str(p) for p in self._frame["pipeline"].dropna().unique())
                          if len(self._frame) else [])
             statuses = (sorted(str(s) for s in self._frame["status"].dropna().unique())

@@ -42,6 +42,10 @@ export interface StepState {
   duration_ms?: number | null;
   reused_from?: string | null;
   attempts?: number | null;
+  /** On the run's critical path (outlined). */
+  critical?: boolean;
+  /** The next step on the critical path (its edge is outlined too). */
+  critical_next?: string | null;
 }
 
 export interface DagOptions {
@@ -190,7 +194,8 @@ export function renderDag(
       const els = nodes.get(n.name)!;
       const step = states.get(n.name);
       const st = asStatus(step?.status ?? "pending");
-      const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}`;
+      const crit = step?.critical ? " fw-node--critical" : "";
+      const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}${crit}`;
       if (els.g.getAttribute("class") !== cls) els.g.setAttribute("class", cls);
       els.g.setAttribute("aria-pressed", sel === n.name ? "true" : "false");
       const meta = nodeMeta(step);
@@ -203,6 +208,7 @@ export function renderDag(
       const done = st === "succeeded";
       for (const edge of edgesBySource.get(n.name) ?? []) {
         edge.classList.toggle("fw-edge--done", done);
+        edge.classList.toggle("fw-edge--critical", !!step?.critical_next && edge.getAttribute("data-target") === step.critical_next);
       }
     }
   };
