@@ -16,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE runs (
@@ -175,7 +175,30 @@ CREATE INDEX watermarks_pipeline_committed ON watermarks (pipeline, committed_at
 INSERT INTO meta (key, value) VALUES ('events_trimmed_through', 0);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+-- Events without AUTOINCREMENT: every write that appends events no longer updates
+-- sqlite_sequence (one page less per transaction). Ids still never repeat: trimming
+-- keeps the newest rows, so MAX(id) + 1 only grows. The version is now
+-- meta.version + MAX(events.id): a write that appends events needs no meta update.
+CREATE TABLE events_v3 (
+    id       INTEGER PRIMARY KEY,
+    kind     TEXT NOT NULL,            -- run | step | attempt | watermark
+    run_id   TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    status   TEXT,
+    step     TEXT,
+    at       TEXT NOT NULL
+);
+INSERT INTO events_v3 (id, kind, run_id, pipeline, status, step, at)
+    SELECT id, kind, run_id, pipeline, status, step, at FROM events;
+-- An empty table (events deleted by hand) restarts at 1: nothing kept is older.
+UPDATE meta SET value = 0 WHERE key = 'events_trimmed_through'
+    AND NOT EXISTS (SELECT 1 FROM events);
+DROP TABLE events;
+ALTER TABLE events_v3 RENAME TO events;
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

@@ -82,6 +82,7 @@ class Pool:
         self.trim_every_s = float(trim_every_s)
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # this process's writers, one at a time
         self._idle: list[sqlite3.Connection] = []
         self._open: set[sqlite3.Connection] = set()
         self._inherited: list[sqlite3.Connection] = []
@@ -130,6 +131,7 @@ class Pool:
                 # Forked: the parent's connections must not be used (or closed) here.
                 self._inherited.extend(self._open)
                 self._idle, self._open, self._pid = [], set(), os.getpid()
+                self._write_lock = threading.Lock()  # a parent's thread may have held it
             if self._idle:
                 return self._idle.pop()
         conn = self._connect()
@@ -165,21 +167,37 @@ class Pool:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction (``BEGIN IMMEDIATE``): committed with its events and
-        version bump when the block ends, rolled back if it raises."""
+        version bump when the block ends, rolled back if it raises. Writers of this
+        process queue on a lock first (woken the moment the previous one commits, where
+        SQLite's busy handler would sleep a millisecond or more); other processes still
+        wait on SQLite's lock for up to ``busy_timeout_s``."""
         with self.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(conn)
-            try:
-                yield tx
-                tx.flush()
-                if tx.appended and time.monotonic() >= self._next_trim:
-                    self._next_trim = time.monotonic() + self.trim_every_s
-                    tx.trim_events(self.keep_events)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            with self._writer():
+                conn.execute("BEGIN IMMEDIATE")
+                tx = Tx(conn)
+                try:
+                    yield tx
+                    tx.flush()
+                    if tx.appended and time.monotonic() >= self._next_trim:
+                        self._next_trim = time.monotonic() + self.trim_every_s
+                        tx.trim_events(self.keep_events)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        lock = self._write_lock
+        if not lock.acquire(timeout=self.busy_timeout_s):
+            raise sqlite3.OperationalError(
+                f"{self.path}: database is locked (another writer of this process held it "
+                f"for {self.busy_timeout_s:g} s)")
+        try:
+            yield
+        finally:
+            lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -241,8 +259,8 @@ class Tx:
     def trim_events(self, keep: int) -> int:
         """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
         ``meta.events_trimmed_through``; returns the number of rows deleted. Ids come from
-        AUTOINCREMENT in serialised write transactions (never reused, no gaps but the
-        trimmed ones), so what stays is the newest ``keep`` events."""
+        serialised write transactions (never reused, since the newest row is always
+        kept; no gaps but the trimmed ones), so what stays is the newest ``keep`` events."""
         (top,) = self.one("SELECT COALESCE(MAX(id), 0) FROM events")
         cut = top - keep
         row = self.one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
@@ -260,8 +278,8 @@ class Tx:
 
     def flush(self) -> None:
         """Write the events and the version bump; called just before COMMIT."""
-        if self._events:
+        if self._events:  # the version grows with the newest event id
             self.conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
                                   " VALUES (?, ?, ?, ?, ?, ?)", self._events)
-        if self._events or self._touched:
+        elif self._touched:
             self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")

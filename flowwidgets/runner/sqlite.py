@@ -34,6 +34,7 @@ from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
+    NO_OUTPUT,
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
     Event,
@@ -51,6 +52,20 @@ INTERRUPTED = q.INTERRUPTED
 
 KEEP_EVENTS = 50_000
 """Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
+
+
+def _json_text(run_id: str, step: str, value: Any) -> str:
+    """An output as stored: strict JSON (``TypeError`` otherwise)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+
+
+def _put_output(tx: Tx, run_id: str, step: str, body: str) -> None:
+    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value, "
+               "saved_at = excluded.saved_at", (run_id, step, body, tx.now_text))
 
 
 class SqliteRunLog(RunLog):
@@ -214,20 +229,27 @@ class SqliteRunLog(RunLog):
             tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
                        "VALUES (?, ?, ?, ?, ?)",
                        (run_id, step, number, Status.RUNNING, tx.now_text))
-            tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
-                       (number, run_id))
+            if number > 1:  # runs.attempt starts at 1
+                tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
+                           (number, run_id))
             tx.event("step", run_id, row[1], Status.RUNNING, step)
             tx.event("attempt", run_id, row[1], Status.RUNNING, step)
             return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
-                       error: str | None = None, log_tail: str | None = None) -> None:
+                       error: str | None = None, log_tail: str | None = None,
+                       output: Any = NO_OUTPUT) -> None:
         """See :meth:`RunLog.finish_attempt`. A succeeded attempt also marks the step
         succeeded; a failed one leaves the step running until :meth:`set_step_status`.
-        ``KeyError`` for an unknown attempt."""
+        ``output`` is stored as by :meth:`save_output` in the same transaction (one
+        commit per finished step; ``TypeError``, and nothing written, if it is not
+        JSON). ``KeyError`` for an unknown attempt."""
         status = Status(status)
+        body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
         with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
+            if body is not None:
+                _put_output(tx, run_id, step, body)
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
                              (status, tx.now_text, error, log_tail, run_id, step, number))
@@ -286,17 +308,12 @@ class SqliteRunLog(RunLog):
     def save_output(self, run_id: str, step: str, value: Any) -> None:
         """See :meth:`RunLog.save_output`: strict JSON (``TypeError`` also for NaN,
         infinities and cycles); ``KeyError`` for an unknown run or step."""
-        try:
-            body = json.dumps(value, allow_nan=False)
-        except ValueError as exc:
-            raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+        body = _json_text(run_id, step, value)
         with self._pool.write() as tx:
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
-            tx.execute("INSERT INTO outputs (run_id, step, value, saved_at) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value, "
-                       "saved_at = excluded.saved_at", (run_id, step, body, tx.now_text))
+            _put_output(tx, run_id, step, body)
             tx.touch()
 
     def load_output(self, run_id: str, step: str) -> Any:
@@ -373,8 +390,10 @@ class SqliteRunLog(RunLog):
             return q.pipeline_stats(conn, pipelines, now)
 
     def version(self) -> int:
-        """A number that grows with every visible write (one indexed row read)."""
-        return self._one("SELECT value FROM meta WHERE key = 'version'")[0]
+        """A number that grows with every visible write: the newest event id plus the
+        writes that appended no event (two indexed row reads)."""
+        return self._one("SELECT (SELECT value FROM meta WHERE key = 'version') + "
+                         "(SELECT COALESCE(MAX(id), 0) FROM events)")[0]
 
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""

@@ -23,6 +23,7 @@ from flowwidgets.models import Status
 __all__ = [
     "AttemptRecord",
     "Event",
+    "NO_OUTPUT",
     "PipelineStats",
     "RUN_SUMMARY_FIELDS",
     "RunLog",
@@ -40,6 +41,16 @@ RUN_SUMMARY_FIELDS = (
 ``/api/runs`` lists it), in this order."""
 
 _MS = timedelta(milliseconds=1)
+
+
+class _NoOutput:
+    def __repr__(self) -> str:
+        return "NO_OUTPUT"
+
+
+NO_OUTPUT: Any = _NoOutput()
+"""``finish_attempt(..., output=NO_OUTPUT)``: the attempt stores no output (the default;
+``None`` is an output, JSON ``null``)."""
 
 
 def _whole_ms(start: datetime | None, end: datetime | None) -> int | None:
@@ -223,10 +234,12 @@ class RunLog(ABC):
 
     @abstractmethod
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
-                       error: str | None = None, log_tail: str | None = None) -> None:
+                       error: str | None = None, log_tail: str | None = None,
+                       output: Any = NO_OUTPUT) -> None:
         """Close an attempt. The step takes the attempt's status when it is final
         (succeeded, or failed with no retry left: the executor says so by calling
-        :meth:`set_step_status`)."""
+        :meth:`set_step_status`). An ``output`` is saved with it, atomically
+        (``TypeError`` and nothing written if it is not JSON-serialisable)."""
 
     @abstractmethod
     def set_step_status(self, run_id: str, step: str, status: Status,
