@@ -16,11 +16,12 @@ the highest id deleted.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from typing import Any
 from flowwidgets.runner._schema import migrate
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
+
+log = logging.getLogger(__name__)
 
 
 def now_ms() -> datetime:
@@ -83,6 +86,7 @@ class Pool:
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
+        self._listeners: dict[object, Callable[[], None]] = {}  # replaced, never mutated
         self._idle: list[sqlite3.Connection] = []
         self._open: set[sqlite3.Connection] = set()
         self._inherited: list[sqlite3.Connection] = []
@@ -186,6 +190,27 @@ class Pool:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+            if tx.appended and self._listeners:
+                self._notify()
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after each commit that appended events; returns the
+        function that removes it (idempotent)."""
+        key = object()
+        with self._lock:
+            self._listeners = {**self._listeners, key: callback}
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = {k: v for k, v in self._listeners.items() if k is not key}
+        return remove
+
+    def _notify(self) -> None:
+        for callback in self._listeners.values():  # a snapshot: the dict is replaced
+            try:
+                callback()
+            except Exception:
+                log.exception("run log commit listener failed")
 
     @contextmanager
     def _writer(self) -> Iterator[None]:

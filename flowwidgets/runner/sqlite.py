@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -405,6 +405,10 @@ class SqliteRunLog(RunLog):
     def last_event_id(self) -> int:
         """The newest event's id, 0 when there is none (one index read)."""
         return self._one("SELECT COALESCE(MAX(id), 0) FROM events")[0]
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """See :meth:`RunLog.on_commit`. A callback that raises is logged and kept."""
+        return self._pool.on_commit(callback)
 
     def events_trimmed_through(self) -> int:
         """See :meth:`RunLog.events_trimmed_through` (one row read)."""

@@ -13,7 +13,7 @@ position is older than :meth:`RunLog.events_trimmed_through` has missed some.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -313,6 +313,13 @@ class RunLog(ABC):
     @abstractmethod
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (from the writing thread, right after the commit) whenever
+        a write of this process appends events; returns the function that stops it.
+        Listeners use it to wake at once instead of polling; writes of other processes
+        are only seen by polling. The default never calls back."""
+        return lambda: None
 
     @abstractmethod
     def events_trimmed_through(self) -> int:

@@ -211,6 +211,28 @@ def test_writers_of_one_process_queue_on_its_lock(tmp_path):
         _new(log)
 
 
+def test_on_commit_calls_back_after_writes_that_append_events(log):
+    calls: list[int] = []
+    stop = log.on_commit(lambda: calls.append(log.last_event_id()))
+    run_id = _new(log)
+    assert calls == [log.last_event_id()]  # after the commit: the event is readable
+    log.heartbeat("w1")  # no event: no call
+    log.save_output(run_id, "fetch", 1)
+    assert len(calls) == 1
+
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    stop_broken = log.on_commit(broken)
+    _new(log)  # a failing listener neither fails the write nor stops the others
+    assert len(calls) == 2
+    stop()
+    stop()  # idempotent
+    stop_broken()
+    _new(log)
+    assert len(calls) == 2
+
+
 def test_restart_reuses_steps_and_copies_outputs(log):
     first = _new(log)
     log.save_output(first, "fetch", {"rows": 42})
