@@ -16,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE runs (
@@ -198,7 +198,16 @@ DROP TABLE events;
 ALTER TABLE events_v3 RENAME TO events;
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = """
+-- The keys of an output that is a JSON object (a JSON array of strings), NULL for any
+-- other value: flowtoy's /status lists them for every step, read with the steps in one
+-- join instead of parsing each output.
+ALTER TABLE outputs ADD COLUMN keys TEXT;
+UPDATE outputs SET keys = (SELECT json_group_array(j.key) FROM json_each(outputs.value) AS j)
+    WHERE json_type(outputs.value) = 'object';
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

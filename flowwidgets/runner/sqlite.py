@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
@@ -42,6 +44,7 @@ from flowwidgets.runner.store import (
     RunLog,
     RunRecord,
     StepRecord,
+    StepState,
     Watermark,
 )
 
@@ -54,18 +57,25 @@ KEEP_EVENTS = 50_000
 """Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
 
 
-def _json_text(run_id: str, step: str, value: Any) -> str:
-    """An output as stored: strict JSON (``TypeError`` otherwise)."""
+def _json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
+    """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
+    its keys when it is an object."""
     try:
-        return json.dumps(value, allow_nan=False)
+        body = json.dumps(value, allow_nan=False)
     except ValueError as exc:
         raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        return body, None
+    if all(isinstance(k, str) for k in value):
+        return body, json.dumps(list(value))
+    return body, json.dumps(list(json.loads(body)))  # 1 → "1", True → "true", as stored
 
 
-def _put_output(tx: Tx, run_id: str, step: str, body: str) -> None:
-    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value, "
-               "saved_at = excluded.saved_at", (run_id, step, body, tx.now_text))
+def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) -> None:
+    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at, keys) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
+               "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
+               (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
 class SqliteRunLog(RunLog):
@@ -282,6 +292,14 @@ class SqliteRunLog(RunLog):
             if cur.rowcount != 1:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
             tx.event("step", run_id, pipeline, status, step)
+
+    def step_states(self, run_id: str) -> list[StepState]:
+        """See :meth:`RunLog.step_states`: one query (steps joined to their outputs;
+        epoch times and output keys computed by SQLite)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(q.STEP_STATES_SQL, (run_id,)).fetchall()
+        loads = orjson.loads  # about five times json.loads on these small arrays
+        return [StepState(n, st, a, b, e, loads(k) if k else []) for n, st, a, b, e, k in rows]
 
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or one step), ordered by step position then number."""

@@ -15,8 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from flowwidgets.models import Status
 
@@ -29,6 +29,7 @@ __all__ = [
     "RunLog",
     "RunRecord",
     "StepRecord",
+    "StepState",
     "Watermark",
 ]
 
@@ -125,6 +126,27 @@ class AttemptRecord:
     finished_at: datetime | None = None
     error: str | None = None
     log_tail: str | None = None
+
+
+class StepState(NamedTuple):
+    """One step as flowtoy's ``/status`` shows it: times in epoch milliseconds, the keys
+    of its stored output when that is an object and the step succeeded (else empty)."""
+
+    name: str
+    status: str
+    started_ms: int | None
+    finished_ms: int | None
+    error: str | None
+    output_keys: list[str]
+
+
+def _epoch_ms(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    return (value - _EPOCH) // _MS
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +267,23 @@ class RunLog(ABC):
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:
         """Set a step's status (and finish time when terminal)."""
+
+    def step_states(self, run_id: str) -> list[StepState]:
+        """A :class:`StepState` per step of the run, in declaration order (empty for an
+        unknown run): what flowtoy's ``/status`` shows. Implementations should answer
+        in one query; this default reads the steps and each succeeded step's output."""
+        out: list[StepState] = []
+        for s in self.get_steps(run_id):
+            keys: list[str] = []
+            if s.status == Status.SUCCEEDED:
+                try:
+                    value = self.load_output(run_id, s.name)
+                except KeyError:
+                    value = None
+                keys = [str(k) for k in value] if isinstance(value, dict) else []
+            out.append(StepState(s.name, str(s.status), _epoch_ms(s.started_at),
+                                 _epoch_ms(s.finished_at), s.error, keys))
+        return out
 
     @abstractmethod
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
