@@ -14,9 +14,9 @@ import sqlite3
 
 from flowwidgets.errors import FlowwidgetsError
 
-__all__ = ["SCHEMA_VERSION", "migrate"]
+__all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = """
 CREATE TABLE runs (
@@ -176,11 +176,18 @@ INSERT INTO meta (key, value) VALUES ('events_trimmed_through', 0);
 """
 
 _V3 = """
+-- What an idempotency key was first used for ("restart <run> from <step>" and a hash),
+-- so the same key on a different request is refused instead of answered with the first
+-- run; NULL for keys stored before (and for schedule fires): not checked.
+ALTER TABLE idempotency ADD COLUMN request TEXT;
+"""
+
+_V4 = """
 -- Events without AUTOINCREMENT: every write that appends events no longer updates
 -- sqlite_sequence (one page less per transaction). Ids still never repeat: trimming
 -- keeps the newest rows, so MAX(id) + 1 only grows. The version is now
 -- meta.version + MAX(events.id): a write that appends events needs no meta update.
-CREATE TABLE events_v3 (
+CREATE TABLE events_v4 (
     id       INTEGER PRIMARY KEY,
     kind     TEXT NOT NULL,            -- run | step | attempt | watermark
     run_id   TEXT NOT NULL,
@@ -189,16 +196,16 @@ CREATE TABLE events_v3 (
     step     TEXT,
     at       TEXT NOT NULL
 );
-INSERT INTO events_v3 (id, kind, run_id, pipeline, status, step, at)
+INSERT INTO events_v4 (id, kind, run_id, pipeline, status, step, at)
     SELECT id, kind, run_id, pipeline, status, step, at FROM events;
 -- An empty table (events deleted by hand) restarts at 1: nothing kept is older.
 UPDATE meta SET value = 0 WHERE key = 'events_trimmed_through'
     AND NOT EXISTS (SELECT 1 FROM events);
 DROP TABLE events;
-ALTER TABLE events_v3 RENAME TO events;
+ALTER TABLE events_v4 RENAME TO events;
 """
 
-_V4 = """
+_V5 = """
 -- The keys of an output that is a JSON object (a JSON array of strings), NULL for any
 -- other value: flowtoy's /status lists them for every step, read with the steps in one
 -- join instead of parsing each output.
@@ -207,7 +214,7 @@ UPDATE outputs SET keys = (SELECT json_group_array(j.key) FROM json_each(outputs
     WHERE json_type(outputs.value) = 'object';
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 
@@ -225,6 +232,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         (current,) = conn.execute("PRAGMA user_version").fetchone()
+        if current == 0:
+            refuse_foreign(conn, path)
         if current > SCHEMA_VERSION:
             raise FlowwidgetsError(
                 f"{path}: run log schema version {current} is newer than this flowwidgets "
@@ -238,6 +247,23 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """A file without our schema version must be empty: tables there belong to another
+    program, and adding ours beside them would damage its file. Raises
+    :class:`~flowwidgets.errors.FlowwidgetsError` naming the file and a few tables."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version:
+        return
+    tables = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name LIMIT 4")]
+    if tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise FlowwidgetsError(
+            f"{path}: not a flowwidgets run log: an SQLite file of another program (tables: "
+            f"{shown}); choose another file, it was left unchanged")
 
 
 def _statements(script: str) -> list[str]:

@@ -1,5 +1,5 @@
 """Schema upgrades on real files: a version-1 file is upgraded in place (totals
-back-filled, indexes made; v3's events table keeps every id and the version only grows),
+back-filled, indexes made; v4's events table keeps every id and the version only grows),
 and the trigger-kept ``pipeline_totals`` stays equal to a count of the runs whatever
 writes them (the log's methods, a bulk import, plain SQL)."""
 
@@ -68,7 +68,7 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert kept == counted == {"orders": (6, 4), "payments": (4, 3)}
     conn = _connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 5
         names = {n for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
     finally:
@@ -77,11 +77,11 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
             "runs_totals_insert", "runs_totals_delete", "runs_totals_update"} <= names
 
 
-def test_v3_events_keep_their_ids_and_the_version_only_grows(tmp_path: Path) -> None:
+def test_v4_events_keep_their_ids_and_the_version_only_grows(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _v1_file(path)
     conn = _connect(path)
-    try:  # as v1/v2 left it: a bumped version, events with AUTOINCREMENT ids, some trimmed
+    try:  # as v1–v3 left it: a bumped version, events with AUTOINCREMENT ids, some trimmed
         conn.execute("UPDATE meta SET value = 40 WHERE key = 'version'")
         conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, at) VALUES "
                          "('run', 'r2', 'orders', 'running', '2026-11-01T00:00:01.000Z')",
@@ -158,3 +158,29 @@ def test_a_failed_import_leaves_the_totals_alone(tmp_path: Path) -> None:
             log.import_runs([replace(run, run_id="new"), run])  # the second is a duplicate
     kept, counted = _totals(path)
     assert kept == counted == {"orders": (1, 0)}
+
+
+def test_idempotency_keys_of_an_old_file_keep_working_unbound(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _v1_file(path)
+    conn = _connect(path)
+    conn.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES "
+                 "('old-key', 'r1', '2026-11-01T00:00:00.000Z')")
+    conn.close()
+    with SqliteRunLog(path) as log:
+        assert log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                              trigger="rerun", idempotency_key="old-key",
+                              idempotency_request="rerun of run r5") == ("r1", False)
+        new, created = log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                                      trigger="rerun", idempotency_key="new-key",
+                                      idempotency_request="rerun of run r5")
+        assert created
+        again = log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                               trigger="rerun", idempotency_key="new-key",
+                               idempotency_request="rerun of run r5")
+        assert again == (new, False)
+        from flowwidgets.errors import InvalidAction
+        with pytest.raises(InvalidAction, match="rerun of run r5.*rerun of run r6"):
+            log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                           trigger="rerun", idempotency_key="new-key",
+                           idempotency_request="rerun of run r6")

@@ -80,14 +80,14 @@ def test_status_serves_the_steps_with_epoch_times(tmp_path: Path) -> None:
         runner.stop()
 
 
-def test_a_version_3_file_gets_its_output_keys(tmp_path: Path) -> None:
+def test_a_version_4_file_gets_its_output_keys(tmp_path: Path) -> None:
     path = tmp_path / "runs.db"
     with SqliteRunLog(path) as log:
         run_id, _ = _history(log)
     conn = sqlite3.connect(path, isolation_level=None)
-    try:  # as schema v3 left it: no keys column
+    try:  # as schema v4 left it: no keys column
         conn.execute("ALTER TABLE outputs DROP COLUMN keys")
-        conn.execute("PRAGMA user_version = 3")
+        conn.execute("PRAGMA user_version = 4")
     finally:
         conn.close()
     with SqliteRunLog(path) as log:
