@@ -78,7 +78,10 @@ class StopSignal(threading.Event):
         """Call ``hook()`` when the flag is set; returns the function that removes it."""
         key = object()
         self._hooks[key] = hook
-        return lambda: self._hooks.pop(key, None)  # type: ignore[func-returns-value]
+
+        def remove() -> None:
+            self._hooks.pop(key, None)
+        return remove
 
 
 def format_event(e: Event) -> str:
