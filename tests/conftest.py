@@ -12,4 +12,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "orchestrators"))
 
-from _live import airflow_live, prefect_live  # noqa: E402,F401 - session fixtures
+from _live import airflow_live, dagster_live, prefect_live  # noqa: E402,F401 - session fixtures
