@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,13 +108,18 @@ def dagster_server(workdir: Path, extra_env: dict[str, str] | None = None,
 
 
 def _stop(proc) -> float:  # noqa: ANN001 - a _procs.Proc
-    """SIGINT to ``dagster dev`` (a clean shutdown of its children), then the group."""
+    """SIGINT to ``dagster dev`` (it stops its daemon, webserver and code server), then,
+    once it says its services are down (it lingers seconds after), TERM/KILL the group."""
     started = time.monotonic()
     try:
         os.kill(proc.popen.pid, signal.SIGINT)
-        proc.popen.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    except ProcessLookupError:
         pass
+    deadline = started + 15
+    while proc.alive() and time.monotonic() < deadline:
+        if "Dagster services shut down" in proc.tail(2000):
+            break
+        time.sleep(0.2)
     proc.stop(grace=5)
     return time.monotonic() - started
 
