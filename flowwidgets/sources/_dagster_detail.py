@@ -8,7 +8,8 @@ event log, the step log tail, the actions it allows. Pure functions.
 - Attempts are ``stepStats.attempts``: every attempt but the last failed (Dagster retries
   after a failure); the last has the step's status.
 - A step's error is its last ``ExecutionStepFailureEvent``: the user's exception and stack
-  (``error.cause``; the top level is Dagster's wrapper), else the wrapper itself.
+  (``error.cause``; the top level is Dagster's wrapper), else the wrapper itself, laid out
+  as Python prints a traceback (the exception on the last line).
 """
 
 from __future__ import annotations
@@ -77,8 +78,8 @@ def _error_text(err: dict[str, Any] | None, ep: str, where: str) -> str | None:
         err, where = cause, f"{where}.cause"
     message = (F.s(err, "message", ep, where) or "").strip()
     stack = "".join(str(s) for s in F.need_list(err.get("stack") or [], ep, f"{where}.stack"))
-    if stack:
-        return f"{message}\n\nTraceback (most recent call last):\n{stack}".rstrip()
+    if stack:  # as Python prints it: the exception last (what one-line views show)
+        return f"Traceback (most recent call last):\n{stack.rstrip()}\n{message}"
     return message or None
 
 

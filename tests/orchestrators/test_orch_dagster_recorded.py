@@ -123,7 +123,8 @@ def test_failed_run_detail_error_and_logs():
         "join": Status.PENDING, "publish": Status.PENDING}
     assert detail.status is Status.FAILED and detail.run.failed_step == "enrich"
     # the user's exception (error.cause), not Dagster's wrapper, with its stack
-    assert detail.error.startswith("RuntimeError: the flag file is there")
+    assert detail.error.splitlines()[-1] == \
+        "RuntimeError: the flag file is there: enrich fails on purpose"
     assert "Traceback" in detail.error and "fw_diamond_job.py" in detail.error
     assert "DagsterExecutionStepExecutionError" not in detail.error
     enrich = steps["enrich"]
