@@ -25,22 +25,24 @@ _NULL_IS_ABSENT = {"schedule", "description", "call", "run", "timeout_s"}
 """Keys whose ``null`` value means 'not given' (their default is None)."""
 _YAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML has it (about 10x faster); nodes keep their marks either way."""
+MAX_EXPANDED_NODES = 100_000
+"""Most YAML nodes a file may stand for once its aliases are expanded. A real pipelines
+file has a few thousand; nested aliases ("billion laughs") multiply past this in a few
+hundred bytes and are refused before anything is built from them."""
 
 
 def load_file(path: Path) -> Pipelines:
     """Read, parse and validate the pipelines file at ``path``; raise SpecError on any problem."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read the pipelines file: {e}", path=where) from None
+    text = _read_text(path, where)
     loader = _YAMLLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             raise SpecError("the file is empty; it needs a top-level 'pipelines:' list",
                             path=where, line=1)
+        _check_expansion(root, where)
         specs, pipe_lines, step_lines = _Reader(loader, where).read(root)
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e, text, where) from None
@@ -52,6 +54,34 @@ def load_file(path: Path) -> Pipelines:
     pipelines = Pipelines(pipelines=specs, path=path.resolve(), base_dir=base_dir)
     check(pipelines, Where(where, pipe_lines, step_lines))
     return pipelines
+
+
+def _read_text(path: Path, where: str) -> str:
+    """The file's text, or a SpecError naming the file and why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("cannot read the pipelines file: no such file", path=where) from None
+    except IsADirectoryError:
+        raise SpecError("cannot read the pipelines file: it is a directory; name the YAML "
+                        "file inside it", path=where) from None
+    except PermissionError:
+        raise SpecError("cannot read the pipelines file: permission denied",
+                        path=where) from None
+    except OSError as e:
+        raise SpecError(f"cannot read the pipelines file: {e.strerror or e}",
+                        path=where) from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SpecError("cannot read the pipelines file: it is binary (a NUL byte at offset "
+                        f"{nul}), not YAML text", path=where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise SpecError(f"cannot read the pipelines file: it is not UTF-8 text (byte "
+                        f"0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8",
+                        path=where, line=line) from None
 
 
 def validate(pipelines: Pipelines | Sequence[PipelineSpec]) -> None:
@@ -218,5 +248,44 @@ class _Reader:
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def _check_expansion(root: yaml.Node, where: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_EXPANDED_NODES` nodes, or
+    refer to themselves. Linear in the distinct nodes: a shared (anchored) node's
+    expanded size is computed once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > MAX_EXPANDED_NODES:
+                raise SpecError(
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+                    "(nested anchors, a 'billion laughs' file); refused before expanding it",
+                    path=where, line=_line(node))
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise SpecError("a YAML anchor refers to itself (a recursive alias); remove it",
+                            path=where, line=_line(node))
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 

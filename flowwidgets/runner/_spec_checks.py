@@ -13,6 +13,7 @@ import importlib
 import inspect
 import math
 import re
+import reprlib
 import sys
 import threading
 import traceback
@@ -326,7 +327,13 @@ def suggest(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+_REPR = reprlib.Repr()
+"""Bounded repr: a value from a file is shown, never expanded whole (alias bombs)."""
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxtuple, _REPR.maxdict = 3, 4, 4, 4
+_REPR.maxstring = _REPR.maxother = 60
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = _REPR.repr(value)
     text = text if len(text) <= 80 else text[:77] + "..."
     return f"{text} ({type(value).__name__})"

@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flowwidgets.runner._schema import migrate
+from flowwidgets.errors import FlowwidgetsError
+from flowwidgets.runner._schema import migrate, refuse_foreign
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
@@ -89,8 +90,14 @@ class Pool:
         self._pid = os.getpid()
         try:
             with self.connection() as conn:
+                refuse_foreign(conn, path)  # before WAL mode changes the file
                 self._set_wal(conn)
                 migrate(conn, path)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            raise FlowwidgetsError(f"{path}: cannot use it as a run log: {exc}") from exc
         except BaseException:
             self.close()
             raise

@@ -76,6 +76,7 @@ class FlowTui(ActionKeys, App[None]):
         Binding("r", "rerun", "Rerun"),
         Binding("w", "resume", "Resume"),
         Binding("n", "run_now", "Run now"),
+        Binding("c", "cancel_run", "Cancel run"),
         Binding("u,f5", "refresh", "Refresh", key_display="u"),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),

@@ -1,4 +1,5 @@
-"""The action keys of the monitor (restart, rerun, resume, run now), mixed into FlowTui.
+"""The action keys of the monitor (restart, rerun, resume, run now, cancel), mixed into
+FlowTui.
 
 Each key plans the action from what is shown (:mod:`flowwidgets.tui._actions`), asks a
 Yes/No question, sends it from a worker thread and shows the outcome: the new run (which
@@ -19,6 +20,7 @@ from flowwidgets.models import RunDetail
 from flowwidgets.tui._actions import (
     NotApplicable,
     Plan,
+    plan_cancel,
     plan_rerun,
     plan_restart,
     plan_resume,
@@ -55,6 +57,10 @@ class ActionKeys:
         """Start a run of the selected pipeline, after a Yes."""
         self._propose(lambda: plan_run_now(self.pipeline, self._capabilities))
 
+    def action_cancel_run(self) -> None:
+        """Cancel the shown run (requested or running), after a Yes."""
+        self._propose(lambda: plan_cancel(self._current_detail(), self._capabilities))
+
     @property
     def _capabilities(self) -> Any:
         return getattr(self._source, "capabilities", None)
@@ -82,7 +88,7 @@ class ActionKeys:
             if yes:
                 self._run_plan(plan)
             else:
-                self._show_outcome(f"{plan.title} cancelled; nothing was sent")
+                self._show_outcome(f"{plan.title}: not confirmed; nothing was sent")
 
         self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
 
@@ -115,6 +121,9 @@ class ActionKeys:
                                error=True)
             return
         self._show_outcome(plan.done(message.new_run_id or ""), ok=True)
+        if plan.kind == "cancel":  # the same run, now stopping or stopped: show it again
+            self._request_refresh()
+            return
         self.run_id, self.detail, self._follow_latest = message.new_run_id, None, False
         self._info_step = None
         self._request_refresh()

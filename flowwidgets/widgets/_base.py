@@ -270,20 +270,22 @@ class FlowWidget(anywidget.AnyWidget):
             msg["response"] = response
         self.send(msg)
 
-    def _action(self, kind: str, call: Callable[[], str], **about: Any) -> dict[str, Any]:
-        """Run an action through the Source, mirror it in ``last_action``, return the reply."""
-        outcome: dict[str, Any] = {"kind": kind, **about, "new_run_id": None, "error": None,
+    def _action(self, kind: str, call: Callable[[], str], *, key: str = "new_run_id",
+                **about: Any) -> dict[str, Any]:
+        """Run an action through the Source, mirror it in ``last_action``, return the reply
+        (``{key: what the Source returned}``: the new run id, or a cancel's status)."""
+        outcome: dict[str, Any] = {"kind": kind, **about, key: None, "error": None,
                                    "at": _now()}
         try:
-            new_run_id = call()
+            result = call()
         except (errors.SourceError, errors.RunnerError) as exc:
             outcome["error"] = describe_error(exc)
             self._set(last_action=outcome)
             log.info("%s %s refused: %s", type(self).__name__, kind, outcome["error"])
             raise
-        outcome["new_run_id"] = new_run_id
+        outcome[key] = result
         self._set(last_action=outcome)
-        return {"new_run_id": new_run_id}
+        return {key: result}
 
     def _call_user(self, callbacks: list[Callable[..., Any]], *args: Any) -> None:
         """Call user callbacks; their exceptions show under the widget, never raise."""

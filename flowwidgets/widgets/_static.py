@@ -46,6 +46,7 @@ __all__ = [
     "pill",
     "plain",
     "status_of",
+    "visible",
 ]
 
 # Mirrors js/src/lib/status.ts: status is never told by colour alone.
@@ -82,9 +83,20 @@ ROW = "background:transparent"
 _CONTROL = ("Cc", "Cf", "Cs", "Co")
 
 
+def visible(text: str) -> str:
+    """``text`` with control and format characters (escape sequences, bidi overrides such
+    as U+202E, zero-width marks) replaced by ``\ufffd``; line breaks and tabs are kept.
+    ``evil\u202egnp.exe`` must not read as ``evilexe.png``."""
+    if text.isprintable():
+        return text
+    return "".join("\ufffd" if ch not in "\r\n\t" and unicodedata.category(ch) in _CONTROL
+                   else ch for ch in text)
+
+
 def esc(value: Any) -> str:
-    """Escape any value for HTML text or a quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escape any value for HTML text or a quoted attribute (control and bidi characters
+    shown as ``\ufffd``, see :func:`visible`)."""
+    return html.escape(visible("" if value is None else str(value)), quote=True)
 
 
 def status_of(value: Any) -> str:

@@ -64,7 +64,7 @@ def runner(tmp_path):
 def test_run_fail_restart_from_the_failed_step_and_watch_it_live(runner, tmp_path):
     with serve_in_thread(runner) as server, connect(server.url) as src:
         assert src.flavour == "flowwidgets" and src.health()
-        assert src.capabilities == {"restart", "rerun", "resume", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "resume", "run_now", "cancel"}
         poller = src.poller(interval=5)
         events: queue.Queue[LiveEvent] = queue.Queue()
         unsubscribe = poller.subscribe(events.put)

@@ -45,6 +45,19 @@ class LiveServer:
     username: str | None = None
     password: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    hold_flag: Path | None = None
+    """While this file exists the diamond's ``clean`` task keeps running (at most 5 min):
+    a run to cancel."""
+
+    def hold(self) -> None:
+        """Make ``clean`` run until :meth:`release` (for cancel tests)."""
+        assert self.hold_flag is not None
+        self.hold_flag.write_text("hold\n")
+
+    def release(self) -> None:
+        """Let ``clean`` finish."""
+        if self.hold_flag is not None:
+            self.hold_flag.unlink(missing_ok=True)
 
     def fail(self) -> None:
         """Make ``enrich`` fail from the next run on."""
@@ -63,9 +76,10 @@ class LiveServer:
 def airflow_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real ``airflow standalone`` (3.3.2) with the diamond DAG ``fw_diamond``."""
     work = tmp_path_factory.mktemp("airflow")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt", hold_flag=work / "hold.flag")
     live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace),
+           "FW_HOLD_FLAG": str(live.hold_flag)}
     with S.airflow_server(work, (S.DAGS / "fw_diamond.py",), env) as srv:
         live.url, live.username, live.password = srv.url, srv.username, srv.password
         headers = {"Authorization": f"Bearer {srv.token()}"}
@@ -81,9 +95,10 @@ def prefect_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     """A real ``prefect server start`` (3.8.8) serving the deployment
     ``fw-diamond/diamond``."""
     work = tmp_path_factory.mktemp("prefect")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt", hold_flag=work / "hold.flag")
     live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace),
+           "FW_HOLD_FLAG": str(live.hold_flag)}
     with S.prefect_server(work, env) as srv:
         runner = srv.serve(S.FLOWS / "fw_diamond_flow.py")
         srv.timings["deployment"] = S.wait_until("the deployment fw-diamond/diamond", lambda: (

@@ -53,6 +53,7 @@ OPERATIONS = {
     "GET /outputs", "POST /api/runs/{run_id}/restart", "POST /api/runs/{run_id}/rerun",
     "POST /api/runs/{run_id}/resume-from-watermark", "POST /api/jobs/{name}/run-now",
     "POST /api/pipelines/{name}/run-now", "GET /api/pipelines/{name}/step_history",
+    "POST /api/runs/{run_id}/cancel",
 }
 
 

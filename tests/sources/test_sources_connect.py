@@ -24,7 +24,7 @@ def test_detects_our_runner_by_its_health_answer():
     with mock_client({"GET /api/health": OUR_HEALTH}, seen=seen) as client:
         src = connect(BASE, client=client)
         assert src.flavour == "flowwidgets"
-        assert src.capabilities == {"restart", "rerun", "resume", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "resume", "run_now", "cancel"}
         assert not src.stub_mode
         assert [r.url.path for r in seen] == ["/api/health"]
 

@@ -195,7 +195,7 @@ def test_the_runners_refusal_is_shown_with_its_detail(env: Env):
             await pilot.press("R", "r", "w")  # other action keys do not stack dialogs
             assert len(app.screen_stack) == depth and isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")  # No: nothing is sent
-            assert "Run now cancelled; nothing was sent" in text_of(app, "#outcome")
+            assert "Run now: not confirmed; nothing was sent" in text_of(app, "#outcome")
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
                              "the confirmation again")
