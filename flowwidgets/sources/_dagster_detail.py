@@ -64,6 +64,7 @@ class RunExtras:
     stats: dict[str, dict[str, Any]]
     to_execute: tuple[str, ...] | None
     can_terminate: bool
+    """Dagster says the run can be terminated now and this user may."""
     may_reexecute: bool
     run_config: Any
 
@@ -143,7 +144,8 @@ def parse_run_extras(run: dict[str, Any], ep: str, where: str) -> RunExtras:
     return RunExtras(plan=plan, stats=stats,
                      to_execute=F.strs(run, "stepKeysToExecute", ep, where) if keys is not None
                      else None,
-                     can_terminate=F.b(run, "canTerminate", ep, where),
+                     can_terminate=F.b(run, "canTerminate", ep, where)
+                     and F.b(run, "hasTerminatePermission", ep, where, default=True),
                      may_reexecute=F.b(run, "hasReExecutePermission", ep, where, default=True),
                      run_config=run.get("runConfig"))
 
@@ -247,17 +249,21 @@ def restartable(steps: list[Step] | tuple[Step, ...]) -> tuple[str, ...]:
 
 def actions_for(run: Any, steps: list[Step], extras: RunExtras) -> Actions:
     """Re-execution from the failed steps or a chosen step (and its downstream), rerun of
-    every step: for a finished run Dagster lets this user re-execute; no watermarks."""
+    every step: for a finished run Dagster lets this user re-execute; cancel (terminate)
+    when Dagster says the run can be terminated; no watermarks."""
     reasons = {"resume_from_watermark": NO_RESUME,
                "restart": "Dagster re-executes into a new run: only the chosen step and its "
                           "downstream run, upstream outputs are loaded from this run"}
+    cancel = extras.can_terminate
+    if not cancel and run.status.is_active:
+        reasons["cancel"] = "Dagster says this run cannot be terminated (canTerminate)"
     if not extras.may_reexecute:
         why = "Dagster does not let this user re-execute runs (hasReExecutePermission)"
-        return Actions(reasons={**reasons, "restart": why, "rerun": why})
+        return Actions(reasons={**reasons, "restart": why, "rerun": why}, can_cancel=cancel)
     if not run.status.is_terminal:
         why = (f"the run is {run.extra.get('dagster_status') or run.status.value}: Dagster "
                "re-executes finished runs")
-        return Actions(reasons={**reasons, "restart": why, "rerun": why})
+        return Actions(reasons={**reasons, "restart": why, "rerun": why}, can_cancel=cancel)
     failed = tuple(s.name for s in steps if s.status is Status.FAILED)
     return Actions(restart_from_step=failed, rerun=True, restart_steps=restartable(steps),
                    reasons=reasons)

@@ -57,7 +57,7 @@ RUNS = ("query FwRuns($filter: RunsFilter, $limit: Int) { runsOrError(filter: $f
 STEP_STATS = ("query FwFailedSteps($filter: RunsFilter) { runsOrError(filter: $filter) { "
               + ERR + " ... on Runs { results { runId stepStats { stepKey status } } } } }")
 RUN = ("query FwRun($runId: ID!) { runOrError(runId: $runId) { " + ERR + " ... on Run { "
-       + RUN_FIELDS + " canTerminate hasReExecutePermission stepKeysToExecute runConfig "
+       + RUN_FIELDS + " canTerminate hasReExecutePermission hasTerminatePermission stepKeysToExecute runConfig "
        "pipelineSnapshotId "
        "executionPlan { steps { key inputs { dependsOn { key } } } } "
        "stepStats { stepKey status startTime endTime attempts { startTime endTime } } } } }")
@@ -86,7 +86,7 @@ REEXECUTE = ("mutation FwReexecute($exec: ExecutionParams, $re: ReexecutionParam
              + _LAUNCHED + " } }")
 TERMINATE = ("mutation FwTerminate($runId: String!) { terminateRun(runId: $runId, "
              "terminatePolicy: SAFE_TERMINATE) { __typename ... on TerminateRunSuccess { run "
-             "{ runId } } ... on TerminateRunFailure { message } " + ERR + " } }")
+             "{ runId status } } ... on TerminateRunFailure { message } " + ERR + " } }")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class DagsterFlavour(Flavour):
     ``clock`` gives "now" for the 7-day window (tests pin it)."""
 
     name = "dagster"
-    capabilities = frozenset({"restart", "rerun", "run_now"})
+    capabilities = frozenset({"restart", "rerun", "run_now", "cancel"})
 
     def __init__(self, *, version: str | None = None,
                  clock: Callable[[], datetime] | None = None):
@@ -496,9 +496,15 @@ class DagsterFlavour(Flavour):
         return self._remember(key, new)
 
     def cancel(self, run_id: str, key: str | None) -> Plan[str]:
-        """Terminate the run (SAFE_TERMINATE); Dagster marks it CANCELED once its worker
-        stops. A finished run is a Conflict with Dagster's message."""
+        """Terminate the run (``terminateRun``, SAFE_TERMINATE): Dagster stops its worker
+        and marks it CANCELED (a queued run at once). Returns the status word right after
+        the request (``running`` while Dagster is CANCELING). A finished run is a Conflict
+        with Dagster's message, an unknown one NotFound."""
+        if (done := self._remembered(key)) is not None:
+            return done
         data = yield from gql("FwTerminate", TERMINATE, {"runId": run_id})
         ep = "POST /graphql FwTerminate"
-        union(data, "terminateRun", "TerminateRunSuccess", ep)
-        return run_id
+        ok = union(data, "terminateRun", "TerminateRunSuccess", ep)
+        run = F.need_obj(F.req(ok, "run", ep, "data.terminateRun"), ep, "data.terminateRun.run")
+        status, raw = F.status(run, "status", DAGSTER_RUN_STATES, ep, "data.terminateRun.run")
+        return self._remember(key, raw.lower() if raw else status.value)

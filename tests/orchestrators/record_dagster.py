@@ -115,7 +115,7 @@ def record(work: Path) -> None:
             expect(errors.InvalidAction, lambda: s.restart(failed, "no_such_step"))
             expect(errors.InvalidAction, lambda: s.restart(failed, "clean"))
             expect(errors.InvalidAction, lambda: s.restart(healed))
-            expect(errors.Conflict, lambda: s._drive(s._flavour.cancel(failed, None)))
+            expect(errors.Conflict, lambda: s.cancel(failed))
         rec("dagster_refused", "restart from an unknown step, from a step whose upstream "
             "failed, from failure of a run without one; terminate a finished run", refusals)
 
@@ -130,7 +130,7 @@ def record(work: Path) -> None:
             s = src(c)
             new = [s.run_now("fw_diamond", idempotency_key="rec-1") for _ in range(2)]
             assert new[0] == new[1]
-            s._drive(s._flavour.cancel(new[0], None))
+            s.cancel(new[0])
         rec("dagster_run_now_cancel", "run now twice with one idempotency key, then "
             "terminate it", run_now)
 

@@ -53,7 +53,7 @@ def test_connect_finds_dagster_after_the_other_probes():
     c = Cassette.load("dagster_connect")
     with connect(BASE, client=replay_client(c)) as src:
         assert src.flavour == "dagster" and src._flavour.version == "1.13.28"
-        assert src.capabilities >= {"restart", "rerun", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "run_now", "cancel"}
     c.assert_all_used()
     # the webserver answers its UI page (200, HTML) to our, Airflow's and Prefect's probes
     assert c.exchanges[-1]["path"] == "/server_info"
@@ -132,6 +132,7 @@ def test_failed_run_detail_error_and_logs():
     assert enrich.attempts[0].error == detail.error and enrich.duration_ms is not None
     assert detail.actions.restart_from_step == ("enrich",) and detail.actions.rerun
     assert detail.actions.restart_steps == ("extract", "enrich")  # clean: enrich failed
+    assert not detail.actions.can_cancel  # finished: Dagster's canTerminate is false
     assert "no watermarks" in detail.actions.reasons["resume_from_watermark"]
     assert 'Started execution of step "enrich"' in log
     assert "the flag file is there" in log and "enrich: checking" in log  # captured stdout
@@ -207,7 +208,7 @@ def test_refusals_are_checked_before_anything_is_launched():
         with pytest.raises(errors.InvalidAction, match="no failed step"):
             src.restart(healed)
         with pytest.raises(errors.Conflict, match="could not be terminated.*FAILURE"):
-            src._drive(src._flavour.cancel(failed, None))
+            src.cancel(failed)
     c.assert_all_used()
     assert not calls(c, "FwReexecute")
 
@@ -255,7 +256,7 @@ def test_run_now_once_per_key_then_terminate():
     with source(c) as src:
         first = src.run_now("fw_diamond", idempotency_key="k")
         assert src.run_now("fw_diamond", idempotency_key="k") == first  # not launched again
-        assert src._drive(src._flavour.cancel(first, None)) == first
+        assert src.cancel(first) in ("cancelled", "running", "requested")
     c.assert_all_used()
     assert calls(c, "FwLaunchRun") == [{"params": {"selector": {
         "repositoryLocationName": "fw", "repositoryName": "__repository__",
