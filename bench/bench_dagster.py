@@ -154,7 +154,8 @@ def measure(jobs: int, polls: int, work: Path) -> list[str]:
     p50 = statistics.median(lat) * 1000
     return [
         f"{jobs} jobs (dagster dev up in {started:.0f} s):",
-        f"  cards (pipelines())        {n_cards} requests  {b_cards:>9,} B  {cards_s * 1000:7.0f} ms",
+        f"  cards (pipelines())        {n_cards} requests  {b_cards:>9,} B  "
+        f"{cards_s * 1000:7.0f} ms",
         f"  first snapshot             {n_first} requests  {b_first:>9,} B",
         f"  idle poll x{polls}              {statistics.mean(counts):.1f} requests  "
         f"{statistics.mean(sizes):>9,.0f} B  p50 {p50:5.0f} ms  max {max(lat) * 1000:5.0f} ms",

@@ -57,8 +57,8 @@ RUNS = ("query FwRuns($filter: RunsFilter, $limit: Int) { runsOrError(filter: $f
 STEP_STATS = ("query FwFailedSteps($filter: RunsFilter) { runsOrError(filter: $filter) { "
               + ERR + " ... on Runs { results { runId stepStats { stepKey status } } } } }")
 RUN = ("query FwRun($runId: ID!) { runOrError(runId: $runId) { " + ERR + " ... on Run { "
-       + RUN_FIELDS + " canTerminate hasReExecutePermission hasTerminatePermission stepKeysToExecute runConfig "
-       "pipelineSnapshotId "
+       + RUN_FIELDS + " canTerminate hasReExecutePermission hasTerminatePermission "
+       "stepKeysToExecute runConfig pipelineSnapshotId "
        "executionPlan { steps { key inputs { dependsOn { key } } } } "
        "stepStats { stepKey status startTime endTime attempts { startTime endTime } } } } }")
 JOB_PLAN = ("query FwJobPlan($job: PipelineSelector!, $config: RunConfigData) { "
