@@ -27,9 +27,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "orchestrators"))
+sys.path.insert(0, str(ROOT / "tests"))
 
-from _dagster_server import DAGSTER_VERSION, dagster_server  # noqa: E402
+from fwtest.orch_dagster import DAGSTER_VERSION, dagster_server  # noqa: E402
 
 from flowwidgets.sources import connect  # noqa: E402
 from flowwidgets.sources._base import Flavour  # noqa: E402

@@ -106,13 +106,13 @@ def attempt_row(r: Sequence[Any]) -> AttemptRecord:
 def event_row(r: Sequence[Any]) -> Event:
     """A ``SELECT EVENT_COLS`` row as an event."""
     return Event(id=r[0], kind=r[1], run_id=r[2], pipeline=r[3], status=r[4], step=r[5],
-                 at=dt(r[6]))  # type: ignore[arg-type]
+                 at=dt(r[6]))
 
 
 def watermark_row(r: Sequence[Any]) -> Watermark:
     """A ``SELECT WATERMARK_COLS`` row as a record."""
     return Watermark(pipeline=r[0], value=r[1], run_id=r[2], committed_at=dt(r[3]),
-                     rows_total=r[4], batches_total=r[5])  # type: ignore[arg-type]
+                     rows_total=r[4], batches_total=r[5])
 
 
 def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,

@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flowwidgets import errors
-from flowwidgets.models import Pipeline, RunDetail, RunPage, Status, format_time
+from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status, format_time
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._airflow_detail import build_detail
 from flowwidgets.sources._airflow_parse import (
     AIRFLOW_RUN_STATES,
+    DagInfo,
     TaskInstance,
     build_pipeline,
     join_run_id,
@@ -148,7 +149,7 @@ class AirflowFlavour(Flavour):
     # ---- reading -----------------------------------------------------------------------
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        dags = []
+        dags: list[DagInfo] = []
         while True:
             page, total = yield from self._get(
                 _q(f"{_V2}/dags", {"limit": PAGE, "offset": len(dags)}), "GET /api/v2/dags",
@@ -197,7 +198,7 @@ class AirflowFlavour(Flavour):
             return RunPage(runs=(), total=0, next_offset=None)  # no dag run has it
         dag = _seg(pipeline) if pipeline else "~"
         ep = "GET /api/v2/dags/{dag_id}/dagRuns"
-        collected: list = []
+        collected: list[Run] = []
         total = 0
         while len(collected) < limit:
             want = min(PAGE, limit - len(collected))
@@ -219,7 +220,7 @@ class AirflowFlavour(Flavour):
         return RunPage(runs=tuple(collected), total=total,
                        next_offset=end if end < total else None)
 
-    def _failed_tasks(self, runs: list) -> Plan[dict[tuple[str, str], str]]:
+    def _failed_tasks(self, runs: list[Run]) -> Plan[dict[tuple[str, str], str]]:
         body = {"dag_ids": sorted({r.extra["dag_id"] for r in runs}),
                 "dag_run_ids": sorted({r.extra["dag_run_id"] for r in runs}),
                 "state": ["failed"], "page_limit": PAGE}

@@ -221,16 +221,16 @@ def build_detail(info: RunInfo, pipeline: str, extras: RunExtras,
     failed = [s for s in steps if s.status is Status.FAILED]
     most = max((len(s.attempts) for s in steps), default=0)
     run = info.to_run(pipeline, failed[0].name if failed else None, most or None)
-    attempts = sorted((a for s in steps for a in s.attempts),
-                      key=lambda a: (a.started_at is None, format_time(a.started_at) or "",
-                                     a.step or "", a.number))
-    extra: dict[str, Any] = {"reexecution_makes_new_run": True}
+    history = sorted((a for s in steps for a in s.attempts),
+                     key=lambda a: (a.started_at is None, format_time(a.started_at) or "",
+                                    a.step or "", a.number))
+    more: dict[str, Any] = {"reexecution_makes_new_run": True}
     if extras.to_execute is not None:
-        extra["step_keys_to_execute"] = list(extras.to_execute)
-    return RunDetail(run=run, steps=tuple(steps), attempts=tuple(attempts),
+        more["step_keys_to_execute"] = list(extras.to_execute)
+    return RunDetail(run=run, steps=tuple(steps), attempts=tuple(history),
                      actions=actions_for(run, steps, extras),
                      error=failed[0].error if failed else None,
-                     parent_run_id=info.parent_run_id, extra=extra)
+                     parent_run_id=info.parent_run_id, extra=more)
 
 
 def restartable(steps: list[Step] | tuple[Step, ...]) -> tuple[str, ...]:

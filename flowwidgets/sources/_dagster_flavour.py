@@ -324,7 +324,8 @@ class DagsterFlavour(Flavour):
         events = yield from self._events(run_id)
         captures = [e for e in events if e.kind == "LogsCapturedEvent" and e.file_key
                     and step in e.step_keys]
-        captured, shared = None, ()
+        captured: str | None = None
+        shared: tuple[str, ...] = ()
         if captures:
             cap = captures[-1]
             data = yield from gql("FwCapturedLogs", CAPTURED,

@@ -180,8 +180,9 @@ class PrefectFlavour(Flavour):
         recent = tuple(i.to_run(name) for i in infos)
         return build_pipeline(name, recent, total, week, **kw)
 
-    def _all(self, path: str, ep: str) -> Plan[dict[str, tuple[str, str | None, dict]]]:
-        out: dict[str, tuple[str, str | None, dict]] = {}
+    def _all(self, path: str, ep: str
+             ) -> Plan[dict[str, tuple[str, str | None, dict[str, Any]]]]:
+        out: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
         while True:
             page = yield from self._post(path, ep, {"sort": "NAME_ASC", "limit": PAGE,
                                                     "offset": len(out)}, parse_names(ep))
@@ -203,7 +204,7 @@ class PrefectFlavour(Flavour):
                 if dflow != fid:
                     continue
                 schedule, tz = schedule_summary(row, ep, "deployment")
-                base = {"deployments": {"id": {"any_": [did]}}}
+                base: dict[str, Any] = {"deployments": {"id": {"any_": [did]}}}
                 nxt = yield from self._next_run(base)
                 out.append((yield from self._card(
                     f"{fname}/{dname}", base, schedule=schedule, timezone=tz, next_run=nxt,

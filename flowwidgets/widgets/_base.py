@@ -26,6 +26,7 @@ import anywidget
 import traitlets
 
 from flowwidgets import errors
+from flowwidgets._vocab import describe_error
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -74,19 +75,6 @@ def check_kwargs(cls: type, kwargs: Iterable[str], accepted: Iterable[str]) -> N
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}{hint} "
                         f"(accepted: {', '.join(accepted)})")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line explanation for the view: the runner's own detail where there is one."""
-    if isinstance(exc, errors.APIError):
-        detail = exc.detail
-        if isinstance(detail, dict | list):
-            detail = str(detail)
-        text = str(detail) if detail else str(exc)
-        return f"{text} (HTTP {exc.status_code})"
-    if isinstance(exc, errors.FlowwidgetsError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _now() -> str:

@@ -7,7 +7,7 @@ marked "reused".
     extract ─┬─ clean ──┬─ join ── publish
              └─ enrich ─┘          (enrich fails while the fail-switch file exists)
 
-The Dagster server is the session fixture of tests/orchestrators/_live.py; the notebook is
+The Dagster server is the session fixture of tests/fwtest/orchestrators.py; the notebook is
 tests/browser/notebooks/dagster_dashboard.ipynb, served by the ``voila`` fixture.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
-from _live import LiveServer  # tests/conftest.py puts tests/orchestrators on sys.path
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
+from fwtest.orchestrators import LiveServer
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui

@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # a script: _cassette beside it, tests/fwtest
 
-import _dagster_server as D  # noqa: E402
 from _cassette import dagster_source  # noqa: E402
-from _servers import free_port, start, wait_until  # noqa: E402
+from fwtest import orch_dagster as D  # noqa: E402
+from fwtest.orch_servers import free_port, start, wait_until  # noqa: E402
 from record import Recorder, expect, wait_for  # noqa: E402
 
 from flowwidgets import errors  # noqa: E402

@@ -1,13 +1,14 @@
 """A real Dagster 1.13 for tests: ``dagster dev`` (webserver + daemon) in its own cached venv.
 
-The code location is ``dagster/fw_diamond_job.py`` (the diamond job, a scheduled job, a
-sensed job), loaded by a ``workspace.yaml`` written into the test's folder; ``DAGSTER_HOME``
-(SQLite storage, telemetry off, the queued run coordinator dequeuing every second) and
-TMPDIR live there too. The daemon is required: without it runs stay QUEUED. Stopped with
-SIGINT to ``dagster dev`` (it shuts its webserver, daemon and code server down), then the
-process group is TERMed/KILLed after a grace period.
+The code location is ``tests/orchestrators/dagster/fw_diamond_job.py`` (the diamond job,
+a scheduled job, a sensed job), loaded by a ``workspace.yaml`` written into the test's
+folder; ``DAGSTER_HOME`` (SQLite storage, telemetry off, the queued run coordinator
+dequeuing every second) and TMPDIR live there too. The daemon is required: without it runs
+stay QUEUED. Stopped with SIGINT to ``dagster dev`` (it shuts its webserver, daemon and code
+server down), then the process group is TERMed/KILLed after a grace period.
 
-Run as a script to build the venv ahead of time: ``python tests/orchestrators/_dagster_server.py``.
+Run as a script to build the venv ahead of time: ``python -m fwtest.orch_dagster`` (from
+``tests/``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _servers import _clean_env, ensure_venv, free_port, start, wait_until
+
+from fwtest.orch_servers import _clean_env, ensure_venv, free_port, start, wait_until
 
 __all__ = ["DAGSTER_VERSION", "DagsterServer", "dagster_server", "dagster_venv"]
 
 DAGSTER_VERSION = "1.13.28"
 DAGSTER_REQUIREMENTS = (f"dagster=={DAGSTER_VERSION}", f"dagster-webserver=={DAGSTER_VERSION}",
                         f"dagster-graphql=={DAGSTER_VERSION}")
-CODE = Path(__file__).resolve().parent / "dagster" / "fw_diamond_job.py"
+CODE = Path(__file__).resolve().parents[1] / "orchestrators" / "dagster" / "fw_diamond_job.py"
 
 
 def dagster_venv() -> Path:
