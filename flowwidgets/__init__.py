@@ -81,7 +81,15 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flowwidgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        from flowwidgets._extras import MissingExtra, extra_of
+
+        extra = extra_of(exc.name)
+        if extra is None:
+            raise
+        raise MissingExtra(f"flowwidgets.{name}", extra, [str(exc.name)]) from None
     globals()[name] = value
     return value
 

@@ -1,6 +1,7 @@
 """``flowwidgets``: the command line.
 
     flowwidgets serve PIPELINES.yaml [--host 127.0.0.1] [--port 8005] [--token T] [--db PATH]
+                      [--tick S] [--max-output-bytes N]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
     flowwidgets tui [URL]
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import signal
 import sys
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowwidgets._extras import MissingExtra, require
 from flowwidgets.errors import SpecError
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
     from flowwidgets.runner.spec import Pipelines
     from flowwidgets.runner.store import RunRecord
 
-__all__ = ["build_parser", "main"]
+__all__ = ["UsageError", "build_parser", "check_port", "main"]
 
 DEFAULT_PORT = 8005
 
@@ -41,9 +44,52 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except SpecError as exc:
+    except (SpecError, UsageError) as exc:
         _err(str(exc))
         return 2
+    except MissingExtra as exc:
+        _err(f"flowwidgets {args.command}: {exc}")
+        return 1
+
+
+class UsageError(Exception):
+    """A bad option or file given on the command line: one line naming it, exit 2."""
+
+
+def check_port(value: int, option: str) -> int:
+    """``value`` if it is a TCP port (0 picks a free one), else UsageError naming ``option``."""
+    if not 0 <= value <= 65535:
+        raise UsageError(f"flowwidgets: {option} {value}: not a port; use 1-65535 "
+                         "(or 0 for a free one)")
+    return value
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    for option in ("port", "status_port", "ui_port"):
+        value = getattr(args, option, None)
+        if value is not None:
+            check_port(value, "--" + option.replace("_", "-"))
+    most = getattr(args, "max_output_bytes", None)
+    if most is not None and most < 1:
+        raise UsageError(f"flowwidgets: --max-output-bytes {most}: must be at least 1")
+    tick = getattr(args, "tick", None)
+    if tick is not None and not (math.isfinite(tick) and 0 < tick <= 3600):
+        raise UsageError(f"flowwidgets: --tick {tick:g}: the scheduler tick must be more "
+                         "than 0 and at most 3600 seconds")
+
+
+def _open_runner(pipelines: Pipelines, db: str | None, **kwargs: Any) -> LocalRunner:
+    """A LocalRunner, or UsageError naming the run log file and what is wrong with it."""
+    from flowwidgets.errors import FlowwidgetsError
+    from flowwidgets.runner._local import LocalRunner
+
+    try:
+        return LocalRunner(pipelines, db=db, **kwargs)
+    except FlowwidgetsError as exc:
+        raise UsageError(f"flowwidgets: --db {exc}") from None
+    except OSError as exc:
+        where = exc.filename or db or "the run log"
+        raise UsageError(f"flowwidgets: --db {where}: {exc.strerror or exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +127,9 @@ def _add_serve(sub: Any) -> None:
     p.add_argument("--db", default=None,
                    help="SQLite run log (default: .flowwidgets/runs.sqlite beside the file)")
     p.add_argument("--tick", type=float, default=1.0, help="scheduler tick in seconds")
+    p.add_argument("--max-output-bytes", type=int, default=None, metavar="N",
+                   help="largest step output stored, as JSON (default 8 MiB); a larger "
+                        "one fails its step")
     p.set_defaults(func=_cmd_serve)
 
 
@@ -118,10 +167,11 @@ def _add_tui(sub: Any) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from flowwidgets.runner._local import LocalRunner
-
+    _check_options(args)
+    require("runner", "the local runner")
     pipelines = _load(args.pipelines)
-    runner = LocalRunner(pipelines, db=args.db, tick_s=args.tick)
+    extra = {} if args.max_output_bytes is None else {"max_output_bytes": args.max_output_bytes}
+    runner = _open_runner(pipelines, args.db, tick_s=args.tick, **extra)
     handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
     if handle is None:
         return 1
@@ -137,15 +187,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from flowwidgets.runner._local import LocalRunner
-
+    _check_options(args)
+    require("runner", "the local runner")
     pipelines = _load(args.flow)
     name = _pick(pipelines, args.pipeline, args.flow)
     if name is None:
         return 2
     one = dataclasses.replace(pipelines, pipelines=(pipelines[name],))
     with _run_log(args.db) as db:
-        runner = LocalRunner(one, db=db)
+        runner = _open_runner(one, db)
         handle = None
         if args.status_port is not None:
             handle = _serve(runner, args.host, args.status_port, args.token, start_runner=False)

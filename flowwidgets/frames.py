@@ -235,7 +235,7 @@ def step_failures(src_or_details: Source | Iterable[RunDetail], *,
         src: Any = src_or_details
         details: Iterable[RunDetail] = _failed_details(src, pipeline, limit)
     else:
-        details = src_or_details  # type: ignore[assignment]
+        details = src_or_details
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for detail in details:
         if detail.status is not Status.FAILED:

@@ -84,9 +84,10 @@ RUN_STATUSES = frozenset(
 """The statuses a run may have (ematix-flow's run vocabulary)."""
 
 STEP_STATUSES = frozenset(
-    {Status.PENDING, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.SKIPPED}
+    {Status.PENDING, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.SKIPPED,
+     Status.CANCELLED}
 )
-"""The statuses a step may have."""
+"""The statuses a step may have (``cancelled``: it was running when its run was cancelled)."""
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -189,11 +190,14 @@ class Actions(_Model):
     restart_steps: tuple[str, ...] = ()
     """Every step a restart may start from, when the runner says (our runner does);
     ``restart_from_step`` holds the one it suggests (the failed step)."""
+    can_cancel: bool = False
+    """True while the run can be cancelled (requested or running, on a runner that can)."""
 
     @property
     def any(self) -> bool:
         """True when at least one action applies."""
-        return bool(self.restart_from_step or self.rerun or self.resume_from_watermark)
+        return bool(self.restart_from_step or self.rerun or self.resume_from_watermark
+                    or self.can_cancel)
 
 
 @dataclass(frozen=True, slots=True)

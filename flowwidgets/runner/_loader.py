@@ -25,22 +25,24 @@ _NULL_IS_ABSENT = {"schedule", "description", "call", "run", "timeout_s"}
 """Keys whose ``null`` value means 'not given' (their default is None)."""
 _YAMLLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's parser when PyYAML has it (about 10x faster); nodes keep their marks either way."""
+MAX_EXPANDED_NODES = 100_000
+"""Most YAML nodes a file may stand for once its aliases are expanded. A real pipelines
+file has a few thousand; nested aliases ("billion laughs") multiply past this in a few
+hundred bytes and are refused before anything is built from them."""
 
 
 def load_file(path: Path) -> Pipelines:
     """Read, parse and validate the pipelines file at ``path``; raise SpecError on any problem."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read the pipelines file: {e}", path=where) from None
+    text = _read_text(path, where)
     loader = _YAMLLoader(text)
     try:
         root = loader.get_single_node()
         if root is None:
             raise SpecError("the file is empty; it needs a top-level 'pipelines:' list",
                             path=where, line=1)
+        _check_expansion(root, where)
         specs, pipe_lines, step_lines = _Reader(loader, where).read(root)
     except yaml.MarkedYAMLError as e:
         raise _yaml_error(e, text, where) from None
@@ -52,6 +54,34 @@ def load_file(path: Path) -> Pipelines:
     pipelines = Pipelines(pipelines=specs, path=path.resolve(), base_dir=base_dir)
     check(pipelines, Where(where, pipe_lines, step_lines))
     return pipelines
+
+
+def _read_text(path: Path, where: str) -> str:
+    """The file's text, or a SpecError naming the file and why it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("cannot read the pipelines file: no such file", path=where) from None
+    except IsADirectoryError:
+        raise SpecError("cannot read the pipelines file: it is a directory; name the YAML "
+                        "file inside it", path=where) from None
+    except PermissionError:
+        raise SpecError("cannot read the pipelines file: permission denied",
+                        path=where) from None
+    except OSError as e:
+        raise SpecError(f"cannot read the pipelines file: {e.strerror or e}",
+                        path=where) from None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise SpecError("cannot read the pipelines file: it is binary (a NUL byte at offset "
+                        f"{nul}), not YAML text", path=where)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise SpecError(f"cannot read the pipelines file: it is not UTF-8 text (byte "
+                        f"0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8",
+                        path=where, line=line) from None
 
 
 def validate(pipelines: Pipelines | Sequence[PipelineSpec]) -> None:
@@ -96,7 +126,8 @@ class _Reader:
     def fail(self, message: str, line: int | None) -> SpecError:
         return SpecError(message, path=self.where, line=line)
 
-    def read(self, root: yaml.Node):
+    def read(self, root: yaml.Node
+             ) -> tuple[tuple[PipelineSpec, ...], dict[int, Lines], dict[tuple[int, int], Lines]]:
         if not isinstance(root, yaml.MappingNode):
             fix = ("; put 'pipelines:' on the first line and indent the list under it"
                    if isinstance(root, yaml.SequenceNode) else "")
@@ -114,7 +145,9 @@ class _Reader:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
             raise self.fail("'pipelines' must be a non-empty list, one '- name: ...' entry "
                             "per pipeline", line)
-        specs, pipe_lines, step_lines = [], {}, {}
+        specs: list[PipelineSpec] = []
+        pipe_lines: dict[int, Lines] = {}
+        step_lines: dict[tuple[int, int], Lines] = {}
         for i, pnode in enumerate(node.value):
             spec, lines, slines = self.pipeline(i, pnode)
             specs.append(spec)
@@ -122,7 +155,7 @@ class _Reader:
             step_lines.update({(i, j): sl for j, sl in enumerate(slines)})
         return tuple(specs), pipe_lines, step_lines
 
-    def pipeline(self, i: int, node: yaml.Node):
+    def pipeline(self, i: int, node: yaml.Node) -> tuple[PipelineSpec, Lines, list[Lines]]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(f"pipeline #{i + 1} must be a mapping (name:, steps:, ...)",
                             _line(node))
@@ -143,12 +176,11 @@ class _Reader:
                 raise self.fail(f"'steps' of {label} must be a non-empty list, one "
                                 "'- name: ...' entry per step", sline)
             for j, st in enumerate(snode.value):
-                spec, sl = self.step(label, j, st)
-                steps.append(spec)
+                step, sl = self.step(label, j, st)
+                steps.append(step)
                 step_lines.append(sl)
-        lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
-        spec = PipelineSpec(steps=tuple(steps), line=_line(node), **values)
-        return spec, lines, step_lines
+        lines: Lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
+        return PipelineSpec(steps=tuple(steps), line=_line(node), **values), lines, step_lines
 
     def step(self, label: str, j: int, node: yaml.Node) -> tuple[StepSpec, Lines]:
         if not isinstance(node, yaml.MappingNode):
@@ -169,12 +201,13 @@ class _Reader:
                                 "e.g. depends_on: [fetch]", dline)
             values["depends_on"] = tuple(self.loader.construct_object(d, deep=True)
                                          for d in dnode.value)
-        lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
+        lines: Lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
         values.setdefault("name", None)
         return StepSpec(line=_line(node), **values), lines
 
     def mapping(self, node: yaml.MappingNode, allowed: Sequence[str],
-                extra_ok: Callable[[str], bool] = lambda k: False):
+                extra_ok: Callable[[str], bool] = lambda k: False
+                ) -> tuple[dict[str, tuple[yaml.Node, int]], list[tuple[str, int]]]:
         """Keys of ``node`` → (value node, line); unknown keys listed apart, in file order."""
         seen: dict[str, int] = {}
         for knode, _ in node.value:  # duplicates among the mapping's own keys are mistakes
@@ -198,7 +231,8 @@ class _Reader:
                 unknown.append((key, _line(knode)))
         return out, unknown
 
-    def values(self, keys: dict[str, tuple[yaml.Node, int]], exclude: Sequence[str]):
+    def values(self, keys: dict[str, tuple[yaml.Node, int]],
+               exclude: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, (vnode, _) in keys.items():
             if key in exclude:
@@ -218,5 +252,44 @@ class _Reader:
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def _check_expansion(root: yaml.Node, where: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_EXPANDED_NODES` nodes, or
+    refer to themselves. Linear in the distinct nodes: a shared (anchored) node's
+    expanded size is computed once."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            children = _children(node)
+            size = 1 + sum(sizes[id(c)] for c in children)
+            if size > MAX_EXPANDED_NODES:
+                raise SpecError(
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+                    "(nested anchors, a 'billion laughs' file); refused before expanding it",
+                    path=where, line=_line(node))
+            sizes[key] = size
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise SpecError("a YAML anchor refers to itself (a recursive alias); remove it",
+                            path=where, line=_line(node))
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from flowwidgets.errors import InvalidAction, PipelineNotFound, RunConflict, RunNotFound
 from flowwidgets.models import Status
-from flowwidgets.runner.executor import Executor, pipeline_steps
+from flowwidgets.runner.executor import MAX_OUTPUT_BYTES, Executor, pipeline_steps
 from flowwidgets.runner.scheduler import Scheduler
 from flowwidgets.runner.spec import Pipelines, PipelineSpec
 from flowwidgets.runner.store import RunLog, RunRecord, StepRecord
@@ -50,13 +50,16 @@ class LocalRunner:
     :meth:`stop`: its owner closes it), or None for ``<base_dir>/.flowwidgets/runs.sqlite``.
     ``max_workers`` steps run at once (a streaming step holds one for as long as it
     runs); ``tick_s`` is the scheduler's period; ``data_dir`` is the working directory
-    of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``).
+    of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``);
+    ``max_output_bytes`` bounds a stored step output as JSON (a larger one fails its step
+    with an error saying so).
     """
 
     def __init__(self, pipelines: Pipelines | Sequence[PipelineSpec], *,
                  db: str | Path | RunLog | None = None, max_workers: int = 4,
                  tick_s: float = 1.0, worker_id: str | None = None,
-                 data_dir: str | Path | None = None):
+                 data_dir: str | Path | None = None,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES):
         if not isinstance(pipelines, Pipelines):
             pipelines = Pipelines(pipelines=tuple(pipelines))
         self.pipelines: Pipelines = pipelines
@@ -77,11 +80,13 @@ class LocalRunner:
         data.mkdir(parents=True, exist_ok=True)
         self.data_dir: Path = data
         self._executor = Executor(self.store, pipelines, max_workers=max_workers,
-                                  data_dir=data, on_finished=self._on_finished)
+                                  data_dir=data, on_finished=self._on_finished,
+                                  max_output_bytes=max_output_bytes)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,
-                                    tick_s=self.tick_s)
+                                    tick_s=self.tick_s,
+                                    housekeeping=self._executor.reap_cancelled)
         self._finished = threading.Condition()
         self._keys: OrderedDict[str, str] = OrderedDict()
         self._started = False
@@ -145,7 +150,8 @@ class LocalRunner:
         spec = self._pipeline(pipeline)
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
-        return self._create(spec, trigger="run_now", idempotency_key=idempotency_key)
+        return self._create(spec, trigger="run_now", idempotency_key=idempotency_key,
+                            request=f"run-now of pipeline {pipeline}")
 
     def restart(self, run_id: str, from_step: str | None = None, *,
                 idempotency_key: str | None = None) -> str:
@@ -154,8 +160,10 @@ class LocalRunner:
         step (a failed streaming run resumes from its watermark instead)."""
         run = self._run(run_id)
         self._not_active(run, "restarted")
+        asked = f"restart of run {run_id} from " + (
+            "its failed step" if from_step is None else f"step {from_step!r}")
         if from_step is None and run.kind == "streaming" and run.status is Status.FAILED:
-            return self.resume(run_id, idempotency_key=idempotency_key)
+            return self._resume(run_id, idempotency_key, asked)
         spec = self._spec_of(run)
         steps = self.store.get_steps(run_id)
         names = [s.name for s in steps]
@@ -176,7 +184,7 @@ class LocalRunner:
         return self._create(spec, trigger="restart", parent_run_id=run_id,
                             from_step=from_step, reused=reused,
                             resume_watermark=self._watermark(spec),
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, request=asked)
 
     def rerun(self, run_id: str, *, idempotency_key: str | None = None) -> str:
         """Request a run of the same pipeline executing every step (streaming: from the
@@ -187,11 +195,14 @@ class LocalRunner:
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
         return self._create(spec, trigger="rerun", parent_run_id=run_id,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, request=f"rerun of run {run_id}")
 
     def resume(self, run_id: str, *, idempotency_key: str | None = None) -> str:
         """Streaming runs: request a run that continues from the pipeline's last committed
         watermark (``ctx.watermark``)."""
+        return self._resume(run_id, idempotency_key, f"resume of run {run_id}")
+
+    def _resume(self, run_id: str, idempotency_key: str | None, asked: str) -> str:
         run = self._run(run_id)
         if run.kind != "streaming":
             raise InvalidAction(f"run {run_id} is a {run.kind} run; only streaming runs resume "
@@ -204,14 +215,46 @@ class LocalRunner:
                                 "nothing to resume from (rerun it)")
         self._no_active_stream(spec.name, idempotency_key)
         return self._create(spec, trigger="resume", parent_run_id=run_id,
-                            resume_watermark=watermark, idempotency_key=idempotency_key)
+                            resume_watermark=watermark, idempotency_key=idempotency_key,
+                            request=asked)
+
+    def cancel(self, run_id: str, *, by: str | None = None,
+               idempotency_key: str | None = None) -> RunRecord:
+        """Cancel a ``requested``, ``running`` or ``paused`` run (also one of a pipeline
+        no longer in the pipelines file): the run log records it ``cancelled`` with
+        ``by`` and the time, and the executor running it stops its steps (shell steps:
+        their process group is killed; call steps: their result is discarded). An
+        executor in another process on the same file notices within a scheduler tick.
+        Returns the cancelled record (``RunNotFound``; ``RunConflict`` once finished,
+        except for a repeat of the cancel that used the same ``idempotency_key``)."""
+        run = self._run(run_id)
+        if idempotency_key is not None and self._keys.get(idempotency_key) == run_id \
+                and run.status is Status.CANCELLED:
+            return run
+        if run.status.is_terminal:
+            raise RunConflict(f"run {run_id} is {run.status}; only requested or running runs "
+                              "can be cancelled")
+        try:
+            record = self.store.cancel_run(run_id, by=by)
+        except ValueError as exc:  # it finished between the read and the write
+            raise RunConflict(str(exc)) from exc
+        except KeyError as exc:
+            raise RunNotFound(f"run {run_id} not found") from exc
+        if idempotency_key is not None:
+            self._remember(idempotency_key, run_id)
+        self._executor.cancel(run_id)
+        with self._finished:
+            self._finished.notify_all()
+        self._scheduler.wake()
+        return self.store.get_run(run_id) or record
 
     def actions_for(self, run: RunRecord) -> dict[str, Any]:
         """Which actions apply to ``run``, in ematix-flow's shape plus ``restart_steps``
-        (every step of a finished run is a valid restart point). Pause is not supported."""
+        (every step of a finished run is a valid restart point) and ``cancel`` (true while
+        it is requested or running). Pause is not supported."""
         actions: dict[str, Any] = {"pause": False, "resume": False, "restart_from_step": [],
                                    "rerun_full": False, "resume_from_watermark": False,
-                                   "restart_steps": []}
+                                   "restart_steps": [], "cancel": run.status.is_active}
         if not run.status.is_terminal or run.pipeline not in self.pipelines:
             return actions
         spec = self.pipelines[run.pipeline]
@@ -331,21 +374,21 @@ class LocalRunner:
         and its downstream (in the old and the current DAG) whose output is stored; a step
         that cannot be reused is re-executed, and so is everything downstream of it."""
         old = {s.name: s for s in steps}
-        old_children: dict[str, list[str]] = {}
-        for s in steps:
-            for d in s.depends_on:
-                old_children.setdefault(d, []).append(s.name)
+        children: dict[str, list[str]] = {}  # in the old DAG and the current one
+        for name, deps in [*((s.name, s.depends_on) for s in steps),
+                           *((s.name, s.depends_on) for s in spec.steps)]:
+            for d in deps:
+                children.setdefault(d, []).append(name)
         execute: set[str] = set()
 
-        def add(name: str) -> None:
+        def add(name: str) -> None:  # each step is visited once: linear in the edges
             todo = [name]
             while todo:
                 n = todo.pop()
                 if n in execute:
                     continue
                 execute.add(n)
-                todo.extend(old_children.get(n, ()))
-                todo.extend(spec.downstream_of(n) - execute)
+                todo.extend(c for c in children.get(n, ()) if c not in execute)
 
         add(from_step)
         reused: dict[str, str] = {}
@@ -371,15 +414,20 @@ class LocalRunner:
             return source
         return None
 
+    def _remember(self, key: str, run_id: str) -> None:
+        self._keys[key] = run_id
+        while len(self._keys) > _KEYS_KEPT:
+            self._keys.popitem(last=False)
+
     def _create(self, spec: PipelineSpec, *, trigger: str, wake: bool = True,
-                idempotency_key: str | None = None, **fields: Any) -> str:
+                idempotency_key: str | None = None, request: str | None = None,
+                **fields: Any) -> str:
         run_id, _ = self.store.create_run(pipeline=spec.name, kind=spec.kind,
                                           steps=pipeline_steps(spec), trigger=trigger,
-                                          idempotency_key=idempotency_key, **fields)
+                                          idempotency_key=idempotency_key,
+                                          idempotency_request=request, **fields)
         if idempotency_key is not None:
-            self._keys[idempotency_key] = run_id
-            while len(self._keys) > _KEYS_KEPT:
-                self._keys.popitem(last=False)
+            self._remember(idempotency_key, run_id)
         if wake:
             self._scheduler.wake()
         return run_id

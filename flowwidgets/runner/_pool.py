@@ -128,6 +128,14 @@ class RunState:
         self.watermark: str | None = run.resume_watermark
         """The last watermark committed by this run (else the one it resumed from)."""
         self.abandoned = False
+        """Given up (runner stopping, or cancelled): its steps write nothing more."""
+        self.cancel_event = threading.Event()
+        """Set when the run is cancelled: its shell steps are killed, call steps see
+        ``ctx.should_stop()``."""
+        self.shells = 0
+        """Shell commands of this run running now."""
+        self.cut_short: list[str] = []
+        """Steps the runner's stop killed (recorded as cancelled)."""
         self.finished = threading.Event()
         self.final: RunRecord | None = None
         self._lock = threading.Lock()
@@ -141,13 +149,15 @@ class RunState:
 
     def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool
                   ) -> tuple[list[str], bool]:
-        """Record a step's end (``ok`` None: it never started and stays pending); returns
-        (steps to start now, whether the run is over)."""
+        """Record a step's end (``ok`` None: it never started and stays pending, or the
+        runner's stop cut it short); returns (steps to start now, whether the run is
+        over)."""
         with self._lock:
             self.running.discard(name)
             newly: list[str] = []
             if ok is None:
-                pass
+                if error is not None:  # cut short by the stop
+                    self.cut_short.append(name)
             elif ok:
                 self.done.add(name)
                 for child in self.children.get(name, ()):
@@ -173,7 +183,9 @@ class RunState:
                     return Status.CANCELLED, None, None
                 return Status.SUCCEEDED, None, None
             if stopping:
-                return Status.CANCELLED, None, f"runner stopped before {', '.join(left)} ran"
+                return Status.CANCELLED, None, f"runner stopped before {', '.join(left)} ran" \
+                    if not self.cut_short else (f"runner stopped while "
+                                                f"{', '.join(self.cut_short)} still ran")
             return (Status.FAILED, None,
                     f"steps {', '.join(left)} could not start: a dependency never finished")
 

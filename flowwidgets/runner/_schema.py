@@ -14,9 +14,9 @@ import sqlite3
 
 from flowwidgets.errors import FlowwidgetsError
 
-__all__ = ["SCHEMA_VERSION", "migrate"]
+__all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE runs (
@@ -175,7 +175,14 @@ CREATE INDEX watermarks_pipeline_committed ON watermarks (pipeline, committed_at
 INSERT INTO meta (key, value) VALUES ('events_trimmed_through', 0);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V3 = """
+-- What an idempotency key was first used for ("restart <run> from <step>" and a hash),
+-- so the same key on a different request is refused instead of answered with the first
+-- run; NULL for keys stored before (and for schedule fires): not checked.
+ALTER TABLE idempotency ADD COLUMN request TEXT;
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 
@@ -193,6 +200,8 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         (current,) = conn.execute("PRAGMA user_version").fetchone()
+        if current == 0:
+            refuse_foreign(conn, path)
         if current > SCHEMA_VERSION:
             raise FlowwidgetsError(
                 f"{path}: run log schema version {current} is newer than this flowwidgets "
@@ -206,6 +215,23 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
+    """A file without our schema version must be empty: tables there belong to another
+    program, and adding ours beside them would damage its file. Raises
+    :class:`~flowwidgets.errors.FlowwidgetsError` naming the file and a few tables."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version:
+        return
+    tables = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name LIMIT 4")]
+    if tables:
+        shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+        raise FlowwidgetsError(
+            f"{path}: not a flowwidgets run log: an SQLite file of another program (tables: "
+            f"{shown}); choose another file, it was left unchanged")
 
 
 def _statements(script: str) -> list[str]:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +43,12 @@ class ShellResult:
 
 
 def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float | None,
-              cancel: threading.Event, log: LogTail) -> ShellResult:
-    """Run ``sh -c command`` to completion (or timeout, or ``cancel``); stdout and stderr
-    go, interleaved as they arrive, to ``log``."""
+              cancel: threading.Event | Sequence[threading.Event], log: LogTail
+              ) -> ShellResult:
+    """Run ``sh -c command`` to completion (or timeout, or until any ``cancel`` event is
+    set: then ``killed == "stopped"``); stdout and stderr go, interleaved as they arrive,
+    to ``log``."""
+    cancels = (cancel,) if isinstance(cancel, threading.Event) else tuple(cancel)
     out, err = LogTail(), LogTail()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     killed: str | None = None
@@ -62,7 +66,7 @@ def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float 
                 now = time.monotonic()
                 running = proc.poll() is None
                 if killed is None and running:
-                    if cancel.is_set():
+                    if any(c.is_set() for c in cancels):
                         killed, killed_at = "stopped", now
                     elif deadline is not None and now >= deadline:
                         killed, killed_at = "timeout", now

@@ -13,6 +13,7 @@ picks its rowids from a covering index first and reads only those rows, so a dee
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowwidgets.errors import InvalidAction
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
 from flowwidgets.runner.store import (
@@ -43,13 +45,17 @@ __all__ = [
     "SUMMARY_COLS",
     "WATERMARK_COLS",
     "attempt_row",
+    "cancel",
+    "cancelled",
     "event_row",
     "import_rows",
     "insert_run",
     "pipeline_stats",
     "recover",
+    "request_text",
     "run_page",
     "run_row",
+    "same_request",
     "step_row",
     "watermark_row",
 ]
@@ -100,13 +106,13 @@ def attempt_row(r: Sequence[Any]) -> AttemptRecord:
 def event_row(r: Sequence[Any]) -> Event:
     """A ``SELECT EVENT_COLS`` row as an event."""
     return Event(id=r[0], kind=r[1], run_id=r[2], pipeline=r[3], status=r[4], step=r[5],
-                 at=dt(r[6]))  # type: ignore[arg-type]
+                 at=dt(r[6]))
 
 
 def watermark_row(r: Sequence[Any]) -> Watermark:
     """A ``SELECT WATERMARK_COLS`` row as a record."""
     return Watermark(pipeline=r[0], value=r[1], run_id=r[2], committed_at=dt(r[3]),
-                     rows_total=r[4], batches_total=r[5])  # type: ignore[arg-type]
+                     rows_total=r[4], batches_total=r[5])
 
 
 def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,
@@ -292,6 +298,72 @@ def _interrupt(tx: Tx, run_id: str, pipeline: str, started: str | None) -> None:
         (Status.FAILED, tx.now_text, tx.ms_since(started), INTERRUPTED,
          running[0] if running else None, run_id, run_id))
     tx.event("run", run_id, pipeline, Status.FAILED)
+
+
+def cancelled(tx: Tx, run_id: str) -> bool:
+    """True when the run is ``cancelled``: later writes of its worker change nothing."""
+    row = tx.one("SELECT status FROM runs WHERE run_id = ?", (run_id,))
+    return row is not None and row[0] == Status.CANCELLED
+
+
+def cancel(tx: Tx, run_id: str, by: str | None) -> None:
+    """See :meth:`~flowwidgets.runner.store.RunLog.cancel_run` (inside its transaction)."""
+    row = tx.one("SELECT pipeline, status, started_at, extras FROM runs WHERE run_id = ?",
+                 (run_id,))
+    if row is None:
+        raise KeyError(f"no run {run_id!r}")
+    pipeline, status, started, extras_text = row
+    if Status(status).is_terminal:
+        raise ValueError(f"run {run_id} is {status}; only requested or running runs can be "
+                         "cancelled")
+    who = by or "unknown"
+    why = f"cancelled by {who}"
+    for step, number in tx.execute(
+            "SELECT step, number FROM attempts WHERE run_id = ? AND finished_at IS NULL",
+            (run_id,)).fetchall():
+        tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ? "
+                   "WHERE run_id = ? AND step = ? AND number = ?",
+                   (Status.CANCELLED, tx.now_text, why, run_id, step, number))
+        tx.event("attempt", run_id, pipeline, Status.CANCELLED, step)
+    running = [name for (name,) in tx.execute(
+        "SELECT name FROM steps WHERE run_id = ? AND status = ? ORDER BY position",
+        (run_id, Status.RUNNING)).fetchall()]
+    for step in running:
+        tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = ? "
+                   "WHERE run_id = ? AND name = ?",
+                   (Status.CANCELLED, tx.now_text, why, run_id, step))
+        tx.event("step", run_id, pipeline, Status.CANCELLED, step)
+    extras = json.loads(extras_text) if extras_text else {}
+    extras.update(cancelled_by=who, cancelled_at=tx.now_text, cancelled_while=status)
+    tx.execute(
+        "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, error = ?, extras = ?, "
+        "attempt = MAX(1, COALESCE((SELECT MAX(attempts) FROM steps WHERE run_id = ?), 1)) "
+        "WHERE run_id = ?",
+        (Status.CANCELLED, tx.now_text, tx.ms_since(started),
+         why + (f" while {', '.join(running)} ran" if running else f" while {status}"),
+         json.dumps(extras), run_id, run_id))
+    tx.event("run", run_id, pipeline, Status.CANCELLED)
+
+
+def request_text(request: str | None) -> str | None:
+    """What an idempotency key is bound to, as stored: the request (clipped to 160
+    characters) and a hash of the whole of it."""
+    if request is None:
+        return None
+    digest = hashlib.sha256(request.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    shown = request if len(request) <= 160 else request[:159] + "…"
+    return f"{shown} #{digest}"
+
+
+def same_request(key: str, stored: str | None, request: str | None) -> None:
+    """Raise InvalidAction when ``key`` was stored for another request than ``request``
+    (keys stored without a request, and requests given without one, are not checked)."""
+    if stored is None or request is None or stored == request_text(request):
+        return
+    first = stored.rsplit(" #", 1)[0]
+    now = request_text(request).rsplit(" #", 1)[0]  # type: ignore[union-attr]
+    raise InvalidAction(f"Idempotency-Key {key[:80]!r} was used for another request "
+                        f"({first}), not this one ({now}); send a new key for a new request")
 
 
 def _pid_is_dead(pid: int | None) -> bool:

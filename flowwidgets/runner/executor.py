@@ -25,6 +25,7 @@ Two kinds of step (see :class:`~flowwidgets.runner.spec.StepSpec`):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -43,11 +44,30 @@ from flowwidgets.runner._shell import KILL_GRACE_S, run_shell
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.runner.store import RunLog, RunRecord
 
-__all__ = ["Executor", "RunHandle", "StepContext"]
+__all__ = ["MAX_OUTPUT_BYTES", "Executor", "RunHandle", "StepContext", "oversized"]
 
 log = logging.getLogger(__name__)
 
 STOPPED = "runner stopped"
+
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+"""Default bound of a stored step output, as JSON (outputs are for handing values to the
+next step; data belongs in files)."""
+
+
+def oversized(value: Any, limit: int) -> str | None:
+    """``"larger"`` when ``value`` as JSON exceeds ``limit`` bytes (found while encoding,
+    without building the whole text), else None. Unencodable values pass: the store says
+    why they cannot be saved."""
+    size = 0
+    try:
+        for chunk in json.JSONEncoder(allow_nan=False).iterencode(value):
+            size += len(chunk.encode("utf-8")) if not chunk.isascii() else len(chunk)
+            if size > limit:
+                return "larger"
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return None
 
 
 class RunHandle:
@@ -80,9 +100,14 @@ class Executor:
 
     def __init__(self, store: RunLog, pipelines: Pipelines, *, max_workers: int = 4,
                  data_dir: str | Path | None = None,
-                 on_finished: Callable[[RunRecord], None] | None = None):
+                 on_finished: Callable[[RunRecord], None] | None = None,
+                 max_output_bytes: int = MAX_OUTPUT_BYTES):
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
+        if max_output_bytes < 1:
+            raise ValueError(f"max_output_bytes must be at least 1, got {max_output_bytes}")
+        self.max_output_bytes = int(max_output_bytes)
+        """Largest step output stored (as JSON); a larger one fails its step."""
         self.store = store
         self.pipelines = pipelines
         self.max_workers = max_workers
@@ -116,7 +141,8 @@ class Executor:
             return list(self._runs)
 
     def submit(self, run: RunRecord) -> RunHandle:
-        """Start executing ``run``, already claimed (``running``) in the run log."""
+        """Start executing ``run``, already claimed (``running``) in the run log (a run
+        cancelled meanwhile is left as it is)."""
         if self._closed or self.stop_event.is_set():
             raise RuntimeError("the executor is stopping; it takes no new runs")
         steps = self.store.get_steps(run.run_id)
@@ -124,6 +150,10 @@ class Executor:
         state = RunState(run, spec, steps, self.stop_event)
         with self._lock:
             self._runs[run.run_id] = state
+        current = self.store.get_run(run.run_id)
+        if current is not None and current.status is Status.CANCELLED:
+            self.cancel(run.run_id)  # cancelled between its claim and now
+            return RunHandle(state)
         if spec is None:
             state.failed[""] = (f"pipeline {run.pipeline!r} is not in this runner's "
                                 f"pipelines ({', '.join(self.pipelines.names) or 'none'})")
@@ -177,8 +207,9 @@ class Executor:
         except BaseException:
             log.exception("runner error after step %s/%s", state.run.run_id, name)
 
-    def _run_step(self, state: RunState, name: str) -> tuple[bool, str | None]:
-        """All attempts of one step; returns (succeeded, error)."""
+    def _run_step(self, state: RunState, name: str) -> tuple[bool | None, str | None]:
+        """All attempts of one step; returns (succeeded, error); succeeded is None when
+        the runner's stop cut the step short (recorded as cancelled)."""
         run_id = state.run.run_id
         assert state.spec is not None
         try:
@@ -203,6 +234,8 @@ class Executor:
             if state.abandoned:
                 return False, STOPPED
             number = self.store.start_attempt(run_id, name)
+            if number == 0:  # cancelled (by another process) before it could start
+                return False, STOPPED
             state.attempts[name] = number
             tail = LogTail()
             if problem is None:
@@ -210,6 +243,11 @@ class Executor:
                 ok, value, error = self._attempt(state, step, number, inputs, tail)
                 if state.abandoned:  # given up while it ran: write nothing more
                     return False, STOPPED
+                if ok and (too_big := oversized(value, self.max_output_bytes)):
+                    ok, error = False, (f"the output of step {name!r} is {too_big} than the "
+                                        f"{self.max_output_bytes:,}-byte limit as JSON; return "
+                                        "a file path or a summary instead (or raise "
+                                        "max_output_bytes)")
                 if ok:
                     try:
                         self.store.save_output(run_id, name, value)
@@ -223,6 +261,12 @@ class Executor:
                                               log_tail=tail.text() or None)
                     state.set_output(name, value)
                     return True, None
+            if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):
+                # killed because the runner stops (stop(), SIGTERM): cancelled, not failed
+                self.store.finish_attempt(run_id, name, number, status=Status.CANCELLED,
+                                          error=error, log_tail=tail.text() or None)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, error)
+                return None, error
             self.store.finish_attempt(run_id, name, number, status=Status.FAILED,
                                       error=error, log_tail=tail.text() or None)
         if state.abandoned:
@@ -275,14 +319,17 @@ class Executor:
         streaming = state.run.kind == "streaming"
         with self._lock:
             self._shells += 1
+            state.shells += 1
         try:  # a streaming command is asked to stop (SIGTERM) as soon as the runner stops
             res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
-                            cancel=self.stop_event if streaming else self._cancel, log=tail)
+                            cancel=(self.stop_event if streaming else self._cancel,
+                                    state.cancel_event), log=tail)
         except OSError as exc:
             return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self._shells -= 1
+                state.shells -= 1
         if res.killed == "timeout":
             return False, None, f"timed out after {step.timeout_s:g} s"
         if res.killed == "stopped":
@@ -360,6 +407,48 @@ class Executor:
         if capturing:
             _capture.uninstall()
 
+    # ---- cancelling ----------------------------------------------------------------------
+
+    def cancel(self, run_id: str, wait_s: float = 2 * KILL_GRACE_S + 0.5) -> bool:
+        """Stop executing a run already marked ``cancelled`` in the run log: no further
+        step starts, its shell steps' process groups are killed (SIGTERM, then SIGKILL
+        after :data:`KILL_GRACE_S`; this waits up to ``wait_s`` for them to be gone), and
+        its call steps are abandoned (a thread cannot be killed; their
+        ``ctx.should_stop()`` turns true and whatever they return is discarded). False
+        when this executor is not running the run."""
+        with self._lock:
+            state = self._runs.pop(run_id, None)
+        if state is None:
+            return False
+        state.abandon()
+        state.cancel_event.set()
+        deadline = time.monotonic() + wait_s
+        while state.shells and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            state.final = self.store.get_run(run_id)
+        except Exception:
+            log.exception("could not read cancelled run %s", run_id)
+        state.finished.set()
+        if self.on_finished is not None and state.final is not None:
+            try:
+                self.on_finished(state.final)
+            except Exception:
+                log.exception("on_finished failed for run %s", run_id)
+        return True
+
+    def reap_cancelled(self) -> list[str]:
+        """Cancel locally the runs this executor runs that the run log says are
+        ``cancelled`` (by another process on the same file); returns their ids."""
+        found = []
+        for state in self._active_states():
+            run = self.store.get_run(state.run.run_id)
+            if run is not None and run.status is Status.CANCELLED:
+                found.append(run.run_id)
+        for run_id in found:
+            self.cancel(run_id)
+        return found
+
     def _active_states(self) -> list[RunState]:
         with self._lock:
             return list(self._runs.values())
@@ -373,8 +462,8 @@ class Executor:
             for name in running:
                 if name in state.attempts:
                     self.store.finish_attempt(run_id, name, state.attempts[name],
-                                              status=Status.FAILED, error=why)
-                self.store.set_step_status(run_id, name, Status.FAILED, why)
+                                              status=Status.CANCELLED, error=why)
+                self.store.set_step_status(run_id, name, Status.CANCELLED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
         except Exception:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -60,7 +60,7 @@ def _is_repeat(fire: datetime, tz: ZoneInfo) -> bool:
     return fire.astimezone(UTC) == second.astimezone(UTC)
 
 
-def _fires(expr: str, timezone: str, after: datetime):
+def _fires(expr: str, timezone: str, after: datetime) -> Iterator[datetime]:
     """Fires strictly after ``after``, as aware UTC datetimes, forever."""
     tz = ZoneInfo(timezone)
     keep_repeats = _every_hour(expr)
@@ -103,8 +103,8 @@ class Scheduler:
     """
 
     def __init__(self, pipelines: Pipelines, store: RunLog, *, worker_id: str,
-                 dispatch: Callable[[RunRecord], None], has_capacity: Callable[[], bool],
-                 tick_s: float = 1.0):
+                 dispatch: Callable[[RunRecord], object], has_capacity: Callable[[], bool],
+                 tick_s: float = 1.0, housekeeping: Callable[[], object] | None = None):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be positive, got {tick_s}")
         self.pipelines = pipelines
@@ -113,6 +113,7 @@ class Scheduler:
         self.tick_s = tick_s
         self._dispatch = dispatch
         self._has_capacity = has_capacity
+        self._housekeeping = housekeeping
         self._last_tick: datetime | None = None
         self._tick_lock = threading.Lock()
         self._stop = threading.Event()
@@ -159,7 +160,8 @@ class Scheduler:
     # ---- ticks ---------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None) -> list[str]:
-        """One tick: heartbeat, cron fires due since the last tick, claim requested runs.
+        """One tick: heartbeat, cron fires due since the last tick, housekeeping, claim
+        requested runs.
         Returns the ids of the runs it created from cron fires."""
         with self._tick_lock:
             now = _aware(now or datetime.now(UTC))
@@ -168,6 +170,8 @@ class Scheduler:
                 self._last_tick = now  # the clock went back: do not replay
             created = self.fire_due(now)
             self._last_tick = now
+        if self._housekeeping is not None:  # e.g. runs cancelled by another process
+            self._housekeeping()
         self.claim()
         return created
 

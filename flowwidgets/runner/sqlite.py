@@ -94,6 +94,7 @@ class SqliteRunLog(RunLog):
         resume_watermark: str | None = None,
         idempotency_key: str | None = None,
         scheduled_for: datetime | None = None,
+        idempotency_request: str | None = None,
     ) -> tuple[str, bool]:
         """See :meth:`RunLog.create_run`. Also raises ``ValueError`` for duplicate step
         names or a ``reused`` step the run does not have, and ``KeyError`` when a
@@ -108,8 +109,10 @@ class SqliteRunLog(RunLog):
             raise ValueError(f"reused steps {unknown} are not steps of this run: {names}")
         with self._pool.write() as tx:
             if idempotency_key is not None:
-                row = tx.one("SELECT run_id FROM idempotency WHERE key = ?", (idempotency_key,))
+                row = tx.one("SELECT run_id, request FROM idempotency WHERE key = ?",
+                             (idempotency_key,))
                 if row is not None:
+                    q.same_request(idempotency_key, row[1], idempotency_request)
                     return row[0], False
             for source in sorted(set(reused.values())):
                 if tx.one("SELECT 1 FROM runs WHERE run_id = ?", (source,)) is None:
@@ -117,8 +120,9 @@ class SqliteRunLog(RunLog):
             run_id = q.insert_run(tx, pipeline, kind, trigger, parent_run_id, from_step,
                                   resume_watermark, scheduled_for, plan, reused)
             if idempotency_key is not None:
-                tx.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES (?, ?, ?)",
-                           (idempotency_key, run_id, tx.now_text))
+                tx.execute("INSERT INTO idempotency (key, run_id, created_at, request) "
+                           "VALUES (?, ?, ?, ?)", (idempotency_key, run_id, tx.now_text,
+                                                   q.request_text(idempotency_request)))
             tx.event("run", run_id, pipeline, Status.REQUESTED)
             return run_id, True
 
@@ -152,10 +156,13 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
-            row = tx.one("SELECT pipeline, started_at FROM runs WHERE run_id = ?", (run_id,))
+            row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
+                         (run_id,))
             if row is None:
                 raise KeyError(f"no run {run_id!r}")
-            pipeline, started = row
+            pipeline, started, current = row
+            if current == Status.CANCELLED:
+                return  # cancelled while its steps wound down: the cancel stands
             tx.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, failed_step = ?,"
                 " error = ?, failed_watermark = ?, attempt = MAX(1, COALESCE("
@@ -163,6 +170,13 @@ class SqliteRunLog(RunLog):
                 (status, tx.now_text, tx.ms_since(started), failed_step, error,
                  failed_watermark, run_id, run_id))
             tx.event("run", run_id, pipeline, status)
+
+    def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
+        """See :meth:`RunLog.cancel_run`."""
+        with self._pool.write() as tx:
+            q.cancel(tx, run_id, by)
+            return q.run_row(tx.one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
+                                    (run_id,)))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
@@ -206,6 +220,8 @@ class SqliteRunLog(RunLog):
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
+            if q.cancelled(tx, run_id):
+                return 0
             number = row[0] + 1
             tx.execute("UPDATE steps SET status = ?, attempts = ?, error = NULL, "
                        "started_at = COALESCE(started_at, ?), finished_at = NULL "
@@ -228,6 +244,8 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
                              (status, tx.now_text, error, log_tail, run_id, step, number))
@@ -246,6 +264,8 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         with self._pool.write() as tx:
             pipeline = self._pipeline(tx, run_id)
+            if q.cancelled(tx, run_id):
+                return
             if error is None and status is Status.FAILED:
                 row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
                              "AND status = ? ORDER BY number DESC LIMIT 1",

@@ -175,11 +175,14 @@ class RunLog(ABC):
         resume_watermark: str | None = None,
         idempotency_key: str | None = None,
         scheduled_for: datetime | None = None,
+        idempotency_request: str | None = None,
     ) -> tuple[str, bool]:
         """Record a new ``requested`` run with its steps (``pending``, or ``succeeded`` with
         ``reused_from`` for the steps named in ``reused`` → source run id; their outputs are
         copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
-        returns the existing run's id and ``False`` and changes nothing."""
+        returns the existing run's id and ``False`` and changes nothing. The key is bound
+        to ``idempotency_request`` (what was asked, as text): the same key with another
+        request raises :class:`~flowwidgets.errors.InvalidAction` naming both."""
 
     @abstractmethod
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
@@ -191,7 +194,19 @@ class RunLog(ABC):
     @abstractmethod
     def finish_run(self, run_id: str, *, status: Status, failed_step: str | None = None,
                    error: str | None = None, failed_watermark: str | None = None) -> None:
-        """Mark a run terminal. Raises ``KeyError`` for an unknown run."""
+        """Mark a run terminal (a cancelled run stays as it is). Raises ``KeyError`` for
+        an unknown run."""
+
+    @abstractmethod
+    def cancel_run(self, run_id: str, *, by: str | None = None) -> RunRecord:
+        """Mark a ``requested``, ``running`` or ``paused`` run ``cancelled`` in one
+        transaction: its running steps and open attempts become ``cancelled`` too, and
+        ``extras`` records ``cancelled_by``, ``cancelled_at`` and ``cancelled_while`` (the
+        status it had). Afterwards :meth:`finish_run`, :meth:`finish_attempt` and
+        :meth:`set_step_status` leave the run as it is (a worker still winding down its
+        steps cannot overwrite the cancel). Returns the cancelled record. Raises
+        ``KeyError`` for an unknown run and ``ValueError`` (naming its status) for a run
+        that has already finished."""
 
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -219,7 +234,8 @@ class RunLog(ABC):
 
     @abstractmethod
     def start_attempt(self, run_id: str, step: str) -> int:
-        """Mark the step running and open its next attempt; returns the attempt number."""
+        """Mark the step running and open its next attempt; returns the attempt number
+        (0 when the run is cancelled: nothing is recorded and the step must not run)."""
 
     @abstractmethod
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,

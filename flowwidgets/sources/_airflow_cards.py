@@ -80,7 +80,7 @@ def server_time(reply: Reply) -> datetime | None:
         return None
 
 
-def parse_keyset(ep: str):  # noqa: ANN201 - returns a parser
+def parse_keyset(ep: str) -> Callable[[Any], tuple[tuple[Run, ...], str | None]]:
     """A parser for a cursor-paged ``GET .../dagRuns``: ``(runs, next_cursor)``."""
     runs_of = parse_runs_page(ep)
 

@@ -134,7 +134,8 @@ def build_detail(run: Run, instances: tuple[TaskInstance, ...],
 
 def actions_for(run: Run, steps: list[Step]) -> Actions:
     """Restart from any task of a finished run (suggesting the failed ones), rerun it
-    whole; never while it is queued or running; no watermarks in Airflow."""
+    whole; never while it is queued or running (then: cancel, i.e. mark it failed); no
+    watermarks in Airflow."""
     reasons = {
         "resume_from_watermark": "Airflow has no watermarks to resume from",
         "restart": "Airflow restarts in place: the same dag run, with new tries of the "
@@ -143,7 +144,8 @@ def actions_for(run: Run, steps: list[Step]) -> Actions:
     if not run.status.is_terminal:
         why = (f"the dag run is {run.extra.get('state') or run.status.value}: Airflow "
                "clears the tasks of a finished run")
-        return Actions(reasons={**reasons, "restart": why, "rerun": why})
+        return Actions(reasons={**reasons, "restart": why, "rerun": why},
+                       can_cancel=run.status.is_active)
     failed = tuple(s.name for s in steps if s.status is Status.FAILED)
     return Actions(restart_from_step=failed, rerun=True,
                    restart_steps=tuple(s.name for s in steps), reasons=reasons)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 import threading
 from collections import OrderedDict
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flowwidgets import errors
-from flowwidgets.models import Pipeline, RunDetail, RunPage, Status
+from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._airflow_cards import DagCards
 from flowwidgets.sources._airflow_detail import build_detail
@@ -50,6 +51,13 @@ def _q(path: str, params: dict[str, Any]) -> str:
     return f"{path}?{urlencode(items, doseq=True)}" if items else path
 
 
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "an unknown user"
+
+
 def _parse_token(data: Any) -> str:
     ep = "POST /auth/token"
     d = F.need_obj(data, ep, "")
@@ -66,7 +74,7 @@ class AirflowFlavour(Flavour):
     """
 
     name = "airflow"
-    capabilities = frozenset({"restart", "rerun", "run_now"})
+    capabilities = frozenset({"restart", "rerun", "run_now", "cancel"})
 
     def __init__(self, http: HttpCore, *, username: str | None = None,
                  password: str | None = None, version: str | None = None,
@@ -180,7 +188,7 @@ class AirflowFlavour(Flavour):
             return RunPage(runs=(), total=0, next_offset=None)  # no dag run has it
         dag = _seg(pipeline) if pipeline else "~"
         ep = "GET /api/v2/dags/{dag_id}/dagRuns"
-        collected: list = []
+        collected: list[Run] = []
         total = 0
         while len(collected) < limit:
             want = min(PAGE, limit - len(collected))
@@ -202,10 +210,10 @@ class AirflowFlavour(Flavour):
         return RunPage(runs=tuple(collected), total=total,
                        next_offset=end if end < total else None)
 
-    def _failed_tasks(self, runs: list) -> Plan[dict[tuple[str, str], str | None]]:
+    def _failed_tasks(self, runs: list[Run]) -> Plan[dict[tuple[str, str], str | None]]:
         """The first failed task of each failed run; asked only for runs not seen failed
         with the same end time before (an idle poll's runs page costs no lookup)."""
-        def key(r: Any) -> tuple[str, str, Any]:
+        def key(r: Run) -> tuple[str, str, Any]:
             return (r.extra["dag_id"], r.extra["dag_run_id"], r.finished_at)
         with self._lock:
             known = {key(r)[:2]: self._failed_index[key(r)] for r in runs
@@ -376,6 +384,27 @@ class AirflowFlavour(Flavour):
                                       body={"dry_run": False, "only_failed": False}))
         self._forget_week(dag_id)
         return self._remember(key, run_id)
+
+    def cancel(self, run_id: str, key: str | None) -> Plan[str]:
+        """Airflow has no cancelled state: set the queued or running dag run's state to
+        ``failed`` (``PATCH .../dagRuns/{run}``, as its UI's "mark failed"), which fails
+        its running task instances (their processes are stopped) and skips the rest; the
+        note says who cancelled it. Returns the status word Airflow reports (``failed``)."""
+        if (done := self._remembered(key)) is not None:
+            return done
+        dag_id, dag_run_id, base = self._run_base(run_id)
+        ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
+        run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
+        if run.status.is_terminal:
+            raise errors.RunConflict(
+                f"cannot cancel dag run {run_id}: it is {run.extra.get('state')}; only queued "
+                "or running dag runs can be cancelled")
+        ep = "PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
+        body = {"state": "failed", "note": f"cancelled from flowwidgets by {_who()}"}
+        reply = yield from self._call(Request("PATCH", base, ep, body=body,
+                                              parse=lambda d: parse_run(d, ep, "")))
+        self._forget_week(dag_id)
+        return self._remember(key, reply.value.status.value)
 
     def run_now(self, pipeline: str, key: str | None) -> Plan[str]:
         """Trigger a dag run now; with a key, the dag run id is derived from it."""

@@ -32,7 +32,7 @@ FALLBACK_HISTORY = 20
 """Most run details :meth:`Flavour.step_history` reads on runners without a history
 endpoint (one request each)."""
 
-ACTIONS = ("restart", "rerun", "resume", "run_now")
+ACTIONS = ("restart", "rerun", "resume", "run_now", "cancel")
 """Every action a source may offer; ``capabilities`` is the subset a runner has."""
 
 
@@ -110,6 +110,11 @@ class Flavour:
     def run_now(self, pipeline: str, key: str | None) -> Plan[str]:
         """Start a pipeline now; returns the new run id."""
         return _unsupported("run_now", self._why_not("run_now"))
+
+    def cancel(self, run_id: str, key: str | None) -> Plan[str]:
+        """Cancel a requested or running run; returns the run's status word right after
+        the request (``"cancelled"``, or the runner's word while it is still stopping)."""
+        return _unsupported("cancel", self._why_not("cancel"))
 
     def health(self) -> Plan[bool]:
         """True when the runner answers its health check."""
@@ -194,7 +199,8 @@ class _SourceBase:
     @property
     def capabilities(self) -> frozenset[str]:
         """The actions this runner has at all (``restart``, ``rerun``, ``resume``,
-        ``run_now``); a run's own :class:`~flowwidgets.models.Actions` say which apply."""
+        ``run_now``, ``cancel``); a run's own :class:`~flowwidgets.models.Actions` say
+        which apply."""
         return self._flavour.capabilities
 
     @property
@@ -340,6 +346,16 @@ class Source(_SourceBase):
         key = new_key(self._flavour, idempotency_key)
         return self._drive(self._flavour.run_now(pipeline, key))
 
+    def cancel(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Cancel a requested or running run: the runner stops its steps and records it
+        ``cancelled``. Returns the run's status word right after the request (a
+        :class:`~flowwidgets.models.Status` value; runners that stop runs asynchronously
+        may still say ``running``: follow it with :meth:`run`). Raises
+        ``ActionNotSupported`` where the runner cannot cancel, ``NotFound`` for an unknown
+        run and ``Conflict`` (409) for a run that already finished."""
+        key = new_key(self._flavour, idempotency_key)
+        return self._drive(self._flavour.cancel(run_id, key))
+
     # ---- live and lifetime -------------------------------------------------------------
 
     def poller(self, interval: float = 2.0) -> Poller:
@@ -439,6 +455,11 @@ class AsyncSource(_SourceBase):
         """Start a pipeline now; the new run id."""
         key = new_key(self._flavour, idempotency_key)
         return await self._drive(self._flavour.run_now(pipeline, key))
+
+    async def cancel(self, run_id: str, *, idempotency_key: str | None = None) -> str:
+        """Cancel a requested or running run; the run's status word after the request."""
+        key = new_key(self._flavour, idempotency_key)
+        return await self._drive(self._flavour.cancel(run_id, key))
 
     @property
     def stats(self) -> Stats:

@@ -66,6 +66,8 @@ _EP_RUNS = "POST /api/flow_runs/filter"
 _EP_EVENTS = "POST /api/events/filter"
 
 Send = Callable[[Request], Plan[Reply]]
+Named = dict[str, tuple[str, str | None, dict[str, Any]]]
+"""``{id: (name, flow id or None, row)}`` of flows or deployments."""
 
 
 def server_time(reply: Reply) -> datetime | None:
@@ -124,7 +126,7 @@ class PrefectCards:
         self._lock = threading.Lock()
         self._busy = False
         self._flows: dict[str, str] = {}
-        self._deps: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+        self._deps: Named = {}
         self._lists_read = 0.0
         self._cards: dict[str, _Card] = {}
         self._week: dict[str, dict[str, tuple[datetime, Status]]] = {}
@@ -142,11 +144,6 @@ class PrefectCards:
         """Read ``pipeline`` again at the next refresh."""
         with self._lock:
             self._dirty.add(pipeline)
-
-    def names(self) -> tuple[dict[str, str], dict[str, tuple[str, str | None, dict]]]:
-        """The flow and deployment names known so far."""
-        with self._lock:
-            return dict(self._flows), dict(self._deps)
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
         """Every pipeline as a card, brought up to date first."""
@@ -172,8 +169,8 @@ class PrefectCards:
               parse: Callable[[Any], Any]) -> Plan[Reply]:
         return (yield from self._send(Request("POST", path, ep, body=body, parse=parse)))
 
-    def _all(self, path: str, ep: str) -> Plan[tuple[dict, datetime | None]]:
-        out: dict[str, tuple[str, str | None, dict]] = {}
+    def _all(self, path: str, ep: str) -> Plan[tuple[Named, datetime | None]]:
+        out: Named = {}
         stamp = None
         while True:
             reply = yield from self._post(path, ep, {"sort": "NAME_ASC", "limit": PAGE,
@@ -183,7 +180,7 @@ class PrefectCards:
             if len(reply.value) < PAGE:
                 return out, stamp
 
-    def _lists(self) -> Plan[tuple[dict[str, _Card], dict, dict, datetime | None]]:
+    def _lists(self) -> Plan[tuple[dict[str, _Card], dict[str, str], Named, datetime | None]]:
         """The flows, deployments and the pipelines they make (cards not read yet)."""
         flows, stamp = yield from self._all("/api/flows/filter", "POST /api/flows/filter")
         deps, _ = yield from self._all("/api/deployments/filter",
@@ -340,18 +337,18 @@ class PrefectCards:
                 known = {n: c for n, c in known.items() if n in listed[0]}
             changed = []
             for r in rows:
-                old = self._seen.get(r.id)
-                if old is None or old[0] != r:
+                prev = self._seen.get(r.id)
+                if prev is None or prev[0] != r:
                     changed.append(r)
             missing = False
             for r in changed:
-                name = _pipeline(r, flows, deps)
-                if name is None:
+                pname = _pipeline(r, flows, deps)
+                if pname is None:
                     missing = True
                     continue
-                dirty.add(name)
-                if name not in known and r.deployment_id is None and r.flow_id in flows:
-                    known[name] = _Card({"flows": {"id": {"any_": [r.flow_id]}},
+                dirty.add(pname)
+                if pname not in known and r.deployment_id is None and r.flow_id in flows:
+                    known[pname] = _Card({"flows": {"id": {"any_": [r.flow_id]}},
                                          "flow_runs": {"deployment_id": {"is_null_": True}}},
                                         {}, False, extra={"flow_id": r.flow_id})
             if missing:
@@ -412,7 +409,7 @@ class PrefectCards:
 
 
 def _pipeline(r: FlowRunInfo, flows: dict[str, str],
-              deps: dict[str, tuple[str, str | None, dict]]) -> str | None:
+              deps: Named) -> str | None:
     flow = flows.get(r.flow_id)
     if flow is None:
         return None

@@ -54,7 +54,7 @@ def _tries(r: TaskRunInfo, history: tuple[tuple[str, str | None, datetime | None
     """The tries of one row: (status, started, finished, state name, error). A row Prefect
     retried itself (``run_count`` > 1) has one try per ``Running`` state in its history."""
     if r.run_count > 1 and history:
-        out = []
+        out: list[tuple[Status, datetime | None, datetime | None, str | None, str | None]] = []
         for i, (stype, name, at) in enumerate(history):
             if stype != "RUNNING":
                 continue
@@ -168,16 +168,18 @@ def _topological(steps: list[Step]) -> list[Step]:
 
 
 def actions_for(flow: FlowRunInfo) -> Actions:
-    """Retry (``rerun``) a failed, crashed or cancelled deployment run; nothing else."""
+    """Retry (``rerun``) a failed, crashed or cancelled deployment run; cancel an active
+    run (not one already cancelling); nothing else."""
     reasons = {"restart": NO_RESTART, "resume_from_watermark": NO_WATERMARK}
+    cancel = flow.status.is_active and flow.state_type != "CANCELLING"
     if flow.deployment_id is None:
         reasons["rerun"] = ("this flow run was started by calling the flow, not from a "
                             "deployment: Prefect can only retry runs a deployment's runner "
                             "or worker picks up")
-        return Actions(reasons=reasons)
+        return Actions(reasons=reasons, can_cancel=cancel)
     if flow.state_type not in RETRYABLE:
         reasons["rerun"] = (f"the flow run is {flow.state_name or flow.state_type}: Prefect "
                             "retries failed, crashed or cancelled runs (use Run now for a "
                             "new run)")
-        return Actions(reasons=reasons)
+        return Actions(reasons=reasons, can_cancel=cancel)
     return Actions(rerun=True, reasons=reasons)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -44,6 +45,13 @@ SCHEDULE_SLACK = timedelta(seconds=5)
 _FAILED_TYPES = ["FAILED", "CRASHED"]
 
 
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return "an unknown user"
+
+
 def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -53,7 +61,7 @@ class PrefectFlavour(Flavour):
     for the history cut-off, the next scheduled run and the 7-day window."""
 
     name = "prefect"
-    capabilities = frozenset({"rerun", "run_now"})
+    capabilities = frozenset({"rerun", "run_now", "cancel"})
 
     def __init__(self, *, version: str | None = None,
                  clock: Callable[[], datetime] | None = None):
@@ -315,6 +323,35 @@ class PrefectFlavour(Flavour):
                 while len(self._done) > 256:
                     self._done.popitem(last=False)
         return run_id
+
+    def cancel(self, run_id: str, key: str | None) -> Plan[str]:
+        """Prefect's Cancel (as ``prefect flow-run cancel``): ``set_state`` CANCELLING. The
+        deployment's runner or worker then stops the flow's process and the run becomes
+        CANCELLED; a scheduled run with nothing started Prefect cancels at once. Returns
+        the status word of the state Prefect set (``running`` while cancelling)."""
+        flow = yield from self._flow_run(run_id)
+        if flow.state_type == "CANCELLING":
+            return flow.status.value  # asked before (this key or another): still stopping
+        if flow.status.is_terminal:
+            raise errors.RunConflict(
+                f"cannot cancel flow run {run_id}: it is {flow.state_name or flow.state_type};"
+                " only scheduled, pending, running or paused runs can be cancelled")
+        ep = "POST /api/flow_runs/{id}/set_state"
+        who = f"Cancelled from flowwidgets by {_who()}"
+        reply = yield Request("POST", f"/api/flow_runs/{_seg(run_id)}/set_state", ep,
+                              body={"state": {"type": "CANCELLING", "name": "Cancelling",
+                                              "message": who}, "force": False},
+                              parse=lambda d: F.need_obj(d, ep, ""))
+        verdict = F.s(reply.value, "status", ep, "", required=True)
+        state = F.obj_or_none(reply.value, "state", ep, "") or {}
+        stype = str(state.get("type") or "").lower()
+        if verdict == "ACCEPT" or (verdict == "REJECT" and stype == "cancelled"):
+            return PREFECT_RUN_STATES.get(stype, Status.UNKNOWN).value
+        details = F.obj_or_none(reply.value, "details", ep, "") or {}
+        raise errors.Conflict(
+            f"{ep}: Prefect answered {verdict} to the cancel of {run_id}: "
+            f"{details.get('reason') or details}", status_code=reply.status_code,
+            detail=details)
 
     def run_now(self, pipeline: str, key: str | None) -> Plan[str]:
         """Create a flow run from the deployment ``"<flow>/<deployment>"``."""

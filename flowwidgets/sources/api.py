@@ -11,6 +11,8 @@ restart with ``{"from_step": null}`` of a failed streaming run.
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +46,14 @@ STUB_RUN_PREFIX = "01HQSTUB"
 """ematix-flow's placeholder run ids, served when ``flow web`` has no run log."""
 
 
+def _who() -> str | None:
+    """Who cancels, as the runner records it: the kernel's user name."""
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a container without one)
+        return None
+
+
 def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -51,7 +61,7 @@ def _seg(value: str) -> str:
 class ApiFlavour(Flavour):
     """Shared /api logic; the two servers differ in what they add."""
 
-    capabilities = frozenset(ACTIONS)
+    capabilities = frozenset(ACTIONS) - {"cancel"}  # ematix-flow's /api cannot cancel
     step_logs = False  # ematix-flow's /api has no step logs; ours adds them
 
     # ---- parsing -----------------------------------------------------------------------
@@ -219,16 +229,25 @@ class ApiFlavour(Flavour):
                        rerun=F.b(a, "rerun_full", ep, where),
                        resume_from_watermark=F.b(a, "resume_from_watermark", ep, where),
                        pause=F.b(a, "pause", ep, where), resume=F.b(a, "resume", ep, where),
-                       restart_steps=F.strs(a, "restart_steps", ep, where), reasons=reasons)
+                       restart_steps=F.strs(a, "restart_steps", ep, where),
+                       can_cancel="cancel" in self.capabilities and F.b(a, "cancel", ep, where),
+                       reasons=reasons)
 
     @staticmethod
-    def parse_new_run_id(endpoint: str):  # noqa: ANN205 - returns a parser
+    def parse_cancelled(endpoint: str) -> Callable[[Any], str]:
+        """A parser for a cancel's ``{"run_id", "status"}`` answer: the status word."""
+        def parse(data: Any) -> str:
+            d = F.need_obj(data, endpoint, "")
+            st, _ = F.status(d, "status", STATUS, endpoint, "")
+            return st.value
+        return parse
+
+    @staticmethod
+    def parse_new_run_id(endpoint: str) -> Callable[[Any], str]:
         """A parser for an action's ``{"new_run_id": ...}`` answer."""
         def parse(data: Any) -> str:
             d = F.need_obj(data, endpoint, "")
-            value = F.s(d, "new_run_id", endpoint, "", required=True)
-            assert value is not None
-            return value
+            return F.s(d, "new_run_id", endpoint, "", required=True)
         return parse
 
     # ---- plans -------------------------------------------------------------------------
@@ -295,9 +314,10 @@ class ApiFlavour(Flavour):
 
 
 class FlowwidgetsFlavour(ApiFlavour):
-    """Our runner: the /api contract plus logs, ETags, SSE and idempotent actions."""
+    """Our runner: the /api contract plus logs, ETags, SSE, cancel and idempotent actions."""
 
     name = "flowwidgets"
+    capabilities = frozenset(ACTIONS)
     idempotency = True
     push = True
     step_logs = True
@@ -344,6 +364,14 @@ class FlowwidgetsFlavour(ApiFlavour):
     def resume(self, run_id: str, key: str | None) -> Plan[str]:
         return self._post("resume", f"/api/runs/{_seg(run_id)}/resume-from-watermark",
                           "POST /api/runs/{id}/resume-from-watermark", {}, key)
+
+    def cancel(self, run_id: str, key: str | None) -> Plan[str]:
+        """``POST /api/runs/{id}/cancel``: the run's status afterwards (``cancelled``)."""
+        ep = "POST /api/runs/{id}/cancel"
+        reply: Reply = yield Request("POST", f"/api/runs/{_seg(run_id)}/cancel", ep,
+                                     body={"by": _who()},
+                                     parse=self.parse_cancelled(ep), idempotency_key=key)
+        return reply.value
 
 
 class EmatixFlavour(ApiFlavour):

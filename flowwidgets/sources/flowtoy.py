@@ -41,7 +41,7 @@ _EP = "GET /status"
 _LATEST = datetime.max.replace(tzinfo=UTC)
 _DEP_RE = re.compile(r"flows\.([A-Za-z0-9_]+)\.")
 _NO_ACTIONS = {
-    a: "flowtoy runs its flow once per process and has no API to start or restart runs"
+    a: "flowtoy runs its flow once per process and has no API to start, restart or cancel runs"
     for a in ACTIONS
 }
 

@@ -14,7 +14,8 @@ from typing import Any
 from flowwidgets.models import RunDetail, Status
 from flowwidgets.tui._format import clean, dag_order
 
-__all__ = ["NotApplicable", "Plan", "plan_rerun", "plan_restart", "plan_resume", "plan_run_now"]
+__all__ = ["NotApplicable", "Plan", "plan_cancel", "plan_rerun", "plan_restart", "plan_resume",
+           "plan_run_now"]
 
 
 class NotApplicable(Exception):
@@ -26,7 +27,7 @@ class Plan:
     """One confirmed-before-running action: its question, its call and its outcome text."""
 
     kind: str
-    """``restart``, ``rerun``, ``resume`` or ``run_now``."""
+    """``restart``, ``rerun``, ``resume``, ``run_now`` or ``cancel``."""
     target: str
     """The run id (or, for ``run_now``, the pipeline name) the action applies to."""
     question: str
@@ -40,10 +41,12 @@ class Plan:
             "rerun": "Rerun",
             "resume": "Resume from watermark",
             "run_now": "Run now",
+            "cancel": "Cancel run",
         }[self.kind]
 
     def execute(self, source: Any) -> str:
-        """Ask the runner to do it; returns the new run id (raises the Source's errors)."""
+        """Ask the runner to do it; returns the new run id (a cancel: the run's status
+        word afterwards). Raises the Source's errors."""
         if self.kind == "restart":
             return source.restart(self.target, from_step=self.from_step)
         if self.kind == "rerun":
@@ -52,11 +55,15 @@ class Plan:
             return source.resume(self.target)
         if self.kind == "run_now":
             return source.run_now(self.target)
+        if self.kind == "cancel":
+            return source.cancel(self.target)
         raise ValueError(f"unknown action kind {self.kind!r}")
 
     def done(self, new_run_id: str) -> str:
         """The outcome line after the runner accepted the action."""
         new = clean(new_run_id, 60)
+        if self.kind == "cancel":
+            return f"Cancel of run {clean(self.target, 60)}: it is {new}"
         if self.kind == "run_now":
             return f"Run now of {clean(self.target, 60)}: new run {new}"
         what = self.title
@@ -193,4 +200,25 @@ def plan_run_now(pipeline: str | None, capabilities: Any = None) -> Plan:
         kind="run_now",
         target=pipeline,
         question=f"Start a new run of {clean(pipeline, 60)} now?",
+    )
+
+
+def plan_cancel(detail: RunDetail | None, capabilities: Any = None) -> Plan:
+    """Cancel the shown run while it is requested or running, if the runner can."""
+    detail = _run_for(detail, capabilities, "cancel", "cancel runs")
+    run = clean(detail.run_id, 60)
+    if not detail.actions.can_cancel:
+        status = detail.run.status
+        if status.is_active:
+            raise _refusal(detail, ("cancel", "all"), f"the runner offers no cancel for {run}")
+        raise NotApplicable(f"run {run} is {status.value}: only requested or running runs can "
+                            "be cancelled")
+    return Plan(
+        kind="cancel",
+        target=detail.run_id,
+        question=(
+            f"Cancel run {run} ({clean(detail.run.pipeline, 60)}, "
+            f"{detail.run.status.value})?\nIts running steps are stopped; steps that have not "
+            "started will not run."
+        ),
     )

@@ -76,6 +76,7 @@ class FlowTui(ActionKeys, App[None]):
         Binding("r", "rerun", "Rerun"),
         Binding("w", "resume", "Resume"),
         Binding("n", "run_now", "Run now"),
+        Binding("c", "cancel_run", "Cancel run"),
         Binding("u,f5", "refresh", "Refresh", key_display="u"),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit"),
@@ -166,7 +167,9 @@ class FlowTui(ActionKeys, App[None]):
     def _connect_work(self) -> None:
         connect = self._connect_fn
         if connect is None:
-            from flowwidgets.sources import connect
+            from flowwidgets.sources import connect as default_connect
+
+            connect = default_connect
         try:
             source = connect(self.url, self.token, timeout=self.timeout, flow=self.flow)
         except Exception as exc:  # shown in the banner, retried
@@ -296,7 +299,7 @@ class FlowTui(ActionKeys, App[None]):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         table = event.data_table
         key = event.row_key.value
-        if key is None or key != table.cursor_key:
+        if not isinstance(table, MonitorTable) or key is None or key != table.cursor_key:
             return  # a stale event from a rebuild; the cursor has moved on
         if table.id == "pipelines" and key != self.pipeline:
             self.pipeline, self.run_id, self._follow_latest = key, None, True
@@ -334,7 +337,7 @@ class FlowTui(ActionKeys, App[None]):
         self.query_one("#run-info", Static).update(
             run_info(detail, now or datetime.now(UTC)))
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]  # App's is async; ours is quick
         """Move the focus one table up (steps → runs → pipelines)."""
         focused = self.focused.id if self.focused is not None else None
         if self._info_step is not None:

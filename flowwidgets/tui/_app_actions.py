@@ -1,4 +1,5 @@
-"""The action keys of the monitor (restart, rerun, resume, run now), mixed into FlowTui.
+"""The action keys of the monitor (restart, rerun, resume, run now, cancel), mixed into
+FlowTui.
 
 Each key plans the action from what is shown (:mod:`flowwidgets.tui._actions`), asks a
 Yes/No question, sends it from a worker thread and shows the outcome: the new run (which
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.app import App
 from textual.widgets import Static
 
 from flowwidgets.errors import ActionNotSupported, APIError
@@ -19,6 +21,7 @@ from flowwidgets.models import RunDetail
 from flowwidgets.tui._actions import (
     NotApplicable,
     Plan,
+    plan_cancel,
     plan_rerun,
     plan_restart,
     plan_resume,
@@ -28,13 +31,32 @@ from flowwidgets.tui._confirm import ConfirmScreen
 from flowwidgets.tui._format import COLORS, clean, describe_error
 from flowwidgets.tui._messages import ActionDone
 
+if TYPE_CHECKING:
+    from flowwidgets.tui._table import MonitorTable
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
+
 __all__ = ["ActionKeys"]
 
 
-class ActionKeys:
+class ActionKeys(_AppBase):
     """Key actions for :class:`~flowwidgets.tui._app.FlowTui` (uses its selection state)."""
 
     _acting = False
+    if TYPE_CHECKING:  # FlowTui's selection state, which these actions read and set
+        pipeline: str | None
+        run_id: str | None
+        detail: RunDetail | None
+        _source: Any
+        _state: str
+        _step_names: dict[str, str]
+        _follow_latest: bool
+        _info_step: str | None
+
+        def _table(self, name: str) -> MonitorTable: ...
+        def _request_refresh(self) -> None: ...
 
     def action_restart(self) -> None:
         """Restart the shown run from its failed (or the highlighted) step, after a Yes."""
@@ -54,6 +76,10 @@ class ActionKeys:
     def action_run_now(self) -> None:
         """Start a run of the selected pipeline, after a Yes."""
         self._propose(lambda: plan_run_now(self.pipeline, self._capabilities))
+
+    def action_cancel_run(self) -> None:
+        """Cancel the shown run (requested or running), after a Yes."""
+        self._propose(lambda: plan_cancel(self._current_detail(), self._capabilities))
 
     @property
     def _capabilities(self) -> Any:
@@ -82,7 +108,7 @@ class ActionKeys:
             if yes:
                 self._run_plan(plan)
             else:
-                self._show_outcome(f"{plan.title} cancelled; nothing was sent")
+                self._show_outcome(f"{plan.title}: not confirmed; nothing was sent")
 
         self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
 
@@ -115,6 +141,9 @@ class ActionKeys:
                                error=True)
             return
         self._show_outcome(plan.done(message.new_run_id or ""), ok=True)
+        if plan.kind == "cancel":  # the same run, now stopping or stopped: show it again
+            self._request_refresh()
+            return
         self.run_id, self.detail, self._follow_latest = message.new_run_id, None, False
         self._info_step = None
         self._request_refresh()

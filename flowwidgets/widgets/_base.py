@@ -26,6 +26,7 @@ import anywidget
 import traitlets
 
 from flowwidgets import errors
+from flowwidgets._vocab import describe_error
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -74,19 +75,6 @@ def check_kwargs(cls: type, kwargs: Iterable[str], accepted: Iterable[str]) -> N
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}{hint} "
                         f"(accepted: {', '.join(accepted)})")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line explanation for the view: the runner's own detail where there is one."""
-    if isinstance(exc, errors.APIError):
-        detail = exc.detail
-        if isinstance(detail, dict | list):
-            detail = str(detail)
-        text = str(detail) if detail else str(exc)
-        return f"{text} (HTTP {exc.status_code})"
-    if isinstance(exc, errors.FlowwidgetsError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _now() -> str:
@@ -270,20 +258,22 @@ class FlowWidget(anywidget.AnyWidget):
             msg["response"] = response
         self.send(msg)
 
-    def _action(self, kind: str, call: Callable[[], str], **about: Any) -> dict[str, Any]:
-        """Run an action through the Source, mirror it in ``last_action``, return the reply."""
-        outcome: dict[str, Any] = {"kind": kind, **about, "new_run_id": None, "error": None,
+    def _action(self, kind: str, call: Callable[[], str], *, key: str = "new_run_id",
+                **about: Any) -> dict[str, Any]:
+        """Run an action through the Source, mirror it in ``last_action``, return the reply
+        (``{key: what the Source returned}``: the new run id, or a cancel's status)."""
+        outcome: dict[str, Any] = {"kind": kind, **about, key: None, "error": None,
                                    "at": _now()}
         try:
-            new_run_id = call()
+            result = call()
         except (errors.SourceError, errors.RunnerError) as exc:
             outcome["error"] = describe_error(exc)
             self._set(last_action=outcome)
             log.info("%s %s refused: %s", type(self).__name__, kind, outcome["error"])
             raise
-        outcome["new_run_id"] = new_run_id
+        outcome[key] = result
         self._set(last_action=outcome)
-        return {"new_run_id": new_run_id}
+        return {key: result}
 
     def _call_user(self, callbacks: list[Callable[..., Any]], *args: Any) -> None:
         """Call user callbacks; their exceptions show under the widget, never raise."""

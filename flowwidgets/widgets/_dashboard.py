@@ -120,7 +120,7 @@ class NavBar(FlowWidget):
         return " › ".join(c.get("label", "") for c in self.crumbs)
 
 
-class Dashboard(ipywidgets.VBox):
+class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no types
     """Every view in one place, one at a time, under a navigation bar: the tabs of
     :data:`SECTIONS` (Pipelines, Runs, …) and a run's DAG opened from any of them.
 
@@ -131,6 +131,7 @@ class Dashboard(ipywidgets.VBox):
 
     sections: tuple[Section, ...] = SECTIONS
     """The top-level views (a subclass may list others)."""
+    children: tuple[Any, ...]
 
     def __init__(self, source: Source, *, live: bool = True, theme: str = "auto",
                  page_size: int = 25, **kwargs: Any) -> None:

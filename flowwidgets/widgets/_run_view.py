@@ -56,6 +56,7 @@ def run_payload(detail: RunDetail) -> dict[str, Any]:
             "restart_from_step": list(detail.actions.restart_from_step),
             "rerun": detail.actions.rerun,
             "resume_from_watermark": detail.actions.resume_from_watermark,
+            "can_cancel": detail.actions.can_cancel,
             "reasons": dict(detail.actions.reasons),
         },
         "error": detail.error,
@@ -100,7 +101,7 @@ def no_log_note(detail: RunDetail | None, step: str) -> str:
 class RunView(FlowWidget):
     """A run's DAG (longest-path rank), legend, failed step and error, attempt history, a
     step's log tail on click, and the actions the run allows (Restart from step "X", Rerun
-    from beginning, Resume from watermark), each confirmed in the view.
+    from beginning, Resume from watermark, Cancel run), each confirmed in the view.
 
     ``RunView(src, run_id=None, *, live=True, on_open=None, theme="auto")``
     """
@@ -122,8 +123,8 @@ class RunView(FlowWidget):
 
     # -- actions -----------------------------------------------------------------------
     last_action = traitlets.Dict().tag(sync=True)
-    """The outcome of the last restart / rerun / resume: kind, run_id, from_step,
-    new_run_id or error (the runner's detail), at."""
+    """The outcome of the last restart / rerun / resume / cancel: kind, run_id, from_step,
+    new_run_id (cancel: status) or error (the runner's detail), at."""
 
     def __init__(self, source: Source, run_id: str | None = None, *, live: bool = True,
                  on_open: OpenCallback | None = None, **kwargs: Any) -> None:
@@ -175,6 +176,15 @@ class RunView(FlowWidget):
         rid = self._require_run()
         reply = self._action("resume", lambda: self.source.resume(rid), run_id=rid)
         return self._open(reply["new_run_id"])
+
+    def cancel(self) -> str:
+        """Cancel this (requested or running) run; returns its status word afterwards
+        (``cancelled``; Airflow says ``failed``, Prefect ``running`` while it stops)."""
+        rid = self._require_run()
+        reply = self._action("cancel", lambda: self.source.cancel(rid), key="status",
+                             run_id=rid)
+        self._guarded(self._reload, f"reloading run {rid}")
+        return reply["status"]
 
     def _require_run(self) -> str:
         if not self.run_id:
@@ -257,7 +267,8 @@ class RunView(FlowWidget):
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,
-                "resume": self._msg_resume, "open_run": self._msg_open}
+                "resume": self._msg_resume, "cancel": self._msg_cancel,
+                "open_run": self._msg_open}
 
     def _check_target(self, msg: dict[str, Any]) -> None:
         wanted = msg.get("run_id")
@@ -277,6 +288,10 @@ class RunView(FlowWidget):
     def _msg_resume(self, msg: dict[str, Any]) -> dict[str, Any]:
         self._check_target(msg)
         return {"new_run_id": self.resume()}
+
+    def _msg_cancel(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        return {"status": self.cancel()}
 
     def _msg_open(self, msg: dict[str, Any]) -> None:
         run_id = str(msg.get("run_id") or "")

@@ -16,6 +16,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from flowwidgets._vocab import PALETTE, format_duration
 from flowwidgets.models import parse_time
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "pill",
     "plain",
     "status_of",
+    "visible",
 ]
 
 # Mirrors js/src/lib/status.ts: status is never told by colour alone.
@@ -61,8 +63,8 @@ STATUS_ICON = {
     "unknown": "?",
 }
 
-BG, PANEL, TEXT, MUTED, RULE = "#0d1412", "#131d1a", "#cfe8dc", "#6f8f84", "#24352f"
-TEAL, AMBER, RED, SKIP = "#2bb3a3", "#f2a93b", "#e5534b", "#51706a"
+BG, PANEL, TEXT, MUTED, RULE = (PALETTE[k] for k in ("bg", "panel", "text", "muted", "rule"))
+TEAL, AMBER, RED, SKIP = (PALETTE[k] for k in ("accent", "running", "failed", "skipped"))
 _COLOR = {"succeeded": TEAL, "failed": RED, "running": AMBER, "requested": AMBER,
           "paused": AMBER, "cancelled": SKIP, "skipped": SKIP}
 FONT = "ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,monospace"
@@ -82,9 +84,20 @@ ROW = "background:transparent"
 _CONTROL = ("Cc", "Cf", "Cs", "Co")
 
 
+def visible(text: str) -> str:
+    """``text`` with control and format characters (escape sequences, bidi overrides such
+    as U+202E, zero-width marks) replaced by ``\ufffd``; line breaks and tabs are kept.
+    ``evil\u202egnp.exe`` must not read as ``evilexe.png``."""
+    if text.isprintable():
+        return text
+    return "".join("\ufffd" if ch not in "\r\n\t" and unicodedata.category(ch) in _CONTROL
+                   else ch for ch in text)
+
+
 def esc(value: Any) -> str:
-    """Escape any value for HTML text or a quoted attribute."""
-    return html.escape("" if value is None else str(value), quote=True)
+    """Escape any value for HTML text or a quoted attribute (control and bidi characters
+    shown as ``\ufffd``, see :func:`visible`)."""
+    return html.escape(visible("" if value is None else str(value)), quote=True)
 
 
 def status_of(value: Any) -> str:
@@ -96,30 +109,6 @@ def status_of(value: Any) -> str:
 def color_of(status: str) -> str:
     """The colour of a status word (muted for pending and unknown)."""
     return _COLOR.get(status, MUTED)
-
-
-def format_duration(ms: Any) -> str:
-    """Milliseconds as "850 ms", "12.3 s", "4m 05s", "2h 03m", "3d 04h" (like the JS)."""
-    if ms is None or isinstance(ms, bool):
-        return "—"
-    try:
-        ms = float(ms)
-    except (TypeError, ValueError):
-        return "—"
-    if ms != ms or ms < 0:
-        return "—"
-    if ms < 1000:
-        return f"{round(ms)} ms"
-    secs = ms / 1000
-    if secs < 60:
-        return f"{secs:.1f} s"
-    total = int(secs)
-    d, h, m, s = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
-    if d:
-        return f"{d}d {h:02d}h"
-    if h:
-        return f"{h}h {m:02d}m"
-    return f"{m}m {s:02d}s"
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -62,6 +62,9 @@ test("actionButtons: one button per allowed action; restart follows the selectio
   assert.equal(actionButtons("r1", { restart_from_step: ["a", "b"] }, "zzz", null)[0]!.from_step, "a");
   assert.deepEqual(actionButtons("r1", { resume_from_watermark: true }, null, null).map((b) => b.kind), ["resume"]);
   assert.deepEqual(actionButtons("r1", undefined, null, null), []);
+  const cancel = actionButtons("r1", { can_cancel: true }, null, null);
+  assert.deepEqual(cancel.map((b) => [b.kind, b.label, b.dismiss]), [["cancel", "Cancel run", "Keep running"]]);
+  assert.match(cancel[0]!.confirm, /Cancel run r1\? Its running steps are stopped/);
 });
 
 test("header, DAG, legend, failure, attempts: untrusted strings are text", async () => {
@@ -125,6 +128,32 @@ test("an action asks for confirmation in the widget, then sends {kind, id, run_i
   model.emitCustom({ kind: "rerun", id: msg2.id, error: "run r1 is still running (409)" });
   await flush();
   assert.match(el.querySelector(".fw-notice")!.textContent!, /Rerun from beginning failed: run r1 is still running/);
+  cleanup();
+});
+
+test("Cancel run: a danger button, confirmed with 'Keep running' as the way out", async () => {
+  const { el, model } = setup({ restart_from_step: [], rerun: false, can_cancel: true, reasons: {} });
+  const cleanup = await mount(runView, model, el);
+  const btn = el.querySelector('.fw-actions button[data-action="cancel"]') as HTMLButtonElement;
+  assert.ok(btn.classList.contains("fw-btn--danger") && btn.textContent === "Cancel run");
+  btn.click();
+  const dialog = el.querySelector('[role="alertdialog"]')!;
+  const labels = Array.from(dialog.querySelectorAll("button")).map((b) => b.textContent);
+  assert.deepEqual(labels, ["Cancel run", "Keep running"]);
+  (dialog.querySelectorAll("button")[1] as HTMLButtonElement).click();
+  await flush();
+  assert.equal(model.sent.length, 0, "Keep running sends nothing");
+  (el.querySelector('.fw-actions button[data-action="cancel"]') as HTMLButtonElement).click();
+  (el.querySelector('[role="alertdialog"] .fw-btn--primary') as HTMLButtonElement).click();
+  await flush();
+  const msg = model.sent.at(-1)!;
+  assert.equal(msg.kind, "cancel");
+  assert.equal(msg.run_id, "r1");
+  model.emitCustom({ kind: "cancel", id: msg.id, response: { status: "cancelled" } });
+  await flush();
+  assert.match(el.querySelector(".fw-notice")!.textContent!, /Cancel run: run r1 is cancelled/);
+  model.update({ last_action: { kind: "cancel", run_id: "r1", status: "cancelled", error: null } });
+  assert.match(el.querySelector(".fw-last-action")!.textContent!, /cancel of run r1 → cancelled/);
   cleanup();
 });
 

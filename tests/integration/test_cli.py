@@ -245,7 +245,8 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.slow
 def test_demo_makes_real_history_and_serves_it(tmp_path: Path, procs: list[Proc]) -> None:
     port = _free_port()
-    proc = Proc(tmp_path, "demo", "--port", str(port), "--data", str(tmp_path / "demo"))
+    proc = Proc(tmp_path, "demo", "--port", str(port), "--ui-port", str(_free_port()),
+                "--data", str(tmp_path / "demo"))
     procs.append(proc)
     proc.wait_for("Ctrl-C stops the demo", timeout=90)
     cards = {p["name"]: p for p in httpx.get(f"http://127.0.0.1:{port}/api/pipelines",

@@ -5,13 +5,9 @@ Source waited to success, step logs, idempotent actions and SSE-driven poller ev
 from __future__ import annotations
 
 import queue
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 
 from flowwidgets import errors  # noqa: E402
 from flowwidgets.frames import runs_frame, steps_frame  # noqa: E402
@@ -64,7 +60,7 @@ def runner(tmp_path):
 def test_run_fail_restart_from_the_failed_step_and_watch_it_live(runner, tmp_path):
     with serve_in_thread(runner) as server, connect(server.url) as src:
         assert src.flavour == "flowwidgets" and src.health()
-        assert src.capabilities == {"restart", "rerun", "resume", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "resume", "run_now", "cancel"}
         poller = src.poller(interval=5)
         events: queue.Queue[LiveEvent] = queue.Queue()
         unsubscribe = poller.subscribe(events.put)

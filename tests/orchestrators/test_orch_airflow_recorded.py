@@ -153,7 +153,7 @@ def test_queued_run_of_a_paused_dag():
     assert detail.status is Status.REQUESTED
     assert [(s.name, s.status, s.attempts) for s in detail.steps] == [
         ("only", Status.PENDING, ())]
-    assert not detail.actions.any
+    assert detail.actions.can_cancel and not detail.actions.rerun  # queued: only cancel
     assert "queued" in detail.actions.reasons["restart"]
 
 

@@ -55,7 +55,7 @@ def test_connect_detects_airflow_and_logs_in_with_the_keywords():
     with routed(airflow_routes(), seen) as client:
         src = connect(BASE, username="admin", password=PASSWORD, client=client)
         assert src.flavour == "airflow" and src._flavour.version == "3.3.2"
-        assert src.capabilities == {"restart", "rerun", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "run_now", "cancel"}
     assert seen == ["GET /api/health", "GET /api/v2/version", "POST /auth/token",
                     "GET /api/v2/dags"]
 
@@ -75,7 +75,7 @@ def test_connect_detects_prefect_by_its_health_answer():
     with routed(routes) as client:
         src = connect(f"{BASE}/api", client=client)
         assert src.flavour == "prefect" and src._flavour.version == "3.8.8"
-        assert src.capabilities == {"rerun", "run_now"}
+        assert src.capabilities == {"rerun", "run_now", "cancel"}
     with routed(routes) as client:
         assert connect_prefect(BASE, client=client).flavour == "prefect"
 

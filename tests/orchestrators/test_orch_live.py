@@ -50,7 +50,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
     with connect(airflow_live.url, username=airflow_live.username,
                  password=airflow_live.password, timeout=30) as src:
         assert src.flavour == "airflow"
-        assert src.capabilities == {"restart", "rerun", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "run_now", "cancel"}
         assert src.health()
         cards = {p.name: p for p in src.pipelines()}
         assert not cards["fw_diamond"].paused
@@ -98,7 +98,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
 def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
     with connect(prefect_live.url, timeout=30) as src:
         assert src.flavour == "prefect"
-        assert src.capabilities == {"rerun", "run_now"}
+        assert src.capabilities == {"rerun", "run_now", "cancel"}
         assert "fw-diamond/diamond" in {p.name for p in src.pipelines()}
 
         prefect_live.fail()  # session fixture: make sure the first run fails
@@ -128,3 +128,43 @@ def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
     assert [(a.number, a.status) for a in enrich.attempts] == [
         (1, Status.FAILED), (2, Status.SUCCEEDED)]
     assert prefect_live.traced().count("extract") == 2  # the whole flow ran again
+
+
+def test_airflow_cancel_marks_a_running_dag_run_failed_with_a_note(airflow_live):
+    airflow_live.heal()
+    airflow_live.hold()  # clean keeps running until released
+    try:
+        with connect(airflow_live.url, username=airflow_live.username,
+                     password=airflow_live.password, timeout=30) as src:
+            run_id = src.run_now("fw_diamond")
+            running = wait_run(src, run_id, lambda d: by_name(d)["clean"].status
+                               is Status.RUNNING)
+            assert running.actions.can_cancel and not running.actions.rerun
+            assert src.cancel(run_id) == "failed"  # Airflow has no cancelled state
+            done = wait_run(src, run_id, lambda d: d.status.is_terminal
+                            and by_name(d)["clean"].status is not Status.RUNNING, 60)
+            assert done.status is Status.FAILED and not done.actions.can_cancel
+            assert by_name(done)["publish"].status is not Status.SUCCEEDED
+            with pytest.raises(errors.RunConflict, match="only queued or running"):
+                src.cancel(run_id)
+    finally:
+        airflow_live.release()
+
+
+def test_prefect_cancel_stops_a_running_flow_run(prefect_live):
+    prefect_live.heal()
+    prefect_live.hold()
+    try:
+        with connect(prefect_live.url, timeout=30) as src:
+            run_id = src.run_now("fw-diamond/diamond")
+            running = wait_run(src, run_id, lambda d: "clean" in by_name(d) and by_name(d)[
+                "clean"].status is Status.RUNNING)
+            assert running.actions.can_cancel
+            assert src.cancel(run_id) in ("running", "cancelled")  # cancelling, then done
+            done = wait_run(src, run_id, lambda d: d.status.is_terminal, 90)
+            assert done.status is Status.CANCELLED
+            assert "publish" not in prefect_live.traced()[-3:]
+            with pytest.raises(errors.RunConflict, match="only scheduled, pending"):
+                src.cancel(run_id)
+    finally:
+        prefect_live.release()

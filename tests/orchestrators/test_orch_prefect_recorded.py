@@ -127,7 +127,8 @@ def test_queued_run_of_an_unserved_deployment():
         detail = src.run(flow_run_id(c))
     assert detail.status is Status.REQUESTED and detail.steps == ()
     assert detail.run.pipeline == "fw-diamond/unserved"
-    assert not detail.actions.any and "Scheduled" in detail.actions.reasons["rerun"]
+    assert detail.actions.can_cancel and not detail.actions.rerun
+    assert "Scheduled" in detail.actions.reasons["rerun"]
 
 
 def test_not_found_keeps_the_servers_detail():

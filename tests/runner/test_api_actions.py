@@ -3,34 +3,13 @@ errors (404/409/422 with detail), malformed bodies and Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient
 
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.api import create_app
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[LocalRunner]:
-    """Not started: requested runs stay requested, so every action's effect is visible."""
-    r = make_runner(tmp_path)
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def client(runner: LocalRunner) -> Iterator[TestClient]:
-    with TestClient(create_app(runner)) as c:
-        yield c
 
 
 def _failed_orders(runner: LocalRunner, tmp: Path) -> str:
@@ -201,3 +180,69 @@ def test_mutations_are_post_only(client: TestClient, runner: LocalRunner, path: 
     assert client.get(path).status_code in (404, 405)
     assert client.put(path).status_code == 405
     assert _count(runner) == 0
+
+
+# ---- hostile sizes ------------------------------------------------------------------
+
+
+def test_a_large_body_is_413_with_detail_and_never_read_whole(
+        client: TestClient, runner: LocalRunner, tmp_path: Path) -> None:
+    old = _failed_orders(runner, tmp_path)
+    huge = '{"from_step": "' + "x" * (5 * 1024 * 1024) + '"}'
+    r = client.post(f"/api/runs/{old}/restart", content=huge,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "65,536 bytes" in r.json()["detail"]
+    assert len(r.content) < 500
+
+
+def test_a_chunked_large_body_is_413(client: TestClient, runner: LocalRunner,
+                                     tmp_path: Path) -> None:
+    old = _failed_orders(runner, tmp_path)
+
+    def chunks():
+        yield b'{"from_step": "'
+        for _ in range(100):
+            yield b"y" * 4096
+        yield b'"}'
+
+    r = client.post(f"/api/runs/{old}/restart", content=chunks(),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["detail"]
+
+
+def test_a_422_never_echoes_large_input(client: TestClient, runner: LocalRunner,
+                                        tmp_path: Path) -> None:
+    old = _failed_orders(runner, tmp_path)
+    body = '{"from_step": [' + ", ".join(['"abcdefghij"'] * 5000) + "]}"  # 70 KB: too big
+    assert client.post(f"/api/runs/{old}/restart", content=body,
+                       headers={"Content-Type": "application/json"}).status_code == 413
+    body = '{"from_step": [' + ", ".join(['"abcdefghij"'] * 4000) + "]}"  # 56 KB, wrong type
+    r = client.post(f"/api/runs/{old}/restart", content=body,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and len(r.content) < 2000, len(r.content)
+    assert r.json()["detail"][0]["loc"][-1] == "from_step"
+
+
+def test_a_key_reused_on_another_request_is_422_naming_both(
+        client: TestClient, runner: LocalRunner, tmp_path: Path) -> None:
+    first_run = _failed_orders(runner, tmp_path)
+    second_run = _failed_orders(runner, tmp_path)
+    ok = client.post(f"/api/runs/{first_run}/rerun", headers={"Idempotency-Key": "k1"})
+    assert ok.status_code == 200
+    before = _count(runner)
+    for path, body in ((f"/api/runs/{second_run}/rerun", None),
+                       (f"/api/runs/{first_run}/restart", {"from_step": "merge"}),
+                       ("/api/jobs/orders/run-now", None)):
+        r = client.post(path, json=body, headers={"Idempotency-Key": "k1"})
+        assert r.status_code == 422, (path, r.text)
+        detail = r.json()["detail"]
+        assert "Idempotency-Key 'k1'" in detail and f"rerun of run {first_run}" in detail
+    assert _count(runner) == before
+    same = client.post(f"/api/runs/{first_run}/rerun", headers={"Idempotency-Key": "k1"})
+    assert same.json() == ok.json()
+    restart = {"Idempotency-Key": "k2"}
+    a = client.post(f"/api/runs/{first_run}/restart", json={"from_step": "merge"},
+                    headers=restart)
+    b = client.post(f"/api/runs/{first_run}/restart", json={"from_step": "load"},
+                    headers=restart)
+    assert a.status_code == 200 and b.status_code == 422 and "'merge'" in b.json()["detail"]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _api_support import make_runner
+from fwtest.api import make_runner
 from hypothesis import HealthCheck, given, settings
 
 from flowwidgets.runner._local import LocalRunner
@@ -53,6 +53,7 @@ OPERATIONS = {
     "GET /outputs", "POST /api/runs/{run_id}/restart", "POST /api/runs/{run_id}/rerun",
     "POST /api/runs/{run_id}/resume-from-watermark", "POST /api/jobs/{name}/run-now",
     "POST /api/pipelines/{name}/run-now", "GET /api/pipelines/{name}/step_history",
+    "POST /api/runs/{run_id}/cancel",
 }
 
 

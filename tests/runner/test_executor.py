@@ -252,3 +252,25 @@ def test_streaming_failure_records_the_last_committed_watermark(run_pipeline, st
     assert (tmp_path / "batches.log").read_text().split("\n") == [
         "start None", "1", "2", "3", "start 3", "4", "5", ""]
     assert store.last_watermark("events").value == "5"
+
+
+def test_an_output_over_the_limit_fails_its_step_and_is_not_stored(store, tmp_path):
+    spec = PipelineSpec("big", steps=(call("huge", "big_output"), call("after", "noop",
+                                                                        ["huge"])))
+    ex = Executor(store, pipelines(spec), data_dir=tmp_path, max_output_bytes=1_000_000)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.FAILED and run.failed_step == "huge"
+    assert "larger than the 1,000,000-byte limit" in run.error
+    with pytest.raises(KeyError):
+        store.load_output(run.run_id, "huge")
+    assert os.path.getsize(tmp_path / "runs.sqlite") < 1_000_000
+    assert _steps(store, run.run_id)["after"].status is Status.PENDING
+
+
+def test_the_default_output_limit_stores_a_3mb_output(run_pipeline, store):
+    run = run_pipeline(PipelineSpec("ok", steps=(call("huge", "big_output"),)))
+    assert run.status is Status.SUCCEEDED
+    assert len(store.load_output(run.run_id, "huge")["rows"]) == 3000

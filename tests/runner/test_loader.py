@@ -549,3 +549,39 @@ def test_python_built_duplicate_names_and_empty():
         validate([PipelineSpec("p", steps=(step,)), PipelineSpec("p", steps=(step,))])
     with pytest.raises(SpecError, match="there are no pipelines"):
         validate(Pipelines(()))
+
+
+# ------------------------------------------------------------------------- hostile sizes
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ['x-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    prev = "a"
+    for name in "bcdefghijk"[:levels - 1]:
+        lines.append(f"x-{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+        prev = name
+    return "\n".join(lines) + (f"\npipelines:\n  - name: *{prev}\n    steps:\n"
+                               "      - name: s\n        run: 'true'\n")
+
+
+def test_alias_bomb_is_refused_fast_at_its_line(tmp_path):
+    text = _alias_bomb(9)  # 9**9 values in about 430 bytes: took 108 s and 3 GB before
+    assert len(text) < 500
+    started = time.perf_counter()
+    err = error(tmp_path, text)
+    assert time.perf_counter() - started < 2
+    assert "aliases expand to more than" in str(err)
+    assert err.line is not None and err.line <= 9
+    assert len(str(err)) < 300
+
+
+def test_recursive_alias_is_refused(tmp_path):
+    err = error(tmp_path, "x-a: &a [1, *a]\npipelines:\n  - name: *a\n    steps: []\n")
+    assert "refers to itself" in str(err) or "recursive" in str(err)
+
+
+def test_a_large_wrong_value_is_shown_clipped(tmp_path):
+    items = ", ".join(f'"v{i}"' for i in range(20_000))
+    err = error(tmp_path, f"pipelines:\n  - name: [{items}]\n    steps:\n"
+                          "      - name: s\n        run: 'true'\n")
+    assert "must be text" in str(err) and len(str(err)) < 300

@@ -208,7 +208,8 @@ def test_actions_for(runner, tmp_path):
     failed = _failed_branchy(runner, tmp_path)
     assert runner.actions_for(failed) == {
         "pause": False, "resume": False, "restart_from_step": ["b"], "rerun_full": True,
-        "resume_from_watermark": False, "restart_steps": ["a", "b", "s", "c"]}
+        "resume_from_watermark": False, "restart_steps": ["a", "b", "s", "c"],
+        "cancel": False}
     ok = runner.wait(runner.rerun(failed.run_id))
     assert runner.actions_for(ok)["restart_from_step"] == []
     assert runner.actions_for(ok)["rerun_full"] is True
@@ -216,10 +217,12 @@ def test_actions_for(runner, tmp_path):
     stream = runner.wait(runner.run_now("events"))
     assert runner.actions_for(stream) == {
         "pause": False, "resume": False, "restart_from_step": [], "rerun_full": True,
-        "resume_from_watermark": True, "restart_steps": ["consume"]}
+        "resume_from_watermark": True, "restart_steps": ["consume"], "cancel": False}
     requested, _ = runner.store.create_run(pipeline="gone", kind="batch", trigger="manual",
                                            steps=[("x", [])])
-    assert not any(runner.actions_for(runner.store.get_run(requested)).values())
+    gone = runner.actions_for(runner.store.get_run(requested))
+    assert gone.pop("cancel") is True  # the one thing a stranded requested run allows
+    assert not any(gone.values())
 
 
 def test_next_run_at_is_utc_in_the_pipeline_timezone(runner):
@@ -328,13 +331,13 @@ def test_stop_gives_up_on_a_call_that_ignores_it(tmp_path):
         (step,) = store.get_steps(run_id)
         assert (run.status, run.error) == (Status.CANCELLED,
                                            "runner stopped while stubborn still ran")
-        assert (step.status, step.error) == (Status.FAILED,
+        assert (step.status, step.error) == (Status.CANCELLED,
                                              "runner stopped while the step was running")
         _wait_until(lambda: (tmp_path / "stubborn.done").exists())
         time.sleep(0.05)
         assert store.get_run(run_id).status is Status.CANCELLED  # the late return wrote nothing
         (attempt,) = store.get_attempts(run_id)
-        assert (attempt.status, attempt.error) == (Status.FAILED,
+        assert (attempt.status, attempt.error) == (Status.CANCELLED,
                                                    "runner stopped while the step was running")
 
 
@@ -355,3 +358,48 @@ def test_stop_asks_a_streaming_shell_step_to_stop(tmp_path):
         assert store.get_steps(run_id)[0].status is Status.SUCCEEDED
         out = store.load_output(run_id, "follow")
         assert out["stopped"] is True and out["stdout_tail"] == "up\nbye\n"
+
+
+def test_restart_planning_of_a_long_chain_is_linear(tmp_path):
+    """Restarting a 3,000-step chain from its middle took ~8 s (a downstream walk per
+    step); the plan now visits each step once (bench/bench_restart.py has the figures)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_restart import chain, failed_run
+
+    spec = chain(3000)
+    runner = LocalRunner(pipelines(spec), db=tmp_path / "runs.sqlite", data_dir=tmp_path)
+    try:
+        old = failed_run(runner.store, spec)
+        started = time.perf_counter()
+        new = runner.restart(old, from_step="s1500")
+        took = time.perf_counter() - started
+        steps = runner.store.get_steps(new)
+        assert [s.name for s in steps if s.reused_from == old] == [f"s{i}" for i in range(1500)]
+        assert all(s.status is Status.PENDING for s in steps[1500:])
+        assert took < 4, f"restart planning took {took:.1f} s"
+    finally:
+        runner.stop()
+
+
+def test_stop_that_kills_a_shell_step_cancels_the_run_not_fails_it(tmp_path):
+    """SIGTERM (serve) and stop() both end here: the run was 'failed' with the killed
+    step as failed_step, while stop() documents 'cancelled'."""
+    spec = PipelineSpec("sleepy", steps=(StepSpec("a", run="sleep 30"),
+                                         StepSpec("b", depends_on=("a",), run="true")))
+    r = LocalRunner(pipelines(spec), db=tmp_path / "s.sqlite", data_dir=tmp_path, tick_s=0.1)
+    r.start()
+    run_id = r.run_now("sleepy")
+    _wait_until(lambda: r.store.get_steps(run_id)[0].status is Status.RUNNING)
+    r.stop(timeout=0.3)
+    with SqliteRunLog(tmp_path / "s.sqlite") as store:
+        run = store.get_run(run_id)
+        steps = {s.name: (s.status, s.error) for s in store.get_steps(run_id)}
+        (attempt,) = store.get_attempts(run_id)
+    assert (run.status, run.failed_step) == (Status.CANCELLED, None)
+    assert run.error == "runner stopped while a still ran"
+    assert steps == {"a": (Status.CANCELLED, "runner stopped while the command was running"),
+                     "b": (Status.PENDING, None)}
+    assert attempt.status is Status.CANCELLED

@@ -67,7 +67,7 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert kept == counted == {"orders": (6, 4), "payments": (4, 3)}
     conn = _connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 3
         names = {n for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
     finally:
@@ -124,3 +124,29 @@ def test_a_failed_import_leaves_the_totals_alone(tmp_path: Path) -> None:
             log.import_runs([replace(run, run_id="new"), run])  # the second is a duplicate
     kept, counted = _totals(path)
     assert kept == counted == {"orders": (1, 0)}
+
+
+def test_idempotency_keys_of_an_old_file_keep_working_unbound(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _v1_file(path)
+    conn = _connect(path)
+    conn.execute("INSERT INTO idempotency (key, run_id, created_at) VALUES "
+                 "('old-key', 'r1', '2026-11-01T00:00:00.000Z')")
+    conn.close()
+    with SqliteRunLog(path) as log:
+        assert log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                              trigger="rerun", idempotency_key="old-key",
+                              idempotency_request="rerun of run r5") == ("r1", False)
+        new, created = log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                                      trigger="rerun", idempotency_key="new-key",
+                                      idempotency_request="rerun of run r5")
+        assert created
+        again = log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                               trigger="rerun", idempotency_key="new-key",
+                               idempotency_request="rerun of run r5")
+        assert again == (new, False)
+        from flowwidgets.errors import InvalidAction
+        with pytest.raises(InvalidAction, match="rerun of run r5.*rerun of run r6"):
+            log.create_run(pipeline="orders", kind="batch", steps=[("a", [])],
+                           trigger="rerun", idempotency_key="new-key",
+                           idempotency_request="rerun of run r6")

@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-from _src_helpers import BASE, free_port, mock_client, payload, starlette_client
 from ematix_flow.run_log.history import InMemoryRunHistory
 from ematix_flow.web.server import create_app
+from fwtest.http import BASE, free_port, mock_client, payload, starlette_client
 
 from flowwidgets import errors
 from flowwidgets.sources import StubModeWarning, connect, connect_async
@@ -24,7 +24,7 @@ def test_detects_our_runner_by_its_health_answer():
     with mock_client({"GET /api/health": OUR_HEALTH}, seen=seen) as client:
         src = connect(BASE, client=client)
         assert src.flavour == "flowwidgets"
-        assert src.capabilities == {"restart", "rerun", "resume", "run_now"}
+        assert src.capabilities == {"restart", "rerun", "resume", "run_now", "cancel"}
         assert not src.stub_mode
         assert [r.url.path for r in seen] == ["/api/health"]
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pandas as pd
 import pytest
-from _src_helpers import BASE, mock_client, starlette_client
 from ematix_flow.run_log.history import InMemoryRunHistory, RunRecord
 from ematix_flow.web.server import create_app
+from fwtest.http import BASE, mock_client, starlette_client
 
 from flowwidgets.frames import (
     RUN_COLUMNS,

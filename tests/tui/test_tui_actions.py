@@ -115,3 +115,19 @@ def test_execute_calls_the_source_once_with_the_planned_arguments():
     assert plan.execute(src) == "new-1"
     assert plan_rerun(_detail(actions=Actions(rerun=True))).execute(src) == "new-2"
     assert src.calls == [("restart", "run-1", "merge"), ("rerun", "run-1")]
+
+
+def test_cancel_applies_while_the_runner_says_so():
+    from flowwidgets.tui._actions import plan_cancel
+
+    running = _detail(Status.RUNNING, failed=None, actions=Actions(can_cancel=True))
+    plan = plan_cancel(running, {"cancel"})
+    assert (plan.kind, plan.target, plan.title) == ("cancel", "run-1", "Cancel run")
+    assert "Cancel run run-1 (warehouse, running)?" in plan.question
+    assert plan.done("cancelled") == "Cancel of run run-1: it is cancelled"
+    with pytest.raises(NotApplicable, match="is failed: only requested or running"):
+        plan_cancel(_detail(), {"cancel"})
+    with pytest.raises(NotApplicable, match="cannot cancel runs"):
+        plan_cancel(running, {"rerun"})
+    with pytest.raises(NotApplicable, match="no run selected"):
+        plan_cancel(None, {"cancel"})

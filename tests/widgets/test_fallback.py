@@ -220,3 +220,21 @@ def test_text_plain_neutralises_control_characters():
     assert "etl\ufffd[31mred" in text and "gnp 2" in text
     assert fb.cards_text([{"name": "plain é", "kind": "batch"}]).endswith(
         "plain é [batch] (no runs) · next — UTC")
+
+
+def test_html_fallback_shows_control_and_bidi_characters_as_replacement():
+    """``evil\\u202egnp.exe`` rendered as "evilexe.png" in the HTML fallback."""
+    name = "evil\u202egnp.exe\x1b[31m\u200f\u2066x"
+    out = "\n".join([
+        fb.cards_html([{"name": name, "kind": "batch", "recent_runs": []}]),
+        fb.table_html([{"run_id": name, "pipeline": name, "status": "failed",
+                        "failed_step": name}], total=1, page=0, page_size=25),
+        fb.run_html({"run": {"run_id": name, "pipeline": name, "status": "failed",
+                             "failed_step": name},
+                     "steps": [{"name": name, "status": "failed",
+                                "error": f"line one\n{name}"}]}, layout([(name, ())])),
+    ])
+    for ch in ("\u202e", "\x1b", "\u200f", "\u2066"):
+        assert ch not in out, repr(ch)
+    assert "evil\ufffdgnp.exe\ufffd[31m\ufffd\ufffdx" in out
+    assert "line one\n" in out  # line breaks of an error stay

@@ -172,3 +172,32 @@ def test_only_what_changed_is_sent_and_the_layout_only_for_a_new_shape(served):
         assert "_layout" in wire.updated
     finally:
         view.close()
+
+
+def test_cancel_a_running_run_through_the_view(tmp_path):
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.serve import serve_in_thread
+    from flowwidgets.runner.spec import PipelineSpec, StepSpec
+    from flowwidgets.sources import connect
+
+    hold = PipelineSpec("hold", (StepSpec("wait", run="echo $$ > wait.pid; exec sleep 300"),))
+    runner = LocalRunner([hold], db=tmp_path / "runs.sqlite", tick_s=0.05, data_dir=tmp_path)
+    with serve_in_thread(runner) as server, connect(server.url) as src:
+        run_id = src.run_now("hold")
+        wait_until(lambda: (tmp_path / "wait.pid").exists(), 15)
+        view = RunView(src, run_id, live=False)
+        try:
+            view.refresh()
+            assert view.run["actions"]["can_cancel"] is True
+            reply = Replies(view).click("cancel", run_id=run_id)
+            assert reply["response"] == {"status": "cancelled"}
+            assert view.run_id == run_id, "a cancel opens no other run"
+            assert view.run["run"]["status"] == "cancelled"
+            assert view.run["actions"]["can_cancel"] is False
+            assert view.last_action["kind"] == "cancel"
+            assert view.last_action["status"] == "cancelled" and view.last_action["error"] is None
+            again = Replies(view).click("cancel", run_id=run_id)
+            assert "cancelled; only requested or running" in again["error"]
+            assert "only requested or running" in view.last_action["error"]
+        finally:
+            view.close()

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from flowwidgets.errors import RunnerError
 from flowwidgets.models import format_time
 from flowwidgets.runner.api import _actions, _events, _flowtoy, _history, _read
+from flowwidgets.runner.api._limits import MAX_BODY_BYTES, BodyLimit, validation_error
 from flowwidgets.runner.api._middleware import BearerAuth, ConditionalGet
 from flowwidgets.runner.api._schedule import NextFires
 
@@ -71,6 +73,8 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     async def _runner_error(request: Request, exc: RunnerError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
+    app.add_exception_handler(RequestValidationError, validation_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # JSON even for a bug; the traceback goes to the server's log, not to the client
@@ -80,6 +84,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
 
     app.add_middleware(ConditionalGet, version=runner.store.version, applies=_conditional,
                        fingerprint=lambda path: _time_fingerprint(runner, fires, path))
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if token is not None:
         app.add_middleware(BearerAuth, token=token)  # outermost: 401 before anything else
     return app

@@ -198,6 +198,21 @@ class NewRun(BaseModel):
     new_run_id: str
 
 
+class CancelBody(BaseModel):
+    """Body of ``POST /api/runs/{id}/cancel``: who asks (recorded with the time)."""
+
+    by: StrictStr | None = Field(default=None, max_length=200)
+
+
+class Cancelled(BaseModel):
+    """A cancelled run: its status and who cancelled it when."""
+
+    run_id: str
+    status: str
+    cancelled_by: str | None = None
+    cancelled_at: str | None = None
+
+
 class FlowtoyStatus(BaseModel):
     """flowtoy's ``GET /status`` (or ``{"status": "no-runner"}`` when there is no run)."""
 

@@ -1,6 +1,6 @@
 // The run DAG as SVG. Geometry comes from the kernel (flowwidgets.layout, computed once per
 // graph shape); this module only draws it, and on a status poll only restyles the nodes.
-import { s } from "./dom";
+import { s, setText, visible } from "./dom";
 import { counted, formatDuration, truncate } from "./format";
 import { STATUS_ICON, asStatus } from "./status";
 
@@ -193,11 +193,11 @@ export function renderDag(
       if (els.g.getAttribute("class") !== cls) els.g.setAttribute("class", cls);
       els.g.setAttribute("aria-pressed", sel === n.name ? "true" : "false");
       const meta = nodeMeta(step);
-      if (els.meta.textContent !== meta) els.meta.textContent = meta;
-      const label = `step ${n.name}: ${meta.slice(2).toLowerCase()}`;
+      setText(els.meta, meta);
+      const label = visible(`step ${n.name}: ${meta.slice(2).toLowerCase()}`);
       if (els.g.getAttribute("aria-label") !== label) {
         els.g.setAttribute("aria-label", label);
-        els.title.textContent = `${n.name} — ${meta.slice(2).toLowerCase()}`;
+        setText(els.title, `${n.name} — ${meta.slice(2).toLowerCase()}`);
       }
       const done = st === "succeeded";
       for (const edge of edgesBySource.get(n.name) ?? []) {

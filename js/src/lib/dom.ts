@@ -8,6 +8,20 @@ export type Attrs = Record<string, AttrValue | Handler>;
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
+// Control and format characters (escape sequences, bidi overrides such as U+202E,
+// zero-width marks), lone surrogates and private-use code points; line breaks and tabs
+// are kept. The same classes as flowwidgets.widgets._static.visible and the TUI.
+const UNSAFE = /(?![\n\r\t])[\p{Cc}\p{Cf}\p{Cs}\p{Co}]/gu;
+
+/** ``text`` with control and bidi characters shown as U+FFFD, so a runner's
+ * ``evil\u202egnp.exe`` cannot read as "evilexe.png". Every text node and every
+ * human-readable attribute (title, aria-label, placeholder, alt) goes through it. */
+export function visible(text: string): string {
+  return text.replace(UNSAFE, "\ufffd");
+}
+
+const READABLE = new Set(["title", "aria-label", "aria-description", "placeholder", "alt"]);
+
 function apply(el: Element, attrs: Attrs | null | undefined): void {
   if (!attrs) return;
   for (const [key, value] of Object.entries(attrs)) {
@@ -20,7 +34,8 @@ function apply(el: Element, attrs: Attrs | null | undefined): void {
     }
     if (typeof value === "function") throw new TypeError(`attribute ${key} is not an event`);
     if (value === null || value === undefined || value === false) continue;
-    el.setAttribute(key, value === true ? "" : String(value));
+    const text = value === true ? "" : String(value);
+    el.setAttribute(key, READABLE.has(key) ? visible(text) : text);
   }
 }
 
@@ -30,7 +45,7 @@ function append(doc: Document, el: Element, children: readonly Child[]): void {
     if (Array.isArray(child)) {
       append(doc, el, child);
     } else if (typeof child === "string" || typeof child === "number") {
-      el.appendChild(doc.createTextNode(String(child)));
+      el.appendChild(doc.createTextNode(visible(String(child))));
     } else {
       el.appendChild(child as Node);
     }
@@ -71,5 +86,6 @@ export function replaceChildren(el: Element, ...children: Child[]): void {
 
 /** Set ``el``'s text only when it differs (avoids needless layout work on polls). */
 export function setText(el: Element, text: string): void {
-  if (el.textContent !== text) el.textContent = text;
+  const shown = visible(text);
+  if (el.textContent !== shown) el.textContent = shown;
 }

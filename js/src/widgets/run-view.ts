@@ -3,7 +3,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
-import { type Child, h, replaceChildren } from "../lib/dom";
+import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { formatDuration, formatTime, shortId } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, type Status, asStatus } from "../lib/status";
@@ -30,6 +30,8 @@ export interface RunActions {
   restart_from_step: string[];
   rerun: boolean;
   resume_from_watermark: boolean;
+  /** True while the run can be cancelled (requested or running, on a runner that can). */
+  can_cancel?: boolean;
   reasons: Record<string, string>;
 }
 
@@ -73,6 +75,8 @@ export interface ActionOutcome {
   run_id?: string | null;
   from_step?: string | null;
   new_run_id?: string | null;
+  /** A cancel's outcome: the run's status word right after it. */
+  status?: string | null;
   error?: string | null;
   at?: string;
 }
@@ -94,10 +98,12 @@ export interface RunModel extends BaseModel {
 }
 
 export interface ActionButton {
-  kind: "restart" | "rerun" | "resume";
+  kind: "restart" | "rerun" | "resume" | "cancel";
   label: string;
   confirm: string;
   from_step?: string;
+  /** The confirmation's "no" button (default "Cancel"). */
+  dismiss?: string;
 }
 
 /** The buttons a run's ``actions`` allow; the restart target follows the selected step. */
@@ -133,6 +139,14 @@ export function actionButtons(
       kind: "resume",
       label: "Resume from watermark",
       confirm: `Resume the stream of run ${runId} from its last committed watermark?`,
+    });
+  }
+  if (actions?.can_cancel) {
+    out.push({
+      kind: "cancel",
+      label: "Cancel run",
+      confirm: `Cancel run ${runId}? Its running steps are stopped and it is recorded as cancelled; steps that have not started will not run.`,
+      dismiss: "Keep running",
     });
   }
   return out;
@@ -263,7 +277,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   const act = async (btn: ActionButton, runId: string) => {
     if (busy) return;
-    const ok = await askConfirm(confirmHost, btn.confirm, btn.label);
+    const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss);
     if (!ok) {
       refocus(btn.kind);
       return;
@@ -273,9 +287,13 @@ function render({ model, el }: RenderProps<RunModel>) {
     shell.notice(`${btn.label}: asking the runner…`);
     try {
       const res = (await rpc.call(btn.kind, { run_id: runId, from_step: btn.from_step ?? null })) as
-        | { new_run_id?: string }
+        | { new_run_id?: string; status?: string }
         | undefined;
-      shell.notice(`✓ ${btn.label}: started run ${res?.new_run_id ?? "?"}; opening it`);
+      shell.notice(
+        btn.kind === "cancel"
+          ? `✓ ${btn.label}: run ${runId} is ${res?.status ?? "?"}`
+          : `✓ ${btn.label}: started run ${res?.new_run_id ?? "?"}; opening it`,
+      );
     } catch (err) {
       shell.notice(`✗ ${btn.label} failed: ${(err as Error).message}`, true);
     } finally {
@@ -298,7 +316,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         "button",
         {
           type: "button",
-          class: b.kind === "restart" ? "fw-btn fw-btn--primary" : "fw-btn",
+          class: b.kind === "restart" ? "fw-btn fw-btn--primary" : b.kind === "cancel" ? "fw-btn fw-btn--danger" : "fw-btn",
           "data-action": b.kind,
           disabled: busy,
         },
@@ -331,6 +349,9 @@ function render({ model, el }: RenderProps<RunModel>) {
     if (a.error) {
       lastAction.className = "fw-last-action fw-last-action--error";
       lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✗ ${what} refused: ${a.error}`);
+    } else if (a.kind === "cancel") {
+      lastAction.className = "fw-last-action fw-last-action--ok";
+      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `⊘ cancel of run ${shortId(a.run_id ?? "", 16)} → ${a.status ?? "?"}`);
     } else {
       lastAction.className = "fw-last-action fw-last-action--ok";
       lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✓ ${what} → new run ${a.new_run_id ?? "?"}`);
@@ -454,7 +475,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   const setEmptyText = () => {
     const id = model.get("run_id");
-    empty.textContent = id ? `Loading run ${id}…` : "No run selected";
+    setText(empty, id ? `Loading run ${id}…` : "No run selected");
   };
 
   const updateLog = () => {

@@ -3,6 +3,7 @@
     extract ─┬─ clean ──┬─ join ── publish
              └─ enrich ─┘
 
+``clean`` keeps running while the file named by ``$FW_HOLD_FLAG`` exists (a run to cancel).
 ``enrich`` fails while the file named by ``$FW_FAIL_FLAG`` exists; the test deletes it and
 restarts from ``enrich``. Each task appends "<task> <try>" to ``$FW_TRACE`` so the test can
 see which tasks really ran again. (Airflow skips a file unless it says "airflow" and "dag".)
@@ -11,6 +12,7 @@ see which tasks really ran again. (Airflow skips a file unless it says "airflow"
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from airflow.sdk import dag, get_current_context, task
@@ -32,6 +34,9 @@ def fw_diamond():
     @task
     def clean(x: int) -> int:
         _trace("clean")
+        hold, deadline = os.environ.get("FW_HOLD_FLAG"), time.monotonic() + 300
+        while hold and Path(hold).exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
         return x + 1
 
     @task

@@ -3,7 +3,8 @@
     extract ─┬─ clean ──┬─ join ── publish
              └─ enrich ─┘
 
-``enrich`` fails while the file named by ``$FW_FAIL_FLAG`` exists. Each task appends its
+``enrich`` fails while the file named by ``$FW_FAIL_FLAG`` exists; ``clean`` keeps
+running while ``$FW_HOLD_FLAG`` exists (a run to cancel). Each task appends its
 name to ``$FW_TRACE``. Run as a script:
 
 - no argument: serve the flow as the deployment ``fw-diamond/diamond`` (a live runner is
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from prefect import flow, serve, task
@@ -37,6 +39,9 @@ def extract() -> dict:
 @task
 def clean(data: dict) -> dict:
     _trace("clean")
+    hold, deadline = os.environ.get("FW_HOLD_FLAG"), time.monotonic() + 300
+    while hold and Path(hold).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
     return {"clean": data["rows"]}
 
 

@@ -8,18 +8,12 @@ trace file each task appends to. Both venvs are built on first use and cached by
 (``$FLOWWIDGETS_TEST_CACHE``, default ``~/.cache/flowwidgets-test``); every server is
 stopped by process group when the session ends.
 
-Reuse from another folder: import the fixtures into that folder's ``conftest.py``::
-
-    sys.path.insert(0, str(ROOT / "tests" / "orchestrators"))
-    from _live import LiveServer, airflow_live  # noqa: E402,F401
-
-(each conftest that imports them gets its own session server; to share one across
-folders, import them in the top-level ``tests/conftest.py`` instead).
+They are imported once, by the top-level ``tests/conftest.py``, so every folder shares
+one server per session; a test needing the type imports ``fwtest.orchestrators.LiveServer``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _servers as S  # noqa: E402
+from fwtest import orch_servers as S
 
 
 @dataclass
@@ -44,6 +36,19 @@ class LiveServer:
     username: str | None = None
     password: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    hold_flag: Path | None = None
+    """While this file exists the diamond's ``clean`` task keeps running (at most 5 min):
+    a run to cancel."""
+
+    def hold(self) -> None:
+        """Make ``clean`` run until :meth:`release` (for cancel tests)."""
+        assert self.hold_flag is not None
+        self.hold_flag.write_text("hold\n")
+
+    def release(self) -> None:
+        """Let ``clean`` finish."""
+        if self.hold_flag is not None:
+            self.hold_flag.unlink(missing_ok=True)
 
     def fail(self) -> None:
         """Make ``enrich`` fail from the next run on."""
@@ -62,9 +67,10 @@ class LiveServer:
 def airflow_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real ``airflow standalone`` (3.3.2) with the diamond DAG ``fw_diamond``."""
     work = tmp_path_factory.mktemp("airflow")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt", hold_flag=work / "hold.flag")
     live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace),
+           "FW_HOLD_FLAG": str(live.hold_flag)}
     with S.airflow_server(work, (S.DAGS / "fw_diamond.py",), env) as srv:
         live.url, live.username, live.password = srv.url, srv.username, srv.password
         headers = {"Authorization": f"Bearer {srv.token()}"}
@@ -80,9 +86,10 @@ def prefect_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     """A real ``prefect server start`` (3.8.8) serving the deployment
     ``fw-diamond/diamond``."""
     work = tmp_path_factory.mktemp("prefect")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt", hold_flag=work / "hold.flag")
     live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace),
+           "FW_HOLD_FLAG": str(live.hold_flag)}
     with S.prefect_server(work, env) as srv:
         runner = srv.serve(S.FLOWS / "fw_diamond_flow.py")
         srv.timings["deployment"] = S.wait_until("the deployment fw-diamond/diamond", lambda: (
