@@ -56,6 +56,7 @@ _LAZY = {
     "PipelineCards": "flowwidgets.widgets",
     "RunCompare": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
+    "Timeline": "flowwidgets.widgets",
 }
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ if TYPE_CHECKING:
         PipelineCards,
         RunCompare,
         RunView,
+        Timeline,
     )
 
 
@@ -139,6 +141,7 @@ __all__ = [
     "Step",
     "StepSpec",
     "StubModeWarning",
+    "Timeline",
     "__version__",
     "connect",
     "connect_async",

@@ -192,14 +192,14 @@ def _ui_env(session: DemoSession, token: str | None) -> dict[str, str]:
 def start_streams(runner: LocalRunner) -> list[str]:
     """Start every streaming pipeline that is not already running (they run until the
     runner stops; their runs are then cancelled); returns the new run ids."""
-    from flowwidgets.errors import RunConflict
+    from flowwidgets.errors import Conflict
 
     started = []
     for p in runner.pipelines:
         if p.kind == "streaming":
             try:
                 started.append(runner.run_now(p.name))
-            except RunConflict:
+            except Conflict:
                 continue  # already live (another process on the same data folder)
             _out(f"flowwidgets demo: {_clean(p.name)} is live")
     return started

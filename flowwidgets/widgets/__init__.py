@@ -8,6 +8,7 @@ from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
 from flowwidgets.widgets._run_compare import RunCompare
 from flowwidgets.widgets._run_view import RunView
+from flowwidgets.widgets._timeline import Timeline
 
 __all__ = ["Dashboard", "HistoryView", "JobsTable", "PipelineCards", "RunCompare",
-           "RunView"]
+           "RunView", "Timeline"]

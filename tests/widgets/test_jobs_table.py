@@ -37,7 +37,7 @@ def test_first_page_filters_sort_and_paging(served, history):
                                   "statuses": ["failed", "succeeded"]}
         assert set(table._rows[0]) == {"run_id", "pipeline", "status", "started_at",
                                        "finished_at", "attempts", "duration_ms", "failed_step",
-                                       "trigger", "error", "imported"}
+                                       "trigger", "error", "imported", "eta"}
         # newest first by default
         assert table._rows[0]["run_id"] == history[-1]
         table.page = 2

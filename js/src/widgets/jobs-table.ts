@@ -24,6 +24,8 @@ export interface JobRow {
   error?: string | null;
   /** The run came in through the run log's import (the demo's history). */
   imported?: boolean;
+  /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
+  eta?: string;
 }
 
 /** Traits of flowwidgets.JobsTable. */
@@ -61,8 +63,8 @@ export interface JobsModel extends BaseModel {
 }
 
 /** The columns, with fixed widths (``table-layout: fixed``): sorting, filtering and paging
- * never make them jump. ``sortable: false`` for the error line (the kernel sorts the rest). */
-export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; sortable?: boolean }[] = [
+ * never make them jump. ``unsortable`` for the ETA and the error line (the kernel sorts the rest). */
+export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; unsortable?: boolean }[] = [
   { key: "run_id", label: "Run", width: "14%" },
   { key: "status", label: "Status", width: "9.5em" },
   { key: "pipeline", label: "Pipeline", width: "12%" },
@@ -72,7 +74,8 @@ export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; wid
   { key: "attempts", label: "Tries", numeric: true, width: "4em" },
   { key: "duration_ms", label: "Duration", numeric: true, width: "6em" },
   { key: "failed_step", label: "Failed step", width: "10%" },
-  { key: "error", label: "Error", width: "auto", sortable: false },
+  { key: "eta", label: "ETA", width: "8em", unsortable: true },
+  { key: "error", label: "Error", width: "auto", unsortable: true },
 ];
 
 /** What a trigger word reads as in the table. */
@@ -206,7 +209,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const headRow = h(doc, "tr");
   const sortButtons = new Map<string, HTMLTableCellElement>();
   for (const col of COLUMNS) {
-    if (col.sortable === false) {
+    if (col.unsortable) {
       headRow.append(h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, col.label)));
       continue;
     }
@@ -335,6 +338,8 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return row.failed_step
           ? h(doc, "td", { class: "fw-failed-step", title: row.failed_step }, `✗ ${row.failed_step}`)
           : h(doc, "td", { class: "fw-dim" }, "—");
+      case "eta":
+        return row.eta ? h(doc, "td", { class: "fw-eta", title: row.eta }, row.eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
       default:
         return h(doc, "td", null, String(row[key] ?? ""));
     }
