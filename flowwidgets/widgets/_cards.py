@@ -71,7 +71,7 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
     """
 
     _bundle = "cards"
-    _extra_kwargs = ("on_select", "on_show_jobs", "open_below")
+    _extra_kwargs = ("on_select", "on_show_jobs", "open_below", "on_show_history")
 
     # -- data --------------------------------------------------------------------------
     pipelines = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -82,13 +82,18 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
     """The run whose square was clicked last (None before any click)."""
     last_action = traitlets.Dict().tag(sync=True)
     """The outcome of the last "Run now": kind, pipeline, new_run_id or error, at."""
+    _can_show_history = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, source: Source, *, live: bool = True,
                  on_select: SelectCallback | None = None,
                  on_show_jobs: SelectCallback | None = None, open_below: bool = True,
-                 **kwargs: Any) -> None:
+                 on_show_history: SelectCallback | None = None, **kwargs: Any) -> None:
         self._etas = EtaTexts(source)
         super().__init__(source, live=live, **kwargs)
+        self._history_callbacks: list[SelectCallback] = []
+        if on_show_history is not None:  # a card then links to the pipeline's history
+            self._history_callbacks.append(on_show_history)
+            self._can_show_history = True
         self._open_below = open_below
         self._select_callbacks: list[SelectCallback] = []
         self._jobs_callbacks: list[SelectCallback] = []
@@ -127,7 +132,10 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"select": self._msg_select, "show_jobs": self._msg_show_jobs,
-                "run_now": self._msg_run_now}
+                "run_now": self._msg_run_now, "show_history": self._msg_show_history}
+
+    def _msg_show_history(self, msg: dict[str, Any]) -> None:
+        self._call_user(self._history_callbacks, str(msg.get("pipeline") or ""))
 
     def _msg_show_jobs(self, msg: dict[str, Any]) -> None:
         pipeline = str(msg.get("pipeline") or "")

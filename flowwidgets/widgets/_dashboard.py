@@ -54,7 +54,8 @@ class Section:
 
 def _make_cards(d: Dashboard) -> PipelineCards:
     return PipelineCards(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
-                         on_show_jobs=d.show_jobs, open_below=False)
+                         on_show_jobs=d.show_jobs, on_show_history=d.show_history,
+                         open_below=False)
 
 
 def _make_jobs(d: Dashboard) -> JobsTable:
@@ -247,6 +248,13 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         """Show run ``run_id``'s DAG and actions."""
         self.run_view.run_id = run_id
         self._go(("run", run_id))
+
+    def show_history(self, pipeline: str | None = None) -> None:
+        """Show the History tab, for ``pipeline`` (None or "": every pipeline)."""
+        view = self.section("history")
+        if isinstance(view, HistoryView):
+            view.pipeline = pipeline or None
+        self.show("history")
 
     def show_step(self, run_id: str, step: str) -> None:
         """Show run ``run_id``'s DAG with ``step`` selected (a grid cell was clicked)."""

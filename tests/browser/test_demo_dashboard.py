@@ -186,7 +186,8 @@ def test_jobs_table_filters_sorts_and_opens_a_run(page, voila, demo_runner):
     runs = {r["run_id"]: r for r in demo_runner.api("runs?limit=100")["runs"]}
     assert len(runs) == 16  # 3 rounds of 5 batch pipelines + the stream
     open_dashboard(page, voila(demo_runner.url))
-    page.locator('.fw-card[data-pipeline="warehouse_etl"] .fw-card-foot .fw-link').click()
+    page.locator('.fw-card[data-pipeline="warehouse_etl"] .fw-card-foot '
+                 '[aria-label="all jobs of warehouse_etl"]').click()
     table = page.locator(".fw-root.fw-jobs")
     rows = table.locator("tbody tr[data-run-id]")
 

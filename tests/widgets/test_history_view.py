@@ -98,10 +98,11 @@ def test_dashboard_history_section_brush_filters_the_runs_table(src):
     dash = fw.Dashboard(src, live=False)
     try:
         assert [t["key"] for t in dash.nav.tabs] == ["cards", "jobs", "timeline", "history"]
-        dash.show("history")
+        assert dash.cards._can_show_history  # a card's "history →" opens the History tab
+        Replies(dash.cards).notify("show_history", pipeline="warehouse_etl")
         hist = dash.section("history")
         assert isinstance(hist, fw.HistoryView) and dash.view == "history"
-        hist.pipeline = "warehouse_etl"
+        assert hist.pipeline == "warehouse_etl" and hist.grid["steps"]
         now = datetime.now(UTC)
         lo, hi = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=1)).isoformat()
         hist.brush = [lo, hi]
@@ -121,6 +122,14 @@ def test_dashboard_history_section_brush_filters_the_runs_table(src):
         assert (jobs.since, jobs.until) == (None, None)
     finally:
         dash.close()
+
+
+def test_standalone_cards_have_no_history_link(src):
+    cards = fw.PipelineCards(src, live=False)
+    try:
+        assert not cards._can_show_history
+    finally:
+        cards.close()
 
 
 def test_fallback_escapes_runner_strings():

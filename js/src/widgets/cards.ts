@@ -48,6 +48,8 @@ export interface CardsModel extends BaseModel {
   selected_run_id: string | null;
   /** The outcome of the last "Run now". */
   last_action: ActionOutcome;
+  /** True when a "history →" link has somewhere to go (the Dashboard's History tab). */
+  _can_show_history?: boolean;
 }
 
 function squareTitle(run: StripRun): string {
@@ -197,6 +199,12 @@ function render({ model, el }: RenderProps<CardsModel>) {
           },
           "all jobs →",
         ),
+        model.get("_can_show_history")
+          ? h(doc, "button", {
+            type: "button", class: "fw-link fw-link--history", title: `durations, steps and failures of ${p.name} over time`,
+            "aria-label": `history of ${p.name}`, onclick: () => rpc.notify("show_history", { pipeline: p.name }),
+          }, "history →")
+          : null,
       ),
     );
   };
