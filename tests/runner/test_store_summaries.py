@@ -43,6 +43,8 @@ def _history(n: int) -> list[RunRecord]:
             created_at=created, started_at=started, finished_at=finished,
             attempt=rng.randint(1, 3),
             failed_step="load\u2028\"x\"" if status is Status.FAILED else None,
+            error="Traceback …\n  <b>x</b>\u2028ValueError: batch 47\n\n" if status is Status.FAILED
+            else None,
             parent_run_id=f"run-{i - 1:05d}" if i and rng.random() < 0.1 else None))
     return runs
 
@@ -69,7 +71,10 @@ def test_summaries_match_the_record_path(log: SqliteRunLog, query: dict) -> None
     summaries, fast_total = log.list_run_summaries(**query)
     assert fast_total == total
     assert summaries == [run_summary(r) for r in records]
-    assert all(tuple(s) == RUN_SUMMARY_FIELDS for s in summaries)
+    # the ematix fields in order, then ours: the error's last line (and the import mark)
+    assert all(tuple(s) == (*RUN_SUMMARY_FIELDS, "error_summary") for s in summaries)
+    failed = [s for s in summaries if s["status"] == "failed"]
+    assert all(s["error_summary"] == "ValueError: batch 47" for s in failed)
 
 
 def test_totals_match_a_count(log: SqliteRunLog) -> None:
