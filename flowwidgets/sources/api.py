@@ -319,7 +319,7 @@ class FlowwidgetsFlavour(ApiFlavour):
     name = "flowwidgets"
     capabilities = frozenset(ACTIONS)
     idempotency = True
-    push = True
+    push_path = "/api/events"
     step_logs = True
 
     def step_log(self, run_id: str, step: str, attempt: int | None) -> Plan[str | None]:
