@@ -51,6 +51,7 @@ _LAZY = {
     "JobsTable": "flowwidgets.widgets",
     "PipelineCards": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
+    "Timeline": "flowwidgets.widgets",
 }
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ if TYPE_CHECKING:
         connect_async,
         register_flavour,
     )
-    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView, Timeline
 
 
 def __getattr__(name: str) -> Any:
@@ -124,6 +125,7 @@ __all__ = [
     "Step",
     "StepSpec",
     "StubModeWarning",
+    "Timeline",
     "__version__",
     "connect",
     "connect_async",

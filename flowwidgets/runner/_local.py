@@ -54,13 +54,22 @@ class LocalRunner:
     of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``);
     ``max_output_bytes`` bounds a stored step output as JSON (a larger one fails its step
     with an error saying so).
+
+    Several runners may share one run log (processes, machines on a shared disk). Each
+    heartbeats every tick, and every tick recovers the runs of dead peers (marked failed,
+    "runner interrupted", as at start): a peer on this host whose process is gone within
+    one tick; any peer whose heartbeat is older than ``stale_after_s`` (default
+    ``max(5, 5 * tick_s)`` s: another host, a stopped process) within ``stale_after_s``
+    plus one tick. Writes are fenced: a runner whose run was recovered by a peer writes
+    nothing more to it and kills its shell steps at its next tick.
     """
 
     def __init__(self, pipelines: Pipelines | Sequence[PipelineSpec], *,
                  db: str | Path | RunLog | None = None, max_workers: int = 4,
                  tick_s: float = 1.0, worker_id: str | None = None,
                  data_dir: str | Path | None = None,
-                 max_output_bytes: int = MAX_OUTPUT_BYTES):
+                 max_output_bytes: int = MAX_OUTPUT_BYTES,
+                 stale_after_s: float | None = None):
         if not isinstance(pipelines, Pipelines):
             pipelines = Pipelines(pipelines=tuple(pipelines))
         self.pipelines: Pipelines = pipelines
@@ -80,13 +89,18 @@ class LocalRunner:
         data = Path(data_dir) if data_dir is not None else Path(pipelines.base_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.data_dir: Path = data
-        self._executor = Executor(self.store, pipelines, max_workers=max_workers,
-                                  data_dir=data, on_finished=self._on_finished,
-                                  max_output_bytes=max_output_bytes)
+        self.stale_after_s: float = float(stale_after_s if stale_after_s is not None
+                                          else max(5.0, 5 * self.tick_s))
+        self._executor = Executor(self.store.fenced(self.worker_id), pipelines,
+                                  max_workers=max_workers, data_dir=data,
+                                  on_finished=self._on_finished,
+                                  max_output_bytes=max_output_bytes, worker=self.worker_id,
+                                  stopped_limit_s=self.stale_after_s / 2)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,
-                                    tick_s=self.tick_s,
+                                    tick_s=self.tick_s, stale_after_s=self.stale_after_s,
+                                    after_beat=self._executor.check_claims,
                                     housekeeping=self._executor.reap_cancelled)
         self._finished = threading.Condition()
         self._keys: OrderedDict[str, str] = OrderedDict()
@@ -107,7 +121,7 @@ class LocalRunner:
         if self._started:
             return
         self.store.heartbeat(self.worker_id)
-        self.store.recover_interrupted(stale_after_s=max(5.0, 5 * self.tick_s))
+        self.store.recover_interrupted(stale_after_s=self.stale_after_s)
         self._scheduler.start()
         self._started = True
 

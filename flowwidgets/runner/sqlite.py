@@ -22,6 +22,7 @@ datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runne
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -36,6 +37,7 @@ from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
+    ClaimLost,
     Event,
     PipelineStats,
     RunLog,
@@ -69,6 +71,26 @@ class SqliteRunLog(RunLog):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
                           trim_every_s=trim_every_s)
+
+    _owner: str | None = None
+    """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
+
+    def fenced(self, worker: str) -> SqliteRunLog:
+        """See :meth:`RunLog.fenced`: a view sharing this log's connections (closing
+        the view closes them too; close the original instead)."""
+        view = copy.copy(self)
+        view._owner = worker
+        return view
+
+    def _fence(self, tx: Tx, run_id: str) -> None:
+        if self._owner is None:
+            return
+        row = tx.one("SELECT status, worker FROM runs WHERE run_id = ?", (run_id,))
+        # a run cancelled while its steps wind down stays ours: its writes change nothing
+        if row is not None and (row[0] not in (Status.RUNNING, Status.CANCELLED)
+                                or row[1] != self._owner):
+            raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
+                            f"{row[0]}, worker {row[1]}); nothing written")
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -156,6 +178,7 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
                          (run_id,))
             if row is None:
@@ -216,6 +239,7 @@ class SqliteRunLog(RunLog):
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
@@ -243,6 +267,7 @@ class SqliteRunLog(RunLog):
         ``KeyError`` for an unknown attempt."""
         status = Status(status)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
@@ -263,6 +288,7 @@ class SqliteRunLog(RunLog):
         last failed attempt's error. ``KeyError`` for an unknown run or step."""
         status = Status(status)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
@@ -311,6 +337,7 @@ class SqliteRunLog(RunLog):
         except ValueError as exc:
             raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
@@ -332,6 +359,7 @@ class SqliteRunLog(RunLog):
         if rows < 0:
             raise ValueError(f"rows must be >= 0, not {rows}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             prev = tx.one("SELECT rows_total, batches_total FROM watermarks WHERE pipeline = ? "
                           "ORDER BY id DESC LIMIT 1", (pipeline,)) or (0, 0)
             tx.execute("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "

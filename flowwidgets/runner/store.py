@@ -22,6 +22,7 @@ from flowwidgets.models import Status
 
 __all__ = [
     "AttemptRecord",
+    "ClaimLost",
     "Event",
     "PipelineStats",
     "RUN_SUMMARY_FIELDS",
@@ -156,8 +157,20 @@ class Event:
     at: datetime
 
 
+class ClaimLost(RuntimeError):
+    """A fenced write to a run its worker no longer holds (a peer recovered it while
+    this runner was paused or cut off): nothing was written."""
+
+
 class RunLog(ABC):
     """Abstract run log. Implementations must be safe for several threads and processes."""
+
+    def fenced(self, worker: str) -> RunLog:
+        """This log, with every write to a run (steps, attempts, outputs, watermarks, its
+        end) checked in the writing transaction against the run's claim: the run must
+        still be ``running`` and owned by ``worker``, else :class:`ClaimLost` and nothing
+        is written. The default implementation does not fence."""
+        return self
 
     # ---- runs --------------------------------------------------------------------------
 

@@ -53,20 +53,27 @@ class Section:
 
 def _make_cards(d: Dashboard) -> PipelineCards:
     return PipelineCards(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
-                         on_show_jobs=d.show_jobs)
+                         on_show_jobs=d.show_jobs, open_below=False)
 
 
 def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
-                      on_select=d.show_run)
+                      on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
     table.observe(d._filter_changed, names=["pipeline", "status"])
     return table
 
 
+def _make_timeline(d: Dashboard) -> ipywidgets.DOMWidget:
+    from flowwidgets.widgets._timeline import Timeline
+
+    return Timeline(d.source, live=d.live, theme=d.theme, on_select=d.show_run)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("cards", "Pipelines", _make_cards),
     Section("jobs", "Runs", _make_jobs),
+    Section("timeline", "Timeline", _make_timeline),
 )
 """The Dashboard's top-level views, in tab order. The first one is shown on opening."""
 
