@@ -212,7 +212,7 @@ def _critical_path(steps: list[Step], deps: dict[str, list[str]],
         timed = [(end[d], d) for d in deps[name] if end[d] is not None and d not in seen]
         if not timed:
             break
-        name = max(timed)[1]  # type: ignore[type-var]
+        name = max(timed)[1]
         path.append(name)
         seen.add(name)
     path.reverse()
@@ -231,7 +231,7 @@ def _slack(steps: list[Step], deps: dict[str, list[str]],
     latest_end: dict[str, datetime | None] = {}
     for s in reversed(steps):
         n = s.name
-        bounds = []
+        bounds: list[datetime | None] = []
         for k in kids[n]:
             le, ks, ke = latest_end.get(k), start[k], end[k]
             if le is None or ks is None or ke is None:

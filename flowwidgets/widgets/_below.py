@@ -52,7 +52,7 @@ class OpensBelow:
             return data
         if self._display_frame is None:
             self._below = ipywidgets.VBox([])
-            self._display_frame = ipywidgets.VBox([self, self._below])  # type: ignore[list-item]
+            self._display_frame = ipywidgets.VBox([self, self._below])
         data[_VIEW_MIME] = {**data[_VIEW_MIME], "model_id": self._display_frame.model_id}
         return data
 
