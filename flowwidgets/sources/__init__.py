@@ -20,6 +20,5 @@ __all__ = [
     "register_flavour",
 ]
 
-# Importing the orchestrator flavours registers their probes with connect().
-from flowwidgets.sources import airflow as _airflow  # noqa: E402, F401
-from flowwidgets.sources import prefect as _prefect  # noqa: E402, F401
+# Every flavour connect() detects is registered in one place: sources/_flavours.py.
+from flowwidgets.sources import _flavours  # noqa: E402, F401

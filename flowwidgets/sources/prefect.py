@@ -36,10 +36,10 @@ import httpx
 
 from flowwidgets import errors
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._connect import FlavourProbe, register_flavour
 from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
 from flowwidgets.sources._prefect_flavour import PrefectFlavour
 from flowwidgets.sources._prefect_parse import PREFECT_RUN_STATES, PREFECT_TASK_STATES
+from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = [
     "PREFECT_RUN_STATES",
@@ -113,4 +113,5 @@ def _make(http: HttpCore, version: str, options: dict[str, Any]) -> Flavour:
     return PrefectFlavour(version=None if version == "unknown" else version)
 
 
-register_flavour(FlavourProbe(name="prefect", detect=detect_prefect, make=_make))
+PROBE = FlavourProbe(name="prefect", detect=detect_prefect, make=_make)
+"""How connect() recognises Prefect 3 (registered in sources/_flavours.py)."""
