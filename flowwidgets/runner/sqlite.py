@@ -223,9 +223,16 @@ class SqliteRunLog(RunLog):
         are stored in the API's format, the duration is a column) and a count that reads
         ``pipeline_totals`` unless a status is given."""
         with self._pool.read() as conn:
-            rows, total = q.run_page(conn, q.SUMMARY_COLS, pipeline=pipeline, status=status,
+            rows, total = q.run_page(conn, q.SUMMARY_COLS + ", json_extract(extras, "
+                                     "'$.imported')", pipeline=pipeline, status=status,
                                      since=None, limit=limit, offset=offset)
-        return [dict(zip(RUN_SUMMARY_FIELDS, r, strict=True)) for r in rows], total
+        out = []
+        for r in rows:
+            d = dict(zip(RUN_SUMMARY_FIELDS, r[:-1], strict=True))
+            if r[-1]:  # a run that came in through import_runs says so
+                d["imported"] = True
+            out.append(d)
+        return out, total
 
     # ---- steps and attempts --------------------------------------------------------
 

@@ -237,7 +237,8 @@ class RunLog(ABC):
                            ) -> tuple[list[dict[str, Any]], int]:
         """The page :meth:`list_runs` would return, as JSON-ready summaries (keys
         :data:`RUN_SUMMARY_FIELDS`; times ISO-8601 UTC with milliseconds and ``Z``, the
-        status as its word), and the total that match. The fast path of ``/api/runs``."""
+        status as its word; ``"imported": True`` added for a run whose extras say so), and
+        the total that match. The fast path of ``/api/runs``."""
 
     # ---- steps and attempts ------------------------------------------------------------
 
