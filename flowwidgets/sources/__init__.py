@@ -1,8 +1,16 @@
 """Sources: one runner, over HTTP from the kernel, as flowwidgets models.
 
 ``connect(url)`` detects the runner's API flavour (our runner, ematix-flow ``flow web``,
-flowtoy) and returns a :class:`Source` whose methods return the models of
-:mod:`flowwidgets.models` whatever the runner is; ``connect_async`` returns the async twin.
+Airflow 3, Prefect 3, flowtoy) and returns a :class:`Source` whose methods return the
+models of :mod:`flowwidgets.models` whatever the runner is; ``connect_async`` returns the
+async twin. ``connect``, ``Source`` and ``AsyncSource`` are also at the top level.
+
+Plumbing for another runner API: a :class:`FlavourProbe` (how to recognise it and build
+its flavour) passed to :func:`register_flavour`; the five built in are registered the same
+way, together, in ``sources/_flavours.py``. ``flowwidgets.sources.airflow`` and
+``.prefect`` add ``connect_airflow`` / ``connect_prefect`` with their credentials. The
+poller that keeps views live is :class:`flowwidgets.live.Poller` (one per Source,
+``src.poller()``), reporting :class:`flowwidgets.live.LiveEvent`.
 """
 
 from __future__ import annotations
