@@ -6,7 +6,7 @@ defines its probe (``PROBE``) and registers nothing itself.
 
 from __future__ import annotations
 
-from flowwidgets.sources import airflow, api, flowtoy, prefect
+from flowwidgets.sources import airflow, api, dagster, flowtoy, prefect
 from flowwidgets.sources._registry import FlavourProbe, register_flavour
 
 BUILTIN: tuple[FlavourProbe, ...] = (
@@ -14,9 +14,10 @@ BUILTIN: tuple[FlavourProbe, ...] = (
     api.EMATIX_PROBE,  # 10: another /api/health that answers JSON
     airflow.PROBE,  # 50: GET /api/v2/version
     prefect.PROBE,  # 50: /api/health answers true
+    dagster.PROBE,  # 50: GET /server_info answers its version
     flowtoy.PROBE,  # 100: GET /status, the last resort
 )
-"""The five flavours, in the order ``connect`` tries them."""
+"""The six flavours, in the order ``connect`` tries them."""
 
 for _probe in BUILTIN:
     register_flavour(_probe)

@@ -1,6 +1,6 @@
 """The flavours :func:`~flowwidgets.connect` can detect, in one registry.
 
-Every runner API flowwidgets reads (ours, ematix-flow, Airflow, Prefect, flowtoy) is a
+Every runner API flowwidgets reads (ours, ematix-flow, Airflow, Prefect, Dagster, flowtoy) is a
 :class:`FlavourProbe`, and all of them are registered in one place,
 :mod:`flowwidgets.sources._flavours`; another runner registers the same way with
 :func:`register_flavour`. ``connect`` tries the probes by ``order`` (then registration

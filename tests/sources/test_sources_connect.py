@@ -126,8 +126,9 @@ def test_nothing_known_at_the_url():
         with pytest.raises(errors.RunnerUnavailable) as info:
             connect(BASE, client=client)
     assert "GET /api/health → 404" in str(info.value)
-    # every probe's request, once each (Airflow's version; Prefect reuses /api/health)
-    assert info.value.tried == ["GET /api/health", "GET /api/v2/version", "GET /status"]
+    # every probe's request, once each (Prefect reuses /api/health)
+    assert info.value.tried == ["GET /api/health", "GET /api/v2/version", "GET /server_info",
+                               "GET /status"]
 
 
 def test_slow_runner_times_out_quickly_as_runner_unavailable():

@@ -97,7 +97,7 @@ def test_a_bad_window_says_what_is_expected(src):
 def test_dashboard_history_section_brush_filters_the_runs_table(src):
     dash = fw.Dashboard(src, live=False)
     try:
-        assert [t["key"] for t in dash.nav.tabs] == ["cards", "jobs", "history"]
+        assert [t["key"] for t in dash.nav.tabs] == ["cards", "jobs", "timeline", "history"]
         dash.show("history")
         hist = dash.section("history")
         assert isinstance(hist, fw.HistoryView) and dash.view == "history"
