@@ -209,10 +209,10 @@ def _critical_path(steps: list[Step], deps: dict[str, list[str]],
     path = [name]
     seen = {name}
     while True:
-        timed = [(end[d], d) for d in deps[name] if end[d] is not None and d not in seen]
+        timed = [(t, d) for d in deps[name] if (t := end[d]) is not None and d not in seen]
         if not timed:
             break
-        name = max(timed)[1]  # type: ignore[type-var]
+        name = max(timed)[1]
         path.append(name)
         seen.add(name)
     path.reverse()
@@ -231,16 +231,17 @@ def _slack(steps: list[Step], deps: dict[str, list[str]],
     latest_end: dict[str, datetime | None] = {}
     for s in reversed(steps):
         n = s.name
-        bounds = []
+        bounds: list[datetime] = []
+        known = True
         for k in kids[n]:
             le, ks, ke = latest_end.get(k), start[k], end[k]
             if le is None or ks is None or ke is None:
-                bounds = [None]
+                known = False
                 break
             bounds.append(le - (ke - ks))
         if not kids[n]:
-            bounds = [run_end]
-        latest_end[n] = None if None in bounds or not bounds else min(bounds)  # type: ignore[type-var]
+            known, bounds = run_end is not None, [run_end] if run_end is not None else []
+        latest_end[n] = min(bounds) if known and bounds else None
     out: dict[str, int] = {}
     for s in steps:
         n, le = s.name, latest_end[s.name]
