@@ -141,7 +141,7 @@ def generated_errors() -> Errors:
 # ---- the demo's real runs ---------------------------------------------------------------
 
 def demo_errors(n: int = 24) -> tuple[Errors, int | None]:
-    os.environ.setdefault("FLOWWIDGETS_DEMO_PACE", "0.2")
+    os.environ.setdefault("FLOWWIDGETS_DEMO_PACE", "1")
     from flowwidgets import demo
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import serve_in_thread

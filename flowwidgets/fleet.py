@@ -81,20 +81,23 @@ def run_arrays(runs: Iterable[Run]) -> RunArrays:
 
 
 def _ghosts(p: Pipeline, now: datetime, t1: datetime) -> list[list[int]]:
+    """The pipeline's next cron fires before ``t1``, each as long as its median."""
     if not p.schedule or p.paused or p.is_streaming or not p.median_duration_ms:
         return []
-    from flowwidgets.runner.scheduler import next_fire
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
 
     out: list[list[int]] = []
-    at = now
     try:
+        it = croniter(p.schedule, now.astimezone(ZoneInfo(p.timezone or "UTC")))
         while len(out) < MAX_GHOSTS:
-            at = next_fire(p.schedule, p.timezone or "UTC", at)
+            at = it.get_next(datetime)
             if at >= t1:
                 break
             start = int(at.timestamp() * 1000)
             out.append([start, start + int(p.median_duration_ms)])
-    except (ValueError, KeyError):  # a cron or zone we cannot read: no ghosts, no guess
+    except (ValueError, KeyError, LookupError):  # a cron or zone we cannot read: no ghosts
         return []
     return out
 
@@ -139,7 +142,9 @@ def fleet_marks(arrs: RunArrays, pipelines: Sequence[Pipeline], t0: datetime, t1
         order = np.argsort(inv, kind="stable")
         cuts = np.searchsorted(inv[order], np.arange(len(names_v) + 1))
         groups = {str(nm): vis[order[cuts[k]:cuts[k + 1]]] for k, nm in enumerate(names_v)}
-    rank = _ranks(arrs.status) if len(arrs) else np.zeros(0, dtype=np.int64)
+    rank = np.zeros(len(arrs), dtype=np.int64)
+    if len(vis):
+        rank[vis] = _ranks(arrs.status[vis])
     names = [p.name for p in pipelines]
     extra = sorted(set(groups) - set(names))
     by_name = {p.name: p for p in pipelines}
