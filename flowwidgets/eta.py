@@ -4,9 +4,10 @@ Each step that has not finished gets the median (and, separately, the p90) of it
 durations over the last successful runs of its pipeline; a running step gets that minus
 its elapsed time, floored at 0 (by default the median of its past durations longer than
 the elapsed time, minus the elapsed: see :func:`estimate`). The remaining steps are then
-scheduled in dependency order on the runner's workers (when the runner says how many; otherwise all at once), and the
-last end is the estimate. A step with no history makes the estimate *partial*: no number
-is invented, the steps are named instead (:attr:`Eta.missing`).
+scheduled in dependency order on the runner's workers (when the runner says how many;
+otherwise all at once), and the last end is the estimate. A step with no history makes
+the estimate *partial*: no number is invented, the steps are named instead
+(:attr:`Eta.missing`).
 
 :func:`estimate` is pure (a run, its pipeline's history, a clock); :func:`eta_plan` is the
 Source plan behind ``src.eta(run_id)``.

@@ -23,6 +23,7 @@ from flowwidgets.frames import runs_frame, runs_to_frame
 from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
+from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import table_html, table_text
 from flowwidgets.widgets._run_timing import EtaTexts
 
@@ -97,21 +98,27 @@ def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     return merged
 
 
-class JobsTable(SelectsRuns, FlowWidget):
+class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     """Every run, flat: status pill, pipeline, started, finished, attempts, duration, failed
     step. Sort by any column; filter by pipeline, status, time and free text; one page at a
     time. ``.df`` is the filtered, sorted DataFrame.
 
     ``JobsTable(src, pipeline=None, status=None, *, live=True, background=True,
-    on_select=None, page_size=25, sort_by="started_at", ascending=False, search="",
+    on_select=None, open_below=True, page_size=25, sort_by="started_at", ascending=False, search="",
     last=None, since=None, until=None)``
 
     With ``background=True`` the first page is read with one request and shown at once while
     the whole history loads in a thread (``loading`` is True meanwhile; ``.df`` waits for it).
+
+    What a click does: a row (mouse, or Enter on a focused row) selects its run
+    (``selected_run_id``) and calls each ``on_select(run_id)``. Displayed on its own (a
+    cell's value), the table also opens the run below itself in a :class:`RunView` (see
+    :attr:`below`; ``open_below=False`` turns this off). Inside the Dashboard the callback
+    opens the run there instead.
     """
 
     _bundle = "jobs-table"
-    _extra_kwargs = ("on_select", "background")
+    _extra_kwargs = ("on_select", "background", "open_below")
 
     # -- filters -----------------------------------------------------------------------
     pipeline = traitlets.Unicode(None, allow_none=True).tag(sync=True)
@@ -151,7 +158,8 @@ class JobsTable(SelectsRuns, FlowWidget):
     def __init__(self, source: Source, pipeline: str | None = None,
                  status: Status | str | None = None, *, live: bool = True,
                  background: bool = True, on_select: SelectCallback | None = None,
-                 **kwargs: Any) -> None:
+                 open_below: bool = True, **kwargs: Any) -> None:
+        self._open_below = open_below
         self._background = background
         self._loader: threading.Thread | None = None
         self._loaded = threading.Event()

@@ -163,6 +163,7 @@ export function renderDag(
         "data-step": n.name,
       },
       title,
+      s(doc, "rect", { class: "fw-node-ring", x: -5, y: -5, width: n.width + 10, height: n.height + 10, rx: 6 }),
       s(doc, "rect", { class: "fw-node-focus", x: -4, y: -4, width: n.width + 8, height: n.height + 8, rx: 5 }),
       s(doc, "rect", { class: "fw-node-box", width: n.width, height: n.height, rx: 3 }),
       s(doc, "rect", { class: "fw-node-bar", width: 3, height: n.height, rx: 1 }),

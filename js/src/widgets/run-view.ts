@@ -1,6 +1,7 @@
 // RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
 // tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
 import type { RenderProps } from "@anywidget/types";
+import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
@@ -167,6 +168,7 @@ const LEGEND: [Status, string][] = [
   ["failed", "failed"],
   ["pending", "pending"],
   ["skipped", "skipped"],
+  ["cancelled", "cancelled"],
 ];
 
 function firstLine(text: string | null | undefined): string {
@@ -235,6 +237,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   const tlScroll = h(doc, "div", { class: "fw-tl-wrap" });
   const tlBox = h(doc, "div", { class: "fw-tl", hidden: true }, h(doc, "div", { class: "fw-tl-tools" }, tlNote, tlReset), tlAxis, tlScroll);
   const failure = h(doc, "div", { class: "fw-section", hidden: true });
+  const compare = comparePanel(doc, model as never, (kind, payload) => rpc.call(kind, payload), (runId) => rpc.notify("open_run", { run_id: runId }));
   const attempts = h(doc, "div", { class: "fw-section", hidden: true });
   const logBox = h(doc, "div", { class: "fw-section", hidden: true });
   const empty = h(doc, "div", { class: "fw-empty" }, "No run selected");
@@ -248,6 +251,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     lastAction,
     h(doc, "div", { class: "fw-section" }, tabs, critLine, dagBox, tlBox, legend),
     failure,
+    compare.el,
     attempts,
     logBox,
   );
@@ -266,9 +270,13 @@ function render({ model, el }: RenderProps<RunModel>) {
     return new Map((p?.steps ?? []).map((st) => [st.name, { ...st, critical: next.has(st.name), critical_next: next.get(st.name) ?? null }]));
   };
 
+  /** The step whose panel should be brought into view once drawn (a click asked for it). */
+  let scrollTo: string | null = null;
   const selectStep = (name: string) => {
+    scrollTo = name;
     model.set("selected_step", name);
     model.save_changes();
+    updateLog(); // draw the panel now ("loading…") and bring it into view
   };
 
   const drawDag = () => {
@@ -506,10 +514,17 @@ function render({ model, el }: RenderProps<RunModel>) {
     const log = model.get("_step_log") ?? {};
     logBox.hidden = !step;
     if (!step) return;
-    replaceChildren(logBox, logPanel(doc, step, log.step === step ? log : null, () => {
+    const loaded = log.step === step;
+    replaceChildren(logBox, logPanel(doc, step, loaded ? log : null, () => {
       model.set("selected_step", null);
       model.save_changes();
     }));
+    if (scrollTo === step) {
+      // below the fold at 1024×700: a click on a node must show where its answer is
+      if (typeof logBox.scrollIntoView === "function") logBox.scrollIntoView({ block: "nearest" });
+      logBox.dataset.scrolled = step;
+      if (loaded) scrollTo = null;
+    }
   };
 
   const onSelected = () => {
@@ -586,6 +601,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   on("change:_layout", drawDag);
   on("change:run", updateRun);
+  on(["change:_compare", "change:run_id"], compare.update);
   on("change:run_id", setEmptyText);
   on("change:selected_step", onSelected);
   on("change:_step_log", updateLog);
