@@ -69,6 +69,19 @@ def test_timeline_tab_and_critical_path_in_both_views(browser, served):
             assert line.startswith("Critical path: a → slow → d · 1.")
             assert page.locator('.fw-vtab[aria-selected="true"]').inner_text().lower() == "timeline"
             shoot(page, f"run_timeline_{theme}")
+            if theme == "dark":  # drag across the bars: the view zooms to the selection
+                box = page.locator("svg.fw-tl-rows").bounding_box()
+                y = box["y"] + 30
+                w0 = float(page.locator('[data-step="fast"] .fw-tl-bar').get_attribute("width"))
+                page.mouse.move(box["x"] + 200, y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + 420, y, steps=5)
+                page.mouse.up()
+                page.locator("text=Reset zoom").wait_for()
+                w1 = float(page.locator('[data-step="fast"] .fw-tl-bar').get_attribute("width"))
+                assert w1 > w0 * 1.5, (w0, w1)
+                shoot(page, "run_timeline_zoomed")
+                page.locator("text=Reset zoom").click()
             # the Graph tab: the same path outlined on the DAG's nodes and edges
             page.locator('.fw-vtab[data-view="dag"]').click()
             page.wait_for_selector(".fw-dag")
