@@ -133,3 +133,24 @@ def test_restart_shows_reused_markers(browser, served):
         page.context.close()
     finally:
         view.close()
+
+
+def test_every_pipeline_on_one_axis_in_both_themes(browser, served):
+    runner, src, _ = served
+    from flowwidgets.widgets import Timeline
+
+    tl = Timeline(src, window="1h", live=False)
+    try:
+        for theme in ("dark", "light"):
+            page = open_page(browser, widget_state(tl), theme, width=900)
+            bars = page.locator("rect.fw-fl-bar")
+            assert bars.count() >= 1
+            assert page.locator('g.fw-fl-row[data-pipeline="diamond"]').count() == 1
+            assert "runs in the last 1h" in page.locator(".fw-fl-note").inner_text()
+            bars.first.click(force=True)  # the view sends the kernel its select message
+            sent = page.evaluate("window.__sent")
+            assert sent and sent[-1]["kind"] == "select" and sent[-1]["run_id"]
+            shoot(page, f"fleet_timeline_{theme}")
+            page.context.close()
+    finally:
+        tl.close()
