@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _shots import CHROMIUM, CHROMIUM_ARGS, open_page, shoot, widget_state
+from _shots import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_page, shoot, widget_state
 from _widget_support import wait_until
 
 from flowwidgets.runner._local import LocalRunner
@@ -154,3 +154,29 @@ def test_every_pipeline_on_one_axis_in_both_themes(browser, served):
             page.context.close()
     finally:
         tl.close()
+
+
+def test_300_steps_stay_readable(browser, tmp_path):
+    """A real 300-step run (a binary tree of 50 ms steps on 4 workers): one label per row,
+    20 px apart, the rows scroll under the axis."""
+    steps = [_step("s000")] + [_step(f"s{i:03d}", f"s{(i - 1) // 2:03d}") for i in range(1, 300)]
+    big = PipelineSpec("big", tuple(steps))
+    runner = LocalRunner(Pipelines((big,), base_dir=JOBS), db=tmp_path / "runs.sqlite",
+                         tick_s=0.02, data_dir=tmp_path, max_workers=4)
+    with serve_in_thread(runner) as server, connect(server.url) as src:
+        rid = runner.run_now("big")
+        runner.wait(rid, timeout=120)
+        view = RunView(src, rid, live=False, view="timeline")
+        try:
+            page = open_page(browser, widget_state(view), "dark", width=900)
+            ys = page.locator("text.fw-tl-label").evaluate_all(
+                "els => els.map(e => e.getBoundingClientRect().top)")
+            assert len(ys) == 300
+            assert all(b - a >= 19.5 for a, b in zip(ys, ys[1:], strict=False))
+            wrap = page.locator(".fw-tl-wrap")
+            assert wrap.evaluate("e => e.scrollHeight > e.clientHeight + 1000")
+            assert page.locator(".fw-tl-axis").is_visible()
+            page.locator(".fw-tl").screenshot(path=str(ARTIFACTS / "run_timeline_300_steps.png"))
+            page.context.close()
+        finally:
+            view.close()
