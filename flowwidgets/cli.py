@@ -4,6 +4,7 @@
                       [--tick S] [--max-output-bytes N]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
+    flowwidgets dashboard [URL] [--host H] [--port 8866] [--token T] [--cull-idle S]
     flowwidgets tui [URL]
 
 Each subcommand is a ``_cmd_*`` function taking the parsed namespace and returning the
@@ -25,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowwidgets.errors import SpecError
+from flowwidgets.errors import SpecError, UsageError
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -46,10 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, UsageError) as exc:
         _err(str(exc))
         return 2
-
-
-class UsageError(Exception):
-    """A bad option or file given on the command line: one line naming it, exit 2."""
 
 
 def check_port(value: int, option: str) -> int:
@@ -100,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_run(sub)
     _add_demo(sub)
+    _add_dashboard(sub)
     _add_tui(sub)
     return parser
 
@@ -147,6 +145,12 @@ def _add_run(sub: Any) -> None:
 
 def _add_demo(sub: Any) -> None:
     from flowwidgets.demo._launch import add_parser  # the demo's code lives beside its data
+
+    add_parser(sub)
+
+
+def _add_dashboard(sub: Any) -> None:
+    from flowwidgets.demo._publish import add_parser  # Voilà is imported only when serving
 
     add_parser(sub)
 

@@ -2,6 +2,7 @@
 
     FlowwidgetsError
     ├── SpecError                 a pipelines file is invalid (file, line, what to fix)
+    ├── UsageError                a bad command-line option or file (one line, exit 2)
     ├── RunnerError               an action was refused before anything changed: by the
     │   │                         local runner (mapped to HTTP 4xx) or by a Source's own
     │   │                         checks (Airflow, Prefect) before it sends a request
@@ -45,6 +46,7 @@ __all__ = [
     "SpecError",
     "Unauthorized",
     "Unprocessable",
+    "UsageError",
 ]
 
 
@@ -67,6 +69,11 @@ class SpecError(FlowwidgetsError, ValueError):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+
+
+class UsageError(FlowwidgetsError):
+    """A bad option or file given on the command line: the CLI prints the message (one
+    line naming the option or file) and exits 2."""
 
 
 class RunnerError(FlowwidgetsError):
