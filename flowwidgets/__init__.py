@@ -51,6 +51,7 @@ _LAZY = {
     "JobsTable": "flowwidgets.widgets",
     "PipelineCards": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
+    "Timeline": "flowwidgets.widgets",
 }
 
 if TYPE_CHECKING:
@@ -74,14 +75,22 @@ if TYPE_CHECKING:
         connect_async,
         register_flavour,
     )
-    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView, Timeline
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flowwidgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        from flowwidgets._extras import MissingExtra, extra_of
+
+        extra = extra_of(exc.name)
+        if extra is None:
+            raise
+        raise MissingExtra(f"flowwidgets.{name}", extra, [str(exc.name)]) from None
     globals()[name] = value
     return value
 
@@ -116,6 +125,7 @@ __all__ = [
     "Step",
     "StepSpec",
     "StubModeWarning",
+    "Timeline",
     "__version__",
     "connect",
     "connect_async",

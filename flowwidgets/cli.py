@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowwidgets._extras import MissingExtra, require
 from flowwidgets.errors import SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SpecError, UsageError) as exc:
         _err(str(exc))
         return 2
+    except MissingExtra as exc:
+        _err(f"flowwidgets {args.command}: {exc}")
+        return 1
 
 
 def check_port(value: int, option: str) -> int:
@@ -168,6 +172,7 @@ def _add_tui(sub: Any) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     _check_options(args)
+    require("runner", "the local runner")
     pipelines = _load(args.pipelines)
     extra = {} if args.max_output_bytes is None else {"max_output_bytes": args.max_output_bytes}
     runner = _open_runner(pipelines, args.db, tick_s=args.tick, **extra)
@@ -187,6 +192,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _check_options(args)
+    require("runner", "the local runner")
     pipelines = _load(args.flow)
     name = _pick(pipelines, args.pipeline, args.flow)
     if name is None:

@@ -28,15 +28,17 @@ __all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "st
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
 RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
-               "duration_ms", "attempts", "failed_step", "kind", "trigger")
+               "duration_ms", "attempts", "failed_step", "kind", "trigger", "eta")
 """The columns of :func:`runs_frame`, in order."""
+ETA_RUNS = 20
+"""Most active runs :func:`runs_frame` estimates an end for (the newest)."""
 _PROGRESS_AFTER_S = 1.0
 _AHEAD = 2
 
 
 def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | None = None,
-               since: datetime | str | None = None, *, progress: bool | None = None
-               ) -> pd.DataFrame:
+               since: datetime | str | None = None, *, progress: bool | None = None,
+               eta: bool = True) -> pd.DataFrame:
     """Every run (newest first) as a DataFrame with typed columns.
 
     Columns: run_id (string), pipeline (category), status (category over the whole Status
@@ -44,6 +46,9 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
     trigger (string). ``since`` stops paging at the first run that started before it.
     ``progress``: None shows a bar once fetching takes more than a second; True/False force.
+    ``eta`` (datetime64[ns, UTC]): the estimated end of each running run (the newest
+    :data:`ETA_RUNS`; see :meth:`Source.eta`), NaT elsewhere and where it is partial;
+    ``eta=False`` skips those requests.
     """
     cutoff = parse_time(since) if since is not None else None
     if cutoff is not None and not isinstance(cutoff, datetime):  # pragma: no cover
@@ -77,8 +82,33 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
         if bar is not None:
             bar.close()
     frame = runs_to_frame(kept)
+    if eta:
+        frame["eta"] = _utc(_etas(src, kept))
     frame.attrs["source"] = src.url
     return frame
+
+
+def _etas(src: Source, runs: list[Run]) -> list[datetime | None]:
+    """The median ETA of the newest active runs: one history read per pipeline."""
+    from flowwidgets import errors
+    from flowwidgets.eta import HISTORY_RUNS, estimate
+
+    out: list[datetime | None] = [None] * len(runs)
+    active = [i for i, r in enumerate(runs) if r.status.is_active][:ETA_RUNS]
+    history: dict[str, list[RunDetail]] = {}
+    for i in active:
+        run = runs[i]
+        try:
+            if run.pipeline not in history:
+                history[run.pipeline] = src.step_history(run.pipeline, HISTORY_RUNS + 1,
+                                                         "succeeded")
+            hist = history[run.pipeline]
+            workers = next((w for h in hist if isinstance(w := h.extra.get("max_workers"),
+                                                          int)), None)
+            out[i] = estimate(src.run(run.run_id), hist, workers=workers).finish_at
+        except errors.SourceError:
+            continue
+    return out
 
 
 def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
@@ -118,6 +148,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         "failed_step": pd.array(failed, dtype="string"),
         "kind": pd.Categorical(kind),
         "trigger": pd.array(trigger, dtype="string"),
+        "eta": _utc([None] * len(run_id)),
     })
 
 
@@ -235,7 +266,7 @@ def step_failures(src_or_details: Source | Iterable[RunDetail], *,
         src: Any = src_or_details
         details: Iterable[RunDetail] = _failed_details(src, pipeline, limit)
     else:
-        details = src_or_details  # type: ignore[assignment]
+        details = src_or_details
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for detail in details:
         if detail.status is not Status.FAILED:

@@ -7,4 +7,6 @@ scripts/bootstrap.sh --browser
 if [[ -f js/package.json ]]; then
   (cd js && npm test --silent)
 fi
+# The type check: zero errors (configuration in pyproject.toml, [tool.mypy]).
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

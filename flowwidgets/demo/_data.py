@@ -147,8 +147,10 @@ def _customers(rng: random.Random) -> list[dict[str, object]]:
     return rows
 
 
-def _orders(rng: random.Random, customers: list[dict[str, object]]):
-    orders, payments = [], []
+def _orders(rng: random.Random, customers: list[dict[str, object]]
+            ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    orders: list[dict[str, object]] = []
+    payments: list[dict[str, object]] = []
     for i in range(1, 601):
         created = _SEED_DAY + timedelta(minutes=rng.randint(0, 14 * 1440 - 1))
         amount = rng.randint(5, 400) * 100 + rng.choice([0, 49, 95, 99])

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from flowwidgets.cli import DEFAULT_PORT, _clean, _err, _out, _serve, _server_options
 from flowwidgets.demo._ui import UiError, UiServer, port_is_free
@@ -115,7 +115,11 @@ class _StopOnSignal:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run ``flowwidgets demo`` from parsed arguments; returns the exit code."""
-    kind = None if args.no_ui else ("lab" if args.lab else "voila")
+    from flowwidgets._extras import require
+
+    require("runner", "the demo's runner")
+    kind: Literal["voila", "lab"] | None = (
+        None if args.no_ui else ("lab" if args.lab else "voila"))
     ui_port = args.ui_port if args.ui_port is not None else (
         DEFAULT_LAB_PORT if kind == "lab" else DEFAULT_UI_PORT)
     if kind is not None and not port_is_free(ui_port):
@@ -169,7 +173,7 @@ def _start_runner(args: argparse.Namespace) -> DemoSession | None:
 
 def _ui_env(session: DemoSession, token: str | None) -> dict[str, str]:
     from flowwidgets import demo
-    from flowwidgets.runner.serve import TOKEN_ENV
+    from flowwidgets.runner.api import TOKEN_ENV
 
     env = {"RUNNER_STATUS_URL": session.runner_url, demo.DATA_ENV: str(session.data)}
     if token:
@@ -180,14 +184,14 @@ def _ui_env(session: DemoSession, token: str | None) -> dict[str, str]:
 def start_streams(runner: LocalRunner) -> list[str]:
     """Start every streaming pipeline that is not already running (they run until the
     runner stops; their runs are then cancelled); returns the new run ids."""
-    from flowwidgets.errors import RunConflict
+    from flowwidgets.errors import Conflict
 
     started = []
     for p in runner.pipelines:
         if p.kind == "streaming":
             try:
                 started.append(runner.run_now(p.name))
-            except RunConflict:
+            except Conflict:
                 continue  # already live (another process on the same data folder)
             _out(f"flowwidgets demo: {_clean(p.name)} is live")
     return started

@@ -126,7 +126,8 @@ class _Reader:
     def fail(self, message: str, line: int | None) -> SpecError:
         return SpecError(message, path=self.where, line=line)
 
-    def read(self, root: yaml.Node):
+    def read(self, root: yaml.Node
+             ) -> tuple[tuple[PipelineSpec, ...], dict[int, Lines], dict[tuple[int, int], Lines]]:
         if not isinstance(root, yaml.MappingNode):
             fix = ("; put 'pipelines:' on the first line and indent the list under it"
                    if isinstance(root, yaml.SequenceNode) else "")
@@ -144,7 +145,9 @@ class _Reader:
         if not isinstance(node, yaml.SequenceNode) or not node.value:
             raise self.fail("'pipelines' must be a non-empty list, one '- name: ...' entry "
                             "per pipeline", line)
-        specs, pipe_lines, step_lines = [], {}, {}
+        specs: list[PipelineSpec] = []
+        pipe_lines: dict[int, Lines] = {}
+        step_lines: dict[tuple[int, int], Lines] = {}
         for i, pnode in enumerate(node.value):
             spec, lines, slines = self.pipeline(i, pnode)
             specs.append(spec)
@@ -152,7 +155,7 @@ class _Reader:
             step_lines.update({(i, j): sl for j, sl in enumerate(slines)})
         return tuple(specs), pipe_lines, step_lines
 
-    def pipeline(self, i: int, node: yaml.Node):
+    def pipeline(self, i: int, node: yaml.Node) -> tuple[PipelineSpec, Lines, list[Lines]]:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(f"pipeline #{i + 1} must be a mapping (name:, steps:, ...)",
                             _line(node))
@@ -173,12 +176,11 @@ class _Reader:
                 raise self.fail(f"'steps' of {label} must be a non-empty list, one "
                                 "'- name: ...' entry per step", sline)
             for j, st in enumerate(snode.value):
-                spec, sl = self.step(label, j, st)
-                steps.append(spec)
+                step, sl = self.step(label, j, st)
+                steps.append(step)
                 step_lines.append(sl)
-        lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
-        spec = PipelineSpec(steps=tuple(steps), line=_line(node), **values)
-        return spec, lines, step_lines
+        lines: Lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
+        return PipelineSpec(steps=tuple(steps), line=_line(node), **values), lines, step_lines
 
     def step(self, label: str, j: int, node: yaml.Node) -> tuple[StepSpec, Lines]:
         if not isinstance(node, yaml.MappingNode):
@@ -199,12 +201,13 @@ class _Reader:
                                 "e.g. depends_on: [fetch]", dline)
             values["depends_on"] = tuple(self.loader.construct_object(d, deep=True)
                                          for d in dnode.value)
-        lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
+        lines: Lines = {k: ln for k, (_, ln) in keys.items()} | {None: _line(node)}
         values.setdefault("name", None)
         return StepSpec(line=_line(node), **values), lines
 
     def mapping(self, node: yaml.MappingNode, allowed: Sequence[str],
-                extra_ok: Callable[[str], bool] = lambda k: False):
+                extra_ok: Callable[[str], bool] = lambda k: False
+                ) -> tuple[dict[str, tuple[yaml.Node, int]], list[tuple[str, int]]]:
         """Keys of ``node`` → (value node, line); unknown keys listed apart, in file order."""
         seen: dict[str, int] = {}
         for knode, _ in node.value:  # duplicates among the mapping's own keys are mistakes
@@ -228,7 +231,8 @@ class _Reader:
                 unknown.append((key, _line(knode)))
         return out, unknown
 
-    def values(self, keys: dict[str, tuple[yaml.Node, int]], exclude: Sequence[str]):
+    def values(self, keys: dict[str, tuple[yaml.Node, int]],
+               exclude: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, (vnode, _) in keys.items():
             if key in exclude:

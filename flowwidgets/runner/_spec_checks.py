@@ -135,7 +135,10 @@ def _check_pipeline(i: int, p: PipelineSpec, where: Where) -> None:
             raise where.fail(f"step {s.name!r} appears twice in {label}{at}; step names must "
                              "be unique within a pipeline", where.step(i, j, s, "name"))
         index[s.name] = j
-        _check_step(s, label, where, lambda key, j=j, s=s: where.step(i, j, s, key))
+        def line_of(key: str | None, j: int = j, s: StepSpec = s) -> int | None:
+            return where.step(i, j, s, key)
+
+        _check_step(s, label, where, line_of)
     for j, s in enumerate(p.steps):
         for d in s.depends_on:
             if d not in index:
@@ -152,7 +155,8 @@ def _check_pipeline(i: int, p: PipelineSpec, where: Where) -> None:
                          where.step(i, cycle[0], head, "depends_on"))
 
 
-def _check_step(s: StepSpec, pipe: str, where: Where, line: Callable[[str | None], Any]):
+def _check_step(s: StepSpec, pipe: str, where: Where,
+                line: Callable[[str | None], Any]) -> None:
     label = f"step {s.name!r} of {pipe}"
     if not isinstance(s.depends_on, tuple | list):
         raise where.fail(f"depends_on of {label} must be a list of step names, got "
@@ -256,7 +260,9 @@ def _find_cycle(steps: Sequence[StepSpec], index: dict[str, int]) -> list[int] |
 def _check_call(s: StepSpec, p: PipelineSpec, base_dir: Path, where: Where,
                 line: int | None) -> None:
     label = f"step {s.name!r} of pipeline {p.name!r}"
-    module_name, attr = CALL_RE.match(s.call).groups()  # type: ignore[union-attr]
+    match = CALL_RE.match(s.call or "")
+    assert match is not None  # checked by _check_step before any import
+    module_name, attr = match.groups()
     module = _import(module_name, Path(base_dir), lambda msg: where.fail(
         f"call {s.call!r} of {label}: {msg}", line))
     target: Any = module

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowwidgets.errors import InvalidAction
+from flowwidgets.errors import Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
 from flowwidgets.runner.store import (
@@ -106,13 +106,13 @@ def attempt_row(r: Sequence[Any]) -> AttemptRecord:
 def event_row(r: Sequence[Any]) -> Event:
     """A ``SELECT EVENT_COLS`` row as an event."""
     return Event(id=r[0], kind=r[1], run_id=r[2], pipeline=r[3], status=r[4], step=r[5],
-                 at=dt(r[6]))  # type: ignore[arg-type]
+                 at=dt(r[6]))
 
 
 def watermark_row(r: Sequence[Any]) -> Watermark:
     """A ``SELECT WATERMARK_COLS`` row as a record."""
     return Watermark(pipeline=r[0], value=r[1], run_id=r[2], committed_at=dt(r[3]),
-                     rows_total=r[4], batches_total=r[5])  # type: ignore[arg-type]
+                     rows_total=r[4], batches_total=r[5])
 
 
 def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: str | None,
@@ -356,13 +356,13 @@ def request_text(request: str | None) -> str | None:
 
 
 def same_request(key: str, stored: str | None, request: str | None) -> None:
-    """Raise InvalidAction when ``key`` was stored for another request than ``request``
+    """Raise Unprocessable when ``key`` was stored for another request than ``request``
     (keys stored without a request, and requests given without one, are not checked)."""
     if stored is None or request is None or stored == request_text(request):
         return
     first = stored.rsplit(" #", 1)[0]
     now = request_text(request).rsplit(" #", 1)[0]  # type: ignore[union-attr]
-    raise InvalidAction(f"Idempotency-Key {key[:80]!r} was used for another request "
+    raise Unprocessable(f"Idempotency-Key {key[:80]!r} was used for another request "
                         f"({first}), not this one ({now}); send a new key for a new request")
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
@@ -37,6 +37,12 @@ def now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+@overload
+def ts(value: datetime) -> str: ...
+@overload
+def ts(value: None) -> None: ...
+@overload
+def ts(value: datetime | None) -> str | None: ...
 def ts(value: datetime | None) -> str | None:
     """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC).
 
@@ -51,6 +57,12 @@ def ts(value: datetime | None) -> str | None:
     return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
+@overload
+def dt(text: str) -> datetime: ...
+@overload
+def dt(text: None) -> None: ...
+@overload
+def dt(text: str | None) -> datetime | None: ...
 def dt(text: str | None) -> datetime | None:
     """A stored time as an aware UTC datetime."""
     return None if text is None else datetime.fromisoformat(text)
@@ -218,7 +230,7 @@ class Tx:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self.now = now_ms()
-        self.now_text: str = ts(self.now)  # type: ignore[assignment]
+        self.now_text: str = ts(self.now)
         self._events: list[tuple[Any, ...]] = []
         self._touched = False
 
@@ -263,7 +275,7 @@ class Tx:
         """Milliseconds from a stored time to this transaction's clock (None for None)."""
         if start is None:
             return None
-        return ms(self.now) - ms(dt(start))  # type: ignore[arg-type]
+        return ms(self.now) - ms(dt(start))
 
     def flush(self) -> None:
         """Write the events and the version bump; called just before COMMIT."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -62,7 +62,7 @@ def _is_repeat(fire: datetime, tz: ZoneInfo) -> bool:
     return fire.astimezone(UTC) == second.astimezone(UTC)
 
 
-def _fires(expr: str, timezone: str, after: datetime):
+def _fires(expr: str, timezone: str, after: datetime) -> Iterator[datetime]:
     """Fires strictly after ``after``, as aware UTC datetimes, forever."""
     tz = ZoneInfo(timezone)
     keep_repeats = _every_hour(expr)
@@ -105,7 +105,7 @@ class Scheduler:
     """
 
     def __init__(self, pipelines: Pipelines, store: RunLog, *, worker_id: str,
-                 dispatch: Callable[[RunRecord], None], has_capacity: Callable[[], bool],
+                 dispatch: Callable[[RunRecord], object], has_capacity: Callable[[], bool],
                  tick_s: float = 1.0, stale_after_s: float | None = None,
                  after_beat: Callable[[], object] | None = None,
                  housekeeping: Callable[[], object] | None = None):

@@ -195,7 +195,7 @@ class RunLog(ABC):
         copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
         returns the existing run's id and ``False`` and changes nothing. The key is bound
         to ``idempotency_request`` (what was asked, as text): the same key with another
-        request raises :class:`~flowwidgets.errors.InvalidAction` naming both."""
+        request raises :class:`~flowwidgets.errors.Unprocessable` naming both."""
 
     @abstractmethod
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None

@@ -14,11 +14,12 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flowwidgets import errors
-from flowwidgets.models import Pipeline, RunDetail, RunPage, Status, format_time
+from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status, format_time
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._airflow_detail import build_detail
 from flowwidgets.sources._airflow_parse import (
     AIRFLOW_RUN_STATES,
+    DagInfo,
     TaskInstance,
     build_pipeline,
     join_run_id,
@@ -148,7 +149,7 @@ class AirflowFlavour(Flavour):
     # ---- reading -----------------------------------------------------------------------
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        dags = []
+        dags: list[DagInfo] = []
         while True:
             page, total = yield from self._get(
                 _q(f"{_V2}/dags", {"limit": PAGE, "offset": len(dags)}), "GET /api/v2/dags",
@@ -197,7 +198,7 @@ class AirflowFlavour(Flavour):
             return RunPage(runs=(), total=0, next_offset=None)  # no dag run has it
         dag = _seg(pipeline) if pipeline else "~"
         ep = "GET /api/v2/dags/{dag_id}/dagRuns"
-        collected: list = []
+        collected: list[Run] = []
         total = 0
         while len(collected) < limit:
             want = min(PAGE, limit - len(collected))
@@ -219,7 +220,7 @@ class AirflowFlavour(Flavour):
         return RunPage(runs=tuple(collected), total=total,
                        next_offset=end if end < total else None)
 
-    def _failed_tasks(self, runs: list) -> Plan[dict[tuple[str, str], str]]:
+    def _failed_tasks(self, runs: list[Run]) -> Plan[dict[tuple[str, str], str]]:
         body = {"dag_ids": sorted({r.extra["dag_id"] for r in runs}),
                 "dag_run_ids": sorted({r.extra["dag_run_id"] for r in runs}),
                 "state": ["failed"], "page_limit": PAGE}
@@ -287,7 +288,7 @@ class AirflowFlavour(Flavour):
                                         parse_task_instances(ep))
         group = [ti for ti in group if ti.task_id == step]
         if not group:
-            raise errors.InvalidAction(f"dag run {run_id} has no task {step!r}")
+            raise errors.Unprocessable(f"dag run {run_id} has no task {step!r}")
         ti = next((t for t in group if t.state == "failed"), group[0])
         number = attempt if attempt is not None else ti.try_number
         if number < 1:
@@ -331,7 +332,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if not run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot {action} dag run {run_id}: it is {run.extra.get('state')}; Airflow "
                 "clears the tasks of a finished run")
         return dag_id, dag_run_id, base
@@ -348,12 +349,12 @@ class AirflowFlavour(Flavour):
             failed = sorted((ti for ti in instances if ti.state == "failed"),
                             key=lambda t: (t.finished_at is None, t.finished_at, t.task_id))
             if not failed:
-                raise errors.InvalidAction(
+                raise errors.Unprocessable(
                     f"dag run {run_id} has no failed task to restart from; name one of "
                     f"{names}")
             from_step = failed[0].task_id
         elif from_step not in names:
-            raise errors.InvalidAction(
+            raise errors.Unprocessable(
                 f"dag run {run_id} has no task {from_step!r}; its tasks: {names}")
         body = {"dry_run": False, "dag_run_id": dag_run_id, "task_ids": [from_step],
                 "include_downstream": True, "include_upstream": False,
@@ -388,7 +389,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot cancel dag run {run_id}: it is {run.extra.get('state')}; only queued "
                 "or running dag runs can be cancelled")
         ep = "PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"

@@ -8,12 +8,14 @@ the widgets are ``"<dag_id>/<dag_run_id>"`` (a DAG id cannot contain ``/``), so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flowwidgets.models import Pipeline, Run, Status
 from flowwidgets.sources import _fields as F
+from flowwidgets.sources._fields import median_ms
 
 __all__ = [
     "AIRFLOW_RUN_STATES",
@@ -23,7 +25,6 @@ __all__ = [
     "TaskInstance",
     "build_pipeline",
     "join_run_id",
-    "median_ms",
     "parse_count",
     "parse_dags",
     "parse_failed_index",
@@ -82,15 +83,6 @@ def join_run_id(dag_id: str, dag_run_id: str) -> str:
     return f"{dag_id}/{dag_run_id}"
 
 
-def median_ms(values: list[int]) -> int | None:
-    """Median of durations in ms (integer mean of the two middle ones), or None."""
-    if not values:
-        return None
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2
-
-
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
@@ -118,7 +110,7 @@ def parse_dags(data: Any) -> tuple[tuple[DagInfo, ...], int]:
     for n, row in enumerate(rows):
         where = F.path("dags", n)
         row = F.need_obj(row, ep, where)
-        tags = []
+        tags: list[str | None] = []
         for k, tag in enumerate(F.need_list(row.get("tags") or [], ep, f"{where}.tags")):
             if isinstance(tag, dict):
                 tags.append(F.s(tag, "name", ep, f"{where}.tags[{k}]", required=True))
@@ -134,7 +126,7 @@ def parse_dags(data: Any) -> tuple[tuple[DagInfo, ...], int]:
         if nxt is not None:
             extra["next_dagrun_run_after"] = nxt
         out.append(DagInfo(
-            dag_id=F.s(row, "dag_id", ep, where, required=True),  # type: ignore[arg-type]
+            dag_id=F.s(row, "dag_id", ep, where, required=True),
             paused=F.b(row, "is_paused", ep, where), schedule=F.s(row, "timetable_summary",
                                                                   ep, where),
             next_run_after=nxt, extra=extra))
@@ -166,13 +158,13 @@ def parse_run(row: Any, ep: str, where: str) -> Run:
     duration = _ms(F.f(row, "duration", ep, where))
     if duration is None and started is not None and finished is not None:
         duration = int((finished - started).total_seconds() * 1000)
-    return Run(run_id=join_run_id(dag_id, dag_run_id), pipeline=dag_id,  # type: ignore[arg-type]
+    return Run(run_id=join_run_id(dag_id, dag_run_id), pipeline=dag_id,
                status=st, started_at=started, finished_at=finished,
                duration_ms=duration if st.is_terminal else None,
                trigger=F.s(row, "run_type", ep, where), extra=extra)
 
 
-def parse_runs_page(ep: str):  # noqa: ANN201 - returns a parser
+def parse_runs_page(ep: str) -> Callable[[Any], tuple[tuple[Run, ...], int]]:
     """A parser for ``GET .../dagRuns``: ``(runs, total_entries)``."""
     def parse(data: Any) -> tuple[tuple[Run, ...], int]:
         d = F.need_obj(data, ep, "")
@@ -182,7 +174,7 @@ def parse_runs_page(ep: str):  # noqa: ANN201 - returns a parser
     return parse
 
 
-def parse_count(ep: str):  # noqa: ANN201 - returns a parser
+def parse_count(ep: str) -> Callable[[Any], int]:
     """A parser for a ``limit=0`` list request: its ``total_entries``."""
     def parse(data: Any) -> int:
         d = F.need_obj(data, ep, "")
@@ -222,7 +214,7 @@ def parse_tasks(data: Any) -> dict[str, tuple[str, ...]]:
         where = F.path("tasks", n)
         row = F.need_obj(row, ep, where)
         task_id = F.s(row, "task_id", ep, where, required=True)
-        out[task_id] = tuple(sorted(F.strs(row, "downstream_task_ids", ep, where)))  # type: ignore[index]
+        out[task_id] = tuple(sorted(F.strs(row, "downstream_task_ids", ep, where)))
     return out
 
 
@@ -252,7 +244,8 @@ class TaskInstance:
         return self.state not in NOT_STARTED and self.state != "up_for_retry"
 
 
-def parse_task_instances(ep: str, key: str = "task_instances"):  # noqa: ANN201
+def parse_task_instances(ep: str, key: str = "task_instances"
+                         ) -> Callable[[Any], tuple[tuple[TaskInstance, ...], int]]:
     """A parser for ``.../taskInstances`` and ``.../tries``: ``(instances, total)``."""
     def parse(data: Any) -> tuple[tuple[TaskInstance, ...], int]:
         d = F.need_obj(data, ep, "")
@@ -263,7 +256,7 @@ def parse_task_instances(ep: str, key: str = "task_instances"):  # noqa: ANN201
             row = F.need_obj(row, ep, where)
             map_index = F.i(row, "map_index", ep, where)
             out.append(TaskInstance(
-                task_id=F.s(row, "task_id", ep, where, required=True),  # type: ignore[arg-type]
+                task_id=F.s(row, "task_id", ep, where, required=True),
                 map_index=-1 if map_index is None else map_index,
                 state=(F.s(row, "state", ep, where) or "none").strip().lower(),
                 try_number=F.i(row, "try_number", ep, where) or 0,
@@ -290,8 +283,8 @@ def parse_failed_index(data: Any) -> dict[tuple[str, str], str]:
         task_id = F.s(row, "task_id", ep, where, required=True)
         ended = F.s(row, "end_date", ep, where) or "~"  # sorts after any ISO time
         if key not in found or (ended, task_id) < found[key]:
-            found[key] = (ended, task_id)  # type: ignore[assignment]
-    return {k: v[1] for k, v in found.items()}  # type: ignore[misc]
+            found[key] = (ended, task_id)
+    return {k: v[1] for k, v in found.items()}
 
 
 def parse_log(data: Any) -> tuple[str, str | None]:
@@ -301,8 +294,7 @@ def parse_log(data: Any) -> tuple[str, str | None]:
     d = F.need_obj(data, ep, "")
     content = F.req(d, "content", ep, "")
     if isinstance(content, str):  # plain-text logs (older task runners)
-        lines = content.splitlines()
-        errors = [ln for ln in lines if "ERROR" in ln]
+        errors = [ln for ln in content.splitlines() if "ERROR" in ln]
         return content, errors[-1].strip() if errors else None
     rows = F.need_list(content, ep, "content")
     lines: list[str] = []

@@ -8,7 +8,7 @@ Strings stay strings: nothing from a runner is interpreted beyond its declared t
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from flowwidgets.errors import SchemaError
 from flowwidgets.models import Status, parse_time
@@ -44,6 +44,12 @@ def req(d: dict[str, Any], key: str, ep: str, where: str) -> Any:
     return value
 
 
+@overload
+def s(d: dict[str, Any], key: str, ep: str, where: str, *, required: Literal[True],
+      default: str | None = None) -> str: ...
+@overload
+def s(d: dict[str, Any], key: str, ep: str, where: str, *, required: bool = False,
+      default: str | None = None) -> str | None: ...
 def s(d: dict[str, Any], key: str, ep: str, where: str, *, required: bool = False,
       default: str | None = None) -> str | None:
     """A string field (numbers are accepted and turned into text, as ids often are)."""
@@ -176,3 +182,12 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+def median_ms(values: list[int]) -> int | None:
+    """Median of durations in ms (integer mean of the two middle ones), or None."""
+    if not values:
+        return None
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2

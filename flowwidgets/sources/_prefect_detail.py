@@ -54,7 +54,7 @@ def _tries(r: TaskRunInfo, history: tuple[tuple[str, str | None, datetime | None
     """The tries of one row: (status, started, finished, state name, error). A row Prefect
     retried itself (``run_count`` > 1) has one try per ``Running`` state in its history."""
     if r.run_count > 1 and history:
-        out = []
+        out: list[tuple[Status, datetime | None, datetime | None, str | None, str | None]] = []
         for i, (stype, name, at) in enumerate(history):
             if stype != "RUNNING":
                 continue

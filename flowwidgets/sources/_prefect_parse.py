@@ -7,12 +7,14 @@ forbids ``/`` in both names, so the split is unambiguous).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flowwidgets.models import Pipeline, Run, Status
 from flowwidgets.sources import _fields as F
+from flowwidgets.sources._fields import median_ms
 
 __all__ = [
     "NO_RESTART",
@@ -68,15 +70,6 @@ NO_RESTART = ("Prefect has no restart from a chosen task: Retry runs the whole f
 NO_WATERMARK = "Prefect has no watermarks to resume from"
 
 
-def median_ms(values: list[int]) -> int | None:
-    """Median of durations in ms (integer mean of the two middle ones), or None."""
-    if not values:
-        return None
-    v = sorted(values)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) // 2
-
-
 def _ms(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
@@ -97,19 +90,19 @@ def _state(row: dict[str, Any], ep: str, where: str) -> tuple[str, str | None, s
 # ---- flows, deployments, flow runs -----------------------------------------------------
 
 
-def parse_names(ep: str):  # noqa: ANN201 - returns a parser
+def parse_names(ep: str) -> Callable[[Any], dict[str, tuple[str, str | None, dict[str, Any]]]]:
     """A parser for ``/flows/filter`` and ``/deployments/filter``:
     ``{id: (name, flow_id or None, row)}``."""
     def parse(data: Any) -> dict[str, tuple[str, str | None, dict[str, Any]]]:
         rows = F.need_list(data, ep, "")
-        out = {}
+        out: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
         for n, row in enumerate(rows):
             where = F.path("", n)
             row = F.need_obj(row, ep, where)
             ident = F.s(row, "id", ep, where, required=True)
             out[ident] = (F.s(row, "name", ep, where, required=True),
                           F.s(row, "flow_id", ep, where), row)
-        return out  # type: ignore[return-value]
+        return out
     return parse
 
 
@@ -179,9 +172,9 @@ def parse_flow_run(row: Any, ep: str, where: str) -> FlowRunInfo:
     row = F.need_obj(row, ep, where)
     stype, name, message = _state(row, ep, where)
     return FlowRunInfo(
-        id=F.s(row, "id", ep, where, required=True),  # type: ignore[arg-type]
+        id=F.s(row, "id", ep, where, required=True),
         name=F.s(row, "name", ep, where),
-        flow_id=F.s(row, "flow_id", ep, where, required=True),  # type: ignore[arg-type]
+        flow_id=F.s(row, "flow_id", ep, where, required=True),
         deployment_id=F.s(row, "deployment_id", ep, where),
         state_type=stype, state_name=name, message=message,
         started_at=F.t(row, "start_time", ep, where), finished_at=F.t(row, "end_time", ep, where),
@@ -190,7 +183,7 @@ def parse_flow_run(row: Any, ep: str, where: str) -> FlowRunInfo:
         run_count=F.i(row, "run_count", ep, where) or 0)
 
 
-def parse_flow_runs(ep: str):  # noqa: ANN201 - returns a parser
+def parse_flow_runs(ep: str) -> Callable[[Any], tuple[FlowRunInfo, ...]]:
     """A parser for ``POST /flow_runs/filter`` (a bare list)."""
     def parse(data: Any) -> tuple[FlowRunInfo, ...]:
         rows = F.need_list(data, ep, "")
@@ -198,7 +191,7 @@ def parse_flow_runs(ep: str):  # noqa: ANN201 - returns a parser
     return parse
 
 
-def parse_int(ep: str):  # noqa: ANN201 - returns a parser
+def parse_int(ep: str) -> Callable[[Any], int]:
     """A parser for ``POST /.../count`` (a bare integer)."""
     def parse(data: Any) -> int:
         value = F.i({"count": data}, "count", ep, "")
@@ -280,11 +273,11 @@ def parse_task_runs(data: Any) -> tuple[TaskRunInfo, ...]:
                 w = f"{where}.task_inputs.{key}[{k}]"
                 item = F.need_obj(item, ep, w)
                 if item.get("input_type") == "task_run":
-                    upstream.append(F.s(item, "id", ep, w, required=True))  # type: ignore[arg-type]
+                    upstream.append(F.s(item, "id", ep, w, required=True))
         out.append(TaskRunInfo(
-            id=F.s(row, "id", ep, where, required=True),  # type: ignore[arg-type]
-            name=F.s(row, "name", ep, where, required=True),  # type: ignore[arg-type]
-            task_key=F.s(row, "task_key", ep, where, required=True),  # type: ignore[arg-type]
+            id=F.s(row, "id", ep, where, required=True),
+            name=F.s(row, "name", ep, where, required=True),
+            task_key=F.s(row, "task_key", ep, where, required=True),
             dynamic_key=F.s(row, "dynamic_key", ep, where) or "",
             state_type=stype, state_name=name, message=message,
             run_count=F.i(row, "run_count", ep, where) or 0,

@@ -12,6 +12,7 @@ restart with ``{"from_step": null}`` of a failed streaming run.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -233,7 +234,7 @@ class ApiFlavour(Flavour):
                        reasons=reasons)
 
     @staticmethod
-    def parse_cancelled(endpoint: str):  # noqa: ANN205 - returns a parser
+    def parse_cancelled(endpoint: str) -> Callable[[Any], str]:
         """A parser for a cancel's ``{"run_id", "status"}`` answer: the status word."""
         def parse(data: Any) -> str:
             d = F.need_obj(data, endpoint, "")
@@ -242,13 +243,11 @@ class ApiFlavour(Flavour):
         return parse
 
     @staticmethod
-    def parse_new_run_id(endpoint: str):  # noqa: ANN205 - returns a parser
+    def parse_new_run_id(endpoint: str) -> Callable[[Any], str]:
         """A parser for an action's ``{"new_run_id": ...}`` answer."""
         def parse(data: Any) -> str:
             d = F.need_obj(data, endpoint, "")
-            value = F.s(d, "new_run_id", endpoint, "", required=True)
-            assert value is not None
-            return value
+            return F.s(d, "new_run_id", endpoint, "", required=True)
         return parse
 
     # ---- plans -------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual.app import App
 from textual.widgets import Static
 
 from flowwidgets.errors import ActionNotSupported, APIError
@@ -30,13 +31,32 @@ from flowwidgets.tui._confirm import ConfirmScreen
 from flowwidgets.tui._format import COLORS, clean, describe_error
 from flowwidgets.tui._messages import ActionDone
 
+if TYPE_CHECKING:
+    from flowwidgets.tui._table import MonitorTable
+
+    _AppBase = App[None]
+else:
+    _AppBase = object
+
 __all__ = ["ActionKeys"]
 
 
-class ActionKeys:
+class ActionKeys(_AppBase):
     """Key actions for :class:`~flowwidgets.tui._app.FlowTui` (uses its selection state)."""
 
     _acting = False
+    if TYPE_CHECKING:  # FlowTui's selection state, which these actions read and set
+        pipeline: str | None
+        run_id: str | None
+        detail: RunDetail | None
+        _source: Any
+        _state: str
+        _step_names: dict[str, str]
+        _follow_latest: bool
+        _info_step: str | None
+
+        def _table(self, name: str) -> MonitorTable: ...
+        def _request_refresh(self) -> None: ...
 
     def action_restart(self) -> None:
         """Restart the shown run from its failed (or the highlighted) step, after a Yes."""

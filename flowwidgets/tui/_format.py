@@ -8,7 +8,6 @@ called ``"[bold red]x"`` shows literally and an escape sequence cannot reach the
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -16,7 +15,8 @@ from typing import Any
 
 from rich.text import Text
 
-from flowwidgets.errors import ActionNotSupported, APIError, RunnerUnavailable
+from flowwidgets._vocab import PALETTE, format_duration
+from flowwidgets._vocab import describe_error as _describe_error
 from flowwidgets.models import Pipeline, Run, Status, Step
 
 __all__ = [
@@ -38,15 +38,15 @@ __all__ = [
 ]
 
 COLORS = {
-    "ground": "#0d1412",
-    "panel": "#131d1a",
-    "text": "#cfe8dc",
-    "muted": "#6f8f84",
-    "teal": "#2bb3a3",
-    "amber": "#f2a93b",
-    "red": "#e5534b",
+    "ground": PALETTE["bg"],
+    "panel": PALETTE["panel"],
+    "text": PALETTE["text"],
+    "muted": PALETTE["muted"],
+    "teal": PALETTE["accent"],
+    "amber": PALETTE["running"],
+    "red": PALETTE["failed"],
 }
-"""The seeds' palette (DESIGN.md, "Look"), shared with the notebook widgets."""
+"""The terminal's names for :data:`flowwidgets._vocab.PALETTE`, the widgets' theme."""
 
 STRIP_LENGTH = 10
 """How many executions the pipelines table's strip shows."""
@@ -146,21 +146,6 @@ def strip_text(runs: Sequence[Run], length: int = STRIP_LENGTH) -> Text:
     return text
 
 
-def format_duration(ms: int | float | None) -> str:
-    """Milliseconds as ``840 ms``, ``12.3 s``, ``4m 05s`` or ``2h 03m`` (``—`` when unknown)."""
-    if ms is None:
-        return "—"
-    ms = max(int(ms), 0)
-    if ms < 1000:
-        return f"{ms} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    seconds = ms // 1000
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-
-
 def format_started(value: datetime | None, now: datetime) -> str:
     """A UTC time: ``HH:MM:SS`` today, ``MM-DD HH:MM`` this year, else ``YYYY-MM-DD``."""
     if value is None:
@@ -229,21 +214,5 @@ def step_label(name: str, rank: int, *, limit: int = 40) -> Text:
 
 
 def describe_error(exc: BaseException, limit: int = 300) -> str:
-    """What went wrong, in one clean line: the runner's ``detail`` when it gave one."""
-    if isinstance(exc, APIError):
-        detail = exc.detail
-        if detail is None or detail == "":
-            body = str(exc)
-        elif isinstance(detail, str):
-            body = detail
-        else:
-            try:
-                body = json.dumps(detail, ensure_ascii=False, default=str)
-            except (TypeError, ValueError):
-                body = repr(detail)
-        return clean(f"HTTP {exc.status_code}: {body}", limit)
-    if isinstance(exc, ActionNotSupported):
-        return clean(f"not supported by this runner: {exc.reason}", limit)
-    if isinstance(exc, RunnerUnavailable):
-        return clean(f"runner unreachable: {exc.reason}", limit)
-    return clean(f"{type(exc).__name__}: {exc}", limit)
+    """What went wrong, in one clean line (:func:`flowwidgets._vocab.describe_error`)."""
+    return clean(_describe_error(exc), limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -13,7 +14,7 @@ from flowwidgets.tui._rows import Column, Row
 __all__ = ["MonitorTable"]
 
 
-class MonitorTable(DataTable):
+class MonitorTable(DataTable[Any]):
     """A DataTable of keyed rows in fixed-width columns; Enter shows as "Open" in the footer.
 
     :meth:`sync` replaces the rows, changing only the cells that differ when the row keys

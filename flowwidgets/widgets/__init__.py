@@ -6,5 +6,6 @@ from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._dashboard import Dashboard
 from flowwidgets.widgets._jobs_table import JobsTable
 from flowwidgets.widgets._run_view import RunView
+from flowwidgets.widgets._timeline import Timeline
 
-__all__ = ["Dashboard", "JobsTable", "PipelineCards", "RunView"]
+__all__ = ["Dashboard", "JobsTable", "PipelineCards", "RunView", "Timeline"]

@@ -26,6 +26,7 @@ import anywidget
 import traitlets
 
 from flowwidgets import errors
+from flowwidgets._vocab import describe_error
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -74,19 +75,6 @@ def check_kwargs(cls: type, kwargs: Iterable[str], accepted: Iterable[str]) -> N
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}{hint} "
                         f"(accepted: {', '.join(accepted)})")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line explanation for the view: the runner's own detail where there is one."""
-    if isinstance(exc, errors.APIError):
-        detail = exc.detail
-        if isinstance(detail, dict | list):
-            detail = str(detail)
-        text = str(detail) if detail else str(exc)
-        return f"{text} (HTTP {exc.status_code})"
-    if isinstance(exc, errors.FlowwidgetsError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _now() -> str:
@@ -250,7 +238,7 @@ class FlowWidget(anywidget.AnyWidget):
             return
         try:
             response = handler(content)
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             self._reply(kind, msg_id, error=describe_error(exc))
             return
         except Exception as exc:
@@ -278,7 +266,7 @@ class FlowWidget(anywidget.AnyWidget):
                                    "at": _now()}
         try:
             result = call()
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             outcome["error"] = describe_error(exc)
             self._set(last_action=outcome)
             log.info("%s %s refused: %s", type(self).__name__, kind, outcome["error"])
@@ -330,7 +318,11 @@ class FlowWidget(anywidget.AnyWidget):
             data["text/plain"] = self._static_text()
         except Exception:  # the live view must still show if the fallback breaks
             log.exception("%s: static fallback failed", type(self).__name__)
-        return data, meta
+        return self._display_bundle(data), meta
+
+    def _display_bundle(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Subclasses: change what a display of this view shows (default: the view)."""
+        return data
 
 
 class SelectsRuns:
@@ -353,3 +345,7 @@ class SelectsRuns:
             raise ValueError("select needs a run_id")
         self.selected_run_id = run_id
         self._call_user(self._select_callbacks, run_id)
+        self._run_picked(run_id)
+
+    def _run_picked(self, run_id: str) -> None:
+        """Subclasses: what else a pick does (standalone views open the run below)."""

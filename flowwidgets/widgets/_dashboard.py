@@ -53,20 +53,27 @@ class Section:
 
 def _make_cards(d: Dashboard) -> PipelineCards:
     return PipelineCards(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
-                         on_show_jobs=d.show_jobs)
+                         on_show_jobs=d.show_jobs, open_below=False)
 
 
 def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
-                      on_select=d.show_run)
+                      on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
     table.observe(d._filter_changed, names=["pipeline", "status"])
     return table
 
 
+def _make_timeline(d: Dashboard) -> ipywidgets.DOMWidget:
+    from flowwidgets.widgets._timeline import Timeline
+
+    return Timeline(d.source, live=d.live, theme=d.theme, on_select=d.show_run)
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("cards", "Pipelines", _make_cards),
     Section("jobs", "Runs", _make_jobs),
+    Section("timeline", "Timeline", _make_timeline),
 )
 """The Dashboard's top-level views, in tab order. The first one is shown on opening."""
 
@@ -120,7 +127,7 @@ class NavBar(FlowWidget):
         return " › ".join(c.get("label", "") for c in self.crumbs)
 
 
-class Dashboard(ipywidgets.VBox):
+class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no types
     """Every view in one place, one at a time, under a navigation bar: the tabs of
     :data:`SECTIONS` (Pipelines, Runs, …) and a run's DAG opened from any of them.
 
@@ -131,6 +138,7 @@ class Dashboard(ipywidgets.VBox):
 
     sections: tuple[Section, ...] = SECTIONS
     """The top-level views (a subclass may list others)."""
+    children: tuple[Any, ...]
 
     def __init__(self, source: Source, *, live: bool = True, theme: str = "auto",
                  page_size: int = 25, **kwargs: Any) -> None:

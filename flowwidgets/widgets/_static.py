@@ -16,6 +16,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from flowwidgets._vocab import PALETTE, format_duration
 from flowwidgets.models import parse_time
 
 __all__ = [
@@ -62,8 +63,8 @@ STATUS_ICON = {
     "unknown": "?",
 }
 
-BG, PANEL, TEXT, MUTED, RULE = "#0d1412", "#131d1a", "#cfe8dc", "#6f8f84", "#24352f"
-TEAL, AMBER, RED, SKIP = "#2bb3a3", "#f2a93b", "#e5534b", "#51706a"
+BG, PANEL, TEXT, MUTED, RULE = (PALETTE[k] for k in ("bg", "panel", "text", "muted", "rule"))
+TEAL, AMBER, RED, SKIP = (PALETTE[k] for k in ("accent", "running", "failed", "skipped"))
 _COLOR = {"succeeded": TEAL, "failed": RED, "running": AMBER, "requested": AMBER,
           "paused": AMBER, "cancelled": SKIP, "skipped": SKIP}
 FONT = "ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,monospace"
@@ -108,30 +109,6 @@ def status_of(value: Any) -> str:
 def color_of(status: str) -> str:
     """The colour of a status word (muted for pending and unknown)."""
     return _COLOR.get(status, MUTED)
-
-
-def format_duration(ms: Any) -> str:
-    """Milliseconds as "850 ms", "12.3 s", "4m 05s", "2h 03m", "3d 04h" (like the JS)."""
-    if ms is None or isinstance(ms, bool):
-        return "—"
-    try:
-        ms = float(ms)
-    except (TypeError, ValueError):
-        return "—"
-    if ms != ms or ms < 0:
-        return "—"
-    if ms < 1000:
-        return f"{round(ms)} ms"
-    secs = ms / 1000
-    if secs < 60:
-        return f"{secs:.1f} s"
-    total = int(secs)
-    d, h, m, s = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
-    if d:
-        return f"{d}d {h:02d}h"
-    if h:
-        return f"{h}h {m:02d}m"
-    return f"{m}m {s:02d}s"
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { counted, formatCount, formatDuration, formatPercent, formatRate, formatTime, shortId, truncate } from "../src/lib/format";
 import { STATUS_ICON, asStatus, statusLabel } from "../src/lib/status";
+import vocabulary from "./vocabulary.json";
 import { SQUARE_MAX_PX, SQUARE_MIN_PX, maxDuration, squareHeight, stripSlots } from "../src/lib/strip";
 import { pageCount, pageSummary } from "../src/widgets/jobs-table";
 
@@ -14,6 +15,12 @@ test("formatDuration picks a unit per magnitude", () => {
   assert.equal(formatDuration(245_000), "4m 05s");
   assert.equal(formatDuration(2 * 3600_000 + 3 * 60_000), "2h 03m");
   assert.equal(formatDuration(3 * 86400_000 + 4 * 3600_000), "3d 04h");
+});
+
+test("formatDuration agrees with Python's format_duration (vocabulary.json)", () => {
+  for (const [ms, shown] of vocabulary.format_duration as [number | null, string][]) {
+    assert.equal(formatDuration(ms), shown, `formatDuration(${ms})`);
+  }
 });
 
 test("formatTime is UTC, with or without seconds", () => {

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from _browser_kit import (  # noqa: E402,F401 - re-exported for the compat harness
+from fwtest.browser import (  # noqa: E402,F401 - re-exported for the compat harness
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,

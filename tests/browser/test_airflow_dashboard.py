@@ -6,7 +6,7 @@ dag run and gives the cleared tasks new tries) and the view follows it to succee
     extract ─┬─ clean ──┬─ join ── publish
              └─ enrich ─┘          (enrich fails while the fail-switch file exists)
 
-The Airflow server is the session fixture of tests/orchestrators/_live.py (one
+The Airflow server is the session fixture of tests/fwtest/orchestrators.py (one
 ``airflow standalone`` per session for this module, stopped by process group at the end);
 the notebook is tests/browser/notebooks/airflow_dashboard.ipynb, served by the ``voila``
 fixture with the URL and the login in its environment.
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
-from _live import LiveServer  # tests/conftest.py puts tests/orchestrators on sys.path
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
+from fwtest.orchestrators import LiveServer
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _browser_kit import assert_no_tracebacks, free_port
+from fwtest.browser import assert_no_tracebacks, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
 from _demo import PACE, DemoRunner, wait_until
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
 
 from flowwidgets import demo
 

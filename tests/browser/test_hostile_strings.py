@@ -5,17 +5,13 @@ them as text in the cards, the DAG SVG and the failure panel, and nothing execut
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from _browser_kit import assert_no_tracebacks
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
-from _src_helpers import ServerThread  # noqa: E402
 from ematix_flow.run_log.history import InMemoryRunHistory, RunRecord  # noqa: E402
 from ematix_flow.web.server import create_app  # noqa: E402
+from fwtest.browser import assert_no_tracebacks
+from fwtest.http import ServerThread  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.peers]
 

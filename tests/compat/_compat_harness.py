@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -18,7 +17,6 @@ ARTIFACTS = ROOT / "test-artifacts" / "compat"
 
 
 def _load_harness() -> ModuleType:
-    sys.path.insert(0, str(HERE.parent / "browser"))  # its conftest imports _browser_kit
     path = HERE.parent / "browser" / "conftest.py"
     spec = importlib.util.spec_from_file_location("_flowwidgets_browser_harness", path)
     assert spec is not None and spec.loader is not None, path

@@ -20,7 +20,6 @@ APP = Path(__file__).with_name("marimo_app.py")
 
 
 def test_views_render_and_talk_to_python_in_marimo(page, demo_runner, tmp_path, cleanup):
-    pytest.importorskip("marimo", reason="marimo is optional: pip install marimo to check it")
     failed = demo_runner.failed_run
     env = isolated_env(tmp_path / "env", RUNNER_STATUS_URL=demo_runner.url,
                        COMPAT_RUN_ID=failed)

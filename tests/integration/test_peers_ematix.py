@@ -16,12 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
-from _src_helpers import ServerThread, free_port, wait_port  # noqa: E402
 from ematix_flow.run_log.history import InMemoryRunHistory, RunRecord  # noqa: E402
 from ematix_flow.run_log.sqlite import SqliteRunLog  # noqa: E402
 from ematix_flow.web.server import create_app  # noqa: E402
+from fwtest.http import ServerThread, free_port, wait_port  # noqa: E402
 
 from flowwidgets import errors  # noqa: E402
 from flowwidgets.frames import runs_frame  # noqa: E402

@@ -12,9 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
-from _src_helpers import PAYLOADS, free_port, wait_port  # noqa: E402
+from fwtest.http import PAYLOADS, free_port, wait_port  # noqa: E402
 
 from flowwidgets import errors  # noqa: E402
 from flowwidgets.live import LiveEvent  # noqa: E402

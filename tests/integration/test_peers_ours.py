@@ -5,13 +5,9 @@ Source waited to success, step logs, idempotent actions and SSE-driven poller ev
 from __future__ import annotations
 
 import queue
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sources"))
 
 from flowwidgets import errors  # noqa: E402
 from flowwidgets.frames import runs_frame, steps_frame  # noqa: E402

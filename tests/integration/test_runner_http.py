@@ -202,7 +202,6 @@ def test_a_client_that_goes_away_does_not_hold_the_server(served) -> None:
 def test_flowtoys_own_tui_reads_our_status_and_outputs(served, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """flowtoy's Textual monitor (its /status and /outputs client) against our server."""
-    pytest.importorskip("flowtoy")
     from flowtoy.tui import FlowToyTUI, OutputsPanel, StatusTable
     from textual.widgets import Static
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _nbrun import (  # noqa: E402
     NOTEBOOKS,
     WIDGET_MIME,

@@ -21,10 +21,10 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # a script: _cassette beside it, tests/fwtest
 
-import _servers as S  # noqa: E402
 from _cassette import RecordingTransport, Redactor, airflow_source, prefect_source, save  # noqa: E402
+from fwtest import orch_servers as S  # noqa: E402
 
 from flowwidgets import errors  # noqa: E402
 from flowwidgets.models import Status  # noqa: E402

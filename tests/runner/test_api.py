@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _api_support import ISO_Z, TestClient, make_runner
+from fwtest.api import ISO_Z, TestClient, make_runner
 
 from flowwidgets import __version__
 from flowwidgets.models import Status
@@ -18,11 +18,6 @@ from flowwidgets.runner.store import RunRecord
 
 SUMMARY_KEYS = {"run_id", "pipeline", "status", "started_at", "finished_at", "duration_ms",
                 "attempt", "failed_step", "kind", "created_at", "trigger", "parent_run_id"}
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
 
 
 class History:

@@ -3,34 +3,13 @@ errors (404/409/422 with detail), malformed bodies and Idempotency-Key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient
 
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.api import create_app
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[LocalRunner]:
-    """Not started: requested runs stay requested, so every action's effect is visible."""
-    r = make_runner(tmp_path)
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def client(runner: LocalRunner) -> Iterator[TestClient]:
-    with TestClient(create_app(runner)) as c:
-        yield c
 
 
 def _failed_orders(runner: LocalRunner, tmp: Path) -> str:

@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.api import create_app
 from flowwidgets.runner.api._events import format_event
 from flowwidgets.runner.store import Event
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[LocalRunner]:
-    r = make_runner(tmp_path)
-    yield r
-    r.stop()
 
 
 def _parse(body: str) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.api import create_app
@@ -18,11 +18,6 @@ from flowwidgets.runner.api._payloads import run_summary
 from flowwidgets.runner.api._schedule import NextFires
 from flowwidgets.runner.api._schemas import PipelineList, RunDetailOut, RunPageOut
 from flowwidgets.runner.spec import PipelineSpec, StepSpec
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
 
 
 @pytest.fixture(scope="module")

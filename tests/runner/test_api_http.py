@@ -7,31 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.api import create_app
 from flowwidgets.runner.api._middleware import etag_matches
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[LocalRunner]:
-    r = make_runner(tmp_path)
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def client(runner: LocalRunner) -> Iterator[TestClient]:
-    with TestClient(create_app(runner)) as c:
-        yield c
-
 
 # ---- conditional GETs ------------------------------------------------------------------
 

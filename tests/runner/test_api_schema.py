@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _api_support import make_runner
+from fwtest.api import make_runner
 from hypothesis import HealthCheck, given, settings
 
 from flowwidgets.runner._local import LocalRunner

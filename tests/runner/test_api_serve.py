@@ -9,15 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _api_support import make_runner
+from fwtest.api import make_runner
 
 from flowwidgets.runner import serve as serve_mod
 from flowwidgets.runner.serve import InsecureBindWarning, is_loopback, serve_in_thread
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
 
 
 def _threads() -> set[str]:

@@ -10,12 +10,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient
 
 from flowwidgets.runner import _sqlite_pool
 from flowwidgets.runner._local import LocalRunner
@@ -25,18 +24,6 @@ from flowwidgets.runner.store import Watermark
 
 T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(autouse=True)
-def _no_token_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FLOWWIDGETS_TOKEN", raising=False)
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[LocalRunner]:
-    r = make_runner(tmp_path)
-    yield r
-    r.stop()
 
 
 def _wm(seconds: float, rows_total: int, batches: int) -> Watermark:

@@ -10,13 +10,11 @@ import subprocess
 import sys
 import time
 
+from fixtures.fwx_runner_proc import CRASH_PIPELINES  # the pipelines the child process runs
 from fwx_support import FIXTURES, executions
 
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
-
-sys.path.insert(0, str(FIXTURES))
-from fwx_runner_proc import CRASH_PIPELINES  # noqa: E402  (the pipelines the child process runs)
 
 
 def _wait_for(path, proc, timeout=20.0):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from _src_helpers import BASE, mock_client, payload
+from fwtest.http import BASE, mock_client, payload
 
 from flowwidgets import errors
 from flowwidgets.models import Status

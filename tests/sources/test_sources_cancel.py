@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 import pytest
-from _src_helpers import BASE, mock_client, payload, starlette_client
 from ematix_flow.run_log.history import InMemoryRunHistory
 from ematix_flow.web.server import create_app
+from fwtest.http import BASE, mock_client, payload, starlette_client
 
 from flowwidgets import errors
 from flowwidgets.sources import connect, connect_async

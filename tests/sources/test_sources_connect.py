@@ -9,9 +9,9 @@ import time
 
 import httpx
 import pytest
-from _src_helpers import BASE, free_port, mock_client, payload, starlette_client
 from ematix_flow.run_log.history import InMemoryRunHistory
 from ematix_flow.web.server import create_app
+from fwtest.http import BASE, free_port, mock_client, payload, starlette_client
 
 from flowwidgets import errors
 from flowwidgets.sources import StubModeWarning, connect, connect_async

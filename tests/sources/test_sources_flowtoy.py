@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from _src_helpers import BASE, PAYLOADS, mock_client, payload
+from fwtest.http import BASE, PAYLOADS, mock_client, payload
 
 from flowwidgets import errors
 from flowwidgets.models import Status

@@ -11,9 +11,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from _src_helpers import ServerThread, mock_client
 from ematix_flow.run_log.history import InMemoryRunHistory, RunRecord
 from ematix_flow.web.server import create_app
+from fwtest.http import ServerThread, mock_client
 
 from flowwidgets.live import LiveEvent, Poller, _sse_events
 from flowwidgets.sources import connect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from flowwidgets.errors import (
@@ -65,7 +66,8 @@ def test_strip_keeps_only_the_last_ten_and_handles_none():
 @pytest.mark.parametrize(("ms", "shown"), [
     (None, "—"), (0, "0 ms"), (840, "840 ms"), (999, "999 ms"), (1000, "1.0 s"),
     (12_345, "12.3 s"), (59_999, "60.0 s"), (60_000, "1m 00s"), (245_000, "4m 05s"),
-    (3_599_000, "59m 59s"), (3_600_000, "1h 00m"), (7_380_000, "2h 03m"), (-5, "0 ms"),
+    (3_599_000, "59m 59s"), (3_600_000, "1h 00m"), (7_380_000, "2h 03m"), (-5, "—"),
+    (90_000_000, "1d 01h"),
     (1500.7, "1.5 s"),
 ])
 def test_format_duration(ms, shown):
@@ -145,15 +147,15 @@ def test_step_label_indents_by_rank_and_keeps_markup_literal():
 
 def test_describe_error_prefers_the_runners_detail():
     conflict = Conflict("409 from POST /api/runs/r1/restart", status_code=409,
-                        detail="run r1 is still running")
-    assert describe_error(conflict) == "HTTP 409: run r1 is still running"
-    invalid = Unprocessable("422", status_code=422,
+                        detail="run r1 is still running", response=httpx.Response(409))
+    assert describe_error(conflict) == "run r1 is still running (HTTP 409)"
+    invalid = Unprocessable("422", status_code=422, response=httpx.Response(422),
                             detail=[{"loc": ["body", "from_step"], "msg": "bad\nstep"}])
-    assert describe_error(invalid).startswith('HTTP 422: [{"loc": ["body", "from_step"]')
+    assert describe_error(invalid).startswith('[{"loc": ["body", "from_step"]')
     assert "\n" not in describe_error(invalid)
     assert describe_error(ActionNotSupported("restart", "flowtoy runs one flow")) == (
-        "not supported by this runner: flowtoy runs one flow")
+        "restart is not available: flowtoy runs one flow")
     assert describe_error(RunnerUnavailable("http://x", "connection refused")) == (
-        "runner unreachable: connection refused")
+        "no runner reachable at http://x: connection refused")
     assert describe_error(ValueError("boom")) == "ValueError: boom"
     assert len(describe_error(ValueError("x" * 1000), limit=50)) == 50

@@ -203,7 +203,7 @@ def test_the_runners_refusal_is_shown_with_its_detail(env: Env):
             await wait_until(pilot, lambda: "refused" in text_of(app, "#outcome"),
                              "the refusal")
             outcome = text_of(app, "#outcome")
-            assert outcome.startswith("✕ Run now refused: HTTP 404: ")
+            assert outcome.startswith("✕ Run now refused: ") and "(HTTP 404)" in outcome
             assert "retired" in outcome
         _runs, total = env.runner.store.list_runs(pipeline="retired")
         assert total == 1, "a refused or cancelled action created a run"
@@ -307,7 +307,7 @@ def test_a_token_protected_runner(env: Env):
         async with wrong.run_test(size=(132, 34)) as pilot:
             await wait_until(pilot, lambda: "HTTP 401" in text_of(wrong, "#banner"),
                              "the refusal in the banner")
-            assert text_of(wrong, "#banner").startswith("✕ Runner error: HTTP 401")
+            assert text_of(wrong, "#banner") == "✕ Runner error: invalid bearer token (HTTP 401)"
             assert column(wrong, "pipelines", "name") == []
         right = FlowTui(env.handle.url, token="s3cret", interval=0.3)
         async with right.run_test(size=(132, 34)) as pilot:

@@ -3,14 +3,9 @@ Source connected to it (see _widget_support.py)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from _widget_support import CLICKS, ORDERS, STREAM, Runner  # noqa: E402
 
 from flowwidgets.runner._local import LocalRunner  # noqa: E402

@@ -7,13 +7,13 @@ different request (another run, step or action) is 422 naming both. Clients shou
 one fresh key per user action (a UUID) and reuse it for retries of that action: without
 a key, every request that reaches the runner creates a run (50 concurrent restarts of one
 run create 50 runs). The widgets and the TUI send keys. The runner's refusals
-(:class:`~flowwidgets.errors.RunnerError`) become ``{"detail": ...}`` with their status
+(:class:`~flowwidgets.errors.APIError`) become ``{"detail": ...}`` with their status
 (404 unknown run or pipeline, 422 invalid action, 409 run still active).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException, Request
 
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api", tags=["actions"])
 
 MAX_KEY_LENGTH = 200
 
-_ERRORS = {
+_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Detail, "description": "No such run (or pipeline)"},
     409: {"model": Detail, "description": "The run is still active"},
     422: {"model": Detail, "description": "Malformed body, or the action does not apply"},
@@ -87,7 +87,7 @@ def resume_from_watermark(request: Request, run_id: str,
                                                   idempotency_key=_key(idempotency_key))}
 
 
-_CANCEL_ERRORS = {
+_CANCEL_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": Detail, "description": "No such run"},
     409: {"model": Detail, "description": "The run has already finished"},
     422: {"model": Detail, "description": "Malformed body"},

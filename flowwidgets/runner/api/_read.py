@@ -38,8 +38,9 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**53
 """Offsets are clamped here: SQLite integers are 64-bit."""
 
-_404 = {404: {"model": Detail, "description": "No such run, step or attempt"}}
-_422 = {422: {"model": Detail, "description": "A parameter is invalid"}}
+_Responses = dict[int | str, dict[str, Any]]
+_404: _Responses = {404: {"model": Detail, "description": "No such run, step or attempt"}}
+_422: _Responses = {422: {"model": Detail, "description": "A parameter is invalid"}}
 
 
 def _runner(request: Request) -> LocalRunner:

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _procs import Proc, start, wait_until
+
+from fwtest.orch_procs import Proc, start, wait_until
 
 __all__ = ["AirflowServer", "PrefectServer", "Proc", "airflow_server", "airflow_venv",
            "cache_root", "ensure_venv", "free_port", "prefect_server", "prefect_venv", "start",
@@ -44,7 +45,7 @@ PREFECT_REQUIREMENTS = (f"prefect=={PREFECT_VERSION}", "fastapi<0.151", "sqlalch
 SQLAlchemy 2.1, on which its scheduler service fails every loop ("Can't evaluate bulk DML
 statement"), so deployments with a schedule never get runs."""
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "orchestrators"
 DAGS = HERE / "dags"
 FLOWS = HERE / "flows"
 INSTALL_TIMEOUT = 600.0

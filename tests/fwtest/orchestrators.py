@@ -8,18 +8,12 @@ trace file each task appends to. Both venvs are built on first use and cached by
 (``$FLOWWIDGETS_TEST_CACHE``, default ``~/.cache/flowwidgets-test``); every server is
 stopped by process group when the session ends.
 
-Reuse from another folder: import the fixtures into that folder's ``conftest.py``::
-
-    sys.path.insert(0, str(ROOT / "tests" / "orchestrators"))
-    from _live import LiveServer, airflow_live  # noqa: E402,F401
-
-(each conftest that imports them gets its own session server; to share one across
-folders, import them in the top-level ``tests/conftest.py`` instead).
+They are imported once, by the top-level ``tests/conftest.py``, so every folder shares
+one server per session; a test needing the type imports ``fwtest.orchestrators.LiveServer``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _servers as S  # noqa: E402
+from fwtest import orch_servers as S
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""Helpers of the browser tests that test modules import (``from _browser_kit import ...``).
+
+They live here, not in conftest.py: several test folders have a conftest, and
+``from conftest import`` picks whichever was imported last.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = os.environ.get("FLOWWIDGETS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+CONSOLE_NOISE: list[tuple[str, re.Pattern[str]]] = [
+    # A request our hermetic routing aborted (JupyterLab/Voilà reach for a CDN or the
+    # web); chromium logs it as a console error with the remote URL as its location.
+    ("aborted non-local request", re.compile(r"^Failed to load resource: net::ERR_FAILED$")),
+]
+"""Console errors that are not ours: (why, pattern of the message). Anything else fails."""
+
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    """Wait until something accepts on 127.0.0.1:port (a TCP connect, not an HTTP GET)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM the process group, then SIGKILL it after a grace period."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def is_noise(text: str, location: str) -> bool:
+    """True for a console error listed in ``CONSOLE_NOISE`` (an aborted request counts
+    only when it was not to 127.0.0.1)."""
+    for _why, pattern in CONSOLE_NOISE:
+        if pattern.search(text):
+            return not location.startswith(LOCAL)
+    return False
+
+
+def assert_no_tracebacks(page) -> None:
+    """A raising cell still renders with HTTP 200: fail on any stderr Traceback output."""
+    outs = page.locator('[data-mime-type="application/vnd.jupyter.stderr"]')
+    texts = [outs.nth(i).inner_text() for i in range(outs.count())]
+    bad = [t for t in texts if "Traceback" in t or "Error" in t]
+    assert not bad, f"errors in the notebook output: {bad}"
