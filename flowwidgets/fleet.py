@@ -57,8 +57,8 @@ def parse_window(text: str) -> int:
 class RunArrays:
     """Runs as parallel arrays (epoch ms; ``end`` NaN while running)."""
 
-    def __init__(self, run_id: Sequence[str], pipeline: Sequence[str], status: Sequence[str],
-                 start: np.ndarray, end: np.ndarray):
+    def __init__(self, run_id: Sequence[str] | np.ndarray, pipeline: Sequence[str] | np.ndarray,
+                 status: Sequence[str] | np.ndarray, start: np.ndarray, end: np.ndarray):
         self.run_id = np.asarray(run_id, dtype=object)
         self.pipeline = np.asarray(pipeline, dtype=object)
         self.status = np.asarray(status, dtype=object)

@@ -230,9 +230,15 @@ def steps_frame(src: Source | RunDetail, run_id: str | None = None) -> pd.DataFr
     return frame
 
 
-def pipeline_summary(df: pd.DataFrame) -> pd.DataFrame:
+def pipeline_summary(df: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
     """Per pipeline: runs, succeeded, failed, success_rate (of finished runs), p50/p90/p99
-    duration, last_run (newest start) and last_status. Takes a :func:`runs_frame`."""
+    duration, last_run (newest start) and last_status. Takes a :func:`runs_frame`.
+
+    The trend: ``p50_last_7d`` and ``p50_prev_7d`` are the median durations of the
+    succeeded full runs (restarts, which ran part of the DAG, left out) that started in
+    the 7 days before ``now`` (default: the newest start in the frame) and in the 7 days
+    before those; ``trend`` is their ratio minus one (+0.25: 25 % slower), <NA> when
+    either week has no such run."""
     d = df.assign(
         _ok=(df["status"] == Status.SUCCEEDED.value).astype("int64"),
         _bad=(df["status"] == Status.FAILED.value).astype("int64"),
@@ -252,7 +258,27 @@ def pipeline_summary(df: pd.DataFrame) -> pd.DataFrame:
     newest = d.sort_values("started_at", na_position="first").groupby(
         "pipeline", observed=True)["status"].last()
     out["last_status"] = newest.astype(d["status"].dtype)
+    _add_trend(out, d, now)
     return out
+
+
+_WEEK = pd.Timedelta(days=7)
+
+
+def _add_trend(out: pd.DataFrame, d: pd.DataFrame, now: datetime | None) -> None:
+    end = pd.Timestamp(now) if now is not None else d["started_at"].max()
+    full = d[(d["_ok"] == 1) & ~d["trigger"].isin(["restart"]).fillna(False)
+             & d["_ms"].notna()]
+    for name, lo, hi in (("p50_last_7d", end - _WEEK, end),
+                         ("p50_prev_7d", end - 2 * _WEEK, end - _WEEK)):
+        if pd.isna(end):
+            week = full.iloc[0:0]
+        else:
+            week = full[(full["started_at"] > lo) & (full["started_at"] <= hi)]
+        p50 = week.groupby("pipeline", observed=True)["_ms"].median()
+        out[name] = pd.to_timedelta(p50.reindex(out.index), unit="ms").astype("timedelta64[ns]")
+    ratio = out["p50_last_7d"] / out["p50_prev_7d"]
+    out["trend"] = (ratio - 1).astype("Float64")
 
 
 def step_failures(src_or_details: Source | Iterable[RunDetail], *,

@@ -209,10 +209,11 @@ def _critical_path(steps: list[Step], deps: dict[str, list[str]],
     path = [name]
     seen = {name}
     while True:
-        timed = [(end[d], d) for d in deps[name] if end[d] is not None and d not in seen]
+        timed: list[tuple[datetime, str]] = [
+            (e, d) for d in deps[name] if (e := end[d]) is not None and d not in seen]
         if not timed:
             break
-        name = max(timed)[1]  # type: ignore[type-var]
+        name = max(timed)[1]
         path.append(name)
         seen.add(name)
     path.reverse()
@@ -231,7 +232,7 @@ def _slack(steps: list[Step], deps: dict[str, list[str]],
     latest_end: dict[str, datetime | None] = {}
     for s in reversed(steps):
         n = s.name
-        bounds = []
+        bounds: list[datetime | None] = []
         for k in kids[n]:
             le, ks, ke = latest_end.get(k), start[k], end[k]
             if le is None or ks is None or ke is None:
@@ -240,7 +241,8 @@ def _slack(steps: list[Step], deps: dict[str, list[str]],
             bounds.append(le - (ke - ks))
         if not kids[n]:
             bounds = [run_end]
-        latest_end[n] = None if None in bounds or not bounds else min(bounds)  # type: ignore[type-var]
+        known = [b for b in bounds if b is not None]
+        latest_end[n] = min(known) if bounds and len(known) == len(bounds) else None
     out: dict[str, int] = {}
     for s in steps:
         n, le = s.name, latest_end[s.name]

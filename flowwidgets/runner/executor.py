@@ -257,16 +257,13 @@ class Executor:
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    try:
-                        self.store.save_output(run_id, name, value)
+                    try:  # the output and the step's success: one transaction
+                        self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
+                                                  log_tail=tail.text() or None, output=value)
                     except TypeError as exc:
                         ok, error = False, (f"TypeError: the output of step {name!r} is not "
                                             f"JSON-serialisable: {exc}")
-                if state.abandoned:
-                    return False, STOPPED
                 if ok:
-                    self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
-                                              log_tail=tail.text() or None)
                     state.set_output(name, value)
                     return True, None
             if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):

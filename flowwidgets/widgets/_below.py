@@ -52,7 +52,8 @@ class OpensBelow:
             return data
         if self._display_frame is None:
             self._below = ipywidgets.VBox([])
-            self._display_frame = ipywidgets.VBox([self, self._below])  # type: ignore[list-item]
+            children: list[Any] = [self, self._below]
+            self._display_frame = ipywidgets.VBox(children)
         data[_VIEW_MIME] = {**data[_VIEW_MIME], "model_id": self._display_frame.model_id}
         return data
 

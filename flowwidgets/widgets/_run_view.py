@@ -125,6 +125,9 @@ class RunView(FlowWidget):
     """The step whose log tail is shown (a click on a node sets it; None: none)."""
     _step_log = traitlets.Dict().tag(sync=True)
 
+    _compare = traitlets.Dict().tag(sync=True)
+    """The last "Compare with…" (:func:`flowwidgets.compare.compare_runs`, B = this run)."""
+
     # -- actions -----------------------------------------------------------------------
     last_action = traitlets.Dict().tag(sync=True)
     """The outcome of the last restart / rerun / resume / cancel: kind, run_id, from_step,
@@ -289,7 +292,28 @@ class RunView(FlowWidget):
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,
                 "resume": self._msg_resume, "cancel": self._msg_cancel,
-                "open_run": self._msg_open}
+                "open_run": self._msg_open, "compare": self._msg_compare}
+
+    def compare_with(self, run_a: str | None = None) -> dict[str, Any]:
+        """Compare this run (B) with ``run_a`` (default: the previous successful run of its
+        pipeline); the view shows the comparison, which is also returned."""
+        from flowwidgets.compare import compare_runs, previous_success
+
+        if not self.run_id:
+            raise ValueError("no run is shown: nothing to compare")
+        b = self.source.run(self.run_id)
+        a_id = run_a or previous_success(self.source, b)
+        if a_id is None:
+            raise ValueError(f"run {self.run_id} has no earlier succeeded run of "
+                             f"{b.run.pipeline!r}; name a run to compare with")
+        payload = compare_runs(self.source.run(a_id), b)
+        self._set(_compare=payload)
+        return payload
+
+    def _msg_compare(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        payload = self.compare_with(str(msg.get("with") or "") or None)
+        return {"a": payload["a"]["run_id"]}
 
     def _check_target(self, msg: dict[str, Any]) -> None:
         wanted = msg.get("run_id")

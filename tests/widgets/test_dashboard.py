@@ -34,6 +34,7 @@ def test_navigation(served):
         assert dash.nav.tabs[:2] == [{"key": "cards", "label": "Pipelines"},
                                      {"key": "jobs", "label": "Runs"}]
         assert dash.nav.tabs == [{"key": s.key, "label": s.label} for s in SECTIONS]
+        assert {"key": "history", "label": "History"} in dash.nav.tabs
         assert dash.view == "cards" and shown(dash) == ["NavBar", "PipelineCards"]
         assert dash._jobs is None and dash._run_view is None, "made on first use"
         assert labels(dash) == ["Pipelines"] and dash.nav.view == "cards"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -60,7 +59,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
         openapi_url="/api/openapi.json",
     )
     app.state.runner = runner
-    app.state.stopping = threading.Event()
+    app.state.stopping = _events.StopSignal()
     app.state.events_poll_s = events_poll_s
     app.state.keepalive_s = keepalive_s
     app.state.next_fires = fires = NextFires(runner)

@@ -1,6 +1,7 @@
 // RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
 // tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
 import type { RenderProps } from "@anywidget/types";
+import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
@@ -236,6 +237,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   const tlScroll = h(doc, "div", { class: "fw-tl-wrap" });
   const tlBox = h(doc, "div", { class: "fw-tl", hidden: true }, h(doc, "div", { class: "fw-tl-tools" }, tlNote, tlReset), tlAxis, tlScroll);
   const failure = h(doc, "div", { class: "fw-section", hidden: true });
+  const compare = comparePanel(doc, model as never, (kind, payload) => rpc.call(kind, payload), (runId) => rpc.notify("open_run", { run_id: runId }));
   const attempts = h(doc, "div", { class: "fw-section", hidden: true });
   const logBox = h(doc, "div", { class: "fw-section", hidden: true });
   const empty = h(doc, "div", { class: "fw-empty" }, "No run selected");
@@ -249,6 +251,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     lastAction,
     h(doc, "div", { class: "fw-section" }, tabs, critLine, dagBox, tlBox, legend),
     failure,
+    compare.el,
     attempts,
     logBox,
   );
@@ -598,6 +601,7 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   on("change:_layout", drawDag);
   on("change:run", updateRun);
+  on(["change:_compare", "change:run_id"], compare.update);
   on("change:run_id", setEmptyText);
   on("change:selected_step", onSelected);
   on("change:_step_log", updateLog);
