@@ -4,6 +4,7 @@
                       [--tick S] [--max-output-bytes N]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
+    flowwidgets dashboard [URL] [--host H] [--port 8866] [--token T] [--cull-idle S]
     flowwidgets tui [URL]
 
 Each subcommand is a ``_cmd_*`` function taking the parsed namespace and returning the
@@ -31,7 +32,7 @@ from flowwidgets._cli_common import out as _out
 from flowwidgets._cli_common import serve as _serve
 from flowwidgets._cli_common import server_options as _server_options
 from flowwidgets._extras import MissingExtra, require
-from flowwidgets.errors import SpecError
+from flowwidgets.errors import SpecError, UsageError
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -54,10 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     except MissingExtra as exc:
         _err(f"flowwidgets {args.command}: {exc}")
         return 1
-
-
-class UsageError(Exception):
-    """A bad option or file given on the command line: one line naming it, exit 2."""
 
 
 def check_port(value: int, option: str) -> int:
@@ -108,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_run(sub)
     _add_demo(sub)
+    _add_dashboard(sub)
     _add_tui(sub)
     return parser
 
@@ -145,6 +143,12 @@ def _add_run(sub: Any) -> None:
 
 def _add_demo(sub: Any) -> None:
     from flowwidgets.demo._launch import add_parser  # the demo's code lives beside its data
+
+    add_parser(sub)
+
+
+def _add_dashboard(sub: Any) -> None:
+    from flowwidgets.demo._publish import add_parser  # Voilà is imported only when serving
 
     add_parser(sub)
 
