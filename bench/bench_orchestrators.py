@@ -12,10 +12,10 @@ API. At each size a fresh Source connects through a counting proxy
 - first contact: requests and seconds of the first ``pipelines()``;
 - idle polls: ``--idle`` polls ``--interval`` s apart (the poller's ``_snapshot()``),
   requests per poll (median, max, mean) and per second, poll latency;
-- a changed poll: one run is marked failed through the API, then one poll and the
-  cards view's re-read (``pipelines()``): requests, and that the card shows it.
-  For Prefect the poll is repeated until the change shows (its events are stored
-  every few seconds): the seconds until then are reported.
+- a changed poll: one run is marked failed through the API (Prefect with
+  ``--new-run``: a new run of one deployment is created instead), then polls every
+  ``--interval`` s until the card shows it, and the cards view's re-read
+  (``pipelines()``): requests, polls and seconds until seen.
 
 Prints a Markdown table row per size and writes ``bench/orchestrators-<name>.json``.
 """
@@ -154,7 +154,8 @@ def bench_airflow(sizes: list[int], runs: int, idle: int, interval: float) -> li
     return results
 
 
-def bench_prefect(sizes: list[int], runs: int, idle: int, interval: float) -> list[dict]:
+def bench_prefect(sizes: list[int], runs: int, idle: int, interval: float,
+                  new_run: bool = False) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory(prefix="fw-bench-prefect-") as tmp:
         with S.prefect_server(Path(tmp), {}) as srv:
@@ -172,12 +173,24 @@ def bench_prefect(sizes: list[int], runs: int, idle: int, interval: float) -> li
                     run_id = made[target.split("/")[1]][-1]
                     PF.mark(client, run_id, "COMPLETED")
 
-                    def change(c: httpx.Client = client, rid: str = run_id) -> float:
-                        PF.mark(c, rid, "FAILED")
+                    created: list[str] = []
+
+                    def change(c: httpx.Client = client, rid: str = run_id,
+                               name: str = target, created: list[str] = created) -> float:
+                        if new_run:  # a new run, due now (what a schedule or "run" makes)
+                            dep = c.get(f"/api/deployments/name/{name}").json()["id"]
+                            created.append(c.post(f"/api/deployments/{dep}/create_flow_run",
+                                                  json={}).json()["id"])
+                        else:  # a finished run marked failed: no new start or end time
+                            PF.mark(c, rid, "FAILED")
                         return time.perf_counter()
 
-                    def check(snap: Any, name: str = target) -> bool:
-                        return snap.pipelines[name].latest_run.status is Status.FAILED
+                    def check(snap: Any, name: str = target,
+                              created: list[str] = created) -> bool:
+                        latest = snap.pipelines[name].latest_run
+                        if new_run:
+                            return latest.run_id == created[0]
+                        return latest.status is Status.FAILED
 
                     row = measure(px, src, idle=idle, interval=interval, change=change,
                                   check=check, settle=31.0)
@@ -196,12 +209,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--idle", type=int, default=15)
     ap.add_argument("--interval", type=float, default=2.0)
+    ap.add_argument("--new-run", action="store_true",
+                    help="Prefect: the change is a new run (default: a run marked failed)")
     args = ap.parse_args(argv)
     if args.which == "airflow":
         rows = bench_airflow(args.sizes or [10, 50, 200], args.runs, args.idle, args.interval)
     else:
-        rows = bench_prefect(args.sizes or [10, 50, 100], args.runs, args.idle, args.interval)
-    (HERE / f"orchestrators-{args.which}.json").write_text(json.dumps(rows, indent=1) + "\n")
+        rows = bench_prefect(args.sizes or [10, 50, 100], args.runs, args.idle, args.interval,
+                             args.new_run)
+    suffix = "-new-run" if args.new_run else ""
+    out = HERE / f"orchestrators-{args.which}{suffix}.json"
+    out.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"\n| {args.which} pipelines | first contact (req, s) | idle poll req (median / "
           "max / mean) | idle req/s | idle poll ms (median) | changed poll req | view "
           "re-read req | change seen after s |")

@@ -382,6 +382,7 @@ class PrefectCards:
         for name in sorted(dirty & set(known)):
             read[name] = yield from self._read_card(name, known[name])
         with self._lock:
+            shown_before = {n: (c.kw, c.extra) for n, c in self._cards.items()}
             if listed:
                 self._flows, self._deps, self._lists_read = flows, deps, now
             known.update(read)
@@ -393,7 +394,8 @@ class PrefectCards:
             self._events_seen.update(dict.fromkeys(events, now))
             self._dirty -= dirty
             self._since = (stamp or self._clock()) - OVERLAP
-            if changed or read or listed:
+            listed_other = shown_before != {n: (c.kw, c.extra) for n, c in known.items()}
+            if changed or read or listed_other:  # lists read again unchanged: no news
                 self.generation += 1
             self._prune(now)
 
