@@ -295,7 +295,7 @@ class AirflowFlavour(Flavour):
                                         parse_task_instances(ep))
         group = [ti for ti in group if ti.task_id == step]
         if not group:
-            raise errors.InvalidAction(f"dag run {run_id} has no task {step!r}")
+            raise errors.Unprocessable(f"dag run {run_id} has no task {step!r}")
         ti = next((t for t in group if t.state == "failed"), group[0])
         number = attempt if attempt is not None else ti.try_number
         if number < 1:
@@ -339,7 +339,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if not run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot {action} dag run {run_id}: it is {run.extra.get('state')}; Airflow "
                 "clears the tasks of a finished run")
         return dag_id, dag_run_id, base
@@ -356,12 +356,12 @@ class AirflowFlavour(Flavour):
             failed = sorted((ti for ti in instances if ti.state == "failed"),
                             key=lambda t: (t.finished_at is None, t.finished_at, t.task_id))
             if not failed:
-                raise errors.InvalidAction(
+                raise errors.Unprocessable(
                     f"dag run {run_id} has no failed task to restart from; name one of "
                     f"{names}")
             from_step = failed[0].task_id
         elif from_step not in names:
-            raise errors.InvalidAction(
+            raise errors.Unprocessable(
                 f"dag run {run_id} has no task {from_step!r}; its tasks: {names}")
         body = {"dry_run": False, "dag_run_id": dag_run_id, "task_ids": [from_step],
                 "include_downstream": True, "include_upstream": False,
@@ -396,7 +396,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot cancel dag run {run_id}: it is {run.extra.get('state')}; only queued "
                 "or running dag runs can be cancelled")
         ep = "PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"

@@ -121,7 +121,7 @@ class PrefectFlavour(Flavour):
                                       {"flows": {"name": {"any_": [flow]}}},
                                       parse_names("POST /api/flows/filter"))
         if not found:
-            raise errors.PipelineNotFound(f"Prefect has no flow named {flow!r}")
+            raise errors.NotFound(f"Prefect has no flow named {flow!r}")
         return {"flows": {"id": {"any_": list(found)}},
                 "flow_runs": {"deployment_id": {"is_null_": True}}}
 
@@ -226,7 +226,7 @@ class PrefectFlavour(Flavour):
         rows = yield from self._task_runs(run_id)
         groups = collapse(rows)
         if step not in groups:
-            raise errors.InvalidAction(f"flow run {run_id} has no step {step!r}; its steps: "
+            raise errors.Unprocessable(f"flow run {run_id} has no step {step!r}; its steps: "
                                        f"{sorted(groups)}")
         ran = [r for r in groups[step] if r.run_count >= 1 or r.started_at is not None]
         if not ran:
@@ -301,7 +301,7 @@ class PrefectFlavour(Flavour):
                 "deployment: Prefect can only retry runs a deployment's runner or worker "
                 "picks up")
         if flow.state_type not in RETRYABLE:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot retry flow run {run_id}: it is {flow.state_name or flow.state_type};"
                 " Prefect retries failed, crashed or cancelled runs")
         ep = "POST /api/flow_runs/{id}/set_state"
@@ -333,7 +333,7 @@ class PrefectFlavour(Flavour):
         if flow.state_type == "CANCELLING":
             return flow.status.value  # asked before (this key or another): still stopping
         if flow.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot cancel flow run {run_id}: it is {flow.state_name or flow.state_type};"
                 " only scheduled, pending, running or paused runs can be cancelled")
         ep = "POST /api/flow_runs/{id}/set_state"

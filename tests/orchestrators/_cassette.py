@@ -205,3 +205,13 @@ def prefect_source(base: str, client: httpx.Client, clock: datetime):  # noqa: A
 
     http = SyncHttp(base, None, 30.0, client)
     return Source(base, PrefectFlavour(version="3.8.8", clock=lambda: clock), http)
+
+
+def dagster_source(base: str, client: httpx.Client, clock: datetime):  # noqa: ANN201
+    """What ``connect_dagster`` builds, over ``client``, its clock pinned to ``clock``."""
+    from flowwidgets.sources._base import Source
+    from flowwidgets.sources._http import SyncHttp
+    from flowwidgets.sources.dagster import DagsterFlavour
+
+    http = SyncHttp(base, None, 30.0, client)
+    return Source(base, DagsterFlavour(version="1.13.28", clock=lambda: clock), http)
