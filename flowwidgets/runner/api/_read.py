@@ -126,7 +126,7 @@ def get_run(request: Request, run_id: str) -> FastJSON:
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return FastJSON(P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
-                                 runner.actions_for(run)))
+                                 runner.actions_for(run), store.child_runs(run_id)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,
