@@ -1,12 +1,8 @@
 """Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and its
-operations that span tables: pages of runs, statistics over the history, the bulk
+operations that span tables: pages of runs, the bulk
 import, recovery.
 
-Statistics are exact over every run and read indexes only (see
-:mod:`flowwidgets.runner._schema`): totals from ``pipeline_totals`` (kept by triggers),
-the last ten runs from ``(pipeline, created_at, run_id)``, the median as one
-``LIMIT/OFFSET`` read of the partial index on ``(pipeline, duration_ms)``, the 7-day
-failure rate as two range counts of ``(pipeline, status, created_at)``. A page of runs
+Statistics live in :mod:`flowwidgets.runner._sqlite_stats`. A page of runs
 picks its rowids from a covering index first and reads only those rows, so a deep
 ``OFFSET`` walks index entries, not table rows.
 """
@@ -30,7 +26,6 @@ from flowwidgets.runner.store import (
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
     Event,
-    PipelineStats,
     RunRecord,
     StepRecord,
     Watermark,
@@ -51,7 +46,6 @@ __all__ = [
     "event_row",
     "import_rows",
     "insert_run",
-    "pipeline_stats",
     "recover",
     "request_text",
     "run_page",
@@ -199,46 +193,6 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
     else:
         (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
     return rows, total
-
-
-def pipeline_stats(conn: sqlite3.Connection, pipelines: Sequence[str], now: datetime
-                   ) -> dict[str, PipelineStats]:
-    """Statistics of the named pipelines, then of every other pipeline with runs (by
-    name). Call inside one read transaction so the figures agree with each other."""
-    week_ago = ts(now - timedelta(days=7))
-    totals = {name: (runs, timed) for name, runs, timed in conn.execute(
-        "SELECT pipeline, runs, with_duration FROM pipeline_totals WHERE runs > 0")}
-    out: dict[str, PipelineStats] = {}
-    for name in dict.fromkeys([*pipelines, *sorted(totals)]):
-        runs, timed = totals.get(name, (0, 0))
-        recent = [run_row(r) for r in conn.execute(
-            f"SELECT {RUN_COLS} FROM runs WHERE pipeline = ? "
-            "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1] if runs else []
-        failed = finished = 0
-        if runs:
-            for status, count in conn.execute(
-                    "SELECT status, COUNT(*) FROM runs WHERE pipeline = ? AND status IN "
-                    "('failed', 'succeeded') AND created_at >= ? GROUP BY status",
-                    (name, week_ago)):
-                finished += count
-                failed += count if status == Status.FAILED else 0
-        out[name] = PipelineStats(
-            pipeline=name, total_runs=runs,
-            latest_run=recent[-1] if recent else None, recent_runs=tuple(recent),
-            median_duration_ms=_median(conn, name, timed),
-            failure_rate_7d=failed / finished if finished else None)
-    return out
-
-
-def _median(conn: sqlite3.Connection, pipeline: str, n: int) -> int | None:
-    """Median duration of the pipeline's ``n`` runs that have one (integer mean of the two
-    middle values for an even count, like ematix-flow), or None."""
-    if not n:
-        return None
-    middle = [d for (d,) in conn.execute(
-        "SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL "
-        "ORDER BY duration_ms LIMIT ? OFFSET ?", (pipeline, 2 - n % 2, (n - 1) // 2))]
-    return sum(middle) // len(middle)
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],

@@ -34,6 +34,7 @@ import orjson
 
 from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
+from flowwidgets.runner import _sqlite_stats
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
     NO_OUTPUT,
@@ -425,7 +426,7 @@ class SqliteRunLog(RunLog):
         the two middle values for an even count); the 7-day failure rate is over runs
         *created* since ``now - 7 days`` that succeeded or failed."""
         with self._pool.read() as conn:
-            return q.pipeline_stats(conn, pipelines, now)
+            return _sqlite_stats.pipeline_stats(conn, pipelines, now)
 
     def version(self) -> int:
         """A number that grows with every visible write: the newest event id plus the
