@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowwidgets.errors import InvalidAction
+from flowwidgets.errors import Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
 from flowwidgets.runner.store import (
@@ -327,13 +327,13 @@ def request_text(request: str | None) -> str | None:
 
 
 def same_request(key: str, stored: str | None, request: str | None) -> None:
-    """Raise InvalidAction when ``key`` was stored for another request than ``request``
+    """Raise Unprocessable when ``key`` was stored for another request than ``request``
     (keys stored without a request, and requests given without one, are not checked)."""
     if stored is None or request is None or stored == request_text(request):
         return
     first = stored.rsplit(" #", 1)[0]
     now = request_text(request).rsplit(" #", 1)[0]  # type: ignore[union-attr]
-    raise InvalidAction(f"Idempotency-Key {key[:80]!r} was used for another request "
+    raise Unprocessable(f"Idempotency-Key {key[:80]!r} was used for another request "
                         f"({first}), not this one ({now}); send a new key for a new request")
 
 

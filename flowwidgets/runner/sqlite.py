@@ -22,6 +22,7 @@ datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runne
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -40,6 +41,7 @@ from flowwidgets.runner.store import (
     NO_OUTPUT,
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
+    ClaimLost,
     Event,
     PipelineStats,
     RunLog,
@@ -95,6 +97,26 @@ class SqliteRunLog(RunLog):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
                           trim_every_s=trim_every_s)
+
+    _owner: str | None = None
+    """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
+
+    def fenced(self, worker: str) -> SqliteRunLog:
+        """See :meth:`RunLog.fenced`: a view sharing this log's connections (closing
+        the view closes them too; close the original instead)."""
+        view = copy.copy(self)
+        view._owner = worker
+        return view
+
+    def _fence(self, tx: Tx, run_id: str) -> None:
+        if self._owner is None:
+            return
+        row = tx.one("SELECT status, worker FROM runs WHERE run_id = ?", (run_id,))
+        # a run cancelled while its steps wind down stays ours: its writes change nothing
+        if row is not None and (row[0] not in (Status.RUNNING, Status.CANCELLED)
+                                or row[1] != self._owner):
+            raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
+                            f"{row[0]}, worker {row[1]}); nothing written")
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -182,6 +204,7 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
                          (run_id,))
             if row is None:
@@ -226,9 +249,16 @@ class SqliteRunLog(RunLog):
         are stored in the API's format, the duration is a column) and a count that reads
         ``pipeline_totals`` unless a status is given."""
         with self._pool.read() as conn:
-            rows, total = q.run_page(conn, q.SUMMARY_COLS, pipeline=pipeline, status=status,
+            rows, total = q.run_page(conn, q.SUMMARY_COLS + ", json_extract(extras, "
+                                     "'$.imported')", pipeline=pipeline, status=status,
                                      since=None, limit=limit, offset=offset)
-        return [dict(zip(RUN_SUMMARY_FIELDS, r, strict=True)) for r in rows], total
+        out = []
+        for r in rows:
+            d = dict(zip(RUN_SUMMARY_FIELDS, r[:-1], strict=True))
+            if r[-1]:  # a run that came in through import_runs says so
+                d["imported"] = True
+            out.append(d)
+        return out, total
 
     # ---- steps and attempts --------------------------------------------------------
 
@@ -242,6 +272,7 @@ class SqliteRunLog(RunLog):
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
@@ -274,6 +305,7 @@ class SqliteRunLog(RunLog):
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
@@ -296,6 +328,7 @@ class SqliteRunLog(RunLog):
         last failed attempt's error. ``KeyError`` for an unknown run or step."""
         status = Status(status)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
@@ -349,6 +382,7 @@ class SqliteRunLog(RunLog):
         infinities and cycles); ``KeyError`` for an unknown run or step."""
         body = _json_text(run_id, step, value)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
@@ -368,6 +402,7 @@ class SqliteRunLog(RunLog):
         if rows < 0:
             raise ValueError(f"rows must be >= 0, not {rows}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             prev = tx.one("SELECT rows_total, batches_total FROM watermarks WHERE pipeline = ? "
                           "ORDER BY id DESC LIMIT 1", (pipeline,)) or (0, 0)
             tx.execute("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "

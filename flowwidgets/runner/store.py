@@ -22,6 +22,7 @@ from flowwidgets.models import Status
 
 __all__ = [
     "AttemptRecord",
+    "ClaimLost",
     "Event",
     "NO_OUTPUT",
     "PipelineStats",
@@ -189,8 +190,20 @@ class Event:
     at: datetime
 
 
+class ClaimLost(RuntimeError):
+    """A fenced write to a run its worker no longer holds (a peer recovered it while
+    this runner was paused or cut off): nothing was written."""
+
+
 class RunLog(ABC):
     """Abstract run log. Implementations must be safe for several threads and processes."""
+
+    def fenced(self, worker: str) -> RunLog:
+        """This log, with every write to a run (steps, attempts, outputs, watermarks, its
+        end) checked in the writing transaction against the run's claim: the run must
+        still be ``running`` and owned by ``worker``, else :class:`ClaimLost` and nothing
+        is written. The default implementation does not fence."""
+        return self
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -215,7 +228,7 @@ class RunLog(ABC):
         copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
         returns the existing run's id and ``False`` and changes nothing. The key is bound
         to ``idempotency_request`` (what was asked, as text): the same key with another
-        request raises :class:`~flowwidgets.errors.InvalidAction` naming both."""
+        request raises :class:`~flowwidgets.errors.Unprocessable` naming both."""
 
     @abstractmethod
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
@@ -257,7 +270,8 @@ class RunLog(ABC):
                            ) -> tuple[list[dict[str, Any]], int]:
         """The page :meth:`list_runs` would return, as JSON-ready summaries (keys
         :data:`RUN_SUMMARY_FIELDS`; times ISO-8601 UTC with milliseconds and ``Z``, the
-        status as its word), and the total that match. The fast path of ``/api/runs``."""
+        status as its word; ``"imported": True`` added for a run whose extras say so), and
+        the total that match. The fast path of ``/api/runs``."""
 
     # ---- steps and attempts ------------------------------------------------------------
 

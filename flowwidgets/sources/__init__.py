@@ -1,7 +1,7 @@
 """Sources: one runner, over HTTP from the kernel, as flowwidgets models.
 
 ``connect(url)`` detects the runner's API flavour (our runner, ematix-flow ``flow web``,
-flowtoy) and returns a :class:`Source` whose methods return the models of
+flowtoy, Airflow, Prefect, Dagster) and returns a :class:`Source` whose methods return the models of
 :mod:`flowwidgets.models` whatever the runner is; ``connect_async`` returns the async twin.
 """
 
@@ -22,4 +22,5 @@ __all__ = [
 
 # Importing the orchestrator flavours registers their probes with connect().
 from flowwidgets.sources import airflow as _airflow  # noqa: E402, F401
+from flowwidgets.sources import dagster as _dagster  # noqa: E402, F401
 from flowwidgets.sources import prefect as _prefect  # noqa: E402, F401

@@ -1,10 +1,10 @@
-"""Fixtures with real Airflow 3 and Prefect 3 servers, for any test folder.
+"""Fixtures with real Airflow 3, Prefect 3 and Dagster 1.13 servers, for any test folder.
 
-``airflow_live`` and ``prefect_live`` are session-scoped (one server per test session,
-shared by every test that asks, the browser tests of a Dashboard over a live Airflow
+``airflow_live``, ``prefect_live`` and ``dagster_live`` are session-scoped (one server per
+test session, shared by every test that asks, the browser tests of a Dashboard over a live Airflow
 included) and yield a :class:`LiveServer`: ``url``, ``username``/``password`` (Airflow),
 the fail-switch file that makes the diamond's ``enrich`` task fail while it exists, and the
-trace file each task appends to. Both venvs are built on first use and cached by version
+trace file each task appends to. The venvs are built on first use and cached by version
 (``$FLOWWIDGETS_TEST_CACHE``, default ``~/.cache/flowwidgets-test``); every server is
 stopped by process group when the session ends.
 
@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from fwtest import orch_servers as S
+from fwtest.orch_dagster import dagster_server
 
 
 @dataclass
@@ -95,5 +96,18 @@ def prefect_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
         srv.timings["deployment"] = S.wait_until("the deployment fw-diamond/diamond", lambda: (
             httpx.get(f"{srv.url}/api/deployments/name/fw-diamond/diamond", timeout=10
                       ).status_code == 200), 120, (srv.proc, runner))
+        live.url, live.timings = srv.url, srv.timings
+        yield live
+
+
+@pytest.fixture(scope="session")
+def dagster_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real ``dagster dev`` (1.13, webserver and daemon) with the diamond job
+    ``fw_diamond`` (trace lines: ``"<op> <run id>"``)."""
+    work = tmp_path_factory.mktemp("dagster")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live.fail()
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    with dagster_server(work, env) as srv:
         live.url, live.timings = srv.url, srv.timings
         yield live

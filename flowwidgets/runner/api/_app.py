@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from flowwidgets.errors import RunnerError
+from flowwidgets.errors import APIError
 from flowwidgets.models import format_time
 from flowwidgets.runner.api import _actions, _events, _flowtoy, _history, _read
 from flowwidgets.runner.api._limits import MAX_BODY_BYTES, BodyLimit, validation_error
@@ -68,8 +68,8 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     for module in (_read, _history, _actions, _events, _flowtoy):
         app.include_router(module.router)
 
-    @app.exception_handler(RunnerError)
-    async def _runner_error(request: Request, exc: RunnerError) -> JSONResponse:
+    @app.exception_handler(APIError)
+    async def _runner_error(request: Request, exc: APIError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -41,7 +41,8 @@ def error_summary(error: str | None) -> str | None:
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
-    """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id."""
+    """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id (and
+    ``"imported": true`` for a run that came in through the run log's import path)."""
     return {
         "run_id": run.run_id,
         "pipeline": run.pipeline,
@@ -55,6 +56,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "created_at": format_time(run.created_at),
         "trigger": run.trigger,
         "parent_run_id": run.parent_run_id,
+        **({"imported": True} if run.extras.get("imported") else {}),
     }
 
 
