@@ -15,7 +15,7 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +44,7 @@ __all__ = [
     "cancel",
     "cancelled",
     "event_row",
-    "import_rows",
+    "duration_ms",
     "insert_run",
     "recover",
     "request_text",
@@ -193,30 +193,6 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
     else:
         (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
     return rows, total
-
-
-def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
-                steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord]) -> int:
-    """Insert records as given (inside the caller's write transaction); returns the
-    number of runs. Durations are derived from the stored (millisecond) times."""
-    cur = conn.executemany(
-        f"INSERT INTO runs ({RUN_COLS}, duration_ms) VALUES ({', '.join('?' * 19)})",
-        ((r.run_id, r.pipeline, r.kind, Status(r.status), r.trigger, ts(r.created_at),
-          ts(r.started_at), ts(r.finished_at), r.attempt, r.failed_step, r.error,
-          r.failed_watermark, r.parent_run_id, r.from_step, r.resume_watermark,
-          ts(r.scheduled_for), r.worker, json.dumps(r.extras), duration_ms(r))
-         for r in runs))
-    count = cur.rowcount
-    conn.executemany(
-        f"INSERT INTO steps ({STEP_COLS}) VALUES ({', '.join('?' * 10)})",
-        ((s.run_id, s.name, Status(s.status), json.dumps(list(s.depends_on)), s.position,
-          ts(s.started_at), ts(s.finished_at), s.error, s.attempts, s.reused_from)
-         for s in steps))
-    conn.executemany(
-        f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
-        ((a.run_id, a.step, a.number, Status(a.status), ts(a.started_at), ts(a.finished_at),
-          a.error, a.log_tail) for a in attempts))
-    return count
 
 
 def duration_ms(r: RunRecord) -> int | None:

@@ -34,8 +34,8 @@ from typing import Any
 import orjson
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_import, _sqlite_stats
 from flowwidgets.runner import _sqlite_ops as q
-from flowwidgets.runner import _sqlite_stats
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
     NO_OUTPUT,
@@ -521,6 +521,6 @@ class SqliteRunLog(RunLog):
         kind="batch", status=Status.SUCCEEDED, trigger="schedule", created_at=t,
         started_at=t, finished_at=t + timedelta(seconds=40))`` for ``i`` in ``range(n)``."""
         with self._pool.write() as tx:
-            count = q.import_rows(tx.conn, runs, steps, attempts)
+            count = _sqlite_import.import_rows(tx.conn, runs, steps, attempts)
             tx.touch()
         return count

@@ -226,3 +226,31 @@ def test_maintained_statistics_follow_any_write(tmp_path):
         finally:
             conn.close()
         check()
+
+
+def test_an_import_puts_back_the_triggers_it_set_aside(tmp_path):
+    path = tmp_path / "runs.db"
+
+    def triggers():
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                "ORDER BY name").fetchall()
+        finally:
+            conn.close()
+
+    with SqliteRunLog(path) as log:
+        before = triggers()
+        assert len(before) >= 6
+        log.import_runs(HANDMADE)
+        assert triggers() == before
+        with pytest.raises(sqlite3.IntegrityError):  # a duplicate id: nothing imported
+            log.import_runs([HANDMADE[0]])
+        assert triggers() == before
+        run_id, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                   steps=[("x", [])])
+        log.claim_requested("w")
+        log.finish_run(run_id, status=Status.SUCCEEDED)  # the triggers count this one
+        assert log.pipeline_stats([], now=NOW)["orders"].total_runs == 13
+        assert _brute(path, "orders", NOW)[0] == \
+            log.pipeline_stats([], now=NOW)["orders"].median_duration_ms
