@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from flowwidgets.models import Status
@@ -27,10 +28,37 @@ __all__ = ["import_rows"]
 _FINISHED = (Status.SUCCEEDED.value, Status.FAILED.value)
 
 
+class _Texts:
+    """Stored text of values that repeat across rows (a step's times are usually its
+    run's; dependency lists repeat per pipeline): formatted once each."""
+
+    def __init__(self) -> None:
+        self._times: dict[datetime, str | None] = {}
+        self._json: dict[tuple[str, ...], str] = {}
+
+    def time(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = self._times.get(value)
+        if text is None:
+            if len(self._times) > 4096:
+                self._times.clear()
+            text = self._times[value] = ts(value)
+        return text
+
+    def deps(self, depends_on: Sequence[str]) -> str:
+        key = tuple(depends_on)
+        text = self._json.get(key)
+        if text is None:
+            text = self._json[key] = json.dumps(list(key))
+        return text
+
+
 class _Counts:
     """What the dropped triggers would have added, for the rows inserted."""
 
-    def __init__(self) -> None:
+    def __init__(self, texts: _Texts) -> None:
+        self.texts = texts
         self.totals: Counter[str] = Counter()
         self.timed: Counter[str] = Counter()
         self.hist: Counter[tuple[str, int, int]] = Counter()
@@ -39,9 +67,10 @@ class _Counts:
 
     def rows(self, runs: Iterable[RunRecord]) -> Iterator[tuple[Any, ...]]:
         """The ``runs`` rows to insert, counted on the way."""
+        time = self.texts.time
         for r in runs:
             status = Status(r.status)
-            created = ts(r.created_at)
+            created = time(r.created_at)
             took = duration_ms(r)
             self.totals[r.pipeline] += 1
             if took is not None:
@@ -55,9 +84,10 @@ class _Counts:
                 if status is Status.FAILED:
                     self.failed[hour] += 1
             yield (r.run_id, r.pipeline, r.kind, status, r.trigger, created,
-                   ts(r.started_at), ts(r.finished_at), r.attempt, r.failed_step, r.error,
-                   r.failed_watermark, r.parent_run_id, r.from_step, r.resume_watermark,
-                   ts(r.scheduled_for), r.worker, json.dumps(r.extras), took)
+                   time(r.started_at), time(r.finished_at), r.attempt, r.failed_step,
+                   r.error, r.failed_watermark, r.parent_run_id, r.from_step,
+                   r.resume_watermark, ts(r.scheduled_for), r.worker,
+                   json.dumps(r.extras) if r.extras else "{}", took)
 
     def add(self, conn: sqlite3.Connection) -> None:
         """Add the counts to the statistics tables."""
@@ -86,7 +116,8 @@ def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
                             "AND tbl_name = 'runs' ORDER BY name").fetchall()
     for name, _ in triggers:
         conn.execute(f'DROP TRIGGER "{name}"')
-    counts = _Counts()
+    texts = _Texts()
+    counts = _Counts(texts)
     cur = conn.executemany(
         f"INSERT INTO runs ({RUN_COLS}, duration_ms) VALUES ({', '.join('?' * 19)})",
         counts.rows(runs))
@@ -96,9 +127,9 @@ def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
         conn.execute(sql)
     conn.executemany(
         f"INSERT INTO steps ({STEP_COLS}) VALUES ({', '.join('?' * 10)})",
-        ((s.run_id, s.name, Status(s.status), json.dumps(list(s.depends_on)), s.position,
-          ts(s.started_at), ts(s.finished_at), s.error, s.attempts, s.reused_from)
-         for s in steps))
+        ((s.run_id, s.name, Status(s.status), texts.deps(s.depends_on), s.position,
+          texts.time(s.started_at), texts.time(s.finished_at), s.error, s.attempts,
+          s.reused_from) for s in steps))
     conn.executemany(
         f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
         ((a.run_id, a.step, a.number, Status(a.status), ts(a.started_at), ts(a.finished_at),
