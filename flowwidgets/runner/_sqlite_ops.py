@@ -164,13 +164,15 @@ epoch times computed by SQLite."""
 
 
 def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
-             status: str | None, since: str | None, limit: int, offset: int
-             ) -> tuple[list[Any], int]:
+             status: str | None, since: str | None, limit: int, offset: int,
+             after: tuple[str, str] | None = None) -> tuple[list[Any], int]:
     """``cols`` of one page of runs (newest first by created time, then run id) and the
     number that match. Call inside one read transaction. The page's rowids come from a
     covering index (``(created_at, run_id)``, ``(pipeline, created_at, run_id)`` or
     ``(pipeline, status, created_at, run_id)``); the count from ``pipeline_totals`` when
-    only the pipeline (or nothing) is filtered."""
+    only the pipeline (or nothing) is filtered. ``after`` (a run's stored ``created_at``
+    and id: a keyset cursor) starts the page just after that run, one index seek however
+    deep; the count ignores it."""
     clauses: list[str] = []
     args: list[Any] = []
     for clause, value in (("pipeline = ?", pipeline),
@@ -180,11 +182,16 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
             clauses.append(clause)
             args.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    page_where, page_args = where, list(args)
+    if after is not None:
+        page_where = f"{where} AND " if where else "WHERE "
+        page_where += "(created_at, run_id) < (?, ?)"
+        page_args += [after[0], after[1]]
     order = "ORDER BY created_at DESC, run_id DESC"
     rows = conn.execute(
-        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {where} {order} "
-        f"LIMIT ? OFFSET ?) {order}",
-        [*args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {page_where} "
+        f"{order} LIMIT ? OFFSET ?) {order}",
+        [*page_args, max(0, int(limit)), max(0, int(offset))]).fetchall()
     if status is None and since is None:
         (total,) = conn.execute(
             "SELECT COALESCE(SUM(runs), 0) FROM pipeline_totals"

@@ -243,15 +243,17 @@ class SqliteRunLog(RunLog):
         return [q.run_row(r) for r in rows], total
 
     def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
-                           limit: int = 50, offset: int = 0
+                           limit: int = 50, offset: int = 0,
+                           after: tuple[str, str] | None = None
                            ) -> tuple[list[dict[str, Any]], int]:
         """See :meth:`RunLog.list_run_summaries`: one indexed query for the page (times
         are stored in the API's format, the duration is a column) and a count that reads
-        ``pipeline_totals`` unless a status is given."""
+        ``pipeline_totals`` unless a status is given. ``after`` = (``created_at``,
+        ``run_id``) of a summary: the page starts right after that run (keyset)."""
         with self._pool.read() as conn:
             rows, total = q.run_page(conn, q.SUMMARY_COLS + ", json_extract(extras, "
                                      "'$.imported')", pipeline=pipeline, status=status,
-                                     since=None, limit=limit, offset=offset)
+                                     since=None, limit=limit, offset=offset, after=after)
         out = []
         for r in rows:
             d = dict(zip(RUN_SUMMARY_FIELDS, r[:-1], strict=True))
