@@ -149,6 +149,11 @@ def measure(n: int, repeat: int) -> dict[str, float]:
                          "pipeline_3&status=failed&limit=50"),
                         ("/api/runs/{id}", f"/api/runs/{last}")):
                     out[label + " (ms)"] = p50(client, url, repeat)
+                near_end = client.get(f"/api/runs?limit=500&offset={max(0, n - 1000)}")
+                cursor = near_end.json().get("next_cursor")
+                if cursor:  # the same last page, reached by its cursor (keyset)
+                    out["/api/runs?limit=500, last page (cursor) (ms)"] = p50(
+                        client, f"/api/runs?limit=500&cursor={cursor}", repeat)
         finally:
             runner.stop()
             store.close()
