@@ -283,8 +283,11 @@ class Source(_SourceBase):
         return self._drive(self._flavour.runs(pipeline, st, limit, offset, offset == 0))
 
     def _runs_uncached(self, pipeline: str | None, status: Status | str | None,
-                       limit: int, offset: int) -> RunPage:
+                       limit: int, offset: int, cursor: str | None = None) -> RunPage:
         st = self._check_runs_args(status, limit, offset)
+        if cursor is not None:  # only a flavour that returned a next_cursor gets one back
+            return self._drive(self._flavour.runs(pipeline, st, limit, offset, False,
+                                                  cursor=cursor))  # type: ignore[call-arg]
         return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
 
     def run(self, run_id: str) -> RunDetail:
