@@ -34,6 +34,7 @@ def test_timeline_ghosts_bar_click_and_critical_path(page, voila, demo_runner):
     ghosts = fleet.locator('g.fw-fl-row[data-pipeline="warehouse_etl"] rect.fw-fl-ghost')
     assert ghosts.count() >= 1
     assert "scheduled" in ghosts.first.locator("title").text_content()
+    page.screenshot(path=str(ARTIFACTS / "timeline-dashboard-24h.png"), full_page=True)
     # 1h window: the demo's runs are seconds long, so they are their own bars there
     fleet.locator('button[data-window="1h"]').click()
     page.wait_for_function(

@@ -124,6 +124,14 @@ def test_failed_diamond_detail_edges_error_actions_and_log():
     assert "watermark" in acts.reasons["resume_from_watermark"]
     assert "in place" in acts.reasons["restart"]
     assert "RuntimeError: enrich failed" in log and "ERROR Task failed" in log
+    # the run's timeline: the tasks' own times, the path that ended it
+    from flowwidgets.timing import timing
+    from flowwidgets.widgets._run_timing import timeline_svg, timing_payload
+
+    t = timing(detail)
+    assert t.critical_path[0] == "extract" and t.critical_path[-1] in ("clean", "enrich")
+    assert [len(s.segments) for s in t.steps] == [1, 1, 1, 0, 0] and not t.untimed
+    assert 'aria-label="run timeline, 5 steps"' in timeline_svg(timing_payload(detail))
 
 
 def test_mapped_task_folds_into_one_step_with_one_attempt_per_item():

@@ -185,6 +185,14 @@ def test_retried_run_collapses_task_runs_newest_first():
     assert all(s.extra["task_runs"] == 2 for s in detail.steps)
     assert detail.step("join").depends_on == ("clean", "enrich")
     assert "the flag file is there" in first
+    # the run's timeline: a segment per task run, the retried flow's path ends at publish
+    from flowwidgets.timing import timing
+    from flowwidgets.widgets._run_timing import timeline_svg, timing_payload
+
+    t = timing(detail)
+    assert t.critical_path[0] == "extract" and t.critical_path[-1] == "publish"
+    assert len(t.step("enrich").segments) == 2 and t.step("enrich").segments[0].end
+    assert 'aria-label="run timeline, 5 steps"' in timeline_svg(timing_payload(detail))
 
 
 def test_run_now_passes_the_key_to_prefect():
