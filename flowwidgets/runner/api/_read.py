@@ -156,8 +156,9 @@ def get_run(request: Request, run_id: str) -> FastJSON:
     run = store.get_run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return FastJSON(P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
-                                 runner.actions_for(run)))
+    steps = store.get_steps(run_id)
+    return FastJSON(P.run_detail(run, steps, store.get_attempts(run_id),
+                                 runner.actions_for(run, steps)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,
