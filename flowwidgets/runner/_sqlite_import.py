@@ -112,6 +112,21 @@ def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     """Insert records as given (inside the caller's write transaction); returns the
     number of runs. Durations are derived from the stored (millisecond) times; the
     statistics tables are updated once per distinct key, not by the per-row triggers."""
+    (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB:d}")  # the indexes stay in memory
+    try:
+        return _import(conn, runs, steps, attempts)
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(cache):d}")
+
+
+IMPORT_CACHE_KIB = 256 * 1024
+"""Page cache of the importing connection while it imports: with SQLite's default (2 MB)
+a big import spills pages to the WAL and reads them back many times over."""
+
+
+def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
+            steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord]) -> int:
     triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
                             "AND tbl_name = 'runs' ORDER BY name").fetchall()
     for name, _ in triggers:
