@@ -158,7 +158,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
            ) -> Iterator[RunPage]:
     """Every page, in order. After the first, the next pages are requested ahead (two in
     flight) so the runner prepares one while the kernel parses another."""
-    first = src._runs_uncached(pipeline, status, PAGE_SIZE, 0)
+    first = src.runs_page(pipeline, status, PAGE_SIZE, 0)
     yield first
     if first.next_cursor is not None and first.runs:
         yield from _cursor_pages(src, pipeline, status, first.next_cursor)
@@ -171,7 +171,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
         try:
             while True:
                 while len(pending) < _AHEAD and offset < limit:
-                    pending.append(pool.submit(src._runs_uncached, pipeline, status,
+                    pending.append(pool.submit(src.runs_page, pipeline, status,
                                                PAGE_SIZE, offset))
                     offset += step
                 if not pending:
@@ -198,7 +198,7 @@ def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None
         nxt: str | None = cursor
         try:
             while nxt is not None and not stop.is_set():
-                page = src._runs_uncached(pipeline, status, PAGE_SIZE, 0, nxt)
+                page = src.runs_page(pipeline, status, PAGE_SIZE, 0, nxt)
                 _put(page)
                 nxt = page.next_cursor if page.runs else None
             _put(None)

@@ -8,7 +8,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.models import Status
 from flowwidgets.runner.api import create_app

@@ -44,13 +44,13 @@ def test_runs_frame_follows_the_cursor(url: str, monkeypatch: pytest.MonkeyPatch
     src = connect(url)
     request.addfinalizer(src.close)
     cursors: list[str | None] = []
-    real = src._runs_uncached
+    real = src.runs_page
 
     def spy(pipeline, status, limit, offset, cursor=None):  # type: ignore[no-untyped-def]
         cursors.append(cursor)
         return real(pipeline, status, limit, offset, cursor)
 
-    monkeypatch.setattr(src, "_runs_uncached", spy)
+    monkeypatch.setattr(src, "runs_page", spy)
     df = frames.runs_frame(src, progress=False)
     expected = sorted((f"r{i:04d}" for i in range(230)),
                       key=lambda r: (int(r[1:]) // 2, r), reverse=True)
