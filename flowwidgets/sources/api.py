@@ -112,7 +112,9 @@ class ApiFlavour(Flavour):
         if total is None:
             F.req(d, "total", ep, "")
             total = len(runs)
-        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""))
+        cursor = d.get("next_cursor")
+        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""),
+                       next_cursor=cursor if isinstance(cursor, str) and cursor else None)
 
     def parse_pipelines(self, data: Any) -> tuple[Pipeline, ...]:
         """``GET /api/pipelines``."""
@@ -269,9 +271,9 @@ class ApiFlavour(Flavour):
         return reply.value
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
-             cache: bool) -> Plan[RunPage]:
+             cache: bool, cursor: str | None = None) -> Plan[RunPage]:
         params = {"pipeline": pipeline, "status": status.value if status else None,
-                  "limit": limit, "offset": offset}
+                  "limit": limit, "offset": offset, "cursor": cursor}
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_page, cache=cache)
         return reply.value
