@@ -47,6 +47,9 @@ POLL_OVERLAP = 5.0
 """Seconds the idle poll looks back before the newest update it has seen (clock steps and
 updates committed out of order)."""
 POLL_LIMIT = 200
+WEEK_LIMIT = 5000
+"""Most finished runs of the last 7 days the cards read for the failure rates (beyond it
+the rates are left out rather than guessed)."""
 
 JOBS = ("query FwJobs { repositoriesOrError { " + ERR + " ... on RepositoryConnection { "
         "nodes { name location { name } jobs { name description schedules { name "
@@ -165,34 +168,50 @@ class DagsterFlavour(Flavour):
         return float(int((self._clock() - timedelta(days=7)).timestamp()))
 
     def _cards(self, jobs: dict[str, JobInfo]) -> Plan[dict[str, Pipeline]]:
-        """The cards of ``jobs`` in one request: each job's last 10 runs and total, and its
-        failed and finished runs of the last 7 days (GraphQL aliases, names as variables)."""
+        """The cards of ``jobs`` in one request: each job's last 10 runs and total (GraphQL
+        aliases, names as variables), and one list of the runs finished in the last 7 days
+        (job and status only) for every job's failure rate."""
         if not jobs:
             return {}
         names = sorted(jobs)
-        week = self._week_start()
-        params, fields, variables = [], [], {}
+        week: dict[str, Any] = {"statuses": ["SUCCESS", "FAILURE", "CANCELED"],
+                                "createdAfter": self._week_start()}
+        if len(names) == 1:
+            week.update(self._filter(names[0], jobs[names[0]]))
+        params, fields = ["$w: RunsFilter"], [
+            f"w: runsOrError(filter: $w, limit: {WEEK_LIMIT}) {{ {ERR} ... on Runs {{ "
+            "results { jobName status repositoryOrigin { repositoryLocationName } } } }"]
+        variables: dict[str, Any] = {"w": week}
         for n, name in enumerate(names):
-            base = self._filter(name, jobs[name])
-            variables[f"r{n}"] = base
-            variables[f"f{n}"] = {**base, "statuses": ["FAILURE"], "createdAfter": week}
-            variables[f"d{n}"] = {**base, "statuses": ["SUCCESS", "FAILURE", "CANCELED"],
-                                  "createdAfter": week}
-            params += [f"$r{n}: RunsFilter", f"$f{n}: RunsFilter", f"$d{n}: RunsFilter"]
-            fields += [f"r{n}: runsOrError(filter: $r{n}, limit: 10) {{ {ERR} ... on Runs "
-                       f"{{ count results {{ {RUN_FIELDS} }} }} }}",
-                       f"f{n}: runsOrError(filter: $f{n}) {{ {ERR} ... on Runs {{ count }} }}",
-                       f"d{n}: runsOrError(filter: $d{n}) {{ {ERR} ... on Runs {{ count }} }}"]
+            variables[f"r{n}"] = self._filter(name, jobs[name])
+            params.append(f"$r{n}: RunsFilter")
+            fields.append(f"r{n}: runsOrError(filter: $r{n}, limit: 10) {{ {ERR} ... on Runs "
+                          f"{{ count results {{ {RUN_FIELDS} }} }} }}")
         doc = f"query FwCards({', '.join(params)}) {{ {' '.join(fields)} }}"
         data = yield from gql("FwCards", doc, variables)
         ep = "POST /graphql FwCards"
+        finished = F.need_list(F.req(union(data, "w", "Runs", ep), "results", ep, "data.w"),
+                               ep, "data.w.results")
+        counts: dict[str, list[int]] = {}
+        by_job = {(j.name, j.location): name for name, j in jobs.items()}
+        for k, row in enumerate(finished):
+            w = f"data.w.results[{k}]"
+            row = F.need_obj(row, ep, w)
+            origin = F.obj_or_none(row, "repositoryOrigin", ep, w) or {}
+            owner = by_job.get((F.s(row, "jobName", ep, w) or "",
+                                F.s(origin, "repositoryLocationName", ep, w) or ""))
+            if owner is not None:
+                c = counts.setdefault(owner, [0, 0])
+                c[0] += F.s(row, "status", ep, w) == "FAILURE"
+                c[1] += 1
+        complete = len(finished) < WEEK_LIMIT  # else the rates would be guesses
         out: dict[str, Pipeline] = {}
         for n, name in enumerate(names):
             infos, total = parse_runs(union(data, f"r{n}", "Runs", ep), ep, f"data.r{n}")
-            failed = F.i(union(data, f"f{n}", "Runs", ep), "count", ep, f"data.f{n}") or 0
-            done = F.i(union(data, f"d{n}", "Runs", ep), "count", ep, f"data.d{n}") or 0
             recent = tuple(i.to_run(name) for i in infos)
-            out[name] = build_pipeline(name, jobs[name], recent, total, (failed, done))
+            c = counts.get(name, [0, 0])
+            out[name] = build_pipeline(name, jobs[name], recent, total,
+                                       (c[0], c[1]) if complete else None)
         return out
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:

@@ -85,6 +85,9 @@ def test_jobs_become_cards_in_two_requests():
     cards_call = calls(c, "FwCards")[0]
     assert {v["pipelineName"] for k, v in cards_call.items() if k.startswith("r")} == \
         set(cards)
+    # one list of the last 7 days' finished runs serves every job's failure rate
+    assert sorted(cards_call) == ["r0", "r1", "r2", "w"]
+    assert cards_call["w"]["createdAfter"] == int(c.clock.timestamp()) - 7 * 86400
 
 
 def test_runs_pages_filters_and_failed_steps():
