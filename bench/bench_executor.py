@@ -8,14 +8,19 @@ before: lots of parallelism) and ``chain`` (each step depends on the previous on
 parallelism, every completion starts the next step). Each is measured twice:
 
 - end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes
-  ``start_attempt``, ``save_output`` and ``finish_attempt`` (three transactions), so the
-  figure is dominated by SQLite commits;
+  ``start_attempt`` and ``finish_attempt`` with the output (two transactions, each with
+  its events), so the figure is dominated by SQLite commits;
 - scheduling alone, with a null run log (in memory, every write a no-op; benchmark only)
   so the executor's own cost (indegree bookkeeping, queueing, thread hand-offs, argument
   building) is visible.
 
+The peer, measured in the same run: flowtoy's ``LocalRunner`` on the same DAG (steps of
+its ``env`` provider, no variables: its cheapest step), which keeps everything in memory
+and writes nothing durable.
+
 Figures are the best of ``--repeat`` runs, in milliseconds per step (wall time of the run
-divided by its number of steps).
+divided by its number of steps). ``--record`` rewrites this script's section of
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from flowwidgets.models import Status  # noqa: E402
 from flowwidgets.runner.executor import Executor  # noqa: E402
@@ -130,26 +136,65 @@ def measure_null(spec: PipelineSpec, folder: Path, workers: int) -> float:
     return elapsed
 
 
+def measure_flowtoy(spec: PipelineSpec, workers: int) -> float:
+    """Seconds for flowtoy's in-memory runner on the same DAG (the peer)."""
+    import logging
+
+    from flowtoy.runner import LocalRunner
+
+    logging.getLogger("flowtoy").setLevel(logging.WARNING)
+    config = {"runner": {"max_workers": workers},
+              "flow": [{"name": s.name, "source": {"type": "env"},
+                        "depends_on": list(s.depends_on)} for s in spec.steps]}
+    runner = LocalRunner(config)
+    started = time.perf_counter()
+    runner.run()
+    elapsed = time.perf_counter() - started
+    states = {st.state for st in runner.status.steps.values()}
+    assert states == {"succeeded"}, states
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--record", action="store_true",
+                        help="write the figures into bench/RESULTS.md")
     args = parser.parse_args()
     n = args.steps
-    print(f"executor overhead, {n}-step DAGs of no-op calls, max_workers={args.workers}")
-    print(f"python {platform.python_version()}, {os.cpu_count()} cpus, {platform.machine()}")
+    lines = [f"# bench_executor  {time.strftime('%Y-%m-%d')}  {n}-step DAGs of no-op calls, "
+             f"max_workers={args.workers}, best of {args.repeat}",
+             f"# python {platform.python_version()}, {os.cpu_count()} cpus, "
+             f"{platform.machine()}, load {os.getloadavg()[0]:.1f} at the start"]
+    for line in lines:
+        print(line)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "bench_noop_jobs.py").write_text(JOBS)
         for spec in (wide(n), chain(n)):
-            best_sql = min(measure_sqlite(spec, folder, args.workers, f"{spec.name}{i}")
-                           for i in range(args.repeat))
-            best_null = min(measure_null(spec, folder, args.workers)
-                            for _ in range(args.repeat))
-            print(f"{spec.name:>5}: end to end (SQLite) {best_sql:6.2f} s = "
-                  f"{best_sql / n * 1000:.3f} ms/step; scheduling alone "
-                  f"{best_null:6.3f} s = {best_null / n * 1000:.3f} ms/step")
+            sql: list[float] = []
+            null: list[float] = []
+            toy: list[float] = []
+            for i in range(args.repeat):  # interleaved, so load hits all three alike
+                sql.append(measure_sqlite(spec, folder, args.workers, f"{spec.name}{i}"))
+                null.append(measure_null(spec, folder, args.workers))
+                toy.append(measure_flowtoy(spec, args.workers))
+            best_sql, best_null, best_toy = min(sql), min(null), min(toy)
+            line = (f"{spec.name:>5}: SQLite run log {best_sql / n * 1000:.3f} ms/step; "
+                    f"executor alone {best_null / n * 1000:.3f}; flowtoy (in memory) "
+                    f"{best_toy / n * 1000:.3f}; ratio to flowtoy {best_sql / best_toy:.2f}")
+            print(line)
+            lines.append(line)
+    lines.append(f"# load {os.getloadavg()[0]:.1f} at the end")
+    if args.record:
+        from _record import record  # type: ignore[import-not-found]
+
+        record("bench_executor", "Executor (`python bench/bench_executor.py`)",
+               "Per-step overhead on 1,000-step DAGs of no-op steps; the null log isolates "
+               "the executor's own cost; flowtoy is the peer, run interleaved in the same "
+               "process.", lines)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ from flowwidgets.models import (
 # Heavier parts (pandas, FastAPI/uvicorn, anywidget) load on first use, so
 # `flowwidgets --help` and `import flowwidgets` stay quick.
 _LAZY = {
+    "failure_groups": "flowwidgets.history",
+    "failure_signature": "flowwidgets.history",
+    "step_grid": "flowwidgets.history",
     "pipeline_summary": "flowwidgets.frames",
     "runs_frame": "flowwidgets.frames",
     "runs_to_frame": "flowwidgets.frames",
@@ -48,9 +51,12 @@ _LAZY = {
     "connect_async": "flowwidgets.sources",
     "register_flavour": "flowwidgets.sources",
     "Dashboard": "flowwidgets.widgets",
+    "HistoryView": "flowwidgets.widgets",
     "JobsTable": "flowwidgets.widgets",
     "PipelineCards": "flowwidgets.widgets",
+    "RunCompare": "flowwidgets.widgets",
     "RunView": "flowwidgets.widgets",
+    "Timeline": "flowwidgets.widgets",
 }
 
 if TYPE_CHECKING:
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
         step_failures,
         steps_frame,
     )
+    from flowwidgets.history import failure_groups, failure_signature, step_grid
     from flowwidgets.live import LiveEvent, Poller
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import ServerHandle, serve_in_thread
@@ -74,7 +81,15 @@ if TYPE_CHECKING:
         connect_async,
         register_flavour,
     )
-    from flowwidgets.widgets import Dashboard, JobsTable, PipelineCards, RunView
+    from flowwidgets.widgets import (
+        Dashboard,
+        HistoryView,
+        JobsTable,
+        PipelineCards,
+        RunCompare,
+        RunView,
+        Timeline,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -106,6 +121,7 @@ __all__ = [
     "Attempt",
     "Dashboard",
     "FlavourProbe",
+    "HistoryView",
     "JobsTable",
     "LiveEvent",
     "LocalRunner",
@@ -115,6 +131,7 @@ __all__ = [
     "Pipelines",
     "Poller",
     "Run",
+    "RunCompare",
     "RunDetail",
     "RunPage",
     "RunView",
@@ -124,10 +141,13 @@ __all__ = [
     "Step",
     "StepSpec",
     "StubModeWarning",
+    "Timeline",
     "__version__",
     "connect",
     "connect_async",
     "errors",
+    "failure_groups",
+    "failure_signature",
     "load_pipelines",
     "pipeline_summary",
     "register_flavour",
@@ -135,5 +155,6 @@ __all__ = [
     "runs_to_frame",
     "serve_in_thread",
     "step_failures",
+    "step_grid",
     "steps_frame",
 ]

@@ -61,10 +61,10 @@ def format_duration(ms: Any) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """What went wrong, for a person: the runner's own ``detail`` and the HTTP status
-    ("run r1 is still running (HTTP 409)"); our errors' messages as they are; anything
-    else as "Type: message"."""
-    if isinstance(exc, errors.APIError):
+    """What went wrong, for a person: a runner's own ``detail``, with the HTTP status when
+    it answered over HTTP ("run r1 is still running (HTTP 409)"); our errors' messages as
+    they are; anything else as "Type: message"."""
+    if isinstance(exc, errors.APIError) and exc.response is not None:
         detail = exc.detail
         if detail is None or detail == "":
             text = str(exc)

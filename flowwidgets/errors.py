@@ -1,24 +1,25 @@
-"""Every exception flowwidgets raises, in one place.
+"""Every exception flowwidgets raises, in one place: one class per meaning.
 
     FlowwidgetsError
     ├── SpecError                 a pipelines file is invalid (file, line, what to fix)
-    ├── RunnerError               an action was refused before anything changed: by the
-    │   │                         local runner (mapped to HTTP 4xx) or by a Source's own
-    │   │                         checks (Airflow, Prefect) before it sends a request
-    │   ├── RunNotFound           404: no such run
-    │   ├── PipelineNotFound      404: no such pipeline in the runner's pipelines
-    │   ├── InvalidAction         422: e.g. restart from a step the run does not have
-    │   └── RunConflict           409: e.g. restart of a run that is still running
-    └── SourceError               talking to a runner from the kernel went wrong
+    └── SourceError               a runner could not give or do what was asked
         ├── RunnerUnavailable     nothing answered at the URL (or it timed out)
         ├── SchemaError           the runner answered JSON of the wrong shape
         ├── ActionNotSupported    this runner cannot do that action (never faked)
-        └── APIError              the runner answered an HTTP error; keeps request/response
+        └── APIError              a runner refused or failed a request: ``status_code`` and
+            │                     ``detail``; ``request``/``response`` when it came over HTTP.
+            │                     Raised alike by the local runner in-process (which answers
+            │                     it as HTTP ``{"detail"}``), by a Source's own checks before
+            │                     it sends anything, and for a runner's HTTP error answer.
             ├── Unauthorized      401/403: missing or wrong token
-            ├── NotFound          404
-            ├── Conflict          409
-            ├── Unprocessable     400/422: the runner rejected the request
+            ├── NotFound          404: no such run, pipeline, step or endpoint
+            ├── Conflict          409: the run's state forbids it (still running, say)
+            ├── Unprocessable     400/422: the request is invalid (a step the run lacks...)
             └── ServerError       5xx
+
+Older names, kept as aliases of the same classes (so one ``except`` catches both):
+``RunnerError`` = APIError, ``RunNotFound`` = ``PipelineNotFound`` = NotFound,
+``RunConflict`` = Conflict, ``InvalidAction`` = Unprocessable.
 
 Messages say what failed and where: the file and line, the URL and endpoint, the field.
 """
@@ -69,41 +70,6 @@ class SpecError(FlowwidgetsError, ValueError):
         super().__init__(f"{where}{message}")
 
 
-class RunnerError(FlowwidgetsError):
-    """An action was refused before anything changed (by the local runner, or by a Source's
-    own checks); ``status_code`` is the HTTP status our API answers it with."""
-
-    status_code = 400
-
-    def __init__(self, detail: str):
-        self.detail = detail
-        super().__init__(detail)
-
-
-class RunNotFound(RunnerError, LookupError):
-    """No run has this id."""
-
-    status_code = 404
-
-
-class PipelineNotFound(RunnerError, LookupError):
-    """The runner has no pipeline of this name."""
-
-    status_code = 404
-
-
-class InvalidAction(RunnerError, ValueError):
-    """The action does not make sense for this run (unknown step, nothing to resume, ...)."""
-
-    status_code = 422
-
-
-class RunConflict(RunnerError):
-    """The run is in a state that forbids the action (still running, say)."""
-
-    status_code = 409
-
-
 class SourceError(FlowwidgetsError):
     """Base of errors raised while talking to a runner."""
 
@@ -141,13 +107,20 @@ class ActionNotSupported(SourceError):
         super().__init__(f"{action} is not available: {reason}")
 
 
-class APIError(SourceError):
-    """The runner answered with an HTTP error. ``detail`` is its own explanation."""
+_UNSET: Any = object()
 
-    def __init__(self, message: str, *, status_code: int, detail: Any = None,
+
+class APIError(SourceError):
+    """A runner refused or failed a request. ``detail`` is its own explanation (by default
+    the message); ``status_code`` the HTTP status it is (or is answered with)."""
+
+    status_code: int = 400
+
+    def __init__(self, message: str, *, status_code: int | None = None, detail: Any = _UNSET,
                  request: Any = None, response: Any = None):
-        self.status_code = status_code
-        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+        self.detail = message if detail is _UNSET else detail
         self.request = request
         self.response = response
         super().__init__(message)
@@ -156,18 +129,40 @@ class APIError(SourceError):
 class Unauthorized(APIError):
     """401/403: the token is missing or wrong."""
 
+    status_code = 401
 
-class NotFound(APIError):
-    """404: the run, pipeline or endpoint does not exist."""
+
+class NotFound(APIError, LookupError):
+    """404: the run, pipeline, step or endpoint does not exist."""
+
+    status_code = 404
 
 
 class Conflict(APIError):
-    """409: the run's state forbids the action."""
+    """409: the run's state forbids the action (still running, already finished...)."""
+
+    status_code = 409
 
 
-class Unprocessable(APIError):
-    """400/422: the runner rejected the request as invalid."""
+class Unprocessable(APIError, ValueError):
+    """400/422: the request is invalid (a step the run does not have, nothing to resume...)."""
+
+    status_code = 422
 
 
 class ServerError(APIError):
     """5xx: the runner failed while handling the request."""
+
+    status_code = 500
+
+
+RunnerError = APIError
+"""Old name of :class:`APIError` (errors the local runner raised in-process)."""
+RunNotFound = NotFound
+"""Old name of :class:`NotFound` for a run."""
+PipelineNotFound = NotFound
+"""Old name of :class:`NotFound` for a pipeline."""
+RunConflict = Conflict
+"""Old name of :class:`Conflict`."""
+InvalidAction = Unprocessable
+"""Old name of :class:`Unprocessable`."""

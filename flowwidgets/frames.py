@@ -28,15 +28,17 @@ __all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "st
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
 RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
-               "duration_ms", "attempts", "failed_step", "kind", "trigger")
+               "duration_ms", "attempts", "failed_step", "kind", "trigger", "eta")
 """The columns of :func:`runs_frame`, in order."""
+ETA_RUNS = 20
+"""Most active runs :func:`runs_frame` estimates an end for (the newest)."""
 _PROGRESS_AFTER_S = 1.0
 _AHEAD = 2
 
 
 def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | None = None,
-               since: datetime | str | None = None, *, progress: bool | None = None
-               ) -> pd.DataFrame:
+               since: datetime | str | None = None, *, progress: bool | None = None,
+               eta: bool = True) -> pd.DataFrame:
     """Every run (newest first) as a DataFrame with typed columns.
 
     Columns: run_id (string), pipeline (category), status (category over the whole Status
@@ -44,6 +46,9 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
     trigger (string). ``since`` stops paging at the first run that started before it.
     ``progress``: None shows a bar once fetching takes more than a second; True/False force.
+    ``eta`` (datetime64[ns, UTC]): the estimated end of each running run (the newest
+    :data:`ETA_RUNS`; see :meth:`Source.eta`), NaT elsewhere and where it is partial;
+    ``eta=False`` skips those requests.
     """
     cutoff = parse_time(since) if since is not None else None
     if cutoff is not None and not isinstance(cutoff, datetime):  # pragma: no cover
@@ -77,8 +82,33 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
         if bar is not None:
             bar.close()
     frame = runs_to_frame(kept)
+    if eta:
+        frame["eta"] = _utc(_etas(src, kept))
     frame.attrs["source"] = src.url
     return frame
+
+
+def _etas(src: Source, runs: list[Run]) -> list[datetime | None]:
+    """The median ETA of the newest active runs: one history read per pipeline."""
+    from flowwidgets import errors
+    from flowwidgets.eta import HISTORY_RUNS, estimate
+
+    out: list[datetime | None] = [None] * len(runs)
+    active = [i for i, r in enumerate(runs) if r.status.is_active][:ETA_RUNS]
+    history: dict[str, list[RunDetail]] = {}
+    for i in active:
+        run = runs[i]
+        try:
+            if run.pipeline not in history:
+                history[run.pipeline] = src.step_history(run.pipeline, HISTORY_RUNS + 1,
+                                                         "succeeded")
+            hist = history[run.pipeline]
+            workers = next((w for h in hist if isinstance(w := h.extra.get("max_workers"),
+                                                          int)), None)
+            out[i] = estimate(src.run(run.run_id), hist, workers=workers).finish_at
+        except errors.SourceError:
+            continue
+    return out
 
 
 def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
@@ -118,6 +148,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         "failed_step": pd.array(failed, dtype="string"),
         "kind": pd.Categorical(kind),
         "trigger": pd.array(trigger, dtype="string"),
+        "eta": _utc([None] * len(run_id)),
     })
 
 
@@ -199,9 +230,15 @@ def steps_frame(src: Source | RunDetail, run_id: str | None = None) -> pd.DataFr
     return frame
 
 
-def pipeline_summary(df: pd.DataFrame) -> pd.DataFrame:
+def pipeline_summary(df: pd.DataFrame, *, now: datetime | None = None) -> pd.DataFrame:
     """Per pipeline: runs, succeeded, failed, success_rate (of finished runs), p50/p90/p99
-    duration, last_run (newest start) and last_status. Takes a :func:`runs_frame`."""
+    duration, last_run (newest start) and last_status. Takes a :func:`runs_frame`.
+
+    The trend: ``p50_last_7d`` and ``p50_prev_7d`` are the median durations of the
+    succeeded full runs (restarts, which ran part of the DAG, left out) that started in
+    the 7 days before ``now`` (default: the newest start in the frame) and in the 7 days
+    before those; ``trend`` is their ratio minus one (+0.25: 25 % slower), <NA> when
+    either week has no such run."""
     d = df.assign(
         _ok=(df["status"] == Status.SUCCEEDED.value).astype("int64"),
         _bad=(df["status"] == Status.FAILED.value).astype("int64"),
@@ -221,7 +258,27 @@ def pipeline_summary(df: pd.DataFrame) -> pd.DataFrame:
     newest = d.sort_values("started_at", na_position="first").groupby(
         "pipeline", observed=True)["status"].last()
     out["last_status"] = newest.astype(d["status"].dtype)
+    _add_trend(out, d, now)
     return out
+
+
+_WEEK = pd.Timedelta(days=7)
+
+
+def _add_trend(out: pd.DataFrame, d: pd.DataFrame, now: datetime | None) -> None:
+    end = pd.Timestamp(now) if now is not None else d["started_at"].max()
+    full = d[(d["_ok"] == 1) & ~d["trigger"].isin(["restart"]).fillna(False)
+             & d["_ms"].notna()]
+    for name, lo, hi in (("p50_last_7d", end - _WEEK, end),
+                         ("p50_prev_7d", end - 2 * _WEEK, end - _WEEK)):
+        if pd.isna(end):
+            week = full.iloc[0:0]
+        else:
+            week = full[(full["started_at"] > lo) & (full["started_at"] <= hi)]
+        p50 = week.groupby("pipeline", observed=True)["_ms"].median()
+        out[name] = pd.to_timedelta(p50.reindex(out.index), unit="ms").astype("timedelta64[ns]")
+    ratio = out["p50_last_7d"] / out["p50_prev_7d"]
+    out["trend"] = (ratio - 1).astype("Float64")
 
 
 def step_failures(src_or_details: Source | Iterable[RunDetail], *,

@@ -13,7 +13,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, "..", "flowwidgets", "static");
 
 /** The widgets; each name is a built file pair static/<name>.js + static/<name>.css. */
-export const WIDGETS = ["cards", "jobs-table", "run-view", "dashboard"];
+export const WIDGETS = [
+  "cards", "jobs-table", "run-view", "dashboard", "timeline", "history", "run-compare",
+];
 
 const args = new Set(process.argv.slice(2));
 

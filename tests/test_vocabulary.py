@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from flowwidgets import _vocab
@@ -49,10 +50,11 @@ def test_fallback_and_terminal_colours_come_from_the_palette() -> None:
 
 def test_describe_error_says_the_same_in_the_widgets_and_the_terminal() -> None:
     conflict = Conflict("409 from POST /api/runs/r1/restart", status_code=409,
-                        detail="run r1 is still running")
-    invalid = Unprocessable("422", status_code=422,
+                        detail="run r1 is still running", response=httpx.Response(409))
+    invalid = Unprocessable("422", status_code=422, response=httpx.Response(422),
                             detail=[{"loc": ["body", "from_step"], "msg": "bad step"}])
     cases = [
+        (Conflict("dag run r1 is still running"), "dag run r1 is still running"),
         (conflict, "run r1 is still running (HTTP 409)"),
         (invalid, '[{"loc": ["body", "from_step"], "msg": "bad step"}] (HTTP 422)'),
         (ActionNotSupported("restart", "flowtoy runs one flow"),

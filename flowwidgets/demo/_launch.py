@@ -2,9 +2,11 @@
 
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
 
-Prepares the demo data folder, starts the runner on the demo pipelines and serves its
-status API, starts the streaming pipeline, runs every batch pipeline a few times for real
-(the warehouse's last run fails at merge_payments) and serves the dashboard notebook with
+Prepares the demo data folder, imports two weeks of made-up history through the run
+log's import path (marked as imported; see :mod:`flowwidgets.demo._history`), starts the
+runner on the demo pipelines and serves its status API, starts the streaming pipeline,
+runs every batch pipeline a few times for real (the warehouse's last run fails at
+merge_payments) and serves the dashboard notebook with
 Voilà (``--lab``: JupyterLab on the notebooks) with ``RUNNER_STATUS_URL`` set, then prints
 both URLs. SIGINT (Ctrl-C) or SIGTERM stops everything and exits 0.
 """
@@ -80,7 +82,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="demo data folder (default: $FLOWWIDGETS_DEMO_DATA or "
                         "~/.local/share/flowwidgets/demo)")
     p.add_argument("--no-history", action="store_true",
-                   help="do not run the batch pipelines before serving")
+                   help="neither import two weeks of history nor run the batch pipelines "
+                        "before serving")
     _server_options(p, DEFAULT_PORT)
     ui = p.add_mutually_exclusive_group()
     ui.add_argument("--lab", action="store_true",
@@ -163,6 +166,11 @@ def _start_runner(args: argparse.Namespace) -> DemoSession | None:
     data = demo.prepare(args.data)
     runner = LocalRunner(load_pipelines(demo.pipelines_path()), db=data / "runs.sqlite",
                          data_dir=data)
+    if not args.no_history:
+        n = demo.import_history(runner)
+        if n:
+            _out(f"flowwidgets demo: imported {n} runs of {demo.DAYS} days of history "
+                 "(marked as imported)")
     handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
     if handle is None:
         runner.stop()
@@ -184,14 +192,14 @@ def _ui_env(session: DemoSession, token: str | None) -> dict[str, str]:
 def start_streams(runner: LocalRunner) -> list[str]:
     """Start every streaming pipeline that is not already running (they run until the
     runner stops; their runs are then cancelled); returns the new run ids."""
-    from flowwidgets.errors import RunConflict
+    from flowwidgets.errors import Conflict
 
     started = []
     for p in runner.pipelines:
         if p.kind == "streaming":
             try:
                 started.append(runner.run_now(p.name))
-            except RunConflict:
+            except Conflict:
                 continue  # already live (another process on the same data folder)
             _out(f"flowwidgets demo: {_clean(p.name)} is live")
     return started

@@ -10,7 +10,8 @@
 The action methods (:meth:`LocalRunner.restart`, ``rerun``, ``resume``, ``run_now``)
 only *request* runs: they validate, write one ``requested`` run, and the scheduler (of
 this process or another one on the same file) claims and executes it. A refused action
-raises a :class:`~flowwidgets.errors.RunnerError` and writes nothing.
+raises a :class:`~flowwidgets.errors.APIError` (NotFound, Conflict, Unprocessable) and
+writes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flowwidgets.errors import InvalidAction, PipelineNotFound, RunConflict, RunNotFound
+from flowwidgets.errors import Conflict, NotFound, Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner.executor import MAX_OUTPUT_BYTES, Executor, pipeline_steps
 from flowwidgets.runner.scheduler import Scheduler
@@ -53,13 +54,22 @@ class LocalRunner:
     of ``run`` steps and ``ctx.data_dir`` (default: the pipelines' ``base_dir``);
     ``max_output_bytes`` bounds a stored step output as JSON (a larger one fails its step
     with an error saying so).
+
+    Several runners may share one run log (processes, machines on a shared disk). Each
+    heartbeats every tick, and every tick recovers the runs of dead peers (marked failed,
+    "runner interrupted", as at start): a peer on this host whose process is gone within
+    one tick; any peer whose heartbeat is older than ``stale_after_s`` (default
+    ``max(5, 5 * tick_s)`` s: another host, a stopped process) within ``stale_after_s``
+    plus one tick. Writes are fenced: a runner whose run was recovered by a peer writes
+    nothing more to it and kills its shell steps at its next tick.
     """
 
     def __init__(self, pipelines: Pipelines | Sequence[PipelineSpec], *,
                  db: str | Path | RunLog | None = None, max_workers: int = 4,
                  tick_s: float = 1.0, worker_id: str | None = None,
                  data_dir: str | Path | None = None,
-                 max_output_bytes: int = MAX_OUTPUT_BYTES):
+                 max_output_bytes: int = MAX_OUTPUT_BYTES,
+                 stale_after_s: float | None = None):
         if not isinstance(pipelines, Pipelines):
             pipelines = Pipelines(pipelines=tuple(pipelines))
         self.pipelines: Pipelines = pipelines
@@ -79,13 +89,18 @@ class LocalRunner:
         data = Path(data_dir) if data_dir is not None else Path(pipelines.base_dir)
         data.mkdir(parents=True, exist_ok=True)
         self.data_dir: Path = data
-        self._executor = Executor(self.store, pipelines, max_workers=max_workers,
-                                  data_dir=data, on_finished=self._on_finished,
-                                  max_output_bytes=max_output_bytes)
+        self.stale_after_s: float = float(stale_after_s if stale_after_s is not None
+                                          else max(5.0, 5 * self.tick_s))
+        self._executor = Executor(self.store.fenced(self.worker_id), pipelines,
+                                  max_workers=max_workers, data_dir=data,
+                                  on_finished=self._on_finished,
+                                  max_output_bytes=max_output_bytes, worker=self.worker_id,
+                                  stopped_limit_s=self.stale_after_s / 2)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,
-                                    tick_s=self.tick_s,
+                                    tick_s=self.tick_s, stale_after_s=self.stale_after_s,
+                                    after_beat=self._executor.check_claims,
                                     housekeeping=self._executor.reap_cancelled)
         self._finished = threading.Condition()
         self._keys: OrderedDict[str, str] = OrderedDict()
@@ -106,7 +121,7 @@ class LocalRunner:
         if self._started:
             return
         self.store.heartbeat(self.worker_id)
-        self.store.recover_interrupted(stale_after_s=max(5.0, 5 * self.tick_s))
+        self.store.recover_interrupted(stale_after_s=self.stale_after_s)
         self._scheduler.start()
         self._started = True
 
@@ -146,7 +161,7 @@ class LocalRunner:
     # ---- actions -------------------------------------------------------------------------
 
     def run_now(self, pipeline: str, *, idempotency_key: str | None = None) -> str:
-        """Request a run of ``pipeline`` now; returns its id (``PipelineNotFound``)."""
+        """Request a run of ``pipeline`` now; returns its id (``NotFound``)."""
         spec = self._pipeline(pipeline)
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
@@ -169,14 +184,14 @@ class LocalRunner:
         names = [s.name for s in steps]
         if from_step is None:
             if not run.failed_step:
-                raise InvalidAction(f"run {run_id} has no failed step; name from_step "
+                raise Unprocessable(f"run {run_id} has no failed step; name from_step "
                                     f"(one of: {', '.join(names)})")
             from_step = run.failed_step
         if from_step not in names:
-            raise InvalidAction(f"run {run_id} has no step {from_step!r}; its steps are: "
+            raise Unprocessable(f"run {run_id} has no step {from_step!r}; its steps are: "
                                 f"{', '.join(names)}")
         if from_step not in spec.step_names:
-            raise InvalidAction(f"step {from_step!r} is no longer in pipeline {spec.name!r} "
+            raise Unprocessable(f"step {from_step!r} is no longer in pipeline {spec.name!r} "
                                 f"(its steps: {', '.join(spec.step_names)}); rerun instead")
         if spec.kind == "streaming":
             self._no_active_stream(spec.name, idempotency_key)
@@ -205,13 +220,13 @@ class LocalRunner:
     def _resume(self, run_id: str, idempotency_key: str | None, asked: str) -> str:
         run = self._run(run_id)
         if run.kind != "streaming":
-            raise InvalidAction(f"run {run_id} is a {run.kind} run; only streaming runs resume "
+            raise Unprocessable(f"run {run_id} is a {run.kind} run; only streaming runs resume "
                                 "from a watermark (restart or rerun it)")
         self._not_active(run, "resumed")
         spec = self._spec_of(run)
         watermark = self._watermark(spec)
         if watermark is None:
-            raise InvalidAction(f"pipeline {spec.name!r} has committed no watermark yet; "
+            raise Unprocessable(f"pipeline {spec.name!r} has committed no watermark yet; "
                                 "nothing to resume from (rerun it)")
         self._no_active_stream(spec.name, idempotency_key)
         return self._create(spec, trigger="resume", parent_run_id=run_id,
@@ -225,21 +240,21 @@ class LocalRunner:
         ``by`` and the time, and the executor running it stops its steps (shell steps:
         their process group is killed; call steps: their result is discarded). An
         executor in another process on the same file notices within a scheduler tick.
-        Returns the cancelled record (``RunNotFound``; ``RunConflict`` once finished,
+        Returns the cancelled record (``NotFound``; ``Conflict`` once finished,
         except for a repeat of the cancel that used the same ``idempotency_key``)."""
         run = self._run(run_id)
         if idempotency_key is not None and self._keys.get(idempotency_key) == run_id \
                 and run.status is Status.CANCELLED:
             return run
         if run.status.is_terminal:
-            raise RunConflict(f"run {run_id} is {run.status}; only requested or running runs "
+            raise Conflict(f"run {run_id} is {run.status}; only requested or running runs "
                               "can be cancelled")
         try:
             record = self.store.cancel_run(run_id, by=by)
         except ValueError as exc:  # it finished between the read and the write
-            raise RunConflict(str(exc)) from exc
+            raise Conflict(str(exc)) from exc
         except KeyError as exc:
-            raise RunNotFound(f"run {run_id} not found") from exc
+            raise NotFound(f"run {run_id} not found") from exc
         if idempotency_key is not None:
             self._remember(idempotency_key, run_id)
         self._executor.cancel(run_id)
@@ -330,26 +345,26 @@ class LocalRunner:
 
     def _pipeline(self, name: str) -> PipelineSpec:
         if name not in self.pipelines:
-            raise PipelineNotFound(f"no pipeline {name!r}; this runner has: "
+            raise NotFound(f"no pipeline {name!r}; this runner has: "
                                    f"{', '.join(self.pipelines.names) or 'none'}")
         return self.pipelines[name]
 
     def _run(self, run_id: str) -> RunRecord:
         run = self.store.get_run(run_id)
         if run is None:
-            raise RunNotFound(f"run {run_id} not found")
+            raise NotFound(f"run {run_id} not found")
         return run
 
     def _spec_of(self, run: RunRecord) -> PipelineSpec:
         if run.pipeline not in self.pipelines:
-            raise InvalidAction(f"pipeline {run.pipeline!r} of run {run.run_id} is not in this "
+            raise Unprocessable(f"pipeline {run.pipeline!r} of run {run.run_id} is not in this "
                                 f"runner's pipelines ({', '.join(self.pipelines.names)})")
         return self.pipelines[run.pipeline]
 
     @staticmethod
     def _not_active(run: RunRecord, verb: str) -> None:
         if run.status.is_active:
-            raise RunConflict(f"run {run.run_id} is {run.status}; it can be {verb} once it "
+            raise Conflict(f"run {run.run_id} is {run.status}; it can be {verb} once it "
                               "has finished")
 
     def _no_active_stream(self, pipeline: str, key: str | None) -> None:
@@ -359,7 +374,7 @@ class LocalRunner:
             if runs:
                 if key is not None and self._keys.get(key) == runs[0].run_id:
                     return
-                raise RunConflict(f"streaming pipeline {pipeline!r} already has an active "
+                raise Conflict(f"streaming pipeline {pipeline!r} already has an active "
                                   f"run {runs[0].run_id} ({status}); stop it first")
 
     def _watermark(self, spec: PipelineSpec) -> str | None:

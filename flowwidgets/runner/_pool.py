@@ -134,6 +134,8 @@ class RunState:
         ``ctx.should_stop()``."""
         self.shells = 0
         """Shell commands of this run running now."""
+        self.lost = threading.Event()
+        """Set when a peer recovered the run: its shell steps are killed."""
         self.cut_short: list[str] = []
         """Steps the runner's stop killed (recorded as cancelled)."""
         self.finished = threading.Event()

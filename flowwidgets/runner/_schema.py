@@ -16,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 _V1 = """
 CREATE TABLE runs (
@@ -182,7 +182,39 @@ _V3 = """
 ALTER TABLE idempotency ADD COLUMN request TEXT;
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = """
+-- Events without AUTOINCREMENT: every write that appends events no longer updates
+-- sqlite_sequence (one page less per transaction). Ids still never repeat: trimming
+-- keeps the newest rows, so MAX(id) + 1 only grows. The version is now
+-- meta.version + MAX(events.id): a write that appends events needs no meta update.
+CREATE TABLE events_v4 (
+    id       INTEGER PRIMARY KEY,
+    kind     TEXT NOT NULL,            -- run | step | attempt | watermark
+    run_id   TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    status   TEXT,
+    step     TEXT,
+    at       TEXT NOT NULL
+);
+INSERT INTO events_v4 (id, kind, run_id, pipeline, status, step, at)
+    SELECT id, kind, run_id, pipeline, status, step, at FROM events;
+-- An empty table (events deleted by hand) restarts at 1: nothing kept is older.
+UPDATE meta SET value = 0 WHERE key = 'events_trimmed_through'
+    AND NOT EXISTS (SELECT 1 FROM events);
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+"""
+
+_V5 = """
+-- The keys of an output that is a JSON object (a JSON array of strings), NULL for any
+-- other value: flowtoy's /status lists them for every step, read with the steps in one
+-- join instead of parsing each output.
+ALTER TABLE outputs ADD COLUMN keys TEXT;
+UPDATE outputs SET keys = (SELECT json_group_array(j.key) FROM json_each(outputs.value) AS j)
+    WHERE json_type(outputs.value) = 'object';
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

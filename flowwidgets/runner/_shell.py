@@ -1,5 +1,8 @@
 """Run one ``run`` step: ``sh -c CMD`` in its own process group, with bounded output tails.
 
+The group's leader is a small supervisor (:mod:`flowwidgets.runner._supervise`) so the
+step dies with the runner, even after ``kill -9``.
+
 Output is read as it arrives (never buffered whole), so a chatty command costs a few KB.
 A timeout or a runner stop sends SIGTERM to the whole process group, then SIGKILL a
 second later if anything is left, so children the command started die with it.
@@ -12,6 +15,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -21,6 +25,9 @@ from pathlib import Path
 from flowwidgets.runner._capture import LogTail
 
 __all__ = ["ShellResult", "run_shell"]
+
+SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
+"""Run by path with ``python -I -S``: the standard library only, no site-packages."""
 
 KILL_GRACE_S = 1.0
 """Seconds between SIGTERM and SIGKILL of a timed-out or stopped command's group."""
@@ -43,17 +50,21 @@ class ShellResult:
 
 
 def run_shell(command: str, *, cwd: Path, env: dict[str, str], timeout_s: float | None,
-              cancel: threading.Event | Sequence[threading.Event], log: LogTail
-              ) -> ShellResult:
+              cancel: threading.Event | Sequence[threading.Event], log: LogTail,
+              stopped_limit_s: float = 0.0) -> ShellResult:
     """Run ``sh -c command`` to completion (or timeout, or until any ``cancel`` event is
     set: then ``killed == "stopped"``); stdout and stderr go, interleaved as they arrive,
-    to ``log``."""
+    to ``log``. The command runs under :mod:`flowwidgets.runner._supervise`: it dies with
+    this process, and after ``stopped_limit_s`` seconds of this process being stopped (0:
+    never)."""
     cancels = (cancel,) if isinstance(cancel, threading.Event) else tuple(cancel)
     out, err = LogTail(), LogTail()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     killed: str | None = None
     killed_at = exited_at = 0.0
-    with subprocess.Popen(["/bin/sh", "-c", command], cwd=cwd, env=env,
+    argv = [sys.executable, "-I", "-S", SUPERVISOR, str(os.getpid()), f"{stopped_limit_s:g}",
+            "--", "/bin/sh", "-c", command]
+    with subprocess.Popen(argv, cwd=cwd, env=env,
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, start_new_session=True) as proc:
         assert proc.stdout is not None and proc.stderr is not None

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flowwidgets.errors import InvalidAction
+from flowwidgets.errors import Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
 from flowwidgets.runner.store import (
@@ -42,6 +42,7 @@ __all__ = [
     "INTERRUPTED",
     "RUN_COLS",
     "STEP_COLS",
+    "STEP_STATES_SQL",
     "SUMMARY_COLS",
     "WATERMARK_COLS",
     "attempt_row",
@@ -146,10 +147,26 @@ def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: st
              json.dumps(list(deps)), source))
         if source:
             tx.execute(
-                "INSERT INTO outputs (run_id, step, value, saved_at) "
-                "SELECT ?, step, value, ? FROM outputs WHERE run_id = ? AND step = ?",
+                "INSERT INTO outputs (run_id, step, value, saved_at, keys) "
+                "SELECT ?, step, value, ?, keys FROM outputs WHERE run_id = ? AND step = ?",
                 (run_id, tx.now_text, source, name))
     return run_id
+
+
+def _epoch_ms_sql(col: str) -> str:
+    """SQL for a stored time as integer epoch milliseconds (NULL stays NULL). SQLite
+    keeps times as integer milliseconds inside; the rounding undoes the float."""
+    return f"CAST(round((julianday({col}) - 2440587.5) * 86400000.0) AS INTEGER)"
+
+
+STEP_STATES_SQL = (
+    "SELECT s.name, s.status, " + _epoch_ms_sql("s.started_at") + ", "
+    + _epoch_ms_sql("s.finished_at") + ", s.error, "
+    "CASE WHEN s.status = 'succeeded' THEN o.keys END "
+    "FROM steps s LEFT JOIN outputs o ON o.run_id = s.run_id AND o.step = s.name "
+    "WHERE s.run_id = ? ORDER BY s.position")
+"""A run's steps with their output's keys (objects only, kept by the write): one join,
+epoch times computed by SQLite."""
 
 
 def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
@@ -356,13 +373,13 @@ def request_text(request: str | None) -> str | None:
 
 
 def same_request(key: str, stored: str | None, request: str | None) -> None:
-    """Raise InvalidAction when ``key`` was stored for another request than ``request``
+    """Raise Unprocessable when ``key`` was stored for another request than ``request``
     (keys stored without a request, and requests given without one, are not checked)."""
     if stored is None or request is None or stored == request_text(request):
         return
     first = stored.rsplit(" #", 1)[0]
     now = request_text(request).rsplit(" #", 1)[0]  # type: ignore[union-attr]
-    raise InvalidAction(f"Idempotency-Key {key[:80]!r} was used for another request "
+    raise Unprocessable(f"Idempotency-Key {key[:80]!r} was used for another request "
                         f"({first}), not this one ({now}); send a new key for a new request")
 
 

@@ -16,11 +16,12 @@ the highest id deleted.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
@@ -29,6 +30,8 @@ from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
+
+log = logging.getLogger(__name__)
 
 
 def now_ms() -> datetime:
@@ -95,6 +98,8 @@ class Pool:
         self.trim_every_s = float(trim_every_s)
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # this process's writers, one at a time
+        self._listeners: dict[object, Callable[[], None]] = {}  # replaced, never mutated
         self._idle: list[sqlite3.Connection] = []
         self._open: set[sqlite3.Connection] = set()
         self._inherited: list[sqlite3.Connection] = []
@@ -149,6 +154,7 @@ class Pool:
                 # Forked: the parent's connections must not be used (or closed) here.
                 self._inherited.extend(self._open)
                 self._idle, self._open, self._pid = [], set(), os.getpid()
+                self._write_lock = threading.Lock()  # a parent's thread may have held it
             if self._idle:
                 return self._idle.pop()
         conn = self._connect()
@@ -184,21 +190,58 @@ class Pool:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction (``BEGIN IMMEDIATE``): committed with its events and
-        version bump when the block ends, rolled back if it raises."""
+        version bump when the block ends, rolled back if it raises. Writers of this
+        process queue on a lock first (woken the moment the previous one commits, where
+        SQLite's busy handler would sleep a millisecond or more); other processes still
+        wait on SQLite's lock for up to ``busy_timeout_s``."""
         with self.connection() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            tx = Tx(conn)
+            with self._writer():
+                conn.execute("BEGIN IMMEDIATE")
+                tx = Tx(conn)
+                try:
+                    yield tx
+                    tx.flush()
+                    if tx.appended and time.monotonic() >= self._next_trim:
+                        self._next_trim = time.monotonic() + self.trim_every_s
+                        tx.trim_events(self.keep_events)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            if tx.appended and self._listeners:
+                self._notify()
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` after each commit that appended events; returns the
+        function that removes it (idempotent)."""
+        key = object()
+        with self._lock:
+            self._listeners = {**self._listeners, key: callback}
+
+        def remove() -> None:
+            with self._lock:
+                self._listeners = {k: v for k, v in self._listeners.items() if k is not key}
+        return remove
+
+    def _notify(self) -> None:
+        for callback in self._listeners.values():  # a snapshot: the dict is replaced
             try:
-                yield tx
-                tx.flush()
-                if tx.appended and time.monotonic() >= self._next_trim:
-                    self._next_trim = time.monotonic() + self.trim_every_s
-                    tx.trim_events(self.keep_events)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                callback()
+            except Exception:
+                log.exception("run log commit listener failed")
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        lock = self._write_lock
+        if not lock.acquire(timeout=self.busy_timeout_s):
+            raise sqlite3.OperationalError(
+                f"{self.path}: database is locked (another writer of this process held it "
+                f"for {self.busy_timeout_s:g} s)")
+        try:
+            yield
+        finally:
+            lock.release()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -260,8 +303,8 @@ class Tx:
     def trim_events(self, keep: int) -> int:
         """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
         ``meta.events_trimmed_through``; returns the number of rows deleted. Ids come from
-        AUTOINCREMENT in serialised write transactions (never reused, no gaps but the
-        trimmed ones), so what stays is the newest ``keep`` events."""
+        serialised write transactions (never reused, since the newest row is always
+        kept; no gaps but the trimmed ones), so what stays is the newest ``keep`` events."""
         (top,) = self.one("SELECT COALESCE(MAX(id), 0) FROM events")
         cut = top - keep
         row = self.one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
@@ -279,8 +322,8 @@ class Tx:
 
     def flush(self) -> None:
         """Write the events and the version bump; called just before COMMIT."""
-        if self._events:
+        if self._events:  # the version grows with the newest event id
             self.conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
                                   " VALUES (?, ?, ?, ?, ?, ?)", self._events)
-        if self._events or self._touched:
+        elif self._touched:
             self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")

@@ -42,7 +42,7 @@ from flowwidgets.runner._capture import LogTail
 from flowwidgets.runner._pool import RunState, ThreadPool
 from flowwidgets.runner._shell import KILL_GRACE_S, run_shell
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
-from flowwidgets.runner.store import RunLog, RunRecord
+from flowwidgets.runner.store import ClaimLost, RunLog, RunRecord
 
 __all__ = ["MAX_OUTPUT_BYTES", "Executor", "RunHandle", "StepContext", "oversized"]
 
@@ -101,11 +101,16 @@ class Executor:
     def __init__(self, store: RunLog, pipelines: Pipelines, *, max_workers: int = 4,
                  data_dir: str | Path | None = None,
                  on_finished: Callable[[RunRecord], None] | None = None,
-                 max_output_bytes: int = MAX_OUTPUT_BYTES):
+                 max_output_bytes: int = MAX_OUTPUT_BYTES, worker: str | None = None,
+                 stopped_limit_s: float = 0.0):
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         if max_output_bytes < 1:
             raise ValueError(f"max_output_bytes must be at least 1, got {max_output_bytes}")
+        self.stopped_limit_s = float(stopped_limit_s)
+        """Shell steps are killed after this process is stopped this long (0: never)."""
+        self.worker = worker
+        """The claim this executor's runs hold (None: not checked; see check_claims)."""
         self.max_output_bytes = int(max_output_bytes)
         """Largest step output stored (as JSON); a larger one fails its step."""
         self.store = store
@@ -187,6 +192,9 @@ class Executor:
                 ok, error = None, None
             else:
                 ok, error = self._run_step(state, name)
+        except ClaimLost:  # a peer recovered the run: write nothing more to it
+            self._lose(state)
+            ok, error = False, STOPPED
         except BaseException as exc:  # the run log failed us: record what we can
             log.exception("runner error in %s/%s", state.run.run_id, name)
             ok, error = False, f"runner error: {type(exc).__name__}: {exc}"
@@ -249,16 +257,13 @@ class Executor:
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    try:
-                        self.store.save_output(run_id, name, value)
+                    try:  # the output and the step's success: one transaction
+                        self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
+                                                  log_tail=tail.text() or None, output=value)
                     except TypeError as exc:
                         ok, error = False, (f"TypeError: the output of step {name!r} is not "
                                             f"JSON-serialisable: {exc}")
-                if state.abandoned:
-                    return False, STOPPED
                 if ok:
-                    self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
-                                              log_tail=tail.text() or None)
                     state.set_output(name, value)
                     return True, None
             if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):
@@ -323,7 +328,8 @@ class Executor:
         try:  # a streaming command is asked to stop (SIGTERM) as soon as the runner stops
             res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
                             cancel=(self.stop_event if streaming else self._cancel,
-                                    state.cancel_event), log=tail)
+                                    state.cancel_event, state.lost), log=tail,
+                            stopped_limit_s=self.stopped_limit_s)
         except OSError as exc:
             return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
         finally:
@@ -365,6 +371,8 @@ class Executor:
                 self.store.finish_run(run.run_id, status=status, failed_step=failed_step,
                                       error=error, failed_watermark=watermark)
             final = self.store.get_run(run.run_id)
+        except ClaimLost:
+            log.warning("run %s was recovered by a peer; its end was not written", run.run_id)
         except Exception:
             log.exception("could not record the end of run %s", run.run_id)
         state.final = final
@@ -453,6 +461,32 @@ class Executor:
         with self._lock:
             return list(self._runs.values())
 
+    def check_claims(self) -> list[str]:
+        """Give up the runs whose claim this executor lost (a peer recovered them while
+        this process was paused or cut off): their shell steps are killed and nothing more
+        is written to them. Called every scheduler tick; returns the run ids."""
+        if self.worker is None:
+            return []
+        lost = []
+        for state in self._active_states():
+            run = self.store.get_run(state.run.run_id)
+            if run is None or run.worker != self.worker or run.status not in (
+                    Status.RUNNING, Status.CANCELLED):  # cancelled: reap_cancelled's job
+                self._lose(state)
+                lost.append(state.run.run_id)
+        return lost
+
+    def _lose(self, state: RunState) -> None:
+        if state.lost.is_set():
+            return
+        log.warning("run %s is no longer ours (recovered by a peer): giving it up",
+                    state.run.run_id)
+        state.lost.set()  # shell steps of the run are killed
+        state.abandon()
+        with self._lock:
+            self._runs.pop(state.run.run_id, None)
+        state.finished.set()
+
     def _abandon(self, state: RunState) -> None:
         """Record a run whose steps would not finish in time as cancelled."""
         running = state.abandon()
@@ -466,6 +500,9 @@ class Executor:
                 self.store.set_step_status(run_id, name, Status.CANCELLED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
+        except ClaimLost:
+            log.warning("run %s was recovered by a peer; its cancellation was not written",
+                        run_id)
         except Exception:
             log.exception("could not record the cancellation of run %s", run_id)
         with self._lock:

@@ -2,7 +2,9 @@
 
 Every tick (``tick_s``, default 1 s) it
 
-1. heartbeats (so other processes can tell this runner is alive),
+1. heartbeats (so other processes can tell this runner is alive), recovers the runs of
+   dead peers (``stale_after_s``, see :class:`~flowwidgets.runner._local.LocalRunner`) and
+   gives up runs a peer recovered from this runner (``after_beat``),
 2. for each pipeline with a ``schedule``, computes the cron fires due since its last tick
    (in the pipeline's ``timezone``; on its first tick only the latest fire, and only if it
    is less than one tick old: history is never replayed), claims each with
@@ -104,13 +106,18 @@ class Scheduler:
 
     def __init__(self, pipelines: Pipelines, store: RunLog, *, worker_id: str,
                  dispatch: Callable[[RunRecord], object], has_capacity: Callable[[], bool],
-                 tick_s: float = 1.0, housekeeping: Callable[[], object] | None = None):
+                 tick_s: float = 1.0, stale_after_s: float | None = None,
+                 after_beat: Callable[[], object] | None = None,
+                 housekeeping: Callable[[], object] | None = None):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be positive, got {tick_s}")
         self.pipelines = pipelines
         self.store = store
         self.worker_id = worker_id
         self.tick_s = tick_s
+        self.stale_after_s = stale_after_s
+        """Recover peers' runs whose heartbeat is this old every tick (None: never)."""
+        self._after_beat = after_beat
         self._dispatch = dispatch
         self._has_capacity = has_capacity
         self._housekeeping = housekeeping
@@ -166,6 +173,13 @@ class Scheduler:
         with self._tick_lock:
             now = _aware(now or datetime.now(UTC))
             self.store.heartbeat(self.worker_id)
+            if self.stale_after_s is not None:  # our own beat is fresh: only peers' runs
+                recovered = self.store.recover_interrupted(stale_after_s=self.stale_after_s)
+                if recovered:
+                    log.warning("recovered %d run(s) of dead runners: %s", len(recovered),
+                                ", ".join(recovered))
+            if self._after_beat is not None:
+                self._after_beat()
             if self._last_tick is not None and now < self._last_tick:
                 self._last_tick = now  # the clock went back: do not replay
             created = self.fire_due(now)

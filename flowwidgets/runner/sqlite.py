@@ -22,25 +22,31 @@ datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runne
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
+    NO_OUTPUT,
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
+    ClaimLost,
     Event,
     PipelineStats,
     RunLog,
     RunRecord,
     StepRecord,
+    StepState,
     Watermark,
 )
 
@@ -51,6 +57,27 @@ INTERRUPTED = q.INTERRUPTED
 
 KEEP_EVENTS = 50_000
 """Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
+
+
+def _json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
+    """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
+    its keys when it is an object."""
+    try:
+        body = json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        return body, None
+    if all(isinstance(k, str) for k in value):
+        return body, json.dumps(list(value))
+    return body, json.dumps(list(json.loads(body)))  # 1 → "1", True → "true", as stored
+
+
+def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) -> None:
+    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at, keys) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
+               "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
+               (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
 class SqliteRunLog(RunLog):
@@ -69,6 +96,26 @@ class SqliteRunLog(RunLog):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
                           trim_every_s=trim_every_s)
+
+    _owner: str | None = None
+    """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
+
+    def fenced(self, worker: str) -> SqliteRunLog:
+        """See :meth:`RunLog.fenced`: a view sharing this log's connections (closing
+        the view closes them too; close the original instead)."""
+        view = copy.copy(self)
+        view._owner = worker
+        return view
+
+    def _fence(self, tx: Tx, run_id: str) -> None:
+        if self._owner is None:
+            return
+        row = tx.one("SELECT status, worker FROM runs WHERE run_id = ?", (run_id,))
+        # a run cancelled while its steps wind down stays ours: its writes change nothing
+        if row is not None and (row[0] not in (Status.RUNNING, Status.CANCELLED)
+                                or row[1] != self._owner):
+            raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
+                            f"{row[0]}, worker {row[1]}); nothing written")
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -156,6 +203,7 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
                          (run_id,))
             if row is None:
@@ -200,9 +248,16 @@ class SqliteRunLog(RunLog):
         are stored in the API's format, the duration is a column) and a count that reads
         ``pipeline_totals`` unless a status is given."""
         with self._pool.read() as conn:
-            rows, total = q.run_page(conn, q.SUMMARY_COLS, pipeline=pipeline, status=status,
+            rows, total = q.run_page(conn, q.SUMMARY_COLS + ", json_extract(extras, "
+                                     "'$.imported')", pipeline=pipeline, status=status,
                                      since=None, limit=limit, offset=offset)
-        return [dict(zip(RUN_SUMMARY_FIELDS, r, strict=True)) for r in rows], total
+        out = []
+        for r in rows:
+            d = dict(zip(RUN_SUMMARY_FIELDS, r[:-1], strict=True))
+            if r[-1]:  # a run that came in through import_runs says so
+                d["imported"] = True
+            out.append(d)
+        return out, total
 
     # ---- steps and attempts --------------------------------------------------------
 
@@ -216,6 +271,7 @@ class SqliteRunLog(RunLog):
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
                          " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
             if row is None:
@@ -230,22 +286,30 @@ class SqliteRunLog(RunLog):
             tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
                        "VALUES (?, ?, ?, ?, ?)",
                        (run_id, step, number, Status.RUNNING, tx.now_text))
-            tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
-                       (number, run_id))
+            if number > 1:  # runs.attempt starts at 1
+                tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
+                           (number, run_id))
             tx.event("step", run_id, row[1], Status.RUNNING, step)
             tx.event("attempt", run_id, row[1], Status.RUNNING, step)
             return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
-                       error: str | None = None, log_tail: str | None = None) -> None:
+                       error: str | None = None, log_tail: str | None = None,
+                       output: Any = NO_OUTPUT) -> None:
         """See :meth:`RunLog.finish_attempt`. A succeeded attempt also marks the step
         succeeded; a failed one leaves the step running until :meth:`set_step_status`.
-        ``KeyError`` for an unknown attempt."""
+        ``output`` is stored as by :meth:`save_output` in the same transaction (one
+        commit per finished step; ``TypeError``, and nothing written, if it is not
+        JSON). ``KeyError`` for an unknown attempt."""
         status = Status(status)
+        body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
+            if body is not None:
+                _put_output(tx, run_id, step, body)
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
                              "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
                              (status, tx.now_text, error, log_tail, run_id, step, number))
@@ -263,6 +327,7 @@ class SqliteRunLog(RunLog):
         last failed attempt's error. ``KeyError`` for an unknown run or step."""
         status = Status(status)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             pipeline = self._pipeline(tx, run_id)
             if q.cancelled(tx, run_id):
                 return
@@ -280,6 +345,14 @@ class SqliteRunLog(RunLog):
             if cur.rowcount != 1:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
             tx.event("step", run_id, pipeline, status, step)
+
+    def step_states(self, run_id: str) -> list[StepState]:
+        """See :meth:`RunLog.step_states`: one query (steps joined to their outputs;
+        epoch times and output keys computed by SQLite)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(q.STEP_STATES_SQL, (run_id,)).fetchall()
+        loads = orjson.loads  # about five times json.loads on these small arrays
+        return [StepState(n, st, a, b, e, loads(k) if k else []) for n, st, a, b, e, k in rows]
 
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or one step), ordered by step position then number."""
@@ -306,17 +379,13 @@ class SqliteRunLog(RunLog):
     def save_output(self, run_id: str, step: str, value: Any) -> None:
         """See :meth:`RunLog.save_output`: strict JSON (``TypeError`` also for NaN,
         infinities and cycles); ``KeyError`` for an unknown run or step."""
-        try:
-            body = json.dumps(value, allow_nan=False)
-        except ValueError as exc:
-            raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+        body = _json_text(run_id, step, value)
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
-            tx.execute("INSERT INTO outputs (run_id, step, value, saved_at) VALUES (?, ?, ?, ?) "
-                       "ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value, "
-                       "saved_at = excluded.saved_at", (run_id, step, body, tx.now_text))
+            _put_output(tx, run_id, step, body)
             tx.touch()
 
     def load_output(self, run_id: str, step: str) -> Any:
@@ -332,6 +401,7 @@ class SqliteRunLog(RunLog):
         if rows < 0:
             raise ValueError(f"rows must be >= 0, not {rows}")
         with self._pool.write() as tx:
+            self._fence(tx, run_id)
             prev = tx.one("SELECT rows_total, batches_total FROM watermarks WHERE pipeline = ? "
                           "ORDER BY id DESC LIMIT 1", (pipeline,)) or (0, 0)
             tx.execute("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "
@@ -393,8 +463,10 @@ class SqliteRunLog(RunLog):
             return q.pipeline_stats(conn, pipelines, now)
 
     def version(self) -> int:
-        """A number that grows with every visible write (one indexed row read)."""
-        return self._one("SELECT value FROM meta WHERE key = 'version'")[0]
+        """A number that grows with every visible write: the newest event id plus the
+        writes that appended no event (two indexed row reads)."""
+        return self._one("SELECT (SELECT value FROM meta WHERE key = 'version') + "
+                         "(SELECT COALESCE(MAX(id), 0) FROM events)")[0]
 
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""
@@ -406,6 +478,10 @@ class SqliteRunLog(RunLog):
     def last_event_id(self) -> int:
         """The newest event's id, 0 when there is none (one index read)."""
         return self._one("SELECT COALESCE(MAX(id), 0) FROM events")[0]
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """See :meth:`RunLog.on_commit`. A callback that raises is logged and kept."""
+        return self._pool.on_commit(callback)
 
     def events_trimmed_through(self) -> int:
         """See :meth:`RunLog.events_trimmed_through` (one row read)."""

@@ -13,21 +13,24 @@ position is older than :meth:`RunLog.events_trimmed_through` has missed some.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from flowwidgets.models import Status
 
 __all__ = [
     "AttemptRecord",
+    "ClaimLost",
     "Event",
+    "NO_OUTPUT",
     "PipelineStats",
     "RUN_SUMMARY_FIELDS",
     "RunLog",
     "RunRecord",
     "StepRecord",
+    "StepState",
     "Watermark",
 ]
 
@@ -40,6 +43,16 @@ RUN_SUMMARY_FIELDS = (
 ``/api/runs`` lists it), in this order."""
 
 _MS = timedelta(milliseconds=1)
+
+
+class _NoOutput:
+    def __repr__(self) -> str:
+        return "NO_OUTPUT"
+
+
+NO_OUTPUT: Any = _NoOutput()
+"""``finish_attempt(..., output=NO_OUTPUT)``: the attempt stores no output (the default;
+``None`` is an output, JSON ``null``)."""
 
 
 def _whole_ms(start: datetime | None, end: datetime | None) -> int | None:
@@ -116,6 +129,27 @@ class AttemptRecord:
     log_tail: str | None = None
 
 
+class StepState(NamedTuple):
+    """One step as flowtoy's ``/status`` shows it: times in epoch milliseconds, the keys
+    of its stored output when that is an object and the step succeeded (else empty)."""
+
+    name: str
+    status: str
+    started_ms: int | None
+    finished_ms: int | None
+    error: str | None
+    output_keys: list[str]
+
+
+def _epoch_ms(value: datetime | None) -> int | None:
+    if value is None:
+        return None
+    return (value - _EPOCH) // _MS
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class Watermark:
     """The last position a streaming pipeline committed."""
@@ -156,8 +190,20 @@ class Event:
     at: datetime
 
 
+class ClaimLost(RuntimeError):
+    """A fenced write to a run its worker no longer holds (a peer recovered it while
+    this runner was paused or cut off): nothing was written."""
+
+
 class RunLog(ABC):
     """Abstract run log. Implementations must be safe for several threads and processes."""
+
+    def fenced(self, worker: str) -> RunLog:
+        """This log, with every write to a run (steps, attempts, outputs, watermarks, its
+        end) checked in the writing transaction against the run's claim: the run must
+        still be ``running`` and owned by ``worker``, else :class:`ClaimLost` and nothing
+        is written. The default implementation does not fence."""
+        return self
 
     # ---- runs --------------------------------------------------------------------------
 
@@ -182,7 +228,7 @@ class RunLog(ABC):
         copied). Returns ``(run_id, created)``; with an ``idempotency_key`` already used,
         returns the existing run's id and ``False`` and changes nothing. The key is bound
         to ``idempotency_request`` (what was asked, as text): the same key with another
-        request raises :class:`~flowwidgets.errors.InvalidAction` naming both."""
+        request raises :class:`~flowwidgets.errors.Unprocessable` naming both."""
 
     @abstractmethod
     def claim_requested(self, worker: str, pipelines: Sequence[str] | None = None
@@ -224,7 +270,8 @@ class RunLog(ABC):
                            ) -> tuple[list[dict[str, Any]], int]:
         """The page :meth:`list_runs` would return, as JSON-ready summaries (keys
         :data:`RUN_SUMMARY_FIELDS`; times ISO-8601 UTC with milliseconds and ``Z``, the
-        status as its word), and the total that match. The fast path of ``/api/runs``."""
+        status as its word; ``"imported": True`` added for a run whose extras say so), and
+        the total that match. The fast path of ``/api/runs``."""
 
     # ---- steps and attempts ------------------------------------------------------------
 
@@ -239,15 +286,34 @@ class RunLog(ABC):
 
     @abstractmethod
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
-                       error: str | None = None, log_tail: str | None = None) -> None:
+                       error: str | None = None, log_tail: str | None = None,
+                       output: Any = NO_OUTPUT) -> None:
         """Close an attempt. The step takes the attempt's status when it is final
         (succeeded, or failed with no retry left: the executor says so by calling
-        :meth:`set_step_status`)."""
+        :meth:`set_step_status`). An ``output`` is saved with it, atomically
+        (``TypeError`` and nothing written if it is not JSON-serialisable)."""
 
     @abstractmethod
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:
         """Set a step's status (and finish time when terminal)."""
+
+    def step_states(self, run_id: str) -> list[StepState]:
+        """A :class:`StepState` per step of the run, in declaration order (empty for an
+        unknown run): what flowtoy's ``/status`` shows. Implementations should answer
+        in one query; this default reads the steps and each succeeded step's output."""
+        out: list[StepState] = []
+        for s in self.get_steps(run_id):
+            keys: list[str] = []
+            if s.status == Status.SUCCEEDED:
+                try:
+                    value = self.load_output(run_id, s.name)
+                except KeyError:
+                    value = None
+                keys = [str(k) for k in value] if isinstance(value, dict) else []
+            out.append(StepState(s.name, str(s.status), _epoch_ms(s.started_at),
+                                 _epoch_ms(s.finished_at), s.error, keys))
+        return out
 
     @abstractmethod
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
@@ -316,6 +382,13 @@ class RunLog(ABC):
     @abstractmethod
     def events_since(self, event_id: int, limit: int = 500) -> list[Event]:
         """Events with id greater than ``event_id``, oldest first."""
+
+    def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback()`` (from the writing thread, right after the commit) whenever
+        a write of this process appends events; returns the function that stops it.
+        Listeners use it to wake at once instead of polling; writes of other processes
+        are only seen by polling. The default never calls back."""
+        return lambda: None
 
     @abstractmethod
     def events_trimmed_through(self) -> int:

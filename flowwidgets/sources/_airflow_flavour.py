@@ -5,26 +5,22 @@ from __future__ import annotations
 import getpass
 import re
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from flowwidgets import errors
-from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status, format_time
+from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
 from flowwidgets.sources import _fields as F
+from flowwidgets.sources._airflow_cards import DagCards
 from flowwidgets.sources._airflow_detail import build_detail
 from flowwidgets.sources._airflow_parse import (
     AIRFLOW_RUN_STATES,
-    DagInfo,
     TaskInstance,
-    build_pipeline,
     join_run_id,
-    parse_count,
-    parse_dags,
     parse_failed_index,
     parse_log,
     parse_run,
@@ -34,15 +30,13 @@ from flowwidgets.sources._airflow_parse import (
     split_run_id,
     tail,
 )
-from flowwidgets.sources._base import Flavour, Plan
+from flowwidgets.sources._base import Flavour, Plan, Snapshot
 from flowwidgets.sources._http import HttpCore, Reply, Request
 
 __all__ = ["AirflowFlavour"]
 
 PAGE = 100
 """Airflow's default ``maximum_page_limit``: larger limits are cut silently."""
-WEEK_STATS_TTL = 60.0
-"""Seconds the 7-day failure counts of a DAG are reused (two count requests per DAG)."""
 _RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]")
 _V2 = "/api/v2"
 
@@ -91,7 +85,9 @@ class AirflowFlavour(Flavour):
         self.version = version
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._week: dict[str, tuple[float, tuple[int, int]]] = {}
+        self._cards = DagCards(self._call, self._clock)
+        self._page: tuple[RunPage | None, int, dict[str, RunDetail]] = (None, -1, {})
+        self._failed_index: OrderedDict[tuple[str, str, Any], str | None] = OrderedDict()
         self._done: OrderedDict[str, str] = OrderedDict()
 
     # ---- authentication ----------------------------------------------------------------
@@ -149,47 +145,41 @@ class AirflowFlavour(Flavour):
     # ---- reading -----------------------------------------------------------------------
 
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        dags: list[DagInfo] = []
-        while True:
-            page, total = yield from self._get(
-                _q(f"{_V2}/dags", {"limit": PAGE, "offset": len(dags)}), "GET /api/v2/dags",
-                parse_dags)
-            dags.extend(page)
-            if not page or len(dags) >= total:
-                break
-        out = []
-        ep = "GET /api/v2/dags/{dag_id}/dagRuns"
-        for dag in dags:
-            recent, total = yield from self._get(
-                _q(f"{_V2}/dags/{_seg(dag.dag_id)}/dagRuns",
-                   {"order_by": "-run_after", "limit": 10}), ep, parse_runs_page(ep))
-            week = yield from self._week_stats(dag.dag_id)
-            out.append(build_pipeline(dag, recent, total, week))
-        return tuple(out)
-
-    def _week_stats(self, dag_id: str) -> Plan[tuple[int, int]]:
-        """(failed, finished) dag runs of the last 7 days, reused for WEEK_STATS_TTL s."""
-        with self._lock:
-            hit = self._week.get(dag_id)
-        if hit is not None and time.monotonic() - hit[0] < WEEK_STATS_TTL:
-            return hit[1]
-        since = format_time(self._clock() - timedelta(days=7))
-        path = f"{_V2}/dags/{_seg(dag_id)}/dagRuns"
-        ep = "GET /api/v2/dags/{dag_id}/dagRuns"
-        finished = yield from self._get(_q(path, {"run_after_gte": since, "limit": 0,
-                                                  "state": ["success", "failed"]}),
-                                        ep, parse_count(ep), cache=False)
-        failed = yield from self._get(_q(path, {"run_after_gte": since, "limit": 0,
-                                                "state": "failed"}),
-                                      ep, parse_count(ep), cache=False)
-        with self._lock:
-            self._week[dag_id] = (time.monotonic(), (failed, finished))
-        return failed, finished
+        return (yield from self._cards.pipelines())
 
     def _forget_week(self, dag_id: str) -> None:
-        """Drop a DAG's cached 7-day counts: an action just changed its runs' outcomes."""
+        """Read a DAG's runs and 7-day counts again: an action just changed them."""
+        self._cards.mark_changed(dag_id)
+
+    def snapshot(self) -> Plan[Snapshot]:
+        """The cards (one request when idle, see :mod:`._airflow_cards`), the newest runs
+        page only when a run changed since it was read, and the details of its active
+        runs: running ones every poll (their tasks move while the run stays ``running``),
+        queued ones only when the page was read again (nothing runs before they start)."""
+        pipes = yield from self.pipelines()
         with self._lock:
-            self._week.pop(dag_id, None)
+            page, generation, kept = self._page
+        fresh = page is None or generation != self._cards.generation
+        if fresh:
+            generation = self._cards.generation
+            page = yield from self.runs(None, None, 50, 0, True)
+        assert page is not None
+        runs: dict[str, Any] = {r.run_id: r for r in page.runs}
+        queued: dict[str, RunDetail] = {}
+        for r in [r for r in page.runs if r.status.is_active][:10]:
+            if not fresh and r.status is Status.REQUESTED and r.run_id in kept:
+                runs[r.run_id] = queued[r.run_id] = kept[r.run_id]
+                continue
+            try:
+                runs[r.run_id] = detail = yield from self.run(r.run_id)
+            except errors.NotFound:
+                runs.pop(r.run_id, None)
+                continue
+            if detail.status is Status.REQUESTED:
+                queued[r.run_id] = detail
+        with self._lock:
+            self._page = (page, generation, queued)
+        return Snapshot({p.name: p for p in pipes}, runs)
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
              cache: bool) -> Plan[RunPage]:
@@ -220,15 +210,32 @@ class AirflowFlavour(Flavour):
         return RunPage(runs=tuple(collected), total=total,
                        next_offset=end if end < total else None)
 
-    def _failed_tasks(self, runs: list[Run]) -> Plan[dict[tuple[str, str], str]]:
-        body = {"dag_ids": sorted({r.extra["dag_id"] for r in runs}),
-                "dag_run_ids": sorted({r.extra["dag_run_id"] for r in runs}),
+    def _failed_tasks(self, runs: list[Run]) -> Plan[dict[tuple[str, str], str | None]]:
+        """The first failed task of each failed run; asked only for runs not seen failed
+        with the same end time before (an idle poll's runs page costs no lookup)."""
+        def key(r: Run) -> tuple[str, str, Any]:
+            return (r.extra["dag_id"], r.extra["dag_run_id"], r.finished_at)
+        with self._lock:
+            known = {key(r)[:2]: self._failed_index[key(r)] for r in runs
+                     if key(r) in self._failed_index}
+        ask = [r for r in runs if key(r)[:2] not in known]
+        if not ask:
+            return known
+        body = {"dag_ids": sorted({r.extra["dag_id"] for r in ask}),
+                "dag_run_ids": sorted({r.extra["dag_run_id"] for r in ask}),
                 "state": ["failed"], "page_limit": PAGE}
         reply = yield from self._call(Request(
             "POST", f"{_V2}/dags/~/dagRuns/~/taskInstances/list",
             "POST /api/v2/dags/~/dagRuns/~/taskInstances/list", body=body,
             parse=parse_failed_index))
-        return reply.value
+        with self._lock:
+            for r in ask:
+                found = reply.value.get(key(r)[:2])
+                self._failed_index[key(r)] = found
+                known[key(r)[:2]] = found
+            while len(self._failed_index) > 1024:
+                self._failed_index.popitem(last=False)
+        return known
 
     def _run_base(self, run_id: str) -> tuple[str, str, str]:
         dag_id, dag_run_id = split_run_id(run_id)
@@ -288,7 +295,7 @@ class AirflowFlavour(Flavour):
                                         parse_task_instances(ep))
         group = [ti for ti in group if ti.task_id == step]
         if not group:
-            raise errors.InvalidAction(f"dag run {run_id} has no task {step!r}")
+            raise errors.Unprocessable(f"dag run {run_id} has no task {step!r}")
         ti = next((t for t in group if t.state == "failed"), group[0])
         number = attempt if attempt is not None else ti.try_number
         if number < 1:
@@ -332,7 +339,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if not run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot {action} dag run {run_id}: it is {run.extra.get('state')}; Airflow "
                 "clears the tasks of a finished run")
         return dag_id, dag_run_id, base
@@ -349,12 +356,12 @@ class AirflowFlavour(Flavour):
             failed = sorted((ti for ti in instances if ti.state == "failed"),
                             key=lambda t: (t.finished_at is None, t.finished_at, t.task_id))
             if not failed:
-                raise errors.InvalidAction(
+                raise errors.Unprocessable(
                     f"dag run {run_id} has no failed task to restart from; name one of "
                     f"{names}")
             from_step = failed[0].task_id
         elif from_step not in names:
-            raise errors.InvalidAction(
+            raise errors.Unprocessable(
                 f"dag run {run_id} has no task {from_step!r}; its tasks: {names}")
         body = {"dry_run": False, "dag_run_id": dag_run_id, "task_ids": [from_step],
                 "include_downstream": True, "include_upstream": False,
@@ -389,7 +396,7 @@ class AirflowFlavour(Flavour):
         ep = "GET /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"
         run = yield from self._get(base, ep, lambda d: parse_run(d, ep, ""), cache=False)
         if run.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot cancel dag run {run_id}: it is {run.extra.get('state')}; only queued "
                 "or running dag runs can be cancelled")
         ep = "PATCH /api/v2/dags/{dag_id}/dagRuns/{dag_run_id}"

@@ -21,6 +21,7 @@ from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
 from flowwidgets.sources._http import AsyncHttp, Reply, Request, Stats, SyncHttp
 
 if TYPE_CHECKING:
+    from flowwidgets.eta import Eta
     from flowwidgets.live import Poller
 
 __all__ = ["AsyncSource", "Flavour", "Plan", "Snapshot", "Source", "StubModeWarning"]
@@ -304,6 +305,13 @@ class Source(_SourceBase):
         st = self._check_history_args(pipeline, status, limit)
         return list(self._drive(self._flavour.step_history(pipeline, st, limit)))
 
+    def eta(self, run_id: str, *, history: int = 20) -> Eta:
+        """When run ``run_id`` will end: its remaining DAG walked with each step's median
+        and p90 over the last ``history`` successful runs (see :mod:`flowwidgets.eta`)."""
+        from flowwidgets.eta import eta_plan
+
+        return self._drive(eta_plan(self._flavour, run_id, history))
+
     def health(self) -> bool:
         """True when the runner answers; False when it does not (never raises)."""
         try:
@@ -427,6 +435,12 @@ class AsyncSource(_SourceBase):
         """The recent runs of ``pipeline`` with their steps, newest first."""
         st = self._check_history_args(pipeline, status, limit)
         return list(await self._drive(self._flavour.step_history(pipeline, st, limit)))
+
+    async def eta(self, run_id: str, *, history: int = 20) -> Eta:
+        """When run ``run_id`` will end (see :meth:`Source.eta`)."""
+        from flowwidgets.eta import eta_plan
+
+        return await self._drive(eta_plan(self._flavour, run_id, history))
 
     async def health(self) -> bool:
         """True when the runner answers (never raises)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,8 @@ from flowwidgets import errors
 from flowwidgets.models import Pipeline, RunDetail, RunPage, Status, format_time
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._base import Flavour, Plan, Snapshot
-from flowwidgets.sources._http import Request
+from flowwidgets.sources._http import Reply, Request
+from flowwidgets.sources._prefect_cards import PrefectCards
 from flowwidgets.sources._prefect_detail import build_detail, collapse
 from flowwidgets.sources._prefect_parse import (
     NO_RESTART,
@@ -24,7 +24,6 @@ from flowwidgets.sources._prefect_parse import (
     RETRYABLE,
     FlowRunInfo,
     TaskRunInfo,
-    build_pipeline,
     parse_flow_run,
     parse_flow_runs,
     parse_int,
@@ -32,22 +31,18 @@ from flowwidgets.sources._prefect_parse import (
     parse_names,
     parse_states,
     parse_task_runs,
-    schedule_summary,
 )
 
 __all__ = ["PrefectFlavour"]
 
 PAGE = 200
 """Prefect's default ``PREFECT_API_DEFAULT_LIMIT``."""
-WEEK_STATS_TTL = 60.0
-"""Seconds the 7-day failure counts of a pipeline are reused."""
 SETTLE = timedelta(seconds=30)
 """How long after a flow run ends the poller still re-reads its detail: Prefect records
 task-run states through its event pipeline, seconds after the flow run's own state."""
 SCHEDULE_SLACK = timedelta(seconds=5)
 """Runs expected to start later than now + this are future schedule, not history."""
 _FAILED_TYPES = ["FAILED", "CRASHED"]
-_FINISHED_TYPES = ["COMPLETED", "FAILED", "CRASHED"]
 
 
 def _who() -> str:
@@ -75,7 +70,8 @@ class PrefectFlavour(Flavour):
         self._lock = threading.Lock()
         self._flows: dict[str, str] = {}
         self._deployments: dict[str, tuple[str, str | None]] = {}
-        self._week: dict[str, tuple[float, tuple[int, int]]] = {}
+        self._cards = PrefectCards(self._send, self._clock)
+        self._page: tuple[RunPage | None, int, dict[str, RunDetail]] = (None, -1, {})
         self._done: OrderedDict[str, str] = OrderedDict()
 
     # ---- names -------------------------------------------------------------------------
@@ -125,7 +121,7 @@ class PrefectFlavour(Flavour):
                                       {"flows": {"name": {"any_": [flow]}}},
                                       parse_names("POST /api/flows/filter"))
         if not found:
-            raise errors.PipelineNotFound(f"Prefect has no flow named {flow!r}")
+            raise errors.NotFound(f"Prefect has no flow named {flow!r}")
         return {"flows": {"id": {"any_": list(found)}},
                 "flow_runs": {"deployment_id": {"is_null_": True}}}
 
@@ -154,78 +150,8 @@ class PrefectFlavour(Flavour):
         ep = "POST /api/flow_runs/count"
         return (yield from self._post("/api/flow_runs/count", ep, body, parse_int(ep)))
 
-    def _week_stats(self, key: str, base: dict[str, Any]) -> Plan[tuple[int, int]]:
-        with self._lock:
-            hit = self._week.get(key)
-        if hit is not None and time.monotonic() - hit[0] < WEEK_STATS_TTL:
-            return hit[1]
-        since = format_time(self._clock() - timedelta(days=7))
-        counts = []
-        for types in (_FAILED_TYPES, _FINISHED_TYPES):
-            body = {k: dict(v) for k, v in base.items()}
-            runs = body.setdefault("flow_runs", {})
-            runs["expected_start_time"] = {"after_": since}
-            runs["state"] = {"type": {"any_": types}}
-            counts.append((yield from self._count(body)))
-        result = (counts[0], counts[1])
-        with self._lock:
-            self._week[key] = (time.monotonic(), result)
-        return result
-
-    def _card(self, name: str, base: dict[str, Any], **kw: Any) -> Plan[Pipeline]:
-        infos = yield from self._recent(base, 10)
-        yield from self._learn_names(infos)
-        total = yield from self._count(self._history(base))
-        week = yield from self._week_stats(name, base)
-        recent = tuple(i.to_run(name) for i in infos)
-        return build_pipeline(name, recent, total, week, **kw)
-
-    def _all(self, path: str, ep: str
-             ) -> Plan[dict[str, tuple[str, str | None, dict[str, Any]]]]:
-        out: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
-        while True:
-            page = yield from self._post(path, ep, {"sort": "NAME_ASC", "limit": PAGE,
-                                                    "offset": len(out)}, parse_names(ep))
-            out.update(page)
-            if len(page) < PAGE:
-                return out
-
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        flows = yield from self._all("/api/flows/filter", "POST /api/flows/filter")
-        deps = yield from self._all("/api/deployments/filter", "POST /api/deployments/filter")
-        with self._lock:
-            self._flows.update({k: v[0] for k, v in flows.items()})
-            self._deployments.update({k: (v[0], v[1]) for k, v in deps.items()})
-        out: list[Pipeline] = []
-        with_deployments = {flow_id for _, flow_id, _ in deps.values()}
-        ep = "POST /api/deployments/filter"
-        for fid, (fname, _, _) in sorted(flows.items(), key=lambda kv: kv[1][0]):
-            for did, (dname, dflow, row) in sorted(deps.items(), key=lambda kv: kv[1][0]):
-                if dflow != fid:
-                    continue
-                schedule, tz = schedule_summary(row, ep, "deployment")
-                base: dict[str, Any] = {"deployments": {"id": {"any_": [did]}}}
-                nxt = yield from self._next_run(base)
-                out.append((yield from self._card(
-                    f"{fname}/{dname}", base, schedule=schedule, timezone=tz, next_run=nxt,
-                    paused=F.b(row, "paused", ep, "deployment"),
-                    extra={"deployment_id": did, "flow_id": fid})))
-            base = {"flows": {"id": {"any_": [fid]}},
-                    "flow_runs": {"deployment_id": {"is_null_": True}}}
-            if fid in with_deployments and not (yield from self._count(base)):
-                continue  # only deployment runs: the flow shows as its deployments
-            out.append((yield from self._card(fname, base, extra={"flow_id": fid})))
-        return tuple(out)
-
-    def _next_run(self, base: dict[str, Any]) -> Plan[datetime | None]:
-        body = {k: dict(v) for k, v in base.items()}
-        body["flow_runs"] = {"state": {"type": {"any_": ["SCHEDULED"]}},
-                             "expected_start_time": {"after_": format_time(self._clock())}}
-        ep = "POST /api/flow_runs/filter"
-        found = yield from self._post("/api/flow_runs/filter", ep,
-                                      {**body, "sort": "EXPECTED_START_TIME_ASC", "limit": 1},
-                                      parse_flow_runs(ep))
-        return found[0].expected_start if found else None
+        return (yield from self._cards.pipelines())
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
              cache: bool) -> Plan[RunPage]:
@@ -300,7 +226,7 @@ class PrefectFlavour(Flavour):
         rows = yield from self._task_runs(run_id)
         groups = collapse(rows)
         if step not in groups:
-            raise errors.InvalidAction(f"flow run {run_id} has no step {step!r}; its steps: "
+            raise errors.Unprocessable(f"flow run {run_id} has no step {step!r}; its steps: "
                                        f"{sorted(groups)}")
         ran = [r for r in groups[step] if r.run_count >= 1 or r.started_at is not None]
         if not ran:
@@ -315,20 +241,40 @@ class PrefectFlavour(Flavour):
         reply = yield Request("GET", "/api/health", "GET /api/health", probe=True)
         return reply.status_code == 200 and reply.value is True
 
+    def _send(self, req: Request) -> Plan[Reply]:
+        return (yield req)
+
     def snapshot(self) -> Plan[Snapshot]:
-        """As the base's, and the details of runs that ended in the last SETTLE too (their
-        task runs are still being recorded)."""
+        """The cards (one request when idle, see :mod:`._prefect_cards`), the newest runs
+        page only when a run changed since it was read, and the details of active runs
+        and of runs that ended in the last SETTLE (their task runs are still being
+        recorded); a scheduled run's detail is reused until the page is read again."""
         pipes = yield from self.pipelines()
-        page = yield from self.runs(None, None, 50, 0, True)
+        with self._lock:
+            page, generation, kept = self._page
+        fresh = page is None or generation != self._cards.generation
+        if fresh:
+            generation = self._cards.generation
+            page = yield from self.runs(None, None, 50, 0, True)
+        assert page is not None
         runs: dict[str, Any] = {r.run_id: r for r in page.runs}
         now = self._clock()
         watch = [r for r in page.runs if r.status.is_active
                  or (r.finished_at is not None and now - r.finished_at < SETTLE)]
+        queued: dict[str, RunDetail] = {}
         for r in watch[:10]:
+            if not fresh and r.status is Status.REQUESTED and r.run_id in kept:
+                runs[r.run_id] = queued[r.run_id] = kept[r.run_id]
+                continue
             try:
-                runs[r.run_id] = yield from self.run(r.run_id)
+                runs[r.run_id] = detail = yield from self.run(r.run_id)
             except errors.NotFound:
                 runs.pop(r.run_id, None)
+                continue
+            if detail.status is Status.REQUESTED:
+                queued[r.run_id] = detail
+        with self._lock:
+            self._page = (page, generation, queued)
         return Snapshot({p.name: p for p in pipes}, runs)
 
     # ---- actions -----------------------------------------------------------------------
@@ -355,7 +301,7 @@ class PrefectFlavour(Flavour):
                 "deployment: Prefect can only retry runs a deployment's runner or worker "
                 "picks up")
         if flow.state_type not in RETRYABLE:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot retry flow run {run_id}: it is {flow.state_name or flow.state_type};"
                 " Prefect retries failed, crashed or cancelled runs")
         ep = "POST /api/flow_runs/{id}/set_state"
@@ -387,7 +333,7 @@ class PrefectFlavour(Flavour):
         if flow.state_type == "CANCELLING":
             return flow.status.value  # asked before (this key or another): still stopping
         if flow.status.is_terminal:
-            raise errors.RunConflict(
+            raise errors.Conflict(
                 f"cannot cancel flow run {run_id}: it is {flow.state_name or flow.state_type};"
                 " only scheduled, pending, running or paused runs can be cancelled")
         ep = "POST /api/flow_runs/{id}/set_state"

@@ -24,9 +24,13 @@ Actions, as Airflow really does them:
 - **run now**: trigger a new dag run.
 - **resume from a watermark**: Airflow has none (ActionNotSupported).
 
-Cost of one poll: 1 request per 100 DAGs plus 1 per DAG (its last 10 runs), and 2 more
-per DAG once a minute (the 7-day failure counts); a run's detail is 3 requests, plus one
-per task with several tries and one log read per failed task (its error, up to 5).
+Cost of one poll (see :mod:`._airflow_cards`): one request while nothing changed,
+whatever the number of DAGs (the dag runs of all DAGs updated since the last poll), plus
+the DAG list every 30 s (1 request per 100 DAGs); a DAG whose runs changed costs two
+more, and the newest-runs page is read again. The first contact reads each DAG's last 10
+runs once (1 request per DAG) and the 7-day counts in one aggregated read. A run's detail
+is 3 requests, plus one per task with several tries and one log read per failed task
+(its error, up to 5); the poller reads the details of running runs every poll.
 
 An ``idempotency_key`` makes ``run_now`` idempotent in Airflow itself (it becomes the dag
 run id, which Airflow keeps unique); for restart and rerun, which Airflow cannot

@@ -87,6 +87,8 @@ class ApiFlavour(Flavour):
             extra["created_at"] = F.t(d, "created_at", ep, where)
         if d.get("parent_run_id") is not None:
             extra["parent_run_id"] = F.s(d, "parent_run_id", ep, where)
+        if d.get("imported") is True:
+            extra["imported"] = True
         if self.stub_mode:
             extra["stub"] = True
         return Run(run_id=run_id, pipeline=name, status=st, started_at=started,  # type: ignore[arg-type]

@@ -9,8 +9,13 @@ duration is Prefect's ``total_run_time`` (time spent running, retries summed). P
 writes task-run states through its event pipeline, seconds after the flow run's own state,
 so the poller keeps reading a run's detail for 30 s after it ends.
 
-Cost of one poll: 2 requests, 3 per deployment (recent runs, total, next scheduled run),
-and 2 more per pipeline once a minute (the 7-day failure counts).
+Cost of one poll (see :mod:`._prefect_cards`): one request while nothing changed, whatever
+the number of deployments (the flow-run state events since the last poll), plus the flow
+and deployment lists every 30 s; when runs changed, one request reads them by id and each
+changed pipeline costs three (recent runs, total, next scheduled run), and the
+newest-runs page is read again. The first contact reads every card once (3 requests per
+deployment) and the 7-day counts in one aggregated read. A change shows once Prefect has
+stored its event (its event persister flushes every 5 s by default).
 
 Actions, as Prefect really offers them:
 

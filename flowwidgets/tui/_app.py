@@ -110,6 +110,8 @@ class FlowTui(ActionKeys, App[None]):
         self._step_names: dict[str, str] = {}
         self._info_step: str | None = None
         """The step whose details replace the run's line (Enter on a step; Esc closes)."""
+        self._eta = ""
+        self._eta_history: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
         self._unclaimed: list[Any] = []  # Sources connected while the app was closing
 
@@ -230,7 +232,8 @@ class FlowTui(ActionKeys, App[None]):
     def _refresh_work(self, source: Any, request: tuple[Any, ...]) -> None:
         pipeline, run_id, follow = request
         try:
-            snapshot = fetch_snapshot(source, pipeline, run_id, follow_latest=follow)
+            snapshot = fetch_snapshot(source, pipeline, run_id, follow_latest=follow,
+                                      history=self._history(source))
         except Exception as exc:  # shown in the banner, retried
             self.post_message(Failed("refresh", exc))
             return
@@ -262,6 +265,7 @@ class FlowTui(ActionKeys, App[None]):
         self._table("pipelines").sync(pipeline_rows(snap.pipelines), self.pipeline)
         if current:
             self.detail = snap.detail
+            self._eta = snap.eta
             steps = snap.detail.steps if snap.detail else ()
             self._step_names = step_key_names(steps)
             self._table("runs").sync(run_rows(snap.runs, snap.at), snap.run_id)
@@ -327,6 +331,17 @@ class FlowTui(ActionKeys, App[None]):
             self._info_step = self._step_names.get(str(event.row_key.value))
             self._render_info()
 
+    def _history(self, source: Any) -> Any:
+        """The step-history cache the ETA reads (one per source)."""
+        from flowwidgets.widgets._run_timing import HistoryCache
+
+        cache = self._eta_history
+        if cache is None or cache[0] is not source:
+            cache = (source, HistoryCache(
+                lambda p: source.step_history(p, limit=21, status="succeeded")))
+            self._eta_history = cache
+        return cache[1]
+
     def _render_info(self, now: datetime | None = None) -> None:
         """The line above the steps: the step opened with Enter, else the run."""
         detail = self.detail
@@ -335,7 +350,7 @@ class FlowTui(ActionKeys, App[None]):
                 self.query_one("#run-info", Static).update(step_info(step))
                 return
         self.query_one("#run-info", Static).update(
-            run_info(detail, now or datetime.now(UTC)))
+            run_info(detail, now or datetime.now(UTC), self._eta))
 
     def action_back(self) -> None:  # type: ignore[override]  # App's is async; ours is quick
         """Move the focus one table up (steps → runs → pipelines)."""

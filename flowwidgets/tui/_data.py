@@ -28,15 +28,19 @@ class Snapshot:
     """The run whose steps are shown (the requested one, or the newest when following)."""
     detail: RunDetail | None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    eta: str = ""
+    """The detailed run's ETA line while it runs ("" otherwise or when unknown)."""
 
 
 def fetch_snapshot(source: Any, pipeline: str | None, run_id: str | None, *,
-                   follow_latest: bool, limit: int = RUNS_LIMIT) -> Snapshot:
+                   follow_latest: bool, limit: int = RUNS_LIMIT,
+                   history: Any = None) -> Snapshot:
     """Read pipelines, the pipeline's newest runs and one run's detail (blocking HTTP).
 
     With ``follow_latest`` (or no ``run_id``) the newest run is the one detailed. A run
     that vanished (404) leaves ``detail`` empty rather than failing the whole refresh.
-    Other Source errors propagate.
+    Other Source errors propagate. ``history`` (a
+    :class:`~flowwidgets.widgets._run_timing.HistoryCache`) gives a running run its ETA.
     """
     pipelines = tuple(source.pipelines())
     names = [p.name for p in pipelines]
@@ -56,5 +60,15 @@ def fetch_snapshot(source: Any, pipeline: str | None, run_id: str | None, *,
             detail = source.run(run_id)
         except NotFound:
             detail = None
+    eta = ""
+    if detail is not None and history is not None and detail.run.status.is_active:
+        from flowwidgets.eta import format_eta
+        from flowwidgets.widgets._run_timing import run_eta
+
+        try:
+            found = run_eta(detail, history)
+        except Exception:  # an ETA is a nicety: never a failed refresh
+            found = None
+        eta = format_eta(found.to_dict()) if found is not None else ""
     return Snapshot(pipelines=pipelines, pipeline=pipeline, runs=runs, total_runs=total,
-                    run_id=run_id, detail=detail)
+                    run_id=run_id, detail=detail, eta=eta)

@@ -181,8 +181,9 @@ def step_info(step: Step) -> Text:
     return text
 
 
-def run_info(detail: RunDetail | None, now: datetime) -> Text:
-    """Two lines above the steps table: which run, its state and lineage, its error."""
+def run_info(detail: RunDetail | None, now: datetime, eta: str = "") -> Text:
+    """Two lines above the steps table: which run, its state and lineage, its ETA while
+    it runs, its error."""
     if detail is None:
         return Text("No run selected", style=_MUTED)
     run = detail.run
@@ -197,6 +198,8 @@ def run_info(detail: RunDetail | None, now: datetime) -> Text:
         text.append(f"  after {clean(detail.parent_run_id, 40)}", style=_MUTED)
     text.append(f"  started {format_started(run.started_at, now)}", style=_MUTED)
     text.append(f"  {_run_duration(run, now)}", style=_MUTED)
+    if eta:
+        text.append(f"  {clean(eta, 80)}", style=COLORS["amber"])
     error = detail.error or ""
     if run.failed_step or error.strip():
         text.append("\n")

@@ -238,7 +238,7 @@ class FlowWidget(anywidget.AnyWidget):
             return
         try:
             response = handler(content)
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             self._reply(kind, msg_id, error=describe_error(exc))
             return
         except Exception as exc:
@@ -266,7 +266,7 @@ class FlowWidget(anywidget.AnyWidget):
                                    "at": _now()}
         try:
             result = call()
-        except (errors.SourceError, errors.RunnerError) as exc:
+        except errors.SourceError as exc:
             outcome["error"] = describe_error(exc)
             self._set(last_action=outcome)
             log.info("%s %s refused: %s", type(self).__name__, kind, outcome["error"])
@@ -318,7 +318,11 @@ class FlowWidget(anywidget.AnyWidget):
             data["text/plain"] = self._static_text()
         except Exception:  # the live view must still show if the fallback breaks
             log.exception("%s: static fallback failed", type(self).__name__)
-        return data, meta
+        return self._display_bundle(data), meta
+
+    def _display_bundle(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Subclasses: change what a display of this view shows (default: the view)."""
+        return data
 
 
 class SelectsRuns:
@@ -341,3 +345,7 @@ class SelectsRuns:
             raise ValueError("select needs a run_id")
         self.selected_run_id = run_id
         self._call_user(self._select_callbacks, run_id)
+        self._run_picked(run_id)
+
+    def _run_picked(self, run_id: str) -> None:
+        """Subclasses: what else a pick does (standalone views open the run below)."""

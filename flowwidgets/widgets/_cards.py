@@ -12,7 +12,9 @@ import traitlets
 
 from flowwidgets.models import Pipeline, Run
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
+from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import cards_html, cards_text
+from flowwidgets.widgets._run_timing import EtaTexts
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -49,18 +51,27 @@ def card_payload(p: Pipeline) -> dict[str, Any]:
         "total_runs": p.total_runs,
         "paused": p.paused,
         "streaming_stats": stats,
+        "eta": "",
     }
 
 
-class PipelineCards(SelectsRuns, FlowWidget):
+class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
     """A card per pipeline: last-10 strip, next fire or LIVE STREAMING, median duration,
-    "Run now" and "all jobs →". Clicking a square selects that run.
+    "Run now" and "all jobs →".
 
-    ``PipelineCards(src, *, live=True, on_select=None, on_show_jobs=None, theme="auto")``
+    What a click does: a square (mouse, or Enter on a focused square) selects that run
+    (``selected_run_id``) and calls each ``on_select(run_id)``; "all jobs →" calls each
+    ``on_show_jobs(pipeline)``. Displayed on its own (a cell's value), the view also opens
+    the run below itself in a :class:`RunView`, and "all jobs →" that pipeline's runs in
+    a :class:`JobsTable` (see :attr:`below`; ``open_below=False`` turns this off). Inside
+    the Dashboard the callbacks open the run there instead.
+
+    ``PipelineCards(src, *, live=True, on_select=None, on_show_jobs=None,
+    open_below=True, theme="auto")``
     """
 
     _bundle = "cards"
-    _extra_kwargs = ("on_select", "on_show_jobs")
+    _extra_kwargs = ("on_select", "on_show_jobs", "open_below")
 
     # -- data --------------------------------------------------------------------------
     pipelines = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -74,8 +85,11 @@ class PipelineCards(SelectsRuns, FlowWidget):
 
     def __init__(self, source: Source, *, live: bool = True,
                  on_select: SelectCallback | None = None,
-                 on_show_jobs: SelectCallback | None = None, **kwargs: Any) -> None:
+                 on_show_jobs: SelectCallback | None = None, open_below: bool = True,
+                 **kwargs: Any) -> None:
+        self._etas = EtaTexts(source)
         super().__init__(source, live=live, **kwargs)
+        self._open_below = open_below
         self._select_callbacks: list[SelectCallback] = []
         self._jobs_callbacks: list[SelectCallback] = []
         if on_select is not None:
@@ -98,7 +112,15 @@ class PipelineCards(SelectsRuns, FlowWidget):
     # -- FlowWidget ----------------------------------------------------------------------
 
     def _reload(self) -> None:
-        self._set(pipelines=[card_payload(p) for p in self.source.pipelines()])
+        pipes = self.source.pipelines()
+        cards = [card_payload(p) for p in pipes]
+        running = [p.latest_run.run_id for p in pipes if p.latest_run is not None
+                   and p.latest_run.status.is_active and not p.is_streaming]
+        texts = self._etas.texts(running) if running else {}
+        for p, card in zip(pipes, cards, strict=True):
+            if p.latest_run is not None:
+                card["eta"] = texts.get(p.latest_run.run_id, "")
+        self._set(pipelines=cards)
 
     def _on_changed(self, event: LiveEvent) -> None:
         self._reload()
@@ -108,7 +130,9 @@ class PipelineCards(SelectsRuns, FlowWidget):
                 "run_now": self._msg_run_now}
 
     def _msg_show_jobs(self, msg: dict[str, Any]) -> None:
-        self._call_user(self._jobs_callbacks, str(msg.get("pipeline") or ""))
+        pipeline = str(msg.get("pipeline") or "")
+        self._call_user(self._jobs_callbacks, pipeline)
+        self._show_jobs_below(pipeline)
 
     def _msg_run_now(self, msg: dict[str, Any]) -> dict[str, Any]:
         pipeline = str(msg.get("pipeline") or "")

@@ -26,6 +26,7 @@ import traitlets
 
 from flowwidgets.widgets._base import FlowWidget, check_kwargs
 from flowwidgets.widgets._cards import PipelineCards
+from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
 from flowwidgets.widgets._run_view import RunView
 
@@ -53,20 +54,36 @@ class Section:
 
 def _make_cards(d: Dashboard) -> PipelineCards:
     return PipelineCards(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
-                         on_show_jobs=d.show_jobs)
+                         on_show_jobs=d.show_jobs, open_below=False)
 
 
 def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
-                      on_select=d.show_run)
+                      on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
     table.observe(d._filter_changed, names=["pipeline", "status"])
     return table
 
 
+def _make_timeline(d: Dashboard) -> ipywidgets.DOMWidget:
+    from flowwidgets.widgets._timeline import Timeline
+
+    return Timeline(d.source, live=d.live, theme=d.theme, on_select=d.show_run)
+
+
+def _make_history(d: Dashboard) -> HistoryView:
+    view = HistoryView(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
+                       on_open_step=d.show_step, on_show_runs=d._show_filtered_runs)
+    # brushing a time range filters the Runs table to it
+    view.observe(d._brushed, names=["brush"])
+    return view
+
+
 SECTIONS: tuple[Section, ...] = (
     Section("cards", "Pipelines", _make_cards),
     Section("jobs", "Runs", _make_jobs),
+    Section("timeline", "Timeline", _make_timeline),
+    Section("history", "History", _make_history),
 )
 """The Dashboard's top-level views, in tab order. The first one is shown on opening."""
 
@@ -231,6 +248,32 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self.run_view.run_id = run_id
         self._go(("run", run_id))
 
+    def show_step(self, run_id: str, step: str) -> None:
+        """Show run ``run_id``'s DAG with ``step`` selected (a grid cell was clicked)."""
+        self.show_run(run_id)
+        self.run_view.selected_step = step
+
+    def _show_filtered_runs(self) -> None:
+        """Show the Runs table as it is filtered now (the History view's brush)."""
+        self._go(("jobs", self.jobs.pipeline))
+
+    def _brushed(self, change: dict[str, Any]) -> None:
+        """The History view's brush filters the Runs table to that time range (and its
+        pipeline); an empty brush lifts the time filter."""
+        brush = change["new"] or []
+        jobs = self.jobs
+        self._navigating = True
+        try:
+            with jobs.hold_trait_notifications():
+                jobs.last = None
+                jobs.since, jobs.until = (brush[0], brush[1]) if len(brush) == 2 else (None,
+                                                                                         None)
+                history = self._made.get("history")
+                jobs.pipeline = getattr(history, "pipeline", None)
+        finally:
+            self._navigating = False
+        self._render()
+
     def back(self) -> None:
         """Go back to the previous view (nothing happens on the first one)."""
         if not self._history:
@@ -311,6 +354,12 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
             if status:
                 crumbs.append({"label": f"status {status}", "target": "jobs",
                                "arg": pipeline})
+            since = jobs.since if jobs is not None else None
+            until = jobs.until if jobs is not None else None
+            if since or until:
+                span = f"{(since or '…')[:16].replace('T', ' ')} – " \
+                       f"{(until or '…')[:16].replace('T', ' ')} UTC"
+                crumbs.append({"label": span, "target": "jobs", "arg": pipeline})
         return crumbs
 
     def _crumbs(self) -> list[dict[str, Any]]:

@@ -92,8 +92,9 @@ def _legend() -> str:
                     for s in ("succeeded", "running", "failed", "pending", "skipped"))
 
 
-def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "") -> str:
-    """The run: header, DAG, legend, failure and attempt history."""
+def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "",
+             timing: Mapping[str, Any] | None = None) -> str:
+    """The run: header, DAG, legend, timeline, failure and attempt history."""
     if not payload or "run" not in payload:
         return frame("run", error_html(error) + f'<div style="color:{MUTED}">No run selected'
                       f'</div>')
@@ -119,6 +120,11 @@ def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "")
     body = head + dag + f'<div style="margin-top:6px">{_legend()}</div>'
     if lay is not None and lay.problems:
         body += f'<div style="color:{AMBER}">⚠ {esc("; ".join(lay.problems))}</div>'
+    if timing and timing.get("steps"):
+        from flowwidgets.widgets._run_timing import timeline_svg
+
+        tl = timeline_svg(dict(timing))
+        body += f'<div style="margin-top:10px">{label("timeline")}{tl}</div>'
     failed = [s for s in steps.values() if status_of(s.get("status")) == "failed"]
     if status_of(run.get("status")) == "failed" or failed:
         text = payload.get("error") or next((s.get("error") for s in failed if s.get("error")),

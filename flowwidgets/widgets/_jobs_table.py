@@ -23,7 +23,9 @@ from flowwidgets.frames import runs_frame, runs_to_frame
 from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
+from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import table_html, table_text
+from flowwidgets.widgets._run_timing import EtaTexts
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -96,21 +98,27 @@ def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
     return merged
 
 
-class JobsTable(SelectsRuns, FlowWidget):
+class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     """Every run, flat: status pill, pipeline, started, finished, attempts, duration, failed
     step. Sort by any column; filter by pipeline, status, time and free text; one page at a
     time. ``.df`` is the filtered, sorted DataFrame.
 
     ``JobsTable(src, pipeline=None, status=None, *, live=True, background=True,
-    on_select=None, page_size=25, sort_by="started_at", ascending=False, search="",
+    on_select=None, open_below=True, page_size=25, sort_by="started_at", ascending=False, search="",
     last=None, since=None, until=None)``
 
     With ``background=True`` the first page is read with one request and shown at once while
     the whole history loads in a thread (``loading`` is True meanwhile; ``.df`` waits for it).
+
+    What a click does: a row (mouse, or Enter on a focused row) selects its run
+    (``selected_run_id``) and calls each ``on_select(run_id)``. Displayed on its own (a
+    cell's value), the table also opens the run below itself in a :class:`RunView` (see
+    :attr:`below`; ``open_below=False`` turns this off). Inside the Dashboard the callback
+    opens the run there instead.
     """
 
     _bundle = "jobs-table"
-    _extra_kwargs = ("on_select", "background")
+    _extra_kwargs = ("on_select", "background", "open_below")
 
     # -- filters -----------------------------------------------------------------------
     pipeline = traitlets.Unicode(None, allow_none=True).tag(sync=True)
@@ -150,7 +158,8 @@ class JobsTable(SelectsRuns, FlowWidget):
     def __init__(self, source: Source, pipeline: str | None = None,
                  status: Status | str | None = None, *, live: bool = True,
                  background: bool = True, on_select: SelectCallback | None = None,
-                 **kwargs: Any) -> None:
+                 open_below: bool = True, **kwargs: Any) -> None:
+        self._open_below = open_below
         self._background = background
         self._loader: threading.Thread | None = None
         self._loaded = threading.Event()
@@ -166,6 +175,7 @@ class JobsTable(SelectsRuns, FlowWidget):
         self._select_callbacks: list[SelectCallback] = []
         st = None if status is None else str(Status.parse(status).value if isinstance(
             status, Status) else status)
+        self._etas = EtaTexts(source)
         super().__init__(source, live=live, pipeline=pipeline, status=st, **kwargs)
         if on_select is not None:
             self.on_select(on_select)
@@ -258,6 +268,14 @@ class JobsTable(SelectsRuns, FlowWidget):
                                         name=f"flowwidgets-jobs-{id(self):x}")
         self._loader.start()
 
+    def _with_eta(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows with an ``eta`` line for the running ones (at most MAX_ETAS)."""
+        active = [r["run_id"] for r in rows if Status.parse(r["status"]).is_active]
+        texts = self._etas.texts(active) if active else {}
+        for r in rows:
+            r["eta"] = texts.get(r["run_id"], "")
+        return rows
+
     def _quick_page(self) -> None:
         """While the history loads: the page straight from the Source when the runner can
         serve it (it filters by pipeline and status and pages newest first, as we do by
@@ -269,8 +287,9 @@ class JobsTable(SelectsRuns, FlowWidget):
             return
         page = self.source.runs(pipeline=self.pipeline, status=self.status,
                                 limit=self.page_size, offset=self.page * self.page_size)
+        rows = self._with_eta(run_rows(list(page.runs)))
         with self.hold_sync():
-            self._set(total=page.total, _rows=run_rows(list(page.runs)))
+            self._set(total=page.total, _rows=rows)
 
     def _load_in_background(self) -> None:
         try:
@@ -286,7 +305,7 @@ class JobsTable(SelectsRuns, FlowWidget):
             self._guarded(self._on_changed, "updating", LiveEvent("changed"))
 
     def _reload(self) -> None:
-        frame = runs_frame(self.source)
+        frame = runs_frame(self.source, eta=False)
         if self._closed:
             return
         with self.hold_sync():
@@ -387,7 +406,7 @@ class JobsTable(SelectsRuns, FlowWidget):
             pages = max(1, math.ceil(total / self.page_size))
             page = min(self.page, pages - 1)
             start = page * self.page_size
-            rows = rows_payload(df.iloc[start:start + self.page_size])
+            rows = self._with_eta(rows_payload(df.iloc[start:start + self.page_size]))
             pipelines = (sorted(str(p) for p in self._frame["pipeline"].dropna().unique())
                          if len(self._frame) else [])
             statuses = (sorted(str(s) for s in self._frame["status"].dropna().unique())

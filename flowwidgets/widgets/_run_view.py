@@ -21,6 +21,7 @@ from flowwidgets.layout import Layout, layout
 from flowwidgets.models import Attempt, RunDetail, Status
 from flowwidgets.widgets._base import FlowWidget, describe_error
 from flowwidgets.widgets._fallback_run import run_html, run_text
+from flowwidgets.widgets._run_timing import HistoryCache, run_eta, timing_payload
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -115,11 +116,17 @@ class RunView(FlowWidget):
     run = traitlets.Dict().tag(sync=True)
     """The run's detail as the view shows it (read-only; empty until loaded)."""
     _layout = traitlets.Dict().tag(sync=True)
+    view = traitlets.Unicode("dag").tag(sync=True)
+    """Which drawing of the run shows: ``"dag"`` (the task graph) or ``"timeline"``."""
+    _timing = traitlets.Dict().tag(sync=True)
 
     # -- step log ----------------------------------------------------------------------
     selected_step = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     """The step whose log tail is shown (a click on a node sets it; None: none)."""
     _step_log = traitlets.Dict().tag(sync=True)
+
+    _compare = traitlets.Dict().tag(sync=True)
+    """The last "Compare with…" (:func:`flowwidgets.compare.compare_runs`, B = this run)."""
 
     # -- actions -----------------------------------------------------------------------
     last_action = traitlets.Dict().tag(sync=True)
@@ -132,6 +139,8 @@ class RunView(FlowWidget):
         self._shape: tuple[Any, ...] | None = None
         self._lay: Layout | None = None
         self._open_callbacks: list[OpenCallback] = []
+        self._history = HistoryCache(
+            lambda p: self.source.step_history(p, limit=21, status="succeeded"))
         super().__init__(source, live=live, run_id=run_id, **kwargs)
         if on_open is not None:
             self.on_open(on_open)
@@ -148,6 +157,13 @@ class RunView(FlowWidget):
     def detail(self) -> RunDetail | None:
         """The last :class:`~flowwidgets.models.RunDetail` read (None before any)."""
         return self._detail
+
+    @traitlets.validate("view")
+    def _check_view(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        if value not in ("dag", "timeline"):
+            raise traitlets.TraitError(f"view must be 'dag' or 'timeline', got {value!r}")
+        return str(value)
 
     @property
     def graph(self) -> Layout | None:
@@ -202,14 +218,18 @@ class RunView(FlowWidget):
         if not self.run_id:
             self._detail = None
             with self.hold_sync():
-                self._set(run={}, _layout={}, _step_log={}, selected_step=None)
+                self._set(run={}, _layout={}, _step_log={}, selected_step=None, _timing={})
             return
         detail = self.source.run(self.run_id)
-        self._show(detail)
+        try:
+            eta = run_eta(detail, self._history)
+        except Exception:  # no history readable: the timeline still draws, without ETA
+            eta = None
+        self._show(detail, eta)
         if self.selected_step and self._step_active(self.selected_step):
             self._load_log(self.selected_step)
 
-    def _show(self, detail: RunDetail) -> None:
+    def _show(self, detail: RunDetail, eta: Any = None) -> None:
         self._detail = detail
         shape = tuple((s.name, tuple(s.depends_on)) for s in detail.steps)
         with self.hold_sync():
@@ -217,7 +237,11 @@ class RunView(FlowWidget):
                 self._lay = layout(shape)
                 self._shape = shape
                 self._set(_layout=self._lay.to_dict())
-            self._set(run=run_payload(detail))
+            tl = timing_payload(detail, eta)
+            payload = run_payload(detail)
+            payload["critical_path"] = tl["critical_path"]
+            payload["eta_text"] = tl["eta_text"]
+            self._set(_timing=tl, run=payload)
 
     def _step_active(self, step: str) -> bool:
         if self._detail is None:
@@ -235,7 +259,7 @@ class RunView(FlowWidget):
 
     def _on_run_id(self, change: dict[str, Any]) -> None:
         with self._lock, self.hold_sync():
-            self._set(selected_step=None, _step_log={}, run={})
+            self._set(selected_step=None, _step_log={}, run={}, _timing={})
         self._guarded(self._reload, f"loading run {change['new']}")
 
     def _on_selected_step(self, change: dict[str, Any]) -> None:
@@ -268,7 +292,28 @@ class RunView(FlowWidget):
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,
                 "resume": self._msg_resume, "cancel": self._msg_cancel,
-                "open_run": self._msg_open}
+                "open_run": self._msg_open, "compare": self._msg_compare}
+
+    def compare_with(self, run_a: str | None = None) -> dict[str, Any]:
+        """Compare this run (B) with ``run_a`` (default: the previous successful run of its
+        pipeline); the view shows the comparison, which is also returned."""
+        from flowwidgets.compare import compare_runs, previous_success
+
+        if not self.run_id:
+            raise ValueError("no run is shown: nothing to compare")
+        b = self.source.run(self.run_id)
+        a_id = run_a or previous_success(self.source, b)
+        if a_id is None:
+            raise ValueError(f"run {self.run_id} has no earlier succeeded run of "
+                             f"{b.run.pipeline!r}; name a run to compare with")
+        payload = compare_runs(self.source.run(a_id), b)
+        self._set(_compare=payload)
+        return payload
+
+    def _msg_compare(self, msg: dict[str, Any]) -> dict[str, Any]:
+        self._check_target(msg)
+        payload = self.compare_with(str(msg.get("with") or "") or None)
+        return {"a": payload["a"]["run_id"]}
 
     def _check_target(self, msg: dict[str, Any]) -> None:
         wanted = msg.get("run_id")
@@ -300,7 +345,7 @@ class RunView(FlowWidget):
         self._open(run_id)
 
     def _static_html(self) -> str:
-        return run_html(self.run, self._lay, error=self.error)
+        return run_html(self.run, self._lay, error=self.error, timing=self._timing)
 
     def _static_text(self) -> str:
         return run_text(self.run)

@@ -184,6 +184,9 @@ test("clicking a node selects it: restart target and log panel follow", async ()
   assert.equal(el.querySelector(".fw-section:last-child .fw-log-error"), null, "no error: none shown");
   assert.equal(el.querySelectorAll("img").length, 0);
   assert.ok(el.querySelector('g[data-step="extract"]')!.getAttribute("class")!.includes("fw-node--selected"));
+  assert.ok(el.querySelector('g[data-step="extract"] rect.fw-node-ring'), "the selected node's frame");
+  const panel = el.querySelector(".fw-section:last-child") as HTMLElement;
+  assert.equal(panel.dataset.scrolled, "extract", "the panel was brought into view on the click");
   // a status poll restyles the same node element
   const before = el.querySelector('g[data-step="load"]');
   const d = detail({});

@@ -1,7 +1,7 @@
 """The demo runner for the browser tests: the packaged demo pipelines on a fresh data
 folder, served over HTTP on 127.0.0.1, with real history made the way ``flowwidgets demo``
-makes it (streams started, three rounds of every batch pipeline, the warehouse's last run
-failing at merge_payments)."""
+makes it (two weeks of imported history unless ``imported=False``, streams started, three
+rounds of every batch pipeline, the warehouse's last run failing at merge_payments)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from flowwidgets.demo._launch import create_history, start_streams
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import ServerHandle, serve_in_thread
 from flowwidgets.runner.spec import load_pipelines
+from flowwidgets.runner.sqlite import SqliteRunLog
 
 PACE = "0.2"
 """$FLOWWIDGETS_DEMO_PACE for the tests: steps take a fifth of the demo's time."""
@@ -27,11 +28,18 @@ class DemoRunner:
     bring it back on the same port with the same SQLite file (a new process would see
     nothing else)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, imported: bool = True) -> None:
         self.data = demo.prepare(root / "data")
         self.db = self.data / "runs.sqlite"
         self.port = 0
         self.server: ServerHandle | None = None
+        self.imported = 0
+        if imported:  # as `flowwidgets demo` does, before the runner serves
+            log = SqliteRunLog(self.db)
+            try:
+                self.imported = demo.import_history(log, load_pipelines(demo.pipelines_path()))
+            finally:
+                log.close()
         self.start_server()
         start_streams(self.runner)
         self.history = create_history(self.runner, self.data, report=lambda _: None)

@@ -24,9 +24,11 @@ TRANSPARENT = "rgba(0, 0, 0, 0)"
 
 @pytest.fixture
 def demo_runner(tmp_path, monkeypatch, cleanup):
-    """A fresh demo runner with history; stopped after the page closed."""
+    """A fresh demo runner with the history of its real runs only (three rounds); stopped
+    after the page closed. These tests count what those runs did; the two weeks of
+    imported history `flowwidgets demo` adds are covered by test_history_view.py."""
     monkeypatch.setenv("FLOWWIDGETS_DEMO_PACE", PACE)
-    runner = DemoRunner(tmp_path)
+    runner = DemoRunner(tmp_path, imported=False)
     cleanup.callback(runner.stop_server)
     return runner
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -251,14 +252,20 @@ def test_demo_makes_real_history_and_serves_it(tmp_path: Path, procs: list[Proc]
     proc.wait_for("Ctrl-C stops the demo", timeout=90)
     cards = {p["name"]: p for p in httpx.get(f"http://127.0.0.1:{port}/api/pipelines",
                                              timeout=10).json()["pipelines"]}
+    imported = int(re.search(r"imported (\d+) runs of 14 days of history \(marked as "
+                             r"imported\)", proc.out).group(1))
     wh = cards["warehouse_etl"]
-    assert wh["total_runs"] == 3
-    assert wh["latest_run"]["status"] == "failed"
+    assert wh["latest_run"]["status"] == "failed" and "imported" not in wh["latest_run"]
     assert wh["latest_run"]["failed_step"] == "merge_payments"
-    assert [r["status"] for r in wh["recent_runs"]] == ["succeeded", "succeeded", "failed"]
+    # the three real runs sit on top of the imported ones (which say so)
+    real = [r for r in wh["recent_runs"] if not r.get("imported")]
+    assert [r["status"] for r in real] == ["succeeded", "succeeded", "failed"]
+    assert wh["recent_runs"][-3:] == real and len(wh["recent_runs"]) == 10
+    assert all(r["imported"] is True for r in wh["recent_runs"][:-3])
     assert cards["events_stream"]["latest_run"]["status"] in ("requested", "running")
     batch = [p for p in cards.values() if p["kind"] == "batch"]
-    assert all(p["total_runs"] == 3 for p in batch)
+    assert all(not any(r.get("imported") for r in p["recent_runs"][-3:]) for p in batch)
+    assert sum(p["total_runs"] for p in cards.values()) == imported + 3 * len(batch) + 1
     assert (tmp_path / "demo" / "runs.sqlite").exists()
     assert proc.signal_and_wait(signal.SIGTERM, timeout=20) == 0
     assert "Traceback" not in proc.err

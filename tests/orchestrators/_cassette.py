@@ -1,7 +1,8 @@
 """Record the HTTP exchanges of a Source with a real server; replay them in unit tests.
 
 A cassette (``recorded/<scenario>.json``) holds the exchanges in order: method, path with
-query, JSON request body, the bearer token sent, status, content type and response body.
+query, JSON request body, the bearer token sent, status, content type, the server's
+``Date`` header (changed-runs windows start from the server's clock) and response body.
 Secrets are replaced by labels as they are written: passwords by ``"test-password"``,
 each distinct JWT by ``"recorded-token-<n>"`` (in ``/auth/token`` answers and in the
 ``Authorization`` header alike, so a replay can check which token a request carried).
@@ -84,11 +85,12 @@ class RecordingTransport(httpx.BaseTransport):
             "token": self.redactor.token(auth[7:]) if auth.startswith("Bearer ") else None,
             "status": response.status_code,
             "content_type": response.headers.get("content-type"),
+            "date": response.headers.get("date"),
             "kind": kind,
             "response": self.redactor.response(data) if kind == "json" else data,
         })
         headers = {k: v for k, v in response.headers.items()
-                   if k.lower() in ("content-type", "etag")}
+                   if k.lower() in ("content-type", "etag", "date")}
         return httpx.Response(response.status_code, headers=headers, content=content,
                               request=request)
 
@@ -150,6 +152,8 @@ class Cassette:
                 f"the recording carried {ex['token']!r}")
             self.used[n] = True
             headers = {"content-type": ex["content_type"]} if ex["content_type"] else {}
+            if ex.get("date"):
+                headers["date"] = ex["date"]  # the server's clock: where windows start
             if ex["kind"] == "json":
                 content = json.dumps(ex["response"]).encode()
             else:
@@ -177,13 +181,14 @@ def replay_client(cassette: Cassette) -> httpx.Client:
 
 def airflow_source(base: str, client: httpx.Client, clock: datetime, *,
                    username: str | None = None, password: str | None = None,
-                   token: str | None = None, start: bool = True):  # noqa: ANN201
+                   token: str | None = None, start: bool = True,
+                   timeout: float = 30.0):  # noqa: ANN201
     """What ``connect_airflow`` builds, over ``client``, its clock pinned to ``clock``."""
     from flowwidgets.sources._base import Source
     from flowwidgets.sources._http import SyncHttp
     from flowwidgets.sources.airflow import AirflowFlavour
 
-    http = SyncHttp(base, token, 30.0, client)
+    http = SyncHttp(base, token, timeout, client)
     flavour = AirflowFlavour(http, username=username, password=password, version="3.3.2",
                              clock=lambda: clock)
     src = Source(base, flavour, http)

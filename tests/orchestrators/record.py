@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -67,7 +67,7 @@ class Recorder:
         if self.expired:
             redactor.token(self.expired, "recorded-token-expired")
         transport = RecordingTransport(redactor)
-        with httpx.Client(transport=transport) as client:
+        with httpx.Client(transport=transport, timeout=180) as client:
             print(f"  {scenario}")
             body(client)
         path = save(scenario, transport.exchanges, base_url=self.base, clock=self.clock,
@@ -86,23 +86,21 @@ def record_airflow(work: Path) -> None:
         expired = srv.token()
         got_expired = time.monotonic()
         now = lambda: datetime.now(UTC)  # noqa: E731
-        with httpx.Client() as plain:
+        with httpx.Client(timeout=180) as plain:
             setup = airflow_source(srv.url, plain, now(), username=srv.username,
-                                   password=srv.password)
+                                   password=srv.password, timeout=180)
             diamond = setup.run_now("fw_diamond")
             mapped = setup.run_now("fw_mapped")
             queued = setup.run_now("fw_paused")
             wait_for("the runs to finish", lambda: all(
-                airflow_source(srv.url, plain, now(), username=srv.username,
-                               password=srv.password).run(r).status.is_terminal
-                for r in (diamond, mapped)))
+                setup.run(r).status.is_terminal for r in (diamond, mapped)), 600)
         clock = now()
         rec = Recorder(srv.url, f"apache-airflow {S.AIRFLOW_VERSION}", clock, expired)
 
         def src(client: httpx.Client, **kw):  # noqa: ANN202
             kw.setdefault("username", srv.username)
             kw.setdefault("password", srv.password)
-            return airflow_source(srv.url, client, clock, **kw)
+            return airflow_source(srv.url, client, clock, timeout=180, **kw)
 
         def pipelines(c: httpx.Client) -> None:
             probe = airflow_source(srv.url, c, clock, start=False)
@@ -112,6 +110,16 @@ def record_airflow(work: Path) -> None:
             assert s.health()
         rec("airflow_pipelines", "detect, log in, every DAG as a card (one paused), health",
             pipelines)
+
+        def poll(c: httpx.Client) -> None:
+            s = src(c)
+            s._snapshot()  # first contact
+            s._snapshot()  # idle: one request
+            s.run_now("fw_paused")  # a new dag run (it stays queued: the DAG is paused)
+            s._snapshot()  # that one DAG is read again
+            s._snapshot()  # idle again
+        rec("airflow_poll", "polls: first contact, idle, after a new run of one DAG, idle",
+            poll)
 
         def runs(c: httpx.Client) -> None:
             s = src(c)
@@ -153,10 +161,11 @@ def record_airflow(work: Path) -> None:
         flag.unlink()
         rec("airflow_restart", "restart the failed diamond from enrich (flag removed)",
             lambda c: src(c).restart(diamond, "enrich"))
-        with httpx.Client() as plain:
-            wait_for("the restarted run to succeed", lambda: airflow_source(
-                srv.url, plain, now(), username=srv.username, password=srv.password
-            ).run(diamond).status is Status.SUCCEEDED)
+        with httpx.Client(timeout=180) as plain:
+            setup = airflow_source(srv.url, plain, now(), username=srv.username,
+                                   password=srv.password, timeout=180)
+            wait_for("the restarted run to succeed",
+                     lambda: setup.run(diamond).status is Status.SUCCEEDED, 600)
         rec("airflow_run_restarted", "the diamond after the restart: tries 1 and 2 of enrich",
             lambda c: both(src(c), lambda s: (s.run(diamond),
                                               s.step_log(diamond, "enrich", 1))))
@@ -176,7 +185,7 @@ def record_prefect(work: Path) -> None:
         now = lambda: datetime.now(UTC)  # noqa: E731
         srv.serve(S.FLOWS / "fw_diamond_flow.py", "--all")
         api = f"{srv.url}/api"
-        with httpx.Client() as plain:
+        with httpx.Client(timeout=180) as plain:
             def deployments() -> dict[str, str]:
                 rows = plain.post(f"{api}/deployments/filter", json={}).json()
                 return {d["name"]: d["id"] for d in rows}
@@ -217,6 +226,18 @@ def record_prefect(work: Path) -> None:
         rec("prefect_pipelines", "detect; deployments (one on a cron schedule, one paused, "
             "one unserved) and a flow run without a deployment as cards", pipelines)
 
+        def poll(c: httpx.Client, s) -> None:  # noqa: ANN001
+            s._snapshot()  # first contact
+            s._snapshot()  # idle: one request
+            s.run_now("fw-diamond/unserved")  # a new flow run nothing serves: it waits
+            time.sleep(7)  # Prefect's event persister stores events every 5 s
+            s._snapshot()  # that one deployment is read again
+            s._snapshot()  # idle again
+        ahead = now() + timedelta(seconds=20)  # the new run must be history at this clock
+        Recorder(srv.url, f"prefect {S.PREFECT_VERSION}", ahead)(
+            "prefect_poll", "polls: first contact, idle, after a new run of one deployment, "
+            "idle", lambda c: poll(c, prefect_source(srv.url, c, ahead)))
+
         def runs(c: httpx.Client) -> None:
             s = src(c)
             s.runs()
@@ -250,7 +271,7 @@ def record_prefect(work: Path) -> None:
         flag.unlink()
         rec("prefect_rerun", "retry the failed diamond (flag removed)",
             lambda c: src(c).rerun(diamond))
-        with httpx.Client() as plain:
+        with httpx.Client(timeout=180) as plain:
             def settled() -> bool:
                 d = prefect_source(srv.url, plain, now()).run(diamond)
                 return d.status is Status.SUCCEEDED and all(

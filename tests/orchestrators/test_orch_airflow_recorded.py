@@ -8,8 +8,11 @@ one the real server saw. See ``record.py`` for how the scenarios were made.
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from _cassette import PASSWORD, Cassette, airflow_source, replay_client
@@ -55,7 +58,8 @@ def test_dags_become_cards_with_schedule_next_run_paused_and_statistics():
     assert paused.latest_run.status is Status.REQUESTED
     mapped = cards["fw_mapped"]
     assert mapped.schedule == "0 0 * * *"
-    assert mapped.next_run_at == datetime(2026, 11, 23, tzinfo=UTC)
+    midnight = datetime.combine(c.clock.date() + timedelta(days=1), dtime(), UTC)
+    assert mapped.next_run_at == midnight  # @daily: the next midnight after the recording
     diamond = cards["fw_diamond"]
     assert diamond.schedule is None and diamond.total_runs == 1
     assert [r.status for r in diamond.recent_runs] == [Status.FAILED]
@@ -74,7 +78,8 @@ def test_runs_pages_filters_and_failed_steps():
         assert src.runs(status="cancelled").total == 0  # no dag run state: no request
     c.assert_all_used()
     by_dag = {r.pipeline: r for r in page.runs}
-    assert page.total == 3 and page.next_offset is None
+    # two queued runs of the paused DAG (the setup's and the poll recording's), 2 others
+    assert page.total == 4 and page.next_offset is None
     assert by_dag["fw_paused"].status is Status.REQUESTED
     assert by_dag["fw_mapped"].status is Status.SUCCEEDED
     assert by_dag["fw_diamond"].status is Status.FAILED
@@ -205,9 +210,8 @@ def test_restart_clears_the_task_and_its_downstream_in_that_one_run():
     c = Cassette.load("airflow_restart")
     run_id = run_id_of(c, "fw_diamond")
     with source(c) as src:
-        src._flavour._week["fw_diamond"] = (time.monotonic(), (1, 1))  # a card said 100 %
         assert src.restart(run_id, "enrich", idempotency_key="k") == run_id
-        assert "fw_diamond" not in src._flavour._week  # the next card reads fresh counts
+        assert "fw_diamond" in src._flavour._cards._dirty  # the next poll reads it again
         assert src.restart(run_id, "enrich", idempotency_key="k") == run_id  # no 2nd clear
     c.assert_all_used()
     (body,) = posted(c, "/clearTaskInstances")
@@ -266,3 +270,71 @@ def test_run_now_with_a_key_is_idempotent_in_airflow_itself():
     assert first == again == "fw_diamond/flowwidgets__rec-1"
     assert [b["logical_date"] for b in posted(c, "/dagRuns")] == [None, None]
     c.assert_all_used()
+
+
+def _changed_queries(c: Cassette) -> list[tuple[int, datetime]]:
+    """(index in the recording, updated_at_gte) of every changed-runs window asked for."""
+    out = []
+    for n, ex in enumerate(c.exchanges):
+        q = parse_qs(urlsplit(ex["path"]).query)
+        if ex["path"].startswith("/api/v2/dags/~/dagRuns?") and "updated_at_gte" in q:
+            out.append((n, datetime.fromisoformat(q["updated_at_gte"][0])))
+    return out
+
+
+def test_polls_cost_one_request_when_idle_and_reread_only_the_changed_dag():
+    c = Cassette.load("airflow_poll")
+    costs = []
+    with source(c) as src:
+        for step in range(4):
+            before = len(c.seen)
+            if step == 2:
+                new_run = src.run_now("fw_paused")
+                before = len(c.seen)
+            snap = src._snapshot()
+            costs.append([f"{r.method} {r.url.path}" for r in c.seen[before:]])
+    c.assert_all_used()
+    first, idle, changed, idle_again = costs
+    dags = {"fw_diamond", "fw_mapped", "fw_paused"}
+    assert {p for p in first if p.endswith("/dagRuns")} >= {
+        f"GET /api/v2/dags/{d}/dagRuns" for d in dags}  # each DAG's own page, once
+    assert idle == idle_again == ["GET /api/v2/dags/~/dagRuns"]  # one request, any DAG count
+    reread = {p.split("/")[4] for p in changed if p.startswith("GET /api/v2/dags/fw_")}
+    assert reread == {"fw_paused"}  # only the DAG whose run changed
+    assert changed.count("GET /api/v2/dags/fw_paused/dagRuns") == 1
+    card = snap.pipelines["fw_paused"]
+    assert card.latest_run.run_id == new_run and card.latest_run.status is Status.REQUESTED
+    assert snap.runs[new_run].status is Status.REQUESTED  # the runs page was read again
+
+
+def test_each_window_starts_the_overlap_before_the_servers_previous_answer():
+    from flowwidgets.sources._airflow_cards import OVERLAP
+    c = Cassette.load("airflow_poll")
+    with source(c) as src:
+        for _ in range(3):
+            src._snapshot()
+    windows = _changed_queries(c)
+    assert len(windows) >= 2
+    dates = {n: parsedate_to_datetime(ex["date"]) for n, ex in enumerate(c.exchanges)
+             if ex.get("date")}
+    first_dag_list = next(n for n, ex in enumerate(c.exchanges)
+                          if ex["path"].startswith("/api/v2/dags?limit=100"))
+    previous = dates[first_dag_list]
+    for n, start in windows:
+        assert start == previous - OVERLAP  # never later: a late commit is still read
+        previous = dates[n]
+
+
+def test_week_counts_follow_the_changed_rows_and_age_out_without_a_request():
+    c = Cassette.load("airflow_poll")
+    with source(c) as src:
+        src._snapshot()
+        cards = src._flavour._cards
+        row = next(r for runs, _ in cards._recent.values() for r in runs
+                   if r.pipeline == "fw_diamond")
+        assert cards._week_counts("fw_diamond", c.clock - timedelta(days=7)) == (1, 1)
+        with cards._lock:  # the same run seen again in a window, now succeeded
+            cards._note_week(replace(row, status=Status.SUCCEEDED,
+                                     extra={**row.extra, "state": "success"}))
+        assert cards._week_counts("fw_diamond", c.clock - timedelta(days=7)) == (0, 1)
+        assert cards._week_counts("fw_diamond", c.clock + timedelta(days=8)) == (0, 0)

@@ -207,3 +207,23 @@ def test_async_twins_connect_and_read_the_same_models():
     got, af, pf = asyncio.run(go())
     assert got == expected
     assert (af, pf) == ("airflow", "prefect")
+
+
+def test_change_feeds_name_the_endpoint_and_field_of_garbage():
+    from flowwidgets.sources._airflow_cards import parse_keyset, server_time
+    from flowwidgets.sources._http import Reply
+    from flowwidgets.sources._prefect_cards import parse_events
+
+    with pytest.raises(errors.SchemaError) as e:
+        parse_events({"events": [{"id": "e1", "resource": "prefect.flow-run.x"}]})
+    assert (e.value.endpoint, e.value.field) == ("POST /api/events/filter",
+                                                 "events[0].resource")
+    ok = {"events": [{"id": "e1", "resource": {"prefect.resource.id": "prefect.flow-run.r1"}},
+                     {"id": "e2", "resource": {"prefect.resource.id": "prefect.deployment.d"}}],
+          "total": 2, "next_page": None}
+    assert parse_events(ok) == ({"e1": "r1"}, None)
+    ep = "GET /api/v2/dags/{dag_id}/dagRuns"
+    with pytest.raises(errors.SchemaError, match="next_cursor"):
+        parse_keyset(ep)({"dag_runs": [], "total_entries": 0, "next_cursor": ["c"]})
+    assert server_time(Reply(200, None, headers=httpx.Headers({"date": "garbage"}))) is None
+    assert server_time(Reply(200, None)) is None

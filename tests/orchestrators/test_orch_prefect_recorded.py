@@ -7,7 +7,7 @@ does not have (another path, query or JSON body) fails the test.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import pytest
 from _cassette import Cassette, prefect_source, replay_client
@@ -45,7 +45,8 @@ def test_deployments_and_a_flow_without_one_become_cards():
                              "fw-diamond/unserved", "fw-mapped"]
     nightly = cards["fw-diamond/nightly"]
     assert nightly.schedule == "30 6 * * *"
-    assert nightly.next_run_at == datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
+    at_630 = c.clock.replace(hour=6, minute=30, second=0, microsecond=0)
+    assert nightly.next_run_at == (at_630 if at_630 > c.clock else at_630 + timedelta(days=1))
     assert nightly.total_runs == 0 and nightly.recent_runs == ()  # future runs: no history
     paused = cards["fw-diamond/paused"]
     assert paused.paused and paused.schedule == "0 5 * * *" and paused.next_run_at is None
@@ -193,3 +194,49 @@ def test_run_now_passes_the_key_to_prefect():
         again = src.run_now("fw-diamond/diamond", idempotency_key="rec-1")
     assert first == again
     assert posted(c, "/create_flow_run") == [{"idempotency_key": "rec-1"}] * 2
+
+
+def test_polls_cost_one_request_when_idle_and_reread_only_the_changed_deployment():
+    c = Cassette.load("prefect_poll")
+    costs = []
+    with source(c) as src:
+        for step in range(4):
+            if step == 2:
+                new_run = src.run_now("fw-diamond/unserved")
+            before = len(c.seen)
+            snap = src._snapshot()
+            costs.append(c.seen[before:])
+    c.assert_all_used()
+    first, idle, changed, idle_again = costs
+    paths = [[f"{r.method} {r.url.path}" for r in step] for step in costs]
+    assert len(first) > 5 and "POST /api/events/filter" not in paths[0]
+    # the cards cost one request, whatever the number of deployments; the rest of an idle
+    # poll re-reads runs that ended in the last 30 s (their task runs are still recorded)
+    detail = ("GET /api/flow_runs/", "POST /api/task_runs/filter", "GET /api/task_run_states")
+    assert [p for p in paths[3] if not p.startswith(detail)] == ["POST /api/events/filter"]
+    assert paths[1][0] == "POST /api/events/filter" and "POST /api/flow_runs/count" not in paths[1]
+    unserved = snap.pipelines["fw-diamond/unserved"].extra["deployment_id"]
+    counts = [json.loads(r.content) for r in changed if r.url.path == "/api/flow_runs/count"]
+    card_reads = {tuple(b["deployments"]["id"]["any_"]) for b in counts if "deployments" in b}
+    assert card_reads == {(unserved,)}  # only the deployment whose run changed
+    card = snap.pipelines["fw-diamond/unserved"]
+    assert card.latest_run.run_id == new_run and card.latest_run.status is Status.REQUESTED
+    assert new_run in snap.runs
+
+
+def test_each_events_window_starts_the_overlap_before_the_servers_previous_answer():
+    from email.utils import parsedate_to_datetime
+
+    from flowwidgets.sources._prefect_cards import OVERLAP
+    c = Cassette.load("prefect_poll")
+    with source(c) as src:
+        src._snapshot()
+        src._snapshot()
+    windows = [(n, datetime.fromisoformat(ex["body"]["filter"]["occurred"]["since"]))
+               for n, ex in enumerate(c.exchanges) if ex["path"] == "/api/events/filter"]
+    first_list = next(n for n, ex in enumerate(c.exchanges)
+                      if ex["path"] == "/api/flows/filter")
+    assert windows
+    assert windows[0][1] == parsedate_to_datetime(c.exchanges[first_list]["date"]) - OVERLAP
+    for (n, _), (_, start) in zip(windows, windows[1:], strict=False):
+        assert start == parsedate_to_datetime(c.exchanges[n]["date"]) - OVERLAP

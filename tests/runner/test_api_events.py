@@ -34,12 +34,14 @@ def _parse(body: str) -> list[dict[str, str]]:
 
 def _stream(runner: LocalRunner, *, after: float, during: Callable[[], None] | None = None,
             headers: dict[str, str] | None = None, params: dict | None = None,
-            keepalive_s: float = 15.0) -> tuple[int, list[dict[str, str]]]:
-    """Open the stream, run ``during`` 0.15 s in, stop the server after ``after`` s."""
-    app = create_app(runner, events_poll_s=0.02, keepalive_s=keepalive_s)
+            keepalive_s: float = 15.0, poll_s: float = 0.02, during_at: float = 0.15
+            ) -> tuple[int, list[dict[str, str]]]:
+    """Open the stream, run ``during`` ``during_at`` s in, stop the server after
+    ``after`` s."""
+    app = create_app(runner, events_poll_s=poll_s, keepalive_s=keepalive_s)
     timers = [threading.Timer(after, app.state.stopping.set)]
     if during is not None:
-        timers.append(threading.Timer(0.15, during))
+        timers.append(threading.Timer(during_at, during))
     with TestClient(app) as c:
         for t in timers:
             t.start()
@@ -111,6 +113,20 @@ def test_since_beyond_the_log_restarts_at_its_head(runner: LocalRunner) -> None:
     _, frames = _stream(runner, after=0.6, params={"since": 10**9},
                         during=lambda: runner.run_now("orders"))
     assert any(json.loads(f["data"])["pipeline"] == "orders" for f in frames if "data" in f)
+
+
+def test_a_write_of_this_process_wakes_the_stream_without_polling(runner: LocalRunner
+                                                                    ) -> None:
+    """Polling every 60 s, the run created 0.5 s in (the stream waiting by then) still
+    arrives before the server stops at 2 s: the commit woke the stream. ``since`` pins
+    the position, so a request that starts late still cannot skip the write."""
+    created: list[str] = []
+    _, frames = _stream(runner, after=2.0, poll_s=60.0, during_at=0.5,
+                        params={"since": runner.store.last_event_id()},
+                        during=lambda: created.append(runner.run_now("orders")))
+    datas = [json.loads(f["data"]) for f in frames if "data" in f]
+    assert created and any(d["run_id"] == created[0] and d["status"] == "requested"
+                           for d in datas), frames
 
 
 def test_keepalive_comments_when_idle(runner: LocalRunner) -> None:

@@ -156,6 +156,83 @@ def test_outputs_round_trip_and_strict_json(log):
         log.save_output(run_id, "nope", 1)
 
 
+def test_finish_attempt_saves_the_output_in_the_same_transaction(log):
+    run_id = _new(log)
+    log.claim_requested("w")
+    n = log.start_attempt(run_id, "fetch")
+    before = log.version()
+    with pytest.raises(TypeError):  # not JSON: nothing written, the attempt stays open
+        log.finish_attempt(run_id, "fetch", n, status=Status.SUCCEEDED, output=object())
+    assert log.version() == before
+    assert log.get_attempts(run_id, "fetch")[0].status is Status.RUNNING
+    with pytest.raises(KeyError):
+        log.load_output(run_id, "fetch")
+    log.finish_attempt(run_id, "fetch", n, status=Status.SUCCEEDED, output={"rows": 3})
+    assert log.load_output(run_id, "fetch") == {"rows": 3}
+    assert log.get_steps(run_id)[0].status is Status.SUCCEEDED
+    n = log.start_attempt(run_id, "clean")
+    log.finish_attempt(run_id, "clean", n, status=Status.SUCCEEDED, output=None)
+    assert log.load_output(run_id, "clean") is None  # None is an output (JSON null)
+    n = log.start_attempt(run_id, "load")
+    log.finish_attempt(run_id, "load", n, status=Status.SUCCEEDED)  # no output given
+    with pytest.raises(KeyError):
+        log.load_output(run_id, "load")
+    kinds = [(e.kind, e.step, e.status) for e in log.events_since(0) if e.step == "fetch"]
+    assert kinds == [("step", "fetch", "running"), ("attempt", "fetch", "running"),
+                     ("attempt", "fetch", "succeeded"), ("step", "fetch", "succeeded")]
+
+
+def test_writers_of_one_process_queue_on_its_lock(tmp_path):
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        errors: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                for _ in range(30):
+                    _new(log)
+            except BaseException as exc:  # pragma: no cover - the failure being tested
+                errors.append(exc)
+
+        threads = [threading.Thread(target=write) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert log.list_runs()[1] == 120
+        lock = log._pool._write_lock
+        assert lock.acquire(blocking=False)  # released after every write
+        try:  # a writer that cannot get it within busy_timeout_s says so
+            log._pool.busy_timeout_s = 0.05
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                _new(log)
+        finally:
+            lock.release()
+        _new(log)
+
+
+def test_on_commit_calls_back_after_writes_that_append_events(log):
+    calls: list[int] = []
+    stop = log.on_commit(lambda: calls.append(log.last_event_id()))
+    run_id = _new(log)
+    assert calls == [log.last_event_id()]  # after the commit: the event is readable
+    log.heartbeat("w1")  # no event: no call
+    log.save_output(run_id, "fetch", 1)
+    assert len(calls) == 1
+
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    stop_broken = log.on_commit(broken)
+    _new(log)  # a failing listener neither fails the write nor stops the others
+    assert len(calls) == 2
+    stop()
+    stop()  # idempotent
+    stop_broken()
+    _new(log)
+    assert len(calls) == 2
+
+
 def test_restart_reuses_steps_and_copies_outputs(log):
     first = _new(log)
     log.save_output(first, "fetch", {"rows": 42})

@@ -1,6 +1,7 @@
-"""Schema v2 on real files: a version-1 file is upgraded in place (totals back-filled,
-indexes made), and the trigger-kept ``pipeline_totals`` stays equal to a count of the
-runs whatever writes them (the log's methods, a bulk import, plain SQL)."""
+"""Schema upgrades on real files: a version-1 file is upgraded in place (totals
+back-filled, indexes made; v4's events table keeps every id and the version only grows),
+and the trigger-kept ``pipeline_totals`` stays equal to a count of the runs whatever
+writes them (the log's methods, a bulk import, plain SQL)."""
 
 from __future__ import annotations
 
@@ -67,13 +68,46 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert kept == counted == {"orders": (6, 4), "payments": (4, 3)}
     conn = _connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 5
         names = {n for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
     finally:
         conn.close()
     assert {"runs_pipeline_status_created", "watermarks_pipeline_committed",
             "runs_totals_insert", "runs_totals_delete", "runs_totals_update"} <= names
+
+
+def test_v4_events_keep_their_ids_and_the_version_only_grows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _v1_file(path)
+    conn = _connect(path)
+    try:  # as v1–v3 left it: a bumped version, events with AUTOINCREMENT ids, some trimmed
+        conn.execute("UPDATE meta SET value = 40 WHERE key = 'version'")
+        conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, at) VALUES "
+                         "('run', 'r2', 'orders', 'running', '2026-11-01T00:00:01.000Z')",
+                         [()] * 4)
+        conn.execute("DELETE FROM events WHERE id <= 2")
+    finally:
+        conn.close()
+    with SqliteRunLog(path) as log:
+        assert [e.id for e in log.events_since(0)] == [3, 4, 5]
+        before = log.version()
+        assert before >= 40
+        run_id, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                   steps=[("x", [])])
+        assert [e.id for e in log.events_since(5)] == [6]
+        after_event = log.version()
+        log.save_output(run_id, "x", 1)  # a write with no event still moves the version
+        assert before < after_event < log.version()
+        log.trim_events(1)
+        log.create_run(pipeline="orders", kind="batch", trigger="manual", steps=[("x", [])])
+        assert [e.id for e in log.events_since(0)] == [6, 7]  # ids never repeat
+    conn = _connect(path)
+    try:
+        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+    finally:
+        conn.close()
+    assert "AUTOINCREMENT" not in ddl
 
 
 def test_totals_follow_every_kind_of_write(tmp_path: Path) -> None:

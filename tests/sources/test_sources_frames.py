@@ -57,13 +57,16 @@ def test_runs_frame_pages_through_everything_with_typed_columns(src):
         "run_id": "string", "pipeline": "category", "status": "category",
         "started_at": "datetime64[ns, UTC]", "finished_at": "datetime64[ns, UTC]",
         "duration": "timedelta64[ns]", "duration_ms": "Int64", "attempts": "Int64",
-        "failed_step": "string", "kind": "category", "trigger": "string"}
+        "failed_step": "string", "kind": "category", "trigger": "string",
+        "eta": "datetime64[ns, UTC]"}
     assert list(df["status"].cat.categories) == [s.value for s in Status]
     assert df["started_at"].iloc[-1] == pd.Timestamp(T0)
     live = df.iloc[0]
     assert pd.isna(live["finished_at"]) and pd.isna(live["duration_ms"])
     assert pd.isna(live["duration"])
     assert df["duration"].iloc[-1] == pd.Timedelta(seconds=10)
+    # the running run's ETA comes from its pipeline's history; finished runs have none
+    assert pd.notna(live["eta"]) and df["eta"].iloc[1:].isna().all()
     assert (df["status"] == "failed").sum() == 300
 
 
@@ -72,7 +75,7 @@ def test_runs_to_frame_is_the_frame_of_runs_frame(src):
     live updates with it)."""
     page = src.runs(limit=7)
     df = runs_to_frame(page.runs)
-    whole = runs_frame(src, progress=False).head(7)
+    whole = runs_frame(src, progress=False, eta=False).head(7)
     assert list(df.columns) == list(RUN_COLUMNS)
     assert list(df["run_id"]) == [r.run_id for r in page.runs]
     pd.testing.assert_frame_equal(df, whole, check_categorical=False)

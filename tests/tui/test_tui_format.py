@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from flowwidgets.errors import (
@@ -146,9 +147,9 @@ def test_step_label_indents_by_rank_and_keeps_markup_literal():
 
 def test_describe_error_prefers_the_runners_detail():
     conflict = Conflict("409 from POST /api/runs/r1/restart", status_code=409,
-                        detail="run r1 is still running")
+                        detail="run r1 is still running", response=httpx.Response(409))
     assert describe_error(conflict) == "run r1 is still running (HTTP 409)"
-    invalid = Unprocessable("422", status_code=422,
+    invalid = Unprocessable("422", status_code=422, response=httpx.Response(422),
                             detail=[{"loc": ["body", "from_step"], "msg": "bad\nstep"}])
     assert describe_error(invalid).startswith('[{"loc": ["body", "from_step"]')
     assert "\n" not in describe_error(invalid)

@@ -31,8 +31,10 @@ def test_navigation(served):
     served.finished(ok)
     dash = Dashboard(served.src)
     try:
-        assert dash.nav.tabs == [{"key": "cards", "label": "Pipelines"},
-                                 {"key": "jobs", "label": "Runs"}]
+        assert dash.nav.tabs[:2] == [{"key": "cards", "label": "Pipelines"},
+                                     {"key": "jobs", "label": "Runs"}]
+        assert dash.nav.tabs == [{"key": s.key, "label": s.label} for s in SECTIONS]
+        assert {"key": "history", "label": "History"} in dash.nav.tabs
         assert dash.view == "cards" and shown(dash) == ["NavBar", "PipelineCards"]
         assert dash._jobs is None and dash._run_view is None, "made on first use"
         assert labels(dash) == ["Pipelines"] and dash.nav.view == "cards"
@@ -110,7 +112,7 @@ class _Extra(Dashboard):
 def test_a_new_section_is_one_entry(served):
     dash = _Extra(served.src, live=False)
     try:
-        assert [t["label"] for t in dash.nav.tabs] == ["Pipelines", "Runs", "Notes"]
+        assert [t["label"] for t in dash.nav.tabs] == [*(s.label for s in SECTIONS), "Notes"]
         Replies(dash.nav).notify("nav", target="notes")
         assert dash.view == "notes" and shown(dash) == ["NavBar", "HTML"]
         assert labels(dash) == ["Notes"] and dash.nav.view == "notes"

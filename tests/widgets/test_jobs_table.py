@@ -36,7 +36,8 @@ def test_first_page_filters_sort_and_paging(served, history):
         assert table._options == {"pipelines": ["clicks", "orders"],
                                   "statuses": ["failed", "succeeded"]}
         assert set(table._rows[0]) == {"run_id", "pipeline", "status", "started_at",
-                                       "finished_at", "attempts", "duration_ms", "failed_step"}
+                                       "finished_at", "attempts", "duration_ms", "failed_step",
+                                       "eta"}
         # newest first by default
         assert table._rows[0]["run_id"] == history[-1]
         table.page = 2

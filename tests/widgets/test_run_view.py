@@ -174,6 +174,27 @@ def test_only_what_changed_is_sent_and_the_layout_only_for_a_new_shape(served):
         view.close()
 
 
+def test_timeline_trait_critical_path_and_view_switch(served):
+    served.fail(False)
+    rid = served.src.run_now("orders")
+    served.finished(rid)
+    view = RunView(served.src, rid, live=False)
+    try:
+        tl = view._timing
+        assert [s["name"] for s in tl["steps"]] == [s["name"] for s in view.run["steps"]]
+        assert tl["critical_path"] and tl["critical_path"] == view.run["critical_path"]
+        assert tl["critical_path"][-1] == "load" and tl["eta"] is None
+        assert all(s["segments"] for s in tl["steps"])
+        assert view.view == "dag"
+        view.view = "timeline"
+        with pytest.raises(Exception, match="view must be 'dag' or 'timeline'"):
+            view.view = "gantt"
+        html = view._repr_mimebundle_()[0]["text/html"]
+        assert "Critical path: " in html and 'aria-label="run timeline' in html
+    finally:
+        view.close()
+
+
 def test_cancel_a_running_run_through_the_view(tmp_path):
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import serve_in_thread

@@ -127,7 +127,7 @@ def test_run_view_failed_with_log_and_confirm(browser, demo_runner):
         def check(page):
             assert page.locator("g[data-step]").count() == 5
             assert page.locator("g.fw-node--failed").count() == 1
-            assert page.locator(".fw-legend-item").count() == 5
+            assert page.locator(".fw-legend-item").count() == 6  # … skipped, cancelled
             page.locator('.fw-actions button[data-action="restart"]').click()
             assert page.locator("[role=alertdialog]").count() == 1
             assert page.evaluate("window.__sent") == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLES = ("cards", "jobs-table", "run-view", "dashboard")
+BUNDLES = ("cards", "jobs-table", "run-view", "dashboard", "timeline", "history", "run-compare")
 
 pytestmark = pytest.mark.slow
 

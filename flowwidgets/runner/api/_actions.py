@@ -7,7 +7,7 @@ different request (another run, step or action) is 422 naming both. Clients shou
 one fresh key per user action (a UUID) and reuse it for retries of that action: without
 a key, every request that reaches the runner creates a run (50 concurrent restarts of one
 run create 50 runs). The widgets and the TUI send keys. The runner's refusals
-(:class:`~flowwidgets.errors.RunnerError`) become ``{"detail": ...}`` with their status
+(:class:`~flowwidgets.errors.APIError`) become ``{"detail": ...}`` with their status
 (404 unknown run or pipeline, 422 invalid action, 409 run still active).
 """
 

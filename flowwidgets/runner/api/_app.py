@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from flowwidgets.errors import RunnerError
+from flowwidgets.errors import APIError
 from flowwidgets.models import format_time
 from flowwidgets.runner.api import _actions, _events, _flowtoy, _history, _read
 from flowwidgets.runner.api._limits import MAX_BODY_BYTES, BodyLimit, validation_error
@@ -60,7 +59,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
         openapi_url="/api/openapi.json",
     )
     app.state.runner = runner
-    app.state.stopping = threading.Event()
+    app.state.stopping = _events.StopSignal()
     app.state.events_poll_s = events_poll_s
     app.state.keepalive_s = keepalive_s
     app.state.next_fires = fires = NextFires(runner)
@@ -69,8 +68,8 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     for module in (_read, _history, _actions, _events, _flowtoy):
         app.include_router(module.router)
 
-    @app.exception_handler(RunnerError)
-    async def _runner_error(request: Request, exc: RunnerError) -> JSONResponse:
+    @app.exception_handler(APIError)
+    async def _runner_error(request: Request, exc: APIError) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     app.add_exception_handler(RequestValidationError, validation_error)

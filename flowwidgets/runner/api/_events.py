@@ -7,8 +7,10 @@ Each :class:`~flowwidgets.runner.store.Event` goes out as::
     data: {"id": 42, "kind": "step", "run_id": "...", "pipeline": "...", "status": "running", ...}
 
 The stream resumes after the ``Last-Event-ID`` header (what a reconnecting EventSource
-sends) or ``?since=N``; without either it starts at the newest event. The store is polled
-(so writes from another process show up), a ``: keepalive`` comment goes out when nothing
+sends) or ``?since=N``; without either it starts at the newest event. A write of this
+process wakes the stream right after its commit (:meth:`RunLog.on_commit`); the store is
+also polled every ``events_poll_s`` (so writes from another process show up), a
+``: keepalive`` comment goes out when nothing
 else did for a while, and the stream ends when the client goes away or the server stops
 (``app.state.stopping``), so uvicorn can exit promptly.
 
@@ -33,8 +35,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,12 +52,36 @@ from flowwidgets.runner.store import Event
 if TYPE_CHECKING:
     from flowwidgets.runner.store import RunLog
 
-__all__ = ["format_event", "format_reset", "router"]
+__all__ = ["StopSignal", "format_event", "format_reset", "router"]
 
 router = APIRouter(prefix="/api", tags=["events"])
 
 BATCH = 500
 _KIND = re.compile(r"[a-z_]{1,32}")
+
+
+class StopSignal(threading.Event):
+    """``app.state.stopping``: a :class:`threading.Event` whose :meth:`set` also wakes
+    the event streams waiting for a write (they end at once, not at their next poll)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._hooks: dict[object, Callable[[], None]] = {}
+
+    def set(self) -> None:
+        """Set the flag and wake every stream."""
+        super().set()
+        for hook in list(self._hooks.values()):
+            hook()
+
+    def on_set(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call ``hook()`` when the flag is set; returns the function that removes it."""
+        key = object()
+        self._hooks[key] = hook
+
+        def remove() -> None:
+            self._hooks.pop(key, None)
+        return remove
 
 
 def format_event(e: Event) -> str:
@@ -117,6 +144,29 @@ async def events(
 
 async def _stream(request: Request, store: RunLog, cursor: int, reset: str | None
                   ) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    wake = asyncio.Event()
+
+    def written() -> None:  # the writer's thread, right after its commit
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:  # the loop is closed: the stream is over
+            pass
+
+    stop_listening = store.on_commit(written)
+    stopping = request.app.state.stopping
+    stop_hook = stopping.on_set(written) if isinstance(stopping, StopSignal) else None
+    try:
+        async for chunk in _follow(request, store, cursor, reset, wake):
+            yield chunk
+    finally:
+        stop_listening()
+        if stop_hook is not None:
+            stop_hook()
+
+
+async def _follow(request: Request, store: RunLog, cursor: int, reset: str | None,
+                  wake: asyncio.Event) -> AsyncIterator[str]:
     state = request.app.state
     stopping = state.stopping
     poll_s: float = state.events_poll_s
@@ -124,6 +174,7 @@ async def _stream(request: Request, store: RunLog, cursor: int, reset: str | Non
     yield "retry: 2000\n\n" + (reset or "")
     last_sent = time.monotonic()
     while not stopping.is_set():
+        wake.clear()  # before reading: a write after this read sets it again
         found = await run_in_threadpool(store.events_since, cursor, BATCH)
         if found and found[0].id > cursor + 1:  # a gap: trimmed while this client lagged?
             head, trimmed = await run_in_threadpool(_horizon, store)
@@ -144,4 +195,7 @@ async def _stream(request: Request, store: RunLog, cursor: int, reset: str | Non
             yield ": keepalive\n\n"
         if await request.is_disconnected():
             return
-        await asyncio.sleep(poll_s)
+        try:  # woken by a write of this process, or polling for other processes' writes
+            await asyncio.wait_for(wake.wait(), poll_s)
+        except TimeoutError:
+            pass

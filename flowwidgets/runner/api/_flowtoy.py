@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Query, Request
 
 from flowwidgets.runner.api import _payloads as P
+from flowwidgets.runner.api._json import FastJSON
 from flowwidgets.runner.api._schemas import FlowtoyStatus
 
 if TYPE_CHECKING:
@@ -36,15 +37,16 @@ def current_run(store: RunLog, pipeline: str | None) -> RunRecord | None:
     return runs[0] if runs else None
 
 
-@router.get("/status", response_model=FlowtoyStatus, response_model_exclude_unset=True)
-def status(request: Request, pipeline: str | None = PipelineParam) -> dict[str, Any]:
+@router.get("/status", response_model=FlowtoyStatus, response_class=FastJSON)
+def status(request: Request, pipeline: str | None = PipelineParam) -> FastJSON:
     """flowtoy's run status: epoch-second times, steps keyed by name;
-    ``{"status": "no-runner"}`` when there is no run."""
+    ``{"status": "no-runner"}`` when there is no run. One query for the steps and their
+    outputs' keys, orjson, no response-model validation (the schema test checks it)."""
     store: RunLog = request.app.state.runner.store
     run = current_run(store, pipeline)
     if run is None:
-        return {"status": "no-runner"}
-    return P.flowtoy_status(run, store.get_steps(run.run_id), store)
+        return FastJSON({"status": "no-runner"})
+    return FastJSON(P.flowtoy_status(run, store.step_states(run.run_id)))
 
 
 @router.get("/outputs", response_model=dict[str, Any])

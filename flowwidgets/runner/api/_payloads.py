@@ -14,9 +14,9 @@ from flowwidgets.runner.spec import PipelineSpec
 from flowwidgets.runner.store import (
     AttemptRecord,
     PipelineStats,
-    RunLog,
     RunRecord,
     StepRecord,
+    StepState,
 )
 
 __all__ = [
@@ -41,7 +41,8 @@ def error_summary(error: str | None) -> str | None:
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
-    """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id."""
+    """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id (and
+    ``"imported": true`` for a run that came in through the run log's import path)."""
     return {
         "run_id": run.run_id,
         "pipeline": run.pipeline,
@@ -55,6 +56,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "created_at": format_time(run.created_at),
         "trigger": run.trigger,
         "parent_run_id": run.parent_run_id,
+        **({"imported": True} if run.extras.get("imported") else {}),
     }
 
 
@@ -145,28 +147,34 @@ def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
 _FLOWTOY_DONE = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED)
 
 
-def flowtoy_status(run: RunRecord, steps: list[StepRecord], store: RunLog) -> dict[str, Any]:
+def flowtoy_status(run: RunRecord, steps: list[StepState]) -> dict[str, Any]:
     """flowtoy's ``GET /status`` for one run: epoch-float times, steps keyed by name.
 
     ``outputs`` lists the keys of a step's stored output when it is an object (flowtoy
-    keeps named outputs per step); notes carry the step's error.
+    keeps named outputs per step); notes carry the step's error. ``steps`` come from
+    :meth:`RunLog.step_states` (one query).
     """
     info: dict[str, Any] = {}
-    for s in steps:
-        info[s.name] = {
-            "state": str(s.status),
-            "started_at": _epoch(s.started_at),
-            "ended_at": _epoch(s.finished_at),
-            "notes": [s.error] if s.error else [],
-            "outputs": _output_keys(store, run.run_id, s),
+    running: list[str] = []
+    done = 0
+    for name, status, started, finished, error, keys in steps:
+        info[name] = {
+            "state": status,
+            "started_at": None if started is None else started / 1000,
+            "ended_at": None if finished is None else finished / 1000,
+            "notes": [error] if error else [],
+            "outputs": keys,
         }
-    running = [s.name for s in steps if s.status == Status.RUNNING]
+        if status == "running":
+            running.append(name)
+        elif status in _FLOWTOY_DONE:
+            done += 1
     return {
         "run_id": run.run_id,
         "started_at": _epoch(run.started_at),
         "ended_at": _epoch(run.finished_at),
         "total_steps": len(steps),
-        "completed_steps": sum(1 for s in steps if s.status in _FLOWTOY_DONE),
+        "completed_steps": done,
         "current_step": running[0] if running else None,
         "running_steps": running,
         "running_count": len(running),
@@ -176,11 +184,3 @@ def flowtoy_status(run: RunRecord, steps: list[StepRecord], store: RunLog) -> di
     }
 
 
-def _output_keys(store: RunLog, run_id: str, step: StepRecord) -> list[str]:
-    if step.status != Status.SUCCEEDED:
-        return []
-    try:
-        value = store.load_output(run_id, step.name)
-    except KeyError:
-        return []
-    return [str(k) for k in value] if isinstance(value, dict) else []

@@ -42,6 +42,10 @@ export interface StepState {
   duration_ms?: number | null;
   reused_from?: string | null;
   attempts?: number | null;
+  /** On the run's critical path (outlined). */
+  critical?: boolean;
+  /** The next step on the critical path (its edge is outlined too). */
+  critical_next?: string | null;
 }
 
 export interface DagOptions {
@@ -159,6 +163,7 @@ export function renderDag(
         "data-step": n.name,
       },
       title,
+      s(doc, "rect", { class: "fw-node-ring", x: -5, y: -5, width: n.width + 10, height: n.height + 10, rx: 6 }),
       s(doc, "rect", { class: "fw-node-focus", x: -4, y: -4, width: n.width + 8, height: n.height + 8, rx: 5 }),
       s(doc, "rect", { class: "fw-node-box", width: n.width, height: n.height, rx: 3 }),
       s(doc, "rect", { class: "fw-node-bar", width: 3, height: n.height, rx: 1 }),
@@ -189,7 +194,8 @@ export function renderDag(
       const els = nodes.get(n.name)!;
       const step = states.get(n.name);
       const st = asStatus(step?.status ?? "pending");
-      const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}`;
+      const crit = step?.critical ? " fw-node--critical" : "";
+      const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}${crit}`;
       if (els.g.getAttribute("class") !== cls) els.g.setAttribute("class", cls);
       els.g.setAttribute("aria-pressed", sel === n.name ? "true" : "false");
       const meta = nodeMeta(step);
@@ -202,6 +208,7 @@ export function renderDag(
       const done = st === "succeeded";
       for (const edge of edgesBySource.get(n.name) ?? []) {
         edge.classList.toggle("fw-edge--done", done);
+        edge.classList.toggle("fw-edge--critical", !!step?.critical_next && edge.getAttribute("data-target") === step.critical_next);
       }
     }
   };

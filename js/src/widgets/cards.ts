@@ -18,6 +18,8 @@ export interface CardPipeline {
   next_run_at: string | null;
   recent_runs: StripRun[];
   median_duration_ms: number | null;
+  /** The running latest run's ETA line ("" when none). */
+  eta?: string;
   failure_rate_7d: number | null;
   total_runs: number | null;
   paused: boolean;
@@ -167,6 +169,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
       ),
       strip,
       schedule,
+      p.eta ? h(doc, "div", { class: "fw-card-line fw-eta" }, p.eta) : null,
       h(
         doc,
         "div",

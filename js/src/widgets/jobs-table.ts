@@ -18,6 +18,8 @@ export interface JobRow {
   attempts: number | null;
   duration_ms: number | null;
   failed_step: string | null;
+  /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
+  eta?: string;
 }
 
 /** Traits of flowwidgets.JobsTable. */
@@ -54,7 +56,7 @@ export interface JobsModel extends BaseModel {
   loading: boolean;
 }
 
-export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean }[] = [
+export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; unsortable?: boolean }[] = [
   { key: "status", label: "Status" },
   { key: "pipeline", label: "Pipeline" },
   { key: "started_at", label: "Started (UTC)" },
@@ -62,6 +64,7 @@ export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean }[] 
   { key: "attempts", label: "Attempts", numeric: true },
   { key: "duration_ms", label: "Duration", numeric: true },
   { key: "failed_step", label: "Failed step" },
+  { key: "eta", label: "ETA", unsortable: true },
 ];
 
 export const TIME_WINDOWS: [string, string][] = [
@@ -136,6 +139,10 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const headRow = h(doc, "tr");
   const sortButtons = new Map<string, HTMLTableCellElement>();
   for (const col of COLUMNS) {
+    if (col.unsortable) {
+      headRow.append(h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, col.label)));
+      continue;
+    }
     const th = h(
       doc,
       "th",
@@ -225,6 +232,8 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return row.failed_step
           ? h(doc, "td", { class: "fw-failed-step", title: row.failed_step }, `✗ ${row.failed_step}`)
           : h(doc, "td", { class: "fw-dim" }, "—");
+      case "eta":
+        return row.eta ? h(doc, "td", { class: "fw-eta", title: row.eta }, row.eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
       default:
         return h(doc, "td", null, String(row[key] ?? ""));
     }

@@ -1,12 +1,14 @@
 // RunView: one run's DAG (laid out in the kernel), its failure, attempt history, a step's log
 // tail, and the actions the runner allows. Twin of flowwidgets/widgets/_run_view.py.
 import type { RenderProps } from "@anywidget/types";
+import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { formatDuration, formatTime, shortId } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, type Status, asStatus } from "../lib/status";
+import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
 import "../lib/theme.css";
 import "./run-view.css";
 
@@ -55,6 +57,10 @@ export interface RunPayload {
   error: string | null;
   failed_watermark: string | null;
   parent_run_id: string | null;
+  /** Step names of the critical path, first to last (empty: unknown). */
+  critical_path?: string[];
+  /** "ETA 14:42:05 UTC (in 3 min, p90 in 5 min)" for a running run, else "". */
+  eta_text?: string;
 }
 
 /** ``_step_log`` trait: what the kernel read for the selected step. */
@@ -95,6 +101,10 @@ export interface RunModel extends BaseModel {
   _step_log: StepLog;
   /** The outcome of the last restart / rerun / resume. */
   last_action: ActionOutcome;
+  /** Which drawing shows: the task graph or the timeline. */
+  view: "dag" | "timeline";
+  /** The timeline's data (flowwidgets.widgets._run_timing.timing_payload). */
+  _timing: RunTiming | Record<string, never>;
 }
 
 export interface ActionButton {
@@ -158,6 +168,7 @@ const LEGEND: [Status, string][] = [
   ["failed", "failed"],
   ["pending", "pending"],
   ["skipped", "skipped"],
+  ["cancelled", "cancelled"],
 ];
 
 function firstLine(text: string | null | undefined): string {
@@ -215,7 +226,18 @@ function render({ model, el }: RenderProps<RunModel>) {
       ),
     ),
   );
+  const tabButton = (key: "dag" | "timeline", text: string) =>
+    h(doc, "button", { type: "button", role: "tab", class: "fw-vtab", "data-view": key, onclick: () => { model.set("view", key); model.save_changes(); } }, text);
+  const tabs = h(doc, "div", { class: "fw-view-tabs", role: "tablist", "aria-label": "run drawing" }, tabButton("dag", "Task graph"), tabButton("timeline", "Timeline"));
+  const critLine = h(doc, "div", { class: "fw-critical-line" });
+  const dagBox = h(doc, "div", null, dagWrap, problems);
+  const tlReset = h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", hidden: true }, "Reset zoom");
+  const tlNote = h(doc, "span", { class: "fw-dim" }, "hatched: ready but not started yet · outlined: critical path · dashed: expected · drag across the bars to zoom");
+  const tlAxis = h(doc, "div", { class: "fw-tl-axis-wrap" });
+  const tlScroll = h(doc, "div", { class: "fw-tl-wrap" });
+  const tlBox = h(doc, "div", { class: "fw-tl", hidden: true }, h(doc, "div", { class: "fw-tl-tools" }, tlNote, tlReset), tlAxis, tlScroll);
   const failure = h(doc, "div", { class: "fw-section", hidden: true });
+  const compare = comparePanel(doc, model as never, (kind, payload) => rpc.call(kind, payload), (runId) => rpc.notify("open_run", { run_id: runId }));
   const attempts = h(doc, "div", { class: "fw-section", hidden: true });
   const logBox = h(doc, "div", { class: "fw-section", hidden: true });
   const empty = h(doc, "div", { class: "fw-empty" }, "No run selected");
@@ -227,8 +249,9 @@ function render({ model, el }: RenderProps<RunModel>) {
     actionsBar,
     confirmHost,
     lastAction,
-    h(doc, "div", { class: "fw-section" }, h(doc, "span", { class: "fw-label" }, "Task graph"), dagWrap, legend, problems),
+    h(doc, "div", { class: "fw-section" }, tabs, critLine, dagBox, tlBox, legend),
     failure,
+    compare.el,
     attempts,
     logBox,
   );
@@ -241,12 +264,19 @@ function render({ model, el }: RenderProps<RunModel>) {
     const r = model.get("run") as RunPayload | Record<string, never>;
     return r && "run" in r && r.run ? (r as RunPayload) : null;
   };
-  const stepMap = (p: RunPayload | null): Map<string, StepState> =>
-    new Map((p?.steps ?? []).map((st) => [st.name, st]));
+  const stepMap = (p: RunPayload | null): Map<string, StepState> => {
+    const path = p?.critical_path ?? [];
+    const next = new Map(path.map((n, i) => [n, path[i + 1] ?? null]));
+    return new Map((p?.steps ?? []).map((st) => [st.name, { ...st, critical: next.has(st.name), critical_next: next.get(st.name) ?? null }]));
+  };
 
+  /** The step whose panel should be brought into view once drawn (a click asked for it). */
+  let scrollTo: string | null = null;
   const selectStep = (name: string) => {
+    scrollTo = name;
     model.set("selected_step", name);
     model.save_changes();
+    updateLog(); // draw the panel now ("loading…") and bring it into view
   };
 
   const drawDag = () => {
@@ -380,6 +410,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Started "), `${formatTime(r.started_at)} UTC`),
         h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Duration "), formatDuration(r.duration_ms)),
         r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
+        p.eta_text ? h(doc, "span", { class: "fw-eta" }, p.eta_text) : null,
         p.parent_run_id
           ? h(
               doc,
@@ -483,10 +514,17 @@ function render({ model, el }: RenderProps<RunModel>) {
     const log = model.get("_step_log") ?? {};
     logBox.hidden = !step;
     if (!step) return;
-    replaceChildren(logBox, logPanel(doc, step, log.step === step ? log : null, () => {
+    const loaded = log.step === step;
+    replaceChildren(logBox, logPanel(doc, step, loaded ? log : null, () => {
       model.set("selected_step", null);
       model.save_changes();
     }));
+    if (scrollTo === step) {
+      // below the fold at 1024×700: a click on a node must show where its answer is
+      if (typeof logBox.scrollIntoView === "function") logBox.scrollIntoView({ block: "nearest" });
+      logBox.dataset.scrolled = step;
+      if (loaded) scrollTo = null;
+    }
   };
 
   const onSelected = () => {
@@ -495,18 +533,87 @@ function render({ model, el }: RenderProps<RunModel>) {
     updateLog();
   };
 
+  // ---- the timeline ------------------------------------------------------------------
+  let zoom: [number, number] | null = null;
+  let ticker: ReturnType<typeof setInterval> | null = null;
+  const timingData = (): RunTiming | null => {
+    const t = model.get("_timing") as RunTiming | Record<string, never>;
+    return t && Array.isArray((t as RunTiming).steps) ? (t as RunTiming) : null;
+  };
+  const drawTimeline = () => {
+    const t = timingData();
+    const isTl = model.get("view") === "timeline";
+    for (const b of Array.from(tabs.querySelectorAll("button"))) {
+      const on = b.getAttribute("data-view") === (isTl ? "timeline" : "dag");
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      b.classList.toggle("fw-vtab--on", on);
+    }
+    dagBox.hidden = isTl;
+    tlBox.hidden = !isTl;
+    critLine.textContent = t ? criticalLine(t) : "";
+    if (!isTl || !t) return;
+    replaceChildren(tlAxis);
+    replaceChildren(tlScroll);
+    if (!t.steps.length) {
+      tlScroll.append(h(doc, "div", { class: "fw-empty" }, "No steps reported for this run"));
+      return;
+    }
+    const now = Math.max(Date.now(), t.now ?? 0);
+    const width = Math.max(480, (shell.body.clientWidth || 760) - 4);
+    const { axis, rows } = renderTimeline(doc, t, now, {
+      width,
+      zoom,
+      onSelect: selectStep,
+      onZoom: (w) => {
+        zoom = w;
+        drawTimeline();
+      },
+    });
+    tlAxis.append(axis);
+    tlScroll.append(rows);
+    tlReset.hidden = zoom === null;
+    if (t.untimed?.length) {
+      tlScroll.append(h(doc, "div", { class: "fw-dim" }, `${t.untimed.length} step(s) ran without times from the runner: ${t.untimed.join(", ")}`));
+    }
+  };
+  tlReset.addEventListener("click", () => {
+    zoom = null;
+    drawTimeline();
+  });
+  const tick = () => {
+    const t = timingData();
+    const live = !!t && t.end === null && model.get("view") === "timeline";
+    if (live && !ticker) ticker = setInterval(drawTimeline, 1000);
+    if (!live && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  };
+  const onTiming = () => {
+    drawTimeline();
+    tick();
+  };
+  on("change:_timing", onTiming);
+  on("change:view", onTiming);
+  on("change:run_id", () => {
+    zoom = null;
+  });
+
   on("change:_layout", drawDag);
   on("change:run", updateRun);
+  on(["change:_compare", "change:run_id"], compare.update);
   on("change:run_id", setEmptyText);
   on("change:selected_step", onSelected);
   on("change:_step_log", updateLog);
   on("change:last_action", updateLastAction);
   drawDag();
   updateRun();
+  onTiming();
   updateLog();
   updateLastAction();
 
   return () => {
+    if (ticker) clearInterval(ticker);
     dag?.destroy();
     view.dispose();
   };

@@ -1,0 +1,140 @@
+"""Benchmark flowtoy's ``GET /status`` with 1,000 steps: our runner against flowtoy itself.
+
+    python bench/bench_status.py              # prints the figures
+    python bench/bench_status.py --record     # also rewrites its section of RESULTS.md
+
+Ours: a run of 1,000 steps written through the run log (each started and finished with
+an object output, as the executor writes them), served by ``serve_in_thread``. The peer:
+flowtoy 0.4's own ``LocalRunner`` after running the same 1,000 steps (its ``env``
+provider), served by its ``create_app_for_runner`` under uvicorn. Both over real HTTP on
+127.0.0.1 from one httpx client, requests interleaved so load hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import flowwidgets as fw  # noqa: E402
+from flowwidgets.models import Status  # noqa: E402
+from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec  # noqa: E402
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def serve_app(app: Any) -> tuple[str, uvicorn.Server, threading.Thread]:
+    """Serve an ASGI app on a free loopback port from a daemon thread."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
+
+
+def our_runner(tmp: Path, n: int) -> Any:
+    """A LocalRunner whose newest run has ``n`` finished steps with object outputs."""
+    steps = tuple(StepSpec(f"s{i}", call="x:y") for i in range(n))
+    runner = fw.LocalRunner(Pipelines((PipelineSpec("wide", steps=steps),), base_dir=tmp),
+                            db=tmp / "runs.sqlite", data_dir=tmp)
+    log = runner.store
+    run_id, _ = log.create_run(pipeline="wide", kind="batch", trigger="manual",
+                               steps=[(s.name, ()) for s in steps])
+    log.claim_requested("bench")
+    for s in steps:
+        k = log.start_attempt(run_id, s.name)
+        log.finish_attempt(run_id, s.name, k, status=Status.SUCCEEDED,
+                           output={"rows": 1, "path": f"/data/{s.name}"})
+    log.finish_run(run_id, status=Status.SUCCEEDED)
+    return runner
+
+
+def flowtoy_runner(n: int) -> Any:
+    """flowtoy's runner after running ``n`` independent env steps."""
+    from flowtoy.runner import LocalRunner
+
+    logging.getLogger("flowtoy").setLevel(logging.WARNING)
+    runner = LocalRunner({"runner": {"max_workers": 4}, "flow": [
+        {"name": f"s{i}", "source": {"type": "env"},
+         "output": [{"name": "rows", "type": "raw"}, {"name": "path", "type": "raw"}]}
+        for i in range(n)]})
+    runner.run()
+    return runner
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--requests", type=int, default=60)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    from flowtoy.runner_api import create_app_for_runner
+
+    lines = [f"# bench_status  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  "
+             f"{args.steps} steps, {args.requests} requests each, load "
+             f"{os.getloadavg()[0]:.1f} at the start"]
+    print(lines[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = our_runner(Path(tmp), args.steps)
+        toy_url, toy_server, toy_thread = serve_app(create_app_for_runner(
+            flowtoy_runner(args.steps)))
+        with fw.serve_in_thread(runner, start_runner=False) as ours, httpx.Client() as http:
+            urls = {"ours": f"{ours.url}/status", "flowtoy": f"{toy_url}/status"}
+            times: dict[str, list[float]] = {k: [] for k in urls}
+            sizes: dict[str, int] = {}
+            for name, url in urls.items():  # warm up; both answer every step
+                body = http.get(url).json()
+                assert len(body["steps"]) == args.steps, (name, body.get("total_steps"))
+                sizes[name] = len(http.get(url).content)
+            for _ in range(args.requests):
+                for name, url in urls.items():
+                    t = time.perf_counter()
+                    r = http.get(url)
+                    times[name].append((time.perf_counter() - t) * 1000)
+                    assert r.status_code == 200
+        toy_server.should_exit = True
+        toy_thread.join(5)
+    for name, label in (("ours", "flowwidgets runner"), ("flowtoy", "flowtoy 0.4 (peer)")):
+        ms = times[name]
+        line = (f"GET /status  {label:<20} p50 {statistics.median(ms):6.2f} ms   "
+                f"p95 {pct(ms, 95):6.2f} ms   min {min(ms):6.2f} ms   body {sizes[name]:,} B")
+        print(line)
+        lines.append(line)
+    ratio = statistics.median(times["ours"]) / statistics.median(times["flowtoy"])
+    lines.append(f"ratio ours/flowtoy at p50: {ratio:.2f}; load {os.getloadavg()[0]:.1f} "
+                 "at the end")
+    print(lines[-1])
+    if args.record:
+        from _record import record  # type: ignore[import-not-found]
+
+        record("bench_status",
+               "flowtoy's /status with 1,000 steps (`python bench/bench_status.py`)",
+               "Our runner's flowtoy-compatible /status against flowtoy's own server, same "
+               "1,000 steps, requests interleaved over real HTTP on 127.0.0.1.", lines)
+
+
+if __name__ == "__main__":
+    main()

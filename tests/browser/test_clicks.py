@@ -1,0 +1,135 @@
+"""Clicks that land, in Voilà and chromium against a real runner: a standalone
+PipelineCards opens the clicked run below itself; a DAG node click at 1024×700 brings the
+step's panel into view and frames the node; Cancel run stops a long shell step (its
+process is gone) and the view shows the run cancelled.
+
+The notebook is tests/browser/notebooks/standalone_cards.ipynb (``fw.PipelineCards(src)``
+and nothing else), served by the ``voila`` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _browser_kit import ARTIFACTS, assert_no_tracebacks
+
+from flowwidgets.demo import _ui
+from flowwidgets.models import Status
+from flowwidgets.runner._local import LocalRunner
+from flowwidgets.runner.serve import serve_in_thread
+from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
+
+pytestmark = [pytest.mark.integration]
+
+NOTEBOOK = Path(__file__).with_name("notebooks") / "standalone_cards.ipynb"
+
+
+def _pipelines(base: Path) -> Pipelines:
+    # a wide, deep DAG so the step panel starts below the fold at 1024×700
+    steps = [StepSpec("extract", run="echo extracted")]
+    for i in range(4):
+        steps.append(StepSpec(f"part_{i}", depends_on=("extract",),
+                              run=f"echo part {i}; [ {i} != 2 ] || "
+                                  "{ [ ! -f fail.flag ] || { echo 'bad row 7' >&2; exit 2; }; }"))
+    steps.append(StepSpec("merge", depends_on=tuple(f"part_{i}" for i in range(4)),
+                          run="echo merged"))
+    steps.append(StepSpec("publish", depends_on=("merge",), run="echo published"))
+    orders = PipelineSpec("orders", tuple(steps))
+    slow = PipelineSpec("slow", (
+        StepSpec("prepare", run="echo ready"),
+        StepSpec("crunch", depends_on=("prepare",),
+                 run="echo $$ > crunch.pid; exec sleep 600"),
+    ))
+    return Pipelines((orders, slow), base_dir=base)
+
+
+@pytest.fixture
+def served(tmp_path: Path, cleanup) -> Iterator[tuple[LocalRunner, str]]:
+    runner = LocalRunner(_pipelines(tmp_path), db=tmp_path / "runs.sqlite",
+                         data_dir=tmp_path, tick_s=0.1)
+    server = serve_in_thread(runner, port=0)
+    cleanup.callback(server.stop)  # after the page closed
+    yield runner, server.url
+
+
+def _open(page, voila, url: str, monkeypatch) -> None:
+    monkeypatch.setattr(_ui, "dashboard_notebook", lambda: NOTEBOOK)
+    ui = voila(url)
+    page.goto(ui.url, timeout=90_000)
+    page.locator('.fw-root.fw-cards[data-ready="1"] article.fw-card').first.wait_for(
+        timeout=90_000)
+    assert_no_tracebacks(page)
+
+
+def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
+        page, voila, served, tmp_path, monkeypatch):
+    runner, url = served
+    (tmp_path / "fail.flag").touch()
+    failed = runner.run_now("orders")
+    assert runner.wait(failed, 30).status is Status.FAILED
+    page.set_viewport_size({"width": 1024, "height": 700})
+    _open(page, voila, url, monkeypatch)
+    assert page.locator(".fw-root.fw-run").count() == 0, "nothing below before a click"
+
+    page.locator(f'button.fw-sq[data-run-id="{failed}"]').click()
+    view = page.locator('.fw-root.fw-run[data-ready="1"]')
+    view.wait_for(timeout=30_000)
+    head = page.locator(".fw-run .fw-run-head")
+    head.filter(has_text=failed).wait_for(timeout=30_000)
+    assert "failed" in head.inner_text().lower()
+    # the run view is below the cards, not in place of them
+    cards_box = page.locator(".fw-root.fw-cards").bounding_box()
+    view_box = view.bounding_box()
+    assert cards_box and view_box and view_box["y"] >= cards_box["y"] + cards_box["height"] - 1
+    page.screenshot(path=str(ARTIFACTS / "clicks-card-opens-run.png"), full_page=True)
+
+    # a node click: the panel comes into view and the node is framed
+    page.evaluate("window.scrollTo(0, 0)")
+    node = page.locator('.fw-run g.fw-node[data-step="part_2"]')
+    node.scroll_into_view_if_needed()
+    node.click()
+    panel = page.locator(".fw-run .fw-log-head").filter(has_text="part_2")
+    panel.wait_for(timeout=15_000)
+    page.locator(".fw-run pre.fw-log-error").filter(has_text="bad row 7").wait_for(
+        timeout=15_000)
+    time.sleep(0.3)
+    inside = panel.evaluate("e => { const r = e.getBoundingClientRect();"
+                            " return r.top >= 0 && r.bottom <= window.innerHeight; }")
+    assert inside, "the step panel is out of view after the click"
+    ring = page.locator('.fw-run g.fw-node--selected[data-step="part_2"] rect.fw-node-ring')
+    assert ring.evaluate("e => getComputedStyle(e).visibility") == "visible"
+    page.screenshot(path=str(ARTIFACTS / "clicks-node-panel-in-view.png"))
+
+
+def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
+        page, voila, served, tmp_path, monkeypatch):
+    runner, url = served
+    run_id = runner.run_now("slow")
+    pid_file = tmp_path / "crunch.pid"
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pid = int(pid_file.read_text())
+    _open(page, voila, url, monkeypatch)
+    page.locator(f'button.fw-sq[data-run-id="{run_id}"]').click()
+    button = page.locator('.fw-run .fw-actions button[data-action="cancel"]')
+    button.wait_for(timeout=30_000)
+    button.click()
+    dialog = page.locator('.fw-run [role="alertdialog"]')
+    assert "Cancel run" in dialog.inner_text() and "Keep running" in dialog.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "clicks-cancel-confirm.png"), full_page=True)
+    dialog.locator(".fw-btn--primary").click()
+    page.locator(".fw-run .fw-run-head .fw-pill--cancelled").wait_for(timeout=30_000)
+    page.locator(".fw-run .fw-last-action").filter(has_text="cancelled").wait_for(
+        timeout=10_000)
+    assert runner.store.get_run(run_id).status is Status.CANCELLED
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    crunch = page.locator('.fw-run g.fw-node[data-step="crunch"]')
+    assert "fw-node--cancelled" in crunch.get_attribute("class")
+    assert page.locator('.fw-run .fw-actions button[data-action="cancel"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / "clicks-cancelled.png"), full_page=True)

@@ -1,0 +1,140 @@
+"""The History section of the dashboard notebook in Voilà, in chromium, against a real demo
+runner holding the demo's two weeks of imported history plus its real runs: marks for the
+history, the grid's failing row, brushing filters the Runs table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from _browser_kit import ARTIFACTS, assert_no_tracebacks
+from _demo import PACE, DemoRunner, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo_runner(tmp_path_factory):
+    """One demo runner for the module, as `flowwidgets demo` makes it (imported history,
+    then three real rounds). The tests only read it."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FLOWWIDGETS_DEMO_PACE", PACE)
+    runner = DemoRunner(tmp_path_factory.mktemp("hist"))
+    yield runner
+    runner.stop_server()
+    mp.undo()
+
+
+def open_history(page, ui) -> None:
+    page.goto(ui.url, timeout=90_000)
+    page.locator('.fw-root.fw-cards[data-ready="1"] article.fw-card').first.wait_for(
+        timeout=90_000)
+    assert_no_tracebacks(page)
+    page.locator('.fw-navbar .fw-tab[data-key="history"]').click()
+    page.locator(".fw-history .fw-history-marks .fw-mark").first.wait_for(timeout=60_000)
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_history_shows_marks_grid_and_failures(page, voila, demo_runner):
+    assert demo_runner.imported > 1500
+    open_history(page, voila(demo_runner.url))
+    hist = page.locator(".fw-root.fw-history")
+    meta = hist.locator(".fw-history-meta").text_content()
+    assert "imported runs" in meta and "bucketed" in meta, meta
+    assert hist.locator(".fw-history-marks .fw-mark").count() > 200
+    assert hist.locator(".fw-history-marks .fw-mark--failed").count() >= 3
+    groups = hist.locator(".fw-fgroup")
+    wait_until(lambda: groups.count() == 3, 30, "three causes of failure")
+    assert "amount column missing in batch <n>" in groups.first.text_content()
+    trend = hist.locator('tr[data-pipeline="warehouse_etl"] .fw-trend').text_content()
+    assert trend.endswith("slower"), trend
+    shot(page, "history-every-pipeline-dark")
+
+    hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
+    grid = hist.locator("svg.fw-history-gridsvg")
+    grid.wait_for(timeout=30_000)
+    hist.locator(".fw-history-band").wait_for(timeout=10_000)
+    red = grid.locator('rect.fw-gcell--failed[data-step="merge_payments"]')
+    assert red.count() >= 1  # the failing step's red row (the real failed run at least)
+    assert grid.locator("rect.fw-gcell--failed:not([data-step='merge_payments'])").count() == 0
+    assert hist.locator(".fw-history-marks .fw-mark--restart").count() == 2
+    shot(page, "history-warehouse-dark")
+    # the light palette (JupyterLab's light theme) on the same view
+    hist.evaluate("e => e.classList.add('fw-theme-light')")
+    shot(page, "history-warehouse-light")
+    hist.evaluate("e => e.classList.remove('fw-theme-light')")
+
+    # a red cell opens that run with the step selected
+    cell = red.last
+    run_id = cell.get_attribute("data-run-id")
+    cell.click()
+    page.locator(".fw-navbar .fw-crumb[aria-current=page]").filter(
+        has_text=f"Run {run_id}").wait_for(timeout=15_000)
+    page.locator('.fw-run g.fw-node--selected[data-step="merge_payments"]').wait_for(
+        timeout=15_000)
+
+
+def test_brushing_filters_the_runs_table(page, voila, demo_runner):
+    open_history(page, voila(demo_runner.url))
+    hist = page.locator(".fw-root.fw-history")
+    hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
+    hist.locator(".fw-history-band").wait_for(timeout=30_000)
+    box = hist.locator("svg.fw-history-svg").bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.45, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.up()
+    note = hist.locator(".fw-history-brush")
+    note.locator('[data-action="show-runs"]').wait_for(timeout=15_000)
+    text = note.text_content()
+    assert "selected" in text and "runs" in text
+    shot(page, "history-brushed")
+    note.locator('[data-action="show-runs"]').click()
+    table = page.locator(".fw-root.fw-jobs")
+    rows = table.locator("tbody tr[data-run-id]")
+    rows.first.wait_for(timeout=30_000)
+    crumbs = page.locator(".fw-navbar .fw-crumb").evaluate_all(
+        "els => els.map(e => e.textContent.trim())")
+    assert crumbs[:2] == ["Runs", "warehouse_etl"] and crumbs[2].endswith("UTC"), crumbs
+    lo, hi = (datetime.fromisoformat(x.strip().replace(" ", "T") + "+00:00")
+              for x in crumbs[2].removesuffix("UTC").split("–"))
+    ids = rows.evaluate_all("els => els.map(e => e.dataset.runId)")
+    total = int(table.locator(".fw-count").text_content().split(" of ")[1].split()[0])
+    # 10 % of 14 days of hourly runs: about 34 of them, not the 339 of the pipeline
+    assert 20 <= total <= 50, total
+    for run_id in ids:
+        run = demo_runner.api(f"runs/{run_id}")
+        started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
+        assert run["pipeline"] == "warehouse_etl"
+        assert lo.replace(second=0) <= started.replace(second=0, microsecond=0) <= hi, run_id
+    shot(page, "history-brush-runs-table")
+
+
+def test_compare_with_the_previous_success(page, voila, demo_runner):
+    failed = demo_runner.failed_warehouse_run()
+    page.goto(voila(demo_runner.url).url, timeout=90_000)
+    page.locator(f'.fw-cards button.fw-sq--failed[data-run-id="{failed}"]').click(
+        timeout=90_000)
+    run = page.locator(".fw-root.fw-run")
+    run.locator("svg.fw-dag g.fw-node--failed").wait_for(timeout=20_000)
+    run.locator('button[data-action="compare"]').click()
+    table = run.locator(".fw-cmp-table")
+    table.wait_for(timeout=20_000)
+    rows = table.locator("tbody tr")
+    assert rows.first.get_attribute("data-step") == "merge_payments"
+    assert "new failure" in rows.first.text_content()
+    changes = rows.evaluate_all("els => els.map(e => [e.dataset.step, e.className])")
+    slower = [s for s, cls in changes if "fw-cmp-row--slower" in cls]
+    steps = [s for s, _ in changes]
+    if slower:  # slowdowns come right after the new failure, biggest first
+        assert steps[1:1 + len(slower)] == slower
+    assert "First differing error · merge_payments" in run.locator(".fw-cmp-err").text_content()
+    head = run.locator(".fw-cmp-head").text_content()
+    assert f"B {failed[:24]}" in head or "B " in head
+    run.locator(".fw-cmp-section").screenshot(path=str(ARTIFACTS / "compare-in-run-view.png"))

@@ -1,0 +1,96 @@
+"""``SqliteRunLog.step_states`` (one join, times and output keys computed by SQLite) gives
+exactly what the generic ``RunLog.step_states`` builds from records and outputs, and
+flowtoy's ``/status`` serves it."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from _api_support import TestClient, make_runner
+
+from flowwidgets.models import Status
+from flowwidgets.runner.api import create_app
+from flowwidgets.runner.sqlite import SqliteRunLog
+from flowwidgets.runner.store import RunLog, StepState
+
+STEPS = [("dict", []), ("list", []), ("none", []), ("failed", []), ("running", []),
+         ("pending", ["failed"]), ("keys <b>&</b>", []), ("odd keys", [])]
+
+
+def _history(log: SqliteRunLog) -> tuple[str, str]:
+    """A run with a step in every state, and a restart that reuses one step."""
+    run_id, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual", steps=STEPS)
+    log.claim_requested("w")
+    for step, output in (("dict", {"rows": 3, "b": None, "a": [1]}), ("list", [1, 2]),
+                         ("keys <b>&</b>", {"<i>x</i>": 1, "é": 2}),
+                         ("odd keys", {1: "a", None: "b", 2.5: "c"})):
+        n = log.start_attempt(run_id, step)
+        log.finish_attempt(run_id, step, n, status=Status.SUCCEEDED, output=output)
+    n = log.start_attempt(run_id, "none")
+    log.finish_attempt(run_id, "none", n, status=Status.SUCCEEDED)
+    n = log.start_attempt(run_id, "failed")
+    log.finish_attempt(run_id, "failed", n, status=Status.FAILED, error="KeyError: 'sku'")
+    log.set_step_status(run_id, "failed", Status.FAILED)
+    log.start_attempt(run_id, "running")
+    restart, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                steps=STEPS, reused={"dict": run_id})
+    return run_id, restart
+
+
+def test_the_one_query_equals_the_generic_reading(tmp_path: Path) -> None:
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        run_id, restart = _history(log)
+        for rid in (run_id, restart, "no-such-run"):
+            fast = log.step_states(rid)
+            assert fast == RunLog.step_states(log, rid)
+            assert all(isinstance(s, StepState) for s in fast)
+        states = {s.name: s for s in log.step_states(run_id)}
+        assert states["dict"].output_keys == ["rows", "b", "a"]  # the object's order
+        assert states["list"].output_keys == states["none"].output_keys == []
+        assert states["keys <b>&</b>"].output_keys == ["<i>x</i>", "é"]
+        assert states["odd keys"].output_keys == ["1", "null", "2.5"]  # as JSON has them
+        assert states["failed"].error == "KeyError: 'sku'"
+        assert states["running"].finished_ms is None and states["running"].started_ms
+        assert states["pending"].started_ms is None
+        steps = {s.name: s for s in log.get_steps(run_id)}
+        assert states["dict"].started_ms / 1000 == steps["dict"].started_at.timestamp()
+        assert {s.name: s.output_keys for s in log.step_states(restart)}["dict"] == \
+            ["rows", "b", "a"]  # reused: the copied output
+
+
+def test_status_serves_the_steps_with_epoch_times(tmp_path: Path) -> None:
+    runner = make_runner(tmp_path)
+    try:
+        run_id, _ = _history(runner.store)  # type: ignore[arg-type]
+        log = runner.store
+        with TestClient(create_app(runner)) as client:
+            body = client.get("/status", params={"pipeline": "orders"}).json()
+        assert body["run_id"] == run_id and body["total_steps"] == len(STEPS)
+        assert body["running_steps"] == ["running"] and body["current_step"] == "running"
+        assert body["completed_steps"] == 6
+        for s in log.get_steps(run_id):
+            got = body["steps"][s.name]
+            assert got["state"] == s.status
+            assert got["started_at"] == (s.started_at.timestamp() if s.started_at else None)
+            assert got["ended_at"] == (s.finished_at.timestamp() if s.finished_at else None)
+        assert body["steps"]["failed"]["notes"] == ["KeyError: 'sku'"]
+        assert body["steps"]["dict"]["outputs"] == ["rows", "b", "a"]
+    finally:
+        runner.stop()
+
+
+def test_a_version_4_file_gets_its_output_keys(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with SqliteRunLog(path) as log:
+        run_id, _ = _history(log)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # as schema v4 left it: no keys column
+        conn.execute("ALTER TABLE outputs DROP COLUMN keys")
+        conn.execute("PRAGMA user_version = 4")
+    finally:
+        conn.close()
+    with SqliteRunLog(path) as log:
+        assert log.step_states(run_id) == RunLog.step_states(log, run_id)
+        assert {s.name: s.output_keys for s in log.step_states(run_id)}["dict"] == \
+            ["rows", "b", "a"]
