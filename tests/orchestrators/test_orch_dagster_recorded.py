@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
+import time
 
 import httpx
 import pytest
 from _cassette import Cassette, dagster_source, replay_client
 
 from flowwidgets import errors
+from flowwidgets.live import Poller
 from flowwidgets.models import Status
 from flowwidgets.sources import connect
 from flowwidgets.sources.dagster import connect_dagster, connect_dagster_async, detect_dagster
@@ -361,3 +364,32 @@ def test_connect_dagster_and_its_async_twin():
     with pytest.raises(errors.RunnerUnavailable, match="no Dagster webserver"):
         connect_dagster(BASE, client=httpx.Client(transport=httpx.MockTransport(
             lambda r: httpx.Response(404, text="nothing"))))
+
+
+def test_the_poller_goes_quiet_when_idle_and_reports_a_dagster_that_went_away():
+    c = Cassette.load("dagster_poll")
+    gone = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if all(c.used):  # both recorded polls answered: the server goes away
+            gone.set()
+            raise httpx.ConnectError("connection refused", request=request)
+        return c.handler(request)
+
+    src = dagster_source(BASE, httpx.Client(transport=httpx.MockTransport(handler)), c.clock)
+    events: list = []
+    poller = Poller(src, interval=0.05, min_backoff=0.05, max_backoff=0.1)
+    unsubscribe = poller.subscribe(events.append)
+    try:
+        deadline = time.monotonic() + 10
+        while not any(e.kind == "disconnected" for e in events):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.02)
+    finally:
+        unsubscribe()
+        src.close()
+    kinds = [e.kind for e in events]
+    # connected, changed (everything is new), the idle poll says nothing, then the outage
+    assert kinds == ["connected", "changed", "disconnected"], kinds
+    assert gone.is_set() and "connection" in events[-1].error
+    assert not poller.connected
