@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,20 @@ from flowwidgets.sources._dagster_parse import (
     parse_run,
     parse_runs,
 )
+from flowwidgets.sources._dagster_poll import PollState
+from flowwidgets.sources._dagster_poll import snapshot as poll_snapshot
+from flowwidgets.sources._dagster_queries import (
+    CAPTURED,
+    EVENTS,
+    JOB_PLAN,
+    JOBS,
+    LAUNCH,
+    REEXECUTE,
+    RUN,
+    RUNS,
+    STEP_STATS,
+    TERMINATE,
+)
 from flowwidgets.sources._http import Request
 
 __all__ = ["DagsterFlavour"]
@@ -43,67 +57,9 @@ MAX_RUNS = 1000
 """Most runs one listing asks Dagster for (offset + limit)."""
 EVENT_PAGE = 1000
 MAX_EVENT_PAGES = 20
-POLL_OVERLAP = 5.0
-"""Seconds the idle poll looks back before the newest update it has seen (clock steps and
-updates committed out of order)."""
-POLL_LIMIT = 200
 WEEK_LIMIT = 5000
 """Most finished runs of the last 7 days the cards read for the failure rates (beyond it
 the rates are left out rather than guessed)."""
-
-JOBS = ("query FwJobs { repositoriesOrError { " + ERR + " ... on RepositoryConnection { "
-        "nodes { name location { name } jobs { name description schedules { name "
-        "cronSchedule executionTimezone scheduleState { status nextTick { timestamp } } } "
-        "sensors { name } } } } } }")
-RUNS = ("query FwRuns($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, "
-        "limit: $limit) { " + ERR + " ... on Runs { count results { " + RUN_FIELDS + " } } } }")
-STEP_STATS = ("query FwFailedSteps($filter: RunsFilter) { runsOrError(filter: $filter) { "
-              + ERR + " ... on Runs { results { runId stepStats { stepKey status } } } } }")
-RUN = ("query FwRun($runId: ID!) { runOrError(runId: $runId) { " + ERR + " ... on Run { "
-       + RUN_FIELDS + " canTerminate hasReExecutePermission hasTerminatePermission "
-       "stepKeysToExecute runConfig pipelineSnapshotId "
-       "executionPlan { steps { key inputs { dependsOn { key } } } } "
-       "stepStats { stepKey status startTime endTime attempts { startTime endTime } } } } }")
-JOB_PLAN = ("query FwJobPlan($job: PipelineSelector!, $config: RunConfigData) { "
-            "executionPlanOrError(pipeline: $job, mode: \"default\", runConfigData: $config) "
-            "{ " + ERR + " ... on ExecutionPlan { steps { key inputs { dependsOn { key } } } } "
-            "} }")
-_ERROR = "message className stack"
-EVENTS = ("query FwRunEvents($runId: ID!, $after: String, $limit: Int) { logsForRun(runId: "
-          "$runId, afterCursor: $after, limit: $limit) { " + ERR + " ... on EventConnection "
-          "{ cursor hasMore events { __typename ... on MessageEvent { message stepKey level "
-          "timestamp } ... on ExecutionStepFailureEvent { error { " + _ERROR + " cause { "
-          + _ERROR + " } } } ... on LogsCapturedEvent { fileKey stepKeys } } } } }")
-CAPTURED = ("query FwCapturedLogs($logKey: [String!]!) { capturedLogs(logKey: $logKey) { "
-            "stdout stderr } }")
-POLL = ("query FwPoll($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, "
-        "limit: $limit) { " + ERR + " ... on Runs { results { " + RUN_FIELDS + " } } } "
-        "workspaceOrError { " + ERR + " ... on Workspace { locationEntries { name "
-        "updatedTimestamp } } } repositoriesOrError { " + ERR + " ... on RepositoryConnection "
-        "{ nodes { name schedules { name scheduleState { status } } } } } }")
-_LAUNCHED = "__typename ... on LaunchRunSuccess { run { runId } } " + ERR
-LAUNCH = ("mutation FwLaunchRun($params: ExecutionParams!) { launchRun(executionParams: "
-          "$params) { " + _LAUNCHED + " } }")
-REEXECUTE = ("mutation FwReexecute($exec: ExecutionParams, $re: ReexecutionParams) { "
-             "launchRunReexecution(executionParams: $exec, reexecutionParams: $re) { "
-             + _LAUNCHED + " } }")
-TERMINATE = ("mutation FwTerminate($runId: String!) { terminateRun(runId: $runId, "
-             "terminatePolicy: SAFE_TERMINATE) { __typename ... on TerminateRunSuccess { run "
-             "{ runId status } } ... on TerminateRunFailure { message } " + ERR + " } }")
-
-
-@dataclass(frozen=True, slots=True)
-class _PollState:
-    """What the idle poll compares against: each run's (status, update time), the newest
-    update seen, the workspace fingerprint and the snapshot last returned."""
-
-    seen: dict[str, tuple[str, float | None]]
-    since: float | None
-    fingerprint: Any
-    snap: Snapshot
-    due: datetime | None
-    """When a card's next tick passes: the cards are read again then."""
-
 
 class DagsterFlavour(Flavour):
     """Plans for the Dagster webserver's ``/graphql`` (see :mod:`flowwidgets.sources.dagster`).
@@ -119,7 +75,7 @@ class DagsterFlavour(Flavour):
         self._lock = threading.Lock()
         self._jobs: dict[str, JobInfo] | None = None
         self._done: OrderedDict[str, str] = OrderedDict()
-        self._poll: _PollState | None = None
+        self._poll: PollState | None = None
         self._plans: OrderedDict[str, dict[str, tuple[str, ...]]] = OrderedDict()
 
     # ---- jobs and names ----------------------------------------------------------------
@@ -364,59 +320,9 @@ class DagsterFlavour(Flavour):
     # ---- the idle poll -----------------------------------------------------------------
 
     def snapshot(self) -> Plan[Snapshot]:
-        """One request when nothing changed, whatever the number of jobs: the runs updated
-        since the last poll (with an overlap), the code locations' update times and the
-        schedules' states. Cards are read again only for jobs whose runs changed (all of
-        them when the workspace changed or a next tick passed); the details of active runs
-        are read on every poll (their steps move while the run's summary does not)."""
-        with self._lock:
-            prev = self._poll
-        flt = {} if prev is None or prev.since is None else {
-            "updatedAfter": prev.since - POLL_OVERLAP}
-        data = yield from gql("FwPoll", POLL, {"filter": flt,
-                                               "limit": 50 if prev is None else POLL_LIMIT})
-        ep = "POST /graphql FwPoll"
-        infos, _ = parse_runs(union(data, "runsOrError", "Runs", ep), ep, "data.runsOrError")
-        fingerprint = (union(data, "workspaceOrError", "Workspace", ep),
-                       union(data, "repositoriesOrError", "RepositoryConnection", ep))
-        seen = dict(prev.seen) if prev else {}
-        changed = [i for i in infos if seen.get(i.run_id) != (i.raw_status, i.updated)]
-        full = (prev is None or fingerprint != prev.fingerprint
-                or (prev.due is not None and self._clock() >= prev.due))
-        if prev is not None and not full and not changed and not any(
-                isinstance(r, RunDetail) for r in prev.snap.runs.values()):
-            return prev.snap
-        if full:
-            jobs = yield from self._read_jobs()
-            pipes = yield from self._cards(jobs)
-        else:
-            assert prev is not None
-            jobs = yield from self._known_jobs()
-            touched = {self._name_of(i) for i in changed} & set(jobs)
-            pipes = dict(prev.snap.pipelines)
-            pipes.update((yield from self._cards({n: jobs[n] for n in touched})))
-        runs: dict[str, Any] = {k: (v.run if isinstance(v, RunDetail) else v)
-                                for k, v in (prev.snap.runs.items() if prev else ())}
-        failed = yield from self._failed_steps([i.run_id for i in changed
-                                                if i.status is Status.FAILED])
-        for i in changed:
-            runs[i.run_id] = i.to_run(self._name_of(i), failed.get(i.run_id))
-            seen[i.run_id] = (i.raw_status, i.updated)
-        newest = sorted(runs.values(), key=lambda r: (r.extra.get("created_at") is None,
-                                                      r.extra.get("created_at")), reverse=True)
-        runs = {r.run_id: r for r in newest[:50]}
-        for r in [r for r in runs.values() if r.status.is_active][:10]:
-            try:
-                runs[r.run_id] = yield from self.run(r.run_id)
-            except errors.NotFound:
-                runs.pop(r.run_id, None)
-        updates = [i.updated for i in infos if i.updated is not None]
-        since = max([*updates, *([prev.since] if prev and prev.since else [])], default=None)
-        ticks = [p.next_run_at for p in pipes.values() if p.next_run_at is not None]
-        snap = Snapshot(pipes, runs)
-        with self._lock:
-            self._poll = _PollState(seen, since, fingerprint, snap, min(ticks, default=None))
-        return snap
+        """One request when nothing changed, whatever the number of jobs (see
+        :func:`~._dagster_poll.snapshot`)."""
+        return (yield from poll_snapshot(self))
 
     # ---- actions -----------------------------------------------------------------------
 
