@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,7 +36,7 @@ from flowwidgets.sources._dagster_parse import (
     parse_run,
     parse_runs,
 )
-from flowwidgets.sources._dagster_poll import PollState
+from flowwidgets.sources._dagster_poll import POLL_LIMIT, POLL_OVERLAP, PollState
 from flowwidgets.sources._dagster_poll import snapshot as poll_snapshot
 from flowwidgets.sources._dagster_queries import (
     CAPTURED,
@@ -48,6 +49,7 @@ from flowwidgets.sources._dagster_queries import (
     RUNS,
     STEP_STATS,
     TERMINATE,
+    TOUCHED,
 )
 from flowwidgets.sources._http import Request
 
@@ -57,6 +59,9 @@ MAX_RUNS = 1000
 """Most runs one listing asks Dagster for (offset + limit)."""
 EVENT_PAGE = 1000
 MAX_EVENT_PAGES = 20
+CARDS_TTL = 300.0
+"""Seconds the cards of jobs whose runs did not change are reused by :meth:`pipelines`
+(after that all are read again: the 7-day window moves)."""
 WEEK_LIMIT = 5000
 """Most finished runs of the last 7 days the cards read for the failure rates (beyond it
 the rates are left out rather than guessed)."""
@@ -77,6 +82,10 @@ class DagsterFlavour(Flavour):
         self._done: OrderedDict[str, str] = OrderedDict()
         self._poll: PollState | None = None
         self._plans: OrderedDict[str, dict[str, tuple[str, ...]]] = OrderedDict()
+        self._card_cache: tuple[dict[str, JobInfo], dict[str, Pipeline]] | None = None
+        self._cards_since: float | None = None
+        self._cards_seen: dict[str, float] = {}
+        self._cards_at = 0.0
 
     # ---- jobs and names ----------------------------------------------------------------
 
@@ -164,15 +173,54 @@ class DagsterFlavour(Flavour):
         out: dict[str, Pipeline] = {}
         for n, name in enumerate(names):
             infos, total = parse_runs(union(data, f"r{n}", "Runs", ep), ep, f"data.r{n}")
+            self._saw(infos)
             recent = tuple(i.to_run(name) for i in infos)
             c = counts.get(name, [0, 0])
             out[name] = build_pipeline(name, jobs[name], recent, total,
                                        (c[0], c[1]) if complete else None)
         return out
 
+    def _saw(self, infos: tuple[RunInfo, ...]) -> None:
+        """Remember the runs the cards have read (id → update time) and the newest update;
+        entries older than the look-back are dropped."""
+        with self._lock:
+            for i in infos:
+                if i.updated is not None:
+                    self._cards_seen[i.run_id] = i.updated
+            if self._cards_seen:
+                self._cards_since = max(self._cards_seen.values())
+                cut = self._cards_since - 2 * POLL_OVERLAP
+                self._cards_seen = {k: v for k, v in self._cards_seen.items() if v >= cut}
+
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
+        """The job list, then the cards: all of them on the first call and every
+        CARDS_TTL seconds; in between only those of jobs that are new, changed (schedule,
+        next tick) or whose runs were updated since the last read (one cheap request says
+        which), the others reused."""
         jobs = yield from self._read_jobs()
-        cards = yield from self._cards(jobs)
+        with self._lock:
+            cached, since, at = self._card_cache, self._cards_since, self._cards_at
+        if cached is None or time.monotonic() - at > CARDS_TTL or since is None:
+            with self._lock:
+                self._cards_at = time.monotonic()
+            cards = yield from self._cards(jobs)
+        else:
+            data = yield from gql("FwTouched", TOUCHED, {
+                "filter": {"updatedAfter": since - POLL_OVERLAP}, "limit": POLL_LIMIT})
+            ep = "POST /graphql FwTouched"
+            rows, _ = parse_runs(union(data, "runsOrError", "Runs", ep), ep,
+                                 "data.runsOrError")
+            with self._lock:
+                seen = dict(self._cards_seen)
+            fresh = [r for r in rows if seen.get(r.run_id) != r.updated]
+            touched = {self._name_of(r) for r in fresh} if len(rows) < POLL_LIMIT \
+                else set(jobs)
+            touched |= {n for n, j in jobs.items() if cached[0].get(n) != j}
+            cards = {n: cached[1][n] for n in jobs if n in cached[1] and n not in touched}
+            cards.update((yield from self._cards({n: jobs[n] for n in touched if n in jobs})))
+            self._saw(rows)
+        with self._lock:
+            self._card_cache = (dict(jobs), dict(cards))
         return tuple(cards[n] for n in sorted(cards))
 
     def _list(self, flt: dict[str, Any], limit: int) -> Plan[tuple[tuple[RunInfo, ...], int]]:

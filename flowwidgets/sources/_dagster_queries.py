@@ -10,7 +10,7 @@ from flowwidgets.sources._dagster_gql import ERROR_FIELDS as ERR
 from flowwidgets.sources._dagster_parse import RUN_FIELDS
 
 __all__ = ["CAPTURED", "EVENTS", "JOBS", "JOB_PLAN", "LAUNCH", "POLL", "REEXECUTE", "RUN",
-           "RUNS", "STEP_STATS", "TERMINATE"]
+           "RUNS", "STEP_STATS", "TERMINATE", "TOUCHED"]
 
 JOBS = ("query FwJobs { repositoriesOrError { " + ERR + " ... on RepositoryConnection { "
         "nodes { name location { name } jobs { name description schedules { name "
@@ -42,6 +42,8 @@ POLL = ("query FwPoll($filter: RunsFilter, $limit: Int) { runsOrError(filter: $f
         "workspaceOrError { " + ERR + " ... on Workspace { locationEntries { name "
         "updatedTimestamp } } } repositoriesOrError { " + ERR + " ... on RepositoryConnection "
         "{ nodes { name schedules { name scheduleState { status } } } } } }")
+TOUCHED = ("query FwTouched($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, "
+           "limit: $limit) { " + ERR + " ... on Runs { results { " + RUN_FIELDS + " } } } }")
 _LAUNCHED = "__typename ... on LaunchRunSuccess { run { runId } } " + ERR
 LAUNCH = ("mutation FwLaunchRun($params: ExecutionParams!) { launchRun(executionParams: "
           "$params) { " + _LAUNCHED + " } }")

@@ -93,6 +93,26 @@ def test_jobs_become_cards_in_two_requests():
     assert cards_call["w"]["createdAfter"] == int(c.clock.timestamp()) - 7 * 86400
 
 
+def test_cards_are_read_again_only_for_jobs_with_new_runs():
+    c = Cassette.load("dagster_pipelines_again")
+    with source(c) as src:
+        first = {p.name: p for p in src.pipelines()}
+        n = len(c.seen)
+        second = {p.name: p for p in src.pipelines()}
+        assert len(c.seen) - n == 2  # the job list and "which runs changed": nothing did
+        third = {p.name: p for p in src.pipelines()}
+    c.assert_all_used()
+    assert second == first
+    cards_calls = calls(c, "FwCards")
+    assert len(cards_calls) == 2  # all the cards, then fw_sensed's alone
+    assert cards_calls[1]["r0"] == {"pipelineName": "fw_sensed"}
+    assert cards_calls[1]["w"]["pipelineName"] == "fw_sensed"
+    assert third["fw_sensed"].total_runs == (first["fw_sensed"].total_runs or 0) + 1
+    assert third["fw_diamond"] is first["fw_diamond"]  # reused, not read again
+    touched = calls(c, "FwTouched")
+    assert len(touched) == 2 and touched[0]["filter"]["updatedAfter"] > 0
+
+
 def test_runs_pages_filters_and_failed_steps():
     c = Cassette.load("dagster_runs")
     with source(c) as src:
