@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,22 +37,34 @@ def _stream(runner: LocalRunner, *, after: float, during: Callable[[], None] | N
             headers: dict[str, str] | None = None, params: dict | None = None,
             keepalive_s: float = 15.0, poll_s: float = 0.02, during_at: float = 0.15
             ) -> tuple[int, list[dict[str, str]]]:
-    """Open the stream, run ``during`` ``during_at`` s in, stop the server after
-    ``after`` s."""
+    """Open the stream; once its first frame arrived (the stream is open, whatever the
+    machine's load), run ``during`` ``during_at`` s later, and stop the server ``after`` s
+    after the first frame (counted from the end of ``during`` when it runs late)."""
     app = create_app(runner, events_poll_s=poll_s, keepalive_s=keepalive_s)
-    timers = [threading.Timer(after, app.state.stopping.set)]
-    if during is not None:
-        timers.append(threading.Timer(during_at, during))
+    opened = threading.Event()
+
+    def drive() -> None:
+        if not opened.wait(60):
+            app.state.stopping.set()
+            return
+        began = time.monotonic()
+        if during is not None:
+            time.sleep(during_at)
+            during()
+        time.sleep(max(after - (time.monotonic() - began), 0.1 if during else 0.0))
+        app.state.stopping.set()
+
+    driver = threading.Thread(target=drive, daemon=True)
     with TestClient(app) as c:
-        for t in timers:
-            t.start()
-        try:
-            r = c.get("/api/events", headers=headers, params=params)
-        finally:
-            for t in timers:
-                t.cancel()
-                t.join()
-    return r.status_code, _parse(r.text)
+        driver.start()
+        with c.stream("GET", "/api/events", headers=headers, params=params) as r:
+            chunks = []
+            for chunk in r.iter_text():
+                chunks.append(chunk)
+                opened.set()
+            opened.set()
+        driver.join(60)
+    return r.status_code, _parse("".join(chunks))
 
 
 def test_format_event_is_one_sse_frame() -> None:

@@ -152,16 +152,22 @@ def test_edge_path_matches_the_js_helper():
     assert edge_path([]) == ""
 
 
-@pytest.mark.parametrize("n", [1000, 5000])
-def test_fast_for_thousands_of_steps(n):
+def test_layout_of_thousands_of_steps_stays_cheap():
+    """A guard against a quadratic layout coming back, in CPU time (not wall time, which a
+    loaded machine stretches): 1,000 and 5,000 steps take ~10 and ~130 ms here; figures
+    live in bench/."""
     from flowwidgets.layout import _layout
 
-    steps = random_dag(n, 11)
-    shape = tuple((name, deps) for name, deps in steps)
-    started = time.perf_counter()
-    lay = _layout.__wrapped__(shape)
-    took = time.perf_counter() - started
-    assert len(lay.nodes) == n
-    # linear-time: 5,000 steps take well under a second even on a busy 2-core machine
-    assert took < (0.5 if n == 1000 else 2.0), f"{n} steps took {took:.2f} s"
-    check_geometry(steps, lay)
+    took = {}
+    for n in (1000, 5000):
+        steps = random_dag(n, 11)
+        shape = tuple((name, deps) for name, deps in steps)
+        best = float("inf")
+        for _ in range(2):
+            started = time.process_time()
+            lay = _layout.__wrapped__(shape)
+            best = min(best, time.process_time() - started)
+        took[n] = max(best, 1e-3)
+        assert len(lay.nodes) == n
+        check_geometry(steps, lay)
+    assert took[1000] < 0.5 and took[5000] < 2.0, took
