@@ -60,9 +60,8 @@ def snapshot(fl: DagsterFlavour) -> Plan[Snapshot]:
     if prev is not None and not full and not changed and not any(
             isinstance(r, RunDetail) for r in prev.snap.runs.values()):
         return prev.snap
-    if full:
-        jobs = yield from fl._read_jobs()
-        pipes = yield from fl._cards(jobs)
+    if full:  # the job list, and the cards that changed since pipelines() last read them
+        pipes = {p.name: p for p in (yield from fl.pipelines())}
     else:
         assert prev is not None
         jobs = yield from fl._known_jobs()
