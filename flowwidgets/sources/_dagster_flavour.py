@@ -178,6 +178,9 @@ class DagsterFlavour(Flavour):
             c = counts.get(name, [0, 0])
             out[name] = build_pipeline(name, jobs[name], recent, total,
                                        (c[0], c[1]) if complete else None)
+        with self._lock:  # the runs just seen (_saw) and the cards kept stay in step
+            if self._card_cache is not None:
+                self._card_cache[1].update(out)
         return out
 
     def _saw(self, infos: tuple[RunInfo, ...]) -> None:
