@@ -156,7 +156,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
            ) -> Iterator[RunPage]:
     """Every page, in order. After the first, the next pages are requested ahead (two in
     flight) so the runner prepares one while the kernel parses another."""
-    first = src._runs_uncached(pipeline, status, PAGE_SIZE, 0)
+    first = src.runs_page(pipeline, status, PAGE_SIZE, 0)
     yield first
     if first.next_offset is None or not first.runs:
         return
@@ -166,7 +166,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
         try:
             while True:
                 while len(pending) < _AHEAD and offset < limit:
-                    pending.append(pool.submit(src._runs_uncached, pipeline, status,
+                    pending.append(pool.submit(src.runs_page, pipeline, status,
                                                PAGE_SIZE, offset))
                     offset += step
                 if not pending:

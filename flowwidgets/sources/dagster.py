@@ -44,10 +44,10 @@ import httpx
 
 from flowwidgets import errors
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._connect import FlavourProbe, register_flavour
 from flowwidgets.sources._dagster_flavour import DagsterFlavour
 from flowwidgets.sources._dagster_parse import DAGSTER_RUN_STATES, DAGSTER_STEP_STATES
 from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
+from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = [
     "DAGSTER_RUN_STATES",
@@ -121,4 +121,5 @@ def _make(http: HttpCore, version: str, options: dict[str, Any]) -> Flavour:
     return DagsterFlavour(version=version)
 
 
-register_flavour(FlavourProbe(name="dagster", detect=detect_dagster, make=_make))
+PROBE = FlavourProbe(name="dagster", detect=detect_dagster, make=_make)
+"""How connect() recognises Dagster (registered in sources/_flavours.py)."""

@@ -97,8 +97,8 @@ def record(work: Path) -> None:
 
         def poll(c: httpx.Client) -> None:
             s = src(c)
-            s._snapshot()
-            s._snapshot()
+            s.snapshot()
+            s.snapshot()
         rec("dagster_poll", "the poller: a first full snapshot, then one idle poll", poll)
 
         def not_found(c: httpx.Client) -> None:

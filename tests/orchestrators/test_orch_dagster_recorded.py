@@ -189,9 +189,9 @@ def test_reexecution_shows_reused_steps_on_the_whole_graph():
 def test_the_idle_poll_is_one_request():
     c = Cassette.load("dagster_poll")
     with source(c) as src:
-        first = src._snapshot()
+        first = src.snapshot()
         before = src.stats.requests
-        second = src._snapshot()
+        second = src.snapshot()
         assert src.stats.requests - before == 1
     c.assert_all_used()
     assert second == first

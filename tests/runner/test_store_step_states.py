@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.models import Status
 from flowwidgets.runner.api import create_app
