@@ -2,10 +2,12 @@
 
 Each step that has not finished gets the median (and, separately, the p90) of its own
 durations over the last successful runs of its pipeline; a running step gets that minus
-its elapsed time, floored at 0. The remaining steps are then scheduled in dependency order
-on the runner's workers (when the runner says how many; otherwise all at once), and the
-last end is the estimate. A step with no history makes the estimate *partial*: no number
-is invented, the steps are named instead (:attr:`Eta.missing`).
+its elapsed time, floored at 0 (by default the median of its past durations longer than
+the elapsed time, minus the elapsed: see :func:`estimate`). The remaining steps are then
+scheduled in dependency order on the runner's workers (when the runner says how many;
+otherwise all at once), and the last end is the estimate. A step with no history makes
+the estimate *partial*: no number is invented, the steps are named instead
+(:attr:`Eta.missing`).
 
 :func:`estimate` is pure (a run, its pipeline's history, a clock); :func:`eta_plan` is the
 Source plan behind ``src.eta(run_id)``.
@@ -155,9 +157,16 @@ def _p90(values: Sequence[int]) -> int:
 
 
 def estimate(detail: RunDetail, history: Iterable[RunDetail], *, now: datetime | None = None,
-             workers: int | None = None, runs: int = HISTORY_RUNS) -> Eta:
+             workers: int | None = None, runs: int = HISTORY_RUNS,
+             conditional: bool = True) -> Eta:
     """Estimate when ``detail`` ends from its pipeline's ``history`` (newest first; only
-    the last ``runs`` successful ones count, never ``detail`` itself)."""
+    the last ``runs`` successful ones count, never ``detail`` itself).
+
+    A running step's remaining time: with ``conditional`` (default) the median (p90) of
+    its past durations *longer than its elapsed time*, minus the elapsed — which is the
+    plain median minus elapsed until the step outlives its shortest past runs, and stops a
+    slow step from counting as done the moment it passes its median; once it outlives
+    every past run, 0. ``conditional=False``: median (p90) minus elapsed, floored at 0."""
     now = now or datetime.now(UTC)
     ok = [h for h in history if h.status is Status.SUCCEEDED and h.run_id != detail.run_id]
     ok = ok[:runs]
@@ -189,7 +198,8 @@ def estimate(detail: RunDetail, history: Iterable[RunDetail], *, now: datetime |
             full = getattr(basis[s.name], pick)
             if s.status is Status.RUNNING and s.started_at is not None:
                 elapsed = (now - s.started_at).total_seconds() * 1000
-                left[s.name] = max(0.0, full - elapsed)
+                left[s.name] = _left_of_running(durations[s.name], full, elapsed, pick,
+                                                conditional)
             else:
                 left[s.name] = float(full)
         running = {s.name for s in todo if s.status is Status.RUNNING}
@@ -203,6 +213,17 @@ def estimate(detail: RunDetail, history: Iterable[RunDetail], *, now: datetime |
                        for n, (a, b) in slots.items()}
     return Eta(run.run_id, run.status, now, ends[0], ends[1], planned=planned,
                **common)  # type: ignore[arg-type]
+
+
+def _left_of_running(past: list[int], full: float, elapsed: float, pick: str,
+                     conditional: bool) -> float:
+    if not conditional:
+        return max(0.0, full - elapsed)
+    longer = [d for d in past if d > elapsed]
+    if not longer:
+        return 0.0
+    q = statistics.median(longer) if pick == "median_ms" else _p90(longer)
+    return max(0.0, q - elapsed)
 
 
 def _blocked(steps: list[Any], names: set[str]) -> set[str]:

@@ -81,42 +81,50 @@ def run_arrays(runs: Iterable[Run]) -> RunArrays:
 
 
 def _ghosts(p: Pipeline, now: datetime, t1: datetime) -> list[list[int]]:
+    """The pipeline's next cron fires before ``t1``, each as long as its median."""
     if not p.schedule or p.paused or p.is_streaming or not p.median_duration_ms:
         return []
-    from flowwidgets.runner.scheduler import next_fire
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
 
     out: list[list[int]] = []
-    at = now
     try:
+        it = croniter(p.schedule, now.astimezone(ZoneInfo(p.timezone or "UTC")))
         while len(out) < MAX_GHOSTS:
-            at = next_fire(p.schedule, p.timezone or "UTC", at)
+            at = it.get_next(datetime)
             if at >= t1:
                 break
             start = int(at.timestamp() * 1000)
             out.append([start, start + int(p.median_duration_ms)])
-    except (ValueError, KeyError):  # a cron or zone we cannot read: no ghosts, no guess
+    except (ValueError, KeyError, LookupError):  # a cron or zone we cannot read: no ghosts
         return []
     return out
 
 
-def _bucket(idx: np.ndarray, arrs: RunArrays, end: np.ndarray, t0: float,
+def _ranks(status: np.ndarray) -> np.ndarray:
+    """Each run's status rank (worst first wins), one dict lookup per distinct status."""
+    uniq, inv = np.unique(status.astype(str), return_inverse=True)
+    table = np.array([_RANK.get(str(u), 0) for u in uniq], dtype=np.int64)
+    return table[inv] if len(uniq) else np.zeros(0, dtype=np.int64)
+
+
+def _bucket(idx: np.ndarray, arrs: RunArrays, end: np.ndarray, rank: np.ndarray, t0: float,
             bucket_ms: float) -> list[list[Any]]:
     """Merge the runs ``idx`` into buckets: [start, end, status, run_id, count]."""
     if len(idx) == 0:
         return []
     b = np.floor((np.maximum(arrs.start[idx], t0) - t0) / bucket_ms).astype(np.int64)
-    rank = np.array([_RANK.get(s, 0) for s in arrs.status[idx]], dtype=np.int64)
-    order = np.lexsort((arrs.start[idx], rank, b))  # by bucket, then rank, then start
-    b, rank, sel = b[order], rank[order], idx[order]
+    r = rank[idx]
+    order = np.lexsort((arrs.start[idx], r, b))  # by bucket, then rank, then start
+    b, r, sel = b[order], r[order], idx[order]
     uniq, first, counts = np.unique(b, return_index=True, return_counts=True)
     last = first + counts - 1
-    out = []
-    for k, f, la, n in zip(uniq, first, last, counts, strict=True):
-        members = sel[f:la + 1]
-        out.append([int(t0 + k * bucket_ms), int(max(t0 + (k + 1) * bucket_ms,
-                                                      float(np.nanmax(end[members])))),
-                    _BY_RANK[int(rank[la])], str(arrs.run_id[sel[la]]), int(n)])
-    return out
+    ends = np.maximum.reduceat(end[sel], first)
+    reps = sel[last]
+    return [[int(t0 + k * bucket_ms), int(max(t0 + (k + 1) * bucket_ms, e)), _BY_RANK[int(rk)],
+             str(arrs.run_id[i]), int(n)]
+            for k, e, rk, i, n in zip(uniq, ends, r[last], reps, counts, strict=True)]
 
 
 def fleet_marks(arrs: RunArrays, pipelines: Sequence[Pipeline], t0: datetime, t1: datetime,
@@ -127,24 +135,38 @@ def fleet_marks(arrs: RunArrays, pipelines: Sequence[Pipeline], t0: datetime, t1
     px_ms = max(1.0, (z - a) / max(1, width_px))
     bucket_ms = BUCKET_PX * px_ms
     end = np.where(np.isnan(arrs.end), n_ms, arrs.end) if len(arrs) else arrs.end
-    visible = (arrs.start < z) & (end >= a) if len(arrs) else np.zeros(0, dtype=bool)
+    vis = np.nonzero((arrs.start < z) & (end >= a))[0] if len(arrs) else np.zeros(0, int)
+    groups: dict[str, np.ndarray] = {}
+    if len(vis):
+        names_v, inv = np.unique(arrs.pipeline[vis].astype(str), return_inverse=True)
+        order = np.argsort(inv, kind="stable")
+        cuts = np.searchsorted(inv[order], np.arange(len(names_v) + 1))
+        groups = {str(nm): vis[order[cuts[k]:cuts[k + 1]]] for k, nm in enumerate(names_v)}
+    rank = np.zeros(len(arrs), dtype=np.int64)
+    if len(vis):
+        rank[vis] = _ranks(arrs.status[vis])
     names = [p.name for p in pipelines]
-    extra = sorted({str(x) for x in arrs.pipeline[visible]} - set(names)) if len(arrs) else []
+    extra = sorted(set(groups) - set(names))
+    by_name = {p.name: p for p in pipelines}
     rows, merged, total = [], 0, 0
     ghosts_from = max(now, t0)
+    empty = np.zeros(0, dtype=np.int64)
     for name in [*names, *extra]:
-        idx = np.nonzero(visible & (arrs.pipeline == name))[0] if len(arrs) else np.array([], int)
+        idx = groups.get(name, empty)
         total += len(idx)
-        wide = idx[(end[idx] - arrs.start[idx]) >= MIN_BAR_PX * px_ms]
-        narrow = idx[(end[idx] - arrs.start[idx]) < MIN_BAR_PX * px_ms]
+        span = end[idx] - arrs.start[idx]
+        wide, narrow = idx[span >= MIN_BAR_PX * px_ms], idx[span < MIN_BAR_PX * px_ms]
         if len(wide) > MAX_ROW_MARKS:
             wide, narrow = wide[:0], idx
-        marks = [[int(arrs.start[i]), int(end[i]), str(arrs.status[i]), str(arrs.run_id[i]), 1]
-                 for i in wide[np.argsort(arrs.start[wide])]]
-        buckets = _bucket(narrow, arrs, end, a, bucket_ms)
-        merged += sum(b[4] for b in buckets if b[4] > 1)
-        marks += [b for b in buckets]
-        pipe = next((p for p in pipelines if p.name == name), None)
+        wide = wide[np.argsort(arrs.start[wide])]
+        marks: list[list[Any]] = [
+            [int(s), int(e), str(st), str(rid), 1]
+            for s, e, st, rid in zip(arrs.start[wide], end[wide], arrs.status[wide],
+                                     arrs.run_id[wide], strict=True)]
+        buckets = _bucket(narrow, arrs, end, rank, a, bucket_ms)
+        merged += sum(bk[4] for bk in buckets if bk[4] > 1)
+        marks += buckets
+        pipe = by_name.get(name)
         ghosts = _ghosts(pipe, ghosts_from, t1) if pipe is not None and t1 > now else []
         rows.append({"pipeline": name, "marks": marks, "ghosts": ghosts})
     return {"t0": int(a), "t1": int(z), "now": int(n_ms), "width": width_px,

@@ -209,8 +209,7 @@ def _critical_path(steps: list[Step], deps: dict[str, list[str]],
     path = [name]
     seen = {name}
     while True:
-        timed: list[tuple[datetime, str]] = [
-            (e, d) for d in deps[name] if (e := end[d]) is not None and d not in seen]
+        timed = [(t, d) for d in deps[name] if (t := end[d]) is not None and d not in seen]
         if not timed:
             break
         name = max(timed)[1]
@@ -232,17 +231,17 @@ def _slack(steps: list[Step], deps: dict[str, list[str]],
     latest_end: dict[str, datetime | None] = {}
     for s in reversed(steps):
         n = s.name
-        bounds: list[datetime | None] = []
+        bounds: list[datetime] = []
+        known = True
         for k in kids[n]:
             le, ks, ke = latest_end.get(k), start[k], end[k]
             if le is None or ks is None or ke is None:
-                bounds = [None]
+                known = False
                 break
             bounds.append(le - (ke - ks))
         if not kids[n]:
-            bounds = [run_end]
-        known = [b for b in bounds if b is not None]
-        latest_end[n] = min(known) if bounds and len(known) == len(bounds) else None
+            known, bounds = run_end is not None, [run_end] if run_end is not None else []
+        latest_end[n] = min(bounds) if known and bounds else None
     out: dict[str, int] = {}
     for s in steps:
         n, le = s.name, latest_end[s.name]

@@ -5,8 +5,8 @@ view's Timeline tab with the critical path outlined in the timeline and in the D
 from __future__ import annotations
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
 from _demo import PACE, DemoRunner
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,6 +34,7 @@ def test_timeline_ghosts_bar_click_and_critical_path(page, voila, demo_runner):
     ghosts = fleet.locator('g.fw-fl-row[data-pipeline="warehouse_etl"] rect.fw-fl-ghost')
     assert ghosts.count() >= 1
     assert "scheduled" in ghosts.first.locator("title").text_content()
+    page.screenshot(path=str(ARTIFACTS / "timeline-dashboard-24h.png"), full_page=True)
     # 1h window: the demo's runs are seconds long, so they are their own bars there
     fleet.locator('button[data-window="1h"]').click()
     page.wait_for_function(

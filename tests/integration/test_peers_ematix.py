@@ -95,6 +95,16 @@ def test_sqlite_history_reads_as_models(sqlite_server, monkeypatch):
         assert detail.step("publish").depends_on == ("merge_payments",)
         assert detail.actions.restart_from_step == ("merge_payments",)
         assert src.run("ev-1").actions.resume_from_watermark
+        # ematix-flow gives no step times: the timeline says so rather than guessing
+        from flowwidgets.timing import timing
+        from flowwidgets.widgets._run_timing import critical_line, timeline_svg, timing_payload
+
+        t = timing(detail)
+        assert t.untimed == ("extract", "merge_payments") and t.critical_path == ()
+        assert t.step("merge_payments").wait_ms is None
+        payload = timing_payload(detail)
+        assert critical_line(payload) == "Critical path: the runner gave no step times"
+        assert "gave no step times" in timeline_svg(payload)
         with pytest.raises(errors.NotFound, match="run nope not found"):
             src.run("nope")
         df = runs_frame(src, progress=False)

@@ -54,6 +54,14 @@ def test_flowtoy_runner_while_running_and_after():
             assert detail.step("report").error == "process exited with code 3"
             assert detail.extra["outputs"]["extract"] == {"data": {"rows": 3}}
             assert [s.name for s in detail.steps] == ["extract", "clean", "enrich", "report"]
+            from flowwidgets.timing import timing
+            from flowwidgets.widgets._run_timing import timeline_svg, timing_payload
+
+            t = timing(detail)  # every step that ran is timed, or named as untimed
+            ran = [s.name for s in detail.steps if s.status.is_terminal]
+            assert all(t.step(n).segments or n in t.untimed for n in ran)
+            assert 'aria-label="run timeline, 4 steps"' in timeline_svg(timing_payload(detail)) \
+                or "gave no step times" in timeline_svg(timing_payload(detail))
             (pipe,) = src.pipelines()
             assert pipe.name == "flowtoy_flow" and pipe.latest_run.status is Status.FAILED
 

@@ -46,6 +46,18 @@ def by_name(detail: RunDetail) -> dict:
     return {s.name: s for s in detail.steps}
 
 
+def assert_timeline(done: RunDetail) -> None:
+    """The diamond's timeline: every task timed, enrich's two tries, the path extract→publish."""
+    from flowwidgets.timing import timing
+    from flowwidgets.widgets._run_timing import timeline_svg, timing_payload
+
+    t = timing(done)
+    assert not t.untimed and t.critical_path[0] == "extract" and t.critical_path[-1] == "publish"
+    assert len(t.step("enrich").segments) == 2
+    assert t.critical_share is not None and 0 < t.critical_share <= 1
+    assert 'aria-label="run timeline, 5 steps"' in timeline_svg(timing_payload(done))
+
+
 def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
     with connect(airflow_live.url, username=airflow_live.username,
                  password=airflow_live.password, timeout=30) as src:
@@ -79,7 +91,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
         traced_before = len(airflow_live.traced())  # the server is shared with other tests
         assert src.restart(run_id, "enrich") == run_id  # Airflow restarts in place
         done = wait_run(src, run_id, lambda d: d.status is Status.SUCCEEDED)
-        snap = src._snapshot()  # what the poller compares between polls
+        snap = src.snapshot()  # what the poller compares between polls
         assert snap.pipelines["fw_diamond"].latest_run.status is Status.SUCCEEDED
         assert snap.runs[run_id].status is Status.SUCCEEDED
 
@@ -93,6 +105,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
     assert done.run.attempts == 2
     # what really ran: upstream once, the restarted task and its downstream again
     assert sorted(airflow_live.traced()[traced_before:]) == ["enrich 2", "join 1", "publish 1"]
+    assert_timeline(done)
 
 
 def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
@@ -121,13 +134,14 @@ def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
             s.status is Status.SUCCEEDED for s in d.steps))
         # a run that ended seconds ago is still read in full by the poller: Prefect
         # records task-run states through its events, after the flow run's own state
-        assert isinstance(src._snapshot().runs[run_id], RunDetail)
+        assert isinstance(src.snapshot().runs[run_id], RunDetail)
 
     assert done.run.attempts == 2
     enrich = by_name(done)["enrich"]
     assert [(a.number, a.status) for a in enrich.attempts] == [
         (1, Status.FAILED), (2, Status.SUCCEEDED)]
     assert prefect_live.traced().count("extract") == 2  # the whole flow ran again
+    assert_timeline(done)
 
 
 def test_airflow_cancel_marks_a_running_dag_run_failed_with_a_note(airflow_live):

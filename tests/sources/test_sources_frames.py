@@ -58,7 +58,8 @@ def test_runs_frame_pages_through_everything_with_typed_columns(src):
         "started_at": "datetime64[ns, UTC]", "finished_at": "datetime64[ns, UTC]",
         "duration": "timedelta64[ns]", "duration_ms": "Int64", "attempts": "Int64",
         "failed_step": "string", "kind": "category", "trigger": "string",
-        "eta": "datetime64[ns, UTC]", "error": "string", "imported": "bool"}
+        "parent_run_id": "string", "eta": "datetime64[ns, UTC]", "error": "string",
+        "imported": "bool"}
     failed = df[df["status"] == "failed"]
     assert failed["error"].str.startswith("boom ").all() and not df["imported"].any()
     assert list(df["status"].cat.categories) == [s.value for s in Status]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _shots import CHROMIUM, CHROMIUM_ARGS, open_page, shoot, widget_state
+from _shots import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, open_page, shoot, widget_state
 from _widget_support import wait_until
 
 from flowwidgets.runner._local import LocalRunner
@@ -69,6 +69,19 @@ def test_timeline_tab_and_critical_path_in_both_views(browser, served):
             assert line.startswith("Critical path: a → slow → d · 1.")
             assert page.locator('.fw-vtab[aria-selected="true"]').inner_text().lower() == "timeline"
             shoot(page, f"run_timeline_{theme}")
+            if theme == "dark":  # drag across the bars: the view zooms to the selection
+                box = page.locator("svg.fw-tl-rows").bounding_box()
+                y = box["y"] + 30
+                w0 = float(page.locator('[data-step="fast"] .fw-tl-bar').get_attribute("width"))
+                page.mouse.move(box["x"] + 200, y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + 420, y, steps=5)
+                page.mouse.up()
+                page.locator("text=Reset zoom").wait_for()
+                w1 = float(page.locator('[data-step="fast"] .fw-tl-bar').get_attribute("width"))
+                assert w1 > w0 * 1.5, (w0, w1)
+                shoot(page, "run_timeline_zoomed")
+                page.locator("text=Reset zoom").click()
             # the Graph tab: the same path outlined on the DAG's nodes and edges
             page.locator('.fw-vtab[data-view="dag"]').click()
             page.wait_for_selector(".fw-dag")
@@ -120,3 +133,50 @@ def test_restart_shows_reused_markers(browser, served):
         page.context.close()
     finally:
         view.close()
+
+
+def test_every_pipeline_on_one_axis_in_both_themes(browser, served):
+    runner, src, _ = served
+    from flowwidgets.widgets import Timeline
+
+    tl = Timeline(src, window="1h", live=False)
+    try:
+        for theme in ("dark", "light"):
+            page = open_page(browser, widget_state(tl), theme, width=900)
+            bars = page.locator("rect.fw-fl-bar")
+            assert bars.count() >= 1
+            assert page.locator('g.fw-fl-row[data-pipeline="diamond"]').count() == 1
+            assert "runs in the last 1h" in page.locator(".fw-fl-note").inner_text()
+            bars.first.click(force=True)  # the view sends the kernel its select message
+            sent = page.evaluate("window.__sent")
+            assert sent and sent[-1]["kind"] == "select" and sent[-1]["run_id"]
+            shoot(page, f"fleet_timeline_{theme}")
+            page.context.close()
+    finally:
+        tl.close()
+
+
+def test_300_steps_stay_readable(browser, tmp_path):
+    """A real 300-step run (a binary tree of 50 ms steps on 4 workers): one label per row,
+    20 px apart, the rows scroll under the axis."""
+    steps = [_step("s000")] + [_step(f"s{i:03d}", f"s{(i - 1) // 2:03d}") for i in range(1, 300)]
+    big = PipelineSpec("big", tuple(steps))
+    runner = LocalRunner(Pipelines((big,), base_dir=JOBS), db=tmp_path / "runs.sqlite",
+                         tick_s=0.02, data_dir=tmp_path, max_workers=4)
+    with serve_in_thread(runner) as server, connect(server.url) as src:
+        rid = runner.run_now("big")
+        runner.wait(rid, timeout=120)
+        view = RunView(src, rid, live=False, view="timeline")
+        try:
+            page = open_page(browser, widget_state(view), "dark", width=900)
+            ys = page.locator("text.fw-tl-label").evaluate_all(
+                "els => els.map(e => e.getBoundingClientRect().top)")
+            assert len(ys) == 300
+            assert all(b - a >= 19.5 for a, b in zip(ys, ys[1:], strict=False))
+            wrap = page.locator(".fw-tl-wrap")
+            assert wrap.evaluate("e => e.scrollHeight > e.clientHeight + 1000")
+            assert page.locator(".fw-tl-axis").is_visible()
+            page.locator(".fw-tl").screenshot(path=str(ARTIFACTS / "run_timeline_300_steps.png"))
+            page.context.close()
+        finally:
+            view.close()
