@@ -7,6 +7,8 @@ fetching takes more than about a second.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -28,7 +30,8 @@ __all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "st
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
 RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
-               "duration_ms", "attempts", "failed_step", "kind", "trigger", "eta")
+               "duration_ms", "attempts", "failed_step", "kind", "trigger", "parent_run_id",
+               "eta")
 """The columns of :func:`runs_frame`, in order."""
 ETA_RUNS = 20
 """Most active runs :func:`runs_frame` estimates an end for (the newest)."""
@@ -44,7 +47,8 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     Columns: run_id (string), pipeline (category), status (category over the whole Status
     vocabulary), started_at / finished_at (datetime64[ns, UTC]), duration (timedelta64),
     duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
-    trigger (string). ``since`` stops paging at the first run that started before it.
+    trigger (string), parent_run_id (string: the run a restart, rerun or resume came from).
+    ``since`` stops paging at the first run that started before it.
     ``progress``: None shows a bar once fetching takes more than a second; True/False force.
     ``eta`` (datetime64[ns, UTC]): the estimated end of each running run (the newest
     :data:`ETA_RUNS`; see :meth:`Source.eta`), NaT elsewhere and where it is partial;
@@ -124,6 +128,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
     failed: list[str | None] = []
     kind: list[str] = []
     trigger: list[str | None] = []
+    parent: list[str | None] = []
     for run in runs:
         run_id.append(run.run_id)
         pipeline.append(run.pipeline)
@@ -135,6 +140,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         failed.append(run.failed_step)
         kind.append(run.kind)
         trigger.append(run.trigger)
+        parent.append(run.extra.get("parent_run_id"))
     duration_ms = pd.array(ms, dtype="Int64")
     return pd.DataFrame({
         "run_id": pd.array(run_id, dtype="string"),
@@ -148,6 +154,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         "failed_step": pd.array(failed, dtype="string"),
         "kind": pd.Categorical(kind),
         "trigger": pd.array(trigger, dtype="string"),
+        "parent_run_id": pd.array(parent, dtype="string"),
         "eta": _utc([None] * len(run_id)),
     })
 
@@ -158,6 +165,9 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
     flight) so the runner prepares one while the kernel parses another."""
     first = src.runs_page(pipeline, status, PAGE_SIZE, 0)
     yield first
+    if first.next_cursor is not None and first.runs:
+        yield from _cursor_pages(src, pipeline, status, first.next_cursor)
+        return
     if first.next_offset is None or not first.runs:
         return
     step, offset, limit = first.next_offset, first.next_offset, first.total
@@ -179,6 +189,48 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None,
+                  cursor: str) -> Iterator[RunPage]:
+    """The pages after ``cursor`` (keyset: each one index seek on the runner, however
+    deep). Each page names the next, so one thread fetches them in turn, up to
+    ``_AHEAD`` ahead, while the caller turns the previous ones into columns."""
+    ahead: queue.Queue[RunPage | BaseException | None] = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        nxt: str | None = cursor
+        try:
+            while nxt is not None and not stop.is_set():
+                page = src.runs_page(pipeline, status, PAGE_SIZE, 0, nxt)
+                _put(page)
+                nxt = page.next_cursor if page.runs else None
+            _put(None)
+        except BaseException as exc:  # handed to the caller, raised there
+            _put(exc)
+
+    def _put(item: RunPage | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    worker = threading.Thread(target=fetch, name="flowwidgets-pages", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(5)
 
 
 def _progress_bar(total: int, src: Source) -> Any:

@@ -228,6 +228,9 @@ class RunDetail(_Model):
     error: str | None = None
     failed_watermark: str | None = None
     parent_run_id: str | None = None
+    children: tuple[Run, ...] = ()
+    """Runs started from this one (restarts, reruns, resumes), oldest first, where the
+    runner says (our runner; ``extra["from_step"]`` of each is where a restart began)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -281,6 +284,9 @@ class RunPage(_Model):
     runs: tuple[Run, ...]
     total: int
     next_offset: int | None = None
+    next_cursor: str | None = None
+    """Where a runner that pages by keyset (ours) says the next page starts: one index
+    seek however deep. None on the last page and on runners without cursors."""
 
 
 def _duration(start: datetime | None, end: datetime | None) -> int | None:

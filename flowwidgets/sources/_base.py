@@ -328,10 +328,14 @@ class Source(_SourceBase):
     _snapshot = snapshot  # its old private name, for tests of branches written before
 
     def runs_page(self, pipeline: str | None, status: Status | str | None, limit: int,
-                  offset: int) -> RunPage:
+                  offset: int, cursor: str | None = None) -> RunPage:
         """Like :meth:`runs` but always read afresh (no conditional-request cache): the
-        pages of a bulk read such as :func:`flowwidgets.runs_frame`."""
+        pages of a bulk read such as :func:`flowwidgets.runs_frame`. ``cursor``: a
+        previous page's ``next_cursor`` (only runners that gave one take it back)."""
         st = self._check_runs_args(status, limit, offset)
+        if cursor is not None:
+            return self._drive(self._flavour.runs(pipeline, st, limit, offset, False,
+                                                  cursor=cursor))  # type: ignore[call-arg]
         return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
 
     def push_channel(self, *, any_transport: bool = False) -> str | None:

@@ -90,6 +90,8 @@ class ApiFlavour(Flavour):
             extra["created_at"] = F.t(d, "created_at", ep, where)
         if d.get("parent_run_id") is not None:
             extra["parent_run_id"] = F.s(d, "parent_run_id", ep, where)
+        if d.get("from_step") is not None:
+            extra["from_step"] = F.s(d, "from_step", ep, where)
         if d.get("imported") is True:
             extra["imported"] = True
         if self.stub_mode:
@@ -110,7 +112,9 @@ class ApiFlavour(Flavour):
         if total is None:
             F.req(d, "total", ep, "")
             total = len(runs)
-        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""))
+        cursor = d.get("next_cursor")
+        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""),
+                       next_cursor=cursor if isinstance(cursor, str) and cursor else None)
 
     def parse_pipelines(self, data: Any) -> tuple[Pipeline, ...]:
         """``GET /api/pipelines``."""
@@ -175,7 +179,11 @@ class ApiFlavour(Flavour):
                 extra[key] = F.s(d, key, ep, w(""))
         if self.stub_mode:
             extra["stub"] = True
+        kids = F.need_list(d.get("children") or [], ep, w("children"))
+        children = tuple(self.parse_run(c, ep, w(f"children[{n}]"), run.pipeline)
+                         for n, c in enumerate(kids))
         return RunDetail(run=run, steps=steps, attempts=attempts, actions=actions,
+                         children=children,
                          error=F.s(d, "error", ep, w("")) or F.s(d, "error_summary", ep, w("")),
                          failed_watermark=F.s(d, "failed_watermark", ep, w("")),
                          parent_run_id=parent, extra=extra)
@@ -263,9 +271,9 @@ class ApiFlavour(Flavour):
         return reply.value
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
-             cache: bool) -> Plan[RunPage]:
+             cache: bool, cursor: str | None = None) -> Plan[RunPage]:
         params = {"pipeline": pipeline, "status": status.value if status else None,
-                  "limit": limit, "offset": offset}
+                  "limit": limit, "offset": offset, "cursor": cursor}
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_page, cache=cache)
         return reply.value
