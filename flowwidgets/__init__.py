@@ -34,22 +34,14 @@ _LAZY = {
     "runs_to_frame": "flowwidgets.frames",
     "step_failures": "flowwidgets.frames",
     "steps_frame": "flowwidgets.frames",
-    "LiveEvent": "flowwidgets.live",
-    "Poller": "flowwidgets.live",
-    "LocalRunner": "flowwidgets.runner._local",
-    "ServerHandle": "flowwidgets.runner.serve",
-    "serve_in_thread": "flowwidgets.runner.serve",
-    "PipelineSpec": "flowwidgets.runner.spec",
-    "Pipelines": "flowwidgets.runner.spec",
-    "StepSpec": "flowwidgets.runner.spec",
-    "load_pipelines": "flowwidgets.runner.spec",
+    "LocalRunner": "flowwidgets.runner",
+    "serve_in_thread": "flowwidgets.runner",
+    "load_pipelines": "flowwidgets.runner",
     "AsyncSource": "flowwidgets.sources",
-    "FlavourProbe": "flowwidgets.sources",
     "Source": "flowwidgets.sources",
     "StubModeWarning": "flowwidgets.sources",
     "connect": "flowwidgets.sources",
     "connect_async": "flowwidgets.sources",
-    "register_flavour": "flowwidgets.sources",
     "Dashboard": "flowwidgets.widgets",
     "HistoryView": "flowwidgets.widgets",
     "JobsTable": "flowwidgets.widgets",
@@ -68,18 +60,13 @@ if TYPE_CHECKING:
         steps_frame,
     )
     from flowwidgets.history import failure_groups, failure_signature, step_grid
-    from flowwidgets.live import LiveEvent, Poller
-    from flowwidgets.runner._local import LocalRunner
-    from flowwidgets.runner.serve import ServerHandle, serve_in_thread
-    from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec, load_pipelines
+    from flowwidgets.runner import LocalRunner, load_pipelines, serve_in_thread
     from flowwidgets.sources import (
         AsyncSource,
-        FlavourProbe,
         Source,
         StubModeWarning,
         connect,
         connect_async,
-        register_flavour,
     )
     from flowwidgets.widgets import (
         Dashboard,
@@ -92,8 +79,27 @@ if TYPE_CHECKING:
     )
 
 
+_MOVED = {
+    "LiveEvent": "flowwidgets.live",
+    "Poller": "flowwidgets.live",
+    "ServerHandle": "flowwidgets.runner",
+    "PipelineSpec": "flowwidgets.runner",
+    "Pipelines": "flowwidgets.runner",
+    "StepSpec": "flowwidgets.runner",
+    "FlavourProbe": "flowwidgets.sources",
+    "register_flavour": "flowwidgets.sources",
+}
+"""Plumbing that was top-level once: still found, with a DeprecationWarning naming its home."""
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
+    if module is None and name in _MOVED:
+        import warnings
+
+        warnings.warn(f"flowwidgets.{name} moved: from {_MOVED[name]} import {name}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(_MOVED[name]), name)
     if module is None:
         raise AttributeError(f"module 'flowwidgets' has no attribute {name!r}")
     try:
@@ -120,26 +126,19 @@ __all__ = [
     "AsyncSource",
     "Attempt",
     "Dashboard",
-    "FlavourProbe",
     "HistoryView",
     "JobsTable",
-    "LiveEvent",
     "LocalRunner",
     "Pipeline",
     "PipelineCards",
-    "PipelineSpec",
-    "Pipelines",
-    "Poller",
     "Run",
     "RunCompare",
     "RunDetail",
     "RunPage",
     "RunView",
-    "ServerHandle",
     "Source",
     "Status",
     "Step",
-    "StepSpec",
     "StubModeWarning",
     "Timeline",
     "__version__",
@@ -150,7 +149,6 @@ __all__ = [
     "failure_signature",
     "load_pipelines",
     "pipeline_summary",
-    "register_flavour",
     "runs_frame",
     "runs_to_frame",
     "serve_in_thread",

@@ -4,6 +4,7 @@
                       [--tick S] [--max-output-bytes N]
     flowwidgets run FLOW.yaml [--pipeline NAME] [--status-port 8005] [--keep-serving]
     flowwidgets demo [--port 8005] [--ui-port P] [--lab | --no-ui] [--data DIR] [--no-history]
+    flowwidgets dashboard [URL] [--host H] [--port 8866] [--token T] [--cull-idle S]
     flowwidgets tui [URL]
 
 Each subcommand is a ``_cmd_*`` function taking the parsed namespace and returning the
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import re
 import signal
 import sys
 import tempfile
@@ -25,8 +25,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowwidgets._cli_common import DEFAULT_PORT
+from flowwidgets._cli_common import clean as _clean
+from flowwidgets._cli_common import err as _err
+from flowwidgets._cli_common import out as _out
+from flowwidgets._cli_common import serve as _serve
+from flowwidgets._cli_common import server_options as _server_options
 from flowwidgets._extras import MissingExtra, require
-from flowwidgets.errors import SpecError
+from flowwidgets.errors import SpecError, UsageError
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -36,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["UsageError", "build_parser", "check_port", "main"]
 
-DEFAULT_PORT = 8005
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,10 +55,6 @@ def main(argv: list[str] | None = None) -> int:
     except MissingExtra as exc:
         _err(f"flowwidgets {args.command}: {exc}")
         return 1
-
-
-class UsageError(Exception):
-    """A bad option or file given on the command line: one line naming it, exit 2."""
 
 
 def check_port(value: int, option: str) -> int:
@@ -104,18 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_run(sub)
     _add_demo(sub)
+    _add_dashboard(sub)
     _add_tui(sub)
     return parser
-
-
-def _server_options(p: argparse.ArgumentParser, port: int | None) -> None:
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; others need --token)")
-    p.add_argument("--token", default=None,
-                   help="require Authorization: Bearer T on the API (default: "
-                        "$FLOWWIDGETS_TOKEN)")
-    if port is not None:
-        p.add_argument("--port", type=int, default=port, help=f"port (default {port})")
 
 
 def _add_serve(sub: Any) -> None:
@@ -151,6 +143,12 @@ def _add_run(sub: Any) -> None:
 
 def _add_demo(sub: Any) -> None:
     from flowwidgets.demo._launch import add_parser  # the demo's code lives beside its data
+
+    add_parser(sub)
+
+
+def _add_dashboard(sub: Any) -> None:
+    from flowwidgets.demo._publish import add_parser  # Voilà is imported only when serving
 
     add_parser(sub)
 
@@ -267,17 +265,6 @@ def _load(path: str) -> Pipelines:
     return load_pipelines(path)
 
 
-def _serve(runner: LocalRunner, host: str, port: int, token: str | None, *,
-           start_runner: bool) -> ServerHandle | None:
-    from flowwidgets.runner.serve import serve_in_thread
-
-    try:
-        return serve_in_thread(runner, host, port, token=token, start_runner=start_runner)
-    except OSError as exc:
-        _err(f"flowwidgets: cannot listen on {host}:{port}: {exc.strerror or exc}")
-        return None
-
-
 def _serve_until_signal(handle: ServerHandle, stoppers: list[Callable[[], None]]) -> None:
     """Block until SIGINT or SIGTERM (or the server dies), then call ``stoppers``."""
     done = threading.Event()
@@ -315,22 +302,6 @@ def _stop_all(handle: ServerHandle | None, runner: LocalRunner) -> None:
     if handle is not None:
         handle.stop()
     runner.stop()
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
-
-
-def _clean(text: str | None) -> str:
-    """A string from a pipeline, safe for a terminal (control characters removed)."""
-    return _CONTROL.sub("", text or "")
-
-
-def _out(text: str) -> None:
-    print(text, flush=True)
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
     FlowwidgetsError
     ├── SpecError                 a pipelines file is invalid (file, line, what to fix)
+    ├── UsageError                a bad command-line option or file (one line, exit 2)
     └── SourceError               a runner could not give or do what was asked
         ├── RunnerUnavailable     nothing answered at the URL (or it timed out)
         ├── SchemaError           the runner answered JSON of the wrong shape
@@ -44,6 +45,7 @@ __all__ = [
     "ServerError",
     "SourceError",
     "SpecError",
+    "UsageError",
     "Unauthorized",
     "Unprocessable",
 ]
@@ -68,6 +70,11 @@ class SpecError(FlowwidgetsError, ValueError):
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
         super().__init__(f"{where}{message}")
+
+
+class UsageError(FlowwidgetsError):
+    """A bad option or file given on the command line: the CLI prints the message (one
+    line naming the option or file) and exits 2."""
 
 
 class SourceError(FlowwidgetsError):

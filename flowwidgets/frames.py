@@ -7,6 +7,8 @@ fetching takes more than about a second.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -161,8 +163,11 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
            ) -> Iterator[RunPage]:
     """Every page, in order. After the first, the next pages are requested ahead (two in
     flight) so the runner prepares one while the kernel parses another."""
-    first = src._runs_uncached(pipeline, status, PAGE_SIZE, 0)
+    first = src.runs_page(pipeline, status, PAGE_SIZE, 0)
     yield first
+    if first.next_cursor is not None and first.runs:
+        yield from _cursor_pages(src, pipeline, status, first.next_cursor)
+        return
     if first.next_offset is None or not first.runs:
         return
     step, offset, limit = first.next_offset, first.next_offset, first.total
@@ -171,7 +176,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
         try:
             while True:
                 while len(pending) < _AHEAD and offset < limit:
-                    pending.append(pool.submit(src._runs_uncached, pipeline, status,
+                    pending.append(pool.submit(src.runs_page, pipeline, status,
                                                PAGE_SIZE, offset))
                     offset += step
                 if not pending:
@@ -184,6 +189,48 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None,
+                  cursor: str) -> Iterator[RunPage]:
+    """The pages after ``cursor`` (keyset: each one index seek on the runner, however
+    deep). Each page names the next, so one thread fetches them in turn, up to
+    ``_AHEAD`` ahead, while the caller turns the previous ones into columns."""
+    ahead: queue.Queue[RunPage | BaseException | None] = queue.Queue(maxsize=_AHEAD)
+    stop = threading.Event()
+
+    def fetch() -> None:
+        nxt: str | None = cursor
+        try:
+            while nxt is not None and not stop.is_set():
+                page = src.runs_page(pipeline, status, PAGE_SIZE, 0, nxt)
+                _put(page)
+                nxt = page.next_cursor if page.runs else None
+            _put(None)
+        except BaseException as exc:  # handed to the caller, raised there
+            _put(exc)
+
+    def _put(item: RunPage | BaseException | None) -> None:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    worker = threading.Thread(target=fetch, name="flowwidgets-pages", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(5)
 
 
 def _progress_bar(total: int, src: Source) -> Any:

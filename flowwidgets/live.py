@@ -16,10 +16,10 @@ stopped when the last subscriber leaves (or on :meth:`Poller.stop`). Subscribers
   a subscriber that only re-queries on "changed" also recovers reads that failed while
   the runner was away; "connected" itself needs handling only to show the connection.
 
-It listens to the runner's push channel where there is one (our runner's server-sent
-events at ``GET /api/events``, resumed with ``Last-Event-ID``) and otherwise polls with
-conditional requests (ETag / If-None-Match, or a hash of the body for servers without
-ETags) and emits only when the parsed state differs.
+It listens to the runner's push channel where there is one (``Flavour.push_path``: our
+runner's server-sent events at ``GET /api/events``, resumed with ``Last-Event-ID``) and
+otherwise polls with conditional requests (ETag / If-None-Match, or a hash of the body for
+servers without ETags) and emits only when the parsed state differs.
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-
 from flowwidgets import errors
-from flowwidgets.sources._http import Request
 
 if TYPE_CHECKING:
     from flowwidgets.sources._base import Snapshot, Source
@@ -175,7 +172,7 @@ class Poller:
                     self._push_session(stop)
                     delay = self.min_backoff
                     continue
-                snap = self.source._snapshot()
+                snap = self.source.snapshot()
                 if stop.is_set():
                     break
                 self._contact(snap)
@@ -190,12 +187,9 @@ class Poller:
                 delay = min(delay * 2, self.max_backoff)
 
     def _use_push(self) -> bool:
-        if self._push_broken or not self.source._flavour.push:
+        if self._push_broken or self._push_wanted is False:
             return False
-        if self._push_wanted is not None:
-            return self._push_wanted
-        transport = getattr(self.source._http.client, "_transport", None)
-        return isinstance(transport, httpx.HTTPTransport)
+        return self.source.push_channel(any_transport=self._push_wanted is True) is not None
 
     def _emit(self, event: LiveEvent) -> None:
         with self._lock:
@@ -233,44 +227,31 @@ class Poller:
     # ---- push channel ------------------------------------------------------------------
 
     def _push_session(self, stop: threading.Event) -> None:
-        http = self.source._http
-        req = Request("GET", "/api/events", "GET /api/events")
-        url = http.url_for(req)
-        headers = http.headers_for(req, url)
-        headers["Accept"] = "text/event-stream"
-        if self._last_event_id is not None and self._connected:
-            headers["Last-Event-ID"] = self._last_event_id
-        timeout = httpx.Timeout(http.timeout, read=_SSE_READ_TIMEOUT)
+        last = self._last_event_id if self._connected else None
         try:
-            with http.client.stream("GET", url, headers=headers, timeout=timeout) as resp:
-                if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403):
-                    resp.read()  # no (usable) event stream here: poll instead, for good
+            with self.source.open_push(last, _SSE_READ_TIMEOUT) as resp:
+                if resp is None:  # no (usable) event stream here: poll instead, for good
                     self._push_broken = True
-                    log.info("%s answered %s to GET /api/events; polling instead",
-                             self.source.url, resp.status_code)
+                    log.info("%s has no usable push channel; polling instead",
+                             self.source.url)
                     return
-                if resp.status_code != 200:
-                    resp.read()
-                    http.handle(req, resp)  # raises the mapped APIError
-                    raise errors.SchemaError(req.endpoint, "<status>",
-                                             f"answered {resp.status_code}", None)
                 stream = resp.extensions.get("network_stream")
                 sock = stream.get_extra_info("socket") if stream is not None else None
                 with self._lock:
                     self._sock = sock
                 if stop.is_set():
                     return
-                self._contact(self.source._snapshot())
+                self._contact(self.source.snapshot())
                 for event_id, name, data in _sse_events(resp.iter_lines()):
                     if stop.is_set():
                         return
                     if event_id:
                         self._last_event_id = event_id
                     self._on_push(name, data)
-        except httpx.TransportError as exc:
+        except errors.RunnerUnavailable:
             if stop.is_set():
                 return
-            raise http.unavailable(req, exc) from exc
+            raise
         finally:
             with self._lock:
                 self._sock = None

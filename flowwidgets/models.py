@@ -284,6 +284,9 @@ class RunPage(_Model):
     runs: tuple[Run, ...]
     total: int
     next_offset: int | None = None
+    next_cursor: str | None = None
+    """Where a runner that pages by keyset (ours) says the next page starts: one index
+    seek however deep. None on the last page and on runners without cursors."""
 
 
 def _duration(start: datetime | None, end: datetime | None) -> int | None:

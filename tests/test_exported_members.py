@@ -36,3 +36,24 @@ def test_import_stays_light():
     code = "import sys, flowwidgets; print('pandas' in sys.modules, 'fastapi' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_plumbing_lives_in_its_package_not_at_the_top():
+    import warnings
+
+    import flowwidgets.runner
+    import flowwidgets.sources
+
+    plumbing = {"ServerHandle": flowwidgets.runner, "PipelineSpec": flowwidgets.runner,
+                "StepSpec": flowwidgets.runner, "Pipelines": flowwidgets.runner,
+                "FlavourProbe": flowwidgets.sources, "register_flavour": flowwidgets.sources}
+    for name, home in plumbing.items():
+        assert name not in flowwidgets.__all__ and name in home.__all__, name
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert getattr(flowwidgets, name) is getattr(home, name)
+        assert f"from {home.__name__} import {name}" in str(caught[0].message)
+    from flowwidgets.runner import LocalRunner
+
+    assert flowwidgets.LocalRunner is LocalRunner
+    assert sorted(flowwidgets.runner.__all__) == sorted(flowwidgets.runner._LAZY)

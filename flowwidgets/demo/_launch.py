@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from flowwidgets.cli import DEFAULT_PORT, _clean, _err, _out, _serve, _server_options
+from flowwidgets._cli_common import DEFAULT_PORT, clean, err, out, serve, server_options
 from flowwidgets.demo._ui import UiError, UiServer, port_is_free
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-history", action="store_true",
                    help="neither import two weeks of history nor run the batch pipelines "
                         "before serving")
-    _server_options(p, DEFAULT_PORT)
+    server_options(p, DEFAULT_PORT)
     ui = p.add_mutually_exclusive_group()
     ui.add_argument("--lab", action="store_true",
                     help="serve JupyterLab on the notebooks instead of the Voilà dashboard")
@@ -126,7 +126,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ui_port = args.ui_port if args.ui_port is not None else (
         DEFAULT_LAB_PORT if kind == "lab" else DEFAULT_UI_PORT)
     if kind is not None and not port_is_free(ui_port):
-        _err(f"flowwidgets: cannot listen on 127.0.0.1:{ui_port} for the dashboard: the "
+        err(f"flowwidgets: cannot listen on 127.0.0.1:{ui_port} for the dashboard: the "
              "port is in use (choose another with --ui-port, or --no-ui)")
         return 1
     with _StopOnSignal() as stop:
@@ -146,16 +146,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 return 0
             if stop.event.is_set():
                 return 0
-            _out(_ready_text(session))
+            out(_ready_text(session))
             return _serve_until_stopped(session, stop.event)
         except UiError as exc:
-            _err(f"flowwidgets demo: {exc}")
+            err(f"flowwidgets demo: {exc}")
             return 1
         finally:
             if session.ui is not None:
                 session.ui.stop()
             session.server.stop()
-            _out("flowwidgets demo: stopped")
+            out("flowwidgets demo: stopped")
 
 
 def _start_runner(args: argparse.Namespace) -> DemoSession | None:
@@ -169,13 +169,13 @@ def _start_runner(args: argparse.Namespace) -> DemoSession | None:
     if not args.no_history:
         n = demo.import_history(runner)
         if n:
-            _out(f"flowwidgets demo: imported {n} runs of {demo.DAYS} days of history "
+            out(f"flowwidgets demo: imported {n} runs of {demo.DAYS} days of history "
                  "(marked as imported)")
-    handle = _serve(runner, args.host, args.port, args.token, start_runner=True)
+    handle = serve(runner, args.host, args.port, args.token, start_runner=True)
     if handle is None:
         runner.stop()
         return None
-    _out(f"flowwidgets demo: runner API at {handle.url}  (data: {data})")
+    out(f"flowwidgets demo: runner API at {handle.url}  (data: {data})")
     return DemoSession(data=data, runner=runner, server=handle)
 
 
@@ -201,13 +201,13 @@ def start_streams(runner: LocalRunner) -> list[str]:
                 started.append(runner.run_now(p.name))
             except Conflict:
                 continue  # already live (another process on the same data folder)
-            _out(f"flowwidgets demo: {_clean(p.name)} is live")
+            out(f"flowwidgets demo: {clean(p.name)} is live")
     return started
 
 
 def create_history(runner: LocalRunner, data: Path, rounds: int = DEMO_ROUNDS, *,
                    cancelled: Callable[[], bool] = lambda: False,
-                   report: Callable[[str], None] = _out) -> list[RunRecord]:
+                   report: Callable[[str], None] = out) -> list[RunRecord]:
     """Run every batch pipeline ``rounds`` times for real; the warehouse's last run fails
     at merge_payments (its failure switch on for the last round, off before). Stops early
     when ``cancelled()`` turns true; returns the finished runs, oldest first."""
@@ -223,8 +223,8 @@ def create_history(runner: LocalRunner, data: Path, rounds: int = DEMO_ROUNDS, *
             if run is None:
                 return done
             done.append(run)
-            where = f"at {_clean(run.failed_step)}" if run.failed_step else ""
-            report(f"  {_clean(run.pipeline):<24} {str(run.status):<10} {where}".rstrip())
+            where = f"at {clean(run.failed_step)}" if run.failed_step else ""
+            report(f"  {clean(run.pipeline):<24} {str(run.status):<10} {where}".rstrip())
     return done
 
 
@@ -236,7 +236,7 @@ def _wait_run(runner: LocalRunner, run_id: str,
             return runner.wait(run_id, timeout=0.25)
         except TimeoutError:
             if time.monotonic() > deadline:
-                _err(f"flowwidgets demo: run {run_id} is still going after {DEMO_WAIT_S:g} s; "
+                err(f"flowwidgets demo: run {run_id} is still going after {DEMO_WAIT_S:g} s; "
                      "serving anyway")
                 return None
     return None
@@ -267,11 +267,11 @@ def _serve_until_stopped(session: DemoSession, stop: threading.Event) -> int:
     """Block until a signal (0) or until the API server or the front end dies (1)."""
     while not stop.wait(0.5):
         if not session.server.running:
-            _err("flowwidgets demo: the API server stopped unexpectedly")
+            err("flowwidgets demo: the API server stopped unexpectedly")
             return 1
         ui = session.ui
         if ui is not None and not ui.running:
-            _err(f"flowwidgets demo: the {ui.kind} server exited with code {ui.returncode}; "
+            err(f"flowwidgets demo: the {ui.kind} server exited with code {ui.returncode}; "
                  f"the end of its log ({ui.log_path}):\n{ui.log_tail()}")
             return 1
     return 0

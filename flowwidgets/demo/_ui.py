@@ -27,10 +27,13 @@ from pathlib import Path
 from typing import IO, Literal
 
 __all__ = [
+    "CULL_IDLE_S",
+    "CULL_INTERVAL_S",
     "DASHBOARD",
     "STOP_GRACE_S",
     "UiError",
     "UiServer",
+    "cull_args",
     "dashboard_notebook",
     "port_is_free",
     "repo_notebooks",
@@ -47,6 +50,24 @@ _LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "
 _VOILA_DENY = '--VoilaConfiguration.extension_denylist=["@jupyter-notebook/lab-extension"]'
 """Notebook 7's lab extension fails to load in Voilà (it needs @jupyterlab/docregistry,
 which Voilà does not share: a console error on every page) and adds nothing to it."""
+
+
+CULL_IDLE_S = 300
+"""A Voilà kernel whose page is closed (no connection) and that sent nothing for this
+long is shut down: every visit starts a kernel with its own Source and poller."""
+CULL_INTERVAL_S = 60
+"""How often Voilà looks for such kernels."""
+
+
+def cull_args(idle_s: float = CULL_IDLE_S, interval_s: float | None = None) -> list[str]:
+    """Voilà (jupyter_server) options that shut down the kernels of closed pages: idle
+    for ``idle_s`` seconds with no connection, checked every ``interval_s`` seconds
+    (default: :data:`CULL_INTERVAL_S`, or half of ``idle_s`` when that is shorter)."""
+    if interval_s is None:
+        interval_s = min(CULL_INTERVAL_S, idle_s / 2)
+    return [f"--MappingKernelManager.cull_idle_timeout={max(1, int(idle_s))}",
+            f"--MappingKernelManager.cull_interval={max(1, int(interval_s))}",
+            "--MappingKernelManager.cull_connected=False"]
 
 
 class UiError(RuntimeError):
@@ -101,11 +122,12 @@ class UiServer:
 
     def __init__(self, kind: Kind, port: int, *, env: dict[str, str] | None = None,
                  notebooks: Path | None = None, log_path: Path | None = None,
-                 args: Sequence[str] = ()) -> None:
+                 args: Sequence[str] = (), host: str = "127.0.0.1") -> None:
         if kind not in ("voila", "lab"):
             raise ValueError(f"kind must be 'voila' or 'lab', got {kind!r}")
         self.kind: Kind = kind
         self.port = port
+        self.host = host
         self.token = secrets.token_urlsafe(18) if kind == "lab" else ""
         self._tmp = Path(tempfile.mkdtemp(prefix=f"flowwidgets-demo-{kind}-"))
         self.log_path = log_path or self._tmp / f"{kind}.log"
@@ -121,7 +143,8 @@ class UiServer:
     @property
     def url(self) -> str:
         """The page to open: Voilà's dashboard, or JupyterLab on the dashboard notebook."""
-        base = f"http://127.0.0.1:{self.port}"
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        base = f"http://{shown}:{self.port}"
         if self.kind == "voila":
             return f"{base}/"
         return f"{base}/lab/tree/{DASHBOARD}?token={self.token}"
@@ -152,8 +175,8 @@ class UiServer:
             how = "'flowwidgets[lab]'" if self.kind == "lab" else "'flowwidgets[demo]'"
             raise UiError(f"the demo's {self._what} needs {' and '.join(missing)} in this "
                           f"Python ({sys.executable}); install with: pip install {how}")
-        if not port_is_free(self.port):
-            raise UiError(f"cannot listen on 127.0.0.1:{self.port} for the {self._what}: "
+        if not port_is_free(self.port, self.host):
+            raise UiError(f"cannot listen on {self.host}:{self.port} for the {self._what}: "
                           "the port is in use (choose another with --ui-port)")
         jupyter = self._tmp / "jupyter"
         _write_kernelspec(jupyter)
@@ -183,8 +206,9 @@ class UiServer:
             notebook = self._tmp / DASHBOARD
             shutil.copyfile(dashboard_notebook(), notebook)
             return ([sys.executable, "-m", "voila", str(notebook), "--no-browser", port,
-                     "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--theme=dark",
-                     "--show_tracebacks=True", _VOILA_DENY, *self._args], self._tmp)
+                     f"--Voila.ip={self.host}", "--Voila.port_retries=0", "--theme=dark",
+                     "--show_tracebacks=True", _VOILA_DENY, *self._culling(), *self._args],
+                    self._tmp)
         root = self._notebooks or repo_notebooks()
         if root is None:  # an installed wheel: serve a folder with the dashboard notebook
             root = self._tmp / "notebooks"
@@ -200,6 +224,11 @@ class UiServer:
                  f"--LabApp.app_settings_dir={settings}", "--LabApp.news_url=None",
                  *self._args], root)
 
+    def _culling(self) -> list[str]:
+        """Default kernel culling for Voilà unless ``args`` configure their own."""
+        own = any("cull_idle_timeout" in a for a in self._args)
+        return [] if own else cull_args()
+
     def wait_ready(self, timeout: float = READY_TIMEOUT_S,
                    cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Wait until the server accepts TCP connections (a connect, not a GET: a GET on
@@ -214,7 +243,7 @@ class UiServer:
                               f"before listening; its log:\n{self.log_tail()}")
             with socket.socket() as s:
                 s.settimeout(0.5)
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                if s.connect_ex((_connectable(self.host), self.port)) == 0:
                     return True
             if cancelled():
                 return False
@@ -255,6 +284,11 @@ class UiServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _connectable(host: str) -> str:
+    """Where to check that a server bound to ``host`` listens (an any-address: loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

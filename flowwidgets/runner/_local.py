@@ -263,10 +263,12 @@ class LocalRunner:
         self._scheduler.wake()
         return self.store.get_run(run_id) or record
 
-    def actions_for(self, run: RunRecord) -> dict[str, Any]:
+    def actions_for(self, run: RunRecord, steps: Sequence[StepRecord] | None = None
+                    ) -> dict[str, Any]:
         """Which actions apply to ``run``, in ematix-flow's shape plus ``restart_steps``
         (every step of a finished run is a valid restart point) and ``cancel`` (true while
-        it is requested or running). Pause is not supported."""
+        it is requested or running). Pause is not supported. ``steps``: the run's steps
+        when the caller has read them already (read here otherwise)."""
         actions: dict[str, Any] = {"pause": False, "resume": False, "restart_from_step": [],
                                    "rerun_full": False, "resume_from_watermark": False,
                                    "restart_steps": [], "cancel": run.status.is_active}
@@ -281,8 +283,9 @@ class LocalRunner:
         if streaming and run.status in (Status.FAILED, Status.CANCELLED):
             actions["resume_from_watermark"] = self.store.last_watermark(spec.name) is not None
         current = set(spec.step_names)
-        actions["restart_steps"] = [s.name for s in self.store.get_steps(run.run_id)
-                                    if s.name in current]
+        if steps is None:
+            steps = self.store.get_steps(run.run_id)
+        actions["restart_steps"] = [s.name for s in steps if s.name in current]
         return actions
 
     def next_run_at(self, pipeline: str, now: datetime | None = None) -> datetime | None:

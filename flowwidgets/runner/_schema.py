@@ -16,7 +16,7 @@ from flowwidgets.errors import FlowwidgetsError
 
 __all__ = ["SCHEMA_VERSION", "migrate", "refuse_foreign"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = """
 CREATE TABLE runs (
@@ -214,7 +214,100 @@ UPDATE outputs SET keys = (SELECT json_group_array(j.key) FROM json_each(outputs
     WHERE json_type(outputs.value) = 'object';
 """
 
-_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+_V6 = """
+-- Exact pipeline statistics that stay flat as the history grows, kept by triggers in the
+-- writing transaction (so any SQL that writes runs keeps them right):
+-- duration_hist counts the runs of each duration at three resolutions (level 0: the
+-- millisecond, 1: >> 10, about a second, 2: >> 20, about 17 minutes): the median is three
+-- short walks down the levels, never an OFFSET over the history. hour_outcomes counts the
+-- finished runs per creation hour: the 7-day failure rate sums 168 rows and counts one
+-- partial hour from the index.
+CREATE TABLE duration_hist (
+    pipeline TEXT NOT NULL,
+    level    INTEGER NOT NULL,
+    bucket   INTEGER NOT NULL,         -- duration_ms >> (10 * level)
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (pipeline, level, bucket)
+) WITHOUT ROWID;
+INSERT INTO duration_hist (pipeline, level, bucket, n)
+    SELECT pipeline, 0, duration_ms, COUNT(*) FROM runs WHERE duration_ms IS NOT NULL
+    GROUP BY pipeline, duration_ms;
+INSERT INTO duration_hist (pipeline, level, bucket, n)
+    SELECT pipeline, 1, duration_ms >> 10, COUNT(*) FROM runs WHERE duration_ms IS NOT NULL
+    GROUP BY pipeline, duration_ms >> 10;
+INSERT INTO duration_hist (pipeline, level, bucket, n)
+    SELECT pipeline, 2, duration_ms >> 20, COUNT(*) FROM runs WHERE duration_ms IS NOT NULL
+    GROUP BY pipeline, duration_ms >> 20;
+CREATE TABLE hour_outcomes (
+    pipeline TEXT NOT NULL,
+    hour     TEXT NOT NULL,            -- substr(created_at, 1, 13): 2026-11-22T10
+    finished INTEGER NOT NULL,         -- succeeded or failed
+    failed   INTEGER NOT NULL,
+    PRIMARY KEY (pipeline, hour)
+) WITHOUT ROWID;
+INSERT INTO hour_outcomes (pipeline, hour, finished, failed)
+    SELECT pipeline, substr(created_at, 1, 13), COUNT(*), SUM(status = 'failed') FROM runs
+    WHERE status IN ('failed', 'succeeded') GROUP BY pipeline, substr(created_at, 1, 13);
+CREATE TRIGGER runs_stats_insert AFTER INSERT ON runs BEGIN
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 0, NEW.duration_ms >> 0, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 1, NEW.duration_ms >> 10, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 2, NEW.duration_ms >> 20, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+    INSERT INTO hour_outcomes (pipeline, hour, finished, failed)
+        SELECT NEW.pipeline, substr(NEW.created_at, 1, 13), 1, NEW.status = 'failed'
+        WHERE NEW.status IN ('failed', 'succeeded')
+        ON CONFLICT (pipeline, hour) DO UPDATE SET finished = finished + 1,
+            failed = failed + excluded.failed;
+END;
+CREATE TRIGGER runs_stats_delete AFTER DELETE ON runs BEGIN
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 0 AND bucket = OLD.duration_ms >> 0;
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 1 AND bucket = OLD.duration_ms >> 10;
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 2 AND bucket = OLD.duration_ms >> 20;
+    UPDATE hour_outcomes SET finished = finished - 1, failed = failed - (OLD.status = 'failed')
+        WHERE pipeline = OLD.pipeline AND hour = substr(OLD.created_at, 1, 13)
+        AND OLD.status IN ('failed', 'succeeded');
+END;
+CREATE TRIGGER runs_hist_update AFTER UPDATE OF pipeline, duration_ms ON runs
+WHEN OLD.pipeline IS NOT NEW.pipeline OR OLD.duration_ms IS NOT NEW.duration_ms BEGIN
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 0 AND bucket = OLD.duration_ms >> 0;
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 1 AND bucket = OLD.duration_ms >> 10;
+    UPDATE duration_hist SET n = n - 1
+        WHERE pipeline = OLD.pipeline AND level = 2 AND bucket = OLD.duration_ms >> 20;
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 0, NEW.duration_ms >> 0, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 1, NEW.duration_ms >> 10, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+    INSERT INTO duration_hist (pipeline, level, bucket, n)
+        SELECT NEW.pipeline, 2, NEW.duration_ms >> 20, 1 WHERE NEW.duration_ms IS NOT NULL
+        ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER runs_outcomes_update AFTER UPDATE OF pipeline, status, created_at ON runs
+WHEN OLD.pipeline IS NOT NEW.pipeline OR OLD.status IS NOT NEW.status
+    OR OLD.created_at IS NOT NEW.created_at BEGIN
+    UPDATE hour_outcomes SET finished = finished - 1, failed = failed - (OLD.status = 'failed')
+        WHERE pipeline = OLD.pipeline AND hour = substr(OLD.created_at, 1, 13)
+        AND OLD.status IN ('failed', 'succeeded');
+    INSERT INTO hour_outcomes (pipeline, hour, finished, failed)
+        SELECT NEW.pipeline, substr(NEW.created_at, 1, 13), 1, NEW.status = 'failed'
+        WHERE NEW.status IN ('failed', 'succeeded')
+        ON CONFLICT (pipeline, hour) DO UPDATE SET finished = finished + 1,
+            failed = failed + excluded.failed;
+END;
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 """Script that takes the schema from version ``n - 1`` to ``n``."""
 
 

@@ -1,12 +1,8 @@
 """Rows to records and back for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`, and its
-operations that span tables: pages of runs, statistics over the history, the bulk
+operations that span tables: pages of runs, the bulk
 import, recovery.
 
-Statistics are exact over every run and read indexes only (see
-:mod:`flowwidgets.runner._schema`): totals from ``pipeline_totals`` (kept by triggers),
-the last ten runs from ``(pipeline, created_at, run_id)``, the median as one
-``LIMIT/OFFSET`` read of the partial index on ``(pipeline, duration_ms)``, the 7-day
-failure rate as two range counts of ``(pipeline, status, created_at)``. A page of runs
+Statistics live in :mod:`flowwidgets.runner._sqlite_stats`. A page of runs
 picks its rowids from a covering index first and reads only those rows, so a deep
 ``OFFSET`` walks index entries, not table rows.
 """
@@ -19,7 +15,7 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +26,6 @@ from flowwidgets.runner.store import (
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
     Event,
-    PipelineStats,
     RunRecord,
     StepRecord,
     Watermark,
@@ -49,9 +44,8 @@ __all__ = [
     "cancel",
     "cancelled",
     "event_row",
-    "import_rows",
+    "duration_ms",
     "insert_run",
-    "pipeline_stats",
     "recover",
     "request_text",
     "run_page",
@@ -170,13 +164,15 @@ epoch times computed by SQLite."""
 
 
 def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
-             status: str | None, since: str | None, limit: int, offset: int
-             ) -> tuple[list[Any], int]:
+             status: str | None, since: str | None, limit: int, offset: int,
+             after: tuple[str, str] | None = None) -> tuple[list[Any], int]:
     """``cols`` of one page of runs (newest first by created time, then run id) and the
     number that match. Call inside one read transaction. The page's rowids come from a
     covering index (``(created_at, run_id)``, ``(pipeline, created_at, run_id)`` or
     ``(pipeline, status, created_at, run_id)``); the count from ``pipeline_totals`` when
-    only the pipeline (or nothing) is filtered."""
+    only the pipeline (or nothing) is filtered. ``after`` (a run's stored ``created_at``
+    and id: a keyset cursor) starts the page just after that run, one index seek however
+    deep; the count ignores it."""
     clauses: list[str] = []
     args: list[Any] = []
     for clause, value in (("pipeline = ?", pipeline),
@@ -186,11 +182,16 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
             clauses.append(clause)
             args.append(value)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    page_where, page_args = where, list(args)
+    if after is not None:
+        page_where = f"{where} AND " if where else "WHERE "
+        page_where += "(created_at, run_id) < (?, ?)"
+        page_args += [after[0], after[1]]
     order = "ORDER BY created_at DESC, run_id DESC"
     rows = conn.execute(
-        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {where} {order} "
-        f"LIMIT ? OFFSET ?) {order}",
-        [*args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {page_where} "
+        f"{order} LIMIT ? OFFSET ?) {order}",
+        [*page_args, max(0, int(limit)), max(0, int(offset))]).fetchall()
     if status is None and since is None:
         (total,) = conn.execute(
             "SELECT COALESCE(SUM(runs), 0) FROM pipeline_totals"
@@ -199,70 +200,6 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
     else:
         (total,) = conn.execute(f"SELECT COUNT(*) FROM runs {where}", args).fetchone()
     return rows, total
-
-
-def pipeline_stats(conn: sqlite3.Connection, pipelines: Sequence[str], now: datetime
-                   ) -> dict[str, PipelineStats]:
-    """Statistics of the named pipelines, then of every other pipeline with runs (by
-    name). Call inside one read transaction so the figures agree with each other."""
-    week_ago = ts(now - timedelta(days=7))
-    totals = {name: (runs, timed) for name, runs, timed in conn.execute(
-        "SELECT pipeline, runs, with_duration FROM pipeline_totals WHERE runs > 0")}
-    out: dict[str, PipelineStats] = {}
-    for name in dict.fromkeys([*pipelines, *sorted(totals)]):
-        runs, timed = totals.get(name, (0, 0))
-        recent = [run_row(r) for r in conn.execute(
-            f"SELECT {RUN_COLS} FROM runs WHERE pipeline = ? "
-            "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1] if runs else []
-        failed = finished = 0
-        if runs:
-            for status, count in conn.execute(
-                    "SELECT status, COUNT(*) FROM runs WHERE pipeline = ? AND status IN "
-                    "('failed', 'succeeded') AND created_at >= ? GROUP BY status",
-                    (name, week_ago)):
-                finished += count
-                failed += count if status == Status.FAILED else 0
-        out[name] = PipelineStats(
-            pipeline=name, total_runs=runs,
-            latest_run=recent[-1] if recent else None, recent_runs=tuple(recent),
-            median_duration_ms=_median(conn, name, timed),
-            failure_rate_7d=failed / finished if finished else None)
-    return out
-
-
-def _median(conn: sqlite3.Connection, pipeline: str, n: int) -> int | None:
-    """Median duration of the pipeline's ``n`` runs that have one (integer mean of the two
-    middle values for an even count, like ematix-flow), or None."""
-    if not n:
-        return None
-    middle = [d for (d,) in conn.execute(
-        "SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL "
-        "ORDER BY duration_ms LIMIT ? OFFSET ?", (pipeline, 2 - n % 2, (n - 1) // 2))]
-    return sum(middle) // len(middle)
-
-
-def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
-                steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord]) -> int:
-    """Insert records as given (inside the caller's write transaction); returns the
-    number of runs. Durations are derived from the stored (millisecond) times."""
-    cur = conn.executemany(
-        f"INSERT INTO runs ({RUN_COLS}, duration_ms) VALUES ({', '.join('?' * 19)})",
-        ((r.run_id, r.pipeline, r.kind, Status(r.status), r.trigger, ts(r.created_at),
-          ts(r.started_at), ts(r.finished_at), r.attempt, r.failed_step, r.error,
-          r.failed_watermark, r.parent_run_id, r.from_step, r.resume_watermark,
-          ts(r.scheduled_for), r.worker, json.dumps(r.extras), duration_ms(r))
-         for r in runs))
-    count = cur.rowcount
-    conn.executemany(
-        f"INSERT INTO steps ({STEP_COLS}) VALUES ({', '.join('?' * 10)})",
-        ((s.run_id, s.name, Status(s.status), json.dumps(list(s.depends_on)), s.position,
-          ts(s.started_at), ts(s.finished_at), s.error, s.attempts, s.reused_from)
-         for s in steps))
-    conn.executemany(
-        f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
-        ((a.run_id, a.step, a.number, Status(a.status), ts(a.started_at), ts(a.finished_at),
-          a.error, a.log_tail) for a in attempts))
-    return count
 
 
 def duration_ms(r: RunRecord) -> int | None:

@@ -7,9 +7,10 @@ session (standard library only, run by path: no import of flowwidgets). It start
 command in its session and waits for it, and kills the whole session (SIGTERM, then
 SIGKILL a second later) when
 
-- the runner dies (``PR_SET_PDEATHSIG`` on Linux, and a check of the parent pid): a
-  ``kill -9`` of the runner no longer leaves steps running that a restart would run
-  again;
+- the runner dies (its parent pid changes; checked every :data:`POLL_S` seconds, and at
+  once on SIGUSR1): a ``kill -9`` of the runner no longer leaves steps running that a
+  restart would run again. ``PR_SET_PDEATHSIG`` would need ``ctypes``, whose import
+  costs more than the polling (50-150 ms per step here), so it is not used;
 - the runner has been stopped (SIGSTOP, Ctrl-Z) for more than ``STOPPED_LIMIT_S``
   seconds (0: never): a peer may declare it dead and run the step again, so the first
   copy must not keep running meanwhile.
@@ -21,13 +22,13 @@ exit status, or killed by the same signal.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import sys
 import time
 
-PR_SET_PDEATHSIG = 1
+# the C module: ``signal`` imports ``enum``, which costs more than the rest of this file
+signal = __import__("_signal" if "_signal" in sys.builtin_module_names else "signal")
+
 GRACE_S = 1.0
 POLL_S = 0.2
 
@@ -54,10 +55,6 @@ def main(argv: list[str]) -> None:
     command = argv[argv.index("--") + 1:]
     watched = {signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
     before = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGUSR1), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the parent pid check below still works
-        pass
     if os.getppid() != parent:  # the runner died before we could ask to be told
         sys.exit(137)
     child = os.fork()

@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_import, _sqlite_stats
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
 from flowwidgets.runner.store import (
@@ -257,15 +258,17 @@ class SqliteRunLog(RunLog):
         return [q.run_row(r) for r in rows], total
 
     def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
-                           limit: int = 50, offset: int = 0
+                           limit: int = 50, offset: int = 0,
+                           after: tuple[str, str] | None = None
                            ) -> tuple[list[dict[str, Any]], int]:
         """See :meth:`RunLog.list_run_summaries`: one indexed query for the page (times
         are stored in the API's format, the duration is a column) and a count that reads
-        ``pipeline_totals`` unless a status is given."""
+        ``pipeline_totals`` unless a status is given. ``after`` = (``created_at``,
+        ``run_id``) of a summary: the page starts right after that run (keyset)."""
         with self._pool.read() as conn:
             rows, total = q.run_page(conn, q.SUMMARY_COLS + ", json_extract(extras, "
                                      "'$.imported')", pipeline=pipeline, status=status,
-                                     since=None, limit=limit, offset=offset)
+                                     since=None, limit=limit, offset=offset, after=after)
         out = []
         for r in rows:
             d = dict(zip(RUN_SUMMARY_FIELDS, r[:-1], strict=True))
@@ -475,7 +478,7 @@ class SqliteRunLog(RunLog):
         the two middle values for an even count); the 7-day failure rate is over runs
         *created* since ``now - 7 days`` that succeeded or failed."""
         with self._pool.read() as conn:
-            return q.pipeline_stats(conn, pipelines, now)
+            return _sqlite_stats.pipeline_stats(conn, pipelines, now)
 
     def version(self) -> int:
         """A number that grows with every visible write: the newest event id plus the
@@ -535,6 +538,6 @@ class SqliteRunLog(RunLog):
         kind="batch", status=Status.SUCCEEDED, trigger="schedule", created_at=t,
         started_at=t, finished_at=t + timedelta(seconds=40))`` for ``i`` in ``range(n)``."""
         with self._pool.write() as tx:
-            count = q.import_rows(tx.conn, runs, steps, attempts)
+            count = _sqlite_import.import_rows(tx.conn, runs, steps, attempts)
             tx.touch()
         return count

@@ -271,12 +271,14 @@ class RunLog(ABC):
 
     @abstractmethod
     def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
-                           limit: int = 50, offset: int = 0
+                           limit: int = 50, offset: int = 0,
+                           after: tuple[str, str] | None = None
                            ) -> tuple[list[dict[str, Any]], int]:
         """The page :meth:`list_runs` would return, as JSON-ready summaries (keys
         :data:`RUN_SUMMARY_FIELDS`; times ISO-8601 UTC with milliseconds and ``Z``, the
         status as its word; ``"imported": True`` added for a run whose extras say so), and
-        the total that match. The fast path of ``/api/runs``."""
+        the total that match. The fast path of ``/api/runs``. ``after`` is a keyset
+        cursor: (``created_at``, ``run_id``) of the last summary of the previous page."""
 
     # ---- steps and attempts ------------------------------------------------------------
 

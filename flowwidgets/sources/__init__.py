@@ -1,8 +1,16 @@
 """Sources: one runner, over HTTP from the kernel, as flowwidgets models.
 
 ``connect(url)`` detects the runner's API flavour (our runner, ematix-flow ``flow web``,
-flowtoy, Airflow, Prefect, Dagster) and returns a :class:`Source` whose methods return the models of
-:mod:`flowwidgets.models` whatever the runner is; ``connect_async`` returns the async twin.
+Airflow 3, Prefect 3, Dagster, flowtoy) and returns a :class:`Source` whose methods return the
+models of :mod:`flowwidgets.models` whatever the runner is; ``connect_async`` returns the
+async twin. ``connect``, ``Source`` and ``AsyncSource`` are also at the top level.
+
+Plumbing for another runner API: a :class:`FlavourProbe` (how to recognise it and build
+its flavour) passed to :func:`register_flavour`; the six built in are registered the same
+way, together, in ``sources/_flavours.py``. ``flowwidgets.sources.airflow``,
+``.prefect`` and ``.dagster`` add ``connect_airflow`` … with their own options. The
+poller that keeps views live is :class:`flowwidgets.live.Poller` (one per Source,
+``src.poller()``), reporting :class:`flowwidgets.live.LiveEvent`.
 """
 
 from __future__ import annotations
@@ -20,7 +28,5 @@ __all__ = [
     "register_flavour",
 ]
 
-# Importing the orchestrator flavours registers their probes with connect().
-from flowwidgets.sources import airflow as _airflow  # noqa: E402, F401
-from flowwidgets.sources import dagster as _dagster  # noqa: E402, F401
-from flowwidgets.sources import prefect as _prefect  # noqa: E402, F401
+# Every flavour connect() detects is registered in one place: sources/_flavours.py.
+from flowwidgets.sources import _flavours  # noqa: E402, F401

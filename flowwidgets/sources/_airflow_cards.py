@@ -242,6 +242,7 @@ class DagCards:
                 infos[dag_id] = yield from self._one_dag(dag_id)
             recent[dag_id] = yield from self._dag_runs(dag_id)
         with self._lock:
+            listed_other = dags is not None and dags != self._dags
             if dags is not None:
                 self._dags, self._dags_read = dags, now
                 for gone in set(self._recent) - set(dags):
@@ -256,7 +257,7 @@ class DagCards:
                 self._note_week(r)
             self._dirty -= dirty
             self._since = (stamp or self._clock()) - OVERLAP
-            if changed or recent or dags is not None:
+            if changed or recent or listed_other:  # a list read again unchanged: no news
                 self.generation += 1
             self._prune(now)
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import httpx
 
 from flowwidgets import errors
 from flowwidgets.models import Pipeline, Run, RunDetail, RunPage, Status
@@ -57,8 +60,9 @@ class Flavour:
     idempotency = False
     """True when the runner deduplicates POSTs by ``Idempotency-Key``."""
     stub_mode = False
-    push = False
-    """True when the runner has a push channel the poller can listen to."""
+    push_path: str | None = None
+    """The path of the runner's push channel (server-sent events, resumed with
+    ``Last-Event-ID``) the poller listens to, or None when it has none."""
     step_logs = True
     """True when the runner keeps step logs; False when :meth:`step_log` is None because
     there are none at all (not because one attempt wrote nothing)."""
@@ -282,10 +286,6 @@ class Source(_SourceBase):
         st = self._check_runs_args(status, limit, offset)
         return self._drive(self._flavour.runs(pipeline, st, limit, offset, offset == 0))
 
-    def _runs_uncached(self, pipeline: str | None, status: Status | str | None,
-                       limit: int, offset: int) -> RunPage:
-        st = self._check_runs_args(status, limit, offset)
-        return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
 
     def run(self, run_id: str) -> RunDetail:
         """One run: its steps (the DAG), attempt history and the actions it allows."""
@@ -319,8 +319,44 @@ class Source(_SourceBase):
         except errors.SourceError:
             return False
 
-    def _snapshot(self) -> Snapshot:
+    # ---- for the poller and frames (package-internal: flowwidgets.live, .frames) --------
+
+    def snapshot(self) -> Snapshot:
+        """What the poller compares between two polls (pipelines and runs, comparable)."""
         return self._drive(self._flavour.snapshot())
+
+    _snapshot = snapshot  # its old private name, for tests of branches written before
+
+    def runs_page(self, pipeline: str | None, status: Status | str | None, limit: int,
+                  offset: int, cursor: str | None = None) -> RunPage:
+        """Like :meth:`runs` but always read afresh (no conditional-request cache): the
+        pages of a bulk read such as :func:`flowwidgets.runs_frame`. ``cursor``: a
+        previous page's ``next_cursor`` (only runners that gave one take it back)."""
+        st = self._check_runs_args(status, limit, offset)
+        if cursor is not None:
+            return self._drive(self._flavour.runs(pipeline, st, limit, offset, False,
+                                                  cursor=cursor))  # type: ignore[call-arg]
+        return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
+
+    def push_channel(self, *, any_transport: bool = False) -> str | None:
+        """The path of the runner's push channel when this Source can listen to it: the
+        runner has one and the HTTP client streams over the network (``any_transport``:
+        whatever the client), else None."""
+        path = self._flavour.push_path
+        return path if path is not None and (any_transport or self._http.streams) else None
+
+    @contextmanager
+    def open_push(self, last_event_id: str | None, read_timeout: float
+                  ) -> Iterator[httpx.Response | None]:
+        """Open the push channel: the streaming 200 response, or None when the runner
+        answers that it has no usable one (a 4xx other than 401/403: poll instead). Other
+        errors raise the mapped :class:`~flowwidgets.errors.SourceError`."""
+        path = self._flavour.push_path
+        if path is None:
+            yield None
+            return
+        with self._http.stream_events(path, last_event_id, read_timeout) as resp:
+            yield resp
 
     @property
     def stats(self) -> Stats:

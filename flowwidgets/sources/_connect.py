@@ -4,54 +4,26 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 
 from flowwidgets import errors
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
-from flowwidgets.sources.api import EmatixFlavour, FlowwidgetsFlavour, looks_like_stub
-from flowwidgets.sources.flowtoy import FlowtoyFlavour
+from flowwidgets.sources._http import AsyncHttp, HttpCore, Reply, SyncHttp
+from flowwidgets.sources._registry import _PROBES, FlavourProbe, probes, register_flavour
+from flowwidgets.sources.api import FlowwidgetsFlavour
 
 __all__ = ["FlavourProbe", "connect", "connect_async", "register_flavour"]
 
 FlowFiles = str | Path | Sequence[str | Path] | None
-
-
-@dataclass(frozen=True, slots=True)
-class FlavourProbe:
-    """How :func:`connect` recognises another runner (Airflow, Prefect, ...).
-
-    ``detect()`` is a plan of probe requests returning something truthy (a version, say)
-    when its runner answers, else None; ``make(http, found, options)`` builds the flavour
-    (``options`` holds the keywords of ``connect`` named in ``options``, e.g. username);
-    ``start(flavour)``, if given, is a plan run once before the Source is returned (a
-    login, a check that the credentials work).
-    """
-
-    name: str
-    detect: Callable[[], Plan[Any]]
-    make: Callable[[HttpCore, Any, dict[str, Any]], Flavour]
-    start: Callable[[Flavour], Plan[None]] | None = None
-    options: frozenset[str] = frozenset()
-
-
-_PROBES: list[FlavourProbe] = []
-
-
-def register_flavour(probe: FlavourProbe) -> None:
-    """Let :func:`connect` detect another runner; probes run in registration order, after
-    our /api and ematix-flow and before flowtoy. Registering a name again replaces it."""
-    _PROBES[:] = [p for p in _PROBES if p.name != probe.name]
-    _PROBES.append(probe)
+T = TypeVar("T")
 
 
 def _check_options(options: dict[str, Any]) -> None:
-    known = {o for p in _PROBES for o in p.options}
+    known = {o for p in _PROBES for o in p.options} - {"flow"}
     unknown = sorted(set(options) - known)
     if unknown:
         hint = difflib.get_close_matches(unknown[0], [*known, "token", "timeout", "flow",
@@ -60,63 +32,45 @@ def _check_options(options: dict[str, Any]) -> None:
                         + (f"; did you mean {hint[0]!r}?" if hint else ""))
 
 
-def _health_plan() -> Plan[tuple[str | None, int]]:
-    """``("flowwidgets" | "api" | None, status code)``: our runner, another /api server,
-    or no /api here."""
-    reply = yield Request("GET", "/api/health", "GET /api/health", probe=True)
-    if reply.status_code == 200 and isinstance(reply.value, dict):
-        kind = "flowwidgets" if reply.value.get("runner") == "flowwidgets" else "api"
-        return kind, reply.status_code
-    return None, reply.status_code
-
-
-def _ematix_plan() -> Plan[Flavour]:
-    reply = yield Request("GET", "/api/pipelines", "GET /api/pipelines")
-    data = reply.value
-    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
-        raise errors.SchemaError("GET /api/pipelines", "pipelines",
-                                 "must be an array (is this an ematix-flow `flow web` server?)",
-                                 data)
-    return EmatixFlavour(stub_mode=looks_like_stub(data))
-
-
-def _flowtoy_plan(url: str, health_code: int, flow: FlowFiles) -> Plan[Flavour]:
-    reply = yield Request("GET", "/status", "GET /status", probe=True)
-    d = reply.value
-    if isinstance(d, dict) and (
-        (reply.status_code == 200 and ("steps" in d or "run_id" in d
-                                       or d.get("status") == "no-runner"))
-        or (reply.status_code == 500 and "error" in d)
-    ):
-        return FlowtoyFlavour(flow=flow)
-    raise errors.RunnerUnavailable(
-        url, f"no known runner API answers there (GET /api/health → {health_code}, "
-        f"GET /status → {reply.status_code})", ["GET /api/health", "GET /status"])
+def _once(plan: Plan[T], seen: dict[str, Reply]) -> Plan[T]:
+    """Run ``plan`` answering its probe GETs from ``seen`` when an earlier probe of this
+    ``connect`` sent the same one (so several probes may ask ``/api/health``: one request)."""
+    try:
+        req = next(plan)
+        while True:
+            if req.probe and req.method == "GET" and req.endpoint in seen:
+                req = plan.send(seen[req.endpoint])
+                continue
+            try:
+                reply = yield req
+            except errors.SourceError as exc:
+                req = plan.throw(exc)
+                continue
+            if req.probe and req.method == "GET":
+                seen[req.endpoint] = reply
+            req = plan.send(reply)
+    except StopIteration as stop:
+        return cast(T, stop.value)
 
 
 def _detect(http: HttpCore, base: str, flow: FlowFiles, options: dict[str, Any]
             ) -> Plan[Flavour]:
-    """Which runner answers at ``base``: our runner, ematix-flow, a registered flavour
-    (its ``start`` plan run once), else flowtoy. Forgets what the probes cached."""
-    kind, code = yield from _health_plan()
-    if kind == "flowwidgets":
-        flavour: Flavour = FlowwidgetsFlavour()
-    elif kind == "api":
-        if http.token is None:
-            http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
-        flavour = yield from _ematix_plan()
-    else:
-        for probe in list(_PROBES):
-            found = yield from probe.detect()
-            if found:
-                flavour = probe.make(http, found, _pick(options, probe))
-                if probe.start is not None:
-                    yield from probe.start(flavour)
-                break
-        else:
-            flavour = yield from _flowtoy_plan(base, code, flow)
-    http.forget()
-    return flavour
+    """Which runner answers at ``base``: the first registered probe (by order) that finds
+    its runner builds the flavour (its ``start`` plan run once). Forgets what the probes
+    cached."""
+    seen: dict[str, Reply] = {}
+    given = {**options, "flow": flow}
+    for probe in probes():
+        found = yield from _once(probe.detect(), seen)
+        if found:
+            flavour = probe.make(http, found, _pick(given, probe))
+            if probe.start is not None:
+                yield from probe.start(flavour)
+            http.forget()
+            return flavour
+    codes = ", ".join(f"{ep} → {reply.status_code}" for ep, reply in seen.items())
+    raise errors.RunnerUnavailable(base, f"no known runner API answers there ({codes})",
+                                   list(seen))
 
 
 def _resolve(url: str | None, client: Any) -> str:

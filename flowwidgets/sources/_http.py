@@ -13,7 +13,8 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -225,6 +226,43 @@ class SyncHttp(HttpCore):
         self.owns_client = client is None
         self.client = client if client is not None else httpx.Client(
             timeout=httpx.Timeout(timeout), follow_redirects=False)
+
+    @property
+    def streams(self) -> bool:
+        """True when requests go over the network (our client, or an injected one on
+        httpx's own transport), so a long-lived event stream makes sense; False for
+        in-process transports (Starlette's TestClient, MockTransport)."""
+        if self.owns_client:
+            return True
+        transport = getattr(self.client, "_transport", None)  # httpx has no public getter
+        return isinstance(transport, httpx.HTTPTransport)
+
+    @contextmanager
+    def stream_events(self, path: str, last_event_id: str | None, read_timeout: float
+                      ) -> Iterator[httpx.Response | None]:
+        """``GET path`` as a server-sent event stream: the open 200 response, or None when
+        the runner has no usable stream there (a 4xx other than 401/403)."""
+        req = Request("GET", path, f"GET {path}")
+        url = self.url_for(req)
+        headers = self.headers_for(req, url)
+        headers["Accept"] = "text/event-stream"
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        timeout = httpx.Timeout(self.timeout, read=read_timeout)
+        try:
+            with self.client.stream("GET", url, headers=headers, timeout=timeout) as resp:
+                if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403):
+                    resp.read()
+                    yield None
+                    return
+                if resp.status_code != 200:
+                    resp.read()
+                    self.handle(req, resp)  # raises the mapped APIError
+                    raise errors.SchemaError(req.endpoint, "<status>",
+                                             f"answered {resp.status_code}", None)
+                yield resp
+        except httpx.TransportError as exc:
+            raise self.unavailable(req, exc) from exc
 
     def send(self, req: Request) -> Reply:
         """Send ``req``; retries connection failures as :meth:`may_retry` allows."""

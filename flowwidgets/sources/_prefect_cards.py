@@ -6,14 +6,18 @@ for a deployment, its next scheduled run: three requests per pipeline, once) and
 finished flow runs of the last 7 days across all pipelines in one aggregated read
 (``POST /flow_runs/filter``, keyset-paged on ``expected_start_time``).
 
-After that an idle poll is **one request**: Prefect's flow-run state events since the
-previous poll (``POST /events/filter`` with ``event.prefix = "prefect.flow-run."``,
-across every deployment; followed by its ``next_page`` links only when more than 50
-arrived). Prefect's flow-run filter has no "updated since"; every state change of a flow
-run is an event, so the events are the complete list of what changed. The runs named
-there are read in one ``POST /flow_runs/filter`` by id; a row that differs from what the
-Source last saw marks its pipeline changed, and only a changed pipeline's card is read
-again. The 7-day counts follow from the changed rows themselves. A pipeline whose next
+After that an idle poll is **two requests**, whatever the number of deployments.
+Prefect's flow-run filter has no "updated since", so: (1) Prefect's flow-run state
+events since the previous poll (``POST /events/filter`` with ``event.prefix =
+"prefect.flow-run."``, across every deployment; its ``next_page`` links followed only
+when more than 50 arrived): every state change of a flow run is an event, so they are
+the complete list of what changed, but Prefect stores them in batches (below); and (2)
+the flow runs that started, ended or came due since then (``POST /flow_runs/filter``
+with an ``or_`` of ``start_time``, ``end_time`` and ``expected_start_time``), which
+shows the common changes at once. Runs named only by events are read in one more
+``POST /flow_runs/filter`` by id; a row that differs from what the Source last saw
+marks its pipeline changed, and only a changed pipeline's card is read again. The
+7-day counts follow from the changed rows themselves. A pipeline whose next
 scheduled run has come is read again too (its run joins the history); the flow and
 deployment lists (pause flags, schedules, pipelines added or removed) are re-read every
 :data:`LIST_TTL` seconds.
@@ -21,9 +25,10 @@ deployment lists (pause flags, schedules, pipelines added or removed) are re-rea
 Never missing a change: each window starts :data:`OVERLAP` before the server's own time
 (its ``Date`` header) when it answered the previous window. Events are stamped when the
 state changed but stored by Prefect's event persister in batches (every 5 s by default,
-``PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL``), so a change can take that
-long to become visible; OVERLAP covers that delay plus clock skew between Prefect's
-processes. Without a ``Date`` header the Source's clock is used instead.
+``PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL``), so a change without a new
+start, end or due time (pending, late, paused, awaiting retry) can take that long to
+show; OVERLAP covers that delay plus clock skew between Prefect's processes. Without a
+``Date`` header the Source's clock is used instead.
 """
 
 from __future__ import annotations
@@ -265,6 +270,24 @@ class PrefectCards:
             ids.update(found)
         return ids, stamp
 
+    def _moved(self, since: datetime) -> Plan[list[FlowRunInfo]]:
+        """Flow runs that started, ended or came due since ``since``, read directly: they
+        show at once, before Prefect has stored their events."""
+        out: list[FlowRunInfo] = []
+        w = format_time(since)
+        while True:
+            reply = yield from self._post("/api/flow_runs/filter", _EP_RUNS, {
+                "flow_runs": {"operator": "or_", "start_time": {"after_": w},
+                              "end_time": {"after_": w},
+                              "expected_start_time": {
+                                  "after_": w,
+                                  "before_": format_time(self._clock() + SCHEDULE_SLACK)}},
+                "sort": "ID_DESC", "limit": PAGE, "offset": len(out)},
+                parse_flow_runs(_EP_RUNS))
+            out.extend(reply.value)
+            if len(reply.value) < PAGE:
+                return out
+
     def _rows(self, ids: set[str]) -> Plan[list[FlowRunInfo]]:
         out: list[FlowRunInfo] = []
         wanted = sorted(ids)
@@ -316,9 +339,11 @@ class PrefectCards:
         if lists_due:
             listed = yield from self._lists()
         events, stamp = yield from self._events(since)
+        moved = yield from self._moved(since)
         with self._lock:  # events seen in an earlier window (the overlap) cost nothing
             ids = {run for ev, run in events.items() if ev not in self._events_seen}
-        rows = (yield from self._rows(ids)) if ids else []
+        ids -= {r.id for r in moved}
+        rows = moved + ((yield from self._rows(ids)) if ids else [])
         now = time.monotonic()
         with self._lock:
             flows = listed[1] if listed else self._flows
@@ -357,6 +382,7 @@ class PrefectCards:
         for name in sorted(dirty & set(known)):
             read[name] = yield from self._read_card(name, known[name])
         with self._lock:
+            shown_before = {n: (c.kw, c.extra) for n, c in self._cards.items()}
             if listed:
                 self._flows, self._deps, self._lists_read = flows, deps, now
             known.update(read)
@@ -368,7 +394,8 @@ class PrefectCards:
             self._events_seen.update(dict.fromkeys(events, now))
             self._dirty -= dirty
             self._since = (stamp or self._clock()) - OVERLAP
-            if changed or read or listed:
+            listed_other = shown_before != {n: (c.kw, c.extra) for n, c in known.items()}
+            if changed or read or listed_other:  # lists read again unchanged: no news
                 self.generation += 1
             self._prune(now)
 

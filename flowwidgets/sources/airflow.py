@@ -49,8 +49,8 @@ from flowwidgets import errors
 from flowwidgets.sources._airflow_flavour import AirflowFlavour
 from flowwidgets.sources._airflow_parse import AIRFLOW_RUN_STATES, AIRFLOW_TASK_STATES
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._connect import FlavourProbe, register_flavour
 from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
+from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = [
     "AIRFLOW_RUN_STATES",
@@ -153,5 +153,6 @@ def _start(flavour: Flavour) -> Plan[None]:
     return flavour.start()
 
 
-register_flavour(FlavourProbe(name="airflow", detect=detect_airflow, make=_make, start=_start,
-                              options=frozenset({"username", "password"})))
+PROBE = FlavourProbe(name="airflow", detect=detect_airflow, make=_make, start=_start,
+                     options=frozenset({"username", "password"}))
+"""How connect() recognises Airflow 3 (registered in sources/_flavours.py)."""

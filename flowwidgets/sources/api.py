@@ -12,6 +12,7 @@ restart with ``{"from_step": null}`` of a failed streaming run.
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -20,9 +21,11 @@ from flowwidgets import errors
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPage, Status, Step
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._base import ACTIONS, Flavour, Plan
-from flowwidgets.sources._http import Reply, Request
+from flowwidgets.sources._http import HttpCore, Reply, Request
+from flowwidgets.sources._registry import FlavourProbe
 
-__all__ = ["STATUS", "ApiFlavour", "EmatixFlavour", "FlowwidgetsFlavour"]
+__all__ = ["EMATIX_PROBE", "OURS_PROBE", "STATUS", "ApiFlavour", "EmatixFlavour",
+           "FlowwidgetsFlavour"]
 
 STATUS: dict[str, Status] = {
     "requested": Status.REQUESTED,
@@ -109,7 +112,9 @@ class ApiFlavour(Flavour):
         if total is None:
             F.req(d, "total", ep, "")
             total = len(runs)
-        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""))
+        cursor = d.get("next_cursor")
+        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""),
+                       next_cursor=cursor if isinstance(cursor, str) and cursor else None)
 
     def parse_pipelines(self, data: Any) -> tuple[Pipeline, ...]:
         """``GET /api/pipelines``."""
@@ -266,9 +271,9 @@ class ApiFlavour(Flavour):
         return reply.value
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
-             cache: bool) -> Plan[RunPage]:
+             cache: bool, cursor: str | None = None) -> Plan[RunPage]:
         params = {"pipeline": pipeline, "status": status.value if status else None,
-                  "limit": limit, "offset": offset}
+                  "limit": limit, "offset": offset, "cursor": cursor}
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_page, cache=cache)
         return reply.value
@@ -327,7 +332,7 @@ class FlowwidgetsFlavour(ApiFlavour):
     name = "flowwidgets"
     capabilities = frozenset(ACTIONS)
     idempotency = True
-    push = True
+    push_path = "/api/events"
     step_logs = True
 
     def step_log(self, run_id: str, step: str, attempt: int | None) -> Plan[str | None]:
@@ -438,3 +443,50 @@ def looks_like_stub(pipelines_payload: Any, runs_payload: Any = None) -> bool:
             if isinstance(latest, dict) and isinstance(latest.get("run_id"), str):
                 ids.append(latest["run_id"])
     return any(i.startswith(STUB_RUN_PREFIX) for i in ids)
+
+
+# ---- detection (registered with the other flavours in sources/_flavours.py) ---------------
+
+
+def _health() -> Plan[Any]:
+    """What ``GET /api/health`` answers when it answers JSON 200, else None."""
+    reply = yield Request("GET", "/api/health", "GET /api/health", probe=True)
+    return reply.value if reply.status_code == 200 else None
+
+
+def _detect_ours() -> Plan[bool]:
+    health = yield from _health()
+    return isinstance(health, dict) and health.get("runner") == "flowwidgets"
+
+
+def _detect_ematix() -> Plan[bool]:
+    health = yield from _health()
+    return isinstance(health, dict) and health.get("runner") != "flowwidgets"
+
+
+def _make_ematix(http: HttpCore, found: Any, options: dict[str, Any]) -> Flavour:
+    if http.token is None:
+        http.token = os.environ.get("EMATIX_FLOW_WEB_TOKEN")
+    return EmatixFlavour()
+
+
+def _start_ematix(flavour: Flavour) -> Plan[None]:
+    """Check the pipelines answer is ematix-flow's, and whether it is placeholder data."""
+    assert isinstance(flavour, EmatixFlavour)
+    reply = yield Request("GET", "/api/pipelines", "GET /api/pipelines")
+    data = reply.value
+    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
+        raise errors.SchemaError("GET /api/pipelines", "pipelines",
+                                 "must be an array (is this an ematix-flow `flow web` server?)",
+                                 data)
+    if looks_like_stub(data):
+        flavour.stub_mode = True
+        flavour.capabilities = frozenset()
+
+
+OURS_PROBE = FlavourProbe("flowwidgets", _detect_ours, lambda http, found, o: FlowwidgetsFlavour(),
+                          order=0)
+"""Our runner: ``GET /api/health`` answers ``{"runner": "flowwidgets", ...}``."""
+EMATIX_PROBE = FlavourProbe("ematix", _detect_ematix, _make_ematix, _start_ematix, order=10)
+"""ematix-flow ``flow web``: another JSON ``/api/health``; token from
+``$EMATIX_FLOW_WEB_TOKEN`` unless one was given."""

@@ -25,8 +25,9 @@ from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPa
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._base import ACTIONS, Flavour, Plan, Snapshot
 from flowwidgets.sources._http import Request
+from flowwidgets.sources._registry import FlavourProbe
 
-__all__ = ["STATUS", "FlowtoyFlavour", "read_flow_dependencies"]
+__all__ = ["PROBE", "STATUS", "FlowtoyFlavour", "read_flow_dependencies"]
 
 STATUS: dict[str, Status] = {
     "pending": Status.PENDING,
@@ -239,3 +240,21 @@ def _ms(start: Any, end: Any) -> int | None:
     if start is None or end is None:
         return None
     return int((end - start).total_seconds() * 1000)
+
+
+# ---- detection (registered with the other flavours in sources/_flavours.py) ---------------
+
+
+def _detect_flowtoy() -> Plan[bool]:
+    reply = yield Request("GET", "/status", "GET /status", probe=True)
+    d = reply.value
+    return isinstance(d, dict) and (
+        (reply.status_code == 200 and ("steps" in d or "run_id" in d
+                                       or d.get("status") == "no-runner"))
+        or (reply.status_code == 500 and "error" in d))
+
+
+PROBE = FlavourProbe("flowtoy", _detect_flowtoy,
+                     lambda http, found, options: FlowtoyFlavour(flow=options.get("flow")),
+                     options=frozenset({"flow"}), order=100)
+"""flowtoy's ``GET /status`` (tried last: a bare ``/status`` is the least specific)."""

@@ -9,13 +9,14 @@ duration is Prefect's ``total_run_time`` (time spent running, retries summed). P
 writes task-run states through its event pipeline, seconds after the flow run's own state,
 so the poller keeps reading a run's detail for 30 s after it ends.
 
-Cost of one poll (see :mod:`._prefect_cards`): one request while nothing changed, whatever
-the number of deployments (the flow-run state events since the last poll), plus the flow
-and deployment lists every 30 s; when runs changed, one request reads them by id and each
-changed pipeline costs three (recent runs, total, next scheduled run), and the
-newest-runs page is read again. The first contact reads every card once (3 requests per
-deployment) and the 7-day counts in one aggregated read. A change shows once Prefect has
-stored its event (its event persister flushes every 5 s by default).
+Cost of one poll (see :mod:`._prefect_cards`): two requests while nothing changed,
+whatever the number of deployments (the flow-run state events since the last poll, and
+the flow runs that started, ended or came due since then), plus the flow and deployment
+lists every 30 s; each changed pipeline costs three more (recent runs, total, next
+scheduled run), and the newest-runs page is read again. The first contact reads every
+card once (3 requests per deployment) and the 7-day counts in one aggregated read. A run
+that starts or ends shows at the next poll; other state changes once Prefect has stored
+their event (its event persister flushes every 5 s by default).
 
 Actions, as Prefect really offers them:
 
@@ -41,10 +42,10 @@ import httpx
 
 from flowwidgets import errors
 from flowwidgets.sources._base import AsyncSource, Flavour, Plan, Source
-from flowwidgets.sources._connect import FlavourProbe, register_flavour
 from flowwidgets.sources._http import AsyncHttp, HttpCore, Request, SyncHttp
 from flowwidgets.sources._prefect_flavour import PrefectFlavour
 from flowwidgets.sources._prefect_parse import PREFECT_RUN_STATES, PREFECT_TASK_STATES
+from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = [
     "PREFECT_RUN_STATES",
@@ -118,4 +119,5 @@ def _make(http: HttpCore, version: str, options: dict[str, Any]) -> Flavour:
     return PrefectFlavour(version=None if version == "unknown" else version)
 
 
-register_flavour(FlavourProbe(name="prefect", detect=detect_prefect, make=_make))
+PROBE = FlavourProbe(name="prefect", detect=detect_prefect, make=_make)
+"""How connect() recognises Prefect 3 (registered in sources/_flavours.py)."""

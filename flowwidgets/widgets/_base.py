@@ -65,6 +65,23 @@ def _read_cached(path: Path, mtime: int) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def _require_bundle(cls: type) -> None:
+    """Make sure ``cls`` has its built ``_esm``/``_css`` (a bundle built after the class
+    was defined is picked up here); FileNotFoundError saying how to build it otherwise."""
+    from anywidget._util import try_file_contents
+
+    for klass in cls.__mro__:
+        bundle = klass.__dict__.get("_bundle")
+        if bundle:
+            break
+    else:
+        return
+    for key, ext in (("_esm", "js"), ("_css", "css")):
+        if key not in klass.__dict__:
+            read_asset(f"{bundle}.{ext}")  # raises with the how-to when it is missing
+            setattr(klass, key, try_file_contents(STATIC_DIR / f"{bundle}.{ext}"))
+
+
 def check_kwargs(cls: type, kwargs: Iterable[str], accepted: Iterable[str]) -> None:
     """``TypeError`` for an unknown keyword, naming the likely misspelling."""
     accepted = sorted(set(accepted))
@@ -89,8 +106,18 @@ class FlowWidget(anywidget.AnyWidget):
     _extra_kwargs: ClassVar[tuple[str, ...]] = ()
     """Constructor keywords of the subclass (besides its public traits)."""
 
-    _esm = traitlets.Unicode().tag(sync=True)
-    _css = traitlets.Unicode().tag(sync=True)
+    # _esm and _css are the built files (static/<bundle>.js, .css), set per subclass in
+    # __init_subclass__ as paths: anywidget reads them, and with ANYWIDGET_HMR=1 (in a
+    # source checkout) re-sends them to every live view when `npm run dev` rebuilds them.
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        bundle = cls.__dict__.get("_bundle")
+        if bundle:
+            for key, ext in (("_esm", "js"), ("_css", "css")):
+                path = STATIC_DIR / f"{bundle}.{ext}"
+                if path.is_file():  # else the constructor says how to build it
+                    setattr(cls, key, path)
+        super().__init_subclass__(**kwargs)
 
     # -- connection --------------------------------------------------------------------
     connected = traitlets.Bool(True).tag(sync=True)
@@ -110,8 +137,8 @@ class FlowWidget(anywidget.AnyWidget):
         if source is None or not hasattr(source, "poller"):
             raise TypeError(f"{type(self).__name__}() needs a Source from flowwidgets.connect"
                             f"(url), got {source!r}")
-        super().__init__(_esm=read_asset(f"{self._bundle}.js"),
-                         _css=read_asset(f"{self._bundle}.css"), **kwargs)
+        _require_bundle(type(self))
+        super().__init__(**kwargs)
         self.source = source
         """The :class:`~flowwidgets.sources.Source` this view reads."""
         self._lock = threading.RLock()

@@ -36,10 +36,10 @@ _NOT_RUN = (Status.PENDING, Status.REQUESTED, Status.SKIPPED, Status.CANCELLED)
 def run_payload(detail: RunDetail) -> dict[str, Any]:
     """What the view shows of a run (the JSON of the ``run`` trait)."""
     d = detail.to_dict()
-    run = d["run"]
     return {
-        "run": {k: run[k] for k in ("run_id", "pipeline", "status", "started_at", "finished_at",
-                                    "duration_ms", "attempts", "failed_step", "kind", "trigger")},
+        # every field of the Run model but its free-form ``extra``: a new field shows up here
+        # (and in js/src/widgets/run-view.ts's RunInfo) without touching this function
+        "run": {k: v for k, v in d["run"].items() if k != "extra"},
         "steps": [
             {"name": s.name, "status": s.status.value, "depends_on": list(s.depends_on),
              "duration_ms": s.duration_ms, "started_at": sd["started_at"],

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
 
 from flowwidgets.demo import _ui
 from flowwidgets.models import Status

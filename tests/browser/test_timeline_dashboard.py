@@ -5,8 +5,8 @@ view's Timeline tab with the critical path outlined in the timeline and in the D
 from __future__ import annotations
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
 from _demo import PACE, DemoRunner
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

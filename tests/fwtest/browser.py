@@ -1,4 +1,4 @@
-"""Helpers of the browser tests that test modules import (``from _browser_kit import ...``).
+"""Helpers of the browser tests that test modules import (``from fwtest.browser import ...``).
 
 They live here, not in conftest.py: several test folders have a conftest, and
 ``from conftest import`` picks whichever was imported last.

@@ -113,11 +113,11 @@ def record_airflow(work: Path) -> None:
 
         def poll(c: httpx.Client) -> None:
             s = src(c)
-            s._snapshot()  # first contact
-            s._snapshot()  # idle: one request
+            s.snapshot()  # first contact
+            s.snapshot()  # idle: one request
             s.run_now("fw_paused")  # a new dag run (it stays queued: the DAG is paused)
-            s._snapshot()  # that one DAG is read again
-            s._snapshot()  # idle again
+            s.snapshot()  # that one DAG is read again
+            s.snapshot()  # idle again
         rec("airflow_poll", "polls: first contact, idle, after a new run of one DAG, idle",
             poll)
 
@@ -227,12 +227,12 @@ def record_prefect(work: Path) -> None:
             "one unserved) and a flow run without a deployment as cards", pipelines)
 
         def poll(c: httpx.Client, s) -> None:  # noqa: ANN001
-            s._snapshot()  # first contact
-            s._snapshot()  # idle: one request
+            s.snapshot()  # first contact
+            s.snapshot()  # idle: one request
             s.run_now("fw-diamond/unserved")  # a new flow run nothing serves: it waits
             time.sleep(7)  # Prefect's event persister stores events every 5 s
-            s._snapshot()  # that one deployment is read again
-            s._snapshot()  # idle again
+            s.snapshot()  # that one deployment is read again
+            s.snapshot()  # idle again
         ahead = now() + timedelta(seconds=20)  # the new run must be history at this clock
         Recorder(srv.url, f"prefect {S.PREFECT_VERSION}", ahead)(
             "prefect_poll", "polls: first contact, idle, after a new run of one deployment, "

@@ -97,8 +97,8 @@ def record(work: Path) -> None:
 
         def poll(c: httpx.Client) -> None:
             s = src(c)
-            s._snapshot()
-            s._snapshot()
+            s.snapshot()
+            s.snapshot()
         rec("dagster_poll", "the poller: a first full snapshot, then one idle poll", poll)
 
         def not_found(c: httpx.Client) -> None:
@@ -133,6 +133,35 @@ def record(work: Path) -> None:
             s.cancel(new[0])
         rec("dagster_run_now_cancel", "run now twice with one idempotency key, then "
             "terminate it", run_now)
+
+        with httpx.Client() as plain:  # every re-execution above has ended
+            wait_for("the runs to end", lambda: all(
+                r.status.is_terminal for r in dagster_source(srv.url, plain, now()).runs().runs))
+        time.sleep(6)  # past the cards' 5 s look-back
+
+        def pipelines_again(c: httpx.Client) -> None:
+            s = src(c)
+            s.pipelines()
+            s.pipelines()  # nothing changed: the cards are reused
+            with httpx.Client() as plain:
+                other = dagster_source(srv.url, plain, now())
+                sensed = other.run_now("fw_sensed")
+                wait_for("the fw_sensed run", lambda: other.run(sensed).status.is_terminal)
+            s.pipelines()  # only fw_sensed's card is read again
+        rec("dagster_pipelines_again", "the cards three times: all, none changed, then one "
+            "job with a new run", pipelines_again)
+
+        def poll_then_cards(c: httpx.Client) -> None:
+            s = src(c)
+            s._snapshot()
+            with httpx.Client() as plain:
+                other = dagster_source(srv.url, plain, now())
+                sensed = other.run_now("fw_sensed")
+                wait_for("the fw_sensed run", lambda: other.run(sensed).status.is_terminal)
+            s._snapshot()  # sees the run, reads fw_sensed's card
+            s.pipelines()  # the widgets' re-query: that card, not read again
+        rec("dagster_poll_then_cards", "a poll, a new run, the poll that sees it, then the "
+            "cards", poll_then_cards)
 
         port = free_port()
         ro = start("dagster-webserver --read-only",

@@ -299,7 +299,7 @@ def test_polls_cost_one_request_when_idle_and_reread_only_the_changed_dag():
             if step == 2:
                 new_run = src.run_now("fw_paused")
                 before = len(c.seen)
-            snap = src._snapshot()
+            snap = src.snapshot()
             costs.append([f"{r.method} {r.url.path}" for r in c.seen[before:]])
     c.assert_all_used()
     first, idle, changed, idle_again = costs
@@ -320,7 +320,7 @@ def test_each_window_starts_the_overlap_before_the_servers_previous_answer():
     c = Cassette.load("airflow_poll")
     with source(c) as src:
         for _ in range(3):
-            src._snapshot()
+            src.snapshot()
     windows = _changed_queries(c)
     assert len(windows) >= 2
     dates = {n: parsedate_to_datetime(ex["date"]) for n, ex in enumerate(c.exchanges)
@@ -336,7 +336,7 @@ def test_each_window_starts_the_overlap_before_the_servers_previous_answer():
 def test_week_counts_follow_the_changed_rows_and_age_out_without_a_request():
     c = Cassette.load("airflow_poll")
     with source(c) as src:
-        src._snapshot()
+        src.snapshot()
         cards = src._flavour._cards
         row = next(r for runs, _ in cards._recent.values() for r in runs
                    if r.pipeline == "fw_diamond")
@@ -346,3 +346,19 @@ def test_week_counts_follow_the_changed_rows_and_age_out_without_a_request():
                                      extra={**row.extra, "state": "success"}))
         assert cards._week_counts("fw_diamond", c.clock - timedelta(days=7)) == (0, 1)
         assert cards._week_counts("fw_diamond", c.clock + timedelta(days=8)) == (0, 0)
+
+
+def test_the_dag_list_read_again_unchanged_is_no_news():
+    c = Cassette.load("airflow_poll")
+    listing = next(ex for ex in c.exchanges if ex["path"].startswith("/api/v2/dags?limit=100"))
+    c.exchanges.append(dict(listing))  # the same answer, read again when the list is due
+    c.used.append(False)
+    with source(c) as src:
+        src._snapshot()
+        cards = src._flavour._cards
+        generation = cards.generation
+        cards._dags_read = 0.0  # the DAG list is due (every DAG_LIST_TTL s)
+        before = len(c.seen)
+        src._snapshot()
+    assert [r.url.path for r in c.seen[before:]] == ["/api/v2/dags", "/api/v2/dags/~/dagRuns"]
+    assert cards.generation == generation  # so the newest-runs page was not read again

@@ -96,10 +96,10 @@ def test_dagster_diamond_fails_then_reexecutes_from_failure_and_from_a_step(dags
         assert ran(dagster_live, all_id) == sorted(EDGES)
 
         # -- the poller: a full snapshot, then an idle poll of one request --------------
-        snap = src._snapshot()
+        snap = src.snapshot()
         assert snap.pipelines["fw_diamond"].latest_run.status is Status.SUCCEEDED
         before = src.stats.requests
-        assert src._snapshot() == snap
+        assert src.snapshot() == snap
         assert src.stats.requests - before == 1
 
 

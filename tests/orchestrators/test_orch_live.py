@@ -91,7 +91,7 @@ def test_airflow_diamond_fails_then_restarts_from_the_failed_task(airflow_live):
         traced_before = len(airflow_live.traced())  # the server is shared with other tests
         assert src.restart(run_id, "enrich") == run_id  # Airflow restarts in place
         done = wait_run(src, run_id, lambda d: d.status is Status.SUCCEEDED)
-        snap = src._snapshot()  # what the poller compares between polls
+        snap = src.snapshot()  # what the poller compares between polls
         assert snap.pipelines["fw_diamond"].latest_run.status is Status.SUCCEEDED
         assert snap.runs[run_id].status is Status.SUCCEEDED
 
@@ -134,7 +134,7 @@ def test_prefect_diamond_fails_then_the_retry_succeeds(prefect_live):
             s.status is Status.SUCCEEDED for s in d.steps))
         # a run that ended seconds ago is still read in full by the poller: Prefect
         # records task-run states through its events, after the flow run's own state
-        assert isinstance(src._snapshot().runs[run_id], RunDetail)
+        assert isinstance(src.snapshot().runs[run_id], RunDetail)
 
     assert done.run.attempts == 2
     enrich = by_name(done)["enrich"]

@@ -204,7 +204,7 @@ def test_run_now_passes_the_key_to_prefect():
     assert posted(c, "/create_flow_run") == [{"idempotency_key": "rec-1"}] * 2
 
 
-def test_polls_cost_one_request_when_idle_and_reread_only_the_changed_deployment():
+def test_polls_cost_two_requests_when_idle_and_reread_only_the_changed_deployment():
     c = Cassette.load("prefect_poll")
     costs = []
     with source(c) as src:
@@ -212,17 +212,22 @@ def test_polls_cost_one_request_when_idle_and_reread_only_the_changed_deployment
             if step == 2:
                 new_run = src.run_now("fw-diamond/unserved")
             before = len(c.seen)
-            snap = src._snapshot()
+            snap = src.snapshot()
             costs.append(c.seen[before:])
     c.assert_all_used()
     first, idle, changed, idle_again = costs
     paths = [[f"{r.method} {r.url.path}" for r in step] for step in costs]
     assert len(first) > 5 and "POST /api/events/filter" not in paths[0]
-    # the cards cost one request, whatever the number of deployments; the rest of an idle
-    # poll re-reads runs that ended in the last 30 s (their task runs are still recorded)
+    # the cards cost two requests (events; runs started, ended or due), whatever the
+    # number of deployments; the rest of an idle poll re-reads runs that ended in the
+    # last 30 s (their task runs are still being recorded)
     detail = ("GET /api/flow_runs/", "POST /api/task_runs/filter", "GET /api/task_run_states")
-    assert [p for p in paths[3] if not p.startswith(detail)] == ["POST /api/events/filter"]
-    assert paths[1][0] == "POST /api/events/filter" and "POST /api/flow_runs/count" not in paths[1]
+    assert [p for p in paths[3] if not p.startswith(detail)] == [
+        "POST /api/events/filter", "POST /api/flow_runs/filter"]
+    moved = json.loads(idle_again[1].content)["flow_runs"]
+    assert moved["operator"] == "or_" and set(moved) == {
+        "operator", "start_time", "end_time", "expected_start_time"}
+    assert paths[1][:2] == ["POST /api/events/filter", "POST /api/flow_runs/filter"]
     unserved = snap.pipelines["fw-diamond/unserved"].extra["deployment_id"]
     counts = [json.loads(r.content) for r in changed if r.url.path == "/api/flow_runs/count"]
     card_reads = {tuple(b["deployments"]["id"]["any_"]) for b in counts if "deployments" in b}
@@ -238,8 +243,8 @@ def test_each_events_window_starts_the_overlap_before_the_servers_previous_answe
     from flowwidgets.sources._prefect_cards import OVERLAP
     c = Cassette.load("prefect_poll")
     with source(c) as src:
-        src._snapshot()
-        src._snapshot()
+        src.snapshot()
+        src.snapshot()
     windows = [(n, datetime.fromisoformat(ex["body"]["filter"]["occurred"]["since"]))
                for n, ex in enumerate(c.exchanges) if ex["path"] == "/api/events/filter"]
     first_list = next(n for n, ex in enumerate(c.exchanges)
@@ -248,3 +253,6 @@ def test_each_events_window_starts_the_overlap_before_the_servers_previous_answe
     assert windows[0][1] == parsedate_to_datetime(c.exchanges[first_list]["date"]) - OVERLAP
     for (n, _), (_, start) in zip(windows, windows[1:], strict=False):
         assert start == parsedate_to_datetime(c.exchanges[n]["date"]) - OVERLAP
+    for n, start in windows:  # the direct read of moved runs uses the same window
+        moved = c.exchanges[n + 1]["body"]["flow_runs"]
+        assert datetime.fromisoformat(moved["start_time"]["after_"]) == start

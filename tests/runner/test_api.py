@@ -173,7 +173,7 @@ def test_pipeline_statistics_cover_the_whole_history_not_a_window(tmp_path: Path
 
 def test_runs_are_newest_first_with_summary_fields(client: TestClient, history: History) -> None:
     page = client.get("/api/runs").json()
-    assert set(page) == {"runs", "total", "next_offset"}
+    assert set(page) == {"runs", "total", "next_offset", "next_cursor"}
     assert page["total"] == 4 and page["next_offset"] is None
     ids = [r["run_id"] for r in page["runs"]]
     assert ids == [history.stream.run_id, history.retried.run_id, history.failed.run_id,

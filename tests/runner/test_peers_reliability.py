@@ -16,14 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures.fwx_peer_proc import PIPELINES  # what the other process runs
 from fwx_support import FIXTURES
 
 from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.sqlite import SqliteRunLog
-
-sys.path.insert(0, str(FIXTURES))
-from fwx_peer_proc import PIPELINES  # noqa: E402  (what the other process runs)
 
 pytestmark = pytest.mark.integration
 

@@ -68,7 +68,7 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
     assert kept == counted == {"orders": (6, 4), "payments": (4, 3)}
     conn = _connect(path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == _schema.SCHEMA_VERSION == 6
         names = {n for (n,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
     finally:

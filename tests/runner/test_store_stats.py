@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -158,3 +159,98 @@ def test_list_runs_on_100k_runs_is_fast(big):
     _timed("list_runs(offset=90,000)", lambda: log.list_runs(limit=50, offset=90_000))
     _timed("list_runs(since=7 days)", lambda: log.list_runs(since=NOW - timedelta(days=7)))
     _timed("version()", log.version)
+
+
+def _brute(path, name, now):
+    """(median, 7-day failure rate) of one pipeline computed from the runs table alone."""
+    conn = sqlite3.connect(path)
+    try:
+        durations = sorted(d for (d,) in conn.execute(
+            "SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms IS NOT NULL",
+            (name,)))
+        week = [s for (s,) in conn.execute(
+            "SELECT status FROM runs WHERE pipeline = ? AND created_at >= ? AND status IN "
+            "('failed', 'succeeded')", (name, (now - timedelta(days=7)).isoformat(
+                timespec="milliseconds")[:-6] + "Z"))]
+    finally:
+        conn.close()
+    m = len(durations)
+    median = (durations[(m - 1) // 2] + durations[m // 2]) // 2 if m else None
+    rate = sum(s == "failed" for s in week) / len(week) if week else None
+    return median, rate
+
+
+def test_maintained_statistics_follow_any_write(tmp_path):
+    """The trigger-kept histograms give the exact median and rate after imports, the
+    log's own writes and plain SQL (durations across every level, negative ones, renames,
+    deletions, status changes, runs on both sides of the window's first hour)."""
+    path = tmp_path / "runs.db"
+    rng = random.Random(3)
+    spans = [0, 1, 1023, 1024, 1025, (1 << 20) - 1, 1 << 20, 5_000_000, 90_000]
+    records = []
+    for i in range(400):
+        created = NOW - timedelta(days=7, minutes=rng.randrange(-90, 90),
+                                  milliseconds=rng.randrange(1000))
+        if i % 3 == 0:
+            created = NOW - timedelta(days=rng.randrange(30), seconds=rng.randrange(86400))
+        ms = rng.choice(spans) + rng.randrange(3)
+        status = rng.choice([S, S, F, C])
+        rec = _rec(f"r{i:03d}", rng.choice(["a", "b"]), created, status)
+        records.append(replace(rec, finished_at=rec.started_at + timedelta(milliseconds=ms)))
+    with SqliteRunLog(path) as log:
+        log.import_runs(records)
+        run_id, _ = log.create_run(pipeline="a", kind="batch", trigger="manual",
+                                   steps=[("x", [])])
+        log.claim_requested("w")
+        log.finish_run(run_id, status=Status.FAILED)
+
+        def check():
+            stats = log.pipeline_stats(["a", "b"], now=NOW)
+            for name in ("a", "b", "c"):
+                if name in stats:
+                    got = stats[name]
+                    assert (got.median_duration_ms, got.failure_rate_7d) == \
+                        _brute(path, name, NOW), name
+
+        check()
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("UPDATE runs SET duration_ms = -5 WHERE run_id = 'r001'")
+            conn.execute("UPDATE runs SET duration_ms = NULL WHERE run_id = 'r002'")
+            conn.execute("UPDATE runs SET pipeline = 'c' WHERE run_id IN ('r003', 'r004')")
+            conn.execute("UPDATE runs SET status = 'failed' WHERE status = 'succeeded' "
+                         "AND rowid % 5 = 0")
+            conn.execute("UPDATE runs SET created_at = '2026-11-15T12:30:00.000Z' "
+                         "WHERE run_id = 'r005'")
+            conn.execute("DELETE FROM runs WHERE rowid % 7 = 0")
+        finally:
+            conn.close()
+        check()
+
+
+def test_an_import_puts_back_the_triggers_it_set_aside(tmp_path):
+    path = tmp_path / "runs.db"
+
+    def triggers():
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                "ORDER BY name").fetchall()
+        finally:
+            conn.close()
+
+    with SqliteRunLog(path) as log:
+        before = triggers()
+        assert len(before) >= 6
+        log.import_runs(HANDMADE)
+        assert triggers() == before
+        with pytest.raises(sqlite3.IntegrityError):  # a duplicate id: nothing imported
+            log.import_runs([HANDMADE[0]])
+        assert triggers() == before
+        run_id, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                   steps=[("x", [])])
+        log.claim_requested("w")
+        log.finish_run(run_id, status=Status.SUCCEEDED)  # the triggers count this one
+        assert log.pipeline_stats([], now=NOW)["orders"].total_runs == 13
+        assert _brute(path, "orders", NOW)[0] == \
+            log.pipeline_stats([], now=NOW)["orders"].median_duration_ms

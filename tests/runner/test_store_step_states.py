@@ -5,9 +5,10 @@ flowtoy's ``/status`` serves it."""
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.models import Status
 from flowwidgets.runner.api import create_app
@@ -85,12 +86,19 @@ def test_a_version_4_file_gets_its_output_keys(tmp_path: Path) -> None:
     with SqliteRunLog(path) as log:
         run_id, _ = _history(log)
     conn = sqlite3.connect(path, isolation_level=None)
-    try:  # as schema v4 left it: no keys column
+    try:  # as schema v4 left it: no keys column, no v6 statistics tables
         conn.execute("ALTER TABLE outputs DROP COLUMN keys")
+        for trigger in ("runs_stats_insert", "runs_stats_delete", "runs_hist_update",
+                        "runs_outcomes_update"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE duration_hist")
+        conn.execute("DROP TABLE hour_outcomes")
         conn.execute("PRAGMA user_version = 4")
     finally:
         conn.close()
     with SqliteRunLog(path) as log:
         assert log.step_states(run_id) == RunLog.step_states(log, run_id)
+        stats = log.pipeline_stats([], now=datetime.now(UTC))["orders"]  # v6 back-filled
+        assert stats.total_runs == 2 and stats.median_duration_ms is None
         assert {s.name: s.output_keys for s in log.step_states(run_id)}["dict"] == \
             ["rows", "b", "a"]

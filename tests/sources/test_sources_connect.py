@@ -126,7 +126,9 @@ def test_nothing_known_at_the_url():
         with pytest.raises(errors.RunnerUnavailable) as info:
             connect(BASE, client=client)
     assert "GET /api/health → 404" in str(info.value)
-    assert info.value.tried == ["GET /api/health", "GET /status"]
+    # every probe's request, once each (Prefect reuses /api/health)
+    assert info.value.tried == ["GET /api/health", "GET /api/v2/version", "GET /server_info",
+                               "GET /status"]
 
 
 def test_slow_runner_times_out_quickly_as_runner_unavailable():
@@ -262,3 +264,21 @@ def test_the_async_twin_retries_a_lost_answer_like_the_sync_one():
     assert asyncio.run(main()) == "only-one"
     assert len(calls) == 2 and calls[0].headers["idempotency-key"] == calls[1].headers[
         "idempotency-key"]
+
+
+def test_every_flavour_is_registered_in_one_place_in_detection_order():
+    from flowwidgets.sources import _flavours
+    from flowwidgets.sources._registry import probes
+
+    names = [p.name for p in probes()]
+    assert names[:2] == ["flowwidgets", "ematix"] and names[-1] == "flowtoy"
+    assert {"airflow", "prefect"} <= set(names[2:-1])
+    assert set(names) == {p.name for p in _flavours.BUILTIN} | set(names[2:-1])
+
+
+def test_probes_share_one_health_request():
+    seen: list[httpx.Request] = []
+    with mock_client({"GET /status": {"status": "no-runner"}}, seen=seen) as client:
+        assert connect(BASE, client=client).flavour == "flowtoy"
+    paths = [r.url.path for r in seen]
+    assert paths.count("/api/health") == 1, paths  # ours, ematix and Prefect all read it

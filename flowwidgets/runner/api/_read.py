@@ -6,6 +6,8 @@ The hot GETs (pipelines, runs, one run) return :class:`~._json.FastJSON`: their
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -97,22 +99,51 @@ def list_runs(
     pipeline: str | None = None,
     status: str | None = Query(None, description=f"One of {', '.join(VALID_RUN_STATUSES)}"),
     limit: int = Query(50, description="Page size, clamped to 1..500"),
-    offset: int = Query(0, description="Rows to skip (negative counts as 0)"),
+    offset: int = Query(0, description="Rows to skip (negative counts as 0); with a "
+                                       "cursor, rows to skip after it"),
+    cursor: str | None = Query(None, description="next_cursor of the previous page: the "
+                                                 "page starts right after its last run"),
 ) -> FastJSON:
-    """A page of runs, newest first, with the total that match and the next page's offset."""
+    """A page of runs, newest first, with the total that match, the next page's offset
+    and a cursor for it (keyset paging: as fast at the end of the history as at the
+    start)."""
     if status and status not in VALID_RUN_STATUSES:
         raise HTTPException(
             status_code=422,
             detail=f"unknown status {status!r}; valid: {', '.join(VALID_RUN_STATUSES)}")
     limit = max(1, min(limit, MAX_LIMIT))
     offset = max(0, min(offset, MAX_OFFSET))
+    after = None if cursor is None else decode_cursor(cursor)
     runs, total = _store(request).list_run_summaries(
-        pipeline=pipeline or None, status=status or None, limit=limit, offset=offset)
+        pipeline=pipeline or None, status=status or None, limit=limit + 1, offset=offset,
+        after=after)
+    more = len(runs) > limit
+    runs = runs[:limit]
     return FastJSON({
         "runs": runs,
         "total": total,
-        "next_offset": offset + limit if offset + limit < total else None,
+        "next_offset": offset + limit if after is None and offset + limit < total else None,
+        "next_cursor": encode_cursor(runs[-1]) if more else None,
     })
+
+
+def encode_cursor(summary: dict[str, Any]) -> str:
+    """The keyset cursor just after a run summary (opaque to clients)."""
+    raw = json.dumps([summary["created_at"], summary["run_id"]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """``(created_at, run_id)`` of a cursor; HTTP 422 naming it when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, run_id = json.loads(raw.decode("utf-8"))
+        if isinstance(created, str) and isinstance(run_id, str):
+            return created, run_id
+    except (ValueError, TypeError, UnicodeDecodeError):
+        pass
+    raise HTTPException(status_code=422, detail=f"cursor {cursor[:80]!r} is not a "
+                                                "next_cursor from GET /api/runs")
 
 
 @router.get("/runs/{run_id}", response_model=RunDetailOut, response_class=FastJSON,
@@ -125,8 +156,9 @@ def get_run(request: Request, run_id: str) -> FastJSON:
     run = store.get_run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return FastJSON(P.run_detail(run, store.get_steps(run_id), store.get_attempts(run_id),
-                                 runner.actions_for(run), store.child_runs(run_id)))
+    steps = store.get_steps(run_id)
+    return FastJSON(P.run_detail(run, steps, store.get_attempts(run_id),
+                                 runner.actions_for(run, steps), store.child_runs(run_id)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,

@@ -64,11 +64,14 @@ class RunSummaryOut(BaseModel):
 
 
 class RunPageOut(BaseModel):
-    """One page of runs, newest first; ``next_offset`` is None on the last page."""
+    """One page of runs, newest first; ``next_offset`` is None on the last page (and
+    when the page was asked for by ``cursor``); ``next_cursor`` (None on the last page)
+    asks for the next page in one index seek, however deep."""
 
     runs: list[RunSummaryOut]
     total: int
     next_offset: int | None
+    next_cursor: str | None = None
 
 
 class AttemptOut(BaseModel):

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from _browser_kit import ARTIFACTS, assert_no_tracebacks
 from _demo import PACE, DemoRunner, wait_until
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,0 +1,192 @@
+"""How the status API's figures grow with the history: 10,000, 100,000 and 1,000,000 runs.
+
+    python bench/bench_scale.py                        # 10k, 100k, 1M
+    python bench/bench_scale.py --sizes 10000 100000   # smaller
+    python bench/bench_scale.py --record               # also rewrites its RESULTS.md section
+
+Each history is a fresh SQLite file filled through the run log's import path
+(``SqliteRunLog.import_runs``, records generated lazily so a million runs never sit in
+memory): finished runs of eight pipelines spread over 60 days, about 8% failed, four
+steps each. The API is served by ``serve_in_thread`` and read over real HTTP on
+127.0.0.1. A figure that grows with the history where it need not is a defect: the
+interesting column is how each row changes from one size to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from flowwidgets.models import Status  # noqa: E402
+from flowwidgets.runner._local import LocalRunner  # noqa: E402
+from flowwidgets.runner.serve import serve_in_thread  # noqa: E402
+from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec  # noqa: E402
+from flowwidgets.runner.sqlite import SqliteRunLog  # noqa: E402
+from flowwidgets.runner.store import RunRecord, StepRecord  # noqa: E402
+
+STEPS = ("extract", "transform", "merge", "load")
+NAMES = [f"pipeline_{i}" for i in range(8)]
+
+
+def pipelines() -> Pipelines:
+    """Eight four-step pipelines (the runner serves their names and schedules)."""
+    return Pipelines(tuple(
+        PipelineSpec(name, tuple(StepSpec(s, depends_on=(STEPS[j - 1],) if j else (),
+                                          run="true") for j, s in enumerate(STEPS)),
+                     schedule="0 * * * *") for name in NAMES))
+
+
+def _shape(i: int, n: int, now: datetime) -> tuple[datetime, timedelta, bool]:
+    """Run ``i`` of ``n``: created time, duration, failed (deterministic, no state)."""
+    created = now - timedelta(seconds=60 * 86400 * (n - i) / n)
+    took = timedelta(milliseconds=20_000 + (i * 7919) % 70_000)
+    failed = (i * 2654435761) % 100 < 8
+    return created, took, failed
+
+
+def runs(n: int, now: datetime) -> Iterator[RunRecord]:
+    """The ``n`` runs, oldest first."""
+    for i in range(n):
+        created, took, failed = _shape(i, n, now)
+        yield RunRecord(
+            run_id=f"bench-{i:07d}", pipeline=NAMES[i % len(NAMES)], kind="batch",
+            status=Status.FAILED if failed else Status.SUCCEEDED, trigger="schedule",
+            created_at=created, started_at=created, finished_at=created + took,
+            failed_step="merge" if failed else None,
+            error="ValueError: amount column missing in batch 47" if failed else None)
+
+
+def steps(n: int, now: datetime) -> Iterator[StepRecord]:
+    """Four steps per run (the failed ones stop at merge)."""
+    for i in range(n):
+        created, took, failed = _shape(i, n, now)
+        for pos, name in enumerate(STEPS):
+            status = (Status.SUCCEEDED if not failed or pos < 2
+                      else Status.FAILED if pos == 2 else Status.PENDING)
+            done = status is not Status.PENDING
+            yield StepRecord(run_id=f"bench-{i:07d}", name=name, status=status,
+                             position=pos, depends_on=(STEPS[pos - 1],) if pos else (),
+                             started_at=created if done else None,
+                             finished_at=created + took if done else None,
+                             attempts=1 if done else 0)
+
+
+def p50(client: httpx.Client, path: str, repeat: int) -> float:
+    """Median milliseconds of ``repeat`` GETs of ``path`` (after one warm-up)."""
+    assert client.get(path).status_code == 200, path
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = client.get(path)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert r.status_code == 200, (path, r.status_code)
+    return statistics.median(times)
+
+
+def best(fn: Callable[[], object], repeat: int = 7) -> float:
+    """Best milliseconds of ``repeat`` calls (in process: less noise than HTTP)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return min(times)
+
+
+def offset_medians(path: Path) -> None:
+    """What the medians cost before schema v6: one ``ORDER BY duration_ms LIMIT/OFFSET``
+    per pipeline, walking half of its runs in the index (kept to show the curve)."""
+    conn = sqlite3.connect(path)
+    try:
+        for name, n in conn.execute("SELECT pipeline, with_duration FROM pipeline_totals"
+                                    ).fetchall():
+            conn.execute("SELECT duration_ms FROM runs WHERE pipeline = ? AND duration_ms "
+                         "IS NOT NULL ORDER BY duration_ms LIMIT ? OFFSET ?",
+                         (name, 2 - n % 2, (n - 1) // 2)).fetchall()
+    finally:
+        conn.close()
+
+
+def measure(n: int, repeat: int) -> dict[str, float]:
+    """Import an ``n``-run history and time the API on it."""
+    now = datetime.now(UTC)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        path = Path(tmp) / "runs.sqlite"
+        store = SqliteRunLog(path)
+        t0 = time.perf_counter()
+        store.import_runs(runs(n, now), steps(n, now))
+        out["import (s)"] = time.perf_counter() - t0
+        out["file (MB)"] = path.stat().st_size / 1e6
+        out["pipeline_stats in process, best (ms)"] = best(
+            lambda: store.pipeline_stats(NAMES, now=now))
+        out["  the old OFFSET medians alone, best (ms)"] = best(lambda: offset_medians(path))
+        runner = LocalRunner(pipelines(), db=store)
+        try:
+            with serve_in_thread(runner, start_runner=False) as server, \
+                    httpx.Client(base_url=server.url, timeout=120) as client:
+                last = f"bench-{n - 1:07d}"
+                for label, url in (
+                        ("/api/pipelines", "/api/pipelines"),
+                        ("/api/runs?limit=50", "/api/runs?limit=50"),
+                        ("/api/runs?limit=500, last page (offset)",
+                         f"/api/runs?limit=500&offset={n - 500}"),
+                        ("/api/runs?pipeline=…&status=failed", "/api/runs?pipeline="
+                         "pipeline_3&status=failed&limit=50"),
+                        ("/api/runs/{id}", f"/api/runs/{last}")):
+                    out[label + " (ms)"] = p50(client, url, repeat)
+                near_end = client.get(f"/api/runs?limit=500&offset={max(0, n - 1000)}")
+                cursor = near_end.json().get("next_cursor")
+                if cursor:  # the same last page, reached by its cursor (keyset)
+                    out["/api/runs?limit=500, last page (cursor) (ms)"] = p50(
+                        client, f"/api/runs?limit=500&cursor={cursor}", repeat)
+        finally:
+            runner.stop()
+            store.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    head = (f"# bench_scale  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  load "
+            f"{os.getloadavg()[0]:.1f} at the start; p50 of {args.repeat} requests")
+    print(head, flush=True)
+    results = {}
+    for n in args.sizes:
+        results[n] = measure(n, args.repeat)
+        print(f"{n:>9,} runs: " + ", ".join(f"{k} {v:.1f}" for k, v in results[n].items()),
+              flush=True)
+    rows = list(next(iter(results.values())))
+    lines = [head, f"{'runs':<44}" + "".join(f"{n:>12,}" for n in args.sizes)]
+    for row in rows:
+        lines.append(f"{row:<44}" + "".join(f"{results[n][row]:>12.1f}" for n in args.sizes))
+    lines.append(f"# load {os.getloadavg()[0]:.1f} at the end")
+    print("\n".join(lines))
+    if args.record:
+        from _record import record  # type: ignore[import-not-found]
+
+        record("bench_scale", "Growth with the history (`python bench/bench_scale.py`)",
+               "The same API figures on 10k, 100k and 1M-run histories (imported through "
+               "`SqliteRunLog.import_runs`), p50 over real HTTP on 127.0.0.1.", lines)
+
+
+if __name__ == "__main__":
+    main()
