@@ -30,7 +30,8 @@ __all__ = ["RUN_COLUMNS", "pipeline_summary", "runs_frame", "runs_to_frame", "st
 PAGE_SIZE = 500
 STATUS_CATEGORIES = [s.value for s in Status]
 RUN_COLUMNS = ("run_id", "pipeline", "status", "started_at", "finished_at", "duration",
-               "duration_ms", "attempts", "failed_step", "kind", "trigger", "eta")
+               "duration_ms", "attempts", "failed_step", "kind", "trigger", "parent_run_id",
+               "eta")
 """The columns of :func:`runs_frame`, in order."""
 ETA_RUNS = 20
 """Most active runs :func:`runs_frame` estimates an end for (the newest)."""
@@ -46,7 +47,8 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     Columns: run_id (string), pipeline (category), status (category over the whole Status
     vocabulary), started_at / finished_at (datetime64[ns, UTC]), duration (timedelta64),
     duration_ms and attempts (Int64, nullable), failed_step (string), kind (category),
-    trigger (string). ``since`` stops paging at the first run that started before it.
+    trigger (string), parent_run_id (string: the run a restart, rerun or resume came from).
+    ``since`` stops paging at the first run that started before it.
     ``progress``: None shows a bar once fetching takes more than a second; True/False force.
     ``eta`` (datetime64[ns, UTC]): the estimated end of each running run (the newest
     :data:`ETA_RUNS`; see :meth:`Source.eta`), NaT elsewhere and where it is partial;
@@ -126,6 +128,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
     failed: list[str | None] = []
     kind: list[str] = []
     trigger: list[str | None] = []
+    parent: list[str | None] = []
     for run in runs:
         run_id.append(run.run_id)
         pipeline.append(run.pipeline)
@@ -137,6 +140,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         failed.append(run.failed_step)
         kind.append(run.kind)
         trigger.append(run.trigger)
+        parent.append(run.extra.get("parent_run_id"))
     duration_ms = pd.array(ms, dtype="Int64")
     return pd.DataFrame({
         "run_id": pd.array(run_id, dtype="string"),
@@ -150,6 +154,7 @@ def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
         "failed_step": pd.array(failed, dtype="string"),
         "kind": pd.Categorical(kind),
         "trigger": pd.array(trigger, dtype="string"),
+        "parent_run_id": pd.array(parent, dtype="string"),
         "eta": _utc([None] * len(run_id)),
     })
 

@@ -228,6 +228,9 @@ class RunDetail(_Model):
     error: str | None = None
     failed_watermark: str | None = None
     parent_run_id: str | None = None
+    children: tuple[Run, ...] = ()
+    """Runs started from this one (restarts, reruns, resumes), oldest first, where the
+    runner says (our runner; ``extra["from_step"]`` of each is where a restart began)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -20,7 +20,9 @@ import threading
 from importlib.util import find_spec
 from typing import Any
 
-from flowwidgets.cli import _err, _out, check_port
+from flowwidgets._cli_common import err as _err
+from flowwidgets._cli_common import out as _out
+from flowwidgets.cli import check_port
 from flowwidgets.demo._ui import CULL_IDLE_S, UiError, UiServer, cull_args
 from flowwidgets.errors import UsageError
 

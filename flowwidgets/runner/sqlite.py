@@ -227,6 +227,21 @@ class SqliteRunLog(RunLog):
             return q.run_row(tx.one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?",
                                     (run_id,)))
 
+    def child_runs(self, run_id: str) -> list[RunRecord]:
+        """See :meth:`RunLog.child_runs`: a child is of the same pipeline and created at
+        or after its parent, so this reads the ``(pipeline, created_at)`` index from the
+        parent on (no index of its own on ``parent_run_id``)."""
+        with self._pool.read() as conn:
+            parent = conn.execute("SELECT pipeline, created_at FROM runs WHERE run_id = ?",
+                                  (run_id,)).fetchone()
+            if parent is None:
+                return []
+            rows = conn.execute(
+                f"SELECT {q.RUN_COLS} FROM runs WHERE pipeline = ? AND created_at >= ? "
+                "AND parent_run_id = ? ORDER BY created_at, rowid",
+                (parent[0], parent[1], run_id)).fetchall()
+        return [q.run_row(r) for r in rows]
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
         row = self._one(f"SELECT {q.RUN_COLS} FROM runs WHERE run_id = ?", (run_id,))

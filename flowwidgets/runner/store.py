@@ -255,6 +255,11 @@ class RunLog(ABC):
         that has already finished."""
 
     @abstractmethod
+    def child_runs(self, run_id: str) -> list[RunRecord]:
+        """Runs started from ``run_id`` (its restarts, reruns and resumes: their
+        ``parent_run_id``), oldest first; empty for an unknown run."""
+
+    @abstractmethod
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run, or None."""
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,21 @@ from flowwidgets.sources._dagster_parse import (
     parse_run,
     parse_runs,
 )
+from flowwidgets.sources._dagster_poll import POLL_LIMIT, POLL_OVERLAP, PollState
+from flowwidgets.sources._dagster_poll import snapshot as poll_snapshot
+from flowwidgets.sources._dagster_queries import (
+    CAPTURED,
+    EVENTS,
+    JOB_PLAN,
+    JOBS,
+    LAUNCH,
+    REEXECUTE,
+    RUN,
+    RUNS,
+    STEP_STATS,
+    TERMINATE,
+    TOUCHED,
+)
 from flowwidgets.sources._http import Request
 
 __all__ = ["DagsterFlavour"]
@@ -43,64 +59,12 @@ MAX_RUNS = 1000
 """Most runs one listing asks Dagster for (offset + limit)."""
 EVENT_PAGE = 1000
 MAX_EVENT_PAGES = 20
-POLL_OVERLAP = 5.0
-"""Seconds the idle poll looks back before the newest update it has seen (clock steps and
-updates committed out of order)."""
-POLL_LIMIT = 200
-
-JOBS = ("query FwJobs { repositoriesOrError { " + ERR + " ... on RepositoryConnection { "
-        "nodes { name location { name } jobs { name description schedules { name "
-        "cronSchedule executionTimezone scheduleState { status nextTick { timestamp } } } "
-        "sensors { name } } } } } }")
-RUNS = ("query FwRuns($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, "
-        "limit: $limit) { " + ERR + " ... on Runs { count results { " + RUN_FIELDS + " } } } }")
-STEP_STATS = ("query FwFailedSteps($filter: RunsFilter) { runsOrError(filter: $filter) { "
-              + ERR + " ... on Runs { results { runId stepStats { stepKey status } } } } }")
-RUN = ("query FwRun($runId: ID!) { runOrError(runId: $runId) { " + ERR + " ... on Run { "
-       + RUN_FIELDS + " canTerminate hasReExecutePermission hasTerminatePermission "
-       "stepKeysToExecute runConfig pipelineSnapshotId "
-       "executionPlan { steps { key inputs { dependsOn { key } } } } "
-       "stepStats { stepKey status startTime endTime attempts { startTime endTime } } } } }")
-JOB_PLAN = ("query FwJobPlan($job: PipelineSelector!, $config: RunConfigData) { "
-            "executionPlanOrError(pipeline: $job, mode: \"default\", runConfigData: $config) "
-            "{ " + ERR + " ... on ExecutionPlan { steps { key inputs { dependsOn { key } } } } "
-            "} }")
-_ERROR = "message className stack"
-EVENTS = ("query FwRunEvents($runId: ID!, $after: String, $limit: Int) { logsForRun(runId: "
-          "$runId, afterCursor: $after, limit: $limit) { " + ERR + " ... on EventConnection "
-          "{ cursor hasMore events { __typename ... on MessageEvent { message stepKey level "
-          "timestamp } ... on ExecutionStepFailureEvent { error { " + _ERROR + " cause { "
-          + _ERROR + " } } } ... on LogsCapturedEvent { fileKey stepKeys } } } } }")
-CAPTURED = ("query FwCapturedLogs($logKey: [String!]!) { capturedLogs(logKey: $logKey) { "
-            "stdout stderr } }")
-POLL = ("query FwPoll($filter: RunsFilter, $limit: Int) { runsOrError(filter: $filter, "
-        "limit: $limit) { " + ERR + " ... on Runs { results { " + RUN_FIELDS + " } } } "
-        "workspaceOrError { " + ERR + " ... on Workspace { locationEntries { name "
-        "updatedTimestamp } } } repositoriesOrError { " + ERR + " ... on RepositoryConnection "
-        "{ nodes { name schedules { name scheduleState { status } } } } } }")
-_LAUNCHED = "__typename ... on LaunchRunSuccess { run { runId } } " + ERR
-LAUNCH = ("mutation FwLaunchRun($params: ExecutionParams!) { launchRun(executionParams: "
-          "$params) { " + _LAUNCHED + " } }")
-REEXECUTE = ("mutation FwReexecute($exec: ExecutionParams, $re: ReexecutionParams) { "
-             "launchRunReexecution(executionParams: $exec, reexecutionParams: $re) { "
-             + _LAUNCHED + " } }")
-TERMINATE = ("mutation FwTerminate($runId: String!) { terminateRun(runId: $runId, "
-             "terminatePolicy: SAFE_TERMINATE) { __typename ... on TerminateRunSuccess { run "
-             "{ runId status } } ... on TerminateRunFailure { message } " + ERR + " } }")
-
-
-@dataclass(frozen=True, slots=True)
-class _PollState:
-    """What the idle poll compares against: each run's (status, update time), the newest
-    update seen, the workspace fingerprint and the snapshot last returned."""
-
-    seen: dict[str, tuple[str, float | None]]
-    since: float | None
-    fingerprint: Any
-    snap: Snapshot
-    due: datetime | None
-    """When a card's next tick passes: the cards are read again then."""
-
+CARDS_TTL = 300.0
+"""Seconds the cards of jobs whose runs did not change are reused by :meth:`pipelines`
+(after that all are read again: the 7-day window moves)."""
+WEEK_LIMIT = 5000
+"""Most finished runs of the last 7 days the cards read for the failure rates (beyond it
+the rates are left out rather than guessed)."""
 
 class DagsterFlavour(Flavour):
     """Plans for the Dagster webserver's ``/graphql`` (see :mod:`flowwidgets.sources.dagster`).
@@ -116,8 +80,12 @@ class DagsterFlavour(Flavour):
         self._lock = threading.Lock()
         self._jobs: dict[str, JobInfo] | None = None
         self._done: OrderedDict[str, str] = OrderedDict()
-        self._poll: _PollState | None = None
+        self._poll: PollState | None = None
         self._plans: OrderedDict[str, dict[str, tuple[str, ...]]] = OrderedDict()
+        self._card_cache: tuple[dict[str, JobInfo], dict[str, Pipeline]] | None = None
+        self._cards_since: float | None = None
+        self._cards_seen: dict[str, float] = {}
+        self._cards_at = 0.0
 
     # ---- jobs and names ----------------------------------------------------------------
 
@@ -165,39 +133,97 @@ class DagsterFlavour(Flavour):
         return float(int((self._clock() - timedelta(days=7)).timestamp()))
 
     def _cards(self, jobs: dict[str, JobInfo]) -> Plan[dict[str, Pipeline]]:
-        """The cards of ``jobs`` in one request: each job's last 10 runs and total, and its
-        failed and finished runs of the last 7 days (GraphQL aliases, names as variables)."""
+        """The cards of ``jobs`` in one request: each job's last 10 runs and total (GraphQL
+        aliases, names as variables), and one list of the runs finished in the last 7 days
+        (job and status only) for every job's failure rate."""
         if not jobs:
             return {}
         names = sorted(jobs)
-        week = self._week_start()
-        params, fields, variables = [], [], {}
+        week: dict[str, Any] = {"statuses": ["SUCCESS", "FAILURE", "CANCELED"],
+                                "createdAfter": self._week_start()}
+        if len(names) == 1:
+            week.update(self._filter(names[0], jobs[names[0]]))
+        params, fields = ["$w: RunsFilter"], [
+            f"w: runsOrError(filter: $w, limit: {WEEK_LIMIT}) {{ {ERR} ... on Runs {{ "
+            "results { jobName status repositoryOrigin { repositoryLocationName } } } }"]
+        variables: dict[str, Any] = {"w": week}
         for n, name in enumerate(names):
-            base = self._filter(name, jobs[name])
-            variables[f"r{n}"] = base
-            variables[f"f{n}"] = {**base, "statuses": ["FAILURE"], "createdAfter": week}
-            variables[f"d{n}"] = {**base, "statuses": ["SUCCESS", "FAILURE", "CANCELED"],
-                                  "createdAfter": week}
-            params += [f"$r{n}: RunsFilter", f"$f{n}: RunsFilter", f"$d{n}: RunsFilter"]
-            fields += [f"r{n}: runsOrError(filter: $r{n}, limit: 10) {{ {ERR} ... on Runs "
-                       f"{{ count results {{ {RUN_FIELDS} }} }} }}",
-                       f"f{n}: runsOrError(filter: $f{n}) {{ {ERR} ... on Runs {{ count }} }}",
-                       f"d{n}: runsOrError(filter: $d{n}) {{ {ERR} ... on Runs {{ count }} }}"]
+            variables[f"r{n}"] = self._filter(name, jobs[name])
+            params.append(f"$r{n}: RunsFilter")
+            fields.append(f"r{n}: runsOrError(filter: $r{n}, limit: 10) {{ {ERR} ... on Runs "
+                          f"{{ count results {{ {RUN_FIELDS} }} }} }}")
         doc = f"query FwCards({', '.join(params)}) {{ {' '.join(fields)} }}"
         data = yield from gql("FwCards", doc, variables)
         ep = "POST /graphql FwCards"
+        finished = F.need_list(F.req(union(data, "w", "Runs", ep), "results", ep, "data.w"),
+                               ep, "data.w.results")
+        counts: dict[str, list[int]] = {}
+        by_job = {(j.name, j.location): name for name, j in jobs.items()}
+        for k, row in enumerate(finished):
+            w = f"data.w.results[{k}]"
+            row = F.need_obj(row, ep, w)
+            origin = F.obj_or_none(row, "repositoryOrigin", ep, w) or {}
+            owner = by_job.get((F.s(row, "jobName", ep, w) or "",
+                                F.s(origin, "repositoryLocationName", ep, w) or ""))
+            if owner is not None:
+                c = counts.setdefault(owner, [0, 0])
+                c[0] += F.s(row, "status", ep, w) == "FAILURE"
+                c[1] += 1
+        complete = len(finished) < WEEK_LIMIT  # else the rates would be guesses
         out: dict[str, Pipeline] = {}
         for n, name in enumerate(names):
             infos, total = parse_runs(union(data, f"r{n}", "Runs", ep), ep, f"data.r{n}")
-            failed = F.i(union(data, f"f{n}", "Runs", ep), "count", ep, f"data.f{n}") or 0
-            done = F.i(union(data, f"d{n}", "Runs", ep), "count", ep, f"data.d{n}") or 0
+            self._saw(infos)
             recent = tuple(i.to_run(name) for i in infos)
-            out[name] = build_pipeline(name, jobs[name], recent, total, (failed, done))
+            c = counts.get(name, [0, 0])
+            out[name] = build_pipeline(name, jobs[name], recent, total,
+                                       (c[0], c[1]) if complete else None)
+        with self._lock:  # the runs just seen (_saw) and the cards kept stay in step
+            if self._card_cache is not None:
+                self._card_cache[1].update(out)
         return out
 
+    def _saw(self, infos: tuple[RunInfo, ...]) -> None:
+        """Remember the runs the cards have read (id → update time) and the newest update;
+        entries older than the look-back are dropped."""
+        with self._lock:
+            for i in infos:
+                if i.updated is not None:
+                    self._cards_seen[i.run_id] = i.updated
+            if self._cards_seen:
+                self._cards_since = max(self._cards_seen.values())
+                cut = self._cards_since - 2 * POLL_OVERLAP
+                self._cards_seen = {k: v for k, v in self._cards_seen.items() if v >= cut}
+
     def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
+        """The job list, then the cards: all of them on the first call and every
+        CARDS_TTL seconds; in between only those of jobs that are new, changed (schedule,
+        next tick) or whose runs were updated since the last read (one cheap request says
+        which), the others reused."""
         jobs = yield from self._read_jobs()
-        cards = yield from self._cards(jobs)
+        with self._lock:
+            cached, since, at = self._card_cache, self._cards_since, self._cards_at
+        if cached is None or time.monotonic() - at > CARDS_TTL or since is None:
+            with self._lock:
+                self._cards_at = time.monotonic()
+            cards = yield from self._cards(jobs)
+        else:
+            data = yield from gql("FwTouched", TOUCHED, {
+                "filter": {"updatedAfter": since - POLL_OVERLAP}, "limit": POLL_LIMIT})
+            ep = "POST /graphql FwTouched"
+            rows, _ = parse_runs(union(data, "runsOrError", "Runs", ep), ep,
+                                 "data.runsOrError")
+            with self._lock:
+                seen = dict(self._cards_seen)
+            fresh = [r for r in rows if seen.get(r.run_id) != r.updated]
+            touched = {self._name_of(r) for r in fresh} if len(rows) < POLL_LIMIT \
+                else set(jobs)
+            touched |= {n for n, j in jobs.items() if cached[0].get(n) != j}
+            cards = {n: cached[1][n] for n in jobs if n in cached[1] and n not in touched}
+            cards.update((yield from self._cards({n: jobs[n] for n in touched if n in jobs})))
+            self._saw(rows)
+        with self._lock:
+            self._card_cache = (dict(jobs), dict(cards))
         return tuple(cards[n] for n in sorted(cards))
 
     def _list(self, flt: dict[str, Any], limit: int) -> Plan[tuple[tuple[RunInfo, ...], int]]:
@@ -345,59 +371,9 @@ class DagsterFlavour(Flavour):
     # ---- the idle poll -----------------------------------------------------------------
 
     def snapshot(self) -> Plan[Snapshot]:
-        """One request when nothing changed, whatever the number of jobs: the runs updated
-        since the last poll (with an overlap), the code locations' update times and the
-        schedules' states. Cards are read again only for jobs whose runs changed (all of
-        them when the workspace changed or a next tick passed); the details of active runs
-        are read on every poll (their steps move while the run's summary does not)."""
-        with self._lock:
-            prev = self._poll
-        flt = {} if prev is None or prev.since is None else {
-            "updatedAfter": prev.since - POLL_OVERLAP}
-        data = yield from gql("FwPoll", POLL, {"filter": flt,
-                                               "limit": 50 if prev is None else POLL_LIMIT})
-        ep = "POST /graphql FwPoll"
-        infos, _ = parse_runs(union(data, "runsOrError", "Runs", ep), ep, "data.runsOrError")
-        fingerprint = (union(data, "workspaceOrError", "Workspace", ep),
-                       union(data, "repositoriesOrError", "RepositoryConnection", ep))
-        seen = dict(prev.seen) if prev else {}
-        changed = [i for i in infos if seen.get(i.run_id) != (i.raw_status, i.updated)]
-        full = (prev is None or fingerprint != prev.fingerprint
-                or (prev.due is not None and self._clock() >= prev.due))
-        if prev is not None and not full and not changed and not any(
-                isinstance(r, RunDetail) for r in prev.snap.runs.values()):
-            return prev.snap
-        if full:
-            jobs = yield from self._read_jobs()
-            pipes = yield from self._cards(jobs)
-        else:
-            assert prev is not None
-            jobs = yield from self._known_jobs()
-            touched = {self._name_of(i) for i in changed} & set(jobs)
-            pipes = dict(prev.snap.pipelines)
-            pipes.update((yield from self._cards({n: jobs[n] for n in touched})))
-        runs: dict[str, Any] = {k: (v.run if isinstance(v, RunDetail) else v)
-                                for k, v in (prev.snap.runs.items() if prev else ())}
-        failed = yield from self._failed_steps([i.run_id for i in changed
-                                                if i.status is Status.FAILED])
-        for i in changed:
-            runs[i.run_id] = i.to_run(self._name_of(i), failed.get(i.run_id))
-            seen[i.run_id] = (i.raw_status, i.updated)
-        newest = sorted(runs.values(), key=lambda r: (r.extra.get("created_at") is None,
-                                                      r.extra.get("created_at")), reverse=True)
-        runs = {r.run_id: r for r in newest[:50]}
-        for r in [r for r in runs.values() if r.status.is_active][:10]:
-            try:
-                runs[r.run_id] = yield from self.run(r.run_id)
-            except errors.NotFound:
-                runs.pop(r.run_id, None)
-        updates = [i.updated for i in infos if i.updated is not None]
-        since = max([*updates, *([prev.since] if prev and prev.since else [])], default=None)
-        ticks = [p.next_run_at for p in pipes.values() if p.next_run_at is not None]
-        snap = Snapshot(pipes, runs)
-        with self._lock:
-            self._poll = _PollState(seen, since, fingerprint, snap, min(ticks, default=None))
-        return snap
+        """One request when nothing changed, whatever the number of jobs (see
+        :func:`~._dagster_poll.snapshot`)."""
+        return (yield from poll_snapshot(self))
 
     # ---- actions -----------------------------------------------------------------------
 

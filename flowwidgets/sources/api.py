@@ -90,6 +90,8 @@ class ApiFlavour(Flavour):
             extra["created_at"] = F.t(d, "created_at", ep, where)
         if d.get("parent_run_id") is not None:
             extra["parent_run_id"] = F.s(d, "parent_run_id", ep, where)
+        if d.get("from_step") is not None:
+            extra["from_step"] = F.s(d, "from_step", ep, where)
         if d.get("imported") is True:
             extra["imported"] = True
         if self.stub_mode:
@@ -177,7 +179,11 @@ class ApiFlavour(Flavour):
                 extra[key] = F.s(d, key, ep, w(""))
         if self.stub_mode:
             extra["stub"] = True
+        kids = F.need_list(d.get("children") or [], ep, w("children"))
+        children = tuple(self.parse_run(c, ep, w(f"children[{n}]"), run.pipeline)
+                         for n, c in enumerate(kids))
         return RunDetail(run=run, steps=steps, attempts=attempts, actions=actions,
+                         children=children,
                          error=F.s(d, "error", ep, w("")) or F.s(d, "error_summary", ep, w("")),
                          failed_watermark=F.s(d, "failed_watermark", ep, w("")),
                          parent_run_id=parent, extra=extra)

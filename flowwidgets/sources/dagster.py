@@ -23,8 +23,10 @@ Dagster does not deduplicate launches: an ``idempotency_key`` already used *thro
 Source* returns the first answer without launching again.
 
 Cost: the cards are two requests whatever the number of jobs (the job list, then one
-document with three aliased run queries per job); a run's detail is one request, two when
-a step failed (its event log). The idle poll is ONE request (runs updated since the last
+document with an aliased run query per job and one list of the week's finished runs); a
+later read asks which runs changed since and reads only those jobs' cards again (all of
+them every 5 minutes). A run's detail is one request, two when a step failed (its event
+log). The idle poll is ONE request (runs updated since the last
 poll, plus the workspace's and schedules' states); cards are read again only for jobs
 whose runs changed, and active runs' details on every poll.
 

@@ -118,8 +118,9 @@ def _failed_step(detail: RunDetail) -> str | None:
 
 
 def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
-                 capabilities: Any = None) -> Plan:
-    """Restart from the highlighted step if the runner allows it, else from the failed step.
+                 capabilities: Any = None, *, exact: bool = False) -> Plan:
+    """Restart from ``highlighted_step`` if the runner allows it, else from the failed step
+    (``exact``: from ``highlighted_step`` or not at all, saying why).
 
     The runner's ``actions`` decide: ``restart_from_step`` is the step it suggests (the
     failed one), ``restart_steps`` every step it would accept. ``capabilities`` is the
@@ -133,6 +134,10 @@ def plan_restart(detail: RunDetail | None, highlighted_step: str | None = None,
                        f"the runner offers no restart for run {clean(detail.run_id, 60)}"
                        f" ({detail.run.status.value})")
     failed = _failed_step(detail)
+    if exact and highlighted_step not in allowed:
+        names = ", ".join(clean(s, 40) for s in allowed[:8])
+        raise NotApplicable(f"the runner does not restart run {clean(detail.run_id, 60)} from "
+                            f"step {clean(str(highlighted_step), 60)!r}; it can from: {names}")
     if highlighted_step is not None and highlighted_step in allowed:
         step = highlighted_step
     elif failed is not None and failed in allowed:

@@ -72,7 +72,8 @@ class FlowTui(ActionKeys, App[None]):
     #outcome { height: auto; max-height: 2; padding: 0 1; background: $surface; }
     """
     BINDINGS = [
-        Binding("R", "restart", "Restart"),
+        Binding("R", "restart", "Restart failed step"),
+        Binding("S", "restart_here", "Restart from highlighted"),
         Binding("r", "rerun", "Rerun"),
         Binding("w", "resume", "Resume"),
         Binding("n", "run_now", "Run now"),

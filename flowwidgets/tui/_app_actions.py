@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 else:
     _AppBase = object
 
-__all__ = ["ActionKeys"]
+__all__ = ["NOTE_S", "ActionKeys"]
+
+NOTE_S = 4.0
+"""Seconds a passing note ("not confirmed; nothing was sent") stays in the status line."""
 
 
 class ActionKeys(_AppBase):
@@ -59,11 +62,22 @@ class ActionKeys(_AppBase):
         def _request_refresh(self) -> None: ...
 
     def action_restart(self) -> None:
-        """Restart the shown run from its failed (or the highlighted) step, after a Yes."""
-        step = None
-        if self.focused is not None and self.focused.id == "steps":
-            step = self._step_names.get(self._table("steps").cursor_key or "")
-        self._propose(lambda: plan_restart(self._current_detail(), step, self._capabilities))
+        """Restart the shown run from its failed step (whatever is highlighted), after a
+        Yes; :meth:`action_restart_here` restarts from the highlighted step."""
+        self._propose(lambda: plan_restart(self._current_detail(), None, self._capabilities))
+
+    def action_restart_here(self) -> None:
+        """Restart the shown run from the step highlighted in the steps table, after a Yes."""
+        step = self._step_names.get(self._table("steps").cursor_key or "")
+
+        def plan() -> Plan:
+            if step is None:
+                raise NotApplicable("highlight a step in the steps table first (R restarts "
+                                    "from the failed step)")
+            return plan_restart(self._current_detail(), step, self._capabilities,
+                                exact=True)
+
+        self._propose(plan)
 
     def action_rerun(self) -> None:
         """Rerun the shown run from the beginning, after a Yes."""
@@ -108,7 +122,8 @@ class ActionKeys(_AppBase):
             if yes:
                 self._run_plan(plan)
             else:
-                self._show_outcome(f"{plan.title}: not confirmed; nothing was sent")
+                self._show_outcome(f"{plan.title}: not confirmed; nothing was sent",
+                                   fade_s=NOTE_S)
 
         self.push_screen(ConfirmScreen(plan.title, plan.question), answered)
 
@@ -148,11 +163,24 @@ class ActionKeys(_AppBase):
         self._info_step = None
         self._request_refresh()
 
-    def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False) -> None:
+    def _show_outcome(self, text: str, *, error: bool = False, ok: bool = False,
+                      fade_s: float | None = None) -> None:
+        """Show an outcome in the status line; with ``fade_s`` it clears itself after
+        that many seconds (unless another outcome replaced it)."""
         mark, colour = ("✕ ", COLORS["red"]) if error else (
             ("✓ ", COLORS["teal"]) if ok else ("› ", COLORS["muted"]))
         line = Text()
         line.append(mark, style=colour)
         line.append(clean(text, 400), style=COLORS["red"] if error else "")
-        self.query_one("#outcome", Static).update(line)
+        widget = self.query_one("#outcome", Static)
+        widget.update(line)
+        self._outcome_n = getattr(self, "_outcome_n", 0) + 1
+        if fade_s is not None:
+            mine = self._outcome_n
+
+            def fade() -> None:
+                if self._outcome_n == mine:
+                    widget.update("")
+
+            self.set_timer(fade_s, fade)
 

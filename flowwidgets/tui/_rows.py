@@ -48,9 +48,9 @@ PIPELINE_COLUMNS: tuple[Column, ...] = (
     ("next", "Next (UTC)", 16), ("median", "Median", 8), ("total", "Runs", 6),
     ("kind", "Kind", 9))
 RUN_COLUMNS: tuple[Column, ...] = (
-    ("run", "Run", 34), ("status", "Status", 13), ("trigger", "Trigger", 9),
+    ("run", "Run", 44), ("status", "Status", 13), ("trigger", "Trigger", 9),
     ("started", "Started (UTC)", 13), ("duration", "Duration", 9), ("attempts", "Att.", 4),
-    ("failed", "Failed step", 24))
+    ("failed", "Failed step", 24), ("lineage", "Lineage", 56))
 STEP_COLUMNS: tuple[Column, ...] = (
     ("step", "Step", 28), ("state", "State", 13), ("started", "Started (UTC)", 13),
     ("duration", "Duration", 9), ("attempts", "Att.", 4), ("error", "Error / note", 50))
@@ -100,9 +100,30 @@ def pipeline_rows(pipelines: Sequence[Pipeline]) -> list[Row]:
     return rows
 
 
+def _lineage(run: Run, child: Run | None) -> Text:
+    """Where a run came from and the newest run started from it (in that run's colour)."""
+    text = Text()
+    parent = run.extra.get("parent_run_id")
+    if parent:
+        text.append(f"↰ {clean(run.trigger or 'from', 8)} of {clean(parent, 40)}", style=_MUTED)
+    if child is not None:
+        if parent:
+            text.append(" · ", style=_MUTED)
+        text.append(f"→ {clean(child.run_id, 40)} ")
+        text.append_text(status_text(child.status))
+    return text
+
+
 def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
-    """One row per run (newest first, as given): id, status, trigger, started, duration…"""
+    """One row per run (newest first, as given): id, status, trigger, started, duration,
+    attempts, failed step and lineage (the run it came from; the newest run started from
+    it among those given)."""
     keys = unique_keys(r.run_id for r in runs)
+    newest: dict[str, Run] = {}
+    for r in reversed(runs):  # oldest first: a newer child replaces an older one
+        parent = r.extra.get("parent_run_id")
+        if parent:
+            newest[parent] = r
     return [
         (key, [
             Text(clean(r.run_id, 128)),
@@ -112,6 +133,7 @@ def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
             Text(_run_duration(r, now)),
             Text("—" if r.attempts is None else str(r.attempts)),
             _plain(r.failed_step, 128, COLORS["red"]),
+            _lineage(r, newest.get(r.run_id)),
         ])
         for key, r in zip(keys, runs, strict=True)
     ]
@@ -192,10 +214,20 @@ def run_info(detail: RunDetail | None, now: datetime, eta: str = "") -> Text:
     text.append(clean(run.run_id, 60), style="bold")
     text.append(f"  {clean(run.pipeline, 40)}  ")
     text.append_text(status_text(run.status))
-    if run.trigger:
+    lineage = detail.parent_run_id and run.trigger in ("restart", "rerun", "resume")
+    if run.trigger and not lineage:
         text.append(f"  trigger {clean(run.trigger, 20)}", style=_MUTED)
     if detail.parent_run_id:
-        text.append(f"  after {clean(detail.parent_run_id, 40)}", style=_MUTED)
+        what = run.trigger if run.trigger in ("restart", "rerun", "resume") else "from"
+        text.append(f"  {what} of run {clean(detail.parent_run_id, 60)}", style=_MUTED)
+        from_step = detail.extra.get("from_step")
+        if from_step:
+            text.append(f" from step {clean(from_step, 40)!r}", style=_MUTED)
+    for child in detail.children[-2:]:
+        verb = {"restart": "restarted", "rerun": "rerun", "resume": "resumed"}.get(
+            child.trigger or "", "continued")
+        text.append(f"  {verb} → run {clean(child.run_id, 60)} ", style=_MUTED)
+        text.append_text(status_text(child.status))
     text.append(f"  started {format_started(run.started_at, now)}", style=_MUTED)
     text.append(f"  {_run_duration(run, now)}", style=_MUTED)
     if eta:

@@ -63,15 +63,39 @@ def _str(value: Any) -> str | None:
     return None if value is None or value is pd.NA or pd.isna(value) else str(value)
 
 
-def rows_payload(page: pd.DataFrame) -> list[dict[str, Any]]:
-    """The JSON rows of one page of the runs frame."""
+Kid = dict[str, Any]
+"""The newest run started from a run: ``{"run_id", "status", "trigger"}``."""
+
+
+def rows_payload(page: pd.DataFrame, kids: dict[str, Kid] | None = None
+                 ) -> list[dict[str, Any]]:
+    """The JSON rows of one page of the runs frame; ``kids`` maps a run to the newest run
+    started from it (its restart, rerun or resume), shown as the row's lineage."""
+    kids = kids or {}
     return [
         {"run_id": str(r.run_id), "pipeline": str(r.pipeline), "status": str(r.status),
          "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
          "attempts": _int(r.attempts), "duration_ms": _int(r.duration_ms),
-         "failed_step": _str(r.failed_step)}
+         "failed_step": _str(r.failed_step), "trigger": _str(getattr(r, "trigger", None)),
+         "parent_run_id": _str(getattr(r, "parent_run_id", None)),
+         "child": kids.get(str(r.run_id))}
         for r in page.itertuples(index=False)
     ]
+
+
+def newest_children(frame: pd.DataFrame) -> dict[str, Kid]:
+    """Each run that has runs started from it → the newest of them (by start time)."""
+    if "parent_run_id" not in frame or not len(frame):
+        return {}
+    kids = frame[frame["parent_run_id"].notna()]
+    if not len(kids):
+        return {}
+    kids = kids.sort_values("started_at", na_position="first")
+    out: dict[str, Kid] = {}
+    for r in kids.itertuples(index=False):
+        out[str(r.parent_run_id)] = {"run_id": str(r.run_id), "status": str(r.status),
+                                     "trigger": _str(r.trigger)}
+    return out
 
 
 def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
@@ -79,7 +103,8 @@ def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
     return [
         {"run_id": r.run_id, "pipeline": r.pipeline, "status": r.status.value,
          "started_at": format_time(r.started_at), "finished_at": format_time(r.finished_at),
-         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step}
+         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step,
+         "trigger": r.trigger, "parent_run_id": r.extra.get("parent_run_id"), "child": None}
         for r in runs
     ]
 
@@ -166,6 +191,7 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
         self._have_frame = False
         self._missed_change = False
         self._hay: tuple[int, pd.Series] | None = None
+        self._kids: tuple[int, dict[str, Kid]] | None = None
         self._frame = pd.DataFrame()
         self._cache_key: tuple[Any, ...] | None = None
         self._cache: pd.DataFrame | None = None
@@ -406,7 +432,10 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
             pages = max(1, math.ceil(total / self.page_size))
             page = min(self.page, pages - 1)
             start = page * self.page_size
-            rows = self._with_eta(rows_payload(df.iloc[start:start + self.page_size]))
+            if self._kids is None or self._kids[0] != self._version:
+                self._kids = (self._version, newest_children(self._frame))
+            rows = self._with_eta(rows_payload(df.iloc[start:start + self.page_size],
+                                               self._kids[1]))
             pipelines = (sorted(str(p) for p in self._frame["pipeline"].dropna().unique())
                          if len(self._frame) else [])
             statuses = (sorted(str(s) for s in self._frame["status"].dropna().unique())

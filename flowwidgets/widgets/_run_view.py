@@ -63,6 +63,11 @@ def run_payload(detail: RunDetail) -> dict[str, Any]:
         "error": detail.error,
         "failed_watermark": detail.failed_watermark,
         "parent_run_id": detail.parent_run_id,
+        "lineage": {
+            "from_step": detail.extra.get("from_step"),
+            "children": [{"run_id": c.run_id, "status": c.status.value, "trigger": c.trigger,
+                          "from_step": c.extra.get("from_step")} for c in detail.children],
+        },
     }
 
 
@@ -131,7 +136,9 @@ class RunView(FlowWidget):
     # -- actions -----------------------------------------------------------------------
     last_action = traitlets.Dict().tag(sync=True)
     """The outcome of the last restart / rerun / resume / cancel: kind, run_id, from_step,
-    new_run_id (cancel: status) or error (the runner's detail), at."""
+    new_run_id and new_status (the new run's status, followed to its end; a cancel:
+    status) or error (the runner's detail), at. The view shows it only on the run it
+    concerns (``run_id`` or ``new_run_id``)."""
 
     def __init__(self, source: Source, run_id: str | None = None, *, live: bool = True,
                  on_open: OpenCallback | None = None, **kwargs: Any) -> None:
@@ -242,6 +249,22 @@ class RunView(FlowWidget):
             payload["critical_path"] = tl["critical_path"]
             payload["eta_text"] = tl["eta_text"]
             self._set(_timing=tl, run=payload)
+            self._follow_outcome(detail)
+
+    def _follow_outcome(self, detail: RunDetail) -> None:
+        """Keep ``last_action`` saying how the run it concerns is doing, to its end: the
+        new run of a restart / rerun / resume, the run of a cancel."""
+        a = self.last_action
+        if not a or a.get("error"):
+            return
+        if a.get("kind") == "cancel" and a.get("run_id") == detail.run_id:
+            key = "status"
+        elif a.get("new_run_id") == detail.run_id:
+            key = "new_status"
+        else:
+            return
+        if a.get(key) != detail.status.value:
+            self._set(last_action={**a, key: detail.status.value})
 
     def _step_active(self, step: str) -> bool:
         if self._detail is None:

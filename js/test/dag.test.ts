@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type DagLayout, type StepState, edgePath, nameFits, nodeMeta, renderDag } from "../src/lib/dag";
+import { type DagLayout, type StepState, edgePath, nameFits, nodeMeta, renderDag, restartPlan } from "../src/lib/dag";
 import { EVIL, newDocument } from "./helpers";
 
 const LAYOUT: DagLayout = {
@@ -87,4 +87,41 @@ test("two DAGs on one page use distinct arrow markers", () => {
   const idA = a.svg.querySelector("marker")!.getAttribute("id");
   const idB = b.svg.querySelector("marker")!.getAttribute("id");
   assert.notEqual(idA, idB);
+});
+
+test("restartPlan: the step, its downstream and whatever did not succeed run again", () => {
+  const steps = [
+    { name: "a", status: "succeeded", depends_on: [] },
+    { name: "b", status: "succeeded", depends_on: ["a"] },
+    { name: "c", status: "failed", depends_on: ["a"] },
+    { name: "d", status: "pending", depends_on: ["b", "c"] },
+    { name: "e", status: "succeeded", depends_on: [] },
+  ];
+  assert.deepEqual(Object.fromEntries(restartPlan(steps, "c")), { a: "reused", b: "reused", c: "again", d: "again", e: "reused" });
+  assert.deepEqual(Object.fromEntries(restartPlan(steps, "a")), { a: "again", b: "again", c: "again", d: "again", e: "reused" });
+});
+
+test("reused steps have their own class; marks show a restart plan and clear", () => {
+  const { document } = newDocument();
+  const layout: DagLayout = {
+    nodes: [
+      { name: "a", rank: 0, order: 0, x: 12, y: 12, width: 176, height: 48, cyclic: false },
+      { name: "b", rank: 1, order: 0, x: 244, y: 12, width: 176, height: 48, cyclic: false },
+    ],
+    edges: [{ source: "a", target: "b", points: [[188, 36], [244, 36]], cyclic: false }],
+    width: 440, height: 72, unknown: [], cycles: [], duplicates: [],
+  };
+  const steps = new Map<string, StepState>([
+    ["a", { name: "a", status: "succeeded", reused_from: "r0" }],
+    ["b", { name: "b", status: "failed" }],
+  ]);
+  const dag = renderDag(document, layout, steps, null);
+  const cls = (n: string) => dag.svg.querySelector(`g[data-step="${n}"]`)!.getAttribute("class")!;
+  assert.match(cls("a"), /fw-node--reused/);
+  assert.doesNotMatch(cls("b"), /fw-node--reused/);
+  dag.mark(new Map([["a", "reused"], ["b", "again"]]));
+  assert.match(cls("a"), /fw-node--plan-reused/);
+  assert.match(cls("b"), /fw-node--plan-again/);
+  dag.mark(null);
+  assert.doesNotMatch(cls("b"), /plan/);
 });

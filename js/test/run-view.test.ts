@@ -153,7 +153,7 @@ test("Cancel run: a danger button, confirmed with 'Keep running' as the way out"
   await flush();
   assert.match(el.querySelector(".fw-notice")!.textContent!, /Cancel run: run r1 is cancelled/);
   model.update({ last_action: { kind: "cancel", run_id: "r1", status: "cancelled", error: null } });
-  assert.match(el.querySelector(".fw-last-action")!.textContent!, /cancel of run r1 → cancelled/);
+  assert.match(el.querySelector(".fw-last-action")!.textContent!, /cancel of run r1 → ⊘ cancelled/);
   cleanup();
 });
 
@@ -238,5 +238,62 @@ test("the log panel: a failed step's traceback, and why there is no log", async 
   (panel().querySelector(".fw-log-head button") as HTMLButtonElement).click();
   assert.equal(model.get("selected_step"), null);
   assert.ok(panel().hidden);
+  cleanup();
+});
+
+test("restart: the confirmation lists what runs again and what is reused, marked in the DAG", async () => {
+  const { el, model } = setup({ restart_from_step: [EVIL] });
+  const cleanup = await mount(runView, model, el);
+  (el.querySelector('.fw-actions button[data-action="restart"]') as HTMLButtonElement).click();
+  const text = el.querySelector('[role="alertdialog"]')!.textContent!;
+  assert.ok(text.includes(`Run again: ${EVIL}, load. Reused from this run: extract.`), text);
+  assert.match(el.querySelector('g[data-step="extract"]')!.getAttribute("class")!, /fw-node--plan-reused/);
+  assert.match(el.querySelector('g[data-step="load"]')!.getAttribute("class")!, /fw-node--plan-again/);
+  (Array.from(el.querySelectorAll('[role="alertdialog"] button')).find((b) => b.textContent === "Cancel") as HTMLButtonElement).click();
+  await flush();
+  assert.doesNotMatch(el.querySelector('g[data-step="load"]')!.getAttribute("class")!, /plan/);
+  cleanup();
+});
+
+test("lineage both ways; a successful restart demotes Restart and the question says so", async () => {
+  const { el, model } = setup({ restart_from_step: [EVIL] });
+  const d = detail({ restart_from_step: [EVIL] }) as Record<string, unknown>;
+  d.lineage = { from_step: "extract", children: [
+    { run_id: "r7", status: "failed", trigger: "restart", from_step: EVIL },
+    { run_id: "r8", status: "succeeded", trigger: "restart", from_step: EVIL },
+  ] };
+  (d.run as Record<string, unknown>).trigger = "restart";
+  model.update({ run: d });
+  const cleanup = await mount(runView, model, el);
+  const head = el.querySelector(".fw-run-head")!.textContent!;
+  assert.match(head, /restart of run r0 from step "extract"/);
+  assert.match(head, /restarted → run r7 ✗ failed/);
+  assert.match(head, /restarted → run r8 ✓ succeeded/);
+  assert.ok(el.querySelector(".fw-lineage-to.fw-lineage--succeeded"));
+  const btn = el.querySelector('.fw-actions button[data-action="restart"]') as HTMLButtonElement;
+  assert.ok(!btn.classList.contains("fw-btn--primary"), "demoted: not the main button");
+  btn.click();
+  assert.match(el.querySelector('[role="alertdialog"]')!.textContent!, /^Run r8 already restarted this run and succeeded\. Restart run r1/);
+  const link = Array.from(el.querySelectorAll(".fw-run-head .fw-link")).find((b) => b.textContent === "r8") as HTMLButtonElement;
+  link.click();
+  assert.deepEqual(model.sent.at(-1), { run_id: "r8", kind: "open_run" });
+  cleanup();
+});
+
+test("the outcome line follows the new run in its colour and stays on its own run", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(runView, model, el);
+  const line = () => el.querySelector(".fw-last-action") as HTMLElement;
+  model.update({ run_id: "r9", last_action: { kind: "restart", run_id: "r1", from_step: "x", new_run_id: "r9", new_status: "running", error: null } });
+  assert.match(line().textContent!, /restart from "x" of run r1 → new run r9: ● running…/);
+  assert.ok(line().classList.contains("fw-last-action--running"));
+  model.update({ last_action: { kind: "restart", run_id: "r1", from_step: "x", new_run_id: "r9", new_status: "failed", error: null } });
+  assert.match(line().textContent!, /new run r9: ✗ ended failed/);
+  assert.ok(line().classList.contains("fw-last-action--failed"));
+  assert.doesNotMatch(line().textContent!, /✓/);
+  model.update({ run_id: "r5" });
+  assert.equal(line().textContent, "", "another run's view does not show it");
+  model.update({ run_id: "r1" });
+  assert.match(line().textContent!, /ended failed/);
   cleanup();
 });

@@ -133,3 +133,51 @@ def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
     assert "fw-node--cancelled" in crunch.get_attribute("class")
     assert page.locator('.fw-run .fw-actions button[data-action="cancel"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "clicks-cancelled.png"), full_page=True)
+
+
+def test_restart_plan_lineage_and_an_outcome_that_turns_red(
+        page, voila, served, tmp_path, monkeypatch):
+    runner, url = served
+    (tmp_path / "fail.flag").touch()  # stays: the restart fails again
+    failed = runner.run_now("orders")
+    assert runner.wait(failed, 30).status is Status.FAILED
+    _open(page, voila, url, monkeypatch)
+    page.locator(f'button.fw-sq[data-run-id="{failed}"]').click()
+    page.locator(".fw-run .fw-run-head").filter(has_text=failed).wait_for(timeout=30_000)
+
+    page.locator('.fw-run .fw-actions button[data-action="restart"]').click()
+    dialog = page.locator('.fw-run [role="alertdialog"]')
+    text = dialog.inner_text()
+    assert "Run again: part_2, merge, publish." in text, text
+    assert "Reused from this run: extract, part_0, part_1, part_3." in text, text
+    plan = dict(page.locator(".fw-run g.fw-node").evaluate_all(
+        "els => els.map(e => [e.dataset.step, e.classList.contains('fw-node--plan-again')"
+        " ? 'again' : e.classList.contains('fw-node--plan-reused') ? 'reused' : ''])"))
+    assert plan == {"extract": "reused", "part_0": "reused", "part_1": "reused",
+                    "part_2": "again", "part_3": "reused", "merge": "again",
+                    "publish": "again"}
+    page.screenshot(path=str(ARTIFACTS / "clicks-restart-plan.png"), full_page=True)
+    dialog.locator(".fw-btn--primary").click()
+
+    line = page.locator(".fw-run .fw-last-action")
+    line.filter(has_text="ended failed").wait_for(timeout=30_000)
+    assert "✓" not in line.inner_text()
+    assert line.evaluate("e => getComputedStyle(e).color") == "rgb(229, 83, 75)"
+    new = next(r.run_id for r in runner.store.list_runs(pipeline="orders")[0]
+               if r.parent_run_id == failed)
+    head = page.locator(".fw-run .fw-run-head")
+    assert new in head.inner_text()
+    assert f"restart of run {failed}".lower() in head.inner_text().lower()
+    # reused steps are drawn as reused, not as succeeded
+    reused = page.locator('.fw-run g.fw-node[data-step="extract"]')
+    assert "fw-node--reused" in reused.get_attribute("class")
+    assert "reused" in page.locator(".fw-run .fw-legend").inner_text().lower()
+    page.screenshot(path=str(ARTIFACTS / "clicks-restart-failed-again.png"), full_page=True)
+
+    # the parent link: the first run says where it went and how that ended
+    head.get_by_role("button", name=failed).click()
+    to = page.locator(".fw-run .fw-lineage-to")
+    to.filter(has_text=new).wait_for(timeout=15_000)
+    assert "failed" in to.inner_text().lower()
+    assert to.evaluate("e => getComputedStyle(e).color") == "rgb(229, 83, 75)"
+    page.screenshot(path=str(ARTIFACTS / "clicks-lineage-parent.png"), full_page=True)

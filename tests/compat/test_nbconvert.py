@@ -61,7 +61,7 @@ def test_html_export_shows_the_fallback_only_without_widget_state(page, demo_run
     assert all(statics.nth(i).is_visible() for i in range(len(kinds)))
     assert "warehouse_etl" in statics.nth(0).inner_text()
     assert "merge_payments" in statics.nth(1).inner_text()
-    dag = page.locator(".fw-static-run svg")
+    dag = page.locator(".fw-static-run svg.fw-dag")
     assert dag.is_visible() and "merge_payments" in dag.text_content()
 
     default = tmp_path / "export-default.html"

@@ -117,12 +117,12 @@ def _stop(proc) -> float:  # noqa: ANN001 - a _procs.Proc
         os.kill(proc.popen.pid, signal.SIGINT)
     except ProcessLookupError:
         pass
-    deadline = started + 15
+    deadline = started + 6  # its state lives in the test's folder: nothing to lose after
     while proc.alive() and time.monotonic() < deadline:
         if "Dagster services shut down" in proc.tail(2000):
             break
         time.sleep(0.2)
-    proc.stop(grace=5)
+    proc.stop(grace=3)
     return time.monotonic() - started
 
 

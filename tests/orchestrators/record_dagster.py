@@ -134,6 +134,23 @@ def record(work: Path) -> None:
         rec("dagster_run_now_cancel", "run now twice with one idempotency key, then "
             "terminate it", run_now)
 
+        with httpx.Client() as plain:  # every re-execution above has ended
+            wait_for("the runs to end", lambda: all(
+                r.status.is_terminal for r in dagster_source(srv.url, plain, now()).runs().runs))
+        time.sleep(6)  # past the cards' 5 s look-back
+
+        def pipelines_again(c: httpx.Client) -> None:
+            s = src(c)
+            s.pipelines()
+            s.pipelines()  # nothing changed: the cards are reused
+            with httpx.Client() as plain:
+                other = dagster_source(srv.url, plain, now())
+                sensed = other.run_now("fw_sensed")
+                wait_for("the fw_sensed run", lambda: other.run(sensed).status.is_terminal)
+            s.pipelines()  # only fw_sensed's card is read again
+        rec("dagster_pipelines_again", "the cards three times: all, none changed, then one "
+            "job with a new run", pipelines_again)
+
         port = free_port()
         ro = start("dagster-webserver --read-only",
                    [str(Path(srv.env["PATH"].split(":")[0]) / "dagster-webserver"), "-w",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
+import time
 
 import httpx
 import pytest
 from _cassette import Cassette, dagster_source, replay_client
 
 from flowwidgets import errors
+from flowwidgets.live import Poller
 from flowwidgets.models import Status
 from flowwidgets.sources import connect
 from flowwidgets.sources.dagster import connect_dagster, connect_dagster_async, detect_dagster
@@ -85,6 +88,29 @@ def test_jobs_become_cards_in_two_requests():
     cards_call = calls(c, "FwCards")[0]
     assert {v["pipelineName"] for k, v in cards_call.items() if k.startswith("r")} == \
         set(cards)
+    # one list of the last 7 days' finished runs serves every job's failure rate
+    assert sorted(cards_call) == ["r0", "r1", "r2", "w"]
+    assert cards_call["w"]["createdAfter"] == int(c.clock.timestamp()) - 7 * 86400
+
+
+def test_cards_are_read_again_only_for_jobs_with_new_runs():
+    c = Cassette.load("dagster_pipelines_again")
+    with source(c) as src:
+        first = {p.name: p for p in src.pipelines()}
+        n = len(c.seen)
+        second = {p.name: p for p in src.pipelines()}
+        assert len(c.seen) - n == 2  # the job list and "which runs changed": nothing did
+        third = {p.name: p for p in src.pipelines()}
+    c.assert_all_used()
+    assert second == first
+    cards_calls = calls(c, "FwCards")
+    assert len(cards_calls) == 2  # all the cards, then fw_sensed's alone
+    assert cards_calls[1]["r0"] == {"pipelineName": "fw_sensed"}
+    assert cards_calls[1]["w"]["pipelineName"] == "fw_sensed"
+    assert third["fw_sensed"].total_runs == (first["fw_sensed"].total_runs or 0) + 1
+    assert third["fw_diamond"] is first["fw_diamond"]  # reused, not read again
+    touched = calls(c, "FwTouched")
+    assert len(touched) == 2 and touched[0]["filter"]["updatedAfter"] > 0
 
 
 def test_runs_pages_filters_and_failed_steps():
@@ -358,3 +384,32 @@ def test_connect_dagster_and_its_async_twin():
     with pytest.raises(errors.RunnerUnavailable, match="no Dagster webserver"):
         connect_dagster(BASE, client=httpx.Client(transport=httpx.MockTransport(
             lambda r: httpx.Response(404, text="nothing"))))
+
+
+def test_the_poller_goes_quiet_when_idle_and_reports_a_dagster_that_went_away():
+    c = Cassette.load("dagster_poll")
+    gone = threading.Event()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if all(c.used):  # both recorded polls answered: the server goes away
+            gone.set()
+            raise httpx.ConnectError("connection refused", request=request)
+        return c.handler(request)
+
+    src = dagster_source(BASE, httpx.Client(transport=httpx.MockTransport(handler)), c.clock)
+    events: list = []
+    poller = Poller(src, interval=0.05, min_backoff=0.05, max_backoff=0.1)
+    unsubscribe = poller.subscribe(events.append)
+    try:
+        deadline = time.monotonic() + 10
+        while not any(e.kind == "disconnected" for e in events):
+            assert time.monotonic() < deadline, events
+            time.sleep(0.02)
+    finally:
+        unsubscribe()
+        src.close()
+    kinds = [e.kind for e in events]
+    # connected, changed (everything is new), the idle poll says nothing, then the outage
+    assert kinds == ["connected", "changed", "disconnected"], kinds
+    assert gone.is_set() and "connection" in events[-1].error
+    assert not poller.connected

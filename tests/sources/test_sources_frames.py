@@ -58,7 +58,7 @@ def test_runs_frame_pages_through_everything_with_typed_columns(src):
         "started_at": "datetime64[ns, UTC]", "finished_at": "datetime64[ns, UTC]",
         "duration": "timedelta64[ns]", "duration_ms": "Int64", "attempts": "Int64",
         "failed_step": "string", "kind": "category", "trigger": "string",
-        "eta": "datetime64[ns, UTC]"}
+        "parent_run_id": "string", "eta": "datetime64[ns, UTC]"}
     assert list(df["status"].cat.categories) == [s.value for s in Status]
     assert df["started_at"].iloc[-1] == pd.Timestamp(T0)
     live = df.iloc[0]

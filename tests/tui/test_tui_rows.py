@@ -50,14 +50,16 @@ def test_pipeline_row_has_strip_latest_next_median_and_literal_name():
 
 def test_run_rows_show_a_live_duration_for_active_runs():
     runs = [Run("r2", "p", Status.RUNNING, started_at=NOW - timedelta(seconds=75),
-                trigger="restart", attempts=1),
+                trigger="restart", attempts=1, extra={"parent_run_id": "r1"}),
             Run("r1", "p", Status.FAILED, started_at=NOW - timedelta(hours=1),
                 duration_ms=3000, attempts=2, failed_step=MARKUP)]
     rows = run_rows(runs, NOW)
     assert [k for k, _ in rows] == ["r2", "r1"]
     assert all(len(c) == len(RUN_COLUMNS) for _, c in rows)
-    assert _plain(rows[0][1]) == ["r2", "▶ running", "restart", "15:28:45", "1m 15s…", "1", "—"]
-    assert _plain(rows[1][1]) == ["r1", "✕ failed", "—", "14:30:00", "3.0 s", "2", MARKUP]
+    assert _plain(rows[0][1]) == ["r2", "▶ running", "restart", "15:28:45", "1m 15s…", "1", "—",
+                                  "↰ restart of r1"]
+    assert _plain(rows[1][1]) == ["r1", "✕ failed", "—", "14:30:00", "3.0 s", "2", MARKUP,
+                                  "→ r2 ▶ running"]
 
 
 def test_step_rows_are_in_dag_order_with_state_attempts_and_error():
@@ -91,11 +93,14 @@ def test_step_key_names_maps_suffixed_duplicates_back():
 def test_run_info_shows_lineage_and_the_last_error_line_literally():
     run = Run("run-2", "warehouse", Status.FAILED, failed_step=MARKUP, trigger="restart",
               started_at=NOW - timedelta(minutes=1), duration_ms=61_000)
-    detail = RunDetail(run=run, parent_run_id="run-1",
+    detail = RunDetail(run=run, parent_run_id="run-1", extra={"from_step": "merge"},
+                       children=(Run("run-3", "warehouse", Status.SUCCEEDED,
+                                     trigger="restart"),),
                        error="Traceback\n  File x\nKeyError: '[red]boom'")
     text = run_info(detail, NOW)
     assert text.plain.splitlines() == [
-        "RUN run-2  warehouse  ✕ failed  trigger restart  after run-1  started 15:29:00  1m 01s",
+        "RUN run-2  warehouse  ✕ failed  restart of run run-1 from step 'merge'  restarted → "
+        "run run-3 ✓ succeeded  started 15:29:00  1m 01s",
         f"failed at {MARKUP}: KeyError: '[red]boom'",
     ]
     assert run_info(None, NOW).plain == "No run selected"

@@ -22,6 +22,7 @@ from flowwidgets.models import Status
 from flowwidgets.runner.serve import ServerHandle
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.tui import FlowTui
+from flowwidgets.tui._app_actions import NOTE_S
 from flowwidgets.tui._confirm import ConfirmScreen
 
 pytestmark = pytest.mark.integration
@@ -140,6 +141,17 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             head, error = text_of(app, "#run-info").splitlines()
             assert head.startswith("STEP merge  ✕ failed  1 attempt") and "after fetch" in head
             assert error == "ValueError: amount column [red]missing[/red] in batch 47"
+            # R proposes the failed step whatever is highlighted; S the highlighted one
+            await select(pilot, app, "steps", "fetch")
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "R's question")
+            assert "from step 'merge'?" in app.screen._question
+            await pilot.press("n")
+            await select(pilot, app, "steps", "fetch")
+            await pilot.press("S")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "S's question")
+            assert "from step 'fetch'?" in app.screen._question
+            await pilot.press("n")
             await pilot.press("escape", "escape")  # back to the pipelines table
             assert app.focused is app.query_one("#pipelines")
 
@@ -166,6 +178,14 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
                 f"reused from {env.failed_run}", f"reused from {env.failed_run}", "", ""]
             assert column(app, "runs", "run")[0] == new_run
             assert column(app, "runs", "trigger")[0] == "restart"
+            # lineage both ways: the new run says where it came from, the old one where
+            # it went and how that ended
+            assert f"restart of run {env.failed_run} from step 'merge'" in text_of(
+                app, "#run-info")
+            lineage = dict(zip(column(app, "runs", "run"), column(app, "runs", "lineage"),
+                               strict=True))
+            assert lineage[new_run] == f"↰ restart of {env.failed_run}"
+            assert lineage[env.failed_run] == f"→ {new_run} ✓ succeeded"
             await wait_until(pilot, lambda: dict(zip(column(app, "pipelines", "name"),
                                                      column(app, "pipelines", "strip"),
                                                      strict=True))["warehouse"] == "·······■✕■",
@@ -196,6 +216,8 @@ def test_the_runners_refusal_is_shown_with_its_detail(env: Env):
             assert len(app.screen_stack) == depth and isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")  # No: nothing is sent
             assert "Run now: not confirmed; nothing was sent" in text_of(app, "#outcome")
+            await wait_until(pilot, lambda: text_of(app, "#outcome") == "",
+                             "the note to clear itself", timeout=NOTE_S + 3)
             await pilot.press("n")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen),
                              "the confirmation again")

@@ -59,13 +59,17 @@ window.__rendered = true;
 
 
 def harness(state: dict[str, Any], theme: str, width: int) -> str:
-    """The page for one widget state in the ``"dark"`` or ``"light"`` JupyterLab theme."""
+    """The page for one widget state in the ``"dark"`` or ``"light"`` JupyterLab theme, or
+    (``"os-light"`` / ``"os-dark"``) outside JupyterLab: no Lab variables or body attribute,
+    the system's colour scheme set by :func:`open_page`."""
     payload = json.dumps(state).replace("</", "<\\/")
     light = theme == "light"
+    outside = theme.startswith("os-")
     return HARNESS % {
         "vars": LIGHT_VARS if light else "",
         "bg": "#ffffff" if light else "#111111",
-        "attrs": 'data-jp-theme-light="true"' if light else 'data-jp-theme-light="false"',
+        "attrs": "" if outside else (
+            'data-jp-theme-light="true"' if light else 'data-jp-theme-light="false"'),
         "width": width,
         "state": payload,
     }
@@ -73,7 +77,9 @@ def harness(state: dict[str, Any], theme: str, width: int) -> str:
 
 def open_page(browser: Any, state: dict[str, Any], theme: str, width: int = 1100) -> Any:
     """A page showing the widget; ``page.js_errors`` collects page errors."""
-    context = browser.new_context(viewport={"width": width + 40, "height": 900})
+    scheme = "light" if theme == "os-light" else "dark" if theme == "os-dark" else "no-preference"
+    context = browser.new_context(viewport={"width": width + 40, "height": 900},
+                                  color_scheme=scheme)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -37,7 +37,7 @@ def test_first_page_filters_sort_and_paging(served, history):
                                   "statuses": ["failed", "succeeded"]}
         assert set(table._rows[0]) == {"run_id", "pipeline", "status", "started_at",
                                        "finished_at", "attempts", "duration_ms", "failed_step",
-                                       "eta"}
+                                       "trigger", "parent_run_id", "child", "eta"}
         # newest first by default
         assert table._rows[0]["run_id"] == history[-1]
         table.page = 2
@@ -160,5 +160,26 @@ def test_the_first_page_shows_before_the_history_is_loaded(served, history):
         assert [r["run_id"] for r in table._rows] == [history[2]]
         table.search = "x"  # the runner cannot search: nothing until the history is in
         assert table._rows == [] and table.total == 0
+    finally:
+        table.close()
+
+
+def test_rows_carry_lineage_both_ways(served):
+    from flowwidgets.widgets import JobsTable as _Table
+
+    served.fail()
+    first = served.src.run_now("orders")
+    assert served.finished(first) == "failed"
+    served.fail(False)
+    second = served.src.restart(first)
+    assert served.finished(second) == "succeeded"
+    table = _Table(served.src, live=False, background=False)
+    try:
+        rows = {r["run_id"]: r for r in table._rows}
+        assert rows[second]["parent_run_id"] == first and rows[second]["trigger"] == "restart"
+        assert rows[first]["child"] == {"run_id": second, "status": "succeeded",
+                                        "trigger": "restart"}
+        assert rows[second]["child"] is None
+        assert "parent_run_id" in table.df.columns
     finally:
         table.close()

@@ -222,3 +222,32 @@ def test_cancel_a_running_run_through_the_view(tmp_path):
             assert "only requested or running" in view.last_action["error"]
         finally:
             view.close()
+
+
+def test_lineage_both_ways_and_an_outcome_that_follows_the_new_run(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        assert view.run["lineage"] == {"from_step": None, "children": []}
+        # the fail switch is still on: the restart fails again, and the line must say so
+        new = Replies(view).click("restart", run_id=failed_run)["response"]["new_run_id"]
+        assert view.run_id == new and view.last_action["new_run_id"] == new
+        assert served.finished(new) == "failed"
+        view.refresh()
+        assert view.last_action["new_status"] == "failed"
+        assert view.run["parent_run_id"] == failed_run
+        assert view.run["lineage"]["from_step"] == "dedupe"
+        assert view.run["run"]["trigger"] == "restart"
+
+        served.fail(False)
+        view.run_id = failed_run  # back to the first run: it lists its restart
+        kids = view.run["lineage"]["children"]
+        assert [(k["run_id"], k["status"], k["trigger"], k["from_step"]) for k in kids] == [
+            (new, "failed", "restart", "dedupe")]
+        second = view.restart()
+        assert served.finished(second) == "succeeded"
+        view.refresh()
+        assert view.last_action["new_status"] == "succeeded"
+        view.run_id = failed_run
+        assert [k["status"] for k in view.run["lineage"]["children"]] == ["failed", "succeeded"]
+    finally:
+        view.close()

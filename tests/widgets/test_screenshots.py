@@ -127,7 +127,7 @@ def test_run_view_failed_with_log_and_confirm(browser, demo_runner):
         def check(page):
             assert page.locator("g[data-step]").count() == 5
             assert page.locator("g.fw-node--failed").count() == 1
-            assert page.locator(".fw-legend-item").count() == 6  # … skipped, cancelled
+            assert page.locator(".fw-legend-item").count() == 7  # + reused, cancelled
             page.locator('.fw-actions button[data-action="restart"]').click()
             assert page.locator("[role=alertdialog]").count() == 1
             assert page.evaluate("window.__sent") == []
@@ -183,3 +183,29 @@ def test_dashboard_nav(browser, demo_runner):
     finally:
         dash.close()
     time.sleep(0)
+
+
+def test_auto_theme_follows_the_system_outside_jupyterlab(browser, demo_runner):
+    """No JupyterLab body attribute (VS Code, Colab, marimo, exports): "auto" follows the
+    system's colour scheme; a forced theme does not."""
+    src, _, _ = demo_runner
+    cards = PipelineCards(src, live=False)
+    try:
+        state = widget_state(cards)
+        for scheme, bg in (("os-light", "rgb(255, 255, 255)"), ("os-dark", "rgb(13, 20, 18)")):
+            page = open_page(browser, state, scheme)
+            try:
+                root = page.locator(".fw-root[data-ready='1']").first
+                assert root.evaluate("e => getComputedStyle(e).backgroundColor") == bg, scheme
+                shoot(page, f"cards-auto-{scheme}")
+            finally:
+                page.context.close()
+        cards.theme = "dark"  # forced: stays dark under a light system
+        page = open_page(browser, widget_state(cards), "os-light")
+        try:
+            root = page.locator(".fw-root[data-ready='1']").first
+            assert root.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(13, 20, 18)"
+        finally:
+            page.context.close()
+    finally:
+        cards.close()

@@ -96,10 +96,11 @@ def test_dashboard_round_trip_in_voila(served, tmp_path):
                 page.locator('.fw-run .fw-actions button[data-action="restart"]').click()
                 page.locator(".fw-run [role=alertdialog] .fw-btn--primary").click()
                 # the kernel POSTed the restart, replied, and opened the new run
-                page.locator(".fw-run .fw-last-action--ok").wait_for(timeout=20_000)
-                text = page.locator(".fw-run .fw-last-action").text_content()
+                line = page.locator(".fw-run .fw-last-action")
+                line.filter(has_text="new run").wait_for(timeout=20_000)
+                text = line.text_content()
                 assert 'restart from "dedupe" of run' in text
-                new = text.rsplit("new run ", 1)[1].strip()
+                new = text.rsplit("new run ", 1)[1].split(":", 1)[0].strip()
                 assert served.src.run(new).parent_run_id == failed
                 page.locator(".fw-navbar .fw-crumb[aria-current=page]").filter(
                     has_text=new).wait_for(timeout=10_000)

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from flowwidgets.errors import APIError
 from flowwidgets.models import format_time
-from flowwidgets.runner.api import _actions, _events, _flowtoy, _history, _read
+from flowwidgets.runner.api import _actions, _docs, _events, _flowtoy, _history, _read
 from flowwidgets.runner.api._limits import MAX_BODY_BYTES, BodyLimit, validation_error
 from flowwidgets.runner.api._middleware import BearerAuth, ConditionalGet
 from flowwidgets.runner.api._schedule import NextFires
@@ -54,7 +54,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
         title="flowwidgets runner",
         version=__version__,
         summary="Status API of the flowwidgets local runner (ematix-flow /api compatible)",
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI needs a CDN: /api/docs is our own page (_docs.py)
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -65,7 +65,7 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
     app.state.next_fires = fires = NextFires(runner)
     app.state.token_required = token is not None
 
-    for module in (_read, _history, _actions, _events, _flowtoy):
+    for module in (_read, _history, _actions, _events, _flowtoy, _docs):
         app.include_router(module.router)
 
     @app.exception_handler(APIError)

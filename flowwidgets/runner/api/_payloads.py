@@ -92,9 +92,12 @@ def step_payload(s: StepRecord) -> dict[str, Any]:
 
 
 def run_detail(run: RunRecord, steps: list[StepRecord], attempts: list[AttemptRecord],
-               actions: dict[str, Any]) -> dict[str, Any]:
-    """``GET /api/runs/{id}``: the summary, the error, the DAG, every attempt, the actions."""
-    return {
+               actions: dict[str, Any], children: list[RunRecord] | None = None
+               ) -> dict[str, Any]:
+    """``GET /api/runs/{id}``: the summary, the error, the DAG, every attempt, the actions
+    and (when given) ``children``: the runs started from this one, oldest first, each a
+    summary plus its ``from_step``."""
+    out: dict[str, Any] = {
         **run_summary(run),
         "failed_watermark": run.failed_watermark,
         "error_summary": error_summary(run.error),
@@ -108,6 +111,9 @@ def run_detail(run: RunRecord, steps: list[StepRecord], attempts: list[AttemptRe
         "steps": [step_payload(s) for s in steps],
         "actions": actions,
     }
+    if children is not None:
+        out["children"] = [{**run_summary(c), "from_step": c.from_step} for c in children]
+    return out
 
 
 def pipeline_payload(name: str, spec: PipelineSpec | None, stats: PipelineStats | None, *,

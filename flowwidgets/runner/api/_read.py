@@ -158,7 +158,7 @@ def get_run(request: Request, run_id: str) -> FastJSON:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     steps = store.get_steps(run_id)
     return FastJSON(P.run_detail(run, steps, store.get_attempts(run_id),
-                                 runner.actions_for(run, steps)))
+                                 runner.actions_for(run, steps), store.child_runs(run_id)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,

@@ -113,6 +113,8 @@ class RunDetailOut(RunSummaryOut):
     attempts: list[AttemptOut]
     steps: list[StepOut]
     actions: dict[str, Any]
+    children: list[dict[str, Any]] = []
+    """Runs started from this one (restarts, reruns, resumes), oldest first."""
 
 
 class HistoryRunOut(RunSummaryOut):

@@ -56,7 +56,31 @@ export interface DagView {
   svg: SVGSVGElement;
   /** Update node classes and labels from new step states (the geometry stays). */
   restyle(steps: ReadonlyMap<string, StepState>, selected: string | null): void;
+  /** Mark what a restart would do (``again``: runs again, ``reused``: output reused);
+   * null clears the marks. */
+  mark(plan: ReadonlyMap<string, "again" | "reused"> | null): void;
   destroy(): void;
+}
+
+/** A step that must run (again) restarting from ``from``: it, everything downstream of it,
+ * and any step that did not succeed (it has no output to reuse) with its downstream — the
+ * local runner's reuse plan; the other steps' outputs are reused. */
+export function restartPlan(steps: readonly { name: string; status: string; depends_on: string[] }[], from: string): Map<string, "again" | "reused"> {
+  const children = new Map<string, string[]>();
+  for (const st of steps) for (const d of st.depends_on) children.set(d, [...(children.get(d) ?? []), st.name]);
+  const again = new Set<string>();
+  const add = (name: string) => {
+    const todo = [name];
+    while (todo.length) {
+      const n = todo.pop()!;
+      if (again.has(n)) continue;
+      again.add(n);
+      todo.push(...(children.get(n) ?? []));
+    }
+  };
+  add(from);
+  for (const st of steps) if (asStatus(st.status) !== "succeeded") add(st.name);
+  return new Map(steps.map((st) => [st.name, again.has(st.name) ? "again" : "reused"]));
 }
 
 /** SVG path data through ``points``: a cubic Bézier for 4 points, straight segments otherwise. */
@@ -189,13 +213,18 @@ export function renderDag(
   svg.addEventListener("click", pick);
   svg.addEventListener("keydown", pick);
 
+  let marks: ReadonlyMap<string, "again" | "reused"> | null = null;
+  let last: [ReadonlyMap<string, StepState>, string | null] = [steps, selected];
   const restyle = (states: ReadonlyMap<string, StepState>, sel: string | null) => {
+    last = [states, sel];
     for (const n of layout.nodes) {
       const els = nodes.get(n.name)!;
       const step = states.get(n.name);
       const st = asStatus(step?.status ?? "pending");
+      const reused = st === "succeeded" && !!step?.reused_from;
+      const planned = marks?.get(n.name);
       const crit = step?.critical ? " fw-node--critical" : "";
-      const cls = `fw-node fw-node--${st}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}${crit}`;
+      const cls = `fw-node fw-node--${st}${reused ? " fw-node--reused" : ""}${n.cyclic ? " fw-node--cyclic" : ""}${sel === n.name ? " fw-node--selected" : ""}${crit}${planned ? ` fw-node--plan-${planned}` : ""}`;
       if (els.g.getAttribute("class") !== cls) els.g.setAttribute("class", cls);
       els.g.setAttribute("aria-pressed", sel === n.name ? "true" : "false");
       const meta = nodeMeta(step);
@@ -217,6 +246,10 @@ export function renderDag(
   return {
     svg,
     restyle,
+    mark(plan) {
+      marks = plan;
+      restyle(...last);
+    },
     destroy() {
       svg.removeEventListener("click", pick);
       svg.removeEventListener("keydown", pick);

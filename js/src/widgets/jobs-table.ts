@@ -2,7 +2,7 @@
 // kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
-import { counted, formatCount, formatDuration, formatTime } from "../lib/format";
+import { counted, formatCount, formatDuration, formatTime, shortId } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import "../lib/theme.css";
@@ -20,6 +20,23 @@ export interface JobRow {
   failed_step: string | null;
   /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
   eta?: string;
+  /** schedule | manual | run_now | restart | rerun | resume (null: the runner does not say). */
+  trigger?: string | null;
+  /** The run this one was restarted / rerun / resumed from (null: none). */
+  parent_run_id?: string | null;
+  /** The newest run started from this one (null: none). */
+  child?: { run_id: string; status: string; trigger: string | null } | null;
+}
+
+/** What the lineage cell says: where the run came from, and what was started from it. */
+export function lineageText(row: Pick<JobRow, "trigger" | "parent_run_id" | "child">): string {
+  const parts: string[] = [];
+  if (row.parent_run_id) parts.push(`↰ ${row.trigger ?? "from"} of ${shortId(row.parent_run_id, 14)}`);
+  if (row.child) {
+    const st = asStatus(row.child.status);
+    parts.push(`→ ${row.child.trigger ?? "new run"} ${shortId(row.child.run_id, 14)} ${STATUS_ICON[st]} ${st}`);
+  }
+  return parts.join(" · ");
 }
 
 /** Traits of flowwidgets.JobsTable. */
@@ -65,6 +82,7 @@ export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; uns
   { key: "duration_ms", label: "Duration", numeric: true },
   { key: "failed_step", label: "Failed step" },
   { key: "eta", label: "ETA", unsortable: true },
+  { key: "child", label: "Lineage", unsortable: true },
 ];
 
 export const TIME_WINDOWS: [string, string][] = [
@@ -232,6 +250,14 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return row.failed_step
           ? h(doc, "td", { class: "fw-failed-step", title: row.failed_step }, `✗ ${row.failed_step}`)
           : h(doc, "td", { class: "fw-dim" }, "—");
+      case "child": {
+        const text = lineageText(row);
+        const st = row.child ? asStatus(row.child.status) : null;
+        const tip = [row.parent_run_id ? `${row.trigger ?? "started"} of run ${row.parent_run_id}` : "", row.child ? `${row.child.trigger ?? "new run"} → run ${row.child.run_id} (${row.child.status})` : ""].filter(Boolean).join("\n");
+        return text
+          ? h(doc, "td", { class: `fw-lineage${st ? ` fw-lineage--${st}` : ""}`, title: tip }, text)
+          : h(doc, "td", { class: "fw-dim" }, "—");
+      }
       case "eta":
         return row.eta ? h(doc, "td", { class: "fw-eta", title: row.eta }, row.eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
       default:

@@ -3,11 +3,11 @@
 import type { RenderProps } from "@anywidget/types";
 import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
-import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
+import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
-import { formatDuration, formatTime, shortId } from "../lib/format";
+import { formatDuration, formatTime } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
-import { STATUS_ICON, type Status, asStatus } from "../lib/status";
+import { STATUS_ICON, asStatus } from "../lib/status";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
 import "../lib/theme.css";
 import "./run-view.css";
@@ -57,6 +57,8 @@ export interface RunPayload {
   error: string | null;
   failed_watermark: string | null;
   parent_run_id: string | null;
+  /** Where this run came from (``from_step`` of a restart) and the runs started from it. */
+  lineage?: { from_step: string | null; children: ChildRun[] };
   /** Step names of the critical path, first to last (empty: unknown). */
   critical_path?: string[];
   /** "ETA 14:42:05 UTC (in 3 min, p90 in 5 min)" for a running run, else "". */
@@ -81,8 +83,10 @@ export interface ActionOutcome {
   run_id?: string | null;
   from_step?: string | null;
   new_run_id?: string | null;
-  /** A cancel's outcome: the run's status word right after it. */
+  /** A cancel's outcome: the run's status word (followed to its end). */
   status?: string | null;
+  /** The status of the run the action started, followed until it ends. */
+  new_status?: string | null;
   error?: string | null;
   at?: string;
 }
@@ -114,6 +118,30 @@ export interface ActionButton {
   from_step?: string;
   /** The confirmation's "no" button (default "Cancel"). */
   dismiss?: string;
+  /** Drawn as the main button (false: demoted, e.g. a restart that already succeeded). */
+  primary?: boolean;
+  /** For a restart: each step → runs "again" or is "reused" (marked in the DAG while asked). */
+  plan?: Map<string, "again" | "reused">;
+}
+
+/** A run started from this one (``lineage.children``). */
+export interface ChildRun {
+  run_id: string;
+  status: string;
+  trigger: string | null;
+  from_step: string | null;
+}
+
+/** What the buttons know besides the actions: the DAG (for the restart plan) and the runs
+ * already started from this one (a successful restart demotes Restart). */
+export interface ActionContext {
+  steps?: { name: string; status: string; depends_on: string[] }[];
+  children?: ChildRun[];
+}
+
+function names(list: string[]): string {
+  if (list.length === 0) return "none";
+  return list.length > 12 ? `${list.slice(0, 12).join(", ")} and ${list.length - 12} more` : list.join(", ");
 }
 
 /** The buttons a run's ``actions`` allow; the restart target follows the selected step. */
@@ -122,19 +150,32 @@ export function actionButtons(
   actions: Partial<RunActions> | undefined,
   selected: string | null,
   failedStep: string | null,
+  ctx: ActionContext = {},
 ): ActionButton[] {
   const out: ActionButton[] = [];
   const steps = actions?.restart_from_step ?? [];
+  const done = (ctx.children ?? []).filter((c) => c.trigger !== "resume" && asStatus(c.status) === "succeeded");
+  const last = done[done.length - 1];
+  const verb = last?.trigger === "rerun" ? "reran" : "restarted";
+  const already = last ? `Run ${last.run_id} already ${verb} this run and succeeded. ` : "";
   if (steps.length) {
     const target =
       (selected && steps.includes(selected) && selected) ||
       (failedStep && steps.includes(failedStep) && failedStep) ||
       steps[0]!;
+    const plan = ctx.steps?.length ? restartPlan(ctx.steps, target) : undefined;
+    const again = plan ? [...plan].filter(([, v]) => v === "again").map(([k]) => k) : [];
+    const reused = plan ? [...plan].filter(([, v]) => v === "reused").map(([k]) => k) : [];
+    const what = plan
+      ? `Run again: ${names(again)}. Reused from this run: ${names(reused)}.`
+      : `"${target}" and everything downstream run again; upstream outputs are reused.`;
     out.push({
       kind: "restart",
       label: `Restart from step "${target}"`,
-      confirm: `Restart run ${runId} from step "${target}"? "${target}" and everything downstream run again; upstream outputs are reused.`,
+      confirm: `${already}Restart run ${runId} from step "${target}"? ${what}`,
       from_step: target,
+      primary: !already,
+      plan,
     });
   }
   if (actions?.rerun) {
@@ -162,13 +203,15 @@ export function actionButtons(
   return out;
 }
 
-const LEGEND: [Status, string][] = [
-  ["succeeded", "succeeded"],
-  ["running", "running"],
-  ["failed", "failed"],
-  ["pending", "pending"],
-  ["skipped", "skipped"],
-  ["cancelled", "cancelled"],
+/** [swatch class, icon, word] of each legend entry. */
+const LEGEND: [string, string, string][] = [
+  ["succeeded", STATUS_ICON.succeeded, "succeeded"],
+  ["reused", "↺", "reused"],
+  ["running", STATUS_ICON.running, "running"],
+  ["failed", STATUS_ICON.failed, "failed"],
+  ["pending", STATUS_ICON.pending, "pending"],
+  ["skipped", STATUS_ICON.skipped, "skipped"],
+  ["cancelled", STATUS_ICON.cancelled, "cancelled"],
 ];
 
 function firstLine(text: string | null | undefined): string {
@@ -216,13 +259,13 @@ function render({ model, el }: RenderProps<RunModel>) {
     doc,
     "div",
     { class: "fw-legend", "aria-label": "legend" },
-    LEGEND.map(([st, word]) =>
+    LEGEND.map(([cls, icon, word]) =>
       h(
         doc,
         "span",
         { class: "fw-legend-item" },
-        h(doc, "span", { class: `fw-swatch fw-swatch--${st}`, "aria-hidden": "true" }),
-        `${STATUS_ICON[st]} ${word}`,
+        h(doc, "span", { class: `fw-swatch fw-swatch--${cls}`, "aria-hidden": "true" }),
+        `${icon} ${word}`,
       ),
     ),
   );
@@ -307,7 +350,9 @@ function render({ model, el }: RenderProps<RunModel>) {
 
   const act = async (btn: ActionButton, runId: string) => {
     if (busy) return;
+    if (btn.plan) dag?.mark(btn.plan);
     const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss);
+    dag?.mark(null);
     if (!ok) {
       refocus(btn.kind);
       return;
@@ -339,14 +384,17 @@ function render({ model, el }: RenderProps<RunModel>) {
     const focused = active && actionsBar.contains(active) ? active.dataset.action : undefined;
     replaceChildren(actionsBar);
     if (!p) return;
-    const buttons = actionButtons(p.run.run_id, p.actions, model.get("selected_step"), p.run.failed_step);
+    const buttons = actionButtons(p.run.run_id, p.actions, model.get("selected_step"), p.run.failed_step, {
+      steps: p.steps,
+      children: p.lineage?.children ?? [],
+    });
     for (const b of buttons) {
       const el = h(
         doc,
         "button",
         {
           type: "button",
-          class: b.kind === "restart" ? "fw-btn fw-btn--primary" : b.kind === "cancel" ? "fw-btn fw-btn--danger" : "fw-btn",
+          class: b.kind === "restart" && b.primary !== false ? "fw-btn fw-btn--primary" : b.kind === "cancel" ? "fw-btn fw-btn--danger" : "fw-btn",
           "data-action": b.kind,
           disabled: busy,
         },
@@ -374,19 +422,28 @@ function render({ model, el }: RenderProps<RunModel>) {
   const updateLastAction = () => {
     const a = model.get("last_action") ?? {};
     replaceChildren(lastAction);
-    if (!a.kind) return;
-    const what = `${a.kind}${a.from_step ? ` from "${a.from_step}"` : ""} of run ${shortId(a.run_id ?? "", 16)}`;
+    // the line belongs to its run: shown on that run and on the run the action started
+    const shown = model.get("run_id");
+    if (!a.kind || (shown !== a.run_id && shown !== a.new_run_id)) return;
+    const what = `${a.kind}${a.from_step ? ` from "${a.from_step}"` : ""} of run ${a.run_id ?? "?"}`;
     if (a.error) {
       lastAction.className = "fw-last-action fw-last-action--error";
       lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✗ ${what} refused: ${a.error}`);
     } else if (a.kind === "cancel") {
-      lastAction.className = "fw-last-action fw-last-action--ok";
-      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `⊘ cancel of run ${shortId(a.run_id ?? "", 16)} → ${a.status ?? "?"}`);
+      const st = asStatus(a.status);
+      lastAction.className = `fw-last-action fw-last-action--${st}`;
+      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `${STATUS_ICON.cancelled} cancel of run ${a.run_id ?? "?"} → ${STATUS_ICON[st]} ${st}`);
     } else {
-      lastAction.className = "fw-last-action fw-last-action--ok";
-      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `✓ ${what} → new run ${a.new_run_id ?? "?"}`);
+      // follow the new run to its end: its status, in its colour
+      const st = asStatus(a.new_status ?? "requested");
+      const end = st === "succeeded" || st === "failed" || st === "cancelled" ? `ended ${st}` : `${st}…`;
+      lastAction.className = `fw-last-action fw-last-action--${st}`;
+      lastAction.append(h(doc, "span", { class: "fw-label" }, "Last action "), `${what} → new run ${a.new_run_id ?? "?"}: ${STATUS_ICON[st]} ${end}`);
     }
   };
+
+  const runLink = (id: string) =>
+    h(doc, "button", { type: "button", class: "fw-link fw-link--plain", title: `open run ${id}`, onclick: () => rpc.notify("open_run", { run_id: id }) }, id);
 
   const updateRun = () => {
     const p = payload();
@@ -415,17 +472,24 @@ function render({ model, el }: RenderProps<RunModel>) {
           ? h(
               doc,
               "span",
-              null,
-              h(doc, "span", { class: "fw-label" }, "From run "),
-              h(
-                doc,
-                "button",
-                { type: "button", class: "fw-link fw-link--plain", title: p.parent_run_id, onclick: () => rpc.notify("open_run", { run_id: p.parent_run_id }) },
-                shortId(p.parent_run_id, 16),
-              ),
+              { class: "fw-lineage-from" },
+              h(doc, "span", { class: "fw-label" }, `${r.trigger && r.trigger !== "schedule" ? r.trigger : "from"} of run `),
+              runLink(p.parent_run_id),
+              p.lineage?.from_step ? ` from step "${p.lineage.from_step}"` : "",
             )
           : null,
       ),
+      ...(p.lineage?.children ?? []).slice(-3).map((c) => {
+        const cst = asStatus(c.status);
+        return h(
+          doc,
+          "span",
+          { class: `fw-lineage-to fw-lineage--${cst}` },
+          h(doc, "span", { class: "fw-label" }, `${c.trigger === "restart" ? "restarted" : c.trigger === "rerun" ? "rerun" : c.trigger === "resume" ? "resumed" : "continued"} → run `),
+          runLink(c.run_id),
+          ` ${STATUS_ICON[cst]} ${cst}`,
+        );
+      }),
     );
     dag?.restyle(stepMap(p), model.get("selected_step"));
     updateActions();
@@ -606,6 +670,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   on("change:selected_step", onSelected);
   on("change:_step_log", updateLog);
   on("change:last_action", updateLastAction);
+  on("change:run_id", updateLastAction);
   drawDag();
   updateRun();
   onTiming();
