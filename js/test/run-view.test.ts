@@ -297,3 +297,19 @@ test("the outcome line follows the new run in its colour and stays on its own ru
   assert.match(line().textContent!, /ended failed/);
   cleanup();
 });
+
+test("a running run shows the time elapsed so far instead of a blank duration", async () => {
+  const { el, model } = setup();
+  const d = detail({}) as Record<string, unknown>;
+  const run = d.run as Record<string, unknown>;
+  run.status = "running";
+  run.duration_ms = null;
+  run.finished_at = null;
+  run.started_at = new Date(Date.now() - 12 * 60_000).toISOString();
+  model.update({ run: d });
+  const cleanup = await mount(runView, model, el);
+  const head = el.querySelector(".fw-run-head")!.textContent!;
+  assert.match(head, /Elapsed 12m 0\ds so far/);
+  assert.ok(el.querySelector(".fw-elapsed"));
+  cleanup();
+});

@@ -151,6 +151,18 @@ def record(work: Path) -> None:
         rec("dagster_pipelines_again", "the cards three times: all, none changed, then one "
             "job with a new run", pipelines_again)
 
+        def poll_then_cards(c: httpx.Client) -> None:
+            s = src(c)
+            s._snapshot()
+            with httpx.Client() as plain:
+                other = dagster_source(srv.url, plain, now())
+                sensed = other.run_now("fw_sensed")
+                wait_for("the fw_sensed run", lambda: other.run(sensed).status.is_terminal)
+            s._snapshot()  # sees the run, reads fw_sensed's card
+            s.pipelines()  # the widgets' re-query: that card, not read again
+        rec("dagster_poll_then_cards", "a poll, a new run, the poll that sees it, then the "
+            "cards", poll_then_cards)
+
         port = free_port()
         ro = start("dagster-webserver --read-only",
                    [str(Path(srv.env["PATH"].split(":")[0]) / "dagster-webserver"), "-w",

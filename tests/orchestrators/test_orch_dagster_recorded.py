@@ -113,6 +113,22 @@ def test_cards_are_read_again_only_for_jobs_with_new_runs():
     assert len(touched) == 2 and touched[0]["filter"]["updatedAfter"] > 0
 
 
+def test_the_cards_after_a_poll_show_what_the_poll_read():
+    c = Cassette.load("dagster_poll_then_cards")
+    with source(c) as src:
+        src._snapshot()
+        before = {p.name: p for p in src._flavour._card_cache[1].values()}
+        polled = src._snapshot()
+        cards = {p.name: p for p in src.pipelines()}
+    c.assert_all_used()
+    new = polled.pipelines["fw_sensed"].latest_run
+    assert new is not None and new.status is Status.SUCCEEDED
+    assert before["fw_sensed"].latest_run != new
+    # the widgets' re-query gets the card the poll read, without reading it again
+    assert cards["fw_sensed"].latest_run == new
+    assert [op(ex) for ex in c.exchanges][-2:] == ["FwJobs", "FwTouched"]
+
+
 def test_runs_pages_filters_and_failed_steps():
     c = Cassette.load("dagster_runs")
     with source(c) as src:

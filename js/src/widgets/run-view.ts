@@ -445,6 +445,22 @@ function render({ model, el }: RenderProps<RunModel>) {
   const runLink = (id: string) =>
     h(doc, "button", { type: "button", class: "fw-link fw-link--plain", title: `open run ${id}`, onclick: () => rpc.notify("open_run", { run_id: id }) }, id);
 
+  /** The run's duration; while it runs, the time elapsed so far (kept current each second). */
+  const elapsedSpan = (r: RunPayload["run"], st: string) => {
+    const running = (st === "running" || st === "paused") && r.duration_ms == null && !!r.started_at;
+    const label = h(doc, "span", { class: "fw-label" }, running ? "Elapsed " : "Duration ");
+    if (!running) return h(doc, "span", null, label, formatDuration(r.duration_ms));
+    const value = h(doc, "span", { class: "fw-elapsed", "data-started": r.started_at }, elapsedText(r.started_at));
+    return h(doc, "span", null, label, value);
+  };
+  const elapsedText = (started: string | null) =>
+    started ? `${formatDuration(Math.max(0, Date.now() - Date.parse(started)))} so far` : "—";
+  const elapsedTicker = setInterval(() => {
+    for (const el of Array.from(head.querySelectorAll<HTMLElement>(".fw-elapsed"))) {
+      el.textContent = elapsedText(el.dataset.started ?? null);
+    }
+  }, 1000);
+
   const updateRun = () => {
     const p = payload();
     content.hidden = !p;
@@ -465,7 +481,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         { class: "fw-run-meta" },
         h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Pipeline "), r.pipeline),
         h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Started "), `${formatTime(r.started_at)} UTC`),
-        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Duration "), formatDuration(r.duration_ms)),
+        elapsedSpan(r, st),
         r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
         p.eta_text ? h(doc, "span", { class: "fw-eta" }, p.eta_text) : null,
         p.parent_run_id
@@ -678,6 +694,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   updateLastAction();
 
   return () => {
+    clearInterval(elapsedTicker);
     if (ticker) clearInterval(ticker);
     dag?.destroy();
     view.dispose();
