@@ -148,15 +148,19 @@ def test_restart_from_merge_payments_reruns_only_it_and_downstream(page, voila, 
 
     page.locator('.fw-run .fw-actions button[data-action="restart"]').click()
     page.locator(".fw-run [role=alertdialog] .fw-btn--primary").click()
-    page.locator(".fw-run .fw-last-action--ok").wait_for(timeout=20_000)
+    outcome = page.locator(".fw-run .fw-last-action", has_text="new run")
+    outcome.wait_for(timeout=20_000)
     assert received == [(failed, "merge_payments")]
-    text = page.locator(".fw-run .fw-last-action").text_content()
-    assert '✓ restart from "merge_payments" of run ' in text
-    new = text.rsplit("new run ", 1)[1].strip()
+    text = outcome.text_content()
+    assert f'restart from "merge_payments" of run {failed}' in text, text
+    new = text.split("new run ", 1)[1].split(":", 1)[0].strip()
     # the view follows the new run until it ends succeeded
     page.locator(".fw-navbar .fw-crumb[aria-current=page]").filter(
         has_text=f"Run {new}").wait_for(timeout=10_000)
     page.locator(".fw-run .fw-run-head .fw-pill--succeeded").wait_for(timeout=30_000)
+    # the outcome followed the new run to its end, in the colour of its status
+    page.locator(".fw-run .fw-last-action--succeeded", has_text="ended succeeded").wait_for(
+        timeout=10_000)
     wait_until(lambda: set(node_states(page).values()) == {"succeeded"}, 10,
                "every node of the restarted run succeeded")
     assert "REUSED" in page.locator(
