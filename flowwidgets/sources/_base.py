@@ -325,8 +325,6 @@ class Source(_SourceBase):
         """What the poller compares between two polls (pipelines and runs, comparable)."""
         return self._drive(self._flavour.snapshot())
 
-    _snapshot = snapshot  # its old private name, for tests of branches written before
-
     def runs_page(self, pipeline: str | None, status: Status | str | None, limit: int,
                   offset: int, cursor: str | None = None) -> RunPage:
         """Like :meth:`runs` but always read afresh (no conditional-request cache): the

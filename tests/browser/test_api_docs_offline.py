@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _browser_kit import ARTIFACTS
+from fwtest.browser import ARTIFACTS
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _browser_kit import assert_no_tracebacks, free_port
+from fwtest.browser import assert_no_tracebacks, free_port
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread

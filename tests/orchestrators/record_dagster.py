@@ -153,12 +153,12 @@ def record(work: Path) -> None:
 
         def poll_then_cards(c: httpx.Client) -> None:
             s = src(c)
-            s._snapshot()
+            s.snapshot()
             with httpx.Client() as plain:
                 other = dagster_source(srv.url, plain, now())
                 sensed = other.run_now("fw_sensed")
                 wait_for("the fw_sensed run", lambda: other.run(sensed).status.is_terminal)
-            s._snapshot()  # sees the run, reads fw_sensed's card
+            s.snapshot()  # sees the run, reads fw_sensed's card
             s.pipelines()  # the widgets' re-query: that card, not read again
         rec("dagster_poll_then_cards", "a poll, a new run, the poll that sees it, then the "
             "cards", poll_then_cards)

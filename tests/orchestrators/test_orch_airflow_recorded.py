@@ -354,11 +354,11 @@ def test_the_dag_list_read_again_unchanged_is_no_news():
     c.exchanges.append(dict(listing))  # the same answer, read again when the list is due
     c.used.append(False)
     with source(c) as src:
-        src._snapshot()
+        src.snapshot()
         cards = src._flavour._cards
         generation = cards.generation
         cards._dags_read = 0.0  # the DAG list is due (every DAG_LIST_TTL s)
         before = len(c.seen)
-        src._snapshot()
+        src.snapshot()
     assert [r.url.path for r in c.seen[before:]] == ["/api/v2/dags", "/api/v2/dags/~/dagRuns"]
     assert cards.generation == generation  # so the newest-runs page was not read again

@@ -116,9 +116,9 @@ def test_cards_are_read_again_only_for_jobs_with_new_runs():
 def test_the_cards_after_a_poll_show_what_the_poll_read():
     c = Cassette.load("dagster_poll_then_cards")
     with source(c) as src:
-        src._snapshot()
+        src.snapshot()
         before = {p.name: p for p in src._flavour._card_cache[1].values()}
-        polled = src._snapshot()
+        polled = src.snapshot()
         cards = {p.name: p for p in src.pipelines()}
     c.assert_all_used()
     new = polled.pipelines["fw_sensed"].latest_run

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _api_support import TestClient, make_runner
+from fwtest.api import TestClient, make_runner
 
 from flowwidgets.models import Status
 from flowwidgets.runner.api import create_app
