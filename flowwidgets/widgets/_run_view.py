@@ -71,6 +71,25 @@ def run_payload(detail: RunDetail) -> dict[str, Any]:
     }
 
 
+def stream_payload(detail: RunDetail, stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The live figures of a streaming run from its pipeline's ``streaming_stats`` (as the
+    card shows them): rows/s over the last minute, rows so far, the last watermark and when
+    it was committed. None for a batch run, or when the pipeline's newest commit belongs to
+    another run (an older run of a stream must not show today's figures)."""
+    if detail.run.kind != "streaming" or not stats:
+        return None
+    owner = stats.get("run_id")
+    if owner is not None and owner != detail.run_id:
+        return None
+    if owner is None and not detail.status.is_active:
+        return None  # a runner that does not say whose commit it is: only the live run's
+    one_min = stats.get("stats_1m") or {}
+    return {"rows_per_sec": one_min.get("rows_consumed_per_sec"),
+            "rows_total": stats.get("rows_consumed_total"),
+            "watermark": None if stats.get("watermark") is None else str(stats["watermark"]),
+            "committed_at": stats.get("snapshot_at")}
+
+
 def latest_attempt(detail: RunDetail, step: str) -> Attempt | None:
     """The newest attempt of ``step``: its own history, else the run's attempts that name
     it (ematix-flow's per-run attempts name only the step that failed)."""
@@ -248,8 +267,22 @@ class RunView(FlowWidget):
             payload = run_payload(detail)
             payload["critical_path"] = tl["critical_path"]
             payload["eta_text"] = tl["eta_text"]
+            payload["stream"] = self._stream(detail)
             self._set(_timing=tl, run=payload)
             self._follow_outcome(detail)
+
+    def _stream(self, detail: RunDetail) -> dict[str, Any] | None:
+        """:func:`stream_payload` of ``detail`` (reads the pipelines for a streaming run)."""
+        if detail.run.kind != "streaming":
+            return None
+        try:
+            pipes = self.source.pipelines()
+        except RunnerUnavailable:
+            raise
+        except Exception:  # no stats readable: the run still shows, without its stream line
+            return None
+        found = next((p for p in pipes if p.name == detail.run.pipeline), None)
+        return stream_payload(detail, found.streaming_stats if found else None)
 
     def _follow_outcome(self, detail: RunDetail) -> None:
         """Keep ``last_action`` saying how the run it concerns is doing, to its end: the
@@ -276,7 +309,8 @@ class RunView(FlowWidget):
 
     def _on_changed(self, event: LiveEvent) -> None:
         loaded = self._detail is not None and self._detail.run_id == self.run_id
-        if loaded and event.runs and self.run_id not in event.runs:
+        streaming = loaded and self._detail is not None and self._detail.run.kind == "streaming"
+        if loaded and event.runs and self.run_id not in event.runs and not streaming:
             return
         self._reload()
 

@@ -313,3 +313,32 @@ test("a running run shows the time elapsed so far instead of a blank duration", 
   assert.ok(el.querySelector(".fw-elapsed"));
   cleanup();
 });
+
+test("a streaming run shows its throughput, rows, last watermark with the time since, and lag", async () => {
+  const { el, model } = setup();
+  const d = detail({}) as Record<string, unknown>;
+  const run = d.run as Record<string, unknown>;
+  run.status = "running";
+  run.kind = "streaming";
+  run.duration_ms = null;
+  run.finished_at = null;
+  run.started_at = new Date(Date.now() - 12 * 60_000).toISOString();
+  const committed = new Date(Date.now() - 3 * 60_000 - 5_000).toISOString();
+  d.stream = { rows_per_sec: 41.7, rows_total: 1250, watermark: "1250", committed_at: committed };
+  model.update({ run: d });
+  const cleanup = await mount(runView, model, el);
+  const line = el.querySelector(".fw-run-stream")!.textContent!;
+  assert.match(line, /Throughput 42 rows\/s \(1 min\)/);
+  assert.match(line, /1,250 rows so far/);
+  assert.match(line, /Last watermark 1250 \(3 min ago\)/);
+  assert.match(line, /Lag 3m 0\ds/);
+  assert.match(el.querySelector(".fw-run-head")!.textContent!, /Elapsed 12m 0\ds so far/);
+  // a time watermark: the lag is now minus the watermark's time
+  d.stream = { rows_per_sec: null, rows_total: null, watermark: new Date(Date.now() - 90_000).toISOString(), committed_at: committed };
+  model.update({ run: { ...d } });
+  assert.match(el.querySelector(".fw-run-stream")!.textContent!, /Throughput — \(1 min\).*Lag 1m 3\ds/);
+  // a batch run has no stream line
+  model.update({ run: { ...d, stream: null } });
+  assert.equal(el.querySelector(".fw-run-stream"), null);
+  cleanup();
+});

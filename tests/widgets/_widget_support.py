@@ -124,5 +124,14 @@ def stream_then_fail(ctx: Any) -> None:
     raise ValueError(f"malformed event at offset {start + 20}")
 
 
+def stream_until_stopped(ctx: Any) -> None:
+    """A streaming step (``call`` target): commits 10 rows every 0.1 s until stopped."""
+    offset = int(ctx.watermark or 0)
+    while not ctx.should_stop():
+        offset += 10
+        ctx.commit(str(offset), rows=10)
+        time.sleep(0.1)
+
+
 STREAM = PipelineSpec("stream", (StepSpec("consume", call="_widget_support:stream_then_fail"),),
                       kind="streaming")

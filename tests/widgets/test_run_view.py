@@ -251,3 +251,53 @@ def test_lineage_both_ways_and_an_outcome_that_follows_the_new_run(served, faile
         assert [k["status"] for k in view.run["lineage"]["children"]] == ["failed", "succeeded"]
     finally:
         view.close()
+
+
+def test_a_live_stream_shows_its_figures_and_an_old_run_does_not(served, tmp_path):
+    """A streaming run that keeps committing: the view carries its throughput, rows so far,
+    last watermark and commit time (the figures of the pipeline's card); the earlier,
+    failed run of the same stream shows none of them."""
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.serve import serve_in_thread
+    from flowwidgets.runner.spec import PipelineSpec, StepSpec
+    from flowwidgets.sources import connect
+
+    live = PipelineSpec("live", (StepSpec("consume", call="_widget_support:stream_until_stopped"),),
+                        kind="streaming")
+    runner = LocalRunner([live], db=tmp_path / "live.sqlite", tick_s=0.05, data_dir=tmp_path)
+    with serve_in_thread(runner) as server, connect(server.url) as src:
+        first = src.run_now("live")
+        wait_until(lambda: src.run(first).status.value == "running", 15, "the stream to run")
+        view = RunView(src, first, live=False)
+        try:
+            def has_rate():
+                view.refresh()
+                s = view.run.get("stream") or {}
+                return s.get("rows_per_sec") and s
+            stream = wait_until(has_rate, 15, "a throughput")
+            card = next(p for p in src.pipelines() if p.name == "live").streaming_stats
+            assert stream["rows_total"] > 0 and int(stream["watermark"]) >= stream["rows_total"]
+            assert 10 < stream["rows_per_sec"] < 200, stream  # 10 rows every 0.1 s ≈ 100/s
+            assert stream["committed_at"].endswith("Z")
+            assert card["run_id"] == first
+            assert view.run["run"]["kind"] == "streaming" and view.run["run"]["status"] == "running"
+            src.cancel(first)
+            second = src.run_now("live")
+            wait_until(lambda: (next(p for p in src.pipelines() if p.name == "live")
+                                .streaming_stats or {}).get("run_id") == second, 15,
+                       "the new run to commit")
+            view.refresh()
+            assert view.run["stream"] is None, "the old run must not show the new run's figures"
+            view.run_id = second
+            assert (view.run["stream"] or {}).get("watermark")
+            src.cancel(second)
+        finally:
+            view.close()
+
+
+def test_a_batch_run_has_no_stream_line(served, failed_run):
+    view = RunView(served.src, failed_run, live=False)
+    try:
+        assert view.run["stream"] is None
+    finally:
+        view.close()

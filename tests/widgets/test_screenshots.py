@@ -173,6 +173,29 @@ def test_run_view_while_running(browser, demo_runner, monkeypatch):
         wait_until(lambda: src.run(rid).status.is_terminal, 60, "the slow run to finish")
 
 
+def test_run_view_of_a_live_stream(browser, demo_runner):
+    """events_stream's running run: the stream line (throughput, rows, last watermark and
+    the time since, lag) and the elapsed time, drawn from the view's real state."""
+    src, history, _ = demo_runner
+    view = RunView(src, history["events_stream"][0], live=False)
+    try:
+        def has_rate():
+            view.refresh()
+            return (view.run.get("stream") or {}).get("rows_per_sec")
+
+        wait_until(has_rate, 30, "the stream's throughput")
+
+        def check(page):
+            line = page.locator(".fw-run-stream").inner_text().lower()  # labels are caps
+            assert "rows/s" in line and "last watermark" in line, line
+            assert ("ago)" in line or "(just now)" in line) and "lag" in line, line
+            assert "so far" in page.locator(".fw-elapsed").inner_text()
+
+        render_both(browser, view, "run-view-stream", before=check)
+    finally:
+        view.close()
+
+
 def test_dashboard_nav(browser, demo_runner):
     src, history, _ = demo_runner
     dash = Dashboard(src, live=False)

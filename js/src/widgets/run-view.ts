@@ -5,7 +5,8 @@ import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
-import { formatDuration, formatTime } from "../lib/format";
+import { counted, formatDuration, formatRate, formatTime, parseTime } from "../lib/format";
+import { absoluteTime, relativeTime } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
@@ -63,7 +64,19 @@ export interface RunPayload {
   critical_path?: string[];
   /** "ETA 14:42:05 UTC (in 3 min, p90 in 5 min)" for a running run, else "". */
   eta_text?: string;
+  /** A streaming run's live figures (null: a batch run, or no commit of this run yet). */
+  stream?: StreamStats | null;
 }
+
+/** What the run view shows of a stream (``stream`` of the run payload). */
+export interface StreamStats {
+  rows_per_sec: number | null;
+  rows_total: number | null;
+  watermark: string | null;
+  committed_at: string | null;
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
 
 /** ``_step_log`` trait: what the kernel read for the selected step. */
 export interface StepLog {
@@ -459,7 +472,54 @@ function render({ model, el }: RenderProps<RunModel>) {
     for (const el of Array.from(head.querySelectorAll<HTMLElement>(".fw-elapsed"))) {
       el.textContent = elapsedText(el.dataset.started ?? null);
     }
+    for (const el of Array.from(head.querySelectorAll<HTMLElement>(".fw-since"))) {
+      el.textContent = sinceText(el.dataset.at ?? null);
+    }
+    for (const el of Array.from(head.querySelectorAll<HTMLElement>(".fw-lag"))) {
+      el.textContent = lagText(el.dataset.at ?? null);
+    }
   }, 1000);
+  const sinceText = (at: string | null) => (at ? `(${relativeTime(at)})` : "");
+  const lagText = (at: string | null) => {
+    const d = parseTime(at);
+    return d ? formatDuration(Math.max(0, Date.now() - d.getTime())) : "—";
+  };
+
+  /** A streaming run's live line: throughput, rows so far, the last watermark and the time
+   * since its commit, and its lag (how far the watermark is behind now, for a time
+   * watermark; else the time since the last commit). */
+  const streamLine = (s: StreamStats | null | undefined) => {
+    if (!s) return null;
+    const label = (t: string) => h(doc, "span", { class: "fw-label" }, t);
+    const wmIsTime = !!s.watermark && ISO_TIME.test(s.watermark);
+    const lagAt = wmIsTime ? s.watermark : s.committed_at;
+    return h(
+      doc,
+      "div",
+      { class: "fw-run-stream" },
+      h(doc, "span", { class: "fw-live" }, h(doc, "span", { class: "fw-live-dot", "aria-hidden": "true" }, "●"), " STREAM"),
+      h(doc, "span", null, label("Throughput "), h(doc, "span", { class: "fw-value fw-throughput" }, formatRate(s.rows_per_sec)), " (1 min)"),
+      s.rows_total != null ? h(doc, "span", { class: "fw-rows" }, `${counted(s.rows_total, "row")} so far`) : null,
+      h(
+        doc,
+        "span",
+        { title: s.committed_at ? `committed ${absoluteTime(s.committed_at)}` : null },
+        label("Last watermark "),
+        h(doc, "span", { class: "fw-value fw-watermark" }, s.watermark ?? "—"),
+        " ",
+        s.committed_at ? h(doc, "span", { class: "fw-since", "data-at": s.committed_at }, sinceText(s.committed_at)) : null,
+      ),
+      lagAt
+        ? h(
+            doc,
+            "span",
+            { title: wmIsTime ? "now minus the watermark's time" : "time since the last committed watermark" },
+            label("Lag "),
+            h(doc, "span", { class: "fw-lag", "data-at": lagAt }, lagText(lagAt)),
+          )
+        : null,
+    );
+  };
 
   const updateRun = () => {
     const p = payload();
@@ -495,6 +555,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             )
           : null,
       ),
+      streamLine(p.stream),
       ...(p.lineage?.children ?? []).slice(-3).map((c) => {
         const cst = asStatus(c.status);
         return h(
