@@ -41,6 +41,8 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 """Where the build hook puts the bundles (``js/`` → ``flowwidgets/static/``)."""
 
 THEMES = ("auto", "dark", "light")
+TIME_ZONES = ("UTC", "local")
+"""The values of every view's ``time_zone``."""
 
 
 def read_asset(name: str) -> str:
@@ -131,6 +133,9 @@ class FlowWidget(anywidget.AnyWidget):
     view's Dismiss button clears it)."""
     theme = traitlets.Unicode("auto").tag(sync=True)
     """``"auto"`` follows JupyterLab's light/dark theme; ``"dark"`` or ``"light"`` force one."""
+    time_zone = traitlets.Unicode("UTC").tag(sync=True)
+    """How absolute times show (on hover of a relative time, in headers): ``"UTC"`` (the
+    default, the same on every machine) or ``"local"`` (the browser's zone)."""
 
     def __init__(self, source: Source, *, live: bool = True, **kwargs: Any) -> None:
         check_kwargs(type(self), kwargs, self._accepted_kwargs())
@@ -159,6 +164,13 @@ class FlowWidget(anywidget.AnyWidget):
         if value not in THEMES:
             raise traitlets.TraitError(f"theme must be one of {THEMES}, got {value!r}")
         return value
+
+    @traitlets.validate("time_zone")
+    def _valid_time_zone(self, proposal: dict[str, Any]) -> str:
+        value = proposal["value"]
+        if value not in TIME_ZONES:
+            raise traitlets.TraitError(f"time_zone must be one of {TIME_ZONES}, got {value!r}")
+        return str(value)
 
     # -- live ----------------------------------------------------------------------------
 

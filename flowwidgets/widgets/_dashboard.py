@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets
 import traitlets
 
-from flowwidgets.widgets._base import FlowWidget, check_kwargs
+from flowwidgets.widgets._base import TIME_ZONES, FlowWidget, check_kwargs
 from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
@@ -142,7 +142,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
     """Every view in one place, one at a time, under a navigation bar: the tabs of
     :data:`SECTIONS` (Pipelines, Runs, …) and a run's DAG opened from any of them.
 
-    ``Dashboard(src, *, live=True, theme="auto", page_size=25)``. Navigate with the mouse
+    ``Dashboard(src, *, live=True, theme="auto", page_size=25, time_zone="UTC")``;
+    ``time_zone`` (``"UTC"`` or ``"local"``) is passed to every view. Navigate with the mouse
     or from Python: :meth:`show` (a section key), :meth:`show_cards`, :meth:`show_jobs`,
     :meth:`show_run`, :meth:`back`.
     """
@@ -152,8 +153,11 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
     children: tuple[Any, ...]
 
     def __init__(self, source: Source, *, live: bool = True, theme: str = "auto",
-                 page_size: int = 25, **kwargs: Any) -> None:
-        check_kwargs(type(self), kwargs, {"layout", "live", "theme", "page_size"})
+                 page_size: int = 25, time_zone: str = "UTC", **kwargs: Any) -> None:
+        check_kwargs(type(self), kwargs, {"layout", "live", "theme", "page_size", "time_zone"})
+        if time_zone not in TIME_ZONES:
+            raise ValueError(f"time_zone must be one of {TIME_ZONES}, got {time_zone!r}")
+        self._time_zone = time_zone
         self.source = source
         """The Source every view reads."""
         self.live = live
@@ -186,9 +190,28 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                 keys = ", ".join(s.key for s in self.sections)
                 raise ValueError(f"unknown Dashboard view {key!r} (known: {keys})")
             widget = spec.make(self)
+            self._zone(widget)
             self._made[key] = widget
             self.children = (*self.children, widget)
         return self._made[key]
+
+    @property
+    def time_zone(self) -> str:
+        """How every view shows absolute times: ``"UTC"`` or ``"local"`` (set it once here;
+        the views made so far and later follow)."""
+        return self._time_zone
+
+    @time_zone.setter
+    def time_zone(self, value: str) -> None:
+        if value not in TIME_ZONES:
+            raise ValueError(f"time_zone must be one of {TIME_ZONES}, got {value!r}")
+        self._time_zone = value
+        for widget in (*self._made.values(), self._run_view, self.nav):
+            self._zone(widget)
+
+    def _zone(self, widget: Any) -> None:
+        if widget is not None and widget.has_trait("time_zone"):
+            widget.time_zone = self._time_zone
 
     @property
     def cards(self) -> PipelineCards:
@@ -214,7 +237,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         """The :class:`RunView` view."""
         if self._run_view is None:
             self._run_view = RunView(self.source, None, live=self.live, theme=self.theme,
-                                     on_open=self._opened)
+                                     on_open=self._opened, time_zone=self._time_zone)
             self.children = (*self.children, self._run_view)
         return self._run_view
 

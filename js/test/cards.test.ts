@@ -170,3 +170,21 @@ test("offline banner and error panel follow the base traits", async () => {
   assert.ok((el.querySelector(".fw-root") as HTMLElement).classList.contains("fw-theme-light"));
   cleanup();
 });
+
+test("next run: relative text ('in 57 min'), the absolute time on hover, in the chosen zone", async () => {
+  const { el, model } = setup();
+  const soon = new Date(Date.now() + 57 * 60_000 + 30_000).toISOString();
+  const ps = pipelines();
+  ps[0]!.next_run_at = soon;
+  model.update({ pipelines: ps });
+  const cleanup = await mount(cards, model, el);
+  const next = () => el.querySelector(".fw-card .fw-next time") as HTMLElement;
+  assert.equal(next().textContent, "in 57 min");
+  assert.match(next().title, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  assert.equal(next().getAttribute("datetime"), soon);
+  model.update({ time_zone: "local" });
+  assert.equal(next().textContent, "in 57 min");
+  const d = new Date(soon);
+  assert.ok(next().title.includes(` ${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}:`), next().title);
+  cleanup();
+});

@@ -148,3 +148,20 @@ test("rows: one tab stop, arrows/Home/End move, click, Enter and Space open", as
   assert.match(el.textContent!, /No runs match/);
   cleanup();
 });
+
+test("started: relative within a day with the absolute time on hover; the header names the zone", async () => {
+  const { el, model } = setup();
+  const recent = new Date(Date.now() - 3 * 60_000 - 10_000).toISOString();
+  const rs = rows();
+  rs[0]!.started_at = recent;
+  model.update({ _rows: rs });
+  const cleanup = await mount(jobsTable, model, el);
+  const cell = el.querySelector("tbody tr time") as HTMLElement;
+  assert.equal(cell.textContent, "3 min ago");
+  assert.match(cell.title, / UTC$/);
+  assert.match(el.querySelector("thead")!.textContent!, /Started \(UTC\)/);
+  model.update({ time_zone: "local" });
+  assert.match(el.querySelector("thead")!.textContent!, /Started \(local\).*Finished \(local\)/);
+  assert.equal((el.querySelector("tbody tr time") as HTMLElement).textContent, "3 min ago");
+  cleanup();
+});

@@ -333,6 +333,9 @@ test("a streaming run shows its throughput, rows, last watermark with the time s
   assert.match(line, /Last watermark 1250 \(3 min ago\)/);
   assert.match(line, /Lag 3m 0\ds/);
   assert.match(el.querySelector(".fw-run-head")!.textContent!, /Elapsed 12m 0\ds so far/);
+  const started = el.querySelector(".fw-started time") as HTMLElement;
+  assert.equal(started.textContent, "12 min ago");
+  assert.match(started.title, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   // a time watermark: the lag is now minus the watermark's time
   d.stream = { rows_per_sec: null, rows_total: null, watermark: new Date(Date.now() - 90_000).toISOString(), committed_at: committed };
   model.update({ run: { ...d } });

@@ -35,3 +35,8 @@ test("humanTime: relative text near now, absolute far away, absolute title alway
   assert.deepEqual(humanTime("2026-11-10T08:00:00Z", "UTC", NOW), { text: "2026-11-10 08:00 UTC", title: "2026-11-10 08:00:00 UTC" });
   assert.deepEqual(humanTime(null, "UTC", NOW), { text: "—", title: "" });
 });
+
+test("in a column (its header names the zone) a far time keeps seconds, drops the zone", () => {
+  assert.deepEqual(humanTime("2026-11-10T08:00:05Z", "UTC", NOW, undefined, true), { text: "2026-11-10 08:00:05", title: "2026-11-10 08:00:05 UTC" });
+  assert.equal(humanTime("2026-11-22T07:57:00Z", "UTC", NOW, undefined, true).text, "3 min ago");
+});

@@ -71,8 +71,11 @@ def test_cards_show_every_demo_pipeline(page, voila, demo_runner):
         else:
             assert len(states) == 3, (name, states)
             next_at = p["next_run_at"]  # "2026-11-22T10:00:00Z"
+            # relative within a day ("in 57 min"), the absolute time (UTC) on hover
+            title = card.locator(".fw-next time").get_attribute("title")
+            assert title == f"{next_at[:10]} {next_at[11:19]} UTC", (name, title)
             shown = f"{next_at[:10]} {next_at[11:16]} UTC"
-            assert re.search(rf"Next\s*:?\s*{re.escape(shown)}", text, re.I), (name, text)
+            assert re.search(rf"Next\s*:?\s*(in \d|{re.escape(shown)})", text, re.I), (name, text)
             assert "LIVE STREAMING" not in text
     assert square_states(page.locator('.fw-card[data-pipeline="warehouse_etl"]')) == [
         "succeeded", "succeeded", "failed"]

@@ -120,3 +120,28 @@ def test_a_new_section_is_one_entry(served):
             dash.show("nope")
     finally:
         dash.close()
+
+
+def test_time_zone_is_set_once_and_reaches_every_view(served):
+    """``Dashboard(time_zone="local")`` passes the zone to each view it makes (and to the
+    ones made later); a bad value is refused with what is allowed."""
+    from flowwidgets.widgets import JobsTable
+
+    dash = Dashboard(served.src, live=False, time_zone="local")
+    try:
+        assert dash.cards.time_zone == "local"
+        assert dash.jobs.time_zone == "local" and dash.run_view.time_zone == "local"
+        dash.time_zone = "UTC"
+        assert {dash.cards.time_zone, dash.jobs.time_zone, dash.run_view.time_zone} == {"UTC"}
+        with pytest.raises(ValueError, match="time_zone must be one of"):
+            dash.time_zone = "Mars/Olympus"
+    finally:
+        dash.close()
+    table = JobsTable(served.src, live=False)
+    try:
+        assert table.time_zone == "UTC"
+        assert table.get_state()["time_zone"] == "UTC"
+        with pytest.raises(Exception, match="time_zone must be one of"):
+            table.time_zone = "PST"
+    finally:
+        table.close()

@@ -16,6 +16,8 @@ export interface BaseModel {
   error: string;
   /** "auto" follows JupyterLab's theme; "dark" / "light" force one. */
   theme: string;
+  /** "UTC" (default) or "local": the zone of absolute times (lib/when.ts). */
+  time_zone?: string;
   [key: string]: unknown;
 }
 

@@ -17,8 +17,9 @@ export function asZone(value: unknown): TimeZoneChoice {
 }
 
 /** "2026-11-22 08:10:05 UTC" (or the local time, with the zone's short name); "—" when
- * unknown. ``seconds=false`` drops the seconds. */
-export function absoluteTime(iso: string | null | undefined, zone: TimeZoneChoice = "UTC", seconds = true): string {
+ * unknown. ``seconds=false`` drops the seconds, ``withZone=false`` the zone's name (for a
+ * column whose header names it). */
+export function absoluteTime(iso: string | null | undefined, zone: TimeZoneChoice = "UTC", seconds = true, withZone = true): string {
   const d = parseTime(iso);
   if (!d) return "—";
   const utc = zone === "UTC";
@@ -27,7 +28,7 @@ export function absoluteTime(iso: string | null | undefined, zone: TimeZoneChoic
     : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
   const hm = utc ? `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
   const s = seconds ? `:${pad(utc ? d.getUTCSeconds() : d.getSeconds())}` : "";
-  return `${date} ${hm}${s} ${utc ? "UTC" : localZoneName(d)}`;
+  return withZone ? `${date} ${hm}${s} ${utc ? "UTC" : localZoneName(d)}` : `${date} ${hm}${s}`;
 }
 
 function localZoneName(d: Date): string {
@@ -69,10 +70,39 @@ export function humanTime(
   zone: TimeZoneChoice = "UTC",
   now: number = Date.now(),
   nearMs = 24 * 3600 * 1000,
+  inColumn = false,
 ): { text: string; title: string } {
   const d = parseTime(iso);
   if (!d) return { text: "—", title: "" };
   const abs = absoluteTime(iso, zone);
   const near = Math.abs(d.getTime() - now) < nearMs;
-  return { text: near ? relativeTime(iso, now) : absoluteTime(iso, zone, false), title: abs };
+  // in a column whose header names the zone, a far time keeps its seconds and drops the zone
+  const far = inColumn ? absoluteTime(iso, zone, true, false) : absoluteTime(iso, zone, false);
+  return { text: near ? relativeTime(iso, now) : far, title: abs };
+}
+
+/** A ``<time>`` element for ``iso``: :func:`humanTime`'s text, the absolute time as its
+ * title (the hover) and ``datetime``; ``data-at`` lets a ticker refresh it
+ * (:func:`refreshTimes`). */
+export function timeElement(doc: Document, iso: string | null | undefined, zone: TimeZoneChoice = "UTC", inColumn = false): HTMLElement {
+  const el = doc.createElement("time");
+  el.className = "fw-when";
+  const t = humanTime(iso, zone, Date.now(), undefined, inColumn);
+  el.textContent = t.text;
+  if (iso && t.title) {
+    el.title = t.title;
+    el.setAttribute("datetime", iso);
+    el.dataset.at = iso;
+    el.dataset.zone = zone;
+    if (inColumn) el.dataset.column = "1";
+  }
+  return el;
+}
+
+/** Re-draw the relative text of every :func:`timeElement` under ``root`` (call it each
+ * few seconds so "in 57 min" counts down). */
+export function refreshTimes(root: ParentNode): void {
+  for (const el of Array.from(root.querySelectorAll<HTMLElement>("time[data-at]"))) {
+    el.textContent = humanTime(el.dataset.at, asZone(el.dataset.zone), Date.now(), undefined, el.dataset.column === "1").text;
+  }
 }

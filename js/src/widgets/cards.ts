@@ -2,7 +2,8 @@
 // Twin of flowwidgets/widgets/_cards.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
-import { counted, formatDuration, formatPercent, formatRate, formatTime, shortId } from "../lib/format";
+import { counted, formatDuration, formatPercent, formatRate, shortId } from "../lib/format";
+import { type TimeZoneChoice, absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
 import { STRIP_SLOTS, type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
@@ -52,11 +53,11 @@ export interface CardsModel extends BaseModel {
   _can_show_history?: boolean;
 }
 
-function squareTitle(run: StripRun): string {
+function squareTitle(run: StripRun, zone: TimeZoneChoice = "UTC"): string {
   return [
     statusLabel(run.status),
     `run ${run.run_id}`,
-    `started ${formatTime(run.started_at ?? null)} UTC`,
+    `started ${absoluteTime(run.started_at ?? null, zone)}`,
     `duration ${formatDuration(run.duration_ms ?? null)}`,
   ].join(" · ");
 }
@@ -95,6 +96,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
   };
 
   const buildCard = (p: CardPipeline, selected: string | null): HTMLElement => {
+    const zone = asZone(model.get("time_zone"));
     const slots = stripSlots(p.recent_runs ?? []);
     const maxMs = maxDuration(slots);
     const latest = p.recent_runs?.length ? asStatus(p.recent_runs[p.recent_runs.length - 1]!.status) : null;
@@ -115,8 +117,8 @@ function render({ model, el }: RenderProps<CardsModel>) {
             type: "button",
             class: cls,
             style: `height:${squareHeight(run.duration_ms, maxMs)}px`,
-            title: squareTitle(run),
-            "aria-label": squareTitle(run),
+            title: squareTitle(run, zone),
+            "aria-label": squareTitle(run, zone),
             "aria-current": run.run_id === selected ? "true" : null,
             "data-run-id": run.run_id,
             onclick: () => select(run, p.name),
@@ -151,7 +153,9 @@ function render({ model, el }: RenderProps<CardsModel>) {
         "div",
         { class: "fw-card-line" },
         h(doc, "span", { class: "fw-label" }, "Next"),
-        h(doc, "span", { class: "fw-value" }, p.next_run_at ? `${formatTime(p.next_run_at, false)} UTC` : p.schedule ? "—" : "manual"),
+        p.next_run_at
+          ? h(doc, "span", { class: "fw-value fw-next" }, timeElement(doc, p.next_run_at, zone))
+          : h(doc, "span", { class: "fw-value" }, p.schedule ? "—" : "manual"),
       );
     }
 
@@ -221,7 +225,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
     const ordered: HTMLElement[] = [];
     for (const p of pipelines) {
       seen.add(p.name);
-      const key = JSON.stringify(p) + (p.recent_runs?.some((r) => r.run_id === selected) ? `|${selected}` : "");
+      const key = JSON.stringify(p) + String(model.get("time_zone")) + (p.recent_runs?.some((r) => r.run_id === selected) ? `|${selected}` : "");
       let entry = cards.get(p.name);
       if (!entry || entry.key !== key) {
         entry = { el: buildCard(p, selected), key };
@@ -244,11 +248,13 @@ function render({ model, el }: RenderProps<CardsModel>) {
     else if (a.new_run_id) shell.notice(`✓ ${a.kind} ${a.pipeline ?? ""} → run ${shortId(a.new_run_id, 16)}`);
   };
 
-  on(["change:pipelines", "change:selected_run_id"], update);
+  on(["change:pipelines", "change:selected_run_id", "change:time_zone"], update);
   on("change:last_action", showOutcome);
   update();
+  const clock = setInterval(() => refreshTimes(grid), 15_000);
 
   return () => {
+    clearInterval(clock);
     view.dispose();
   };
 }

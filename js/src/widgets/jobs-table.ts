@@ -2,7 +2,8 @@
 // kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
-import { counted, formatCount, formatDuration, formatTime, shortId } from "../lib/format";
+import { counted, formatCount, formatDuration, shortId } from "../lib/format";
+import { absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import "../lib/theme.css";
@@ -222,6 +223,13 @@ function render({ model, el }: RenderProps<JobsModel>) {
   );
 
   // table
+  /** "Started (UTC)" or "Started (local)", as ``time_zone`` says. */
+  const zoneLabel = (base: string) => `${base}(${asZone(model.get("time_zone")) === "local" ? "local" : "UTC"})`;
+  const relabel = () => {
+    for (const el of Array.from(headRow.querySelectorAll<HTMLElement>(".fw-zone-label"))) {
+      el.textContent = zoneLabel(el.dataset.label ?? "");
+    }
+  };
   const headRow = h(doc, "tr");
   const sortButtons = new Map<string, HTMLTableCellElement>();
   for (const col of COLUMNS) {
@@ -244,7 +252,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
             setTraits({ sort_by: col.key, ascending: same ? !model.get("ascending") : false, page: 0 });
           },
         },
-        col.label,
+        col.label.endsWith("(UTC)") ? h(doc, "span", { class: "fw-zone-label", "data-label": col.label.slice(0, -5) }, zoneLabel(col.label.slice(0, -5))) : col.label,
         h(doc, "span", { class: "fw-sort-mark", "aria-hidden": "true" }),
       ),
     );
@@ -319,8 +327,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
       case "pipeline":
         return h(doc, "td", { title: row.pipeline }, row.pipeline);
       case "started_at":
+        return h(doc, "td", { class: row[key] ? null : "fw-dim" }, timeElement(doc, row[key], asZone(model.get("time_zone")), true));
       case "finished_at":
-        return h(doc, "td", { class: row[key] ? null : "fw-dim" }, formatTime(row[key]));
+        return h(doc, "td", { class: row[key] ? null : "fw-dim" }, absoluteTime(row[key], asZone(model.get("time_zone")), true, false));
       case "attempts":
         return h(doc, "td", { class: "fw-num" }, row.attempts === null || row.attempts === undefined ? "—" : String(row.attempts));
       case "duration_ms":
@@ -460,10 +469,16 @@ function render({ model, el }: RenderProps<JobsModel>) {
     on(`change:${ev}`, updateFilters);
   }
   for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id", "loading"]) on(`change:${ev}`, updateRows);
+  on("change:time_zone", () => {
+    relabel();
+    updateRows();
+  });
   updateFilters();
   updateRows();
+  const clock = setInterval(() => refreshTimes(tbody), 15_000);
 
   return () => {
+    clearInterval(clock);
     if (searchTimer) clearTimeout(searchTimer);
     view.dispose();
   };

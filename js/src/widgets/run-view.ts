@@ -6,7 +6,7 @@ import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatDuration, formatRate, formatTime, parseTime } from "../lib/format";
-import { absoluteTime, relativeTime } from "../lib/when";
+import { absoluteTime, asZone, refreshTimes, relativeTime, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
@@ -478,6 +478,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     for (const el of Array.from(head.querySelectorAll<HTMLElement>(".fw-lag"))) {
       el.textContent = lagText(el.dataset.at ?? null);
     }
+    refreshTimes(head);
   }, 1000);
   const sinceText = (at: string | null) => (at ? `(${relativeTime(at)})` : "");
   const lagText = (at: string | null) => {
@@ -503,7 +504,7 @@ function render({ model, el }: RenderProps<RunModel>) {
       h(
         doc,
         "span",
-        { title: s.committed_at ? `committed ${absoluteTime(s.committed_at)}` : null },
+        { title: s.committed_at ? `committed ${absoluteTime(s.committed_at, asZone(model.get("time_zone")))}` : null },
         label("Last watermark "),
         h(doc, "span", { class: "fw-value fw-watermark" }, s.watermark ?? "—"),
         " ",
@@ -540,7 +541,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         "span",
         { class: "fw-run-meta" },
         h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Pipeline "), r.pipeline),
-        h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Started "), `${formatTime(r.started_at)} UTC`),
+        h(doc, "span", { class: "fw-started" }, h(doc, "span", { class: "fw-label" }, "Started "), timeElement(doc, r.started_at, asZone(model.get("time_zone")))),
         elapsedSpan(r, st),
         r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
         p.eta_text ? h(doc, "span", { class: "fw-eta" }, p.eta_text) : null,
@@ -741,7 +742,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   });
 
   on("change:_layout", drawDag);
-  on("change:run", updateRun);
+  on(["change:run", "change:time_zone"], updateRun);
   on(["change:_compare", "change:run_id"], compare.update);
   on("change:run_id", setEmptyText);
   on("change:selected_step", onSelected);
