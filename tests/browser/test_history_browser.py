@@ -168,3 +168,31 @@ def test_csv_export_downloads_the_filtered_rows(page, voila, demo_runner, tmp_pa
     assert lines[0].startswith("run_id,pipeline,status,trigger")
     assert [line.split(",")[0] for line in lines[1:]] == wanted  # newest first, as shown
     assert all(",failed," in line for line in lines[1:])
+
+
+def test_a_failure_group_opens_the_runs_table_filtered_to_its_runs(page, voila, demo_runner):
+    open_history(page, voila(demo_runner.url))
+    hist = page.locator(".fw-root.fw-history")
+    group = hist.locator(".fw-fgroup").filter(has_text="warehouse_etl · merge_payments")
+    group.wait_for(timeout=30_000)
+    count = int(group.locator(".fw-fcount").text_content().strip("✗× "))
+    signature = group.locator(".fw-fsig").text_content()
+    group.locator(".fw-fgroup-head").click()
+    table = page.locator(".fw-root.fw-jobs")
+    rows = table.locator("tbody tr[data-run-id]")
+    rows.first.wait_for(timeout=30_000)
+    wait_until(lambda: table.locator(".fw-count").text_content().endswith(f"{count} runs"),
+               30, f"the group's {count} runs")
+    want = ["Runs", "warehouse_etl", f"failures: {signature}"]
+    crumbs = page.locator(".fw-navbar .fw-crumb")
+    wait_until(lambda: crumbs.evaluate_all("els => els.map(e => e.textContent.trim())")
+               == want, 15, f"the breadcrumb {want}")
+    assert table.is_visible() and not hist.is_visible()
+    failed = {r["run_id"] for r in demo_runner.api(
+        "runs?pipeline=warehouse_etl&status=failed&limit=500")["runs"]}
+    ids = rows.evaluate_all("els => els.map(e => e.dataset.runId)")
+    assert ids and set(ids) <= failed and len(ids) == min(count, 25)
+    shot(page, "history-failure-group-runs")
+    # back: the History view, the group still highlighted
+    page.locator(".fw-navbar .fw-tab[data-key='history']").click()
+    hist.locator(".fw-fgroup--on").wait_for(timeout=15_000)
