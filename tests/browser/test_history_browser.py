@@ -63,10 +63,6 @@ def test_history_shows_marks_grid_and_failures(page, voila, demo_runner):
     assert grid.locator("rect.fw-gcell--failed:not([data-step='merge_payments'])").count() == 0
     assert hist.locator(".fw-history-marks .fw-mark--restart").count() == 2
     shot(page, "history-warehouse-dark")
-    # the light palette (JupyterLab's light theme) on the same view
-    hist.evaluate("e => e.classList.add('fw-theme-light')")
-    shot(page, "history-warehouse-light")
-    hist.evaluate("e => e.classList.remove('fw-theme-light')")
 
     # a red cell opens that run with the step selected
     cell = red.last
@@ -196,3 +192,35 @@ def test_a_failure_group_opens_the_runs_table_filtered_to_its_runs(page, voila, 
     # back: the History view, the group still highlighted
     page.locator(".fw-navbar .fw-tab[data-key='history']").click()
     hist.locator(".fw-fgroup--on").wait_for(timeout=15_000)
+
+
+def test_history_in_a_light_page(browser, voila, demo_runner):
+    """Voilà's light theme in a browser that prefers light: the real light page (the
+    colours come from JupyterLab's light variables), every pipeline then one."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  color_scheme="light")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_history(page, voila(demo_runner.url, args=["--theme=light"]))
+        assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
+        hist = page.locator(".fw-root.fw-history")
+        bg = hist.evaluate("e => getComputedStyle(e).backgroundColor")
+        text = hist.evaluate("e => getComputedStyle(e).color")
+        assert _luma(bg) > 0.85 and _luma(text) < 0.35, (bg, text)
+        hist.locator(".fw-fgroup").first.wait_for(timeout=30_000)
+        shot(page, "history-every-pipeline-light")
+        hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
+        hist.locator("svg.fw-history-gridsvg").wait_for(timeout=30_000)
+        hist.locator(".fw-history-band").wait_for(timeout=10_000)
+        shot(page, "history-warehouse-light")
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def _luma(css: str) -> float:
+    """Relative brightness (0 black … 1 white) of an ``rgb(…)`` / ``rgba(…)`` colour."""
+    r, g, b = (int(float(x)) for x in css[css.index("(") + 1:-1].split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255

@@ -148,6 +148,7 @@ def test_fallback_escapes_runner_strings():
     assert "\x1b" not in text
     assert [trend_text(x) for x in (None, 0.01, 0.2, -0.5)] == ["—", "steady", "+20% slower",
                                                               "50% faster"]
+    assert [trend_text(x) for x in (-0.6875, -0.995)] == ["3.2× faster", "200× faster"]
 
 
 def _focus_of(group):
