@@ -95,9 +95,12 @@ def test_brushing_filters_the_runs_table(page, voila, demo_runner):
     table = page.locator(".fw-root.fw-jobs")
     rows = table.locator("tbody tr[data-run-id]")
     rows.first.wait_for(timeout=30_000)
-    crumbs = page.locator(".fw-navbar .fw-crumb").evaluate_all(
-        "els => els.map(e => e.textContent.trim())")
-    assert crumbs[:2] == ["Runs", "warehouse_etl"] and crumbs[2].endswith("UTC"), crumbs
+    # the (hidden) table may hold rows before the dashboard has switched: wait for the path
+    crumb = page.locator(".fw-navbar .fw-crumb")
+    wait_until(lambda: crumb.evaluate_all("els => els.map(e => e.textContent.trim())")[:2]
+               == ["Runs", "warehouse_etl"], 15, "the Runs › warehouse_etl breadcrumb")
+    crumbs = crumb.evaluate_all("els => els.map(e => e.textContent.trim())")
+    assert crumbs[2].endswith("UTC"), crumbs
     lo, hi = (datetime.fromisoformat(x.strip().replace(" ", "T") + "+00:00")
               for x in crumbs[2].removesuffix("UTC").split("–"))
     ids = rows.evaluate_all("els => els.map(e => e.dataset.runId)")
