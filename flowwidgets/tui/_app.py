@@ -18,6 +18,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -26,7 +27,7 @@ from flowwidgets.models import RunDetail
 from flowwidgets.tui._app_actions import ActionKeys
 from flowwidgets.tui._data import fetch_snapshot
 from flowwidgets.tui._format import COLORS, clean, describe_error
-from flowwidgets.tui._messages import Connected, Failed, Fetched, Live
+from flowwidgets.tui._messages import Connected, Failed, Fetched, Live, StepLogRead
 from flowwidgets.tui._rows import (
     PIPELINE_COLUMNS,
     RUN_COLUMNS,
@@ -39,6 +40,7 @@ from flowwidgets.tui._rows import (
     step_key_names,
     step_rows,
 )
+from flowwidgets.tui._step_detail import StepLog, read_step_log, step_detail_text
 from flowwidgets.tui._table import MonitorTable
 
 __all__ = ["FlowTui"]
@@ -69,6 +71,9 @@ class FlowTui(ActionKeys, App[None]):
     MonitorTable { height: auto; max-height: 12; background: $surface; }
     MonitorTable#steps { height: 1fr; max-height: 100%; }
     #run-info { height: auto; max-height: 3; padding: 0 1; }
+    #step-detail { height: auto; max-height: 12; display: none; padding: 0 1;
+                   background: $surface; }
+    #step-detail.open { display: block; }
     #outcome { height: auto; max-height: 2; padding: 0 1; background: $surface; }
     """
     BINDINGS = [
@@ -111,6 +116,8 @@ class FlowTui(ActionKeys, App[None]):
         self._step_names: dict[str, str] = {}
         self._info_step: str | None = None
         """The step whose details replace the run's line (Enter on a step; Esc closes)."""
+        self._step_log: StepLog | None = None
+        self._log_key: tuple[Any, ...] | None = None
         self._eta = ""
         self._eta_history: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
@@ -133,6 +140,8 @@ class FlowTui(ActionKeys, App[None]):
         yield MonitorTable(RUN_COLUMNS, id="runs")
         yield Static(id="run-info")
         yield MonitorTable(STEP_COLUMNS, id="steps")
+        with VerticalScroll(id="step-detail"):
+            yield Static(id="step-text")
         yield Static(id="outcome")
         yield Footer()
 
@@ -344,14 +353,55 @@ class FlowTui(ActionKeys, App[None]):
         return cache[1]
 
     def _render_info(self, now: datetime | None = None) -> None:
-        """The line above the steps: the step opened with Enter, else the run."""
+        """The line above the steps: the step opened with Enter, else the run. An opened
+        step also gets the panel below the steps: its traceback and log tail."""
         detail = self.detail
+        panel = self.query_one("#step-detail", VerticalScroll)
         for step in detail.steps if detail is not None and self._info_step else ():
             if step.name == self._info_step:
                 self.query_one("#run-info", Static).update(step_info(step))
+                if not panel.has_class("open"):
+                    panel.add_class("open")  # the steps table shrinks: keep its cursor seen
+                    self.call_after_refresh(self._show_step_cursor)
+                self._read_log(step)
                 return
+        panel.remove_class("open")
+        self._log_key = None
         self.query_one("#run-info", Static).update(
             run_info(detail, now or datetime.now(UTC), self._eta))
+
+    def _show_step_cursor(self) -> None:
+        table = self._table("steps")
+        table.move_cursor(row=table.cursor_row, scroll=True)
+
+    def _read_log(self, step: Any) -> None:
+        """Show the step's panel, reading its log again when the step changed (every
+        refresh while it runs)."""
+        detail, source = self.detail, self._source
+        if detail is None or source is None:
+            return
+        key = (detail.run_id, step.name, step.status, len(step.attempts),
+               self._updated if step.status.is_active else None)
+        found = self._step_log
+        if found is None or (found.run_id, found.step) != (detail.run_id, step.name):
+            self.query_one("#step-text", Static).update(step_detail_text(None))
+        if key == self._log_key:
+            return
+        self._log_key = key
+        work = partial(self._log_work, source, detail, step.name)
+        self.run_worker(work, thread=True, group="step-log", exit_on_error=False)
+
+    def _log_work(self, source: Any, detail: RunDetail, step: str) -> None:
+        self.post_message(StepLogRead(read_step_log(source, detail, step)))
+
+    def on_step_log_read(self, message: StepLogRead) -> None:
+        if not self.is_running:
+            return
+        found = message.found
+        if found.run_id != self.run_id or found.step != self._info_step:
+            return  # the user moved on
+        self._step_log = found
+        self.query_one("#step-text", Static).update(step_detail_text(found))
 
     def action_back(self) -> None:  # type: ignore[override]  # App's is async; ours is quick
         """Move the focus one table up (steps → runs → pipelines)."""
