@@ -27,7 +27,7 @@ from flowwidgets.models import RunDetail
 from flowwidgets.tui._app_actions import ActionKeys
 from flowwidgets.tui._data import fetch_snapshot
 from flowwidgets.tui._format import COLORS, clean, describe_error
-from flowwidgets.tui._messages import Connected, Failed, Fetched, Live, StepLogRead
+from flowwidgets.tui._messages import Connected, Failed, Fetched, Live
 from flowwidgets.tui._rows import (
     PIPELINE_COLUMNS,
     RUN_COLUMNS,
@@ -40,7 +40,8 @@ from flowwidgets.tui._rows import (
     step_key_names,
     step_rows,
 )
-from flowwidgets.tui._step_detail import StepLog, read_step_log, step_detail_text
+from flowwidgets.tui._step_detail import StepLog
+from flowwidgets.tui._step_panel import StepPanel
 from flowwidgets.tui._table import MonitorTable
 
 __all__ = ["FlowTui"]
@@ -54,7 +55,7 @@ _THEME = Theme(
 )
 
 
-class FlowTui(ActionKeys, App[None]):
+class FlowTui(StepPanel, ActionKeys, App[None]):
     """Terminal monitor for any runner a Source can read.
 
     ``url`` defaults to ``$RUNNER_STATUS_URL``; ``interval`` is the poll and fallback
@@ -369,39 +370,6 @@ class FlowTui(ActionKeys, App[None]):
         self._log_key = None
         self.query_one("#run-info", Static).update(
             run_info(detail, now or datetime.now(UTC), self._eta))
-
-    def _show_step_cursor(self) -> None:
-        table = self._table("steps")
-        table.move_cursor(row=table.cursor_row, scroll=True)
-
-    def _read_log(self, step: Any) -> None:
-        """Show the step's panel, reading its log again when the step changed (every
-        refresh while it runs)."""
-        detail, source = self.detail, self._source
-        if detail is None or source is None:
-            return
-        key = (detail.run_id, step.name, step.status, len(step.attempts),
-               self._updated if step.status.is_active else None)
-        found = self._step_log
-        if found is None or (found.run_id, found.step) != (detail.run_id, step.name):
-            self.query_one("#step-text", Static).update(step_detail_text(None))
-        if key == self._log_key:
-            return
-        self._log_key = key
-        work = partial(self._log_work, source, detail, step.name)
-        self.run_worker(work, thread=True, group="step-log", exit_on_error=False)
-
-    def _log_work(self, source: Any, detail: RunDetail, step: str) -> None:
-        self.post_message(StepLogRead(read_step_log(source, detail, step)))
-
-    def on_step_log_read(self, message: StepLogRead) -> None:
-        if not self.is_running:
-            return
-        found = message.found
-        if found.run_id != self.run_id or found.step != self._info_step:
-            return  # the user moved on
-        self._step_log = found
-        self.query_one("#step-text", Static).update(step_detail_text(found))
 
     def action_back(self) -> None:  # type: ignore[override]  # App's is async; ours is quick
         """Move the focus one table up (steps → runs → pipelines)."""
