@@ -79,7 +79,11 @@ def test_brushing_filters_the_runs_table(page, voila, demo_runner):
     hist = page.locator(".fw-root.fw-history")
     hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
     hist.locator(".fw-history-band").wait_for(timeout=30_000)
-    box = hist.locator("svg.fw-history-svg").bounding_box()
+    # the chart may be redrawn (live, or the pipeline's payload landing) right now
+    chart = hist.locator("svg.fw-history-svg")
+    wait_until(lambda: chart.count() == 1 and chart.bounding_box() is not None, 15,
+               "the chart laid out")
+    box = chart.bounding_box()
     assert box is not None
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.45, y)
