@@ -9,15 +9,17 @@ a caller arriving meanwhile gets the cards as they are).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
-from flowwidgets.models import Pipeline
+from flowwidgets import errors
+from flowwidgets.models import Pipeline, Run, RunDetail, Status
 from flowwidgets.sources._base import Plan
 from flowwidgets.sources._http import Reply
 
-__all__ = ["IncrementalCards", "server_time"]
+__all__ = ["IncrementalCards", "read_details", "server_time"]
 
 
 def server_time(reply: Reply) -> datetime | None:
@@ -78,3 +80,24 @@ class IncrementalCards:
 
     def _build(self) -> tuple[Pipeline, ...]:
         raise NotImplementedError
+
+
+def read_details(watch: Iterable[Run], runs: dict[str, Any], kept: dict[str, RunDetail],
+                 fresh: bool, read: Callable[[str], Plan[RunDetail]]
+                 ) -> Plan[dict[str, RunDetail]]:
+    """Replace the watched runs' summaries in ``runs`` by their details (a run gone
+    meanwhile is dropped); a still-queued run's detail is reused from ``kept`` unless the
+    page is ``fresh`` (nothing runs before it starts). Returns the queued runs' details."""
+    queued: dict[str, RunDetail] = {}
+    for r in watch:
+        if not fresh and r.status is Status.REQUESTED and r.run_id in kept:
+            runs[r.run_id] = queued[r.run_id] = kept[r.run_id]
+            continue
+        try:
+            runs[r.run_id] = detail = yield from read(r.run_id)
+        except errors.NotFound:
+            runs.pop(r.run_id, None)
+            continue
+        if detail.status is Status.REQUESTED:
+            queued[r.run_id] = detail
+    return queued
