@@ -43,8 +43,11 @@ def test_palette_is_the_dark_theme_of_theme_css() -> None:
 
 def test_fallback_and_terminal_colours_come_from_the_palette() -> None:
     p = _vocab.PALETTE
-    assert (_static.BG, _static.TEXT, _static.TEAL, _static.AMBER, _static.RED) == (
-        p["bg"], p["text"], p["accent"], p["running"], p["failed"])
+    # the fallback's colours are custom properties (light variant) whose fallback is the
+    # dark palette
+    assert (_static.BG, _static.TEXT, _static.TEAL, _static.AMBER, _static.RED) == tuple(
+        f"var(--fw-{k},{p[k]})" for k in ("bg", "text", "accent", "running", "failed"))
+    assert _static.DARK == {k: p[k] for k in _static.DARK}
     assert set(tui.COLORS.values()) <= set(p.values())
 
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowwidgets.models import Status
-from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord
+from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord, Watermark
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
@@ -74,6 +74,7 @@ class _Builder:
         self.runs: list[RunRecord] = []
         self.steps: list[StepRecord] = []
         self.attempts: list[AttemptRecord] = []
+        self.watermarks: list[Watermark] = []
 
     def seconds(self, step: str, at: datetime, start: datetime) -> float:
         base = _BASE_S.get(step, 5)
@@ -164,6 +165,11 @@ def _upstream(spec: PipelineSpec, step: str) -> set[str]:
 def make_history(pipelines: Pipelines, now: datetime, days: int = DAYS
                  ) -> tuple[list[RunRecord], list[StepRecord], list[AttemptRecord]]:
     """The records of ``days`` days of demo history ending an hour before ``now``."""
+    b = _build(pipelines, now, days)
+    return b.runs, b.steps, b.attempts
+
+
+def _build(pipelines: Pipelines, now: datetime, days: int) -> _Builder:
     b = _Builder(now)
     start = now - timedelta(days=days)
     end = now - timedelta(hours=1)
@@ -193,7 +199,7 @@ def make_history(pipelines: Pipelines, now: datetime, days: int = DAYS
     events = specs.get("events_stream")
     if events is not None:
         _stream_runs(b, events, start, end)
-    return b.runs, b.steps, b.attempts
+    return b
 
 
 def _first_fire(start: datetime, every: timedelta, name: str) -> datetime:
@@ -220,7 +226,9 @@ def _restart_chain(b: _Builder, spec: PipelineSpec, failed: RunRecord, start: da
 
 
 def _stream_runs(b: _Builder, spec: PipelineSpec, start: datetime, end: datetime) -> None:
-    """events_stream: one long run cancelled for a deploy, rows and batches in extras."""
+    """events_stream: one long run cancelled for a deploy, rows and batches in extras, and
+    its watermark commits (one an hour, a batch of 25 events every 12 s; the watermark is
+    the event offset, as the demo's stream commits it)."""
     began = start + timedelta(hours=2)
     stopped = began + timedelta(days=9, hours=5)
     batches = int((stopped - began).total_seconds() // 12)
@@ -233,6 +241,12 @@ def _stream_runs(b: _Builder, spec: PipelineSpec, start: datetime, end: datetime
         trigger="run_now", created_at=began, started_at=began, finished_at=stopped,
         extras={"imported": True, "rows_total": batches * 25, "batches_total": batches,
                 "note": "stopped for a deploy"}))
+    at, done = began, 0
+    while done < batches:
+        at = min(at + timedelta(hours=1), stopped)
+        done = batches if at == stopped else int((at - began).total_seconds() // 12)
+        b.watermarks.append(Watermark(spec.name, str(done * 25), rid, at,
+                                      rows_total=done * 25, batches_total=done))
 
 
 def import_history(target: LocalRunner | RunLog, pipelines: Pipelines | None = None, *,
@@ -249,8 +263,8 @@ def import_history(target: LocalRunner | RunLog, pipelines: Pipelines | None = N
     importer = getattr(store, "import_runs", None)
     if importer is None:
         raise TypeError(f"{type(store).__name__} has no import_runs(): cannot import history")
-    runs, steps, attempts = make_history(pipelines, now or datetime.now(UTC), days)
-    return int(importer(runs, steps, attempts))
+    b = _build(pipelines, now or datetime.now(UTC), days)
+    return int(importer(b.runs, b.steps, b.attempts, watermarks=b.watermarks))
 
 
 def _has_imported(store: RunLog) -> bool:

@@ -205,8 +205,10 @@ class UiServer:
         if self.kind == "voila":
             notebook = self._tmp / DASHBOARD
             shutil.copyfile(dashboard_notebook(), notebook)
+            # dark unless the args choose a theme (Voilà takes one --theme only)
+            theme = [] if any(a.startswith("--theme") for a in self._args) else ["--theme=dark"]
             return ([sys.executable, "-m", "voila", str(notebook), "--no-browser", port,
-                     f"--Voila.ip={self.host}", "--Voila.port_retries=0", "--theme=dark",
+                     f"--Voila.ip={self.host}", "--Voila.port_retries=0", *theme,
                      "--show_tracebacks=True", _VOILA_DENY, *self._culling(), *self._args],
                     self._tmp)
         root = self._notebooks or repo_notebooks()

@@ -21,7 +21,7 @@ from typing import Any
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_ops import ATTEMPT_COLS, RUN_COLS, STEP_COLS, duration_ms
 from flowwidgets.runner._sqlite_pool import ts
-from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord
+from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord, Watermark
 
 __all__ = ["import_rows"]
 
@@ -108,16 +108,36 @@ class _Counts:
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
-                steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord]) -> int:
+                steps: Iterable[StepRecord], attempts: Iterable[AttemptRecord],
+                watermarks: Iterable[Watermark] = ()) -> int:
     """Insert records as given (inside the caller's write transaction); returns the
     number of runs. Durations are derived from the stored (millisecond) times; the
     statistics tables are updated once per distinct key, not by the per-row triggers."""
     (cache,) = conn.execute("PRAGMA cache_size").fetchone()
     conn.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB:d}")  # the indexes stay in memory
     try:
-        return _import(conn, runs, steps, attempts)
+        count = _import(conn, runs, steps, attempts)
+        _import_watermarks(conn, watermarks)
+        return count
     finally:
         conn.execute(f"PRAGMA cache_size = {int(cache):d}")
+
+
+def _import_watermarks(conn: sqlite3.Connection, marks: Iterable[Watermark]) -> None:
+    """Append watermark commits as given, oldest first per pipeline: ``rows`` of each is the
+    growth of ``rows_total`` since the pipeline's previous one (stored or imported)."""
+    last: dict[str, int] = {}
+    rows = []
+    for m in marks:
+        if m.pipeline not in last:
+            prev = conn.execute("SELECT rows_total FROM watermarks WHERE pipeline = ? "
+                                "ORDER BY id DESC LIMIT 1", (m.pipeline,)).fetchone()
+            last[m.pipeline] = prev[0] if prev else 0
+        rows.append((m.pipeline, str(m.value), m.run_id, ts(m.committed_at),
+                     max(0, m.rows_total - last[m.pipeline]), m.rows_total, m.batches_total))
+        last[m.pipeline] = m.rows_total
+    conn.executemany("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "
+                     "rows_total, batches_total) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 IMPORT_CACHE_KIB = 256 * 1024

@@ -528,17 +528,20 @@ class SqliteRunLog(RunLog):
     # ---- bulk history --------------------------------------------------------------
 
     def import_runs(self, runs: Iterable[RunRecord], steps: Iterable[StepRecord] = (),
-                    attempts: Iterable[AttemptRecord] = ()) -> int:
+                    attempts: Iterable[AttemptRecord] = (),
+                    watermarks: Iterable[Watermark] = ()) -> int:
         """Insert history in one transaction (benchmarks, migrations from another runner);
         returns the number of runs. Records are stored as given (ids, statuses, times);
         durations are derived. Appends no events and bumps the version once. Raises
         ``sqlite3.IntegrityError`` (and imports nothing) for a duplicate run id, or a step
-        or attempt whose run or step is neither imported nor stored.
+        or attempt whose run or step is neither imported nor stored. ``watermarks`` are
+        streaming commits (oldest first, running totals as given), appended after the
+        pipeline's stored ones.
 
         For a benchmark, build ``RunRecord(run_id=f"orders-{i:06d}", pipeline="orders",
         kind="batch", status=Status.SUCCEEDED, trigger="schedule", created_at=t,
         started_at=t, finished_at=t + timedelta(seconds=40))`` for ``i`` in ``range(n)``."""
         with self._pool.write() as tx:
-            count = _sqlite_import.import_rows(tx.conn, runs, steps, attempts)
+            count = _sqlite_import.import_rows(tx.conn, runs, steps, attempts, watermarks)
             tx.touch()
         return count

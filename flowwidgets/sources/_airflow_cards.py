@@ -23,11 +23,9 @@ The window only moves forward once every changed DAG has been read.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -40,6 +38,7 @@ from flowwidgets.sources._airflow_parse import (
     parse_runs_page,
 )
 from flowwidgets.sources._base import Plan
+from flowwidgets.sources._cards_state import IncrementalCards, server_time
 from flowwidgets.sources._http import Reply, Request
 
 __all__ = ["DAG_LIST_TTL", "OVERLAP", "DagCards"]
@@ -69,17 +68,6 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def server_time(reply: Reply) -> datetime | None:
-    """The ``Date`` header of a reply as an aware datetime, or None."""
-    raw = reply.headers.get("date") if reply.headers is not None else None
-    if not raw:
-        return None
-    try:
-        return parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-
-
 def parse_keyset(ep: str) -> Callable[[Any], tuple[tuple[Run, ...], str | None]]:
     """A parser for a cursor-paged ``GET .../dagRuns``: ``(runs, next_cursor)``."""
     runs_of = parse_runs_page(ep)
@@ -90,7 +78,7 @@ def parse_keyset(ep: str) -> Callable[[Any], tuple[tuple[Run, ...], str | None]]
     return parse
 
 
-class DagCards:
+class DagCards(IncrementalCards):
     """Per-DAG state of one Airflow Source and the plans that keep it current.
 
     ``call`` sends a request through the flavour (login and retry on 401 included);
@@ -100,45 +88,13 @@ class DagCards:
     """
 
     def __init__(self, call: Call, clock: Callable[[], datetime]):
+        super().__init__(clock)
         self._call = call
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._busy = False
         self._dags: dict[str, DagInfo] = {}
         self._dags_read = 0.0
         self._recent: dict[str, tuple[tuple[Run, ...], int]] = {}
         self._week: dict[str, dict[str, tuple[datetime, Status]]] = {}
         self._seen: dict[str, tuple[Run, float]] = {}
-        self._since: datetime | None = None
-        self._dirty: set[str] = set()
-        self._pruned = 0.0
-        self.generation = 0
-        """Bumped whenever a poll saw a run change (the snapshot re-reads its runs page)."""
-
-    # ---- public ------------------------------------------------------------------------
-
-    def mark_changed(self, dag_id: str) -> None:
-        """Read ``dag_id`` again at the next refresh (an action just changed its runs)."""
-        with self._lock:
-            self._dirty.add(dag_id)
-
-    def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        """Every DAG as a card, brought up to date first (see the module docstring)."""
-        with self._lock:
-            loaded = self._since is not None
-            if self._busy and loaded:
-                return self._build()
-            self._busy = True
-        try:
-            if not loaded:
-                yield from self._first_contact()
-            else:
-                yield from self._refresh()
-        finally:
-            with self._lock:
-                self._busy = False
-        with self._lock:
-            return self._build()
 
     # ---- plans -------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from flowwidgets.sources._airflow_parse import (
     tail,
 )
 from flowwidgets.sources._base import Flavour, Plan, Snapshot
+from flowwidgets.sources._cards_state import read_details
 from flowwidgets.sources._http import HttpCore, Reply, Request
 
 __all__ = ["AirflowFlavour"]
@@ -165,18 +166,8 @@ class AirflowFlavour(Flavour):
             page = yield from self.runs(None, None, 50, 0, True)
         assert page is not None
         runs: dict[str, Any] = {r.run_id: r for r in page.runs}
-        queued: dict[str, RunDetail] = {}
-        for r in [r for r in page.runs if r.status.is_active][:10]:
-            if not fresh and r.status is Status.REQUESTED and r.run_id in kept:
-                runs[r.run_id] = queued[r.run_id] = kept[r.run_id]
-                continue
-            try:
-                runs[r.run_id] = detail = yield from self.run(r.run_id)
-            except errors.NotFound:
-                runs.pop(r.run_id, None)
-                continue
-            if detail.status is Status.REQUESTED:
-                queued[r.run_id] = detail
+        queued = yield from read_details([r for r in page.runs if r.status.is_active][:10],
+                                         runs, kept, fresh, self.run)
         with self._lock:
             self._page = (page, generation, queued)
         return Snapshot({p.name: p for p in pipes}, runs)

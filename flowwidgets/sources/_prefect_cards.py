@@ -33,18 +33,17 @@ show; OVERLAP covers that delay plus clock skew between Prefect's processes. Wit
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from flowwidgets.models import Pipeline, Run, Status, format_time
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._base import Plan
+from flowwidgets.sources._cards_state import IncrementalCards, server_time
 from flowwidgets.sources._http import Reply, Request
 from flowwidgets.sources._prefect_parse import (
     FlowRunInfo,
@@ -73,17 +72,6 @@ _EP_EVENTS = "POST /api/events/filter"
 Send = Callable[[Request], Plan[Reply]]
 Named = dict[str, tuple[str, str | None, dict[str, Any]]]
 """``{id: (name, flow id or None, row)}`` of flows or deployments."""
-
-
-def server_time(reply: Reply) -> datetime | None:
-    """The ``Date`` header of a reply as an aware datetime, or None."""
-    raw = reply.headers.get("date") if reply.headers is not None else None
-    if not raw:
-        return None
-    try:
-        return parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
 
 
 def parse_events(data: Any) -> tuple[dict[str, str], str | None]:
@@ -118,7 +106,7 @@ class _Card:
     infos: tuple[FlowRunInfo, ...] = ()
 
 
-class PrefectCards:
+class PrefectCards(IncrementalCards):
     """Per-pipeline state of one Prefect Source and the plans that keep it current.
 
     ``send`` sends a request; ``clock`` gives the Source's "now". Thread-safe: one
@@ -126,10 +114,8 @@ class PrefectCards:
     """
 
     def __init__(self, send: Send, clock: Callable[[], datetime]):
+        super().__init__(clock)
         self._send = send
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._busy = False
         self._flows: dict[str, str] = {}
         self._deps: Named = {}
         self._lists_read = 0.0
@@ -137,36 +123,6 @@ class PrefectCards:
         self._week: dict[str, dict[str, tuple[datetime, Status]]] = {}
         self._seen: dict[str, tuple[FlowRunInfo, float]] = {}
         self._events_seen: dict[str, float] = {}
-        self._since: datetime | None = None
-        self._dirty: set[str] = set()
-        self._pruned = 0.0
-        self.generation = 0
-        """Bumped whenever a poll saw a run change (the snapshot re-reads its runs page)."""
-
-    # ---- public ------------------------------------------------------------------------
-
-    def mark_changed(self, pipeline: str) -> None:
-        """Read ``pipeline`` again at the next refresh."""
-        with self._lock:
-            self._dirty.add(pipeline)
-
-    def pipelines(self) -> Plan[tuple[Pipeline, ...]]:
-        """Every pipeline as a card, brought up to date first."""
-        with self._lock:
-            loaded = self._since is not None
-            if self._busy and loaded:
-                return self._build()
-            self._busy = True
-        try:
-            if not loaded:
-                yield from self._first_contact()
-            else:
-                yield from self._refresh()
-        finally:
-            with self._lock:
-                self._busy = False
-        with self._lock:
-            return self._build()
 
     # ---- plans -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from flowwidgets import errors
 from flowwidgets.models import Pipeline, RunDetail, RunPage, Status, format_time
 from flowwidgets.sources import _fields as F
 from flowwidgets.sources._base import Flavour, Plan, Snapshot
+from flowwidgets.sources._cards_state import read_details
 from flowwidgets.sources._http import Reply, Request
 from flowwidgets.sources._prefect_cards import PrefectCards
 from flowwidgets.sources._prefect_detail import build_detail, collapse
@@ -261,18 +262,7 @@ class PrefectFlavour(Flavour):
         now = self._clock()
         watch = [r for r in page.runs if r.status.is_active
                  or (r.finished_at is not None and now - r.finished_at < SETTLE)]
-        queued: dict[str, RunDetail] = {}
-        for r in watch[:10]:
-            if not fresh and r.status is Status.REQUESTED and r.run_id in kept:
-                runs[r.run_id] = queued[r.run_id] = kept[r.run_id]
-                continue
-            try:
-                runs[r.run_id] = detail = yield from self.run(r.run_id)
-            except errors.NotFound:
-                runs.pop(r.run_id, None)
-                continue
-            if detail.status is Status.REQUESTED:
-                queued[r.run_id] = detail
+        queued = yield from read_details(watch[:10], runs, kept, fresh, self.run)
         with self._lock:
             self._page = (page, generation, queued)
         return Snapshot({p.name: p for p in pipes}, runs)

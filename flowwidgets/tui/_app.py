@@ -18,6 +18,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Header, Static
 
@@ -39,6 +40,8 @@ from flowwidgets.tui._rows import (
     step_key_names,
     step_rows,
 )
+from flowwidgets.tui._step_detail import StepLog
+from flowwidgets.tui._step_panel import StepPanel
 from flowwidgets.tui._table import MonitorTable
 
 __all__ = ["FlowTui"]
@@ -52,7 +55,7 @@ _THEME = Theme(
 )
 
 
-class FlowTui(ActionKeys, App[None]):
+class FlowTui(StepPanel, ActionKeys, App[None]):
     """Terminal monitor for any runner a Source can read.
 
     ``url`` defaults to ``$RUNNER_STATUS_URL``; ``interval`` is the poll and fallback
@@ -69,6 +72,9 @@ class FlowTui(ActionKeys, App[None]):
     MonitorTable { height: auto; max-height: 12; background: $surface; }
     MonitorTable#steps { height: 1fr; max-height: 100%; }
     #run-info { height: auto; max-height: 3; padding: 0 1; }
+    #step-detail { height: auto; max-height: 12; display: none; padding: 0 1;
+                   background: $surface; }
+    #step-detail.open { display: block; }
     #outcome { height: auto; max-height: 2; padding: 0 1; background: $surface; }
     """
     BINDINGS = [
@@ -111,6 +117,8 @@ class FlowTui(ActionKeys, App[None]):
         self._step_names: dict[str, str] = {}
         self._info_step: str | None = None
         """The step whose details replace the run's line (Enter on a step; Esc closes)."""
+        self._step_log: StepLog | None = None
+        self._log_key: tuple[Any, ...] | None = None
         self._eta = ""
         self._eta_history: tuple[Any, Any] | None = None
         self._lock = threading.Lock()
@@ -133,6 +141,8 @@ class FlowTui(ActionKeys, App[None]):
         yield MonitorTable(RUN_COLUMNS, id="runs")
         yield Static(id="run-info")
         yield MonitorTable(STEP_COLUMNS, id="steps")
+        with VerticalScroll(id="step-detail"):
+            yield Static(id="step-text")
         yield Static(id="outcome")
         yield Footer()
 
@@ -344,12 +354,20 @@ class FlowTui(ActionKeys, App[None]):
         return cache[1]
 
     def _render_info(self, now: datetime | None = None) -> None:
-        """The line above the steps: the step opened with Enter, else the run."""
+        """The line above the steps: the step opened with Enter, else the run. An opened
+        step also gets the panel below the steps: its traceback and log tail."""
         detail = self.detail
+        panel = self.query_one("#step-detail", VerticalScroll)
         for step in detail.steps if detail is not None and self._info_step else ():
             if step.name == self._info_step:
                 self.query_one("#run-info", Static).update(step_info(step))
+                if not panel.has_class("open"):
+                    panel.add_class("open")  # the steps table shrinks: keep its cursor seen
+                    self.call_after_refresh(self._show_step_cursor)
+                self._read_log(step)
                 return
+        panel.remove_class("open")
+        self._log_key = None
         self.query_one("#run-info", Static).update(
             run_info(detail, now or datetime.now(UTC), self._eta))
 

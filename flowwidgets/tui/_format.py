@@ -27,6 +27,7 @@ __all__ = [
     "STRIP_LENGTH",
     "clean",
     "dag_order",
+    "dag_tree",
     "describe_error",
     "format_duration",
     "format_next",
@@ -201,6 +202,49 @@ def dag_order(steps: Iterable[Step]) -> list[tuple[Step, int]]:
     # Duplicate names (another runner bug) keep every row; the rank is the name's.
     ordered = sorted(enumerate(items), key=lambda p: (rank[p[1].name], index[p[1].name], p[0]))
     return [(s, rank[s.name]) for _, s in ordered]
+
+
+def dag_tree(steps: Iterable[Step]) -> list[tuple[Step, int, bool]]:
+    """The steps as a tree drawn from the roots: ``(step, depth, is_reference)``.
+
+    A step is drawn in full under the last of its parents to be drawn (so it still comes
+    after all of them), and as a *reference* row (``True``) under each earlier parent: a
+    fan-in such as ``merge`` after ``a`` and ``b`` shows under both. Children keep
+    :func:`dag_order`'s order; steps it cannot place (cycles, repeated names) follow at the
+    end, each drawn once.
+    """
+    ordered = dag_order(steps)
+    first: dict[str, Step] = {}
+    for s, _ in ordered:
+        first.setdefault(s.name, s)
+    deps = {n: [d for d in dict.fromkeys(s.depends_on) if d in first and d != n]
+            for n, s in first.items()}
+    children: dict[str, list[str]] = {n: [] for n in first}
+    for s, _ in ordered:
+        if first[s.name] is s:
+            for d in deps[s.name]:
+                children[d].append(s.name)
+    out: list[tuple[Step, int, bool]] = []
+    drawn: set[str] = set()
+
+    def draw(name: str, depth: int) -> None:
+        out.append((first[name], depth, False))
+        drawn.add(name)
+        for child in children[name]:
+            if child in drawn:
+                continue
+            if all(d in drawn for d in deps[child]):
+                draw(child, depth + 1)
+            else:
+                out.append((first[child], depth + 1, True))
+
+    for s, _ in ordered:
+        if first[s.name] is s and not deps[s.name] and s.name not in drawn:
+            draw(s.name, 0)
+    placed = {id(s) for s, _, ref in out if not ref}
+    tail = max((d for _, d, _ in out), default=-1) + 1
+    out.extend((s, tail, False) for s, _ in ordered if id(s) not in placed)
+    return out
 
 
 def step_label(name: str, rank: int, *, limit: int = 40) -> Text:

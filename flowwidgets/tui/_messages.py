@@ -8,8 +8,9 @@ from textual.message import Message
 
 from flowwidgets.tui._actions import Plan
 from flowwidgets.tui._data import Snapshot
+from flowwidgets.tui._step_detail import StepLog
 
-__all__ = ["ActionDone", "Connected", "Failed", "Fetched", "Live"]
+__all__ = ["ActionDone", "Connected", "Failed", "Fetched", "Live", "StepLogRead"]
 
 
 class Connected(Message):
@@ -54,3 +55,11 @@ class ActionDone(Message):
         self.plan = plan
         self.new_run_id = new_run_id
         self.error = error
+
+
+class StepLogRead(Message):
+    """A step's error and log tail were read for the detail panel."""
+
+    def __init__(self, found: StepLog) -> None:
+        super().__init__()
+        self.found = found

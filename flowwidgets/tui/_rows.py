@@ -11,7 +11,7 @@ from flowwidgets.models import Pipeline, Run, RunDetail, Status, Step
 from flowwidgets.tui._format import (
     COLORS,
     clean,
-    dag_order,
+    dag_tree,
     format_duration,
     format_next,
     format_started,
@@ -156,26 +156,49 @@ def _step_note(step: Step) -> Text:
     return Text("")
 
 
+def _tree_keys(tree: list[tuple[Step, int, bool]]) -> list[str]:
+    return unique_keys(f"{s.name}#also" if ref else s.name for s, _, ref in tree)
+
+
 def step_key_names(steps: Iterable[Step]) -> dict[str, str]:
     """Row key → step name for the rows :func:`step_rows` builds from the same steps."""
-    names = [s.name for s, _ in dag_order(steps)]
-    return dict(zip(unique_keys(names), names, strict=True))
+    tree = dag_tree(steps)
+    return dict(zip(_tree_keys(tree), [s.name for s, _, _ in tree], strict=True))
+
+
+def _parents(step: Step, names: set[str]) -> str:
+    return " + ".join(clean(d, 60) for d in dict.fromkeys(step.depends_on) if d in names)
 
 
 def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
-    """The run's steps in DAG order, indented by rank: state icon and word, times, error."""
-    ordered = dag_order(steps)
-    keys = unique_keys(s.name for s, _ in ordered)
+    """The run's steps as a tree from the roots (:func:`dag_tree`): state icon and word,
+    times, error. A step with several parents is drawn under the last of them and, as a
+    muted reference row naming all of them, under each other one."""
+    tree = dag_tree(steps)
+    names = {s.name for s, _, _ in tree}
     rows: list[Row] = []
-    for key, (step, rank) in zip(keys, ordered, strict=True):
+    for key, (step, depth, ref) in zip(_tree_keys(tree), tree, strict=True):
+        if ref:
+            label = step_label(step.name, depth, limit=128)
+            label.stylize(_MUTED)
+            label.append(" ↓", style=_MUTED)
+            rows.append((key, [label, status_text(step.status), Text(""),
+                               Text(""), Text(""),
+                               Text(f"also after {_parents(step, names)}; drawn below",
+                                    style=_MUTED)]))
+            continue
         attempts = len(step.attempts) if step.attempts else step.extra.get("attempt_count")
+        note = _step_note(step)
+        fan_in = _parents(step, names) if len(set(step.depends_on) & names) > 1 else ""
+        if fan_in and not note.plain:
+            note = Text(f"after {fan_in}", style=_MUTED)
         rows.append((key, [
-            step_label(step.name, rank, limit=128),
+            step_label(step.name, depth, limit=128),
             status_text(step.status),
             Text(format_started(step.started_at, now)),
             Text(_step_duration(step, now)),
             Text("—" if not attempts else str(attempts)),
-            _step_note(step),
+            note,
         ]))
     return rows
 

@@ -348,12 +348,15 @@ class FlowWidget(anywidget.AnyWidget):
             return None
         data, meta = bundle
         try:
+            from flowwidgets.widgets._static import themed
+
             if not self.connected:
                 from flowwidgets.widgets._fallback import offline_html
 
-                data["text/html"] = offline_html(self._bundle, self.connection_error)
+                html = offline_html(self._bundle, self.connection_error)
             else:
-                data["text/html"] = self._static_html()
+                html = self._static_html()
+            data["text/html"] = themed(html, self.theme)
             data["text/plain"] = self._static_text()
         except Exception:  # the live view must still show if the fallback breaks
             log.exception("%s: static fallback failed", type(self).__name__)

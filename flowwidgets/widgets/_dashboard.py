@@ -74,7 +74,8 @@ def _make_timeline(d: Dashboard) -> ipywidgets.DOMWidget:
 
 def _make_history(d: Dashboard) -> HistoryView:
     view = HistoryView(d.source, live=d.live, theme=d.theme, on_select=d.show_run,
-                       on_open_step=d.show_step, on_show_runs=d._show_filtered_runs)
+                       on_open_step=d.show_step, on_show_runs=d._show_filtered_runs,
+                       on_group=d._show_group)
     # brushing a time range filters the Runs table to it
     view.observe(d._brushed, names=["brush"])
     return view
@@ -170,6 +171,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._run_view: RunView | None = None
         self._navigating = False
         self._history: list[State] = []
+        self._run_set_label = "selected runs"
         first = self.sections[0].key
         self._state: State = (first, None)
         self.nav = NavBar(source, live=live, theme=theme, on_nav=self._nav_to,
@@ -288,6 +290,28 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         """Show the Runs table as it is filtered now (the History view's brush)."""
         self._go(("jobs", self.jobs.pipeline))
 
+    def _show_group(self, group: dict[str, Any]) -> None:
+        """A failure group was clicked in History: show the Runs table filtered to exactly
+        its runs (the breadcrumb says "failures: <signature>"); unfocusing lifts it."""
+        jobs = self.jobs
+        self._navigating = True
+        try:
+            with jobs.hold_trait_notifications():
+                if group:
+                    jobs.last = jobs.since = jobs.until = jobs.status = None
+                    jobs.search = ""
+                    jobs.pipeline = group.get("pipeline") or None
+                    jobs.run_ids = list(group.get("run_ids") or [])
+                    self._run_set_label = f"failures: {group.get('signature', '')}"
+                else:
+                    jobs.run_ids = None
+        finally:
+            self._navigating = False
+        if group:
+            self._go(("jobs", jobs.pipeline))
+        else:
+            self._render()
+
     def _brushed(self, change: dict[str, Any]) -> None:
         """The History view's brush filters the Runs table to that time range (and its
         pipeline); an empty brush lifts the time filter."""
@@ -296,7 +320,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._navigating = True
         try:
             with jobs.hold_trait_notifications():
-                jobs.last = None
+                jobs.last = jobs.run_ids = None
                 jobs.since, jobs.until = (brush[0], brush[1]) if len(brush) == 2 else (None,
                                                                                          None)
                 history = self._made.get("history")
@@ -333,7 +357,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._navigating = True
         try:
             with jobs.hold_trait_notifications():
-                jobs.status = None
+                jobs.status = jobs.run_ids = None
                 jobs.pipeline = pipeline
         finally:
             self._navigating = False
@@ -384,6 +408,9 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                 crumbs.append({"label": pipeline, "target": "jobs", "arg": pipeline})
             if status:
                 crumbs.append({"label": f"status {status}", "target": "jobs",
+                               "arg": pipeline})
+            if jobs is not None and jobs.run_ids is not None:
+                crumbs.append({"label": self._run_set_label, "target": "jobs",
                                "arg": pipeline})
             since = jobs.since if jobs is not None else None
             until = jobs.until if jobs is not None else None

@@ -38,9 +38,13 @@ _MAX_GROUPS = 12
 
 
 def trend_text(trend: float | None) -> str:
-    """"+12% slower", "8% faster", "steady" or "—" (the JS says the same)."""
+    """"+12% slower", "8% faster", "3.2× faster" (under half the time), "steady" or "—"
+    (the JS says the same)."""
     if trend is None or (isinstance(trend, float) and math.isnan(trend)):
         return "—"
+    if -1 < trend < -0.5:
+        times = 1 / (1 + trend)
+        return f"{times:.1f}× faster" if times < 10 else f"{round(times)}× faster"
     pct = round(trend * 100)
     if abs(pct) < 3:
         return "steady"

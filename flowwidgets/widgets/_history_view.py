@@ -37,6 +37,7 @@ __all__ = ["HistoryView"]
 
 SelectCallback = Callable[[str], Any]
 StepCallback = Callable[[str, str], Any]
+GroupCallback = Callable[[dict[str, Any]], Any]
 GRID_RUNS = 60
 """Runs (columns) of the grid."""
 MIN_RELOAD_S = 10.0
@@ -94,12 +95,13 @@ class HistoryView(SelectsRuns, FlowWidget):
     on_open_step=None, theme="auto")``. Brushing the chart sets :attr:`brush`; clicking a
     mark selects its run (``on_select``); clicking a grid cell calls
     ``on_open_step(run_id, step)``; with ``on_show_runs``, a brushed range offers "Show
-    in Runs". The same figures for code: :attr:`summary`,
-    :attr:`frame`, ``fw.failure_groups(src)``, ``fw.step_grid(src, pipeline)``.
+    in Runs"; clicking a failure group sets :attr:`focus` and calls ``on_group(group)``
+    with all its run ids (:attr:`focused` is their DataFrame). The same figures for code:
+    :attr:`summary`, :attr:`frame`, ``fw.failure_groups(src)``, ``fw.step_grid(src, pipeline)``.
     """
 
     _bundle = "history"
-    _extra_kwargs = ("on_select", "on_open_step", "on_show_runs")
+    _extra_kwargs = ("on_select", "on_open_step", "on_show_runs", "on_group")
 
     # -- what is shown -------------------------------------------------------------------
     pipeline = traitlets.Unicode(None, allow_none=True).tag(sync=True)
@@ -135,12 +137,17 @@ class HistoryView(SelectsRuns, FlowWidget):
     def __init__(self, source: Source, pipeline: str | None = None, window: str = "14d", *,
                  live: bool = True, on_select: SelectCallback | None = None,
                  on_open_step: StepCallback | None = None,
-                 on_show_runs: Callable[[], Any] | None = None, **kwargs: Any) -> None:
+                 on_show_runs: Callable[[], Any] | None = None,
+                 on_group: GroupCallback | None = None, **kwargs: Any) -> None:
         window_start(window, datetime.now(UTC))  # a bad window fails here, clearly
         super().__init__(source, live=live, pipeline=pipeline or None, window=window,
                          **kwargs)
         self._select_callbacks: list[SelectCallback] = []
         self._step_callbacks: list[StepCallback] = []
+        self._group_callbacks: list[GroupCallback] = []
+        if on_group is not None:
+            self._group_callbacks.append(on_group)
+        self._groups = pd.DataFrame()
         if on_select is not None:
             self.on_select(on_select)
         if on_open_step is not None:
@@ -156,6 +163,7 @@ class HistoryView(SelectsRuns, FlowWidget):
         self._last_reload = 0.0
         self._timer: threading.Timer | None = None
         self.observe(self._on_choice, names=["pipeline", "window"])
+        self.observe(self._on_focus, names=["focus"])
         self._start()
 
     @traitlets.validate("window")
@@ -174,6 +182,34 @@ class HistoryView(SelectsRuns, FlowWidget):
         lo, hi = (pd.Timestamp(x) for x in self.brush)
         started = self.frame["started_at"]
         return self.frame[(started >= lo) & (started <= hi)]
+
+    @property
+    def focused(self) -> pd.DataFrame:
+        """The runs of the failure group in :attr:`focus` (every one of them, not only the
+        run ids sent to the browser); empty when no group is focused."""
+        ids = set(self.focus_run_ids())
+        return self.frame[self.frame["run_id"].isin(ids)] if ids else self.frame.iloc[0:0]
+
+    def focus_run_ids(self) -> list[str]:
+        """Every run id of the focused failure group ([] when none)."""
+        f = self.focus
+        if not f or self._groups.empty:
+            return []
+        g = self._groups
+        hit = g[(g["signature"] == f.get("signature")) & (g["pipeline"] == f.get("pipeline"))
+                & (g["step"].fillna("") == (f.get("step") or ""))]
+        return [str(r) for ids in hit["run_ids"] for r in ids]
+
+    def on_group(self, callback: GroupCallback) -> None:
+        """Call ``callback(group)`` when a failure group is clicked: ``group`` is
+        ``{"signature", "pipeline", "step", "run_ids"}`` with every run id ({} when the
+        group is clicked again, i.e. unfocused)."""
+        self._group_callbacks.append(callback)
+
+    def _on_focus(self, change: dict[str, Any]) -> None:
+        f = change["new"] or {}
+        group = {**f, "run_ids": self.focus_run_ids()} if f else {}
+        self._call_user(self._group_callbacks, group)
 
     def on_open_step(self, callback: StepCallback) -> None:
         """Call ``callback(run_id, step)`` when a grid cell is clicked."""
@@ -218,7 +254,7 @@ class HistoryView(SelectsRuns, FlowWidget):
         if grid:
             for r in grid["runs"]:
                 r["imported"] = r["run_id"] in imported
-        self.frame, self.summary = frame, summary
+        self.frame, self.summary, self._groups = frame, summary, groups
         rows = summary_rows(summary)
         fails = failure_rows(groups)
         self.timings = {"read": t1 - t0, "aggregate": time.perf_counter() - t1}

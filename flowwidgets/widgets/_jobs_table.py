@@ -44,7 +44,7 @@ MAX_ACTIVE_REFETCH = 20
 _ACTIVE = [Status.REQUESTED.value, Status.RUNNING.value, Status.PAUSED.value]
 _SEARCHED = ("run_id", "pipeline", "status", "failed_step", "trigger", "error")
 _FILTERS = ("pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending",
-            "page_size")
+            "page_size", "run_ids")
 
 SelectCallback = Callable[[str], Any]
 
@@ -161,6 +161,9 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     search = traitlets.Unicode("").tag(sync=True)
     """Free text, matched case-insensitively against run id, pipeline, status, failed step
     and trigger."""
+    run_ids: traitlets.TraitType[list[str] | None, list[str] | None] = traitlets.List(  # type: ignore[assignment]
+        traitlets.Unicode(), default_value=None, allow_none=True)
+    """Only these runs (None: any run), e.g. a failure group's (kernel side only)."""
 
     # -- order and paging --------------------------------------------------------------
     sort_by = traitlets.Unicode("started_at").tag(sync=True)
@@ -309,6 +312,7 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
         serve it (it filters by pipeline and status and pages newest first, as we do by
         default); otherwise nothing until the history is in."""
         if (self.search.strip() or self.last or self.since or self.until or self.ascending
+                or self.run_ids is not None
                 or self.sort_by != "started_at"):
             with self.hold_sync():
                 self._set(total=0, _rows=[])
@@ -386,8 +390,9 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
 
     def _filtered(self) -> pd.DataFrame:
         lower, upper = self._bounds()
+        ids = None if self.run_ids is None else tuple(self.run_ids)
         key = (self._version, self.pipeline, self.status, lower, upper, self.search.strip(),
-               self.sort_by, self.ascending)
+               self.sort_by, self.ascending, ids)
         if key == self._cache_key and self._cache is not None:
             return self._cache
         df = self._frame
@@ -397,6 +402,8 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
                 mask &= df["pipeline"] == self.pipeline
             if self.status:
                 mask &= df["status"] == self.status
+            if ids is not None:
+                mask &= df["run_id"].isin(ids)
             if lower is not None:
                 mask &= df["started_at"] >= lower
             if upper is not None:

@@ -36,6 +36,8 @@ __all__ = [
     "TD",
     "TEAL",
     "TEXT",
+    "DARK",
+    "LIGHT",
     "color_of",
     "counted",
     "error_html",
@@ -47,6 +49,7 @@ __all__ = [
     "pill",
     "plain",
     "status_of",
+    "themed",
     "visible",
 ]
 
@@ -63,8 +66,25 @@ STATUS_ICON = {
     "unknown": "?",
 }
 
-BG, PANEL, TEXT, MUTED, RULE = (PALETTE[k] for k in ("bg", "panel", "text", "muted", "rule"))
-TEAL, AMBER, RED, SKIP = (PALETTE[k] for k in ("accent", "running", "failed", "skipped"))
+DARK: dict[str, str] = {k: PALETTE[k] for k in (
+    "bg", "panel", "text", "muted", "rule", "accent", "running", "failed", "skipped")}
+"""The dark palette: the fallback's colours when nothing says otherwise."""
+LIGHT: dict[str, str] = {
+    "bg": "#ffffff", "panel": "#f6f9f8", "text": "#14201c", "muted": "#5a6f68",
+    "rule": "#d5dfdb", "accent": "#137a6f", "running": "#a05f00", "failed": "#c8352d",
+    "skipped": "#61746d"}
+"""The light palette: ``js/src/lib/theme.css``'s light theme, with the accent, running
+and skipped colours darkened so their 10–11 px pill words reach 4.5:1 on the panel."""
+
+
+def _var(key: str) -> str:
+    # A custom property with the dark colour as fallback: where <style> is stripped and
+    # no theme is set, the fallback looks as it always did.
+    return f"var(--fw-{key},{DARK[key]})"
+
+
+BG, PANEL, TEXT, MUTED, RULE = (_var(k) for k in ("bg", "panel", "text", "muted", "rule"))
+TEAL, AMBER, RED, SKIP = (_var(k) for k in ("accent", "running", "failed", "skipped"))
 _COLOR = {"succeeded": TEAL, "failed": RED, "running": AMBER, "requested": AMBER,
           "paused": AMBER, "cancelled": SKIP, "skipped": SKIP}
 FONT = "ui-monospace,SFMono-Regular,'DejaVu Sans Mono',Menlo,Consolas,monospace"
@@ -148,6 +168,27 @@ def frame(kind: str, body: str) -> str:
             f'font-family:{FONT};font-size:12px;line-height:1.45;padding:12px;'
             f'border:1px solid {RULE};border-radius:4px">{body}'
             f'<div style="{LABEL};margin-top:8px">flowwidgets · static snapshot</div></div>')
+
+
+def _props(palette: dict[str, str]) -> str:
+    return ";".join(f"--fw-{k}:{v}" for k, v in palette.items())
+
+
+_AUTO_CSS = (
+    f"@media (prefers-color-scheme: light){{.fw-theme-auto{{{_props(LIGHT)}}}}}"
+    f'body[data-jp-theme-light="true"] .fw-theme-auto{{{_props(LIGHT)}}}'
+    f'body[data-jp-theme-light="false"] .fw-theme-auto{{{_props(DARK)}}}')
+
+
+def themed(body: str, theme: str = "auto") -> str:
+    """A fallback in its theme: ``"dark"`` / ``"light"`` set the palette on the wrapper;
+    ``"auto"`` follows JupyterLab's theme where there is one, else the system's
+    ``prefers-color-scheme`` (a ``<style>`` block; where it is stripped, the dark palette)."""
+    if theme in ("dark", "light"):
+        palette = LIGHT if theme == "light" else DARK
+        return (f'<div class="fw-theme fw-theme-{theme}" style="{_props(palette)}">'
+                f"{body}</div>")
+    return f'<div class="fw-theme fw-theme-auto"><style>{_AUTO_CSS}</style>{body}</div>'
 
 
 def error_html(error: str) -> str:

@@ -39,6 +39,8 @@ function setup(extra: Record<string, unknown> = {}) {
 
 test("trend words and the log scale", () => {
   assert.deepEqual([null, 0.01, 0.124, -0.5].map(trendText), ["—", "steady", "+12% slower", "50% faster"]);
+  // under half the time: a factor, not "100% faster"
+  assert.deepEqual([-0.6875, -0.995].map(trendText), ["3.2× faster", "200× faster"]);
   const y = logScale(10, 1000, 100, 0);
   assert.equal(y(10), 100);
   assert.equal(y(1000), 0);

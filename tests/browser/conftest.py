@@ -12,7 +12,7 @@ dashboard notebook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -117,15 +117,16 @@ def page(browser, request, cleanup):
 
 @pytest.fixture
 def voila(tmp_path, cleanup) -> Callable[..., UiServer]:
-    """Serve the dashboard notebook with Voilà: ``ui = voila(runner_url, env={...})``;
-    ``ui.url`` is the page. Stopped (SIGTERM, then SIGKILL) after the page closed."""
+    """Serve the dashboard notebook with Voilà: ``ui = voila(runner_url, env={...})``
+    (``args=["--theme=light"]`` for the light page); ``ui.url`` is the page. Stopped
+    (SIGTERM, then SIGKILL) after the page closed."""
     count = iter(range(1000))
 
     def start(runner_url: str, env: dict[str, str] | None = None,
-              timeout: float = 90) -> UiServer:
+              timeout: float = 90, args: Sequence[str] = ()) -> UiServer:
         ui = UiServer("voila", free_port(),
                       env={"RUNNER_STATUS_URL": runner_url, **(env or {})},
-                      log_path=tmp_path / f"voila-{next(count)}.log")
+                      log_path=tmp_path / f"voila-{next(count)}.log", args=args)
         cleanup.callback(ui.stop)
         ui.start()
         ui.wait_ready(timeout)

@@ -63,10 +63,6 @@ def test_history_shows_marks_grid_and_failures(page, voila, demo_runner):
     assert grid.locator("rect.fw-gcell--failed:not([data-step='merge_payments'])").count() == 0
     assert hist.locator(".fw-history-marks .fw-mark--restart").count() == 2
     shot(page, "history-warehouse-dark")
-    # the light palette (JupyterLab's light theme) on the same view
-    hist.evaluate("e => e.classList.add('fw-theme-light')")
-    shot(page, "history-warehouse-light")
-    hist.evaluate("e => e.classList.remove('fw-theme-light')")
 
     # a red cell opens that run with the step selected
     cell = red.last
@@ -83,7 +79,11 @@ def test_brushing_filters_the_runs_table(page, voila, demo_runner):
     hist = page.locator(".fw-root.fw-history")
     hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
     hist.locator(".fw-history-band").wait_for(timeout=30_000)
-    box = hist.locator("svg.fw-history-svg").bounding_box()
+    # the chart may be redrawn (live, or the pipeline's payload landing) right now
+    chart = hist.locator("svg.fw-history-svg")
+    wait_until(lambda: chart.count() == 1 and chart.bounding_box() is not None, 15,
+               "the chart laid out")
+    box = chart.bounding_box()
     assert box is not None
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.45, y)
@@ -99,9 +99,12 @@ def test_brushing_filters_the_runs_table(page, voila, demo_runner):
     table = page.locator(".fw-root.fw-jobs")
     rows = table.locator("tbody tr[data-run-id]")
     rows.first.wait_for(timeout=30_000)
-    crumbs = page.locator(".fw-navbar .fw-crumb").evaluate_all(
-        "els => els.map(e => e.textContent.trim())")
-    assert crumbs[:2] == ["Runs", "warehouse_etl"] and crumbs[2].endswith("UTC"), crumbs
+    # the (hidden) table may hold rows before the dashboard has switched: wait for the path
+    crumb = page.locator(".fw-navbar .fw-crumb")
+    wait_until(lambda: crumb.evaluate_all("els => els.map(e => e.textContent.trim())")[:2]
+               == ["Runs", "warehouse_etl"], 15, "the Runs › warehouse_etl breadcrumb")
+    crumbs = crumb.evaluate_all("els => els.map(e => e.textContent.trim())")
+    assert crumbs[2].endswith("UTC"), crumbs
     lo, hi = (datetime.fromisoformat(x.strip().replace(" ", "T") + "+00:00")
               for x in crumbs[2].removesuffix("UTC").split("–"))
     ids = rows.evaluate_all("els => els.map(e => e.dataset.runId)")
@@ -168,3 +171,63 @@ def test_csv_export_downloads_the_filtered_rows(page, voila, demo_runner, tmp_pa
     assert lines[0].startswith("run_id,pipeline,status,trigger")
     assert [line.split(",")[0] for line in lines[1:]] == wanted  # newest first, as shown
     assert all(",failed," in line for line in lines[1:])
+
+
+def test_a_failure_group_opens_the_runs_table_filtered_to_its_runs(page, voila, demo_runner):
+    open_history(page, voila(demo_runner.url))
+    hist = page.locator(".fw-root.fw-history")
+    group = hist.locator(".fw-fgroup").filter(has_text="warehouse_etl · merge_payments")
+    group.wait_for(timeout=30_000)
+    count = int(group.locator(".fw-fcount").text_content().strip("✗× "))
+    signature = group.locator(".fw-fsig").text_content()
+    group.locator(".fw-fgroup-head").click()
+    table = page.locator(".fw-root.fw-jobs")
+    rows = table.locator("tbody tr[data-run-id]")
+    rows.first.wait_for(timeout=30_000)
+    wait_until(lambda: table.locator(".fw-count").text_content().endswith(f"{count} runs"),
+               30, f"the group's {count} runs")
+    want = ["Runs", "warehouse_etl", f"failures: {signature}"]
+    crumbs = page.locator(".fw-navbar .fw-crumb")
+    wait_until(lambda: crumbs.evaluate_all("els => els.map(e => e.textContent.trim())")
+               == want, 15, f"the breadcrumb {want}")
+    assert table.is_visible() and not hist.is_visible()
+    failed = {r["run_id"] for r in demo_runner.api(
+        "runs?pipeline=warehouse_etl&status=failed&limit=500")["runs"]}
+    ids = rows.evaluate_all("els => els.map(e => e.dataset.runId)")
+    assert ids and set(ids) <= failed and len(ids) == min(count, 25)
+    shot(page, "history-failure-group-runs")
+    # back: the History view, the group still highlighted
+    page.locator(".fw-navbar .fw-tab[data-key='history']").click()
+    hist.locator(".fw-fgroup--on").wait_for(timeout=15_000)
+
+
+def test_history_in_a_light_page(browser, voila, demo_runner):
+    """Voilà's light theme in a browser that prefers light: the real light page (the
+    colours come from JupyterLab's light variables), every pipeline then one."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  color_scheme="light")
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_history(page, voila(demo_runner.url, args=["--theme=light"]))
+        assert page.evaluate("document.body.dataset.jpThemeLight") == "true"
+        hist = page.locator(".fw-root.fw-history")
+        bg = hist.evaluate("e => getComputedStyle(e).backgroundColor")
+        text = hist.evaluate("e => getComputedStyle(e).color")
+        assert _luma(bg) > 0.85 and _luma(text) < 0.35, (bg, text)
+        hist.locator(".fw-fgroup").first.wait_for(timeout=30_000)
+        shot(page, "history-every-pipeline-light")
+        hist.locator('select[aria-label="Pipeline"]').select_option("warehouse_etl")
+        hist.locator("svg.fw-history-gridsvg").wait_for(timeout=30_000)
+        hist.locator(".fw-history-band").wait_for(timeout=10_000)
+        shot(page, "history-warehouse-light")
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def _luma(css: str) -> float:
+    """Relative brightness (0 black … 1 white) of an ``rgb(…)`` / ``rgba(…)`` colour."""
+    r, g, b = (int(float(x)) for x in css[css.index("(") + 1:-1].split(",")[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255

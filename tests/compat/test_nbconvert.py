@@ -10,6 +10,7 @@ import sys
 
 import nbformat
 import pytest
+from _compat_harness import ARTIFACTS
 from _compat_servers import isolated_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -88,15 +89,15 @@ DARK_PALETTE = """els => els.flatMap(e => {
 """Elements of a fallback drawn light-on-light or dark-on-light (a visible background
 that is not dark, or text that is not light) inside the dark panel."""
 
+LIGHT_PALETTE = DARK_PALETTE.replace("(bg !== null && bg > 0.4) || fg < 0.5",
+                                     "(bg !== null && bg < 0.6) || fg > 0.5")
+"""The same check for the light variant: a visible background that is not light, or text
+that is not dark."""
 
-def test_exported_fallback_keeps_its_dark_palette(page, demo_runner, tmp_path):
+
+def _export(views, path):
     from nbconvert import HTMLExporter
 
-    from flowwidgets import JobsTable, RunView
-
-    src = demo_runner.source
-    views = [JobsTable(src, live=False, background=False),
-             RunView(src, demo_runner.failed_run, live=False)]
     try:  # what --ExecutePreprocessor.store_widget_state=False writes: no widget state
         outputs = [nbformat.v4.new_output("display_data", data=v._repr_mimebundle_()[0])
                    for v in views]
@@ -106,9 +107,51 @@ def test_exported_fallback_keeps_its_dark_palette(page, demo_runner, tmp_path):
     cell = nbformat.v4.new_code_cell("fw.JobsTable(src); fw.RunView(src, run_id)",
                                      outputs=outputs)
     body, _ = HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
-    export = tmp_path / "fallback.html"
-    export.write_text(body, encoding="utf-8")
-    page.goto(export.as_uri())
-    cells = page.locator(".fw-static-jobs, .fw-static-run").locator("tr, td, pre")
-    assert cells.count() > 10
-    assert cells.evaluate_all(DARK_PALETTE) == []
+    path.write_text(body, encoding="utf-8")
+    return outputs
+
+
+def test_exported_fallback_keeps_its_palette_in_each_theme(page, demo_runner, tmp_path):
+    """theme="dark" stays dark against the export's light CSS; "auto" follows the page:
+    nbconvert's (light) JupyterLab template says light, whatever the system prefers."""
+    from flowwidgets import JobsTable, RunView
+
+    src = demo_runner.source
+    for theme, check in (("dark", DARK_PALETTE), ("auto", LIGHT_PALETTE)):
+        export = tmp_path / f"fallback-{theme}.html"
+        _export([JobsTable(src, live=False, background=False, theme=theme),
+                 RunView(src, demo_runner.failed_run, live=False, theme=theme)], export)
+        page.emulate_media(color_scheme="dark")
+        page.goto(export.as_uri())
+        cells = page.locator(".fw-static-jobs, .fw-static-run").locator("tr, td, pre")
+        assert cells.count() > 10
+        assert cells.evaluate_all(check) == [], theme
+
+
+def test_auto_fallback_follows_the_system_colour_scheme_outside_jupyterlab(
+        page, demo_runner, tmp_path):
+    """A page with no JupyterLab theme (VS Code, Colab, a bare HTML viewer): the "auto"
+    fallback is light under a light system scheme and dark under a dark one."""
+    from flowwidgets import RunView
+
+    view = RunView(demo_runner.source, demo_runner.failed_run, live=False)
+    try:
+        html = view._repr_mimebundle_()[0]["text/html"]
+    finally:
+        view.close()
+    plain_page = tmp_path / "plain.html"
+    plain_page.write_text(f"<!doctype html><meta charset=utf-8><body>{html}</body>",
+                          encoding="utf-8")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for scheme, check, ground in (("light", LIGHT_PALETTE, "rgb(255, 255, 255)"),
+                                  ("dark", DARK_PALETTE, "rgb(13, 20, 18)")):
+        page.emulate_media(color_scheme=scheme)
+        page.goto(plain_page.as_uri())
+        panel = page.locator(".fw-static-run")
+        assert panel.evaluate("e => getComputedStyle(e).backgroundColor") == ground, scheme
+        cells = panel.locator("tr, td, pre")
+        assert cells.count() > 5
+        assert cells.evaluate_all(check) == [], scheme
+        node = panel.locator("svg.fw-dag rect").first
+        assert node.evaluate("e => getComputedStyle(e).fill") == ground, scheme
+        panel.screenshot(path=str(ARTIFACTS / f"fallback-auto-{scheme}.png"))

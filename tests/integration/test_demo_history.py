@@ -94,3 +94,17 @@ def test_history_is_deterministic_for_a_given_now():
     a, b = make_history(pipes, NOW), make_history(pipes, NOW)
     assert [r.run_id for r in a[0]] == [r.run_id for r in b[0]]
     assert [r.finished_at for r in a[0]] == [r.finished_at for r in b[0]]
+
+
+def test_the_streams_watermarks_are_imported(served):
+    """The cancelled 9-day stream's commits (one an hour) are in the run log: the stream's
+    card has totals from its history, the API's streaming_stats say so."""
+    src, _, _ = served
+    pipe = next(p for p in src.pipelines() if p.name == "events_stream")
+    stats = pipe.streaming_stats
+    assert stats is not None and stats["run_id"].startswith(PREFIX)
+    assert stats["batches_total"] == (9 * 24 + 5) * 3600 // 12  # a batch every 12 s
+    assert stats["rows_consumed_total"] == 25 * stats["batches_total"]
+    assert stats["watermark"] == str(stats["rows_consumed_total"])  # the event offset
+    # stopped days ago: nothing in the last minutes
+    assert stats["stats_5m"]["rows_consumed_per_sec"] == 0.0

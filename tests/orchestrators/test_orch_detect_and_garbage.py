@@ -210,7 +210,8 @@ def test_async_twins_connect_and_read_the_same_models():
 
 
 def test_change_feeds_name_the_endpoint_and_field_of_garbage():
-    from flowwidgets.sources._airflow_cards import parse_keyset, server_time
+    from flowwidgets.sources._airflow_cards import parse_keyset
+    from flowwidgets.sources._cards_state import server_time
     from flowwidgets.sources._http import Reply
     from flowwidgets.sources._prefect_cards import parse_events
 

@@ -52,14 +52,17 @@ def test_flowtoy_run_in_dag_order_without_actions_then_gone():
             async with app.run_test(size=(132, 30)) as pilot:
                 await wait_until(pilot, lambda: app.detail is not None
                                  and app.detail.status is Status.FAILED, "the failed run")
-                await wait_until(pilot, lambda: len(column(app, "steps", "step")) == 4,
+                await wait_until(pilot, lambda: len(column(app, "steps", "step")) == 5,
                                  "its steps")
                 assert "flowtoy" in text_of(app, "#banner")
                 assert column(app, "pipelines", "name") == ["tui_flow"]
                 assert column(app, "pipelines", "strip") == ["·········✕"]
-                assert column(app, "steps", "step") == ["extract", "  └ clean", "  └ enrich",
+                # report (after clean and enrich) shows under both of its parents
+                assert column(app, "steps", "step") == ["extract", "  └ clean",
+                                                        "    └ report ↓", "  └ enrich",
                                                         "    └ report"]
-                assert column(app, "steps", "state") == ["✓ succeeded"] * 3 + ["✕ failed"]
+                assert column(app, "steps", "state") == (["✓ succeeded"] * 2 + ["✕ failed"]
+                                                         + ["✓ succeeded", "✕ failed"])
                 for key, word in (("R", "restart"), ("r", "rerun"), ("n", "run_now")):
                     await pilot.press(key)
                     assert not isinstance(app.screen, ConfirmScreen)

@@ -36,7 +36,7 @@ def _pipelines(*, retired: bool = False) -> Pipelines:
         StepSpec("fetch", call="tui_jobs:fetch"),
         StepSpec("audit", depends_on=("fetch",), call="tui_jobs:audit"),
         StepSpec("merge", depends_on=("fetch",), call="tui_jobs:merge"),
-        StepSpec("report", depends_on=("merge",), call="tui_jobs:report"),
+        StepSpec("report", depends_on=("merge", "audit"), call="tui_jobs:report"),
     ))
     events = PipelineSpec("events", kind="streaming",
                           steps=(StepSpec("consume", call="tui_jobs:consume"),))
@@ -123,16 +123,20 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             await select(pilot, app, "pipelines", "warehouse")
             await wait_until(pilot, lambda: app.detail is not None
                              and app.detail.run_id == env.failed_run, "the failed run")
-            await wait_until(pilot, lambda: len(column(app, "steps", "step")) == 4, "its steps")
+            await wait_until(pilot, lambda: len(column(app, "steps", "step")) == 5, "its steps")
             assert column(app, "runs", "run") == [env.failed_run, env.ok_run]
             assert column(app, "runs", "status") == ["✕ failed", "✓ succeeded"]
             assert column(app, "runs", "failed") == ["merge", "—"]
-            assert column(app, "steps", "step") == ["fetch", "  └ audit", "  └ merge",
-                                                    "    └ report"]
-            assert column(app, "steps", "state") == ["✓ succeeded", "✓ succeeded",
+            # the fan-in report (after merge and audit) shows under both parents: in full
+            # under the last one, as a reference naming both under the other
+            assert column(app, "steps", "step") == ["fetch", "  └ audit", "    └ report ↓",
+                                                    "  └ merge", "    └ report"]
+            assert column(app, "steps", "state") == ["✓ succeeded", "✓ succeeded", "○ pending",
                                                      "✕ failed", "○ pending"]
             errors = column(app, "steps", "error")
-            assert errors[2].startswith("ValueError: amount column [red]missing[/red] in")
+            assert errors[2] == "also after merge + audit; drawn below"
+            assert errors[4] == "after merge + audit"
+            assert errors[3].startswith("ValueError: amount column [red]missing[/red] in")
             assert "failed at merge: ValueError: amount column [red]missing" in text_of(
                 app, "#run-info")
             _save(app, "failed-run.svg")
@@ -141,6 +145,16 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             head, error = text_of(app, "#run-info").splitlines()
             assert head.startswith("STEP merge  ✕ failed  1 attempt") and "after fetch" in head
             assert error == "ValueError: amount column [red]missing[/red] in batch 47"
+            # the panel below the steps: the whole traceback and the log tail
+            await wait_until(pilot, lambda: "LOG" in text_of(app, "#step-text"),
+                             "the step's traceback and log")
+            panel = text_of(app, "#step-text")
+            assert panel.startswith("TRACEBACK · attempt 1\nTraceback (most recent call last)")
+            assert 'tui_jobs.py", line' in panel and "in merge" in panel
+            assert "ValueError: amount column [red]missing[/red] in batch 47" in panel
+            assert "LOG · attempt 1 (1 line)\nmerging 3 rows" in panel
+            assert app.query_one("#step-detail").display
+            _save(app, "step-detail.svg")
             # R proposes the failed step whatever is highlighted; S the highlighted one
             await select(pilot, app, "steps", "fetch")
             await pilot.press("R")
@@ -154,6 +168,7 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             await pilot.press("n")
             await pilot.press("escape", "escape")  # back to the pipelines table
             assert app.focused is app.query_one("#pipelines")
+            assert not app.query_one("#step-detail").display
 
             (env.data / "fail-merge").unlink()
             await pilot.press("R")
@@ -171,11 +186,12 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
                              and app.detail.run_id == new_run
                              and app.detail.status is Status.SUCCEEDED,
                              "the restarted run to succeed", timeout=20)
-            await wait_until(pilot, lambda: column(app, "steps", "state") == ["✓ succeeded"] * 4,
+            await wait_until(pilot, lambda: column(app, "steps", "state") == ["✓ succeeded"] * 5,
                              "every step succeeded")
             assert app.detail.parent_run_id == env.failed_run
             assert column(app, "steps", "error") == [
-                f"reused from {env.failed_run}", f"reused from {env.failed_run}", "", ""]
+                f"reused from {env.failed_run}", f"reused from {env.failed_run}",
+                "also after merge + audit; drawn below", "", "after merge + audit"]
             assert column(app, "runs", "run")[0] == new_run
             assert column(app, "runs", "trigger")[0] == "restart"
             # lineage both ways: the new run says where it came from, the old one where
@@ -279,7 +295,7 @@ def test_live_updates_come_from_the_runners_push_channel(env: Env):
                              and app.detail.status is Status.FAILED,
                              "the new run, pushed", timeout=10)
             assert column(app, "runs", "run")[:2] == [new_run, env.failed_run]
-            assert column(app, "steps", "state")[2] == "✕ failed"
+            assert column(app, "steps", "state")[3] == "✕ failed"  # fetch, audit, report ↓, merge
 
     asyncio.run(scenario())
 

@@ -19,13 +19,14 @@ def audit(fetch: dict[str, int]) -> str:
 
 def merge(fetch: dict[str, int], ctx) -> int:
     """Fails while ``<data_dir>/fail-merge`` exists."""
+    print(f"merging {fetch['rows']} rows")
     if (ctx.data_dir / "fail-merge").exists():
         raise ValueError("amount column [red]missing[/red] in batch 47")
     return fetch["rows"] * 2
 
 
-def report(merge: int) -> str:
-    """Downstream of ``merge``."""
+def report(merge: int, audit: str) -> str:
+    """Downstream of ``merge`` and ``audit`` (a fan-in)."""
     return f"{merge} rows merged"
 
 

@@ -203,7 +203,7 @@ def test_tables_and_pre_carry_their_own_palette():
         for tag, style in tags:
             assert "background:" in style, (tag, style)
             if tag != "tr":
-                assert "color:#cfe8dc" in style, (tag, style)
+                assert "color:var(--fw-text,#cfe8dc)" in style, (tag, style)
             if tag in ("td", "th"):
                 assert "text-align:left" in style, (tag, style)
 

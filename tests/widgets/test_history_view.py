@@ -148,3 +148,54 @@ def test_fallback_escapes_runner_strings():
     assert "\x1b" not in text
     assert [trend_text(x) for x in (None, 0.01, 0.2, -0.5)] == ["—", "steady", "+20% slower",
                                                               "50% faster"]
+    assert [trend_text(x) for x in (-0.6875, -0.995)] == ["3.2× faster", "200× faster"]
+
+
+def _focus_of(group):
+    """What the browser sets on a click: the group's keys and its (capped) run ids."""
+    return {k: group[k] for k in ("signature", "pipeline", "step", "run_ids")}
+
+
+def test_a_failure_group_click_gives_every_run_of_the_group(src):
+    got: list[dict] = []
+    view = fw.HistoryView(src, live=False, on_group=got.append)
+    try:
+        groups = fw.failure_groups(src)
+        biggest = max(view.failures, key=lambda g: g["count"])
+        full = groups[(groups["signature"] == biggest["signature"])
+                      & (groups["pipeline"] == biggest["pipeline"])]
+        expected = {r for ids in full["run_ids"] for r in ids}
+        view.focus = _focus_of(biggest)
+        assert len(got) == 1 and got[0]["signature"] == biggest["signature"]
+        assert set(got[0]["run_ids"]) == expected == set(view.focused["run_id"])
+        assert len(expected) == biggest["count"]
+        view.focus = {}
+        assert got[-1] == {} and view.focused.empty
+    finally:
+        view.close()
+
+
+def test_dashboard_failure_group_opens_the_runs_table_filtered_to_its_runs(src):
+    dash = fw.Dashboard(src, live=False)
+    try:
+        dash.show_history()
+        hist = dash.section("history")
+        group = next(g for g in hist.failures if g["pipeline"] == "warehouse_etl")
+        hist.focus = _focus_of(group)
+        jobs = dash.jobs
+        assert dash.view == "jobs" and jobs.pipeline == "warehouse_etl"
+        shown = jobs.df
+        assert len(shown) == group["count"] and set(shown["run_id"]) == set(hist.focus_run_ids())
+        assert set(shown["status"]) == {"failed"}
+        labels = [c["label"] for c in dash.nav.crumbs]
+        assert labels == ["Runs", "warehouse_etl", f"failures: {group['signature']}"]
+        dash.back()
+        assert dash.view == "history"
+        hist.focus = {}  # unfocusing lifts the run filter
+        assert jobs.run_ids is None
+        hist.focus = _focus_of(group)
+        dash.show_jobs(None)  # the Runs tab: every run again
+        assert jobs.run_ids is None and len(jobs.df) > group["count"]
+        assert [c["label"] for c in dash.nav.crumbs] == ["Runs: all pipelines"]
+    finally:
+        dash.close()

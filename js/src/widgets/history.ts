@@ -84,9 +84,14 @@ export interface HistoryModel extends BaseModel {
 export const CHART = { width: 720, height: 220, left: 56, right: 12, top: 10, bottom: 24 } as const;
 const WINDOWS = ["24h", "7d", "14d", "30d"];
 
-/** "+12% slower", "8% faster", "steady" or "—" (as flowwidgets/widgets/_fallback_history.py). */
+/** "+12% slower", "8% faster", "3.2× faster" (under half the time: "100% faster" would
+ * say nothing), "steady" or "—" (as flowwidgets/widgets/_fallback_history.py). */
 export function trendText(trend: number | null | undefined): string {
   if (trend === null || trend === undefined || !Number.isFinite(trend)) return "—";
+  if (trend < -0.5 && trend > -1) {
+    const times = 1 / (1 + trend);
+    return `${times < 10 ? times.toFixed(1) : Math.round(times)}× faster`;
+  }
   const pct = Math.round(trend * 100);
   if (Math.abs(pct) < 3) return "steady";
   return pct > 0 ? `+${pct}% slower` : `${-pct}% faster`;
@@ -309,7 +314,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       const cls = tr === null ? "" : tr >= 0.03 ? "fw-trend--slower" : tr <= -0.03 ? "fw-trend--faster" : "";
       const title = `p50 last 7 d ${formatDuration(r.p50_last_7d_ms)} vs ${formatDuration(r.p50_prev_7d_ms)} the 7 before`;
       return h(doc, "tr", { "data-pipeline": r.pipeline },
-        h(doc, "td", null, h(doc, "button", { type: "button", class: "fw-link", onclick: () => rpc.notify("pick", { pipeline: r.pipeline }) }, r.pipeline)),
+        h(doc, "td", null, h(doc, "button", { type: "button", class: "fw-link fw-link--plain", title: `show ${r.pipeline} alone`, onclick: () => rpc.notify("pick", { pipeline: r.pipeline }) }, r.pipeline)),
         h(doc, "td", null, String(r.runs)),
         h(doc, "td", null, formatPercent(r.success_rate)),
         h(doc, "td", null, formatDuration(r.p50_ms)),
