@@ -41,6 +41,33 @@ def test_palette_is_the_dark_theme_of_theme_css() -> None:
     assert colours == _vocab.PALETTE
 
 
+def test_light_theme_of_theme_css_is_the_fallback_light_palette() -> None:
+    """One light palette for the JS views and the static fallback (both blocks of
+    theme.css: JupyterLab's light theme and prefers-color-scheme light), its pill colours
+    at WCAG AA on the light panel."""
+    css = (ROOT / "js" / "src" / "lib" / "theme.css").read_text(encoding="utf-8")
+    blocks = [css[i:css.index("}", i)] for i in
+              (css.index(".fw-root.fw-theme-light {"),
+               css.index("body:not([data-jp-theme-light]) .fw-root:not(.fw-theme-dark) {"))]
+    for block in blocks:
+        colours = dict(re.findall(r"--fw-([\w-]+):\s*(?:var\([^,]+,\s*)?(#[0-9a-fA-F]{6})\)?\s*;",
+                                  block))
+        colours.pop("accent-ink")
+        assert {k: colours[k] for k in _static.LIGHT} == _static.LIGHT
+
+    def luminance(hex_colour: str) -> float:
+        def channel(c: int) -> float:
+            v = c / 255
+            return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+        r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+        return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+    panel = luminance(_static.LIGHT["panel"])
+    for key in ("accent", "running", "failed", "skipped", "muted"):
+        ratio = (panel + 0.05) / (luminance(_static.LIGHT[key]) + 0.05)
+        assert ratio >= 4.5, (key, round(ratio, 2))
+
+
 def test_fallback_and_terminal_colours_come_from_the_palette() -> None:
     p = _vocab.PALETTE
     # the fallback's colours are custom properties (light variant) whose fallback is the
