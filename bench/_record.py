@@ -21,3 +21,16 @@ def record(key: str, title: str, intro: str, lines: list[str]) -> None:
         text = text.rstrip("\n") + "\n\n" + body + "\n"
     RESULTS.write_text(text)
     print(f"recorded in {RESULTS.name} ({key})")
+
+
+def replace_heading(heading: str, body: str) -> None:
+    """Replace the section that starts at the line ``heading`` (up to the next ``## ``)
+    with ``body`` (which starts with the heading), or append it when missing."""
+    old = RESULTS.read_text()
+    if heading in old:
+        start = old.index(heading)
+        nxt = old.find("\n## ", start + len(heading))
+        new = old[:start] + body + ("" if nxt < 0 else old[nxt:])
+    else:
+        new = old.rstrip("\n") + "\n\n" + body
+    RESULTS.write_text(new)

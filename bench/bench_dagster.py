@@ -192,8 +192,6 @@ def main() -> None:
 
 def record(text: str) -> None:
     """Replace (or append) this benchmark's section of bench/RESULTS.md."""
-    path = ROOT / "bench" / "RESULTS.md"
-    old = path.read_text()
     body = (f"{SECTION}\n\nRequests counted where they arrive (a proxy in front of a real "
             "`dagster dev`); each size has 3 finished runs. The idle poll is one GraphQL "
             "request (runs updated since the last poll, with the workspace and schedule "
@@ -201,13 +199,9 @@ def record(text: str) -> None:
             "job's card, and so does a later `pipelines()` (the widgets' re-query). The "
             "machine is shared with other engineers' test runs.\n\n```\n"
             + text + "\n```\n")
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + ("" if nxt < 0 else old[nxt:])
-    else:
-        new = old.rstrip("\n") + "\n\n" + body
-    path.write_text(new)
+    from _record import replace_heading  # type: ignore[import-not-found]
+
+    replace_heading(SECTION, body)
 
 
 if __name__ == "__main__":

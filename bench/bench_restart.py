@@ -110,17 +110,11 @@ def main() -> None:
 
 def record(text: str) -> None:
     """Replace (or append) this benchmark's section of bench/RESULTS.md."""
-    path = ROOT / "bench" / "RESULTS.md"
-    old = path.read_text()
     body = (f"{SECTION}\n\nRestart from the middle of a failed chain (half the steps reused): "
             "the plan and the new run's rows.\n\n```\n" + text + "\n```\n")
-    if SECTION in old:
-        start = old.index(SECTION)
-        nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + body + ("" if nxt < 0 else old[nxt:])
-    else:
-        new = old.rstrip("\n") + "\n\n" + body
-    path.write_text(new)
+    from _record import replace_heading  # type: ignore[import-not-found]
+
+    replace_heading(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -187,19 +187,13 @@ def main() -> None:
     ])
     print(text)
     if args.record:
-        path = ROOT / "bench" / "RESULTS.md"
-        old = path.read_text()
         body = (f"{SECTION}\n\nEach viewer is a process with a live `fw.Dashboard` (what a Voilà "
                 "kernel holds), on one `flowwidgets serve`; push mode, one event stream per "
                 "viewer. Bytes written include the SQLite WAL. No browser: drawing is covered "
                 "by the browser tests.\n\n```\n" + text + "\n```\n")
-        if SECTION in old:
-            start = old.index(SECTION)
-            nxt = old.find("\n## ", start + len(SECTION))
-            new = old[:start] + body + ("" if nxt < 0 else old[nxt:])
-        else:
-            new = old.rstrip("\n") + "\n\n" + body
-        path.write_text(new)
+        from _record import replace_heading  # type: ignore[import-not-found]
+
+        replace_heading(SECTION, body)
 
 
 if __name__ == "__main__":
