@@ -14,17 +14,15 @@ fixture with the URL and the login in its environment.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fwtest.browser import ARTIFACTS, assert_no_tracebacks
-from fwtest.orchestrators import LiveServer
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks, wait_until
+from fwtest.orchestrators import LiveServer, wait_run
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui
-from flowwidgets.models import RunDetail, Status
+from flowwidgets.models import Status
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow,
               pytest.mark.timeout(600)]
@@ -41,33 +39,6 @@ SUCCEEDED_TEAL = "rgb(43, 179, 163)"
 RUN_TIMEOUT = 180.0
 """Seconds for a diamond run to end (measured on 2 shared cores: 21 s for the failing run,
 4 s for the restart from enrich)."""
-
-
-def wait_run(src, run_id: str, done: Callable[[RunDetail], bool],
-             timeout: float = RUN_TIMEOUT) -> RunDetail:
-    """Poll the run through our own Source until ``done(detail)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        detail = src.run(run_id)
-        if done(detail):
-            return detail
-        if time.monotonic() > deadline:
-            steps = {s.name: s.status.value for s in detail.steps}
-            raise AssertionError(f"run {run_id} still {detail.status.value} {steps} "
-                                 f"after {timeout:.0f} s")
-        time.sleep(1.0)
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {value!r})")
-        time.sleep(0.1)
 
 
 def square_states(card) -> list[str]:
@@ -120,7 +91,7 @@ def test_airflow_failed_run_restarts_from_the_failed_task_in_the_dashboard(
         traced_before = len(airflow_live.traced())
         run_id = src.run_now(DAG)
         ui = serve_notebook(voila, airflow_live, monkeypatch)  # while the DAG runs
-        failed = wait_run(src, run_id, lambda d: d.status.is_terminal)
+        failed = wait_run(src, run_id, lambda d: d.status.is_terminal, RUN_TIMEOUT)
         assert failed.status is Status.FAILED, failed.status
         dags = [p.name for p in src.pipelines()]
 

@@ -13,17 +13,15 @@ tests/browser/notebooks/dagster_dashboard.ipynb, served by the ``voila`` fixture
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fwtest.browser import ARTIFACTS, assert_no_tracebacks
-from fwtest.orchestrators import LiveServer
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks, wait_until
+from fwtest.orchestrators import LiveServer, wait_run
 
 import flowwidgets as fw
 from flowwidgets.demo import _ui
-from flowwidgets.models import RunDetail, Status
+from flowwidgets.models import Status
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow,
               pytest.mark.timeout(600)]
@@ -37,33 +35,6 @@ DOWNSTREAM = ("join", "publish")
 FAILED_RED = "rgb(229, 83, 75)"
 SUCCEEDED_TEAL = "rgb(43, 179, 163)"
 RUN_TIMEOUT = 120.0
-
-
-def wait_run(src, run_id: str, done: Callable[[RunDetail], bool],
-             timeout: float = RUN_TIMEOUT) -> RunDetail:
-    """Poll the run through our own Source until ``done(detail)``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        detail = src.run(run_id)
-        if done(detail):
-            return detail
-        if time.monotonic() > deadline:
-            steps = {s.name: s.status.value for s in detail.steps}
-            raise AssertionError(f"run {run_id} still {detail.status.value} {steps} "
-                                 f"after {timeout:.0f} s")
-        time.sleep(0.5)
-
-
-def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {value!r})")
-        time.sleep(0.1)
 
 
 def node_states(page) -> dict[str, str]:

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,6 @@ CONSOLE_NOISE: list[tuple[str, re.Pattern[str]]] = [
     ("aborted non-local request", re.compile(r"^Failed to load resource: net::ERR_FAILED$")),
 ]
 """Console errors that are not ours: (why, pattern of the message). Anything else fails."""
-
 
 
 def free_port() -> int:
@@ -88,3 +88,15 @@ def assert_no_tracebacks(page) -> None:
     texts = [outs.nth(i).inner_text() for i in range(outs.count())]
     bad = [t for t in texts if "Traceback" in t or "Error" in t]
     assert not bad, f"errors in the notebook output: {bad}"
+
+
+def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
+    """Poll ``check`` until it returns something true; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {value!r})")
+        time.sleep(0.1)

@@ -14,13 +14,16 @@ one server per session; a test needing the type imports ``fwtest.orchestrators.L
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from flowwidgets.models import RunDetail
 from fwtest import orch_servers as S
 from fwtest.orch_dagster import dagster_server
 
@@ -111,3 +114,17 @@ def dagster_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     with dagster_server(work, env) as srv:
         live.url, live.timings = srv.url, srv.timings
         yield live
+
+
+def wait_run(src: Any, run_id: str, done: Callable[[RunDetail], bool],
+             timeout: float = 120.0, *, poll: float = 0.5) -> RunDetail:
+    """Poll ``src.run`` until ``done(detail)``; fail with the last detail otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = src.run(run_id)
+        if done(detail):
+            return detail
+        if time.monotonic() > deadline:
+            steps = {s.name: s.status.value for s in detail.steps}
+            pytest.fail(f"run {run_id} still {detail.status.value} {steps} after {timeout} s")
+        time.sleep(poll)

@@ -11,32 +11,16 @@ stored outputs: the trace lines (``"<op> <run id>"``) of a run name exactly the 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
+from fwtest.orchestrators import wait_run
 
-from flowwidgets.models import RunDetail, Status
-from flowwidgets.sources import Source, connect
+from flowwidgets.models import Status
+from flowwidgets.sources import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 EDGES = {"extract": (), "clean": ("extract",), "enrich": ("extract",),
          "join": ("clean", "enrich"), "publish": ("join",)}
-
-
-def wait_run(src: Source, run_id: str, done: Callable[[RunDetail], bool],
-             timeout: float = 90.0) -> RunDetail:
-    """Poll ``src.run`` until ``done(detail)``; fail with the last detail otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        detail = src.run(run_id)
-        if done(detail):
-            return detail
-        if time.monotonic() > deadline:
-            steps = {s.name: s.status.value for s in detail.steps}
-            pytest.fail(f"run {run_id} still {detail.status.value} {steps} after {timeout} s")
-        time.sleep(0.5)
 
 
 def ran(live, run_id: str) -> list[str]:  # noqa: ANN001
@@ -53,7 +37,7 @@ def test_dagster_diamond_fails_then_reexecutes_from_failure_and_from_a_step(dags
 
         dagster_live.fail()  # the server is shared: another test may have healed it
         run_id = src.run_now("fw_diamond")
-        failed = wait_run(src, run_id, lambda d: d.status.is_terminal)
+        failed = wait_run(src, run_id, lambda d: d.status.is_terminal, 90.0)
         assert failed.status is Status.FAILED
         steps = {s.name: s for s in failed.steps}
         assert {n: s.depends_on for n, s in steps.items()} == EDGES
@@ -72,7 +56,7 @@ def test_dagster_diamond_fails_then_reexecutes_from_failure_and_from_a_step(dags
         dagster_live.heal()
         healed_id = src.restart(run_id, "enrich")
         assert healed_id != run_id
-        healed = wait_run(src, healed_id, lambda d: d.status.is_terminal)
+        healed = wait_run(src, healed_id, lambda d: d.status.is_terminal, 90.0)
         assert healed.status is Status.SUCCEEDED, healed.error
         assert healed.parent_run_id == run_id
         assert {s.name: (s.status, s.reused_from) for s in healed.steps} == {
@@ -85,14 +69,14 @@ def test_dagster_diamond_fails_then_reexecutes_from_failure_and_from_a_step(dags
 
         # -- restart from a chosen step: it and its downstream, selected ----------------
         step_id = src.restart(healed_id, "join")
-        stepped = wait_run(src, step_id, lambda d: d.status.is_terminal)
+        stepped = wait_run(src, step_id, lambda d: d.status.is_terminal, 90.0)
         assert stepped.status is Status.SUCCEEDED, stepped.error
         assert ran(dagster_live, step_id) == ["join", "publish"]
         assert stepped.run.extra["root_run_id"] == run_id  # in the run group of the first
 
         # -- rerun: every step again ----------------------------------------------------
         all_id = src.rerun(run_id)
-        wait_run(src, all_id, lambda d: d.status is Status.SUCCEEDED)
+        wait_run(src, all_id, lambda d: d.status is Status.SUCCEEDED, 90.0)
         assert ran(dagster_live, all_id) == sorted(EDGES)
 
         # -- the poller: a full snapshot, then an idle poll of one request --------------

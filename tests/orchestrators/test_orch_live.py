@@ -11,35 +11,19 @@ reruns the whole flow in place and the run ends succeeded.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
+from fwtest.orchestrators import wait_run
 
 import flowwidgets.sources.airflow  # noqa: F401 - registers the Airflow probe
 import flowwidgets.sources.prefect  # noqa: F401 - registers the Prefect probe
 from flowwidgets import errors
 from flowwidgets.models import RunDetail, Status
-from flowwidgets.sources import Source, connect
+from flowwidgets.sources import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
 EDGES = {"extract": (), "clean": ("extract",), "enrich": ("extract",),
          "join": ("clean", "enrich"), "publish": ("join",)}
-
-
-def wait_run(src: Source, run_id: str, done: Callable[[RunDetail], bool],
-             timeout: float = 120.0) -> RunDetail:
-    """Poll ``src.run`` until ``done(detail)``; fail with the last detail otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        detail = src.run(run_id)
-        if done(detail):
-            return detail
-        if time.monotonic() > deadline:
-            steps = {s.name: s.status.value for s in detail.steps}
-            pytest.fail(f"run {run_id} still {detail.status.value} {steps} after {timeout} s")
-        time.sleep(1.0)
 
 
 def by_name(detail: RunDetail) -> dict:
