@@ -119,7 +119,11 @@ def _x(t: float, t0: float, span: float, width: float) -> float:
     return LABEL_WIDTH + (t - t0) / span * width
 
 
-def _rel(ms: float) -> str:
+def _rel(ms: float, step_ms: float = 1000) -> str:
+    """"+0:12", "+1:02:03"; tenths ("+0:00.2") when ticks are under a second apart (the
+    JS twin is ``relLabel`` in js/src/lib/timeline.ts)."""
+    if step_ms < 1000 and ms < 60_000:
+        return f"+0:{ms / 1000:04.1f}"
     s = int(round(ms / 1000))
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)
@@ -174,7 +178,7 @@ def timeline_svg(tl: dict[str, Any], width: int = 560) -> str:
         x = _x(t, t0, span, width)
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{AXIS_HEIGHT - 4}" y2="{h}" '
                      f'stroke="{RULE}"/><text x="{x:.1f}" y="12" fill="{MUTED}" '
-                     f'text-anchor="middle">{_rel(t - t0)}</text>')
+                     f'text-anchor="middle">{_rel(t - t0, span / 5)}</text>')
     for row, s in enumerate(steps):
         y = AXIS_HEIGHT + row * ROW_HEIGHT
         name = str(s["name"])

@@ -33,6 +33,9 @@ def test_finished_diamond_payload_and_svg():
     assert sum("ready, started 200 ms later" in t for t in titles) == 1
     assert any("could take 800 ms longer" in t for t in titles)
     assert sum(r.get("stroke-width") == "2" for r in rects) == 3  # the critical bars
+    # a 1.1 s run: ticks 0.22 s apart read in tenths, not six times "+0:00"
+    ticks = [t.text for t in root.findall(f"{ns}text") if (t.text or "").startswith("+")]
+    assert ticks == ["+0:00.0", "+0:00.2", "+0:00.4", "+0:00.7", "+0:00.9", "+0:01.1"]
 
 
 def test_running_run_draws_pending_steps_where_the_eta_expects_them():
