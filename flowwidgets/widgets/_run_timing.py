@@ -120,10 +120,10 @@ def _x(t: float, t0: float, span: float, width: float) -> float:
 
 
 def _rel(ms: float, step_ms: float = 1000) -> str:
-    """"+0:12", "+1:02:03"; tenths ("+0:00.2") when ticks are under a second apart (the
-    JS twin is ``relLabel`` in js/src/lib/timeline.ts)."""
-    if step_ms < 1000 and ms < 60_000:
-        return f"+0:{ms / 1000:04.1f}"
+    """"+0:12", "+1:02:03"; tenths ("+0:00.2") when ticks are under a second apart,
+    hundredths under 0.1 s (the JS twin is ``relLabel`` in js/src/lib/timeline.ts)."""
+    if step_ms < 1000 and ms < 60_000:  # hundredths when ticks are under 0.1 s apart
+        return f"+0:{ms / 1000:05.2f}" if step_ms < 100 else f"+0:{ms / 1000:04.1f}"
     s = int(round(ms / 1000))
     h, rest = divmod(s, 3600)
     m, sec = divmod(rest, 60)

@@ -36,6 +36,9 @@ def test_finished_diamond_payload_and_svg():
     # a 1.1 s run: ticks 0.22 s apart read in tenths, not six times "+0:00"
     ticks = [t.text for t in root.findall(f"{ns}text") if (t.text or "").startswith("+")]
     assert ticks == ["+0:00.0", "+0:00.2", "+0:00.4", "+0:00.7", "+0:00.9", "+0:01.1"]
+    from flowwidgets.widgets._run_timing import _rel
+    assert [_rel(ms, 40) for ms in (0, 40, 80)] == ["+0:00.00", "+0:00.04", "+0:00.08"]
+    assert _rel(72_000, 15_000) == "+1:12"
 
 
 def test_running_run_draws_pending_steps_where_the_eta_expects_them():
