@@ -11,7 +11,7 @@ What is in it (deterministic for a given ``now``):
 - every scheduled pipeline at its cron times over ``days`` days (warehouse_etl hourly,
   customers_sync every 15 minutes, the daily and weekly ones), durations with a daily
   pattern (busier, slower around midday UTC) and noise;
-- a slow drift in one step: warehouse_etl's transform_payments gets about 60 % slower
+- a slow drift in one step: warehouse_etl's transform_payments gets about twice as slow
   over the two weeks, so the trend and the grid show it;
 - retries: customers_sync's pull_customers times out on its first attempt now and then
   and succeeds on the second;
@@ -55,7 +55,7 @@ _BASE_S = {
     "compress_audience": 5, "summarise_revenue": 18, "publish_report": 2,
 }
 _DRIFT_STEP = "transform_payments"
-_DRIFT = 0.6
+_DRIFT = 1.0
 _EVERY = {"warehouse_etl": timedelta(hours=1), "customers_sync": timedelta(minutes=15),
           "inventory_snapshot": timedelta(days=1), "revenue_report": timedelta(days=1),
           "marketing_export": timedelta(days=7)}

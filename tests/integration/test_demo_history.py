@@ -4,6 +4,7 @@ the grid's failing row, the drift's trend, the restart chain, the streaming run.
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +95,24 @@ def test_history_is_deterministic_for_a_given_now():
     a, b = make_history(pipes, NOW), make_history(pipes, NOW)
     assert [r.run_id for r in a[0]] == [r.run_id for r in b[0]]
     assert [r.finished_at for r in a[0]] == [r.finished_at for r in b[0]]
+
+
+def test_the_drift_shows_whatever_the_time_of_day():
+    """The warehouse trend is computed from medians of durations with a daily pattern, so
+    where ``now`` falls in the day moves it; the drift must show at every hour (the last
+    CI run started at a time of day where a weaker drift read +3.8 %)."""
+    pipes = load_pipelines(demo.pipelines_path())
+    day = datetime(2026, 12, 6, tzinfo=UTC)
+    trends = []
+    for k in range(24):
+        now = day + timedelta(minutes=60 * k + 17 * (k % 4), seconds=7 * k)
+        runs = [r for r in make_history(pipes, now)[0] if r.pipeline == "warehouse_etl"
+                and r.status.value == "succeeded" and r.trigger != "restart"]
+        weeks = [[(r.finished_at - r.started_at).total_seconds() for r in runs
+                  if now - timedelta(days=7 * (w + 1)) < r.started_at
+                  <= now - timedelta(days=7 * w)] for w in (0, 1)]
+        trends.append(statistics.median(weeks[0]) / statistics.median(weeks[1]) - 1)
+    assert min(trends) > 0.07, sorted(trends)[:3]
 
 
 def test_the_streams_watermarks_are_imported(served):
