@@ -6,27 +6,19 @@ import { counted, formatCount, formatDuration, shortId } from "../lib/format";
 import { absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import type { JobRowFields } from "../lib/generated/models";
 import "../lib/theme.css";
 import "./jobs-table.css";
 
 /** One row of the visible page (``_rows`` trait). */
-export interface JobRow {
-  run_id: string;
-  pipeline: string;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number | null;
-  duration_ms: number | null;
-  failed_step: string | null;
+/** The Run fields are generated from flowwidgets.models.Run (widgets/_shapes.py: JOB_ROW). */
+export interface JobRow extends JobRowFields {
   /** The error's summary line (its last line: a traceback's "Type: message"). */
   error?: string | null;
   /** The run came in through the run log's import (the demo's history). */
   imported?: boolean;
   /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
   eta?: string;
-  /** schedule | manual | run_now | restart | rerun | resume (null: the runner does not say). */
-  trigger?: string | null;
   /** The run this one was restarted / rerun / resumed from (null: none). */
   parent_run_id?: string | null;
   /** The newest run started from this one (null: none). */
