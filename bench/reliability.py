@@ -343,7 +343,30 @@ def report(kills: dict[str, object], two: dict[str, object],
              f"|---|---|---|---|\n{rows}\n\nThe 200 MB body is refused from its "
              "Content-Length before a byte is read; its time is the client's upload of the "
              "body it insists on sending.\n")
-    return head + part1 + part2 + part3
+    return head + part1 + part2 + part3 + LIMITS
+
+
+LIMITS = """
+## Limits (not probed: what nothing here prevents)
+
+- **Runners on different hosts during a network partition.** The guarantee that a step
+  never runs twice at once rests on the step's guard, which lives on the runner's host.
+  SQLite's WAL mode needs every process that opens the file on one host (it is not safe
+  on a network file system), so runners sharing a SQLite run log share a host, and the
+  guarantee holds. A run log that several hosts reach (a `RunLog` of your own, or a file
+  on shared storage against SQLite's advice) adds one case: a runner cut off from the
+  log keeps running its steps (its guard sees a live, running process), and once its
+  heartbeat is older than `stale_after_s` a peer recovers the run and may restart the
+  step beside the first copy. When the cut-off runner reaches the log again, its writes
+  to that run are refused (fenced) and its next tick kills the step; until then both
+  copies may run. Across hosts: make steps idempotent, or let one runner own a run log.
+- **At least once at the edge.** A step whose command finished but whose success was not
+  yet recorded when its runner died runs again on restart (counted above as "completed
+  twice").
+- **Steps that escape their session.** The guard kills the step's session; a command
+  that starts a daemon in a new session (`setsid`, a double fork plus `setsid`) leaves
+  it running, as any process supervisor without cgroups would.
+"""
 
 
 def main() -> None:
