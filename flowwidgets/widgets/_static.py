@@ -72,9 +72,10 @@ DARK: dict[str, str] = {k: PALETTE[k] for k in (
 LIGHT: dict[str, str] = {
     "bg": "#ffffff", "panel": "#f6f9f8", "text": "#14201c", "muted": "#5a6f68",
     "rule": "#d5dfdb", "accent": "#137a6f", "running": "#a05f00", "failed": "#c8352d",
-    "skipped": "#61746d"}
+    "skipped": "#5e716a"}
 """The light palette: ``js/src/lib/theme.css``'s light theme, with the accent, running
-and skipped colours darkened so their 10–11 px pill words reach 4.5:1 on the panel."""
+and skipped colours darkened so their 10–11 px pill words reach 4.5:1 on the page, the
+panel and a selected row (panel-2)."""
 
 
 def _var(key: str) -> str:
