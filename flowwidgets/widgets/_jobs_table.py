@@ -507,8 +507,9 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
 
     def _static_html(self) -> str:
         return table_html(self._rows, total=self.total, page=self.page,
-                          page_size=self.page_size, error=self.error)
+                          page_size=self.page_size, error=self.error,
+                          zone=self.time_zone)
 
     def _static_text(self) -> str:
-        return table_text(self._rows, total=self.total)
+        return table_text(self._rows, total=self.total, zone=self.time_zone)
 
