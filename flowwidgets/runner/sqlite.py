@@ -305,37 +305,42 @@ class SqliteRunLog(RunLog):
                           (run_id, step)) is None:
                     raise KeyError(f"run {run_id!r} has no step {step!r}")
                 return 0
-            row = tx.execute("UPDATE steps SET status = ?, attempts = attempts + 1, error = NULL,"
-                             " started_at = COALESCE(started_at, ?), finished_at = NULL "
-                             "WHERE run_id = ? AND name = ? RETURNING attempts",
-                             (Status.RUNNING, tx.now_text, run_id, step)).fetchall()
-            if not row:
-                raise KeyError(f"run {run_id!r} has no step {step!r}")
-            number = row[0][0]
-            tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (run_id, step, number, Status.RUNNING, tx.now_text))
-            if number > 1:  # runs.attempt starts at 1
-                tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
-                           (number, run_id))
-            tx.event("step", run_id, pipeline, Status.RUNNING, step)
-            tx.event("attempt", run_id, pipeline, Status.RUNNING, step)
-            return number
+            return self._start(tx, run_id, pipeline, step)
+
+    @staticmethod
+    def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
+        row = tx.execute("UPDATE steps SET status = ?, attempts = attempts + 1, error = NULL, "
+                         "started_at = COALESCE(started_at, ?), finished_at = NULL "
+                         "WHERE run_id = ? AND name = ? RETURNING attempts",
+                         (Status.RUNNING, tx.now_text, run_id, step)).fetchall()
+        if not row:
+            raise KeyError(f"run {run_id!r} has no step {step!r}")
+        number: int = row[0][0]
+        tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (run_id, step, number, Status.RUNNING, tx.now_text))
+        if number > 1:  # runs.attempt starts at 1
+            tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
+                       (number, run_id))
+        tx.event("step", run_id, pipeline, Status.RUNNING, step)
+        tx.event("attempt", run_id, pipeline, Status.RUNNING, step)
+        return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
                        error: str | None = None, log_tail: str | None = None,
-                       output: Any = NO_OUTPUT) -> None:
+                       output: Any = NO_OUTPUT, start: Sequence[str] = ()) -> list[int]:
         """See :meth:`RunLog.finish_attempt`. A succeeded attempt also marks the step
         succeeded; a failed one leaves the step running until :meth:`set_step_status`.
         ``output`` is stored as by :meth:`save_output` in the same transaction (one
         commit per finished step; ``TypeError``, and nothing written, if it is not
-        JSON). ``KeyError`` for an unknown attempt."""
+        JSON). The steps in ``start`` are then started as by :meth:`start_attempt`, in
+        the same transaction, after this attempt's end. ``KeyError`` (and nothing
+        written) for an unknown attempt or step."""
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
         with self._pool.write() as tx:
             pipeline, current, _ = self._run(tx, run_id)
             if current == Status.CANCELLED:
-                return
+                return [0] * len(start)
             if body is not None:
                 _put_output(tx, run_id, step, body)
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
@@ -348,6 +353,7 @@ class SqliteRunLog(RunLog):
                 tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = NULL "
                            "WHERE run_id = ? AND name = ?", (status, tx.now_text, run_id, step))
                 tx.event("step", run_id, pipeline, status, step)
+            return [self._start(tx, run_id, pipeline, name) for name in start]
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:
