@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fwtest.browser import ARTIFACTS, assert_no_tracebacks
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks, contrast
 
 from flowwidgets.demo import _ui
 from flowwidgets.models import Status
@@ -86,6 +86,13 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     view_box = view.bounding_box()
     assert cards_box and view_box and view_box["y"] >= cards_box["y"] + cards_box["height"] - 1
     page.screenshot(path=str(ARTIFACTS / "clicks-card-opens-run.png"), full_page=True)
+    # the primary action's words in its own ink: a ".fw-root button { color: inherit }"
+    # reset outranked it and drew the page's text on the accent (1.9:1 in the dark theme)
+    primary = page.locator(".fw-run .fw-actions .fw-btn--primary").first
+    assert contrast(primary) >= 4.5, f"primary button text at {contrast(primary):.2f}:1"
+    link = page.locator(".fw-cards .fw-link").first
+    card_text = link.evaluate("e => getComputedStyle(e.closest('.fw-card')).color")
+    assert link.evaluate("e => getComputedStyle(e).color") != card_text, "a link looks like text"
 
     # a node click: the panel comes into view and the node is framed
     page.evaluate("window.scrollTo(0, 0)")

@@ -6,27 +6,19 @@ import { counted, formatCount, formatDuration, shortId } from "../lib/format";
 import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, formatAt, refreshTimes, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import type { JobRowFields } from "../lib/generated/models";
 import "../lib/theme.css";
 import "./jobs-table.css";
 
 /** One row of the visible page (``_rows`` trait). */
-export interface JobRow {
-  run_id: string;
-  pipeline: string;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number | null;
-  duration_ms: number | null;
-  failed_step: string | null;
+/** The Run fields are generated from flowwidgets.models.Run (widgets/_shapes.py: JOB_ROW). */
+export interface JobRow extends JobRowFields {
   /** The error's summary line (its last line: a traceback's "Type: message"). */
   error?: string | null;
   /** The run came in through the run log's import (the demo's history). */
   imported?: boolean;
   /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
   eta?: string;
-  /** schedule | manual | run_now | restart | rerun | resume (null: the runner does not say). */
-  trigger?: string | null;
   /** The run this one was restarted / rerun / resumed from (null: none). */
   parent_run_id?: string | null;
   /** The newest run started from this one (null: none). */
@@ -84,19 +76,23 @@ export interface JobsModel extends BaseModel {
 /** The columns, with fixed widths (``table-layout: fixed``): sorting, filtering and paging
  * never make them jump. ``unsortable`` for the ETA, the lineage and the error line (the kernel sorts the rest). */
 export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; unsortable?: boolean }[] = [
-  { key: "run_id", label: "Run", width: "14%" },
+  { key: "run_id", label: "Run", width: "20em" },
   { key: "status", label: "Status", width: "9.5em" },
-  { key: "pipeline", label: "Pipeline", width: "12%" },
+  { key: "pipeline", label: "Pipeline", width: "11em" },
   { key: "trigger", label: "Trigger", width: "10.5em" },
   { key: "started_at", label: "Started (UTC)", width: "13.5em" },
   { key: "finished_at", label: "Finished (UTC)", width: "13.5em" },
   { key: "attempts", label: "Tries", numeric: true, width: "4em" },
   { key: "duration_ms", label: "Duration", numeric: true, width: "6em" },
-  { key: "failed_step", label: "Failed step", width: "10%" },
+  { key: "failed_step", label: "Failed step", width: "10em" },
   { key: "eta", label: "ETA", width: "8em", unsortable: true },
-  { key: "child", label: "Lineage", width: "10%", unsortable: true },
+  { key: "child", label: "Lineage", width: "12em", unsortable: true },
   { key: "error", label: "Error", width: "auto", unsortable: true },
 ];
+/** The table's least width: every fixed column plus room for the error line. Below it
+ * the table scrolls sideways in its wrapper instead of squeezing columns: with percent
+ * widths the Error column was 0 px wide at 1280 px and headers overlapped at 900 px. */
+export const TABLE_MIN_WIDTH = "138em";
 
 /** What a trigger word reads as in the table. */
 export const TRIGGER_WORD: Record<string, string> = {
@@ -287,7 +283,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   }
   const tbody = h(doc, "tbody");
   const colgroup = h(doc, "colgroup", null, COLUMNS.map((c) => h(doc, "col", { style: c.width === "auto" ? null : `width:${c.width}` })));
-  const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs" }, colgroup, h(doc, "thead", null, headRow), tbody);
+  const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs", style: `min-width:${TABLE_MIN_WIDTH}` }, colgroup, h(doc, "thead", null, headRow), tbody);
 
   // pagers above and below the rows
   const makePager = (where: string) => {
@@ -364,7 +360,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return h(doc, "td", { class: "fw-num" }, formatDuration(row.duration_ms));
       case "run_id":
         return h(doc, "td", null, h(doc, "div", { class: "fw-runid-cell" },
-          h(doc, "code", { class: "fw-runid", title: row.run_id }, row.run_id),
+          // cut at the start ("…T231500-973a97"): the tail tells runs apart (the pipeline has
+          // its own column); <bdi> keeps the id's own order inside the rtl box
+          h(doc, "code", { class: "fw-runid", title: row.run_id }, h(doc, "bdi", null, row.run_id)),
           h(doc, "button", {
             type: "button", class: "fw-copy", "aria-label": `Copy run id ${row.run_id}`, title: "Copy the run id",
             onclick: (ev: Event) => {

@@ -9,49 +9,24 @@ import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
 import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import type { RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
 import "../lib/theme.css";
 import "./run-view.css";
 
-export interface RunStep extends StepState {
-  depends_on: string[];
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
+/** A step of the ``run`` trait: the Step fields the kernel copies plus its attempt count. */
+export interface RunStep extends StepState, Omit<RunViewStepFields, keyof StepState> {}
 
-export interface RunAttempt {
-  number: number;
-  step: string | null;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
+/** One attempt of the ``run`` trait (fields generated from flowwidgets.models.Attempt). */
+export type RunAttempt = RunViewAttempt;
 
-export interface RunActions {
-  restart_from_step: string[];
-  rerun: boolean;
-  resume_from_watermark: boolean;
-  /** True while the run can be cancelled (requested or running, on a runner that can). */
-  can_cancel?: boolean;
-  reasons: Record<string, string>;
-}
+/** The ``run`` trait's actions (``can_cancel`` may be absent from an older kernel). */
+export type RunActions = Omit<RunViewActions, "can_cancel"> & Partial<Pick<RunViewActions, "can_cancel">>;
 
 /** ``run`` trait: the run detail as the kernel sends it. */
 export interface RunPayload {
-  run: {
-    run_id: string;
-    pipeline: string;
-    status: string;
-    started_at: string | null;
-    finished_at: string | null;
-    duration_ms: number | null;
-    attempts: number | null;
-    failed_step: string | null;
-    kind: string;
-    trigger: string | null;
-  };
+  /** Every field of the run but ``extra`` (generated from flowwidgets.models.Run). */
+  run: RunViewRun;
   steps: RunStep[];
   attempts: RunAttempt[];
   actions: RunActions;
