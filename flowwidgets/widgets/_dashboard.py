@@ -63,7 +63,7 @@ def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
                       on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
-    table.observe(d._filter_changed, names=["pipeline", "status"])
+    table.observe(d._filter_changed, names=["pipeline", "status", "run_ids"])
     return table
 
 
@@ -304,8 +304,9 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                     jobs.last = jobs.since = jobs.until = jobs.status = None
                     jobs.search = ""
                     jobs.pipeline = group.get("pipeline") or None
-                    jobs.run_ids = list(group.get("run_ids") or [])
                     self._run_set_label = f"failures: {group.get('signature', '')}"
+                    jobs.run_set = self._run_set_label
+                    jobs.run_ids = list(group.get("run_ids") or [])
                 else:
                     jobs.run_ids = None
         finally:

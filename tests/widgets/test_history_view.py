@@ -197,5 +197,46 @@ def test_dashboard_failure_group_opens_the_runs_table_filtered_to_its_runs(src):
         dash.show_jobs(None)  # the Runs tab: every run again
         assert jobs.run_ids is None and len(jobs.df) > group["count"]
         assert [c["label"] for c in dash.nav.crumbs] == ["Runs: all pipelines"]
+        assert jobs.run_set == ""
     finally:
         dash.close()
+
+
+def test_the_runs_filter_bar_names_the_failure_group_and_its_chip_lifts_it(src):
+    """The table's own filter bar shows the group as a chip ("failures: <signature>"), as
+    the breadcrumb does; the chip's × (the ``clear_run_set`` message) restores the
+    pipeline's unfiltered table and the breadcrumb follows."""
+    dash = fw.Dashboard(src, live=False)
+    try:
+        dash.show_history()
+        hist = dash.section("history")
+        group = next(g for g in hist.failures if g["pipeline"] == "warehouse_etl")
+        jobs = dash.jobs
+        every = len(jobs.df[jobs.df["pipeline"] == "warehouse_etl"]) if jobs.pipeline is None \
+            else None
+        hist.focus = _focus_of(group)
+        assert jobs.run_set == f"failures: {group['signature']}"
+        assert jobs.get_state()["run_set"] == jobs.run_set  # synced: the browser draws it
+        assert len(jobs.df) == group["count"]
+        jobs._msg_clear_run_set({})
+        assert jobs.run_ids is None and jobs.run_set == "" and jobs.page == 0
+        assert jobs.pipeline == "warehouse_etl"  # the other filters stay
+        assert len(jobs.df) > group["count"]
+        if every is not None:
+            assert len(jobs.df) == every
+        assert [c["label"] for c in dash.nav.crumbs] == ["Runs", "warehouse_etl"]
+        assert dash.view == "jobs"
+    finally:
+        dash.close()
+
+
+def test_a_run_set_without_a_name_is_counted(src):
+    table = fw.JobsTable(src, live=False, background=False)
+    try:
+        ids = list(table.df["run_id"][:3])
+        table.run_ids = ids
+        assert table.run_set == "3 selected runs" and len(table.df) == 3
+        table.run_ids = None
+        assert table.run_set == ""
+    finally:
+        table.close()
