@@ -111,6 +111,24 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     assert ring.evaluate("e => getComputedStyle(e).visibility") == "visible"
     page.screenshot(path=str(ARTIFACTS / "clicks-node-panel-in-view.png"))
 
+    # at 900 px a card's footer wraps instead of running its links together, and a short
+    # square still holds its glyph (it was 12 px in a 10 px bar, sticking out of the strip)
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(0.3)
+    gaps = page.locator(".fw-cards .fw-card-foot").evaluate_all(
+        "els => els.flatMap(f => { const r = [...f.children].map(c => c.getBoundingClientRect());"
+        " return r.slice(1).map((b, i) => [r[i], b])"
+        ".filter(([a, b]) => b.top < a.bottom && a.top < b.bottom)"  # on one line
+        ".map(([a, b]) => b.left - a.right); })")
+    assert all(g >= 6 for g in gaps), f"footer items touch at 900 px: gaps {gaps}"
+    spill = page.locator(".fw-cards button.fw-sq").evaluate_all(
+        "els => els.filter(e => { const g = document.createRange(); g.selectNodeContents(e);"
+        " const t = g.getBoundingClientRect(), b = e.getBoundingClientRect();"
+        " return t.height > 0 && t.top < b.top - 1.5; }).length")
+    assert spill == 0, f"{spill} squares spill their glyph"
+    page.locator(".fw-root.fw-cards").screenshot(path=str(ARTIFACTS / "clicks-cards-900.png"))
+
 
 def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
         page, voila, served, tmp_path, monkeypatch):

@@ -116,7 +116,10 @@ _CONTRAST_JS = """e => {
   const a = fg.length > 3 ? fg[3] : 1;
   fg = fg.slice(0, 3).map((v, i) => v * a + bg[i] * (1 - a));
   const lum = (rgb) => {
-    const [r, g, b] = rgb.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    const [r, g, b] = rgb.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
   const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);

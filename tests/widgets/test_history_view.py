@@ -151,6 +151,15 @@ def test_fallback_escapes_runner_strings():
     assert [trend_text(x) for x in (-0.6875, -0.995)] == ["3.2× faster", "200× faster"]
 
 
+def test_fallback_grid_marks_a_step_a_restart_reused():
+    evil = "<img src=x onerror=alert(1)>"
+    html = history_html("etl", "14d", {"runs": 0, "marks": []}, [], [],
+                        {"steps": ["extract"], "runs": [{"run_id": "r2"}],
+                         "cells": [[["succeeded", None, None, evil]]]})
+    assert "reused from run &lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
+    assert "↺" in html
+
+
 def _focus_of(group):
     """What the browser sets on a click: the group's keys and its (capped) run ids."""
     return {k: group[k] for k in ("signature", "pipeline", "step", "run_ids")}
