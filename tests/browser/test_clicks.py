@@ -91,8 +91,8 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     primary = page.locator(".fw-run .fw-actions .fw-btn--primary").first
     assert contrast(primary) >= 4.5, f"primary button text at {contrast(primary):.2f}:1"
     link = page.locator(".fw-cards .fw-link").first
-    assert link.evaluate("e => getComputedStyle(e).color") != \
-        link.evaluate("e => getComputedStyle(e.closest('.fw-card')).color"), "a link looks like text"
+    card_text = link.evaluate("e => getComputedStyle(e.closest('.fw-card')).color")
+    assert link.evaluate("e => getComputedStyle(e).color") != card_text, "a link reads as text"
 
     # a node click: the panel comes into view and the node is framed
     page.evaluate("window.scrollTo(0, 0)")
