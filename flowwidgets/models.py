@@ -214,6 +214,7 @@ class Run(_Model):
     failed_step: str | None = None
     kind: str = "batch"
     trigger: str | None = None
+    """schedule | manual | run_now | restart | rerun | resume (None: the runner does not say)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 

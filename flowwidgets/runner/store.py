@@ -295,11 +295,13 @@ class RunLog(ABC):
     @abstractmethod
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
                        error: str | None = None, log_tail: str | None = None,
-                       output: Any = NO_OUTPUT) -> None:
+                       output: Any = NO_OUTPUT, start: Sequence[str] = ()) -> list[int]:
         """Close an attempt. The step takes the attempt's status when it is final
         (succeeded, or failed with no retry left: the executor says so by calling
         :meth:`set_step_status`). An ``output`` is saved with it, atomically
-        (``TypeError`` and nothing written if it is not JSON-serialisable)."""
+        (``TypeError`` and nothing written if it is not JSON-serialisable). The steps
+        named in ``start`` are then started as by :meth:`start_attempt`, atomically with
+        the rest; returns their attempt numbers (0 each when the run is cancelled)."""
 
     @abstractmethod
     def set_step_status(self, run_id: str, step: str, status: Status,

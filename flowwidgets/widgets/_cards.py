@@ -15,6 +15,7 @@ from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import cards_html, cards_text
 from flowwidgets.widgets._run_timing import EtaTexts
+from flowwidgets.widgets._shapes import CARD_PIPELINE
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -40,16 +41,8 @@ def card_payload(p: Pipeline) -> dict[str, Any]:
                  "snapshot_at": stats.get("snapshot_at"),
                  "stats_1m": {"rows_consumed_per_sec": one_min.get("rows_consumed_per_sec")}}
     return {
-        "name": p.name,
-        "kind": p.kind,
-        "schedule": p.schedule,
-        "timezone": p.timezone,
-        "next_run_at": d["next_run_at"],
+        **CARD_PIPELINE.pick(d),
         "recent_runs": [_strip_run(r) for r in p.recent_runs[-10:]],
-        "median_duration_ms": p.median_duration_ms,
-        "failure_rate_7d": p.failure_rate_7d,
-        "total_runs": p.total_runs,
-        "paused": p.paused,
         "streaming_stats": stats,
         "eta": "",
     }
@@ -149,7 +142,7 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
         return {"new_run_id": self.run_now(pipeline)}
 
     def _static_html(self) -> str:
-        return cards_html(self.pipelines, error=self.error)
+        return cards_html(self.pipelines, error=self.error, zone=self.time_zone)
 
     def _static_text(self) -> str:
-        return cards_text(self.pipelines)
+        return cards_text(self.pipelines, zone=self.time_zone)

@@ -29,6 +29,7 @@ from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
 from flowwidgets.widgets._run_view import RunView
+from flowwidgets.widgets._static import time_range
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -174,7 +175,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._run_set_label = "selected runs"
         first = self.sections[0].key
         self._state: State = (first, None)
-        self.nav = NavBar(source, live=live, theme=theme, on_nav=self._nav_to,
+        self.nav = NavBar(source, live=live, theme=theme, time_zone=time_zone,
+                          on_nav=self._nav_to,
                           on_back=self.back,
                           tabs=[{"key": s.key, "label": s.label} for s in self.sections])
         """The navigation bar."""
@@ -210,6 +212,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._time_zone = value
         for widget in (*self._made.values(), self._run_view, self.nav):
             self._zone(widget)
+        self.nav.crumbs = self._crumbs()  # a time range's crumb names the zone
 
     def _zone(self, widget: Any) -> None:
         if widget is not None and widget.has_trait("time_zone"):
@@ -415,9 +418,11 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
             since = jobs.since if jobs is not None else None
             until = jobs.until if jobs is not None else None
             if since or until:
-                span = f"{(since or '…')[:16].replace('T', ' ')} – " \
-                       f"{(until or '…')[:16].replace('T', ' ')} UTC"
-                crumbs.append({"label": span, "target": "jobs", "arg": pipeline})
+                # the label in the kernel's zone; the nav bar redraws it from since/until
+                # in the browser's zone when time_zone is "local"
+                crumbs.append({"label": time_range(since, until, self._time_zone),
+                               "target": "jobs", "arg": pipeline,
+                               "since": since, "until": until})
         return crumbs
 
     def _crumbs(self) -> list[dict[str, Any]]:

@@ -98,7 +98,7 @@ def _summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return f'<table style="{TABLE}"><tr style="{ROW}">{head}</tr>{"".join(body)}</table>'
 
 
-def _failures(groups: Sequence[Mapping[str, Any]]) -> str:
+def _failures(groups: Sequence[Mapping[str, Any]], zone: str = "UTC") -> str:
     if not groups:
         return f'<div style="color:{MUTED}">No failures in this window.</div>'
     out = []
@@ -107,8 +107,9 @@ def _failures(groups: Sequence[Mapping[str, Any]]) -> str:
             f'<div style="border-left:3px solid {RED};padding:3px 8px;margin:4px 0">'
             f'<b style="color:{RED}">{STATUS_ICON["failed"]} {g.get("count", 0)}×</b> '
             f'{esc(g.get("pipeline"))} · {esc(g.get("step") or "—")} '
-            f'<span style="color:{MUTED}">first {esc(format_time(g.get("first_seen")))}, '
-            f'last {esc(format_time(g.get("last_seen")))}</span>'
+            f'<span style="color:{MUTED}">first '
+            f'{esc(format_time(g.get("first_seen"), zone=zone))}, last '
+            f'{esc(format_time(g.get("last_seen"), zone=zone, with_zone=True))}</span>'
             f'<pre style="{PRE}">{esc(g.get("signature"))}</pre></div>')
     return "".join(out)
 
@@ -136,8 +137,8 @@ def _grid(grid: Mapping[str, Any]) -> str:
 
 def history_html(pipeline: str | None, window: str, chart: Mapping[str, Any],
                  rows: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, Any]],
-                 grid: Mapping[str, Any], *, error: str = "") -> str:
-    """The History view as static HTML."""
+                 grid: Mapping[str, Any], *, error: str = "", zone: str = "UTC") -> str:
+    """The History view as static HTML (times in ``zone``, named)."""
     n = chart.get("runs", 0)
     what = esc(pipeline) if pipeline else "every pipeline"
     note = " (bucketed per pixel column)" if chart.get("bucketed") else ""
@@ -148,7 +149,7 @@ def history_html(pipeline: str | None, window: str, chart: Mapping[str, Any],
             f'{counted(n, "run")}{extra}{note}</div>'
             + _chart_svg(chart) + _summary_table(rows)
             + f'<div style="margin-top:8px">{label("Failures by cause")}</div>'
-            + _failures(groups) + _grid(grid))
+            + _failures(groups, zone) + _grid(grid))
     return frame("history", body)
 
 

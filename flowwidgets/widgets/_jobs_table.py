@@ -14,7 +14,7 @@ import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
 import pandas as pd
 import traitlets
@@ -26,6 +26,7 @@ from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import table_html, table_text
 from flowwidgets.widgets._run_timing import EtaTexts
+from flowwidgets.widgets._shapes import JOB_ROW
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -67,16 +68,28 @@ Kid = dict[str, Any]
 """The newest run started from a run: ``{"run_id", "status", "trigger"}``."""
 
 
+def _cell(tp: Any) -> Callable[[Any], Any]:
+    """How a frame cell becomes the JSON of a model field of type ``tp``."""
+    kinds = set(get_args(tp)) or {tp}
+    if datetime in kinds:
+        return _iso
+    if int in kinds:
+        return _int
+    return _str if type(None) in kinds else str
+
+
+_ROW_CELLS = {name: _cell(tp) for name, tp in get_type_hints(Run).items()
+              if name in JOB_ROW.fields}
+"""Each copied Run field of a row → how its frame cell is read (from the field's type)."""
+
+
 def rows_payload(page: pd.DataFrame, kids: dict[str, Kid] | None = None
                  ) -> list[dict[str, Any]]:
     """The JSON rows of one page of the runs frame; ``kids`` maps a run to the newest run
     started from it (its restart, rerun or resume), shown as the row's lineage."""
     kids = kids or {}
     return [
-        {"run_id": str(r.run_id), "pipeline": str(r.pipeline), "status": str(r.status),
-         "started_at": _iso(r.started_at), "finished_at": _iso(r.finished_at),
-         "attempts": _int(r.attempts), "duration_ms": _int(r.duration_ms),
-         "failed_step": _str(r.failed_step), "trigger": _str(getattr(r, "trigger", None)),
+        {**{k: _ROW_CELLS[k](getattr(r, k, None)) for k in JOB_ROW.fields},
          "parent_run_id": _str(getattr(r, "parent_run_id", None)),
          "child": kids.get(str(r.run_id)), "error": _str(getattr(r, "error", None)),
          "imported": bool(getattr(r, "imported", False))}
@@ -102,11 +115,9 @@ def newest_children(frame: pd.DataFrame) -> dict[str, Kid]:
 def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
     """The JSON rows of runs read straight from the Source (the quick first page)."""
     return [
-        {"run_id": r.run_id, "pipeline": r.pipeline, "status": r.status.value,
-         "started_at": format_time(r.started_at), "finished_at": format_time(r.finished_at),
-         "attempts": r.attempts, "duration_ms": r.duration_ms, "failed_step": r.failed_step,
-         "trigger": r.trigger, "parent_run_id": r.extra.get("parent_run_id"), "child": None,
-         "error": r.extra.get("error_summary"), "imported": bool(r.extra.get("imported"))}
+        {**JOB_ROW.pick(r.to_dict()), "parent_run_id": r.extra.get("parent_run_id"),
+         "child": None, "error": r.extra.get("error_summary"),
+         "imported": bool(r.extra.get("imported"))}
         for r in runs
     ]
 
@@ -496,8 +507,9 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
 
     def _static_html(self) -> str:
         return table_html(self._rows, total=self.total, page=self.page,
-                          page_size=self.page_size, error=self.error)
+                          page_size=self.page_size, error=self.error,
+                          zone=self.time_zone)
 
     def _static_text(self) -> str:
-        return table_text(self._rows, total=self.total)
+        return table_text(self._rows, total=self.total, zone=self.time_zone)
 

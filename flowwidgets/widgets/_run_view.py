@@ -22,6 +22,12 @@ from flowwidgets.models import Attempt, RunDetail, Status
 from flowwidgets.widgets._base import FlowWidget, describe_error
 from flowwidgets.widgets._fallback_run import run_html, run_text
 from flowwidgets.widgets._run_timing import HistoryCache, run_eta, timing_payload
+from flowwidgets.widgets._shapes import (
+    RUN_VIEW_ACTIONS,
+    RUN_VIEW_ATTEMPT,
+    RUN_VIEW_RUN,
+    RUN_VIEW_STEP,
+)
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -36,30 +42,16 @@ _NOT_RUN = (Status.PENDING, Status.REQUESTED, Status.SKIPPED, Status.CANCELLED)
 def run_payload(detail: RunDetail) -> dict[str, Any]:
     """What the view shows of a run (the JSON of the ``run`` trait)."""
     d = detail.to_dict()
+    # the copied fields are declared once in _shapes.py (the TS types are generated from it)
     return {
-        # every field of the Run model but its free-form ``extra``: a new field shows up here
-        # (and in js/src/widgets/run-view.ts's RunInfo) without touching this function
-        "run": {k: v for k, v in d["run"].items() if k != "extra"},
+        "run": RUN_VIEW_RUN.pick(d["run"]),
         "steps": [
-            {"name": s.name, "status": s.status.value, "depends_on": list(s.depends_on),
-             "duration_ms": s.duration_ms, "started_at": sd["started_at"],
-             "finished_at": sd["finished_at"], "error": s.error,
-             "attempts": len(s.attempts) if s.attempts else s.extra.get("attempts"),
-             "reused_from": s.reused_from}
+            {**RUN_VIEW_STEP.pick(sd),
+             "attempts": len(s.attempts) if s.attempts else s.extra.get("attempts")}
             for s, sd in zip(detail.steps, d["steps"], strict=True)
         ],
-        "attempts": [
-            {"number": a["number"], "step": a["step"], "status": a["status"],
-             "started_at": a["started_at"], "finished_at": a["finished_at"], "error": a["error"]}
-            for a in d["attempts"]
-        ],
-        "actions": {
-            "restart_from_step": list(detail.actions.restart_from_step),
-            "rerun": detail.actions.rerun,
-            "resume_from_watermark": detail.actions.resume_from_watermark,
-            "can_cancel": detail.actions.can_cancel,
-            "reasons": dict(detail.actions.reasons),
-        },
+        "attempts": [RUN_VIEW_ATTEMPT.pick(a) for a in d["attempts"]],
+        "actions": RUN_VIEW_ACTIONS.pick(d["actions"]),
         "error": detail.error,
         "failed_watermark": detail.failed_watermark,
         "parent_run_id": detail.parent_run_id,
@@ -402,7 +394,8 @@ class RunView(FlowWidget):
         self._open(run_id)
 
     def _static_html(self) -> str:
-        return run_html(self.run, self._lay, error=self.error, timing=self._timing)
+        return run_html(self.run, self._lay, error=self.error, timing=self._timing,
+                        zone=self.time_zone)
 
     def _static_text(self) -> str:
         return run_text(self.run)

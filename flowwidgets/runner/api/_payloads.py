@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flowwidgets.models import Status, format_time
+from flowwidgets.runner.api._wire import RUN_SUMMARY, STEP
 from flowwidgets.runner.spec import PipelineSpec
 from flowwidgets.runner.store import (
     AttemptRecord,
@@ -44,18 +45,7 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
     """ematix-flow's ``to_summary_dict`` plus created_at, trigger and parent_run_id (and
     ``"imported": true`` for a run that came in through the run log's import path)."""
     return {
-        "run_id": run.run_id,
-        "pipeline": run.pipeline,
-        "status": str(run.status),
-        "started_at": format_time(run.started_at),
-        "finished_at": format_time(run.finished_at),
-        "duration_ms": run.duration_ms,
-        "attempt": run.attempt,
-        "failed_step": run.failed_step,
-        "kind": run.kind,
-        "created_at": format_time(run.created_at),
-        "trigger": run.trigger,
-        "parent_run_id": run.parent_run_id,
+        **RUN_SUMMARY.dump(run),  # the fields: RUN_SUMMARY_FIELDS (store.py), via _wire
         "error_summary": error_summary(run.error),
         **({"imported": True} if run.extras.get("imported") else {}),
     }
@@ -78,18 +68,8 @@ def attempt_payload(a: AttemptRecord) -> dict[str, Any]:
 
 
 def step_payload(s: StepRecord) -> dict[str, Any]:
-    """A step of a run's DAG with its state in that run."""
-    return {
-        "name": s.name,
-        "status": str(s.status),
-        "depends_on": list(s.depends_on),
-        "duration_ms": s.duration_ms,
-        "started_at": format_time(s.started_at),
-        "finished_at": format_time(s.finished_at),
-        "error": s.error,
-        "attempts": s.attempts,
-        "reused_from": s.reused_from,
-    }
+    """A step of a run's DAG with its state in that run (the fields: ``_wire.STEP``)."""
+    return STEP.dump(s)
 
 
 def run_detail(run: RunRecord, steps: list[StepRecord], attempts: list[AttemptRecord],

@@ -7,9 +7,11 @@ what it gets. ``extra="allow"`` keeps room to add fields without breaking old cl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from flowwidgets.runner.api._wire import RUN_SUMMARY, STEP
 
 __all__ = [
     "AttemptOut",
@@ -45,22 +47,16 @@ class Health(BaseModel):
     version: str
 
 
-class RunSummaryOut(BaseModel):
-    """A run as listed (ematix-flow's summary plus created_at, trigger, parent_run_id)."""
-
-    model_config = _OPEN
-    run_id: str
-    pipeline: str
-    status: str
-    started_at: str | None
-    finished_at: str | None
-    duration_ms: int | None
-    attempt: int
-    failed_step: str | None
-    kind: str
-    created_at: str | None
-    trigger: str | None
-    parent_run_id: str | None
+# Models of bodies that copy run-log records are built from the records (see _wire.py);
+# mypy sees them as plain models.
+if TYPE_CHECKING:
+    RunSummaryOut = BaseModel
+    StepOut = BaseModel
+else:
+    RunSummaryOut = RUN_SUMMARY.schema(
+        "RunSummaryOut",
+        "A run as listed (ematix-flow's summary plus created_at, trigger, parent_run_id).")
+    StepOut = STEP.schema("StepOut", "A node of the run's DAG with its state in this run.")
 
 
 class RunPageOut(BaseModel):
@@ -85,21 +81,6 @@ class AttemptOut(BaseModel):
     finished_at: str | None
     error_summary: str | None
     error_stack: str | None
-
-
-class StepOut(BaseModel):
-    """A node of the run's DAG with its state in this run."""
-
-    model_config = _OPEN
-    name: str
-    status: str
-    depends_on: list[str]
-    duration_ms: int | None
-    started_at: str | None
-    finished_at: str | None
-    error: str | None
-    attempts: int
-    reused_from: str | None
 
 
 class RunDetailOut(RunSummaryOut):

@@ -1,19 +1,9 @@
-// The status vocabulary (flowwidgets.models.Status) with the icon and word shown beside
+// The status vocabulary (flowwidgets.models.Status, generated into ./generated/models.ts) with the icon and word shown beside
 // every colour: status is never told by colour alone. Mirrored by flowwidgets/widgets/_fallback.py.
 
-export const STATUSES = [
-  "pending",
-  "requested",
-  "running",
-  "paused",
-  "succeeded",
-  "failed",
-  "cancelled",
-  "skipped",
-  "unknown",
-] as const;
+import { STATUSES, type Status } from "./generated/models";
 
-export type Status = (typeof STATUSES)[number];
+export { STATUSES, type Status };
 
 export const STATUS_ICON: Record<Status, string> = {
   pending: "○",

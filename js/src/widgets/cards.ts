@@ -3,27 +3,19 @@
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
 import { counted, formatDuration, formatPercent, formatRate, shortId } from "../lib/format";
-import { type TimeZoneChoice, absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
+import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
+import type { CardPipelineFields } from "../lib/generated/models";
 import { STRIP_SLOTS, type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
 import "../lib/theme.css";
 import "./cards.css";
 
 /** One pipeline as the ``pipelines`` trait carries it. */
-export interface CardPipeline {
-  name: string;
-  kind: string;
-  schedule: string | null;
-  timezone: string | null;
-  next_run_at: string | null;
+export interface CardPipeline extends CardPipelineFields {
   recent_runs: StripRun[];
-  median_duration_ms: number | null;
   /** The running latest run's ETA line ("" when none). */
   eta?: string;
-  failure_rate_7d: number | null;
-  total_runs: number | null;
-  paused: boolean;
   streaming_stats: {
     rows_consumed_total?: number | null;
     stats_1m?: { rows_consumed_per_sec?: number | null } | null;
@@ -175,7 +167,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
       ),
       strip,
       schedule,
-      p.eta ? h(doc, "div", { class: "fw-card-line fw-eta" }, p.eta) : null,
+      p.eta ? h(doc, "div", { class: "fw-card-line fw-eta" }, etaInZone(p.eta, zone)) : null,
       h(
         doc,
         "div",

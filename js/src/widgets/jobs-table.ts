@@ -3,30 +3,22 @@
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatCount, formatDuration, shortId } from "../lib/format";
-import { absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
+import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, formatAt, refreshTimes, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import type { JobRowFields } from "../lib/generated/models";
 import "../lib/theme.css";
 import "./jobs-table.css";
 
 /** One row of the visible page (``_rows`` trait). */
-export interface JobRow {
-  run_id: string;
-  pipeline: string;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  attempts: number | null;
-  duration_ms: number | null;
-  failed_step: string | null;
+/** The Run fields are generated from flowwidgets.models.Run (widgets/_shapes.py: JOB_ROW). */
+export interface JobRow extends JobRowFields {
   /** The error's summary line (its last line: a traceback's "Type: message"). */
   error?: string | null;
   /** The run came in through the run log's import (the demo's history). */
   imported?: boolean;
   /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
   eta?: string;
-  /** schedule | manual | run_now | restart | rerun | resume (null: the runner does not say). */
-  trigger?: string | null;
   /** The run this one was restarted / rerun / resumed from (null: none). */
   parent_run_id?: string | null;
   /** The newest run started from this one (null: none). */
@@ -109,18 +101,20 @@ export const TRIGGER_WORD: Record<string, string> = {
   resume: "resume",
 };
 
-/** A datetime-local value ("2026-11-22T08:10") as ISO UTC, or null. */
-export function localToIso(value: string): string | null {
+/** A datetime-local value ("2026-11-22T08:10") read in the zone (UTC or the browser's
+ * local time) as ISO UTC, or null. */
+export function localToIso(value: string, zone: TimeZoneChoice = "UTC"): string | null {
   if (!value) return null;
-  const d = new Date(`${value}:00Z`);
+  const d = new Date(zone === "UTC" ? `${value}:00Z` : `${value}:00`);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** An ISO time as a datetime-local value in UTC ("" when missing). */
-export function isoToLocal(iso: string | null | undefined): string {
+/** An ISO time as a datetime-local value in the zone ("" when missing). */
+export function isoToLocal(iso: string | null | undefined, zone: TimeZoneChoice = "UTC"): string {
   if (!iso) return "";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 16);
+  if (Number.isNaN(d.getTime())) return "";
+  return formatAt(d, zone, { clock: "hm", withZone: false }).replace(" ", "T");
 }
 
 export const TIME_WINDOWS: [string, string][] = [
@@ -170,11 +164,20 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const count = h(doc, "span", { class: "fw-label fw-count", "aria-live": "polite" });
   pipelineSel.addEventListener("change", () => setTraits({ pipeline: pipelineSel.value || null, page: 0 }));
   statusSel.addEventListener("change", () => setTraits({ status: statusSel.value || null, page: 0 }));
-  // a custom range: two UTC date-times, shown while "custom range" is picked
-  const fromInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started from (UTC)" });
-  const toInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started before (UTC)" });
-  const range = h(doc, "span", { class: "fw-range", hidden: true }, fromInput, h(doc, "span", { class: "fw-dim" }, "–"), toInput, h(doc, "span", { class: "fw-label" }, "UTC"));
-  const applyRange = () => setTraits({ last: null, since: localToIso(fromInput.value), until: localToIso(toInput.value), page: 0 });
+  // a custom range: two date-times in the view's zone, shown while "custom range" is picked
+  const zoneNow = () => asZone(model.get("time_zone"));
+  const fromInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local" });
+  const toInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local" });
+  const rangeZone = h(doc, "span", { class: "fw-label fw-range-zone" });
+  const labelRange = () => {
+    const z = zoneName(zoneNow());
+    fromInput.setAttribute("aria-label", `Started from (${z})`);
+    toInput.setAttribute("aria-label", `Started before (${z})`);
+    rangeZone.textContent = z;
+  };
+  labelRange();
+  const range = h(doc, "span", { class: "fw-range", hidden: true }, fromInput, h(doc, "span", { class: "fw-dim" }, "–"), toInput, rangeZone);
+  const applyRange = () => setTraits({ last: null, since: localToIso(fromInput.value, zoneNow()), until: localToIso(toInput.value, zoneNow()), page: 0 });
   fromInput.addEventListener("change", applyRange);
   toInput.addEventListener("change", applyRange);
   windowSel.append(h(doc, "option", { value: "custom" }, "custom range…"));
@@ -307,8 +310,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
     windowSel.value = custom ? "custom" : (model.get("last") ?? "");
     if (custom) {
       range.hidden = false;
-      if (doc.activeElement !== fromInput) fromInput.value = isoToLocal(model.get("since"));
-      if (doc.activeElement !== toInput) toInput.value = isoToLocal(model.get("until"));
+      labelRange();
+      if (doc.activeElement !== fromInput) fromInput.value = isoToLocal(model.get("since"), zoneNow());
+      if (doc.activeElement !== toInput) toInput.value = isoToLocal(model.get("until"), zoneNow());
     } else if (doc.activeElement !== fromInput && doc.activeElement !== toInput) {
       range.hidden = true;
     }
@@ -378,7 +382,10 @@ function render({ model, el }: RenderProps<JobsModel>) {
           : h(doc, "td", { class: "fw-dim" }, "—");
       }
       case "eta":
-        return row.eta ? h(doc, "td", { class: "fw-eta", title: row.eta }, row.eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
+        {
+        const eta = etaInZone(row.eta, asZone(model.get("time_zone")));
+        return eta ? h(doc, "td", { class: "fw-eta", title: eta }, eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
+      }
       default:
         return h(doc, "td", null, String(row[key] ?? ""));
     }
@@ -477,6 +484,8 @@ function render({ model, el }: RenderProps<JobsModel>) {
   for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id", "loading"]) on(`change:${ev}`, updateRows);
   on("change:time_zone", () => {
     relabel();
+    labelRange();
+    updateFilters();
     updateRows();
   });
   updateFilters();

@@ -5,53 +5,28 @@ import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
-import { counted, formatDuration, formatRate, formatTime, parseTime } from "../lib/format";
-import { absoluteTime, asZone, refreshTimes, relativeTime, timeElement } from "../lib/when";
+import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
+import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import type { RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
 import "../lib/theme.css";
 import "./run-view.css";
 
-export interface RunStep extends StepState {
-  depends_on: string[];
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
+/** A step of the ``run`` trait: the Step fields the kernel copies plus its attempt count. */
+export interface RunStep extends StepState, Omit<RunViewStepFields, keyof StepState> {}
 
-export interface RunAttempt {
-  number: number;
-  step: string | null;
-  status: string;
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
+/** One attempt of the ``run`` trait (fields generated from flowwidgets.models.Attempt). */
+export type RunAttempt = RunViewAttempt;
 
-export interface RunActions {
-  restart_from_step: string[];
-  rerun: boolean;
-  resume_from_watermark: boolean;
-  /** True while the run can be cancelled (requested or running, on a runner that can). */
-  can_cancel?: boolean;
-  reasons: Record<string, string>;
-}
+/** The ``run`` trait's actions (``can_cancel`` may be absent from an older kernel). */
+export type RunActions = Omit<RunViewActions, "can_cancel"> & Partial<Pick<RunViewActions, "can_cancel">>;
 
 /** ``run`` trait: the run detail as the kernel sends it. */
 export interface RunPayload {
-  run: {
-    run_id: string;
-    pipeline: string;
-    status: string;
-    started_at: string | null;
-    finished_at: string | null;
-    duration_ms: number | null;
-    attempts: number | null;
-    failed_step: string | null;
-    kind: string;
-    trigger: string | null;
-  };
+  /** Every field of the run but ``extra`` (generated from flowwidgets.models.Run). */
+  run: RunViewRun;
   steps: RunStep[];
   attempts: RunAttempt[];
   actions: RunActions;
@@ -544,7 +519,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         h(doc, "span", { class: "fw-started" }, h(doc, "span", { class: "fw-label" }, "Started "), timeElement(doc, r.started_at, asZone(model.get("time_zone")))),
         elapsedSpan(r, st),
         r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
-        p.eta_text ? h(doc, "span", { class: "fw-eta" }, p.eta_text) : null,
+        p.eta_text ? h(doc, "span", { class: "fw-eta" }, etaInZone(p.eta_text, asZone(model.get("time_zone")))) : null,
         p.parent_run_id
           ? h(
               doc,
@@ -605,7 +580,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             doc,
             "table",
             { class: "fw-table", "aria-label": "attempt history" },
-            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", "Started (UTC)", "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
+            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
             h(
               doc,
               "tbody",
@@ -634,7 +609,7 @@ function render({ model, el }: RenderProps<RunModel>) {
                   h(doc, "td", null, String(a.number)),
                   h(doc, "td", null, a.step ?? "—"),
                   h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${ast}` }, `${STATUS_ICON[ast]} ${ast}`)),
-                  h(doc, "td", null, formatTime(a.started_at)),
+                  h(doc, "td", { title: absoluteTime(a.started_at, asZone(model.get("time_zone"))) }, formatAt(a.started_at, asZone(model.get("time_zone")), { withZone: false })),
                   h(doc, "td", null, formatDuration(dur)),
                   h(doc, "td", { class: a.error ? "fw-failed-step" : "fw-dim", title: a.error ?? "" }, firstLine(a.error) || "—"),
                 );
@@ -706,6 +681,7 @@ function render({ model, el }: RenderProps<RunModel>) {
       width,
       zoom,
       onSelect: selectStep,
+      zone: asZone(model.get("time_zone")),
       onZoom: (w) => {
         zoom = w;
         drawTimeline();
