@@ -103,6 +103,12 @@ def test_dashboard_history_section_brush_filters_the_runs_table(src):
         hist = dash.section("history")
         assert isinstance(hist, fw.HistoryView) and dash.view == "history"
         assert hist.pipeline == "warehouse_etl" and hist.grid["steps"]
+        # the breadcrumb names the pipeline shown (it said only "History"), and follows
+        # the view's own picker
+        assert [c["label"] for c in dash.nav.crumbs] == ["History", "warehouse_etl"]
+        hist.pipeline = None
+        assert [c["label"] for c in dash.nav.crumbs] == ["History"]
+        hist.pipeline = "warehouse_etl"
         now = datetime.now(UTC)
         lo, hi = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=1)).isoformat()
         hist.brush = [lo, hi]
