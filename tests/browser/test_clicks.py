@@ -143,11 +143,19 @@ def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
     page.locator(f'button.fw-sq[data-run-id="{run_id}"]').click()
     button = page.locator('.fw-run .fw-actions button[data-action="cancel"]')
     button.wait_for(timeout=30_000)
+    button.hover()  # hovered, a destructive button stays red (it turned the accent's teal)
+    assert button.evaluate("e => getComputedStyle(e).borderTopColor") == \
+        button.evaluate("e => getComputedStyle(e).color") != \
+        page.locator(".fw-run .fw-vtab--on").evaluate("e => getComputedStyle(e).borderBottomColor")
     button.click()
     dialog = page.locator('.fw-run [role="alertdialog"]')
     assert "Cancel run" in dialog.inner_text() and "Keep running" in dialog.inner_text()
     page.screenshot(path=str(ARTIFACTS / "clicks-cancel-confirm.png"), full_page=True)
-    dialog.locator(".fw-btn--primary").click()
+    # the destructive answer is red and readable (it was the teal "go ahead" button)
+    yes = dialog.locator(".fw-btn--primary")
+    assert "fw-btn--danger" in yes.get_attribute("class")
+    assert contrast(yes) >= 4.5, f"Cancel run at {contrast(yes):.2f}:1"
+    yes.click()
     page.locator(".fw-run .fw-run-head .fw-pill--cancelled").wait_for(timeout=30_000)
     page.locator(".fw-run .fw-last-action").filter(has_text="cancelled").wait_for(
         timeout=10_000)
