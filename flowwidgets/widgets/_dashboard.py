@@ -79,6 +79,8 @@ def _make_history(d: Dashboard) -> HistoryView:
                        on_group=d._show_group)
     # brushing a time range filters the Runs table to it
     view.observe(d._brushed, names=["brush"])
+    # the breadcrumb names the pipeline shown (a card's "history →" or the view's picker)
+    view.observe(lambda _change: d._render(), names=["pipeline"])
     return view
 
 
@@ -424,6 +426,10 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                 crumbs.append({"label": time_range(since, until, self._time_zone),
                                "target": "jobs", "arg": pipeline,
                                "since": since, "until": until})
+        elif key == "history":
+            history = self._made.get("history")
+            if isinstance(history, HistoryView) and history.pipeline:
+                crumbs.append({"label": history.pipeline, "target": "history", "arg": None})
         return crumbs
 
     def _crumbs(self) -> list[dict[str, Any]]:

@@ -103,6 +103,12 @@ def test_dashboard_history_section_brush_filters_the_runs_table(src):
         hist = dash.section("history")
         assert isinstance(hist, fw.HistoryView) and dash.view == "history"
         assert hist.pipeline == "warehouse_etl" and hist.grid["steps"]
+        # the breadcrumb names the pipeline shown (it said only "History"), and follows
+        # the view's own picker
+        assert [c["label"] for c in dash.nav.crumbs] == ["History", "warehouse_etl"]
+        hist.pipeline = None
+        assert [c["label"] for c in dash.nav.crumbs] == ["History"]
+        hist.pipeline = "warehouse_etl"
         now = datetime.now(UTC)
         lo, hi = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=1)).isoformat()
         hist.brush = [lo, hi]
@@ -149,6 +155,15 @@ def test_fallback_escapes_runner_strings():
     assert [trend_text(x) for x in (None, 0.01, 0.2, -0.5)] == ["—", "steady", "+20% slower",
                                                               "50% faster"]
     assert [trend_text(x) for x in (-0.6875, -0.995)] == ["3.2× faster", "200× faster"]
+
+
+def test_fallback_grid_marks_a_step_a_restart_reused():
+    evil = "<img src=x onerror=alert(1)>"
+    html = history_html("etl", "14d", {"runs": 0, "marks": []}, [], [],
+                        {"steps": ["extract"], "runs": [{"run_id": "r2"}],
+                         "cells": [[["succeeded", None, None, evil]]]})
+    assert "reused from run &lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
+    assert "↺" in html
 
 
 def _focus_of(group):
