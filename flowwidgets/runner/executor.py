@@ -285,7 +285,10 @@ class Executor:
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    nxt = state.ready_after(name)
+                    # only the child that runs next on this worker starts with this
+                    # commit: a sibling waits for a free worker, and its start (and
+                    # the wait before it, which the timeline draws) is recorded then
+                    nxt = state.ready_after(name)[:1]
                     try:  # the output, the step's success and its ready children: one commit
                         numbers = self.store.finish_attempt(
                             run_id, name, number, status=Status.SUCCEEDED,
