@@ -152,7 +152,8 @@ class RunState:
     def ready_after(self, name: str) -> list[str]:
         """The children of ``name`` whose only dependency left is ``name`` (they become
         ready when it succeeds), none once the run has a failure, stops or is given up:
-        the executor starts them in the transaction that records ``name``'s success."""
+        the executor starts the first of them in the transaction that records ``name``'s
+        success and runs it next on the same worker."""
         with self._lock:
             if self.failed or self.abandoned or self.stop_event.is_set():
                 return []

@@ -187,7 +187,7 @@ class Executor:
 
     def _step_task(self, state: RunState, name: str, number: int = 0) -> None:
         """Run a step (``number``: its first attempt, already opened by its parent's
-        success), then the child its success started, on this worker, and so on."""
+        success), then the first child its success started, on this worker, and so on."""
         while name:
             ok: bool | None
             started: dict[str, int] = {}
@@ -285,11 +285,11 @@ class Executor:
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    # the first child this success makes ready runs next on this worker:
-                    # its start goes in the same commit. The others start when a worker
-                    # takes them (a step is recorded running only once it runs).
+                    # only the child that runs next on this worker starts with this
+                    # commit: a sibling waits for a free worker, and its start (and
+                    # the wait before it, which the timeline draws) is recorded then
                     nxt = state.ready_after(name)[:1]
-                    try:  # the output, the step's success and the next start: one commit
+                    try:  # the output, the step's success and its ready children: one commit
                         numbers = self.store.finish_attempt(
                             run_id, name, number, status=Status.SUCCEEDED,
                             log_tail=tail.text() or None, output=value, start=nxt)

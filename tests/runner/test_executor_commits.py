@@ -1,7 +1,8 @@
-"""One commit per step: a step's success starts a child it made ready in the same
-transaction, and that child runs next on the same worker. Every transition stays
-recorded, in order, and a step is recorded running only once it runs; a cancelled run,
-an unknown step, the runner's stop and a lost claim write nothing they should not."""
+"""One commit per step: a step's success starts, in the same transaction, the first child
+it made ready, which then runs on the same worker (its siblings start when a worker takes
+them). Every transition stays
+recorded, in order; a cancelled run, an unknown step, the runner's stop and a lost claim
+write nothing they should not."""
 
 from __future__ import annotations
 
@@ -56,6 +57,38 @@ def test_a_chain_commits_once_per_step_with_every_transition_in_order(store, tmp
     assert all(s.status is Status.SUCCEEDED and s.attempts == 1 for s in steps)
     for before, after in zip(steps, steps[1:], strict=False):
         assert after.started_at == before.finished_at  # the same transaction, one clock
+
+
+def test_a_fan_out_starts_one_child_with_its_parent_and_never_more_than_the_workers(
+        store, tmp_path):
+    """Only the child that runs next on the parent's worker starts in the parent's commit;
+    its siblings start when a worker takes them, so a step is never 'running' while it
+    waits for a worker (the timeline draws that wait), and at most max_workers run."""
+    spec = PipelineSpec("fan", steps=(
+        call("root", "one"), *(call(f"c{i}", "plus_one", ["root"]) for i in range(5)),
+        call("join", "plus_one", [f"c{i}" for i in range(5)])))
+    ex = Executor(store, pipelines(spec), max_workers=3, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.SUCCEEDED
+    assert store.load_output(run.run_id, "join") == 1 + 5 * 2
+    events = _events(store, run.run_id)
+    root_done = events.index(("step", "root", "succeeded"))
+    assert events[root_done + 1:root_done + 3] == [("step", "c0", "running"),
+                                                   ("attempt", "c0", "running")]
+    running: set[str] = set()
+    most = 0
+    for kind, step, status in events:
+        if kind == "step" and status == "running":
+            running.add(step)
+        elif kind == "step":
+            running.discard(step)
+        most = max(most, len(running))
+    assert most <= 3
+    assert all(a.number == 1 and a.status is Status.SUCCEEDED
+               for a in store.get_attempts(run.run_id))
 
 
 def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_is_free(
