@@ -7,9 +7,10 @@ Two shapes: ``wide`` (20 layers of 50 steps, each depending on two steps of the 
 before: lots of parallelism) and ``chain`` (each step depends on the previous one: no
 parallelism, every completion starts the next step). Each is measured twice:
 
-- end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes
-  ``start_attempt`` and ``finish_attempt`` with the output (two transactions, each with
-  its events), so the figure is dominated by SQLite commits;
+- end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes one
+  transaction, ``finish_attempt`` with the output that also starts the children it made
+  ready (only the first steps and children that another step completed start on their
+  own), each with its events, so the figure is dominated by SQLite commits;
 - scheduling alone, with a null run log (in memory, every write a no-op; benchmark only)
   so the executor's own cost (indegree bookkeeping, queueing, thread hand-offs, argument
   building) is visible.
@@ -19,8 +20,9 @@ its ``env`` provider, no variables: its cheapest step), which keeps everything i
 and writes nothing durable.
 
 Figures are the best of ``--repeat`` runs, in milliseconds per step (wall time of the run
-divided by its number of steps). ``--record`` rewrites this script's section of
-bench/RESULTS.md.
+divided by its number of steps), then the same for the process's CPU time (all threads),
+which the other tenants of a shared machine disturb less. ``--record`` rewrites this
+script's section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from flowwidgets.runner.sqlite import SqliteRunLog  # noqa: E402
 from flowwidgets.runner.store import RunRecord, StepRecord  # noqa: E402
 
 JOBS = "def noop():\n    return None\n"
+
+CPU: dict[str, list[float]] = {}
+"""Process CPU seconds (all threads, user + system) of each measured run, by kind: less
+sensitive than wall time to the other tenants of a shared machine."""
 
 
 def wide(n: int, width: int = 50) -> PipelineSpec:
@@ -81,8 +87,8 @@ class NullLog:
     def start_attempt(self, run_id: str, step: str) -> int:
         return 1
 
-    def finish_attempt(self, *args: Any, **kw: Any) -> None:
-        pass
+    def finish_attempt(self, *args: Any, start: Any = (), **kw: Any) -> list[int]:
+        return [1] * len(start)
 
     def save_output(self, *args: Any) -> None:
         pass
@@ -107,9 +113,10 @@ def measure_sqlite(spec: PipelineSpec, folder: Path, workers: int, tag: str) -> 
                              steps=[(s.name, s.depends_on) for s in spec.steps])
             run = store.claim_requested("bench", pipelines=[spec.name])
             assert run is not None
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             final = ex.execute(run)
             elapsed = time.perf_counter() - started
+            CPU.setdefault("sql", []).append(time.process_time() - cpu)
         finally:
             ex.stop(5)
         assert final.status is Status.SUCCEEDED, final.error
@@ -126,10 +133,11 @@ def measure_null(spec: PipelineSpec, folder: Path, workers: int) -> float:
     ex = Executor(store, Pipelines((spec,), base_dir=folder), max_workers=workers,  # type: ignore[arg-type]
                   data_dir=folder)
     try:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         handle = ex.submit(run)
         assert handle.wait(120) is None  # NullLog.get_run: no record, but finished
         elapsed = time.perf_counter() - started
+        CPU.setdefault("null", []).append(time.process_time() - cpu)
         assert handle.done()
     finally:
         ex.stop(5)
@@ -147,9 +155,10 @@ def measure_flowtoy(spec: PipelineSpec, workers: int) -> float:
               "flow": [{"name": s.name, "source": {"type": "env"},
                         "depends_on": list(s.depends_on)} for s in spec.steps]}
     runner = LocalRunner(config)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     runner.run()
     elapsed = time.perf_counter() - started
+    CPU.setdefault("toy", []).append(time.process_time() - cpu)
     states = {st.state for st in runner.status.steps.values()}
     assert states == {"succeeded"}, states
     return elapsed
@@ -177,6 +186,7 @@ def main() -> None:
             sql: list[float] = []
             null: list[float] = []
             toy: list[float] = []
+            CPU.clear()
             for i in range(args.repeat):  # interleaved, so load hits all three alike
                 sql.append(measure_sqlite(spec, folder, args.workers, f"{spec.name}{i}"))
                 null.append(measure_null(spec, folder, args.workers))
@@ -185,6 +195,10 @@ def main() -> None:
             line = (f"{spec.name:>5}: SQLite run log {best_sql / n * 1000:.3f} ms/step; "
                     f"executor alone {best_null / n * 1000:.3f}; flowtoy (in memory) "
                     f"{best_toy / n * 1000:.3f}; ratio to flowtoy {best_sql / best_toy:.2f}")
+            cpu = {k: min(v) / n * 1000 for k, v in CPU.items()}
+            line += (f"\n{'':>5}  CPU time: SQLite run log {cpu['sql']:.3f} ms/step; executor "
+                     f"alone {cpu['null']:.3f}; flowtoy {cpu['toy']:.3f}; ratio to flowtoy "
+                     f"{cpu['sql'] / cpu['toy']:.2f}")
             print(line)
             lines.append(line)
     lines.append(f"# load {os.getloadavg()[0]:.1f} at the end")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sqlite3
 import statistics
 import sys
@@ -121,16 +122,77 @@ def offset_medians(path: Path) -> None:
         conn.close()
 
 
-def measure(n: int, repeat: int) -> dict[str, float]:
-    """Import an ``n``-run history and time the API on it."""
+def history(n: int, tmp: str, cache: Path | None) -> tuple[Path, datetime, float]:
+    """The ``n``-run history: imported into ``tmp`` (the import's seconds), or reused from
+    ``cache`` (built there once, with its ``now`` beside it; the benchmark only reads)."""
+    if cache is not None:
+        path, stamp = cache / f"runs-{n}.sqlite", cache / f"runs-{n}.now"
+        if stamp.exists():
+            return path, datetime.fromisoformat(stamp.read_text()), float("nan")
+        cache.mkdir(parents=True, exist_ok=True)
+        for stale in cache.glob(f"runs-{n}.sqlite*"):  # a build that did not finish
+            stale.unlink()
+    else:
+        path, stamp = Path(tmp) / "runs.sqlite", None
     now = datetime.now(UTC)
+    store = SqliteRunLog(path)
+    t0 = time.perf_counter()
+    store.import_runs(runs(n, now), steps(n, now))
+    took = time.perf_counter() - t0
+    store.close()
+    if stamp is not None:
+        stamp.write_text(now.isoformat())
+    return path, now, took
+
+
+def frame_seconds(db: Path, n: int, tmp: Path) -> float:
+    """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
+    HTTP from ``flowwidgets serve`` in its own process (as a notebook meets the runner)."""
+    import signal
+    import subprocess
+
+    from flowwidgets.frames import runs_frame
+    from flowwidgets.sources import connect
+
+    spec = tmp / "pipelines.yaml"
+    spec.write_text("pipelines:\n" + "".join(
+        f"  - name: {name}\n    steps:\n      - name: load\n        run: 'true'\n"
+        for name in NAMES))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    exe = Path(sys.executable).with_name("flowwidgets")
+    proc = subprocess.Popen([str(exe), "serve", str(spec), "--port", str(port), "--db",
+                             str(db), "--tick", "3600"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/api/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with connect(url, timeout=120) as src:
+            t0 = time.perf_counter()
+            df = runs_frame(src, progress=False, eta=False)
+            took = time.perf_counter() - t0
+        assert len(df) == n, (len(df), n)
+        return took
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def measure(n: int, repeat: int, cache: Path | None = None, frame: bool = False
+            ) -> dict[str, float]:
+    """Import an ``n``-run history (or reuse it from ``cache``) and time the API on it."""
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        path = Path(tmp) / "runs.sqlite"
+        path, now, took = history(n, tmp, cache)
         store = SqliteRunLog(path)
-        t0 = time.perf_counter()
-        store.import_runs(runs(n, now), steps(n, now))
-        out["import (s)"] = time.perf_counter() - t0
+        out["import (s)"] = took
         out["file (MB)"] = path.stat().st_size / 1e6
         out["pipeline_stats in process, best (ms)"] = best(
             lambda: store.pipeline_stats(NAMES, now=now))
@@ -157,6 +219,8 @@ def measure(n: int, repeat: int) -> dict[str, float]:
         finally:
             runner.stop()
             store.close()
+        if frame:
+            out["runs_frame, every run (s)"] = frame_seconds(path, n, Path(tmp))
     return out
 
 
@@ -165,13 +229,17 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--frame", action="store_true",
+                    help="also time runs_frame over every run (a Source over HTTP)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
     head = (f"# bench_scale  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  load "
             f"{os.getloadavg()[0]:.1f} at the start; p50 of {args.repeat} requests")
     print(head, flush=True)
     results = {}
     for n in args.sizes:
-        results[n] = measure(n, args.repeat)
+        results[n] = measure(n, args.repeat, args.cache, args.frame)
         print(f"{n:>9,} runs: " + ", ".join(f"{k} {v:.1f}" for k, v in results[n].items()),
               flush=True)
     rows = list(next(iter(results.values())))

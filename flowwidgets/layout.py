@@ -8,8 +8,9 @@ cubic Bézier curves from a node's right side to its dependant's left side.
 Bad graphs never crash the layout: a dependency on a step that does not exist is ignored and
 reported in ``Layout.unknown``; the steps of a dependency cycle share one rank (reported in
 ``Layout.cycles``, their edges flagged ``cyclic``); a repeated step name keeps its first
-occurrence (reported in ``Layout.duplicates``). Runs in O(V + E) plus a sort per rank, so
-5,000 steps lay out in milliseconds.
+occurrence (reported in ``Layout.duplicates``). Runs in O(V + E) plus a sort per rank: an
+acyclic graph is ranked by Kahn's algorithm over its steps alone, and only a graph with a
+cycle pays for the strongly connected components.
 
 Because the result depends only on the graph's shape, it is cached: a status poll of the
 same run gets the very same ``Layout`` object back and only restyles nodes.
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
+
+from flowwidgets._layout_ranks import acyclic_ranks, cyclic_ranks
 
 __all__ = [
     "EDGE_LOOP",
@@ -231,58 +234,30 @@ def _layout_now(shape: Shape) -> Layout:
         names.append(name)
         raw_deps.append(deps)
     n = len(names)
-    preds: list[list[int]] = [[] for _ in range(n)]
+    preds: list[list[int]] = []
     unknown: list[tuple[str, str]] = []
+    get = index.get
     for i, deps in enumerate(raw_deps):
-        seen: set[int] = set()
-        for dep in deps:
-            j = index.get(dep)
-            if j is None:
-                unknown.append((names[i], dep))
-            elif j not in seen:
-                seen.add(j)
-                preds[i].append(j)
+        looked = [get(dep) for dep in deps]
+        if None in looked:
+            unknown.extend((names[i], dep) for dep, j in zip(deps, looked, strict=True)
+                           if j is None)
+        found = [j for j in looked if j is not None]
+        preds.append(list(dict.fromkeys(found)) if len(found) > 1 else found)
     succs: list[list[int]] = [[] for _ in range(n)]
-    for i in range(n):
-        for j in preds[i]:
+    for i, ps in enumerate(preds):
+        for j in ps:
             succs[j].append(i)
 
-    # 2. strongly connected components (iterative Tarjan): cycles share one rank
-    comp = _components(n, succs)
-    comp_members: dict[int, list[int]] = {}
-    for i in range(n):
-        comp_members.setdefault(comp[i], []).append(i)
-    cyclic = [False] * n
+    # 2-3. longest-path rank: Kahn's algorithm over the steps; when some are left over
+    # there is a cycle, and the steps of each strongly connected component share one rank
+    ranked = acyclic_ranks(n, preds, succs)
+    comp: list[int] | None = None
     cycles: list[tuple[str, ...]] = []
-    for members in sorted(comp_members.values(), key=lambda m: m[0]):
-        if len(members) > 1 or members[0] in preds[members[0]]:
-            for i in members:
-                cyclic[i] = True
-            cycles.append(tuple(names[i] for i in sorted(members)))
-
-    # 3. longest-path rank over the component DAG (Kahn's algorithm)
-    comp_preds: dict[int, set[int]] = {c: set() for c in comp_members}
-    for i in range(n):
-        for j in preds[i]:
-            if comp[j] != comp[i]:
-                comp_preds[comp[i]].add(comp[j])
-    comp_succs: dict[int, list[int]] = {c: [] for c in comp_members}
-    indeg = {c: len(p) for c, p in comp_preds.items()}
-    for c, ps in comp_preds.items():
-        for p in ps:
-            comp_succs[p].append(c)
-    comp_rank = dict.fromkeys(comp_members, 0)
-    queue = sorted((c for c, d in indeg.items() if d == 0), key=lambda c: comp_members[c][0])
-    head = 0
-    while head < len(queue):
-        c = queue[head]
-        head += 1
-        for s in comp_succs[c]:
-            comp_rank[s] = max(comp_rank[s], comp_rank[c] + 1)
-            indeg[s] -= 1
-            if indeg[s] == 0:
-                queue.append(s)
-    rank = [comp_rank[comp[i]] for i in range(n)]
+    if ranked is not None:
+        rank, cyclic = ranked, [False] * n
+    else:
+        rank, comp, cyclic, cycles = cyclic_ranks(n, names, preds, succs)
     ranks = (max(rank) + 1) if n else 0
 
     # 4. order within each rank by the mean height of the dependencies already placed
@@ -294,12 +269,15 @@ def _layout_now(shape: Shape) -> Layout:
     total_h = tallest * NODE_HEIGHT + max(0, tallest - 1) * ROW_GAP
     order = [0] * n
     ys = [0.0] * n
+    inf = float("inf")
     for r, col in enumerate(by_rank):
         if r > 0:
             keys: dict[int, tuple[float, int]] = {}
             for i in col:
-                placed = [ys[j] for j in preds[i] if rank[j] < r]
-                keys[i] = (sum(placed) / len(placed) if placed else float("inf"), i)
+                ps = preds[i]
+                if comp is not None:  # a cycle's steps share a rank: not placed yet
+                    ps = [j for j in ps if rank[j] < r]
+                keys[i] = (sum([ys[j] for j in ps]) / len(ps) if ps else inf, i)
             col.sort(key=keys.__getitem__)
         col_h = len(col) * NODE_HEIGHT + max(0, len(col) - 1) * ROW_GAP
         top = MARGIN + (total_h - col_h) / 2
@@ -307,20 +285,30 @@ def _layout_now(shape: Shape) -> Layout:
             order[i] = k
             ys[i] = top + k * step_y
 
+    xs = [MARGIN + r * (NODE_WIDTH + RANK_GAP) for r in range(ranks)]
     nodes = tuple(
-        LayoutNode(name=names[i], rank=rank[i], order=order[i],
-                   x=MARGIN + rank[i] * (NODE_WIDTH + RANK_GAP), y=ys[i], cyclic=cyclic[i])
+        LayoutNode(name=names[i], rank=rank[i], order=order[i], x=xs[rank[i]], y=ys[i],
+                   cyclic=cyclic[i])
         for i in range(n)
     )
 
-    # 5. edges
+    # 5. edges: from a dependency's right side to the dependant's left side
+    half = NODE_HEIGHT / 2
+    lefts = [(xs[rank[i]], ys[i] + half) for i in range(n)]
+    rights = [(xs[rank[i]] + NODE_WIDTH, ys[i] + half) for i in range(n)]
     edges: list[LayoutEdge] = []
-    for i in range(n):
-        for j in preds[i]:
-            src, dst = nodes[j], nodes[i]
-            is_cyclic = comp[i] == comp[j]
-            edges.append(LayoutEdge(names[j], names[i], _edge_points(src, dst, is_cyclic),
-                                    is_cyclic))
+    add = edges.append
+    for i, ps in enumerate(preds):
+        name, end = names[i], lefts[i]
+        ex, ey = end
+        for j in ps:
+            if comp is not None and comp[i] == comp[j]:
+                add(LayoutEdge(names[j], name, _edge_points(nodes[j], nodes[i], True), True))
+                continue
+            start = rights[j]
+            sx, sy = start
+            dx = (ex - sx) / 2
+            add(LayoutEdge(names[j], name, (start, (sx + dx, sy), (ex - dx, ey), end)))
 
     width = (2 * MARGIN + ranks * NODE_WIDTH + max(0, ranks - 1) * RANK_GAP
              + (EDGE_LOOP if cycles else 0.0)) if n else 2 * MARGIN
@@ -342,46 +330,3 @@ def _edge_points(src: LayoutNode, dst: LayoutNode, cyclic: bool) -> tuple[Point,
     if src.name == dst.name:
         sy, ey = sy - NODE_HEIGHT / 4, ey + NODE_HEIGHT / 4
     return ((sx, sy), (sx + EDGE_LOOP, sy), (ex + EDGE_LOOP, ey), (ex, ey))
-
-
-def _components(n: int, succs: list[list[int]]) -> list[int]:
-    """Strongly connected component id of each node (iterative Tarjan, O(V + E))."""
-    index_of = [-1] * n
-    low = [0] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    comp = [-1] * n
-    counter = 0
-    n_comp = 0
-    for root in range(n):
-        if index_of[root] != -1:
-            continue
-        work: list[tuple[int, int]] = [(root, 0)]
-        while work:
-            v, k = work[-1]
-            if k == 0:
-                index_of[v] = low[v] = counter
-                counter += 1
-                stack.append(v)
-                on_stack[v] = True
-            if k < len(succs[v]):
-                work[-1] = (v, k + 1)
-                w = succs[v][k]
-                if index_of[w] == -1:
-                    work.append((w, 0))
-                elif on_stack[w]:
-                    low[v] = min(low[v], index_of[w])
-                continue
-            work.pop()
-            if work:
-                u = work[-1][0]
-                low[u] = min(low[u], low[v])
-            if low[v] == index_of[v]:
-                while True:
-                    w = stack.pop()
-                    on_stack[w] = False
-                    comp[w] = n_comp
-                    if w == v:
-                        break
-                n_comp += 1
-    return comp

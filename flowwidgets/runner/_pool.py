@@ -149,11 +149,25 @@ class RunState:
             self.running.update(ready)
             return ready
 
-    def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool
-                  ) -> tuple[list[str], bool]:
+    def ready_after(self, name: str) -> list[str]:
+        """The children of ``name`` whose only dependency left is ``name`` (they become
+        ready when it succeeds), none once the run has a failure, stops or is given up:
+        the executor starts the first of them in the transaction that records ``name``'s
+        success and runs it next on the same worker."""
+        with self._lock:
+            if self.failed or self.abandoned or self.stop_event.is_set():
+                return []
+            indegree = self.indegree
+            return [c for c in self.children.get(name, ()) if indegree.get(c) == 1]
+
+    def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool,
+                  started: list[str] | None = None) -> tuple[list[str], bool]:
         """Record a step's end (``ok`` None: it never started and stays pending, or the
         runner's stop cut it short); returns (steps to start now, whether the run is
-        over)."""
+        over). ``started``: children already started with this step's end (see
+        :meth:`ready_after`); they come first and are returned even when a failure or
+        the stop arrived meanwhile (their attempt is open: they run or record their
+        cancellation)."""
         with self._lock:
             self.running.discard(name)
             newly: list[str] = []
@@ -170,6 +184,8 @@ class RunState:
             else:
                 self.failed[name] = error
             ready = [] if self.failed or stopping or self.abandoned else newly
+            if started:
+                ready = started + [c for c in ready if c not in started]
             self.running.update(ready)
             return ready, not self.running and not self.abandoned
 

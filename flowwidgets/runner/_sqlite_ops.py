@@ -42,7 +42,6 @@ __all__ = [
     "WATERMARK_COLS",
     "attempt_row",
     "cancel",
-    "cancelled",
     "event_row",
     "duration_ms",
     "insert_run",
@@ -261,12 +260,6 @@ def _interrupt(tx: Tx, run_id: str, pipeline: str, started: str | None) -> None:
         (Status.FAILED, tx.now_text, tx.ms_since(started), INTERRUPTED,
          running[0] if running else None, run_id, run_id))
     tx.event("run", run_id, pipeline, Status.FAILED)
-
-
-def cancelled(tx: Tx, run_id: str) -> bool:
-    """True when the run is ``cancelled``: later writes of its worker change nothing."""
-    row = tx.one("SELECT status FROM runs WHERE run_id = ?", (run_id,))
-    return row is not None and row[0] == Status.CANCELLED
 
 
 def cancel(tx: Tx, run_id: str, by: str | None) -> None:

@@ -1,28 +1,33 @@
-"""The supervisor of one ``run`` step: the step cannot outlive its runner.
+"""The guard of one runner process: its ``run`` steps cannot outlive it.
 
-    python -I -S _supervise.py RUNNER_PID STOPPED_LIMIT_S -- /bin/sh -c CMD
+    python -I -S _supervise.py RUNNER_PID        (stdin: a pipe from the runner)
 
-Started by :func:`flowwidgets.runner._shell.run_shell` as the leader of the step's own
-session (standard library only, run by path: no import of flowwidgets). It starts the
-command in its session and waits for it, and kills the whole session (SIGTERM, then
-SIGKILL a second later) when
+Started once per runner process by :mod:`flowwidgets.runner._shell` (standard library
+only, run by path: no import of flowwidgets), in its own session. The runner starts each
+step in a session of its own and tells the guard on its stdin, one line each:
 
-- the runner dies (its parent pid changes; checked every :data:`POLL_S` seconds, and at
-  once on SIGUSR1): a ``kill -9`` of the runner no longer leaves steps running that a
-  restart would run again. ``PR_SET_PDEATHSIG`` would need ``ctypes``, whose import
-  costs more than the polling (50-150 ms per step here), so it is not used;
-- the runner has been stopped (SIGSTOP, Ctrl-Z) for more than ``STOPPED_LIMIT_S``
-  seconds (0: never): a peer may declare it dead and run the step again, so the first
-  copy must not keep running meanwhile.
+- ``+SID LIMIT``: session ``SID`` (the step's ``sh``) runs; kill it if the runner is
+  stopped for more than ``LIMIT`` seconds (0: never);
+- ``-SID``: that step ended; forget it.
 
-It ignores SIGTERM/SIGINT/SIGHUP sent to the session (they are for the command; the
-supervisor stays to report how the command ended) and exits as the command did: its
-exit status, or killed by the same signal.
+The guard kills a session (SIGTERM, then SIGKILL :data:`GRACE_S` later) when
+
+- the runner dies: its stdin reaches end of file (at once, also after ``kill -9``), or
+  its parent pid changes (checked every :data:`POLL_S` s, in case a forked child of the
+  runner holds the pipe open). The guard then exits once every session it knew is dead;
+- the runner has been stopped (SIGSTOP, Ctrl-Z; read from ``/proc``, Linux only) for
+  more than the session's ``LIMIT``: a peer may declare the runner dead and run the step
+  again, so the first copy must not keep running meanwhile. A line saying so is written
+  to the step's stderr (best effort), which the runner reads when it resumes.
+
+One guard per runner instead of one Python process per step: a step costs one
+``sh`` start (the runner gates it until the guard knows it), not an interpreter start.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import sys
 import time
 
@@ -31,13 +36,18 @@ signal = __import__("_signal" if "_signal" in sys.builtin_module_names else "sig
 
 GRACE_S = 1.0
 POLL_S = 0.2
+IDLE_POLL_S = 1.0
 
 
-def _kill_session(sig: int) -> None:
+def _kill(sid: int, sig: int) -> bool:
+    """Signal session ``sid`` (its leader's process group); False when it is gone."""
     try:
-        os.killpg(0, sig)
-    except (ProcessLookupError, PermissionError):
+        os.killpg(sid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
         pass
+    return True
 
 
 def _stopped(pid: int) -> bool:
@@ -50,52 +60,72 @@ def _stopped(pid: int) -> bool:
     return data[data.rindex(b")") + 2:][:1] in (b"T", b"t")
 
 
+def _tell(sid: int, text: str) -> None:
+    """Write ``text`` to the stderr of ``sid`` (the pipe the runner reads; best effort)."""
+    try:
+        fd = os.open(f"/proc/{sid}/fd/2", os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, text.encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def main(argv: list[str]) -> None:
-    parent, limit = int(argv[1]), float(argv[2])
-    command = argv[argv.index("--") + 1:]
-    watched = {signal.SIGCHLD, signal.SIGUSR1, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-    if os.getppid() != parent:  # the runner died before we could ask to be told
-        sys.exit(137)
-    child = os.fork()
-    if child == 0:  # pragma: no cover - replaced by exec
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
-            os.execv(command[0], command)
-        finally:
-            os._exit(127)
+    runner = int(argv[1])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    limits: dict[int, float] = {}   # session -> stopped limit (s)
+    killing: dict[int, float] = {}  # session -> when SIGTERM was sent
     stopped_since: float | None = None
-    killing_since: float | None = None
+    buffered = b""
+    alive = True
     while True:
-        got = signal.sigtimedwait(watched, POLL_S)
-        done, status = os.waitpid(child, os.WNOHANG)
-        if done:
-            break
+        timeout = POLL_S if (limits or killing) else IDLE_POLL_S
+        if alive and select.select([0], [], [], timeout)[0]:
+            data = os.read(0, 65536)
+            if not data:
+                alive = False
+            buffered += data
+            *lines, buffered = buffered.split(b"\n")
+            for line in lines:
+                if line[:1] == b"+":
+                    text_sid, text_limit = line[1:].split()
+                    limits[int(text_sid)] = float(text_limit)
+                elif line[:1] == b"-":
+                    limits.pop(int(line[1:]), None)
+        elif not alive:
+            time.sleep(POLL_S)
+        if alive and os.getppid() != runner:
+            alive = False
         now = time.monotonic()
-        why = None
-        if (got is not None and got.si_signo == signal.SIGUSR1) or os.getppid() != parent:
-            why = "its runner died"
-        elif limit > 0 and _stopped(parent):
-            stopped_since = stopped_since if stopped_since is not None else now
-            if now - stopped_since > limit:
-                why = f"its runner was stopped for more than {limit:g} s (a peer may run it)"
+        doomed: list[tuple[int, str]] = []
+        if not alive:
+            doomed = [(sid, "") for sid in limits]
+        elif any(limit > 0 for limit in limits.values()) and _stopped(runner):
+            stopped_since = now if stopped_since is None else stopped_since
+            doomed = [(sid, f"its runner was stopped for more than {limit:g} s "
+                            "(a peer may run it)")
+                      for sid, limit in limits.items() if 0 < limit < now - stopped_since]
         else:
             stopped_since = None
-        if why is not None and killing_since is None:
-            killing_since = now
-            _kill_session(signal.SIGTERM)
-            try:  # the runner's end of the pipe may be gone
-                print(f"\n[flowwidgets: step killed: {why}]", file=sys.stderr, flush=True)
-            except OSError:
-                pass
-        elif killing_since is not None and now - killing_since >= GRACE_S:
-            _kill_session(signal.SIGKILL)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
-        os.kill(os.getpid(), sig)
-    sys.exit(os.waitstatus_to_exitcode(status) if not os.WIFSIGNALED(status) else 128)
+        for sid, why in doomed:
+            del limits[sid]
+            if why:
+                _tell(sid, f"\n[flowwidgets: step killed: {why}]\n")
+            if _kill(sid, signal.SIGTERM):
+                killing[sid] = now
+        for sid, since in list(killing.items()):
+            if not _kill(sid, 0):  # all gone
+                del killing[sid]
+            elif now - since >= GRACE_S:
+                _kill(sid, signal.SIGKILL)
+                del killing[sid]
+        if not alive and not killing:
+            return
 
 
 if __name__ == "__main__":

@@ -178,46 +178,73 @@ class Executor:
             raise RuntimeError(f"run {run.run_id} finished but the run log could not be read")
         return final
 
-    def _launch(self, state: RunState, name: str) -> None:
+    def _launch(self, state: RunState, name: str, number: int = 0) -> None:
         with self._lock:
             self._in_flight += 1
-        self._pool.submit(self._step_task, state, name)
+        self._pool.submit(self._step_task, state, name, number)
 
     # ---- one step ----------------------------------------------------------------------
 
-    def _step_task(self, state: RunState, name: str) -> None:
-        ok: bool | None
-        try:
-            if self.stop_event.is_set():  # queued, not started: stays pending
-                ok, error = None, None
-            else:
-                ok, error = self._run_step(state, name)
-        except ClaimLost:  # a peer recovered the run: write nothing more to it
-            self._lose(state)
-            ok, error = False, STOPPED
-        except BaseException as exc:  # the run log failed us: record what we can
-            log.exception("runner error in %s/%s", state.run.run_id, name)
-            ok, error = False, f"runner error: {type(exc).__name__}: {exc}"
-            if not state.abandoned:
-                try:
-                    self.store.set_step_status(state.run.run_id, name, Status.FAILED, error)
-                except Exception:
-                    log.exception("could not record the failure of %s/%s",
-                                  state.run.run_id, name)
-        with self._lock:
-            self._in_flight -= 1
-        try:
-            ready, finished = state.step_done(name, ok, error, self.stop_event.is_set())
-            for child in ready:
-                self._launch(state, child)
-            if finished:
-                self._finish_run(state)
-        except BaseException:
-            log.exception("runner error after step %s/%s", state.run.run_id, name)
+    def _step_task(self, state: RunState, name: str, number: int = 0) -> None:
+        """Run a step (``number``: its first attempt, already opened by its parent's
+        success), then the first child its success started, on this worker, and so on."""
+        while name:
+            ok: bool | None
+            started: dict[str, int] = {}
+            try:
+                if self.stop_event.is_set():  # queued, not started: stays pending
+                    ok, error = None, None
+                    if number:  # its attempt was opened with its parent's end: close it
+                        ok, error = None, STOPPED
+                        self._record_cut(state.run.run_id, name, number, STOPPED)
+                else:
+                    ok, error, started = self._run_step(state, name, number)
+            except ClaimLost:  # a peer recovered the run: write nothing more to it
+                self._lose(state)
+                ok, error = False, STOPPED
+            except BaseException as exc:  # the run log failed us: record what we can
+                log.exception("runner error in %s/%s", state.run.run_id, name)
+                ok, error = False, f"runner error: {type(exc).__name__}: {exc}"
+                if not state.abandoned:
+                    try:
+                        self.store.set_step_status(state.run.run_id, name, Status.FAILED,
+                                                   error)
+                    except Exception:
+                        log.exception("could not record the failure of %s/%s",
+                                      state.run.run_id, name)
+            done, name, number = name, "", 0
+            try:
+                ready, finished = state.step_done(done, ok, error, self.stop_event.is_set(),
+                                                  list(started))
+                # the first child started with this success runs next on this worker
+                name = next((c for c in ready if started.get(c)), "")
+                number = started.get(name, 0)
+            except BaseException:
+                log.exception("runner error after step %s/%s", state.run.run_id, done)
+                ready, finished = [], False
+            if not name:
+                with self._lock:
+                    self._in_flight -= 1
+            try:
+                for child in ready:
+                    if child != name:
+                        self._launch(state, child, started.get(child, 0))
+                if finished:
+                    self._finish_run(state)
+            except BaseException:
+                log.exception("runner error after step %s/%s", state.run.run_id, done)
 
-    def _run_step(self, state: RunState, name: str) -> tuple[bool | None, str | None]:
-        """All attempts of one step; returns (succeeded, error); succeeded is None when
-        the runner's stop cut the step short (recorded as cancelled)."""
+    def _record_cut(self, run_id: str, name: str, number: int, error: str) -> None:
+        """Record an attempt the runner's stop cut short (the step: cancelled)."""
+        self.store.finish_attempt(run_id, name, number, status=Status.CANCELLED, error=error)
+        self.store.set_step_status(run_id, name, Status.CANCELLED, error)
+
+    def _run_step(self, state: RunState, name: str, number: int = 0
+                  ) -> tuple[bool | None, str | None, dict[str, int]]:
+        """All attempts of one step (``number``: its first attempt, already opened);
+        returns (succeeded, error, the children started with its success and their
+        attempt numbers); succeeded is None when the runner's stop cut the step short
+        (recorded as cancelled)."""
         run_id = state.run.run_id
         assert state.spec is not None
         try:
@@ -240,44 +267,53 @@ class Executor:
             if i and self.stop_event.wait(step.retry_delay_s if step else 0):
                 break  # stopping: no more retries
             if state.abandoned:
-                return False, STOPPED
-            number = self.store.start_attempt(run_id, name)
-            if number == 0:  # cancelled (by another process) before it could start
-                return False, STOPPED
+                return False, STOPPED, {}
+            if not (i == 0 and number):
+                number = self.store.start_attempt(run_id, name)
+                if number == 0:  # cancelled (by another process) before it could start
+                    return False, STOPPED, {}
             state.attempts[name] = number
             tail = LogTail()
             if problem is None:
                 assert step is not None
                 ok, value, error = self._attempt(state, step, number, inputs, tail)
                 if state.abandoned:  # given up while it ran: write nothing more
-                    return False, STOPPED
+                    return False, STOPPED, {}
                 if ok and (too_big := oversized(value, self.max_output_bytes)):
                     ok, error = False, (f"the output of step {name!r} is {too_big} than the "
                                         f"{self.max_output_bytes:,}-byte limit as JSON; return "
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    try:  # the output and the step's success: one transaction
-                        self.store.finish_attempt(run_id, name, number, status=Status.SUCCEEDED,
-                                                  log_tail=tail.text() or None, output=value)
+                    # only the child that runs next on this worker starts with this
+                    # commit: a sibling waits for a free worker, and its start (and
+                    # the wait before it, which the timeline draws) is recorded then
+                    nxt = state.ready_after(name)[:1]
+                    try:  # the output, the step's success and its ready children: one commit
+                        numbers = self.store.finish_attempt(
+                            run_id, name, number, status=Status.SUCCEEDED,
+                            log_tail=tail.text() or None, output=value, start=nxt)
                     except TypeError as exc:
                         ok, error = False, (f"TypeError: the output of step {name!r} is not "
                                             f"JSON-serialisable: {exc}")
                 if ok:
                     state.set_output(name, value)
-                    return True, None
+                    started = {c: n for c, n in zip(nxt, numbers or (), strict=False) if n}
+                    for child, n in started.items():
+                        state.attempts[child] = n
+                    return True, None, started
             if self.stop_event.is_set() and error is not None and error.startswith(STOPPED):
                 # killed because the runner stops (stop(), SIGTERM): cancelled, not failed
                 self.store.finish_attempt(run_id, name, number, status=Status.CANCELLED,
                                           error=error, log_tail=tail.text() or None)
                 self.store.set_step_status(run_id, name, Status.CANCELLED, error)
-                return None, error
+                return None, error, {}
             self.store.finish_attempt(run_id, name, number, status=Status.FAILED,
                                       error=error, log_tail=tail.text() or None)
         if state.abandoned:
-            return False, STOPPED
+            return False, STOPPED, {}
         self.store.set_step_status(run_id, name, Status.FAILED, error)
-        return False, error
+        return False, error, {}
 
     def _attempt(self, state: RunState, step: StepSpec, number: int, inputs: dict[str, Any],
                  tail: LogTail) -> tuple[bool, Any, str | None]:

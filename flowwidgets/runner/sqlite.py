@@ -46,6 +46,7 @@ from flowwidgets.runner.store import (
     PipelineStats,
     RunLog,
     RunRecord,
+    StatusSteps,
     StepRecord,
     StepState,
     Watermark,
@@ -79,6 +80,10 @@ def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) 
                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
                "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
                (run_id, step, stored[0], tx.now_text, stored[1]))
+
+
+_FLOWTOY_DONE = frozenset({"succeeded", "failed", "skipped"})
+"""The step states flowtoy counts as completed."""
 
 
 class SqliteRunLog(RunLog):
@@ -117,6 +122,20 @@ class SqliteRunLog(RunLog):
                                 or row[1] != self._owner):
             raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
                             f"{row[0]}, worker {row[1]}); nothing written")
+
+    def _run(self, tx: Tx, run_id: str) -> tuple[str, str, str | None]:
+        """(pipeline, status, started_at) of a run this transaction writes to, read
+        once: ``KeyError`` for an unknown run, :class:`ClaimLost` on a fenced view whose
+        claim is gone (a cancelled run stays ours; its writes change nothing)."""
+        row = tx.one("SELECT pipeline, status, started_at, worker FROM runs WHERE run_id = ?",
+                     (run_id,))
+        if row is None:
+            raise KeyError(f"no run {run_id!r}")
+        if self._owner is not None and (row[1] not in (Status.RUNNING, Status.CANCELLED)
+                                        or row[3] != self._owner):
+            raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
+                            f"{row[1]}, worker {row[3]}); nothing written")
+        return row[0], row[1], row[2]
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -204,12 +223,7 @@ class SqliteRunLog(RunLog):
         if not status.is_terminal:
             raise ValueError(f"finish_run needs a terminal status, not {status.value!r}")
         with self._pool.write() as tx:
-            self._fence(tx, run_id)
-            row = tx.one("SELECT pipeline, started_at, status FROM runs WHERE run_id = ?",
-                         (run_id,))
-            if row is None:
-                raise KeyError(f"no run {run_id!r}")
-            pipeline, started, current = row
+            pipeline, current, started = self._run(tx, run_id)
             if current == Status.CANCELLED:
                 return  # cancelled while its steps wound down: the cancel stands
             tx.execute(
@@ -290,43 +304,48 @@ class SqliteRunLog(RunLog):
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
         with self._pool.write() as tx:
-            self._fence(tx, run_id)
-            row = tx.one("SELECT s.attempts, r.pipeline FROM steps s JOIN runs r USING (run_id)"
-                         " WHERE s.run_id = ? AND s.name = ?", (run_id, step))
-            if row is None:
-                raise KeyError(f"run {run_id!r} has no step {step!r}")
-            if q.cancelled(tx, run_id):
+            pipeline, current, _ = self._run(tx, run_id)
+            if current == Status.CANCELLED:
+                if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
+                          (run_id, step)) is None:
+                    raise KeyError(f"run {run_id!r} has no step {step!r}")
                 return 0
-            number = row[0] + 1
-            tx.execute("UPDATE steps SET status = ?, attempts = ?, error = NULL, "
-                       "started_at = COALESCE(started_at, ?), finished_at = NULL "
-                       "WHERE run_id = ? AND name = ?",
-                       (Status.RUNNING, number, tx.now_text, run_id, step))
-            tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (run_id, step, number, Status.RUNNING, tx.now_text))
-            if number > 1:  # runs.attempt starts at 1
-                tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
-                           (number, run_id))
-            tx.event("step", run_id, row[1], Status.RUNNING, step)
-            tx.event("attempt", run_id, row[1], Status.RUNNING, step)
-            return number
+            return self._start(tx, run_id, pipeline, step)
+
+    @staticmethod
+    def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
+        row = tx.execute("UPDATE steps SET status = ?, attempts = attempts + 1, error = NULL, "
+                         "started_at = COALESCE(started_at, ?), finished_at = NULL "
+                         "WHERE run_id = ? AND name = ? RETURNING attempts",
+                         (Status.RUNNING, tx.now_text, run_id, step)).fetchall()
+        if not row:
+            raise KeyError(f"run {run_id!r} has no step {step!r}")
+        number: int = row[0][0]
+        tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
+                   "VALUES (?, ?, ?, ?, ?)", (run_id, step, number, Status.RUNNING, tx.now_text))
+        if number > 1:  # runs.attempt starts at 1
+            tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
+                       (number, run_id))
+        tx.event("step", run_id, pipeline, Status.RUNNING, step)
+        tx.event("attempt", run_id, pipeline, Status.RUNNING, step)
+        return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
                        error: str | None = None, log_tail: str | None = None,
-                       output: Any = NO_OUTPUT) -> None:
+                       output: Any = NO_OUTPUT, start: Sequence[str] = ()) -> list[int]:
         """See :meth:`RunLog.finish_attempt`. A succeeded attempt also marks the step
         succeeded; a failed one leaves the step running until :meth:`set_step_status`.
         ``output`` is stored as by :meth:`save_output` in the same transaction (one
         commit per finished step; ``TypeError``, and nothing written, if it is not
-        JSON). ``KeyError`` for an unknown attempt."""
+        JSON). The steps in ``start`` are then started as by :meth:`start_attempt`, in
+        the same transaction, after this attempt's end. ``KeyError`` (and nothing
+        written) for an unknown attempt or step."""
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
         with self._pool.write() as tx:
-            self._fence(tx, run_id)
-            pipeline = self._pipeline(tx, run_id)
-            if q.cancelled(tx, run_id):
-                return
+            pipeline, current, _ = self._run(tx, run_id)
+            if current == Status.CANCELLED:
+                return [0] * len(start)
             if body is not None:
                 _put_output(tx, run_id, step, body)
             cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
@@ -339,6 +358,7 @@ class SqliteRunLog(RunLog):
                 tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = NULL "
                            "WHERE run_id = ? AND name = ?", (status, tx.now_text, run_id, step))
                 tx.event("step", run_id, pipeline, status, step)
+            return [self._start(tx, run_id, pipeline, name) for name in start]
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:
@@ -346,9 +366,8 @@ class SqliteRunLog(RunLog):
         last failed attempt's error. ``KeyError`` for an unknown run or step."""
         status = Status(status)
         with self._pool.write() as tx:
-            self._fence(tx, run_id)
-            pipeline = self._pipeline(tx, run_id)
-            if q.cancelled(tx, run_id):
+            pipeline, current, _ = self._run(tx, run_id)
+            if current == Status.CANCELLED:
                 return
             if error is None and status is Status.FAILED:
                 row = tx.one("SELECT error FROM attempts WHERE run_id = ? AND step = ? "
@@ -373,6 +392,30 @@ class SqliteRunLog(RunLog):
         loads = orjson.loads  # about five times json.loads on these small arrays
         return [StepState(n, st, a, b, e, loads(k) if k else []) for n, st, a, b, e, k in rows]
 
+    def status_steps(self, run_id: str) -> StatusSteps:
+        """See :meth:`RunLog.status_steps`: the one query of :meth:`step_states`, each
+        row straight to its entry; the output's keys are passed on as the JSON text the
+        write stored (``orjson.Fragment``), not parsed and encoded again."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(q.STEP_STATES_SQL, (run_id,)).fetchall()
+        fragment = orjson.Fragment
+        steps: dict[str, Any] = {}
+        running: list[str] = []
+        completed = 0
+        for name, status, started, finished, error, keys in rows:
+            steps[name] = {
+                "state": status,
+                "started_at": None if started is None else started / 1000,
+                "ended_at": None if finished is None else finished / 1000,
+                "notes": [error] if error else [],
+                "outputs": fragment(keys) if keys else [],
+            }
+            if status == "running":
+                running.append(name)
+            elif status in _FLOWTOY_DONE:
+                completed += 1
+        return StatusSteps(steps, len(rows), completed, running)
+
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or one step), ordered by step position then number."""
         sql = (f"SELECT {', '.join('a.' + c.strip() for c in q.ATTEMPT_COLS.split(','))} "
@@ -385,13 +428,6 @@ class SqliteRunLog(RunLog):
         with self._pool.connection() as conn:
             rows = conn.execute(sql + " ORDER BY s.position, a.number", args).fetchall()
         return [q.attempt_row(r) for r in rows]
-
-    @staticmethod
-    def _pipeline(tx: Tx, run_id: str) -> str:
-        row = tx.one("SELECT pipeline FROM runs WHERE run_id = ?", (run_id,))
-        if row is None:
-            raise KeyError(f"no run {run_id!r}")
-        return row[0]
 
     # ---- outputs and watermarks ----------------------------------------------------
 

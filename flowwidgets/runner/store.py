@@ -30,6 +30,7 @@ __all__ = [
     "RunLog",
     "RunRecord",
     "StepRecord",
+    "StatusSteps",
     "StepState",
     "Watermark",
 ]
@@ -139,6 +140,16 @@ class StepState(NamedTuple):
     finished_ms: int | None
     error: str | None
     output_keys: list[str]
+
+
+class StatusSteps(NamedTuple):
+    """flowtoy's ``steps`` object of one run (keyed by step name, in step order; values
+    may hold ``orjson.Fragment`` JSON), with the counts ``/status`` shows beside it."""
+
+    steps: dict[str, Any]
+    total: int
+    completed: int
+    running: list[str]
 
 
 def _epoch_ms(value: datetime | None) -> int | None:
@@ -295,11 +306,13 @@ class RunLog(ABC):
     @abstractmethod
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
                        error: str | None = None, log_tail: str | None = None,
-                       output: Any = NO_OUTPUT) -> None:
+                       output: Any = NO_OUTPUT, start: Sequence[str] = ()) -> list[int]:
         """Close an attempt. The step takes the attempt's status when it is final
         (succeeded, or failed with no retry left: the executor says so by calling
         :meth:`set_step_status`). An ``output`` is saved with it, atomically
-        (``TypeError`` and nothing written if it is not JSON-serialisable)."""
+        (``TypeError`` and nothing written if it is not JSON-serialisable). The steps
+        named in ``start`` are then started as by :meth:`start_attempt`, atomically with
+        the rest; returns their attempt numbers (0 each when the run is cancelled)."""
 
     @abstractmethod
     def set_step_status(self, run_id: str, step: str, status: Status,
@@ -322,6 +335,12 @@ class RunLog(ABC):
             out.append(StepState(s.name, str(s.status), _epoch_ms(s.started_at),
                                  _epoch_ms(s.finished_at), s.error, keys))
         return out
+
+    def status_steps(self, run_id: str) -> StatusSteps | None:
+        """The run's steps as flowtoy's ``/status`` encodes them, built by the store
+        itself, or None (this default) when it cannot: the route then builds them from
+        :meth:`step_states`. Must equal what that builds."""
+        return None
 
     @abstractmethod
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:

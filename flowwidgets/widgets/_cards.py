@@ -142,7 +142,7 @@ class PipelineCards(OpensBelow, SelectsRuns, FlowWidget):
         return {"new_run_id": self.run_now(pipeline)}
 
     def _static_html(self) -> str:
-        return cards_html(self.pipelines, error=self.error)
+        return cards_html(self.pipelines, error=self.error, zone=self.time_zone)
 
     def _static_text(self) -> str:
-        return cards_text(self.pipelines)
+        return cards_text(self.pipelines, zone=self.time_zone)

@@ -29,6 +29,7 @@ from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable
 from flowwidgets.widgets._run_view import RunView
+from flowwidgets.widgets._static import time_range
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -62,7 +63,7 @@ def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
                       on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
-    table.observe(d._filter_changed, names=["pipeline", "status"])
+    table.observe(d._filter_changed, names=["pipeline", "status", "run_ids"])
     return table
 
 
@@ -78,6 +79,8 @@ def _make_history(d: Dashboard) -> HistoryView:
                        on_group=d._show_group)
     # brushing a time range filters the Runs table to it
     view.observe(d._brushed, names=["brush"])
+    # the breadcrumb names the pipeline shown (a card's "history →" or the view's picker)
+    view.observe(lambda _change: d._render(), names=["pipeline"])
     return view
 
 
@@ -174,7 +177,8 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._run_set_label = "selected runs"
         first = self.sections[0].key
         self._state: State = (first, None)
-        self.nav = NavBar(source, live=live, theme=theme, on_nav=self._nav_to,
+        self.nav = NavBar(source, live=live, theme=theme, time_zone=time_zone,
+                          on_nav=self._nav_to,
                           on_back=self.back,
                           tabs=[{"key": s.key, "label": s.label} for s in self.sections])
         """The navigation bar."""
@@ -210,6 +214,7 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
         self._time_zone = value
         for widget in (*self._made.values(), self._run_view, self.nav):
             self._zone(widget)
+        self.nav.crumbs = self._crumbs()  # a time range's crumb names the zone
 
     def _zone(self, widget: Any) -> None:
         if widget is not None and widget.has_trait("time_zone"):
@@ -301,8 +306,9 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                     jobs.last = jobs.since = jobs.until = jobs.status = None
                     jobs.search = ""
                     jobs.pipeline = group.get("pipeline") or None
-                    jobs.run_ids = list(group.get("run_ids") or [])
                     self._run_set_label = f"failures: {group.get('signature', '')}"
+                    jobs.run_set = self._run_set_label
+                    jobs.run_ids = list(group.get("run_ids") or [])
                 else:
                     jobs.run_ids = None
         finally:
@@ -415,9 +421,15 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
             since = jobs.since if jobs is not None else None
             until = jobs.until if jobs is not None else None
             if since or until:
-                span = f"{(since or '…')[:16].replace('T', ' ')} – " \
-                       f"{(until or '…')[:16].replace('T', ' ')} UTC"
-                crumbs.append({"label": span, "target": "jobs", "arg": pipeline})
+                # the label in the kernel's zone; the nav bar redraws it from since/until
+                # in the browser's zone when time_zone is "local"
+                crumbs.append({"label": time_range(since, until, self._time_zone),
+                               "target": "jobs", "arg": pipeline,
+                               "since": since, "until": until})
+        elif key == "history":
+            history = self._made.get("history")
+            if isinstance(history, HistoryView) and history.pipeline:
+                crumbs.append({"label": history.pipeline, "target": "history", "arg": None})
         return crumbs
 
     def _crumbs(self) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ from flowwidgets.widgets._static import (
     pill,
     plain,
     status_of,
+    zone_name,
 )
 
 __all__ = [
@@ -70,7 +71,7 @@ def offline_html(kind: str, reason: str) -> str:
 # ---- cards ---------------------------------------------------------------------------
 
 
-def _square(run: Mapping[str, Any] | None, max_ms: float) -> str:
+def _square(run: Mapping[str, Any] | None, max_ms: float, zone: str = "UTC") -> str:
     if run is None:
         return (f'<span title="no run yet" aria-hidden="true" style="display:inline-block;'
                 f'width:16px;height:28px;'
@@ -84,7 +85,8 @@ def _square(run: Mapping[str, Any] | None, max_ms: float) -> str:
     c = color_of(st)
     fill = "transparent" if st in ("pending", "unknown", "requested", "paused") else c
     title = (f"{STATUS_ICON[st]} {st} · run {run.get('run_id')} · started "
-             f"{format_time(run.get('started_at'))} UTC · duration {format_duration(dur)}")
+             f"{format_time(run.get('started_at'), zone=zone, with_zone=True)} · duration "
+             f"{format_duration(dur)}")
     ink = BG if fill != "transparent" else c
     return (f'<span role="img" title="{esc(title)}" aria-label="{esc(title)}" '
             f'style="display:inline-block;width:16px;height:{height}px;'
@@ -93,14 +95,16 @@ def _square(run: Mapping[str, Any] | None, max_ms: float) -> str:
             f'{STATUS_ICON[st]}</span>')
 
 
-def cards_html(pipelines: Sequence[Mapping[str, Any]], *, error: str = "") -> str:
-    """Cards with the last-10 strip, next fire or LIVE STREAMING, median duration."""
+def cards_html(pipelines: Sequence[Mapping[str, Any]], *, error: str = "",
+               zone: str = "UTC") -> str:
+    """Cards with the last-10 strip, next fire or LIVE STREAMING, median duration; times
+    in ``zone`` ("UTC" or "local": the kernel's zone), named."""
     cards = []
     for p in pipelines:
         recent = list(p.get("recent_runs") or [])[-10:]
         slots: list[Mapping[str, Any] | None] = [None] * (10 - len(recent)) + recent
         max_ms = max((r.get("duration_ms") or 0 for r in recent), default=0)
-        strip = "".join(_square(r, max_ms) for r in slots)
+        strip = "".join(_square(r, max_ms, zone) for r in slots)
         n = len(recent)
         strip_label = (f"last {counted(n, 'run')} of {p.get('name')}, oldest first" if n
                        else f"no runs of {p.get('name')} yet")
@@ -116,7 +120,8 @@ def cards_html(pipelines: Sequence[Mapping[str, Any]], *, error: str = "") -> st
             when = label("‖ paused")
         else:
             nxt = p.get("next_run_at")
-            when = (f'{label("next")} {esc(format_time(nxt, False)) + " UTC" if nxt else "—"}')
+            shown_next = format_time(nxt, False, zone, with_zone=True) if nxt else "—"
+            when = f'{label("next")} {esc(shown_next)}'
         cards.append(
             f'<div class="fw-card" style="display:inline-block;vertical-align:top;width:280px;'
             f'margin:0 10px 10px 0;background:{PANEL};border:1px solid {RULE};border-radius:3px;'
@@ -142,14 +147,14 @@ def _rate(value: Any) -> str:
     return f"{round(value) if value >= 10 else round(value, 1)} rows/s"
 
 
-def cards_text(pipelines: Sequence[Mapping[str, Any]]) -> str:
+def cards_text(pipelines: Sequence[Mapping[str, Any]], zone: str = "UTC") -> str:
     """One line per pipeline: name, kind, the strip as icons, next fire."""
     lines = [f"PipelineCards: {counted(len(pipelines), 'pipeline')}"]
     for p in pipelines:
         strip = "".join(STATUS_ICON[status_of(r.get("status"))]
                         for r in (p.get("recent_runs") or [])[-10:])
         nxt = ("LIVE STREAMING" if p.get("kind") == "streaming"
-               else f"next {format_time(p.get('next_run_at'), False)} UTC")
+               else f"next {format_time(p.get('next_run_at'), False, zone, with_zone=True)}")
         lines.append(f"  {plain(p.get('name'))} [{plain(p.get('kind'))}] "
                      f"{strip or '(no runs)'} · {nxt}")
     return "\n".join(lines)
@@ -157,14 +162,16 @@ def cards_text(pipelines: Sequence[Mapping[str, Any]]) -> str:
 
 # ---- jobs table ----------------------------------------------------------------------
 
-_TABLE_COLUMNS = ("Status", "Pipeline", "Started (UTC)", "Finished (UTC)", "Attempts",
+_TABLE_COLUMNS = ("Status", "Pipeline", "Started ({zone})", "Finished ({zone})", "Attempts",
                   "Duration", "Failed step")
 
 
 def table_html(rows: Sequence[Mapping[str, Any]], *, total: int, page: int, page_size: int,
-               error: str = "") -> str:
-    """The visible page of the jobs table."""
-    th = "".join(f'<th style="{TD};padding:4px 8px;{LABEL}">{c}</th>' for c in _TABLE_COLUMNS)
+               error: str = "", zone: str = "UTC") -> str:
+    """The visible page of the jobs table (times in ``zone``, named in the headers)."""
+    name = esc(zone_name(zone))
+    th = "".join(f'<th style="{TD};padding:4px 8px;{LABEL}">{c.format(zone=name)}</th>'
+                 for c in _TABLE_COLUMNS)
     td = f'style="{TD};white-space:nowrap"'
     body = []
     for r in list(rows)[:_MAX_TABLE_ROWS]:
@@ -173,8 +180,8 @@ def table_html(rows: Sequence[Mapping[str, Any]], *, total: int, page: int, page
         body.append(
             f"<tr style=\"{ROW}\"><td {td}>{pill(r.get('status'))}</td>"
             f"<td {td}>{esc(r.get('pipeline'))}</td>"
-            f"<td {td}>{esc(format_time(r.get('started_at')))}</td>"
-            f"<td {td}>{esc(format_time(r.get('finished_at')))}</td>"
+            f"<td {td}>{esc(format_time(r.get('started_at'), zone=zone))}</td>"
+            f"<td {td}>{esc(format_time(r.get('finished_at'), zone=zone))}</td>"
             f"<td {td}>{'—' if attempts is None else esc(attempts)}</td>"
             f"<td {td}>{esc(format_duration(r.get('duration_ms')))}</td>"
             f"<td {td}>{_failed_cell(failed)}</td></tr>")
@@ -191,13 +198,13 @@ def _failed_cell(step: Any) -> str:
     return f'<span style="color:{RED}">✗ {esc(step)}</span>' if step else "—"
 
 
-def table_text(rows: Sequence[Mapping[str, Any]], *, total: int) -> str:
+def table_text(rows: Sequence[Mapping[str, Any]], *, total: int, zone: str = "UTC") -> str:
     """The visible page as aligned text."""
-    lines = [f"JobsTable: {counted(total, 'run')}"]
+    lines = [f"JobsTable: {counted(total, 'run')} (times {zone_name(zone)})"]
     for r in list(rows)[:_MAX_TABLE_ROWS]:
         st = status_of(r.get("status"))
         lines.append(f"  {STATUS_ICON[st]} {st:<9} {plain(r.get('pipeline')):<20} "
-                     f"{format_time(r.get('started_at'))}  "
+                     f"{format_time(r.get('started_at'), zone=zone)}  "
                      f"{format_duration(r.get('duration_ms')):>8}  "
                      f"{plain(r.get('failed_step') or '')}")
     return "\n".join(lines)

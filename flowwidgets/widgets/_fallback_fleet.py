@@ -20,6 +20,7 @@ from flowwidgets.widgets._static import (
     frame,
     plain,
     status_of,
+    zone_name,
 )
 
 __all__ = ["fleet_html", "fleet_text"]
@@ -30,8 +31,10 @@ AXIS_H = 20
 PLOT_W = 700
 
 
-def _clock(ms: float, span: float) -> str:
+def _clock(ms: float, span: float, zone: str = "UTC") -> str:
     t = datetime.fromtimestamp(ms / 1000, UTC)
+    if zone == "local":
+        t = t.astimezone()  # the kernel's zone: a static page has no browser to ask
     return t.strftime("%m-%d %H:%M") if span > 2 * 86400_000 else t.strftime("%H:%M")
 
 
@@ -44,8 +47,9 @@ def merged_note(m: Mapping[str, Any]) -> str:
             f"{secs} s bucket (the count is in each bar's tooltip)")
 
 
-def fleet_html(m: Mapping[str, Any], *, error: str = "") -> str:
-    """Rows of pipelines with their runs and ghost bars over the window, as SVG."""
+def fleet_html(m: Mapping[str, Any], *, error: str = "", zone: str = "UTC") -> str:
+    """Rows of pipelines with their runs and ghost bars over the window, as SVG (the axis
+    in ``zone``, named above it)."""
     rows = m.get("rows") or []
     if not rows:
         return frame("timeline", error_html(error) + f'<div style="color:{MUTED}">No pipelines'
@@ -65,7 +69,7 @@ def fleet_html(m: Mapping[str, Any], *, error: str = "") -> str:
         v = t0 + span * i / 6
         parts.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{AXIS_H - 4}" y2="{h}" '
                      f'stroke="{RULE}"/><text x="{x(v):.1f}" y="12" fill="{MUTED}" '
-                     f'text-anchor="middle">{_clock(v, span)}</text>')
+                     f'text-anchor="middle">{_clock(v, span, zone)}</text>')
     for r, row in enumerate(rows):
         y = AXIS_H + r * ROW_H
         name = str(row["pipeline"])
@@ -81,8 +85,9 @@ def fleet_html(m: Mapping[str, Any], *, error: str = "") -> str:
                          f'height="12" rx="1" fill="{color_of(status_of(st))}">'
                          f'<title>{esc(name)}: {esc(what)}</title></rect>')
     parts.append("</svg>")
-    note = merged_note(m)
-    head = f'<div style="color:{MUTED};margin-bottom:4px">{esc(note)}</div>' if note else ""
+    at = datetime.fromtimestamp(t1 / 1000, UTC)
+    note = " · ".join(n for n in (f"times in {zone_name(zone, at)}", merged_note(m)) if n)
+    head = f'<div style="color:{MUTED};margin-bottom:4px">{esc(note)}</div>'
     return frame("timeline", error_html(error) + head +
                  f'<div style="overflow:auto;border:1px solid {RULE};background:{BG}">'
                  f'{"".join(parts)}</div>')

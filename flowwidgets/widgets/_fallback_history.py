@@ -98,7 +98,7 @@ def _summary_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return f'<table style="{TABLE}"><tr style="{ROW}">{head}</tr>{"".join(body)}</table>'
 
 
-def _failures(groups: Sequence[Mapping[str, Any]]) -> str:
+def _failures(groups: Sequence[Mapping[str, Any]], zone: str = "UTC") -> str:
     if not groups:
         return f'<div style="color:{MUTED}">No failures in this window.</div>'
     out = []
@@ -107,8 +107,9 @@ def _failures(groups: Sequence[Mapping[str, Any]]) -> str:
             f'<div style="border-left:3px solid {RED};padding:3px 8px;margin:4px 0">'
             f'<b style="color:{RED}">{STATUS_ICON["failed"]} {g.get("count", 0)}×</b> '
             f'{esc(g.get("pipeline"))} · {esc(g.get("step") or "—")} '
-            f'<span style="color:{MUTED}">first {esc(format_time(g.get("first_seen")))}, '
-            f'last {esc(format_time(g.get("last_seen")))}</span>'
+            f'<span style="color:{MUTED}">first '
+            f'{esc(format_time(g.get("first_seen"), zone=zone))}, last '
+            f'{esc(format_time(g.get("last_seen"), zone=zone, with_zone=True))}</span>'
             f'<pre style="{PRE}">{esc(g.get("signature"))}</pre></div>')
     return "".join(out)
 
@@ -123,8 +124,11 @@ def _grid(grid: Mapping[str, Any]) -> str:
         for j, _run in enumerate(runs):
             cell = cells[j][i] if j < len(cells) and i < len(cells[j]) else None
             st = status_of(cell[0]) if cell else "pending"
-            tds.append(f'<td title="{esc(step)} · {st}" style="padding:0 1px;border:0;'
-                       f'color:{color_of(st)};font-size:10px">{STATUS_ICON[st]}</td>')
+            from_run = cell[3] if cell and len(cell) > 3 else None
+            what = f"reused from run {esc(from_run)}" if from_run else st
+            icon = "↺" if from_run else STATUS_ICON[st]
+            tds.append(f'<td title="{esc(step)} · {what}" style="padding:0 1px;border:0;'
+                       f'color:{color_of(st)};font-size:10px">{icon}</td>')
         rows.append(f'<tr style="{ROW}"><td style="{TD};white-space:nowrap">{esc(step)}</td>'
                     f'{"".join(tds)}</tr>')
     return (f'<div style="margin-top:8px">{label("Runs × steps (oldest left)")}</div>'
@@ -133,8 +137,8 @@ def _grid(grid: Mapping[str, Any]) -> str:
 
 def history_html(pipeline: str | None, window: str, chart: Mapping[str, Any],
                  rows: Sequence[Mapping[str, Any]], groups: Sequence[Mapping[str, Any]],
-                 grid: Mapping[str, Any], *, error: str = "") -> str:
-    """The History view as static HTML."""
+                 grid: Mapping[str, Any], *, error: str = "", zone: str = "UTC") -> str:
+    """The History view as static HTML (times in ``zone``, named)."""
     n = chart.get("runs", 0)
     what = esc(pipeline) if pipeline else "every pipeline"
     note = " (bucketed per pixel column)" if chart.get("bucketed") else ""
@@ -145,7 +149,7 @@ def history_html(pipeline: str | None, window: str, chart: Mapping[str, Any],
             f'{counted(n, "run")}{extra}{note}</div>'
             + _chart_svg(chart) + _summary_table(rows)
             + f'<div style="margin-top:8px">{label("Failures by cause")}</div>'
-            + _failures(groups) + _grid(grid))
+            + _failures(groups, zone) + _grid(grid))
     return frame("history", body)
 
 

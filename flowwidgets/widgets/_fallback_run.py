@@ -33,6 +33,7 @@ from flowwidgets.widgets._static import (
     pill,
     plain,
     status_of,
+    zone_name,
 )
 
 __all__ = ["MAX_STATIC_NODES", "dag_svg", "run_html", "run_text"]
@@ -93,8 +94,9 @@ def _legend() -> str:
 
 
 def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "",
-             timing: Mapping[str, Any] | None = None) -> str:
-    """The run: header, DAG, legend, timeline, failure and attempt history."""
+             timing: Mapping[str, Any] | None = None, zone: str = "UTC") -> str:
+    """The run: header, DAG, legend, timeline, failure and attempt history (times in
+    ``zone``, named)."""
     if not payload or "run" not in payload:
         return frame("run", error_html(error) + f'<div style="color:{MUTED}">No run selected'
                       f'</div>')
@@ -102,7 +104,8 @@ def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "",
     steps = {s["name"]: s for s in payload.get("steps") or []}
     head = (f'<div style="margin-bottom:8px">{label("run")} <b>{esc(run.get("run_id"))}</b> '
             f'{pill(run.get("status"))} {label("pipeline")} {esc(run.get("pipeline"))} '
-            f'{label("started")} {esc(format_time(run.get("started_at")))} UTC '
+            f'{label("started")} '
+            f'{esc(format_time(run.get("started_at"), zone=zone, with_zone=True))} '
             f'{label("duration")} {esc(format_duration(run.get("duration_ms")))}</div>')
     if lay is None or not lay.nodes:
         dag = f'<div style="color:{MUTED}">No steps</div>'
@@ -138,10 +141,12 @@ def run_html(payload: Mapping[str, Any], lay: Layout | None, *, error: str = "",
         td = f'<td style="{TD}">'
         rows = "".join(
             f'<tr style="{ROW}">{td}{esc(a.get("number"))}</td>{td}{esc(a.get("step") or "—")}'
-            f'</td>{td}{pill(a.get("status"))}</td>{td}{esc(format_time(a.get("started_at")))}'
+            f'</td>{td}{pill(a.get("status"))}</td>'
+            f'{td}{esc(format_time(a.get("started_at"), zone=zone))}'
             f'</td>{td}{esc(_last_line(a.get("error")))}</td></tr>'
             for a in attempts[:MAX_ATTEMPT_ROWS])
-        body += (f'<div style="margin-top:10px">{label(f"attempts ({len(attempts)})")}'
+        head_a = f"attempts ({len(attempts)}) · started, {zone_name(zone)}"
+        body += (f'<div style="margin-top:10px">{label(head_a)}'
                  f'<table style="{TABLE};width:auto;font-size:11px">{rows}</table></div>')
     return frame("run", error_html(error) + body)
 

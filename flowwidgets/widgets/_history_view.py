@@ -304,7 +304,8 @@ class HistoryView(SelectsRuns, FlowWidget):
 
     def _static_html(self) -> str:
         return history_html(self.pipeline, self.window, self.chart, self.summary_rows,
-                            self.failures, self.grid, error=self.error)
+                            self.failures, self.grid, error=self.error,
+                            zone=self.time_zone)
 
     def _static_text(self) -> str:
         return history_text(self.pipeline, self.window, self.summary_rows, self.failures)

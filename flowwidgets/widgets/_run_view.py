@@ -394,7 +394,8 @@ class RunView(FlowWidget):
         self._open(run_id)
 
     def _static_html(self) -> str:
-        return run_html(self.run, self._lay, error=self.error, timing=self._timing)
+        return run_html(self.run, self._lay, error=self.error, timing=self._timing,
+                        zone=self.time_zone)
 
     def _static_text(self) -> str:
         return run_text(self.run)

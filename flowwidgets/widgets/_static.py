@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flowwidgets._vocab import PALETTE, format_duration
@@ -50,7 +50,9 @@ __all__ = [
     "plain",
     "status_of",
     "themed",
+    "time_range",
     "visible",
+    "zone_name",
 ]
 
 # Mirrors js/src/lib/status.ts: status is never told by colour alone.
@@ -72,9 +74,10 @@ DARK: dict[str, str] = {k: PALETTE[k] for k in (
 LIGHT: dict[str, str] = {
     "bg": "#ffffff", "panel": "#f6f9f8", "text": "#14201c", "muted": "#5a6f68",
     "rule": "#d5dfdb", "accent": "#137a6f", "running": "#a05f00", "failed": "#c8352d",
-    "skipped": "#61746d"}
+    "skipped": "#5e716a"}
 """The light palette: ``js/src/lib/theme.css``'s light theme, with the accent, running
-and skipped colours darkened so their 10–11 px pill words reach 4.5:1 on the panel."""
+and skipped colours darkened so their 10–11 px pill words reach 4.5:1 on the page, the
+panel and a selected row (panel-2)."""
 
 
 def _var(key: str) -> str:
@@ -136,15 +139,51 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
-def format_time(value: Any, seconds: bool = True) -> str:
-    """An ISO time (or datetime) as "2026-11-22 08:10:05" in UTC, "—" when missing."""
+def _in_zone(value: Any, zone: str) -> datetime | None:
     try:
         dt = value if isinstance(value, datetime) else parse_time(value)
     except (TypeError, ValueError):
-        return "—"
+        return None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    # "local": the kernel's zone (a static page has no browser to ask)
+    return dt.astimezone() if zone == "local" else dt.astimezone(UTC)
+
+
+def format_time(value: Any, seconds: bool = True, zone: str = "UTC",
+                with_zone: bool = False) -> str:
+    """An ISO time (or datetime) as "2026-11-22 08:10:05" in UTC (``zone="local"``: the
+    kernel's local time), "—" when missing; ``with_zone`` adds the zone's name."""
+    dt = _in_zone(value, zone)
     if dt is None:
         return "—"
-    return dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    text = dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} {zone_name(zone, dt)}" if with_zone else text
+
+
+def zone_name(zone: str, at: Any = None) -> str:
+    """"UTC", or the kernel's local zone's name at ``at`` (now when None), e.g. "EST";
+    "UTC+05:30" when the zone has no abbreviation."""
+    if zone != "local":
+        return "UTC"
+    dt = _in_zone(at, zone) if at is not None else datetime.now().astimezone()
+    dt = dt or datetime.now().astimezone()
+    name = dt.tzname() or ""
+    if name and name[0] not in "+-":
+        return name
+    off = dt.utcoffset()
+    minutes = int(off.total_seconds() // 60) if off is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def time_range(since: Any, until: Any, zone: str = "UTC") -> str:
+    """"2026-11-22 08:00 – 2026-11-22 09:00 UTC" (either end "…" when open)."""
+    lo = format_time(since, False, zone) if since else "…"
+    hi = format_time(until, False, zone) if until else "…"
+    return f"{lo} – {hi} {zone_name(zone, since or until)}"
 
 
 def pill(status: Any) -> str:

@@ -137,7 +137,7 @@ class Timeline(SelectsRuns, FlowWidget):
         return {"select": self._msg_select}
 
     def _static_html(self) -> str:
-        return fleet_html(self._marks, error=self.error)
+        return fleet_html(self._marks, error=self.error, zone=self.time_zone)
 
     def _static_text(self) -> str:
         return fleet_text(self._marks)

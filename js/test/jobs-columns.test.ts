@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import jobsTable, { COLUMNS, isoToLocal, localToIso } from "../src/widgets/jobs-table";
+import jobsTable, { COLUMNS, TABLE_MIN_WIDTH, isoToLocal, localToIso } from "../src/widgets/jobs-table";
 import { BASE, EVIL, FakeModel, flush, mount, newDocument } from "./helpers";
 
 function setup(extra: Record<string, unknown> = {}) {
@@ -71,5 +71,46 @@ test("a custom date range sets since and until (UTC)", async () => {
   assert.equal(model.get("last"), null);
   assert.equal(isoToLocal("2026-11-20T06:00:00.000Z"), "2026-11-20T06:00");
   assert.equal(localToIso(""), null);
+  cleanup();
+});
+
+test("a run-set filter (a failure group's runs) is a chip in the filter bar; its × lifts it", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const chip = el.querySelector(".fw-runset") as HTMLElement;
+  assert.equal(chip.hidden, true, "no chip without a run set");
+  model.set("run_set", `failures: ${EVIL}`);
+  assert.equal(chip.hidden, false);
+  assert.equal(chip.querySelector(".fw-chip-text")!.textContent, `failures: ${EVIL}`);
+  assert.equal(el.querySelectorAll("img").length, 0, "the signature stays text");
+  const x = chip.querySelector('button[data-action="clear-run-set"]') as HTMLButtonElement;
+  assert.equal(x.getAttribute("aria-label"), `Remove the filter failures: ${EVIL}`);
+  x.click();
+  assert.deepEqual(model.sent.at(-1), { kind: "clear_run_set" });
+  model.set("run_set", "");
+  assert.equal(chip.hidden, true);
+  cleanup();
+});
+
+test("columns keep their widths on a narrow page: em widths, a least table width with room for the error", async () => {
+  // with percent widths the fixed columns took more than 1222 px at 1280 px: the Error
+  // column was 0 px wide, run ids read "customers_s…" and headers overlapped at 900 px
+  const ems = COLUMNS.filter((c) => c.width !== "auto").map((c) => {
+    assert.match(c.width, /^\d+(\.\d+)?em$/, `${c.key}: ${c.width}`);
+    return parseFloat(c.width);
+  });
+  assert.equal(COLUMNS.filter((c) => c.width === "auto").map((c) => c.key).join(), "error");
+  const room = parseFloat(TABLE_MIN_WIDTH) - ems.reduce((a, b) => a + b, 0);
+  assert.ok(room >= 15, `the error line keeps ${room} em`);
+  assert.ok(parseFloat(COLUMNS.find((c) => c.key === "run_id")!.width) >= 20, "a whole run id");
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const table = el.querySelector("table") as HTMLElement;
+  assert.equal(table.style.minWidth, TABLE_MIN_WIDTH);
+  assert.ok(table.parentElement!.classList.contains("fw-table-wrap"), "it scrolls sideways in its wrapper");
+  // a cut id loses its head, not its tail: the id sits in an isolate inside an rtl box
+  const id = el.querySelector("tbody code.fw-runid")!;
+  assert.equal(id.firstElementChild!.tagName.toLowerCase(), "bdi");
+  assert.equal(id.textContent, EVIL);
   cleanup();
 });

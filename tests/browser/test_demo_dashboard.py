@@ -7,7 +7,7 @@ import re
 
 import pytest
 from _demo import PACE, DemoRunner, wait_until
-from fwtest.browser import ARTIFACTS, assert_no_tracebacks
+from fwtest.browser import ARTIFACTS, assert_no_tracebacks, contrast
 
 from flowwidgets import demo
 
@@ -113,6 +113,15 @@ def test_failed_square_opens_the_dag_with_the_failure(page, voila, demo_runner):
     open_failed_run(page, failed)
     crumb = page.locator(".fw-navbar .fw-crumb[aria-current=page]")
     assert crumb.text_content() == f"Run {failed}"
+    # the way back reads as two crumbs: a visible separator (it was the rule colour,
+    # 1.3:1) and a parent crumb in the muted link colour, not the current one's
+    sep = page.locator(".fw-navbar .fw-crumb-sep").first
+    assert contrast(sep) >= 3, f"breadcrumb separator at {contrast(sep):.2f}:1"
+    parent = page.locator(".fw-navbar .fw-crumb[data-target=cards]")
+    colour = "e => getComputedStyle(e).color"
+    assert parent.evaluate(colour) != crumb.evaluate(colour)
+    primary = page.locator(".fw-run .fw-actions .fw-btn--primary").first
+    assert contrast(primary) >= 4.5, f"primary button text at {contrast(primary):.2f}:1"
     states = node_states(page)
     assert states == {**dict.fromkeys(UPSTREAM, "succeeded"), "merge_payments": "failed",
                       "load_warehouse": states["load_warehouse"]}

@@ -100,3 +100,33 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {value!r})")
         time.sleep(0.1)
+
+
+# The WCAG contrast of an element's text on the first opaque background behind it,
+# from computed styles (rgb()/rgba(); a translucent colour is blended on that background).
+_CONTRAST_JS = """e => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  let bg = null;
+  for (let n = e; n && !bg; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor);
+    if (c.length >= 3 && (c.length === 3 || c[3] > 0.99)) bg = c.slice(0, 3);
+  }
+  bg = bg || [255, 255, 255];
+  let fg = parse(getComputedStyle(e).color);
+  const a = fg.length > 3 ? fg[3] : 1;
+  fg = fg.slice(0, 3).map((v, i) => v * a + bg[i] * (1 - a));
+  const lum = (rgb) => {
+    const [r, g, b] = rgb.map((v) => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}"""
+
+
+def contrast(locator) -> float:
+    """The contrast ratio of ``locator``'s text on its background (1 to 21)."""
+    return float(locator.evaluate(_CONTRAST_JS))

@@ -81,8 +81,8 @@ def test_counts_say_one_thing_and_many_things():
     assert fb.cards_text(one).splitlines()[0] == "PipelineCards: 1 pipeline"
     assert fb.cards_text(one * 2).splitlines()[0] == "PipelineCards: 2 pipelines"
     assert fb.cards_text([]).splitlines()[0] == "PipelineCards: 0 pipelines"
-    assert fb.table_text([], total=1).splitlines()[0] == "JobsTable: 1 run"
-    assert fb.table_text([], total=2500).splitlines()[0] == "JobsTable: 2,500 runs"
+    assert fb.table_text([], total=1).splitlines()[0] == "JobsTable: 1 run (times UTC)"
+    assert fb.table_text([], total=2500).splitlines()[0] == "JobsTable: 2,500 runs (times UTC)"
     stream = [{"name": "s", "kind": "streaming", "recent_runs": [],
                "streaming_stats": {"rows_consumed_total": 1}}]
     assert "1 row so far" in fb.cards_html(stream)
@@ -219,7 +219,7 @@ def test_text_plain_neutralises_control_characters():
     assert "\x1b" not in text and "\u202e" not in text
     assert "etl\ufffd[31mred" in text and "gnp 2" in text
     assert fb.cards_text([{"name": "plain é", "kind": "batch"}]).endswith(
-        "plain é [batch] (no runs) · next — UTC")
+        "plain é [batch] (no runs) · next —")
 
 
 def test_html_fallback_shows_control_and_bidi_characters_as_replacement():

@@ -87,7 +87,8 @@ def test_constructor_filters_and_the_static_page(served, history):
         assert table.pipeline == "orders" and table.status == "failed" and table.total == 1
         html = table._repr_mimebundle_()[0]["text/html"]
         assert "1–1 of 1 run<" in html and "dedupe" in html
-        assert table._repr_mimebundle_()[0]["text/plain"].startswith("JobsTable: 1 run\n")
+        text = table._repr_mimebundle_()[0]["text/plain"]
+        assert text.startswith("JobsTable: 1 run (times UTC)\n")
     finally:
         table.close()
 

@@ -171,3 +171,26 @@ def test_layout_of_thousands_of_steps_stays_cheap():
         assert len(lay.nodes) == n
         check_geometry(steps, lay)
     assert took[1000] < 0.5 and took[5000] < 2.0, took
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_acyclic_ranks_equal_the_component_ranks(seed):
+    """Acyclic graphs take Kahn's algorithm over the steps; the general path (strongly
+    connected components, then Kahn over them) must give the same ranks, and a
+    self-dependency or a cycle must send the graph to the general path."""
+    from flowwidgets._layout_ranks import acyclic_ranks, cyclic_ranks
+
+    rng = random.Random(seed)
+    for _ in range(200):
+        steps = random_dag(rng.randint(1, 80), seed=rng.randrange(10**6), max_deps=4)
+        names = [name for name, _ in steps]
+        preds = [[names.index(d) for d in dict.fromkeys(deps)] for _, deps in steps]
+        succs: list[list[int]] = [[] for _ in names]
+        for i, ps in enumerate(preds):
+            for j in ps:
+                succs[j].append(i)
+        fast = acyclic_ranks(len(names), preds, succs)
+        general, _, cyclic, cycles = cyclic_ranks(len(names), names, preds, succs)
+        assert fast == general and not any(cyclic) and not cycles
+    assert acyclic_ranks(2, [[], [1]], [[], [1]]) is None  # b depends on itself
+    assert acyclic_ranks(2, [[1], [0]], [[1], [0]]) is None  # a ↔ b

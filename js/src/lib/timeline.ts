@@ -6,6 +6,7 @@
 import { s } from "./dom";
 import { formatDuration, truncate } from "./format";
 import { asStatus } from "./status";
+import { type TimeZoneChoice, formatAt } from "./when";
 
 export const ROW_HEIGHT = 20;
 export const LABEL_WIDTH = 170;
@@ -52,6 +53,8 @@ export interface TimelineOptions {
   zoom?: [number, number] | null;
   onSelect?(step: string): void;
   onZoom?(window: [number, number]): void;
+  /** The zone of the absolute times in the hover titles (default UTC). */
+  zone?: TimeZoneChoice;
 }
 
 /** "+0:12", "+1:02:03" (tenths "+0:00.2" when ``stepMs`` is under a second): ``ms`` after
@@ -109,7 +112,7 @@ export function criticalLine(t: RunTiming): string {
 }
 
 /** The tooltip of one attempt's bar. */
-export function barTitle(step: TimelineStep, g: TimelineSegment, now: number): string {
+export function barTitle(step: TimelineStep, g: TimelineSegment, now: number, zone: TimeZoneChoice = "UTC"): string {
   const end = g.end ?? now;
   const st = asStatus(g.status);
   const what = g.end === null ? `${st} for ${formatDuration(end - g.start)}` : `${st} · ${formatDuration(end - g.start)}`;
@@ -118,7 +121,7 @@ export function barTitle(step: TimelineStep, g: TimelineSegment, now: number): s
     : step.slack_ms !== null
       ? ` · could take ${formatDuration(step.slack_ms)} longer without delaying the run`
       : "";
-  return `${step.name} · attempt ${g.attempt} · ${what}${slack} · ${new Date(g.start).toISOString().slice(11, 23)} UTC`;
+  return `${step.name} · attempt ${g.attempt} · ${what}${slack} · ${formatAt(g.start, zone, { date: "none", clock: "hmsms" })}`;
 }
 
 /** Draw the timeline: an axis SVG and a rows SVG (the rows scroll, the axis stays). */
@@ -140,7 +143,7 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
     tickXs.push(xv);
     axis.append(
       s(doc, "text", { class: "fw-tl-tick", x: xv.toFixed(1), y: 14, "text-anchor": "middle" },
-        s(doc, "title", null, `${new Date(v).toISOString().replace("T", " ").slice(0, 23)} UTC`),
+        s(doc, "title", null, formatAt(v, opts.zone ?? "UTC", { clock: "hmsms" })),
         relLabel(v - runStart, stepMs)),
     );
   }
@@ -190,7 +193,7 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
       const gst = asStatus(g.status === "succeeded" || g.end !== null ? g.status : "running");
       row.append(
         s(doc, "rect", { class: `fw-tl-bar fw-tl-bar--${gst}${st.critical ? " fw-tl-bar--critical" : ""}`, x: x0.toFixed(1), y: yb, width: Math.max(2, x(end) - x0).toFixed(1), height: BAR, rx: 2, "data-attempt": g.attempt },
-          s(doc, "title", null, barTitle(st, g, now))),
+          s(doc, "title", null, barTitle(st, g, now, opts.zone ?? "UTC"))),
       );
     }
     const slot = plannedAt(t, st.name, now);

@@ -16,19 +16,101 @@ export function asZone(value: unknown): TimeZoneChoice {
   return value === "local" ? "local" : "UTC";
 }
 
+/** A wall clock in the chosen zone. */
+interface Clock {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+}
+
+function clockOf(d: Date, zone: TimeZoneChoice): Clock {
+  return zone === "UTC"
+    ? { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds(), ms: d.getUTCMilliseconds() }
+    : { year: d.getFullYear(), month: d.getMonth() + 1, day: d.getDate(), hour: d.getHours(), minute: d.getMinutes(), second: d.getSeconds(), ms: d.getMilliseconds() };
+}
+
+function asDate(at: string | number | Date | null | undefined): Date | null {
+  if (at === null || at === undefined) return null;
+  if (typeof at === "string") return parseTime(at);
+  const d = new Date(typeof at === "number" ? at : at.getTime());
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** The zone's name as shown after a time: "UTC", or the local zone's short name ("EST",
+ * "GMT+5:30"; the offset "UTC+05:30" without Intl). */
+export function zoneName(zone: TimeZoneChoice, at: number = Date.now()): string {
+  return zone === "UTC" ? "UTC" : localZoneName(new Date(at));
+}
+
+/** Parts of a time in the zone: ``date`` "full" (2026-11-22), "short" (11-22) or "none";
+ * ``clock`` "hm", "hms" or "hmsms" (milliseconds); ``withZone`` adds the zone's name. "—"
+ * when unknown. */
+export function formatAt(
+  at: string | number | Date | null | undefined,
+  zone: TimeZoneChoice = "UTC",
+  opts: { date?: "full" | "short" | "none"; clock?: "hm" | "hms" | "hmsms"; withZone?: boolean } = {},
+): string {
+  const d = asDate(at);
+  if (!d) return "—";
+  const c = clockOf(d, zone);
+  const date = opts.date ?? "full";
+  const clock = opts.clock ?? "hms";
+  const parts: string[] = [];
+  if (date === "full") parts.push(`${c.year}-${pad(c.month)}-${pad(c.day)}`);
+  else if (date === "short") parts.push(`${pad(c.month)}-${pad(c.day)}`);
+  let hm = `${pad(c.hour)}:${pad(c.minute)}`;
+  if (clock !== "hm") hm += `:${pad(c.second)}`;
+  if (clock === "hmsms") hm += `.${String(c.ms).padStart(3, "0")}`;
+  parts.push(hm);
+  if (opts.withZone ?? true) parts.push(zoneName(zone, d.getTime()));
+  return parts.join(" ");
+}
+
+/** Round axis ticks every ``step`` ms between ``t0`` and ``t1``, aligned on the zone's wall
+ * clock (a 6 h step falls on 00:00, 06:00… local; a day step on local midnight). */
+export function zoneTicks(t0: number, t1: number, step: number, zone: TimeZoneChoice = "UTC"): number[] {
+  const out: number[] = [];
+  if (!(step > 0) || !(t1 >= t0)) return out;
+  // ms east of UTC at a time (0 for UTC); re-read per tick, so a DST change keeps
+  // ticks on the local hour
+  const off = (t: number) => (zone === "UTC" ? 0 : -new Date(t).getTimezoneOffset() * 60_000);
+  const align = (t: number) => Math.round((t + off(t)) / step) * step - off(t);
+  let v = Math.ceil((t0 + off(t0)) / step) * step - off(t0);
+  for (let n = 0; v <= t1 && n < 1000; n++) {
+    if (v >= t0) out.push(v);
+    const next = align(v + step);
+    v = next > v ? next : v + step;
+  }
+  return out;
+}
+
+/** An ETA line from the kernel ("ETA 14:42:05 UTC (in 3 min…)") in the chosen zone: the
+ * clock is the UTC wall clock nearest to ``finishMs`` when known, else nearest to now plus
+ * the "in …" (ETAs are minutes to hours away). */
+export function etaInZone(text: string | null | undefined, zone: TimeZoneChoice, finishAt?: string | null, now: number = Date.now()): string {
+  if (!text) return "";
+  if (zone === "UTC") return text;
+  const m = /^ETA (\d\d):(\d\d):(\d\d) UTC/.exec(text);
+  if (!m) return text;
+  let at = finishAt ? parseTime(finishAt)?.getTime() ?? null : null;
+  if (at === null) {
+    const day = 86_400_000;
+    const clock = (Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000;
+    const base = Math.floor(now / day) * day + clock;
+    at = [base - day, base, base + day].reduce((a, b) => (Math.abs(b - now) < Math.abs(a - now) ? b : a));
+  }
+  return `ETA ${formatAt(at, "local", { date: "none", clock: "hms" })}${text.slice(m[0].length)}`;
+}
+
 /** "2026-11-22 08:10:05 UTC" (or the local time, with the zone's short name); "—" when
  * unknown. ``seconds=false`` drops the seconds, ``withZone=false`` the zone's name (for a
  * column whose header names it). */
 export function absoluteTime(iso: string | null | undefined, zone: TimeZoneChoice = "UTC", seconds = true, withZone = true): string {
-  const d = parseTime(iso);
-  if (!d) return "—";
-  const utc = zone === "UTC";
-  const date = utc
-    ? `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`
-    : `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  const hm = utc ? `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` : `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  const s = seconds ? `:${pad(utc ? d.getUTCSeconds() : d.getSeconds())}` : "";
-  return withZone ? `${date} ${hm}${s} ${utc ? "UTC" : localZoneName(d)}` : `${date} ${hm}${s}`;
+  return formatAt(iso, zone, { clock: seconds ? "hms" : "hm", withZone });
 }
 
 function localZoneName(d: Date): string {

@@ -3,7 +3,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren } from "../lib/dom";
 import { counted, formatDuration, formatPercent, formatRate, shortId } from "../lib/format";
-import { type TimeZoneChoice, absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
+import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
 import type { CardPipelineFields } from "../lib/generated/models";
@@ -167,7 +167,7 @@ function render({ model, el }: RenderProps<CardsModel>) {
       ),
       strip,
       schedule,
-      p.eta ? h(doc, "div", { class: "fw-card-line fw-eta" }, p.eta) : null,
+      p.eta ? h(doc, "div", { class: "fw-card-line fw-eta" }, etaInZone(p.eta, zone)) : null,
       h(
         doc,
         "div",

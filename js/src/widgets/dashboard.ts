@@ -5,6 +5,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { type BaseModel, mountView } from "../lib/shell";
+import { type TimeZoneChoice, asZone, formatAt, zoneName } from "../lib/when";
 import "../lib/theme.css";
 import "./dashboard.css";
 
@@ -15,6 +16,19 @@ export interface Crumb {
   target: string;
   /** Its argument (the Runs pipeline filter, a run id), or null. */
   arg?: string | null;
+  /** A time range's crumb: its ends (ISO, either may be null); drawn in the nav bar's
+   * ``time_zone`` (the kernel's label is in the kernel's zone). */
+  since?: string | null;
+  until?: string | null;
+}
+
+/** What a crumb says: a time range in the zone, named; else its label. */
+export function crumbLabel(c: Crumb, zone: TimeZoneChoice): string {
+  if (c.since === undefined && c.until === undefined) return c.label;
+  if (!c.since && !c.until) return c.label;
+  const end = (iso: string | null | undefined) => (iso ? formatAt(iso, zone, { clock: "hm", withZone: false }) : "…");
+  const at = Date.parse(c.since ?? c.until ?? "");
+  return `${end(c.since)} – ${end(c.until)} ${zoneName(zone, Number.isNaN(at) ? Date.now() : at)}`;
 }
 
 export interface Tab {
@@ -78,6 +92,7 @@ function render({ model, el }: RenderProps<NavModel>) {
       ),
     );
     const list = model.get("crumbs") ?? [];
+    const zone = asZone(model.get("time_zone"));
     replaceChildren(
       crumbs,
       list.map((c, i) => {
@@ -90,14 +105,14 @@ function render({ model, el }: RenderProps<NavModel>) {
             {
               type: "button",
               class: "fw-crumb",
-              title: c.label,
+              title: crumbLabel(c, zone),
               "aria-current": last ? "page" : null,
               "data-target": c.target,
               onclick: () => {
                 if (!last) send(c.target, c.arg);
               },
             },
-            c.label,
+            crumbLabel(c, zone),
           ),
         ];
       }),
@@ -106,7 +121,7 @@ function render({ model, el }: RenderProps<NavModel>) {
     setText(live, connected ? "● live" : "○ offline");
     live.classList.toggle("fw-nav-live--off", !connected);
   };
-  on(["change:tabs", "change:crumbs", "change:can_back", "change:view", "change:connected"], update);
+  on(["change:tabs", "change:crumbs", "change:can_back", "change:view", "change:connected", "change:time_zone"], update);
   update();
   return () => {
     view.dispose();

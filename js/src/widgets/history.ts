@@ -3,7 +3,8 @@
 // a summary row per pipeline. Twin of flowwidgets/widgets/_history_view.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, s } from "../lib/dom";
-import { counted, formatDuration, formatPercent, formatTime, shortId } from "../lib/format";
+import { counted, formatDuration, formatPercent, shortId } from "../lib/format";
+import { asZone, formatAt, zoneName, zoneTicks } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { asStatus, statusLabel } from "../lib/status";
 import "../lib/theme.css";
@@ -38,7 +39,8 @@ export interface GridRun {
 export interface Grid {
   steps?: string[];
   runs?: GridRun[];
-  cells?: ([string, number | null, number | null] | null)[][];
+  /** [status, duration_ms, attempts, reused_from] (reused_from: the step did not run here) */
+  cells?: ([string, number | null, number | null, (string | null)?] | null)[][];
 }
 
 export interface FailureGroup {
@@ -156,6 +158,8 @@ function render({ model, el }: RenderProps<HistoryModel>) {
     if (c.imported) parts.push(`${counted(c.imported, "imported run")} (from the run log's import)`);
     if (c.bucketed) parts.push("bucketed: a mark per pixel column and status");
     if (model.get("loading")) parts.push("loading…");
+    const zone = asZone(model.get("time_zone"));
+    parts.push(`times in ${zone === "UTC" ? "UTC" : `local time (${zoneName(zone)})`}`);
     meta.textContent = parts.join(" · ");
   };
 
@@ -168,7 +172,8 @@ function render({ model, el }: RenderProps<HistoryModel>) {
     const lo = Date.parse(b[0]);
     const hi = Date.parse(b[1]);
     const n = (model.get("chart")?.marks ?? []).reduce((acc, m) => acc + (m[0] >= lo && m[0] <= hi ? (model.get("chart")?.bucketed ? (m[3] as number) : 1) : 0), 0);
-    replaceChildren(brushNote, `selected ${formatTime(b[0], false)} – ${formatTime(b[1], false)} UTC · ${counted(n, "run")} `,
+    const zone = asZone(model.get("time_zone"));
+    replaceChildren(brushNote, `selected ${formatAt(b[0], zone, { clock: "hm", withZone: false })} – ${formatAt(b[1], zone, { clock: "hm" })} · ${counted(n, "run")} `,
       model.get("_can_show_runs") ? h(doc, "button", { type: "button", class: "fw-btn", "data-action": "show-runs", onclick: () => rpc.notify("show_runs") }, "Show in Runs →") : null,
       h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", "data-action": "clear-brush", onclick: () => setBrush([]) }, "Clear"));
   };
@@ -202,14 +207,15 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       hi = Math.max(hi, b);
     }
     const y = logScale(lo, hi, H - B, T);
+    const zone = asZone(model.get("time_zone"));
     const svg = s(doc, "svg", { class: "fw-history-svg", viewBox: `0 0 ${W} ${H}`, role: "img",
       "aria-label": `durations of ${c.runs ?? 0} runs over time` });
     // axes: day ticks on x, a few durations on y
     const day = 86_400_000;
     const step = (t1 - t0) > 20 * day ? 7 * day : (t1 - t0) > 2 * day ? day : 3_600_000 * 6;
-    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) {
-      const d = new Date(t);
-      const text = step >= day ? `${d.getUTCMonth() + 1}/${d.getUTCDate()}` : `${d.getUTCHours()}:00`;
+    for (const t of zoneTicks(t0, t1, step, zone)) {
+      const text = step >= day ? formatAt(t, zone, { date: "short", clock: "hm", withZone: false }).slice(0, 5).replace("-", "/")
+        : formatAt(t, zone, { date: "none", clock: "hm", withZone: false });
       svg.appendChild(s(doc, "line", { class: "fw-history-tick", x1: x(t), x2: x(t), y1: T, y2: H - B }));
       svg.appendChild(s(doc, "text", { class: "fw-history-axis", x: x(t), y: H - 8, "text-anchor": "middle" }, text));
     }
@@ -233,7 +239,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       if (c.bucketed) {
         const n = m[3] as number;
         const g = s(doc, "g", { class: `fw-mark fw-mark--${st}${m[4] ? " fw-mark--restart" : ""}` },
-          s(doc, "title", null, `${statusLabel(st)} · ${n} runs · p50 ${formatDuration(m[1])} (${formatDuration(m[5] as number)}–${formatDuration(m[6] as number)}) · ${formatTime(iso(m[0]), false)} UTC`),
+          s(doc, "title", null, `${statusLabel(st)} · ${n} runs · p50 ${formatDuration(m[1])} (${formatDuration(m[5] as number)}–${formatDuration(m[6] as number)}) · ${formatAt(m[0], zone, { clock: "hm" })}`),
           s(doc, "line", { x1: cx, x2: cx, y1: y(m[5] as number), y2: y(m[6] as number) }),
           m[4] ? s(doc, "rect", { x: cx - 2.5, y: cy - 2.5, width: 5, height: 5, transform: `rotate(45 ${cx} ${cy})` })
             : s(doc, "circle", { cx, cy, r: Math.min(4, 1.5 + Math.log2(n + 1) / 2) }));
@@ -241,7 +247,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
         continue;
       }
       const runId = String(m[3]);
-      const title = `${statusLabel(st)} · ${names[m[5]] ?? ""} · run ${runId} · ${formatDuration(m[1])} · started ${formatTime(iso(m[0]))} UTC${m[4] ? " · restart (part of the DAG, out of the band)" : ""}`;
+      const title = `${statusLabel(st)} · ${names[m[5]] ?? ""} · run ${runId} · ${formatDuration(m[1])} · started ${formatAt(m[0], zone)}${m[4] ? " · restart (part of the DAG, out of the band)" : ""}`;
       const cls = `fw-mark fw-mark--${st}${m[4] ? " fw-mark--restart" : ""}${focus.has(runId) ? " fw-mark--focus" : ""}`;
       const shape = m[4]
         ? s(doc, "rect", { x: cx - 3, y: cy - 3, width: 6, height: 6, transform: `rotate(45 ${cx} ${cy})` })
@@ -348,7 +354,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       svg.appendChild(s(doc, "rect", { class: `fw-gbar fw-gbar--${asStatus(r.status)}${r.trigger === "restart" ? " fw-gbar--restart" : ""}`,
         x: gx, y: barH - hgt, width: cell, height: hgt, "data-run-id": r.run_id,
         onclick: () => rpc.notify("select", { run_id: r.run_id }) },
-      s(doc, "title", null, `run ${r.run_id} · ${statusLabel(r.status)} · ${formatDuration(r.duration_ms)} · ${r.trigger ?? ""}${r.imported ? " · imported" : ""} · ${formatTime(r.started_at)} UTC`)));
+      s(doc, "title", null, `run ${r.run_id} · ${statusLabel(r.status)} · ${formatDuration(r.duration_ms)} · ${r.trigger ?? ""}${r.imported ? " · imported" : ""} · ${formatAt(r.started_at, asZone(model.get("time_zone")))}`)));
       if (focus.has(r.run_id)) svg.appendChild(s(doc, "rect", { class: "fw-gfocus", x: gx - 1, y: barH + 4, width: cell + 2, height: steps.length * (cell + gap) + 2 }));
     });
     steps.forEach((name, i) => {
@@ -357,11 +363,13 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       runs.forEach((r, j) => {
         const c = g.cells?.[j]?.[i] ?? null;
         const st = c ? asStatus(c[0]) : "pending";
+        const from = c?.[3] ?? null; // a restart reused this step's output: it did not run
+        const what = from ? `↺ reused from run ${from}` : `${statusLabel(st)} · ${formatDuration(c ? c[1] : null)}`;
         svg.appendChild(s(doc, "rect", {
-          class: `fw-gcell fw-gcell--${st}${c ? "" : " fw-gcell--none"}`, x: labelW + j * (cell + gap), y: gy, width: cell, height: cell,
+          class: `fw-gcell fw-gcell--${st}${from ? " fw-gcell--reused" : ""}${c ? "" : " fw-gcell--none"}`, x: labelW + j * (cell + gap), y: gy, width: cell, height: cell,
           "data-run-id": r.run_id, "data-step": name,
           onclick: () => rpc.notify("open_step", { run_id: r.run_id, step: name }),
-        }, s(doc, "title", null, `${name} · ${statusLabel(st)} · ${formatDuration(c ? c[1] : null)}${c && c[2] && c[2] > 1 ? ` · ${c[2]} attempts` : ""} · run ${r.run_id}`)));
+        }, s(doc, "title", null, `${name} · ${what}${c && c[2] && c[2] > 1 ? ` · ${c[2]} attempts` : ""} · run ${r.run_id}`)));
       });
     });
     replaceChildren(gridBox, h(doc, "div", { class: "fw-label fw-history-h" }, "Runs × steps (oldest left, newest right; bar height ∝ duration)"),
@@ -389,7 +397,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
         },
         h(doc, "span", { class: "fw-fcount" }, `✗ ${g.count}×`),
         h(doc, "span", { class: "fw-fwhere" }, `${g.pipeline} · ${g.step ?? "—"}`),
-        h(doc, "span", { class: "fw-muted" }, `first ${formatTime(g.first_seen, false)} · last ${formatTime(g.last_seen, false)}`)),
+        h(doc, "span", { class: "fw-muted" }, `first ${formatAt(g.first_seen, asZone(model.get("time_zone")), { clock: "hm", withZone: false })} · last ${formatAt(g.last_seen, asZone(model.get("time_zone")), { clock: "hm" })}`)),
         h(doc, "pre", { class: "fw-fsig" }, g.signature), chips);
     }));
   };
@@ -418,6 +426,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
   on("change:summary_rows", drawSummary);
   on("change:grid", drawGrid);
   on("change:failures", drawFailures);
+  on("change:time_zone", all);
   all();
 
   return () => view.dispose();

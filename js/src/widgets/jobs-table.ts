@@ -3,7 +3,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatCount, formatDuration, shortId } from "../lib/format";
-import { absoluteTime, asZone, refreshTimes, timeElement } from "../lib/when";
+import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, formatAt, refreshTimes, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import type { JobRowFields } from "../lib/generated/models";
@@ -50,6 +50,9 @@ export interface JobsModel extends BaseModel {
   until: string | null;
   /** Free text matched against run id, pipeline, status, failed step, trigger. */
   search: string;
+  /** The kernel's run-set filter (``run_ids``), named ("failures: <signature>"); "" when
+   * none. Shown as a removable chip. */
+  run_set?: string;
   /** The column sorted by. */
   sort_by: string;
   /** Sort ascending (false: newest / largest first). */
@@ -73,19 +76,23 @@ export interface JobsModel extends BaseModel {
 /** The columns, with fixed widths (``table-layout: fixed``): sorting, filtering and paging
  * never make them jump. ``unsortable`` for the ETA, the lineage and the error line (the kernel sorts the rest). */
 export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; unsortable?: boolean }[] = [
-  { key: "run_id", label: "Run", width: "14%" },
+  { key: "run_id", label: "Run", width: "20em" },
   { key: "status", label: "Status", width: "9.5em" },
-  { key: "pipeline", label: "Pipeline", width: "12%" },
+  { key: "pipeline", label: "Pipeline", width: "11em" },
   { key: "trigger", label: "Trigger", width: "10.5em" },
   { key: "started_at", label: "Started (UTC)", width: "13.5em" },
   { key: "finished_at", label: "Finished (UTC)", width: "13.5em" },
   { key: "attempts", label: "Tries", numeric: true, width: "4em" },
   { key: "duration_ms", label: "Duration", numeric: true, width: "6em" },
-  { key: "failed_step", label: "Failed step", width: "10%" },
+  { key: "failed_step", label: "Failed step", width: "10em" },
   { key: "eta", label: "ETA", width: "8em", unsortable: true },
-  { key: "child", label: "Lineage", width: "10%", unsortable: true },
+  { key: "child", label: "Lineage", width: "12em", unsortable: true },
   { key: "error", label: "Error", width: "auto", unsortable: true },
 ];
+/** The table's least width: every fixed column plus room for the error line. Below it
+ * the table scrolls sideways in its wrapper instead of squeezing columns: with percent
+ * widths the Error column was 0 px wide at 1280 px and headers overlapped at 900 px. */
+export const TABLE_MIN_WIDTH = "138em";
 
 /** What a trigger word reads as in the table. */
 export const TRIGGER_WORD: Record<string, string> = {
@@ -97,18 +104,20 @@ export const TRIGGER_WORD: Record<string, string> = {
   resume: "resume",
 };
 
-/** A datetime-local value ("2026-11-22T08:10") as ISO UTC, or null. */
-export function localToIso(value: string): string | null {
+/** A datetime-local value ("2026-11-22T08:10") read in the zone (UTC or the browser's
+ * local time) as ISO UTC, or null. */
+export function localToIso(value: string, zone: TimeZoneChoice = "UTC"): string | null {
   if (!value) return null;
-  const d = new Date(`${value}:00Z`);
+  const d = new Date(zone === "UTC" ? `${value}:00Z` : `${value}:00`);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-/** An ISO time as a datetime-local value in UTC ("" when missing). */
-export function isoToLocal(iso: string | null | undefined): string {
+/** An ISO time as a datetime-local value in the zone ("" when missing). */
+export function isoToLocal(iso: string | null | undefined, zone: TimeZoneChoice = "UTC"): string {
   if (!iso) return "";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString().slice(0, 16);
+  if (Number.isNaN(d.getTime())) return "";
+  return formatAt(d, zone, { clock: "hm", withZone: false }).replace(" ", "T");
 }
 
 export const TIME_WINDOWS: [string, string][] = [
@@ -158,11 +167,20 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const count = h(doc, "span", { class: "fw-label fw-count", "aria-live": "polite" });
   pipelineSel.addEventListener("change", () => setTraits({ pipeline: pipelineSel.value || null, page: 0 }));
   statusSel.addEventListener("change", () => setTraits({ status: statusSel.value || null, page: 0 }));
-  // a custom range: two UTC date-times, shown while "custom range" is picked
-  const fromInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started from (UTC)" });
-  const toInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local", "aria-label": "Started before (UTC)" });
-  const range = h(doc, "span", { class: "fw-range", hidden: true }, fromInput, h(doc, "span", { class: "fw-dim" }, "–"), toInput, h(doc, "span", { class: "fw-label" }, "UTC"));
-  const applyRange = () => setTraits({ last: null, since: localToIso(fromInput.value), until: localToIso(toInput.value), page: 0 });
+  // a custom range: two date-times in the view's zone, shown while "custom range" is picked
+  const zoneNow = () => asZone(model.get("time_zone"));
+  const fromInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local" });
+  const toInput = h(doc, "input", { class: "fw-input fw-date", type: "datetime-local" });
+  const rangeZone = h(doc, "span", { class: "fw-label fw-range-zone" });
+  const labelRange = () => {
+    const z = zoneName(zoneNow());
+    fromInput.setAttribute("aria-label", `Started from (${z})`);
+    toInput.setAttribute("aria-label", `Started before (${z})`);
+    rangeZone.textContent = z;
+  };
+  labelRange();
+  const range = h(doc, "span", { class: "fw-range", hidden: true }, fromInput, h(doc, "span", { class: "fw-dim" }, "–"), toInput, rangeZone);
+  const applyRange = () => setTraits({ last: null, since: localToIso(fromInput.value, zoneNow()), until: localToIso(toInput.value, zoneNow()), page: 0 });
   fromInput.addEventListener("change", applyRange);
   toInput.addEventListener("change", applyRange);
   windowSel.append(h(doc, "option", { value: "custom" }, "custom range…"));
@@ -194,6 +212,17 @@ function render({ model, el }: RenderProps<JobsModel>) {
       exportBtn.disabled = false;
     }
   });
+  // the run-set filter (a failure group's runs): a chip; × lifts it in the kernel
+  const runSetChip = h(doc, "span", { class: "fw-filter fw-runset", hidden: true });
+  const drawRunSet = () => {
+    const name = model.get("run_set") ?? "";
+    runSetChip.hidden = !name;
+    replaceChildren(runSetChip, name
+      ? h(doc, "span", { class: "fw-chip fw-chip--filter", title: name },
+        h(doc, "span", { class: "fw-chip-text" }, name),
+        h(doc, "button", { type: "button", class: "fw-chip-x", "data-action": "clear-run-set", "aria-label": `Remove the filter ${name}`, title: "Show every run again", onclick: () => rpc.notify("clear_run_set") }, "×"))
+      : []);
+  };
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   search.addEventListener("input", () => {
     if (searchTimer) clearTimeout(searchTimer);
@@ -209,6 +238,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
     label("Status", statusSel),
     label("Started", windowSel),
     range,
+    runSetChip,
     label("Search", search),
     exportBtn,
     count,
@@ -253,7 +283,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   }
   const tbody = h(doc, "tbody");
   const colgroup = h(doc, "colgroup", null, COLUMNS.map((c) => h(doc, "col", { style: c.width === "auto" ? null : `width:${c.width}` })));
-  const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs" }, colgroup, h(doc, "thead", null, headRow), tbody);
+  const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs", style: `min-width:${TABLE_MIN_WIDTH}` }, colgroup, h(doc, "thead", null, headRow), tbody);
 
   // pagers above and below the rows
   const makePager = (where: string) => {
@@ -295,12 +325,14 @@ function render({ model, el }: RenderProps<JobsModel>) {
     windowSel.value = custom ? "custom" : (model.get("last") ?? "");
     if (custom) {
       range.hidden = false;
-      if (doc.activeElement !== fromInput) fromInput.value = isoToLocal(model.get("since"));
-      if (doc.activeElement !== toInput) toInput.value = isoToLocal(model.get("until"));
+      labelRange();
+      if (doc.activeElement !== fromInput) fromInput.value = isoToLocal(model.get("since"), zoneNow());
+      if (doc.activeElement !== toInput) toInput.value = isoToLocal(model.get("until"), zoneNow());
     } else if (doc.activeElement !== fromInput && doc.activeElement !== toInput) {
       range.hidden = true;
     }
     if (doc.activeElement !== search) search.value = model.get("search") ?? "";
+    drawRunSet();
     const sortBy = model.get("sort_by");
     const asc = model.get("ascending");
     for (const [key, th] of sortButtons) {
@@ -328,7 +360,9 @@ function render({ model, el }: RenderProps<JobsModel>) {
         return h(doc, "td", { class: "fw-num" }, formatDuration(row.duration_ms));
       case "run_id":
         return h(doc, "td", null, h(doc, "div", { class: "fw-runid-cell" },
-          h(doc, "code", { class: "fw-runid", title: row.run_id }, row.run_id),
+          // cut at the start ("…T231500-973a97"): the tail tells runs apart (the pipeline has
+          // its own column); <bdi> keeps the id's own order inside the rtl box
+          h(doc, "code", { class: "fw-runid", title: row.run_id }, h(doc, "bdi", null, row.run_id)),
           h(doc, "button", {
             type: "button", class: "fw-copy", "aria-label": `Copy run id ${row.run_id}`, title: "Copy the run id",
             onclick: (ev: Event) => {
@@ -364,7 +398,10 @@ function render({ model, el }: RenderProps<JobsModel>) {
           : h(doc, "td", { class: "fw-dim" }, "—");
       }
       case "eta":
-        return row.eta ? h(doc, "td", { class: "fw-eta", title: row.eta }, row.eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
+        {
+        const eta = etaInZone(row.eta, asZone(model.get("time_zone")));
+        return eta ? h(doc, "td", { class: "fw-eta", title: eta }, eta.replace(/^ETA /, "")) : h(doc, "td", { class: "fw-dim" }, "—");
+      }
       default:
         return h(doc, "td", null, String(row[key] ?? ""));
     }
@@ -457,12 +494,14 @@ function render({ model, el }: RenderProps<JobsModel>) {
     }
   });
 
-  for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options"]) {
+  for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options", "run_set"]) {
     on(`change:${ev}`, updateFilters);
   }
   for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id", "loading"]) on(`change:${ev}`, updateRows);
   on("change:time_zone", () => {
     relabel();
+    labelRange();
+    updateFilters();
     updateRows();
   });
   updateFilters();

@@ -5,8 +5,8 @@ import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
-import { counted, formatDuration, formatRate, formatTime, parseTime } from "../lib/format";
-import { absoluteTime, asZone, refreshTimes, relativeTime, timeElement } from "../lib/when";
+import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
+import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import type { RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
@@ -339,7 +339,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   const act = async (btn: ActionButton, runId: string) => {
     if (busy) return;
     if (btn.plan) dag?.mark(btn.plan);
-    const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss);
+    const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss, btn.kind === "cancel");
     dag?.mark(null);
     if (!ok) {
       refocus(btn.kind);
@@ -519,7 +519,7 @@ function render({ model, el }: RenderProps<RunModel>) {
         h(doc, "span", { class: "fw-started" }, h(doc, "span", { class: "fw-label" }, "Started "), timeElement(doc, r.started_at, asZone(model.get("time_zone")))),
         elapsedSpan(r, st),
         r.trigger ? h(doc, "span", null, h(doc, "span", { class: "fw-label" }, "Trigger "), r.trigger) : null,
-        p.eta_text ? h(doc, "span", { class: "fw-eta" }, p.eta_text) : null,
+        p.eta_text ? h(doc, "span", { class: "fw-eta" }, etaInZone(p.eta_text, asZone(model.get("time_zone")))) : null,
         p.parent_run_id
           ? h(
               doc,
@@ -580,7 +580,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             doc,
             "table",
             { class: "fw-table", "aria-label": "attempt history" },
-            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", "Started (UTC)", "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
+            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
             h(
               doc,
               "tbody",
@@ -609,7 +609,7 @@ function render({ model, el }: RenderProps<RunModel>) {
                   h(doc, "td", null, String(a.number)),
                   h(doc, "td", null, a.step ?? "—"),
                   h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${ast}` }, `${STATUS_ICON[ast]} ${ast}`)),
-                  h(doc, "td", null, formatTime(a.started_at)),
+                  h(doc, "td", { title: absoluteTime(a.started_at, asZone(model.get("time_zone"))) }, formatAt(a.started_at, asZone(model.get("time_zone")), { withZone: false })),
                   h(doc, "td", null, formatDuration(dur)),
                   h(doc, "td", { class: a.error ? "fw-failed-step" : "fw-dim", title: a.error ?? "" }, firstLine(a.error) || "—"),
                 );
@@ -681,6 +681,7 @@ function render({ model, el }: RenderProps<RunModel>) {
       width,
       zoom,
       onSelect: selectStep,
+      zone: asZone(model.get("time_zone")),
       onZoom: (w) => {
         zoom = w;
         drawTimeline();

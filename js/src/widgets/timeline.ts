@@ -8,6 +8,7 @@ import { h, replaceChildren, s } from "../lib/dom";
 import { counted, formatDuration, truncate } from "../lib/format";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
+import { type TimeZoneChoice, asZone, formatAt, zoneName, zoneTicks } from "../lib/when";
 import "../lib/theme.css";
 import "./timeline.css";
 
@@ -63,40 +64,37 @@ export function windowMs(w: string): number {
   return n * (unit === "d" ? 864e5 : unit === "m" ? 6e4 : 36e5);
 }
 
-/** Axis ticks: ~7 round times between t0 and t1, labelled HH:MM (or MM-DD HH:MM). */
-export function axisTicks(t0: number, t1: number): { at: number; label: string }[] {
+/** Axis ticks: ~7 round times between t0 and t1 on the zone's wall clock, labelled HH:MM
+ * (or MM-DD HH:MM) in that zone. */
+export function axisTicks(t0: number, t1: number, zone: TimeZoneChoice = "UTC"): { at: number; label: string }[] {
   const span = t1 - t0;
   const steps = [6e4, 3e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 4320e5, 6048e5];
   const step = steps.find((x) => span / x <= 8) ?? 6048e5;
-  const out: { at: number; label: string }[] = [];
-  for (let v = Math.ceil(t0 / step) * step; v <= t1; v += step) {
-    const iso = new Date(v).toISOString();
-    out.push({ at: v, label: span > 2 * 864e5 ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(11, 16) });
-  }
-  return out;
+  return zoneTicks(t0, t1, step, zone).map((v) => ({
+    at: v, label: formatAt(v, zone, { date: span > 2 * 864e5 ? "short" : "none", clock: "hm", withZone: false }) }));
 }
 
 /** The tooltip of a bar. */
-export function markTitle(pipeline: string, m: Mark, now: number): string {
+export function markTitle(pipeline: string, m: Mark, now: number, zone: TimeZoneChoice = "UTC"): string {
   const [start, end, status, runId, count] = m;
   const st = asStatus(status);
-  if (count > 1) return `${pipeline}: ${count} runs merged (worst: ${st}) from ${new Date(start).toISOString().slice(0, 16).replace("T", " ")} UTC — click opens run ${runId}`;
+  if (count > 1) return `${pipeline}: ${count} runs merged (worst: ${st}) from ${formatAt(start, zone, { clock: "hm" })} — click opens run ${runId}`;
   const running = st === "running";
   const dur = formatDuration((running ? Math.max(end, now) : end) - start);
-  return `${pipeline}: run ${runId} · ${STATUS_ICON[st]} ${st} · ${dur}${running ? " so far" : ""} · ${new Date(start).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  return `${pipeline}: run ${runId} · ${STATUS_ICON[st]} ${st} · ${dur}${running ? " so far" : ""} · ${formatAt(start, zone)}`;
 }
 
 /** Draw the marks as one SVG (axis on top, a row per pipeline). */
-export function renderFleet(doc: Document, m: FleetMarks, now: number, plotW: number, onSelect: (runId: string) => void): SVGSVGElement {
+export function renderFleet(doc: Document, m: FleetMarks, now: number, plotW: number, onSelect: (runId: string) => void, zone: TimeZoneChoice = "UTC"): SVGSVGElement {
   const span = Math.max(1, m.t1 - m.t0);
   const x = (v: number) => LABEL_W + ((Math.min(Math.max(v, m.t0), m.t1) - m.t0) / span) * plotW;
   const height = 20 + m.rows.length * ROW_H + 4;
   const width = LABEL_W + plotW + 8;
   const svg = s(doc, "svg", { class: "fw-fl", width, height, viewBox: `0 0 ${width} ${height}`, role: "group", "aria-label": `pipelines timeline, ${counted(m.rows.length, "pipeline")}` });
-  for (const t of axisTicks(m.t0, m.t1)) {
+  for (const t of axisTicks(m.t0, m.t1, zone)) {
     svg.append(
       s(doc, "line", { class: "fw-fl-grid", x1: x(t.at).toFixed(1), x2: x(t.at).toFixed(1), y1: 16, y2: height }),
-      s(doc, "text", { class: "fw-fl-tick", x: x(t.at).toFixed(1), y: 12, "text-anchor": "middle" }, s(doc, "title", null, `${new Date(t.at).toISOString().replace("T", " ").slice(0, 19)} UTC`), t.label),
+      s(doc, "text", { class: "fw-fl-tick", x: x(t.at).toFixed(1), y: 12, "text-anchor": "middle" }, s(doc, "title", null, formatAt(t.at, zone)), t.label),
     );
   }
   m.rows.forEach((row, i) => {
@@ -104,7 +102,7 @@ export function renderFleet(doc: Document, m: FleetMarks, now: number, plotW: nu
     const g = s(doc, "g", { class: "fw-fl-row", "data-pipeline": row.pipeline });
     g.append(s(doc, "text", { class: "fw-fl-label", x: 4, y: y + 15 }, s(doc, "title", null, row.pipeline), truncate(row.pipeline, 19)));
     for (const [g0, g1] of row.ghosts) {
-      g.append(s(doc, "rect", { class: "fw-fl-ghost", x: x(g0).toFixed(1), y: y + 5, width: Math.max(2, x(g1) - x(g0)).toFixed(1), height: 12, rx: 1 }, s(doc, "title", null, `${row.pipeline}: scheduled ${new Date(g0).toISOString().slice(0, 16).replace("T", " ")} UTC, ~${formatDuration(g1 - g0)} (median)`)));
+      g.append(s(doc, "rect", { class: "fw-fl-ghost", x: x(g0).toFixed(1), y: y + 5, width: Math.max(2, x(g1) - x(g0)).toFixed(1), height: 12, rx: 1 }, s(doc, "title", null, `${row.pipeline}: scheduled ${formatAt(g0, zone, { clock: "hm" })}, ~${formatDuration(g1 - g0)} (median)`)));
     }
     for (const mk of row.marks) {
       const [start, end0, status, runId, count] = mk;
@@ -112,7 +110,7 @@ export function renderFleet(doc: Document, m: FleetMarks, now: number, plotW: nu
       const end = st === "running" ? Math.max(end0, now) : end0;
       g.append(
         s(doc, "rect", { class: `fw-fl-bar fw-fl-bar--${st}${count > 1 ? " fw-fl-bar--merged" : ""}`, x: x(start).toFixed(1), y: y + 5, width: Math.max(2, x(end) - x(start)).toFixed(1), height: 12, rx: 1, "data-run-id": runId, "data-count": count, tabindex: 0, role: "button" },
-          s(doc, "title", null, markTitle(row.pipeline, mk, now))),
+          s(doc, "title", null, markTitle(row.pipeline, mk, now, zone))),
       );
     }
     svg.append(g);
@@ -188,13 +186,14 @@ function render({ model, el }: RenderProps<TimelineModel>) {
       return;
     }
     const sec = Math.max(1, Math.round(m.bucket_ms / 1000));
-    note.textContent = `${counted(m.runs, "run")} in the last ${m.window}${m.live ? "" : " (panned)"} · ${counted(m.marks, "mark")}` +
+    const zone = asZone(model.get("time_zone"));
+    note.textContent = `${counted(m.runs, "run")} in the last ${m.window}${m.live ? "" : " (panned)"} · ${counted(m.marks, "mark")} · times in ${zone === "UTC" ? "UTC" : `local time (${zoneName(zone, m.t1)})`}` +
       (m.merged ? ` · ${counted(m.merged, "run")} narrower than a few pixels merged per ${formatDuration(sec * 1000)} bucket` : "");
     plot.append(renderFleet(doc, m, Math.max(Date.now(), m.now), plotWidth(), (rid) => {
       model.set("selected_run_id", rid);
       model.save_changes();
       rpc.notify("select", { run_id: rid });
-    }));
+    }, zone));
   };
   const syncWidth = () => {
     const w = plotWidth();
@@ -213,6 +212,7 @@ function render({ model, el }: RenderProps<TimelineModel>) {
   on("change:_marks", onMarks);
   on("change:window", draw);
   on("change:window_end", draw);
+  on("change:time_zone", draw);
   onMarks();
   syncWidth();
   return () => {

@@ -1,0 +1,186 @@
+"""One commit per step: a step's success starts, in the same transaction, the first child
+it made ready, which then runs on the same worker (its siblings start when a worker takes
+them). Every transition stays
+recorded, in order; a cancelled run, an unknown step, the runner's stop and a lost claim
+write nothing they should not."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+from fwx_support import call, execute, pipelines
+
+from flowwidgets.models import Status
+from flowwidgets.runner._pool import RunState
+from flowwidgets.runner.executor import Executor
+from flowwidgets.runner.spec import PipelineSpec
+from flowwidgets.runner.sqlite import SqliteRunLog
+from flowwidgets.runner.store import ClaimLost
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteRunLog(tmp_path / "runs.sqlite") as log:
+        yield log
+
+
+def _events(store, run_id):
+    return [(e.kind, e.step, e.status) for e in store.events_since(0, limit=10_000)
+            if e.run_id == run_id]
+
+
+def test_a_chain_commits_once_per_step_with_every_transition_in_order(store, tmp_path):
+    n = 12
+    spec = PipelineSpec("chain", steps=tuple(
+        call(f"s{i}", "noop", [f"s{i - 1}"] if i else []) for i in range(n)))
+    commits: list[int] = []
+    store.on_commit(lambda: commits.append(1))
+    ex = Executor(store, pipelines(spec), max_workers=4, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.SUCCEEDED
+    # create, claim, start s0, one per step (its end and the next start), the run's end
+    assert len(commits) == 2 + 1 + n + 1
+    want = [("run", None, "requested"), ("run", None, "running"),
+            ("step", "s0", "running"), ("attempt", "s0", "running")]
+    for i in range(n):
+        want += [("attempt", f"s{i}", "succeeded"), ("step", f"s{i}", "succeeded")]
+        if i + 1 < n:
+            want += [("step", f"s{i + 1}", "running"), ("attempt", f"s{i + 1}", "running")]
+    want.append(("run", None, "succeeded"))
+    assert _events(store, run.run_id) == want
+    steps = store.get_steps(run.run_id)
+    assert all(s.status is Status.SUCCEEDED and s.attempts == 1 for s in steps)
+    for before, after in zip(steps, steps[1:], strict=False):
+        assert after.started_at == before.finished_at  # the same transaction, one clock
+
+
+def test_a_fan_out_starts_one_child_with_its_parent_and_never_more_than_the_workers(
+        store, tmp_path):
+    """Only the child that runs next on the parent's worker starts in the parent's commit;
+    its siblings start when a worker takes them, so a step is never 'running' while it
+    waits for a worker (the timeline draws that wait), and at most max_workers run."""
+    spec = PipelineSpec("fan", steps=(
+        call("root", "one"), *(call(f"c{i}", "plus_one", ["root"]) for i in range(5)),
+        call("join", "plus_one", [f"c{i}" for i in range(5)])))
+    ex = Executor(store, pipelines(spec), max_workers=3, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.SUCCEEDED
+    assert store.load_output(run.run_id, "join") == 1 + 5 * 2
+    events = _events(store, run.run_id)
+    root_done = events.index(("step", "root", "succeeded"))
+    assert events[root_done + 1:root_done + 3] == [("step", "c0", "running"),
+                                                   ("attempt", "c0", "running")]
+    running: set[str] = set()
+    most = 0
+    for kind, step, status in events:
+        if kind == "step" and status == "running":
+            running.add(step)
+        elif kind == "step":
+            running.discard(step)
+        most = max(most, len(running))
+    assert most <= 3
+    assert all(a.number == 1 and a.status is Status.SUCCEEDED
+               for a in store.get_attempts(run.run_id))
+
+
+def _run_with_steps(store, names):
+    run_id, _ = store.create_run(pipeline="p", kind="batch", trigger="manual",
+                                 steps=[(n, [names[0]] if i else []) for i, n in enumerate(names)])
+    assert store.claim_requested("w") is not None
+    return run_id
+
+
+def test_finish_attempt_starts_the_named_steps_atomically(store):
+    run_id = _run_with_steps(store, ["a", "b", "c"])
+    n = store.start_attempt(run_id, "a")
+    with pytest.raises(KeyError):  # an unknown step: nothing written, not even a's end
+        store.finish_attempt(run_id, "a", n, status=Status.SUCCEEDED, output=1,
+                             start=["b", "nope"])
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert steps["a"].status is Status.RUNNING and steps["b"].status is Status.PENDING
+    with pytest.raises(KeyError):
+        store.load_output(run_id, "a")
+    assert store.finish_attempt(run_id, "a", n, status=Status.SUCCEEDED, output=1,
+                                start=["b", "c"]) == [1, 1]
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert [steps[x].status for x in "abc"] == [Status.SUCCEEDED, Status.RUNNING,
+                                                Status.RUNNING]
+    assert store.load_output(run_id, "a") == 1
+
+
+def test_a_cancelled_run_starts_nothing(store):
+    run_id = _run_with_steps(store, ["a", "b"])
+    n = store.start_attempt(run_id, "a")
+    store.cancel_run(run_id, by="test")
+    before = store.last_event_id()
+    assert store.finish_attempt(run_id, "a", n, status=Status.SUCCEEDED, output=1,
+                                start=["b"]) == [0]
+    assert store.last_event_id() == before
+    assert {s.name: s.status for s in store.get_steps(run_id)} == {
+        "a": Status.CANCELLED, "b": Status.PENDING}
+
+
+def test_a_lost_claim_starts_nothing(store):
+    run_id = _run_with_steps(store, ["a", "b"])
+    fenced = store.fenced("w")
+    n = fenced.start_attempt(run_id, "a")
+    with sqlite3.connect(store.path) as conn:  # a peer took the run over
+        conn.execute("UPDATE runs SET worker = 'peer' WHERE run_id = ?", (run_id,))
+    conn.close()
+    with pytest.raises(ClaimLost):
+        fenced.finish_attempt(run_id, "a", n, status=Status.SUCCEEDED, start=["b"])
+    assert {s.name: s.status for s in store.get_steps(run_id)}["b"] is Status.PENDING
+    assert store.get_attempts(run_id, "b") == []
+
+
+def test_a_child_started_with_its_parent_records_the_runner_stop(store, tmp_path):
+    """The stop arrives after the parent's commit opened the child's attempt and before
+    the child runs: the child's attempt and step end cancelled, nothing runs."""
+    spec = PipelineSpec("p", steps=(call("a", "one"), call("b", "one", ["a"])))
+    run_id, _ = store.create_run(pipeline="p", kind="batch", trigger="manual",
+                                 steps=[("a", []), ("b", ["a"])])
+    run = store.claim_requested("w")
+    assert run is not None
+    ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
+    try:
+        state = RunState(run, spec, store.get_steps(run_id), ex.stop_event)
+        assert state.initial_ready() == ["a"]
+        a = store.start_attempt(run_id, "a")
+        assert state.ready_after("a") == ["b"]
+        [b] = store.finish_attempt(run_id, "a", a, status=Status.SUCCEEDED, output=1,
+                                   start=["b"])
+        assert state.step_done("a", True, None, False, ["b"]) == (["b"], False)
+        ex.stop_event.set()
+        ex._step_task(state, "b", b)
+        assert state.finished.is_set()
+    finally:
+        ex.stop(timeout=5)
+    attempt = store.get_attempts(run_id, "b")[0]
+    assert attempt.status is Status.CANCELLED and attempt.finished_at is not None
+    step = {s.name: s for s in store.get_steps(run_id)}["b"]
+    assert step.status is Status.CANCELLED
+    final = store.get_run(run_id)
+    assert final is not None and final.status is Status.CANCELLED
+    assert not (tmp_path / "executions.log").exists()  # b never ran
+
+
+def test_ready_after_is_empty_once_the_run_has_a_failure_or_stops(store):
+    run_id = _run_with_steps(store, ["a", "b"])
+    run = store.get_run(run_id)
+    assert run is not None
+    stop = threading.Event()
+    state = RunState(run, None, store.get_steps(run_id), stop)
+    assert state.ready_after("a") == ["b"]
+    stop.set()
+    assert state.ready_after("a") == []
+    stop.clear()
+    state.failed["x"] = "boom"
+    assert state.ready_after("a") == []
