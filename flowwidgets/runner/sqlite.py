@@ -463,9 +463,10 @@ class SqliteRunLog(RunLog):
                              "claimed_at) VALUES (?, ?, ?)", (pipeline, ts(fire_at), tx.now_text))
             return cur.rowcount == 1
 
-    def heartbeat(self, worker: str) -> None:
-        """Record that ``worker`` (this process, on this host) is alive now."""
-        with self._pool.write() as tx:
+    def heartbeat(self, worker: str, *, wait_s: float | None = None) -> None:
+        """Record that ``worker`` (this process, on this host) is alive now (``wait_s``:
+        fail after waiting this long for another writer's lock, not ``busy_timeout_s``)."""
+        with self._pool.write(wait_s) as tx:
             tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
                        " heartbeat_at = excluded.heartbeat_at",
