@@ -119,6 +119,22 @@ def test_a_cut_off_runner_records_its_run_failed_and_restartable_once_back(
         runner.cancel(again)
 
 
+def test_a_runner_whose_run_log_directory_is_gone_kills_its_step(tmp_path: Path) -> None:
+    log_dir = tmp_path / "log"
+    pipelines = Pipelines(pipelines=(SLEEPY,), base_dir=tmp_path)
+    with LocalRunner(pipelines, db=log_dir / "runs.sqlite", data_dir=tmp_path, tick_s=0.2,
+                     stale_after_s=4.0) as runner:
+        run_id, pid = _started(runner, tmp_path, "sleepy")
+        # open connections would go on writing to the moved file, which peers cannot see
+        log_dir.rename(tmp_path / "moved")
+        _until(lambda: not _alive(pid), 20, "the step still runs")
+        assert runner._lease.cut_off
+        (tmp_path / "moved").rename(log_dir)
+        run = runner.wait(run_id, 20)
+        assert run.status is Status.FAILED and run.error
+        assert "No such file" in run.error and "cut off from its run log" in run.error
+
+
 def test_a_late_heartbeat_kills_nothing(tmp_path: Path) -> None:
     stale = 3.0  # cut-off limit 1.5 s
     with _runner(tmp_path, stale) as runner:
