@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sqlite3
 import statistics
 import sys
@@ -144,7 +145,48 @@ def history(n: int, tmp: str, cache: Path | None) -> tuple[Path, datetime, float
     return path, now, took
 
 
-def measure(n: int, repeat: int, cache: Path | None = None) -> dict[str, float]:
+def frame_seconds(db: Path, n: int, tmp: Path) -> float:
+    """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
+    HTTP from ``flowwidgets serve`` in its own process (as a notebook meets the runner)."""
+    import signal
+    import subprocess
+
+    from flowwidgets.frames import runs_frame
+    from flowwidgets.sources import connect
+
+    spec = tmp / "pipelines.yaml"
+    spec.write_text("pipelines:\n" + "".join(
+        f"  - name: {name}\n    steps:\n      - name: load\n        run: 'true'\n"
+        for name in NAMES))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    exe = Path(sys.executable).with_name("flowwidgets")
+    proc = subprocess.Popen([str(exe), "serve", str(spec), "--port", str(port), "--db",
+                             str(db), "--tick", "3600"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/api/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with connect(url, timeout=120) as src:
+            t0 = time.perf_counter()
+            df = runs_frame(src, progress=False, eta=False)
+            took = time.perf_counter() - t0
+        assert len(df) == n, (len(df), n)
+        return took
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def measure(n: int, repeat: int, cache: Path | None = None, frame: bool = False
+            ) -> dict[str, float]:
     """Import an ``n``-run history (or reuse it from ``cache``) and time the API on it."""
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
@@ -177,6 +219,8 @@ def measure(n: int, repeat: int, cache: Path | None = None) -> dict[str, float]:
         finally:
             runner.stop()
             store.close()
+        if frame:
+            out["runs_frame, every run (s)"] = frame_seconds(path, n, Path(tmp))
     return out
 
 
@@ -185,6 +229,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--frame", action="store_true",
+                    help="also time runs_frame over every run (a Source over HTTP)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
@@ -193,7 +239,7 @@ def main() -> None:
     print(head, flush=True)
     results = {}
     for n in args.sizes:
-        results[n] = measure(n, args.repeat, args.cache)
+        results[n] = measure(n, args.repeat, args.cache, args.frame)
         print(f"{n:>9,} runs: " + ", ".join(f"{k} {v:.1f}" for k, v in results[n].items()),
               flush=True)
     rows = list(next(iter(results.values())))

@@ -231,7 +231,8 @@ def _when(d: RunDetail) -> datetime:
 def grid_payload(details: Sequence[RunDetail], *, max_runs: int = 60) -> dict[str, Any]:
     """The grid as the History view draws it: ``steps`` in DAG order, ``runs`` oldest
     first (id, status, start, duration, trigger) and ``cells[run][step]`` as
-    ``[status, duration_ms, attempts]`` (None where the run has no such step)."""
+    ``[status, duration_ms, attempts, reused_from]`` (None where the run has no such step;
+    ``reused_from`` names the run whose output a restart reused: the step did not run)."""
     runs = sorted(details, key=_when)[-max_runs:]
     steps = dag_order(sorted(details, key=_when, reverse=True))
     out_runs, cells = [], []
@@ -243,7 +244,8 @@ def grid_payload(details: Sequence[RunDetail], *, max_runs: int = 60) -> dict[st
         by = {s.name: s for s in d.steps}
         cells.append([None if by.get(n) is None else
                       [by[n].status.value, by[n].duration_ms,
-                       len(by[n].attempts) or by[n].extra.get("attempt_count") or None]
+                       len(by[n].attempts) or by[n].extra.get("attempt_count") or None,
+                       by[n].reused_from]
                       for n in steps])
     return {"steps": steps, "runs": out_runs, "cells": cells}
 

@@ -3,6 +3,7 @@ runs × steps grid, the duration marks (and their bucketing), the weekly trend."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -105,7 +106,18 @@ def test_grid_payload_cells_follow_steps_and_runs():
     p = grid_payload([detail(1, fail_at="merge", error="x"), detail(0)], max_runs=10)
     assert [r["run_id"] for r in p["runs"]] == ["etl-000", "etl-001"]
     assert p["steps"][3] == "merge"
-    assert p["cells"][1][3] == ["failed", 1000, None] and p["cells"][1][4][0] == "pending"
+    assert p["cells"][1][3] == ["failed", 1000, None, None] and p["cells"][1][4][0] == "pending"
+
+
+def test_grid_payload_names_the_run_a_restart_reused_a_step_from():
+    # the grid drew a restart's reused steps as succeeded, like steps that ran
+    first = detail(0, fail_at="merge", error="x")
+    reused = tuple(replace(s, reused_from=first.run_id) if s.name in ("extract", "transform_a",
+                   "transform_b") else s for s in detail(1).steps)
+    restart = replace(detail(1), steps=reused)
+    p = grid_payload([first, restart])
+    assert [c[3] for c in p["cells"][1]] == [first.run_id] * 3 + [None, None]
+    assert [c[3] for c in p["cells"][0] if c] == [None] * 5
 
 
 def frame(n: int, *, slow_after: int | None = None, restarts: bool = False) -> pd.DataFrame:

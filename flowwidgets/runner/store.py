@@ -30,6 +30,7 @@ __all__ = [
     "RunLog",
     "RunRecord",
     "StepRecord",
+    "StatusSteps",
     "StepState",
     "Watermark",
 ]
@@ -139,6 +140,16 @@ class StepState(NamedTuple):
     finished_ms: int | None
     error: str | None
     output_keys: list[str]
+
+
+class StatusSteps(NamedTuple):
+    """flowtoy's ``steps`` object of one run (keyed by step name, in step order; values
+    may hold ``orjson.Fragment`` JSON), with the counts ``/status`` shows beside it."""
+
+    steps: dict[str, Any]
+    total: int
+    completed: int
+    running: list[str]
 
 
 def _epoch_ms(value: datetime | None) -> int | None:
@@ -324,6 +335,12 @@ class RunLog(ABC):
             out.append(StepState(s.name, str(s.status), _epoch_ms(s.started_at),
                                  _epoch_ms(s.finished_at), s.error, keys))
         return out
+
+    def status_steps(self, run_id: str) -> StatusSteps | None:
+        """The run's steps as flowtoy's ``/status`` encodes them, built by the store
+        itself, or None (this default) when it cannot: the route then builds them from
+        :meth:`step_states`. Must equal what that builds."""
+        return None
 
     @abstractmethod
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:

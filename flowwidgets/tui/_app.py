@@ -86,6 +86,10 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         Binding("c", "cancel_run", "Cancel run"),
         Binding("u,f5", "refresh", "Refresh", key_display="u"),
         Binding("escape", "back", "Back"),
+        Binding("left_square_bracket", "attempt(-1)", "Older attempt", key_display="[",
+                show=False),
+        Binding("right_square_bracket", "attempt(1)", "Newer attempt", key_display="]",
+                show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -119,6 +123,8 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         """The step whose details replace the run's line (Enter on a step; Esc closes)."""
         self._step_log: StepLog | None = None
         self._log_key: tuple[Any, ...] | None = None
+        self._attempt: int | None = None  # the attempt the panel shows (None: newest)
+        self._attempt_of: tuple[str, str] | None = None
         self._eta = ""
         self._eta_history: tuple[Any, Any] | None = None
         self._lock = threading.Lock()

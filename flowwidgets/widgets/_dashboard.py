@@ -63,7 +63,7 @@ def _make_jobs(d: Dashboard) -> JobsTable:
     table = JobsTable(d.source, live=d.live, theme=d.theme, page_size=d.page_size,
                       on_select=d.show_run, open_below=False)
     # the breadcrumb follows the table's own filter controls
-    table.observe(d._filter_changed, names=["pipeline", "status"])
+    table.observe(d._filter_changed, names=["pipeline", "status", "run_ids"])
     return table
 
 
@@ -79,6 +79,8 @@ def _make_history(d: Dashboard) -> HistoryView:
                        on_group=d._show_group)
     # brushing a time range filters the Runs table to it
     view.observe(d._brushed, names=["brush"])
+    # the breadcrumb names the pipeline shown (a card's "history →" or the view's picker)
+    view.observe(lambda _change: d._render(), names=["pipeline"])
     return view
 
 
@@ -304,8 +306,9 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                     jobs.last = jobs.since = jobs.until = jobs.status = None
                     jobs.search = ""
                     jobs.pipeline = group.get("pipeline") or None
-                    jobs.run_ids = list(group.get("run_ids") or [])
                     self._run_set_label = f"failures: {group.get('signature', '')}"
+                    jobs.run_set = self._run_set_label
+                    jobs.run_ids = list(group.get("run_ids") or [])
                 else:
                     jobs.run_ids = None
         finally:
@@ -423,6 +426,10 @@ class Dashboard(ipywidgets.VBox):  # type: ignore[misc]  # ipywidgets ships no t
                 crumbs.append({"label": time_range(since, until, self._time_zone),
                                "target": "jobs", "arg": pipeline,
                                "since": since, "until": until})
+        elif key == "history":
+            history = self._made.get("history")
+            if isinstance(history, HistoryView) and history.pipeline:
+                crumbs.append({"label": history.pipeline, "target": "history", "arg": None})
         return crumbs
 
     def _crumbs(self) -> list[dict[str, Any]]:

@@ -124,8 +124,11 @@ def _grid(grid: Mapping[str, Any]) -> str:
         for j, _run in enumerate(runs):
             cell = cells[j][i] if j < len(cells) and i < len(cells[j]) else None
             st = status_of(cell[0]) if cell else "pending"
-            tds.append(f'<td title="{esc(step)} · {st}" style="padding:0 1px;border:0;'
-                       f'color:{color_of(st)};font-size:10px">{STATUS_ICON[st]}</td>')
+            from_run = cell[3] if cell and len(cell) > 3 else None
+            what = f"reused from run {esc(from_run)}" if from_run else st
+            icon = "↺" if from_run else STATUS_ICON[st]
+            tds.append(f'<td title="{esc(step)} · {what}" style="padding:0 1px;border:0;'
+                       f'color:{color_of(st)};font-size:10px">{icon}</td>')
         rows.append(f'<tr style="{ROW}"><td style="{TD};white-space:nowrap">{esc(step)}</td>'
                     f'{"".join(tds)}</tr>')
     return (f'<div style="margin-top:8px">{label("Runs × steps (oldest left)")}</div>'

@@ -24,7 +24,7 @@ from flowwidgets.live import LiveEvent
 from flowwidgets.models import Run, Status, format_time, parse_time
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
-from flowwidgets.widgets._fallback import table_html, table_text
+from flowwidgets.widgets._fallback import counted, table_html, table_text
 from flowwidgets.widgets._run_timing import EtaTexts
 from flowwidgets.widgets._shapes import JOB_ROW
 
@@ -175,6 +175,10 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     run_ids: traitlets.TraitType[list[str] | None, list[str] | None] = traitlets.List(  # type: ignore[assignment]
         traitlets.Unicode(), default_value=None, allow_none=True)
     """Only these runs (None: any run), e.g. a failure group's (kernel side only)."""
+    run_set = traitlets.Unicode("").tag(sync=True)
+    """What the ``run_ids`` filter is called in the filter bar ("failures: <signature>"),
+    shown as a removable chip while ``run_ids`` is set ("N selected runs" unless named;
+    "" when ``run_ids`` is None). Its × sets ``run_ids`` back to None."""
 
     # -- order and paging --------------------------------------------------------------
     sort_by = traitlets.Unicode("started_at").tag(sync=True)
@@ -485,7 +489,22 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     # -- messages ------------------------------------------------------------------------
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {"select": self._msg_select, "export_csv": self._msg_export_csv}
+        return {"select": self._msg_select, "export_csv": self._msg_export_csv,
+                "clear_run_set": self._msg_clear_run_set}
+
+    @traitlets.observe("run_ids")
+    def _run_ids_changed(self, change: dict[str, Any]) -> None:
+        ids = change["new"]
+        if ids is None:
+            self.run_set = ""
+        elif not self.run_set:
+            self.run_set = counted(len(ids), "selected run")
+
+    def _msg_clear_run_set(self, msg: dict[str, Any]) -> None:
+        """The chip's ×: every run again (the other filters stay)."""
+        with self.hold_trait_notifications():
+            self.run_ids = None
+            self.page = 0
 
     def to_csv(self, path: str | None = None) -> str:
         """The rows the table shows (every page, its filters and order) as CSV; written to

@@ -89,8 +89,10 @@ class EtaTexts:
 
 
 def run_eta(detail: RunDetail, cache: HistoryCache, now: datetime | None = None) -> Eta | None:
-    """The ETA of an active run from the cached history (None for a finished run)."""
-    if not detail.run.status.is_active:
+    """The ETA of an active run from the cached history (None for a finished run, and for
+    a streaming run: it has no end to estimate — its view shows the stream's live stats;
+    it read "ETA partial: 1 step has no history")."""
+    if not detail.run.status.is_active or detail.run.kind == "streaming":
         return None
     hist = cache.get(detail.run.pipeline)
     workers = next((w for h in hist if isinstance(w := h.extra.get("max_workers"), int)), None)

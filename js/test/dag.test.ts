@@ -30,7 +30,8 @@ test("edgePath: a cubic Bézier for four points, straight segments otherwise", (
 
 test("nodeMeta: icon, word, duration, retries; reused steps say so", () => {
   assert.equal(nodeMeta({ name: "a", status: "failed", duration_ms: 1200 }), "✗ FAILED · 1.2 s");
-  assert.equal(nodeMeta({ name: "a", status: "succeeded", reused_from: "r0" }), "✓ REUSED");
+  // the legend's ↺ (it read "✓ REUSED" beside a legend "↺ REUSED")
+  assert.equal(nodeMeta({ name: "a", status: "succeeded", reused_from: "r0" }), "↺ REUSED");
   assert.equal(nodeMeta({ name: "a", status: "running", attempts: 3 }), "● RUNNING · 3 tries");
   assert.equal(nodeMeta(undefined), "○ PENDING");
   assert.ok(nameFits(176) >= 20);

@@ -102,3 +102,23 @@ test("bucketed marks say so; an empty window says so", async () => {
   assert.match(el.querySelector(".fw-history-chart")!.textContent!, /No finished runs/);
   cleanup();
 });
+
+test("a step a restart reused is drawn as reused in the grid, not as succeeded", async () => {
+  // the grid drew a restart's reused steps like steps that ran (the DAG and timeline say reused)
+  const { el, model } = setup({
+    grid: {
+      steps: ["extract", "merge"],
+      runs: [{ run_id: "r1", status: "failed", started_at: null, duration_ms: 60_000, trigger: "schedule", failed_step: "merge" },
+        { run_id: "r2", status: "succeeded", started_at: null, duration_ms: 1_000, trigger: "restart", failed_step: null }],
+      cells: [[["succeeded", 1000, 1, null], ["failed", 500, 1, null]], [["succeeded", null, null, EVIL], ["succeeded", 900, 1, null]]],
+    },
+  });
+  const cleanup = await mount(history, model, el);
+  const reused = el.querySelectorAll(".fw-gcell--reused");
+  assert.equal(reused.length, 1);
+  assert.equal(reused[0]!.getAttribute("data-run-id"), "r2");
+  assert.equal(reused[0]!.getAttribute("data-step"), "extract");
+  assert.equal(reused[0]!.querySelector("title")!.textContent, `extract · ↺ reused from run ${EVIL} · run r2`);
+  assert.equal(el.querySelectorAll("img").length, 0);
+  cleanup();
+});

@@ -74,6 +74,24 @@ test("a custom date range sets since and until (UTC)", async () => {
   cleanup();
 });
 
+test("a run-set filter (a failure group's runs) is a chip in the filter bar; its × lifts it", async () => {
+  const { el, model } = setup();
+  const cleanup = await mount(jobsTable, model, el);
+  const chip = el.querySelector(".fw-runset") as HTMLElement;
+  assert.equal(chip.hidden, true, "no chip without a run set");
+  model.set("run_set", `failures: ${EVIL}`);
+  assert.equal(chip.hidden, false);
+  assert.equal(chip.querySelector(".fw-chip-text")!.textContent, `failures: ${EVIL}`);
+  assert.equal(el.querySelectorAll("img").length, 0, "the signature stays text");
+  const x = chip.querySelector('button[data-action="clear-run-set"]') as HTMLButtonElement;
+  assert.equal(x.getAttribute("aria-label"), `Remove the filter failures: ${EVIL}`);
+  x.click();
+  assert.deepEqual(model.sent.at(-1), { kind: "clear_run_set" });
+  model.set("run_set", "");
+  assert.equal(chip.hidden, true);
+  cleanup();
+});
+
 test("columns keep their widths on a narrow page: em widths, a least table width with room for the error", async () => {
   // with percent widths the fixed columns took more than 1222 px at 1280 px: the Error
   // column was 0 px wide, run ids read "customers_s…" and headers overlapped at 900 px

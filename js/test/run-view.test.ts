@@ -140,6 +140,8 @@ test("Cancel run: a danger button, confirmed with 'Keep running' as the way out"
   const dialog = el.querySelector('[role="alertdialog"]')!;
   const labels = Array.from(dialog.querySelectorAll("button")).map((b) => b.textContent);
   assert.deepEqual(labels, ["Cancel run", "Keep running"]);
+  // the destructive answer is red, not the accent's "go ahead"
+  assert.ok(dialog.querySelector("button")!.classList.contains("fw-btn--danger"));
   (dialog.querySelectorAll("button")[1] as HTMLButtonElement).click();
   await flush();
   assert.equal(model.sent.length, 0, "Keep running sends nothing");

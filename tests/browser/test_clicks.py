@@ -92,7 +92,7 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     assert contrast(primary) >= 4.5, f"primary button text at {contrast(primary):.2f}:1"
     link = page.locator(".fw-cards .fw-link").first
     card_text = link.evaluate("e => getComputedStyle(e.closest('.fw-card')).color")
-    assert link.evaluate("e => getComputedStyle(e).color") != card_text, "a link looks like text"
+    assert link.evaluate("e => getComputedStyle(e).color") != card_text, "a link reads as text"
 
     # a node click: the panel comes into view and the node is framed
     page.evaluate("window.scrollTo(0, 0)")
@@ -111,6 +111,24 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     assert ring.evaluate("e => getComputedStyle(e).visibility") == "visible"
     page.screenshot(path=str(ARTIFACTS / "clicks-node-panel-in-view.png"))
 
+    # at 900 px a card's footer wraps instead of running its links together, and a short
+    # square still holds its glyph (it was 12 px in a 10 px bar, sticking out of the strip)
+    page.set_viewport_size({"width": 900, "height": 700})
+    page.evaluate("window.scrollTo(0, 0)")
+    time.sleep(0.3)
+    gaps = page.locator(".fw-cards .fw-card-foot").evaluate_all(
+        "els => els.flatMap(f => { const r = [...f.children].map(c => c.getBoundingClientRect());"
+        " return r.slice(1).map((b, i) => [r[i], b])"
+        ".filter(([a, b]) => b.top < a.bottom && a.top < b.bottom)"  # on one line
+        ".map(([a, b]) => b.left - a.right); })")
+    assert all(g >= 6 for g in gaps), f"footer items touch at 900 px: gaps {gaps}"
+    spill = page.locator(".fw-cards button.fw-sq").evaluate_all(
+        "els => els.filter(e => { const g = document.createRange(); g.selectNodeContents(e);"
+        " const t = g.getBoundingClientRect(), b = e.getBoundingClientRect();"
+        " return t.height > 0 && t.top < b.top - 1.5; }).length")
+    assert spill == 0, f"{spill} squares spill their glyph"
+    page.locator(".fw-root.fw-cards").screenshot(path=str(ARTIFACTS / "clicks-cards-900.png"))
+
 
 def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
         page, voila, served, tmp_path, monkeypatch):
@@ -125,11 +143,19 @@ def test_cancel_run_stops_the_shell_step_and_shows_cancelled(
     page.locator(f'button.fw-sq[data-run-id="{run_id}"]').click()
     button = page.locator('.fw-run .fw-actions button[data-action="cancel"]')
     button.wait_for(timeout=30_000)
+    button.hover()  # hovered, a destructive button stays red (it turned the accent's teal)
+    assert button.evaluate("e => getComputedStyle(e).borderTopColor") == \
+        button.evaluate("e => getComputedStyle(e).color") != \
+        page.locator(".fw-run .fw-vtab--on").evaluate("e => getComputedStyle(e).borderBottomColor")
     button.click()
     dialog = page.locator('.fw-run [role="alertdialog"]')
     assert "Cancel run" in dialog.inner_text() and "Keep running" in dialog.inner_text()
     page.screenshot(path=str(ARTIFACTS / "clicks-cancel-confirm.png"), full_page=True)
-    dialog.locator(".fw-btn--primary").click()
+    # the destructive answer is red and readable (it was the teal "go ahead" button)
+    yes = dialog.locator(".fw-btn--primary")
+    assert "fw-btn--danger" in yes.get_attribute("class")
+    assert contrast(yes) >= 4.5, f"Cancel run at {contrast(yes):.2f}:1"
+    yes.click()
     page.locator(".fw-run .fw-run-head .fw-pill--cancelled").wait_for(timeout=30_000)
     page.locator(".fw-run .fw-last-action").filter(has_text="cancelled").wait_for(
         timeout=10_000)

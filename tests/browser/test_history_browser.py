@@ -231,3 +231,42 @@ def _luma(css: str) -> float:
     """Relative brightness (0 black … 1 white) of an ``rgb(…)`` / ``rgba(…)`` colour."""
     r, g, b = (int(float(x)) for x in css[css.index("(") + 1:-1].split(",")[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def test_the_runs_filter_bar_shows_the_failure_group_as_a_chip_that_lifts_it(
+        page, voila, demo_runner):
+    """The Runs table's own filter bar names the group ("failures: <signature> ×"), as the
+    breadcrumb does; its × restores the pipeline's unfiltered table and the breadcrumb."""
+    open_history(page, voila(demo_runner.url))
+    hist = page.locator(".fw-root.fw-history")
+    group = hist.locator(".fw-fgroup").filter(has_text="warehouse_etl · merge_payments")
+    group.wait_for(timeout=30_000)
+    count = int(group.locator(".fw-fcount").text_content().strip("✗× "))
+    signature = group.locator(".fw-fsig").text_content()
+    group.locator(".fw-fgroup-head").click()
+    table = page.locator(".fw-root.fw-jobs")
+    summary = table.locator(".fw-count")
+    wait_until(lambda: summary.text_content().endswith(f"{count} runs"), 30,
+               f"the group's {count} runs")
+    chip = table.locator(".fw-filters .fw-runset")
+    chip.wait_for(state="visible", timeout=15_000)
+    assert chip.locator(".fw-chip-text").text_content() == f"failures: {signature}"
+    shot(page, "runs-failure-group-chip")
+
+    before = demo_runner.api("runs?pipeline=warehouse_etl&limit=1")["total"]
+    chip.locator('button[data-action="clear-run-set"]').click()
+    chip.wait_for(state="hidden", timeout=15_000)
+    crumbs = page.locator(".fw-navbar .fw-crumb")
+    wait_until(lambda: crumbs.evaluate_all("els => els.map(e => e.textContent.trim())")
+               == ["Runs", "warehouse_etl"], 15, "the breadcrumb without the group")
+
+    def total() -> int:
+        text = summary.text_content() or ""
+        return int(text.rsplit(" of ", 1)[-1].split()[0].replace(",", "")) if " of " in text \
+            else -1
+
+    wait_until(lambda: total() >= before, 30, f"every warehouse_etl run ({before}+)")
+    after = demo_runner.api("runs?pipeline=warehouse_etl&limit=1")["total"]
+    assert before <= total() <= after and total() > count
+    assert table.locator('select[aria-label="Filter by pipeline"]').input_value() == "warehouse_etl"
+    shot(page, "runs-failure-group-chip-cleared")

@@ -290,6 +290,19 @@ def test_streaming_run_detail_has_its_failed_watermark(client: TestClient,
     assert d["actions"]["resume_from_watermark"] is True
 
 
+def test_run_detail_is_the_same_on_the_loop_and_in_the_thread_pool(
+        client: TestClient, history: History, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of small configured pipelines are read on the event loop, others in the
+    thread pool: both answer the same body (and an unknown run the same 404)."""
+    from flowwidgets.runner.api import _read
+
+    runs = [history.retried.run_id, history.stream.run_id]
+    inline = [client.get(f"/api/runs/{r}").json() for r in runs]
+    monkeypatch.setattr(_read, "INLINE_STEPS", -1)
+    assert [client.get(f"/api/runs/{r}").json() for r in runs] == inline
+    assert client.get("/api/runs/no-such-run").json() == {"detail": "run no-such-run not found"}
+
+
 def test_unknown_run_is_404_with_detail(client: TestClient) -> None:
     r = client.get("/api/runs/no-such-run")
     assert r.status_code == 404

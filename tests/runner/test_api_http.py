@@ -48,6 +48,35 @@ def test_a_write_changes_the_etag(client: TestClient, runner: LocalRunner) -> No
     assert after.headers["etag"] != first.headers["etag"]
 
 
+def test_polled_answers_are_kept_by_their_etag_until_a_write(
+        client: TestClient, runner: LocalRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/status and /api/pipelines keep their last answers by ETag: a poll that would get
+    a 304 with If-None-Match gets the same 200 without it, without running the route;
+    after a write the tag changes and the route answers afresh."""
+    first_run = runner.run_once("orders")
+    store = runner.store
+    calls: list[str] = []
+    real_steps, real_stats = store.status_steps, store.pipeline_stats
+    monkeypatch.setattr(store, "status_steps", lambda rid: calls.append("status") or
+                        real_steps(rid))
+    monkeypatch.setattr(store, "pipeline_stats", lambda *a, **k: calls.append("stats") or
+                        real_stats(*a, **k))
+    for path in ("/status", "/api/pipelines"):
+        first, again = client.get(path), client.get(path)
+        assert again.status_code == 200 and again.content == first.content
+        assert again.headers["etag"] == first.headers["etag"]
+        assert again.headers["content-type"] == first.headers["content-type"]
+        assert again.headers["content-length"] == str(len(first.content))
+    assert calls == ["status", "stats"]  # each route ran once
+    second_run = runner.run_once("orders")
+    status, cards = client.get("/status").json(), client.get("/api/pipelines").json()
+    assert calls == ["status", "stats", "status", "stats"]
+    assert status["run_id"] == second_run.run_id != first_run.run_id
+    orders = next(p for p in cards["pipelines"] if p["name"] == "orders")
+    assert orders["total_runs"] == 2 and orders["latest_run"]["run_id"] == second_run.run_id
+    assert client.get("/api/runs?limit=5").content == client.get("/api/runs?limit=5").content
+
+
 def test_the_etag_depends_on_path_and_query(client: TestClient) -> None:
     a = client.get("/api/runs?limit=5").headers["etag"]
     b = client.get("/api/runs?limit=6").headers["etag"]

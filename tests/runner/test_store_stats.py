@@ -254,3 +254,42 @@ def test_an_import_puts_back_the_triggers_it_set_aside(tmp_path):
         assert log.pipeline_stats([], now=NOW)["orders"].total_runs == 13
         assert _brute(path, "orders", NOW)[0] == \
             log.pipeline_stats([], now=NOW)["orders"].median_duration_ms
+
+
+@pytest.mark.parametrize("reindex_below", [1_000, 0])
+def test_an_import_puts_back_the_runs_indexes_it_set_aside(tmp_path, monkeypatch,
+                                                          reindex_below):
+    """Into a small log the secondary indexes of ``runs`` are dropped and built after the
+    rows (``reindex_below`` 0: kept and updated row by row); either way the schema ends
+    as it was, a failed import changes nothing and the pages read the new rows."""
+    from flowwidgets.runner import _sqlite_import
+
+    monkeypatch.setattr(_sqlite_import, "REINDEX_BELOW", reindex_below)
+    path = tmp_path / "runs.db"
+
+    def schema():
+        conn = sqlite3.connect(path)
+        try:
+            return conn.execute("SELECT type, name, sql FROM sqlite_master "
+                                "ORDER BY type, name").fetchall()
+        finally:
+            conn.close()
+
+    with SqliteRunLog(path) as log:
+        before = schema()
+        assert sum(1 for t, _, sql in before if t == "index" and sql) >= 5
+        log.import_runs(HANDMADE)
+        assert schema() == before
+        with pytest.raises(sqlite3.IntegrityError):  # a duplicate id: nothing imported
+            log.import_runs([_rec("fresh", "orders", NOW, S, 1), HANDMADE[0]])
+        assert schema() == before and log.get_run("fresh") is None
+        page, total = log.list_runs(pipeline="orders", limit=100)
+        assert total == sum(1 for r in HANDMADE if r.pipeline == "orders")
+        assert [r.run_id for r in page] == [r.run_id for r in sorted(
+            (r for r in HANDMADE if r.pipeline == "orders"),
+            key=lambda r: (r.created_at, r.run_id), reverse=True)]
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        finally:
+            conn.close()

@@ -102,3 +102,28 @@ def test_a_version_4_file_gets_its_output_keys(tmp_path: Path) -> None:
         assert stats.total_runs == 2 and stats.median_duration_ms is None
         assert {s.name: s.output_keys for s in log.step_states(run_id)}["dict"] == \
             ["rows", "b", "a"]
+
+
+def test_the_status_steps_equal_what_the_step_states_build(tmp_path: Path) -> None:
+    """``SqliteRunLog.status_steps`` (rows straight to flowtoy's entries, the stored keys
+    passed on as JSON text) encodes to the same JSON as the generic route's build from
+    ``RunLog.step_states``, whose default reads records and outputs one by one."""
+    import orjson
+
+    from flowwidgets.runner.api import _payloads as P
+
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        run_id, restart = _history(log)
+        log.create_run(pipeline="orders", kind="batch", trigger="manual", steps=[])
+        for rid in (run_id, restart):
+            run = log.get_run(rid)
+            assert run is not None
+            built = log.status_steps(rid)
+            fast = orjson.dumps(P.flowtoy_run(run, built.steps, built.total,
+                                              built.completed, built.running))
+            generic = orjson.dumps(P.flowtoy_status(run, RunLog.step_states(log, rid)))
+            assert orjson.loads(fast) == orjson.loads(generic)
+            assert list(orjson.loads(fast)["steps"]) == [name for name, _ in STEPS]
+        assert RunLog.status_steps(log, run_id) is None  # the default: use step_states
+        empty = log.status_steps("no-such-run")
+        assert (empty.steps, empty.total, empty.completed, empty.running) == ({}, 0, 0, [])

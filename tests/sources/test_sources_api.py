@@ -289,3 +289,30 @@ def test_health_is_a_bool_and_never_raises():
         from flowwidgets.sources.api import FlowwidgetsFlavour
 
         assert Source(BASE, FlowwidgetsFlavour(), SyncHttp(BASE, None, 1, client)).health() is False
+
+
+def test_bodies_decode_as_json_does_even_where_orjson_refuses() -> None:
+    """``decode_json`` tries orjson first; what only ``json`` takes (NaN, UTF-16) still
+    decodes the same, and what is not JSON is a SchemaError. An integer past 64 bits
+    arrives as the nearest float, as JavaScript's ``JSON.parse`` (the widgets) reads it."""
+    import math
+
+    import httpx
+    import pytest
+
+    from flowwidgets.errors import SchemaError
+    from flowwidgets.sources._http import Request, decode_json
+
+    req = Request("GET", "/api/runs", "GET /api/runs")
+
+    def body(content: bytes, ctype: str = "application/json") -> object:
+        return decode_json(req, httpx.Response(200, content=content,
+                                               headers={"content-type": ctype}))
+
+    assert body(b'{"runs": [], "total": 0, "x": "\\u00e9"}') == {"runs": [], "total": 0,
+                                                                 "x": "é"}
+    assert math.isnan(body(b'{"v": NaN}')["v"])  # type: ignore[index]
+    assert body(b'{"v": 123456789012345678901234567890}') == {"v": 1.2345678901234568e29}
+    assert body('{"é": 1}'.encode("utf-16")) == {"é": 1}
+    with pytest.raises(SchemaError, match="is not JSON"):
+        body(b"<html>busy</html>", "text/html")

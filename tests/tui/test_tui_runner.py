@@ -149,7 +149,8 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             await wait_until(pilot, lambda: "LOG" in text_of(app, "#step-text"),
                              "the step's traceback and log")
             panel = text_of(app, "#step-text")
-            assert panel.startswith("TRACEBACK · attempt 1\nTraceback (most recent call last)")
+            assert panel.startswith("ATTEMPTS (1)\n")  # one try: nothing to pick
+            assert "\n\nTRACEBACK · attempt 1\nTraceback (most recent call last)" in panel
             assert 'tui_jobs.py", line' in panel and "in merge" in panel
             assert "ValueError: amount column [red]missing[/red] in batch 47" in panel
             assert "LOG · attempt 1 (1 line)\nmerging 3 rows" in panel

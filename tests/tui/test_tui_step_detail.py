@@ -104,3 +104,27 @@ def test_read_step_log_says_why_there_is_no_log():
     quiet = _Source()
     quiet.step_logs = False
     assert read_step_log(quiet, detail, "merge").note == "the test runner keeps no step logs"
+
+
+def test_read_step_log_of_an_older_attempt_asks_for_that_attempts_log():
+    asked: list[object] = []
+
+    class Logs(_Source):
+        def step_log(self, run_id, step, attempt=None):
+            asked.append(attempt)
+            return f"log of {attempt or 'the newest'}"
+
+    tries = (Attempt(2, Status.SUCCEEDED), Attempt(1, Status.FAILED, error="T\nOSError: a"))
+    detail = RunDetail(run=Run("r1", "p", Status.SUCCEEDED),
+                       steps=(Step("load", Status.SUCCEEDED, attempts=tries),))
+    newest = read_step_log(Logs(), detail, "load")
+    assert [a.number for a in newest.attempts] == [1, 2]  # oldest first
+    assert (newest.attempt, newest.error, newest.log) == (2, None, "log of the newest")
+    older = read_step_log(Logs(), detail, "load", 1)
+    assert (older.attempt, older.error, older.log) == (1, "T\nOSError: a", "log of 1")
+    assert read_step_log(Logs(), detail, "load", 7).attempt == 2  # unknown: the newest
+    assert asked == [None, 1, None]
+    plain = step_detail_text(older).plain
+    assert plain.startswith("ATTEMPTS (2) · [ ] pick one\n▸ #1  ✕ failed")
+    assert "  #2  ✓ succeeded" in plain and "OSError: a" in plain.splitlines()[1]
+    assert "TRACEBACK · attempt 1\nT\nOSError: a" in plain

@@ -44,3 +44,16 @@ def consume(ctx) -> int:
     if (ctx.data_dir / "fail-events").exists():
         raise RuntimeError(f"broker gone after offset {start + 3}")
     return start + 3
+
+
+def flaky(ctx) -> int:
+    """Refused on its first two tries (a different line each), then loads: a retried step.
+    Counts its tries in ``<data_dir>/flaky-tries``."""
+    tries = ctx.data_dir / "flaky-tries"
+    n = int(tries.read_text()) + 1 if tries.exists() else 1
+    tries.write_text(str(n))
+    print(f"try {n}: connecting to the warehouse")
+    if n <= 2:
+        raise ConnectionError(f"warehouse refused the connection (try {n})")
+    print("loaded 3 rows")
+    return 3

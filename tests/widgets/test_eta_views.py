@@ -63,3 +63,22 @@ def test_eta_in_card_jobs_table_run_view_and_tui(tmp_path):
         finally:
             (tmp_path / "sleep-slow").unlink()
             runner.wait(rid, timeout=30)
+
+
+def test_a_streaming_run_has_no_eta_a_batch_run_has_one():
+    # the demo's live stream showed "ETA partial: 1 step has no history" in the run view,
+    # the jobs table and the card: a stream has no end to estimate
+    from datetime import UTC, datetime
+
+    from flowwidgets.models import Run, RunDetail, Status, Step
+    from flowwidgets.widgets._run_timing import run_eta
+
+    start = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+    step = Step("consume", Status.RUNNING, (), start)
+    cache = HistoryCache(lambda _pipeline: [])
+    stream = RunDetail(run=Run("s1", "events", Status.RUNNING, start, kind="streaming"),
+                       steps=(step,))
+    batch = RunDetail(run=Run("b1", "etl", Status.RUNNING, start), steps=(step,))
+    assert run_eta(stream, cache) is None
+    eta = run_eta(batch, cache)
+    assert eta is not None and eta.partial

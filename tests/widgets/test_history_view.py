@@ -103,6 +103,12 @@ def test_dashboard_history_section_brush_filters_the_runs_table(src):
         hist = dash.section("history")
         assert isinstance(hist, fw.HistoryView) and dash.view == "history"
         assert hist.pipeline == "warehouse_etl" and hist.grid["steps"]
+        # the breadcrumb names the pipeline shown (it said only "History"), and follows
+        # the view's own picker
+        assert [c["label"] for c in dash.nav.crumbs] == ["History", "warehouse_etl"]
+        hist.pipeline = None
+        assert [c["label"] for c in dash.nav.crumbs] == ["History"]
+        hist.pipeline = "warehouse_etl"
         now = datetime.now(UTC)
         lo, hi = (now - timedelta(days=3)).isoformat(), (now - timedelta(days=1)).isoformat()
         hist.brush = [lo, hi]
@@ -151,6 +157,15 @@ def test_fallback_escapes_runner_strings():
     assert [trend_text(x) for x in (-0.6875, -0.995)] == ["3.2× faster", "200× faster"]
 
 
+def test_fallback_grid_marks_a_step_a_restart_reused():
+    evil = "<img src=x onerror=alert(1)>"
+    html = history_html("etl", "14d", {"runs": 0, "marks": []}, [], [],
+                        {"steps": ["extract"], "runs": [{"run_id": "r2"}],
+                         "cells": [[["succeeded", None, None, evil]]]})
+    assert "reused from run &lt;img src=x onerror=alert(1)&gt;" in html and "<img" not in html
+    assert "↺" in html
+
+
 def _focus_of(group):
     """What the browser sets on a click: the group's keys and its (capped) run ids."""
     return {k: group[k] for k in ("signature", "pipeline", "step", "run_ids")}
@@ -197,5 +212,46 @@ def test_dashboard_failure_group_opens_the_runs_table_filtered_to_its_runs(src):
         dash.show_jobs(None)  # the Runs tab: every run again
         assert jobs.run_ids is None and len(jobs.df) > group["count"]
         assert [c["label"] for c in dash.nav.crumbs] == ["Runs: all pipelines"]
+        assert jobs.run_set == ""
     finally:
         dash.close()
+
+
+def test_the_runs_filter_bar_names_the_failure_group_and_its_chip_lifts_it(src):
+    """The table's own filter bar shows the group as a chip ("failures: <signature>"), as
+    the breadcrumb does; the chip's × (the ``clear_run_set`` message) restores the
+    pipeline's unfiltered table and the breadcrumb follows."""
+    dash = fw.Dashboard(src, live=False)
+    try:
+        dash.show_history()
+        hist = dash.section("history")
+        group = next(g for g in hist.failures if g["pipeline"] == "warehouse_etl")
+        jobs = dash.jobs
+        every = len(jobs.df[jobs.df["pipeline"] == "warehouse_etl"]) if jobs.pipeline is None \
+            else None
+        hist.focus = _focus_of(group)
+        assert jobs.run_set == f"failures: {group['signature']}"
+        assert jobs.get_state()["run_set"] == jobs.run_set  # synced: the browser draws it
+        assert len(jobs.df) == group["count"]
+        jobs._msg_clear_run_set({})
+        assert jobs.run_ids is None and jobs.run_set == "" and jobs.page == 0
+        assert jobs.pipeline == "warehouse_etl"  # the other filters stay
+        assert len(jobs.df) > group["count"]
+        if every is not None:
+            assert len(jobs.df) == every
+        assert [c["label"] for c in dash.nav.crumbs] == ["Runs", "warehouse_etl"]
+        assert dash.view == "jobs"
+    finally:
+        dash.close()
+
+
+def test_a_run_set_without_a_name_is_counted(src):
+    table = fw.JobsTable(src, live=False, background=False)
+    try:
+        ids = list(table.df["run_id"][:3])
+        table.run_ids = ids
+        assert table.run_set == "3 selected runs" and len(table.df) == 3
+        table.run_ids = None
+        assert table.run_set == ""
+    finally:
+        table.close()

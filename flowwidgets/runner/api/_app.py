@@ -28,6 +28,9 @@ TOKEN_ENV = "FLOWWIDGETS_TOKEN"
 _UNCACHED = frozenset({"/api/events", "/api/openapi.json", "/api/docs",
                        "/api/docs/oauth2-redirect"})
 _FLOWTOY = frozenset({"/status", "/outputs"})
+_KEPT = frozenset({"/status", "/api/pipelines"})
+"""The polled answers the ETag middleware keeps: each is a function of the run log's
+version (and, for /api/pipelines, of the fingerprint below) alone."""
 
 
 def _conditional(path: str) -> bool:
@@ -82,7 +85,8 @@ def create_app(runner: LocalRunner, *, token: str | None = None,
                                        "see the runner's log"}, status_code=500)
 
     app.add_middleware(ConditionalGet, version=runner.store.version, applies=_conditional,
-                       fingerprint=lambda path: _time_fingerprint(runner, fires, path))
+                       fingerprint=lambda path: _time_fingerprint(runner, fires, path),
+                       kept=_KEPT)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     if token is not None:
         app.add_middleware(BearerAuth, token=token)  # outermost: 401 before anything else
@@ -95,7 +99,7 @@ def _time_fingerprint(runner: LocalRunner, fires: NextFires, path: str) -> str:
     if path != "/api/pipelines":
         return ""
     now = datetime.now(UTC)
-    times = []
+    times = [str(id(runner.pipelines))]  # a runner given other pipelines answers anew
     for p in runner.pipelines:
         if p.schedule and p.kind != "streaming":
             times.append(format_time(fires.next_run_at(p.name, now)) or "-")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,11 @@ __all__ = ["BearerAuth", "ConditionalGet", "etag_matches"]
 
 OPEN_PATHS = frozenset({"/api/health"})
 """Paths answered without a token (load balancers and readiness probes)."""
+
+KEPT_ANSWERS = 32
+"""How many answers :class:`ConditionalGet` keeps by ETag (the least recently used go)."""
+KEPT_BYTES = 4 << 20
+"""Larger answers are not kept."""
 
 
 class BearerAuth:
@@ -69,15 +75,23 @@ class ConditionalGet:
 
     The version is read *before* the route runs, so a write that lands meanwhile can only
     make the tag older than the body (the next poll then gets a 200), never newer.
+
+    For the paths in ``kept`` the last 200 answers are kept by their ETag (at most
+    :data:`KEPT_ANSWERS`, each up to :data:`KEPT_BYTES`): a poll without
+    ``If-None-Match`` whose tag matches one gets that answer again without running the
+    route, exactly what a 304 would have told a client that kept it.
     """
 
     def __init__(self, app: ASGIApp, *, version: Callable[[], int],
                  applies: Callable[[str], bool],
-                 fingerprint: Callable[[str], str] | None = None) -> None:
+                 fingerprint: Callable[[str], str] | None = None,
+                 kept: frozenset[str] = frozenset()) -> None:
         self.app = app
         self._version = version
         self._applies = applies
         self._fingerprint = fingerprint
+        self._kept_paths = kept
+        self._kept: OrderedDict[str, tuple[Message, bytes]] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] != "GET"
@@ -91,6 +105,15 @@ class ConditionalGet:
                                 headers={"ETag": etag, "Cache-Control": "no-cache"})
             await response(scope, receive, send)
             return
+        keep = scope["path"] in self._kept_paths
+        if keep and etag in self._kept:
+            start, body = self._kept[etag]
+            self._kept.move_to_end(etag)
+            await send({**start, "headers": list(start["headers"])})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        parts: list[bytes] = []
+        started: list[Message] = []
 
         async def send_with_etag(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -98,9 +121,22 @@ class ConditionalGet:
                 out["Cache-Control"] = "no-cache"
                 if message["status"] == 200:
                     out["ETag"] = etag
+                    if keep:
+                        started.append(message)
+            elif started and message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    self._keep(etag, started[0], b"".join(parts))
             await send(message)
 
         await self.app(scope, receive, send_with_etag)
+
+    def _keep(self, etag: str, start: Message, body: bytes) -> None:
+        if len(body) > KEPT_BYTES:
+            return
+        self._kept[etag] = (start, body)
+        while len(self._kept) > KEPT_ANSWERS:
+            self._kept.popitem(last=False)
 
     def _etag(self, scope: Scope) -> str:
         path: str = scope["path"]

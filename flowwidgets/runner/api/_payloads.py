@@ -23,6 +23,7 @@ from flowwidgets.runner.store import (
 __all__ = [
     "attempt_payload",
     "error_summary",
+    "flowtoy_run",
     "flowtoy_status",
     "pipeline_payload",
     "run_detail",
@@ -156,16 +157,22 @@ def flowtoy_status(run: RunRecord, steps: list[StepState]) -> dict[str, Any]:
             running.append(name)
         elif status in _FLOWTOY_DONE:
             done += 1
+    return flowtoy_run(run, info, len(steps), done, running)
+
+
+def flowtoy_run(run: RunRecord, steps: Any, total: int, completed: int, running: list[str]
+                ) -> dict[str, Any]:
+    """flowtoy's ``GET /status`` of ``run`` around its ``steps`` object and counts."""
     return {
         "run_id": run.run_id,
         "started_at": _epoch(run.started_at),
         "ended_at": _epoch(run.finished_at),
-        "total_steps": len(steps),
-        "completed_steps": done,
+        "total_steps": total,
+        "completed_steps": completed,
         "current_step": running[0] if running else None,
         "running_steps": running,
         "running_count": len(running),
-        "steps": info,
+        "steps": steps,
         "pipeline": run.pipeline,
         "run_status": str(run.status),
     }

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from flowwidgets.models import RUN_STATUSES
 from flowwidgets.runner.api import _payloads as P
@@ -29,7 +30,7 @@ from flowwidgets.runner.api._streaming import streaming_stats
 
 if TYPE_CHECKING:
     from flowwidgets.runner._local import LocalRunner
-    from flowwidgets.runner.store import RunLog
+    from flowwidgets.runner.store import RunLog, RunRecord
 
 __all__ = ["router"]
 
@@ -54,8 +55,8 @@ def _store(request: Request) -> RunLog:
 
 
 @router.get("/health", response_model=Health, tags=["meta"])
-def health() -> dict[str, str]:
-    """Liveness: answers without a token."""
+async def health() -> dict[str, str]:
+    """Liveness: answers without a token (on the event loop: it reads nothing)."""
     from flowwidgets import __version__
 
     return {"status": "ok", "runner": "flowwidgets", "version": __version__}
@@ -146,19 +147,32 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
                                                 "next_cursor from GET /api/runs")
 
 
+INLINE_STEPS = 200
+"""A run whose configured pipeline has at most this many steps is read on the event loop
+(a fraction of a millisecond); larger ones, and runs of pipelines not configured (an
+imported history), in the thread pool so a big DAG never holds the loop."""
+
+
 @router.get("/runs/{run_id}", response_model=RunDetailOut, response_class=FastJSON,
             responses=_404, tags=["runs"])
-def get_run(request: Request, run_id: str) -> FastJSON:
+async def get_run(request: Request, run_id: str) -> FastJSON:
     """One run: the summary, its error, the DAG's steps, every attempt of every step, and
     which actions apply."""
     runner = _runner(request)
-    store = runner.store
-    run = store.get_run(run_id)
+    run = runner.store.get_run(run_id)  # one primary-key read
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    steps = store.get_steps(run_id)
-    return FastJSON(P.run_detail(run, steps, store.get_attempts(run_id),
-                                 runner.actions_for(run, steps), store.child_runs(run_id)))
+    pipelines = runner.pipelines
+    if run.pipeline in pipelines and len(pipelines[run.pipeline].steps) <= INLINE_STEPS:
+        return _run_detail(runner, run)
+    return await run_in_threadpool(_run_detail, runner, run)
+
+
+def _run_detail(runner: LocalRunner, run: RunRecord) -> FastJSON:
+    store = runner.store
+    steps = store.get_steps(run.run_id)
+    return FastJSON(P.run_detail(run, steps, store.get_attempts(run.run_id),
+                                 runner.actions_for(run, steps), store.child_runs(run.run_id)))
 
 
 @router.get("/runs/{run_id}/steps/{step}/log", response_model=StepLogOut,

@@ -5,12 +5,13 @@ import { h, replaceChildren } from "./dom";
 const open = new WeakMap<HTMLElement, (ok: boolean) => void>();
 
 /**
- * Show ``message`` with Confirm / Cancel (``dismissLabel``) in ``host`` (replacing what it shows) and resolve
+ * Show ``message`` with Confirm (red with ``danger``) / Cancel (``dismissLabel``) in ``host`` (replacing what it shows) and resolve
  * true on Confirm, false on Cancel or Escape — or when another question replaces this one.
  * Confirm gets the focus; afterwards the host is emptied and the focus goes back to the
  * element that had it (when it is still on the page).
  */
-export function askConfirm(host: HTMLElement, message: string, confirmLabel: string, dismissLabel = "Cancel"): Promise<boolean> {
+export function askConfirm(host: HTMLElement, message: string, confirmLabel: string, dismissLabel = "Cancel",
+  danger = false): Promise<boolean> {
   const doc = host.ownerDocument;
   open.get(host)?.(false);
   const before = doc.activeElement as HTMLElement | null;
@@ -25,7 +26,8 @@ export function askConfirm(host: HTMLElement, message: string, confirmLabel: str
       resolve(ok);
     };
     open.set(host, done);
-    const yes = h(doc, "button", { type: "button", class: "fw-btn fw-btn--primary", onclick: () => done(true) }, confirmLabel);
+    // a destructive answer (Cancel run) in the failed colour, not the accent of "go ahead"
+    const yes = h(doc, "button", { type: "button", class: `fw-btn fw-btn--primary${danger ? " fw-btn--danger" : ""}`, onclick: () => done(true) }, confirmLabel);
     const no = h(doc, "button", { type: "button", class: "fw-btn", onclick: () => done(false) }, dismissLabel);
     const box = h(
       doc,

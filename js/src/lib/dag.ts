@@ -105,7 +105,9 @@ export function nodeMeta(step: StepState | undefined): string {
   const dur = step?.duration_ms;
   const tail = dur !== null && dur !== undefined ? ` · ${formatDuration(dur)}` : "";
   const tries = step?.attempts && step.attempts > 1 ? ` · ${step.attempts} tries` : "";
-  return `${STATUS_ICON[st]} ${word.toUpperCase()}${tail}${tries}`;
+  // a reused step did not run here: the legend's ↺, not the ✓ of a step that ran
+  const icon = word === "reused" ? "↺" : STATUS_ICON[st];
+  return `${icon} ${word.toUpperCase()}${tail}${tries}`;
 }
 
 /** Characters of a step name that fit a node of ``width`` px (monospace, ~7.2 px each). */

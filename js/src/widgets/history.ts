@@ -39,7 +39,8 @@ export interface GridRun {
 export interface Grid {
   steps?: string[];
   runs?: GridRun[];
-  cells?: ([string, number | null, number | null] | null)[][];
+  /** [status, duration_ms, attempts, reused_from] (reused_from: the step did not run here) */
+  cells?: ([string, number | null, number | null, (string | null)?] | null)[][];
 }
 
 export interface FailureGroup {
@@ -362,11 +363,13 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       runs.forEach((r, j) => {
         const c = g.cells?.[j]?.[i] ?? null;
         const st = c ? asStatus(c[0]) : "pending";
+        const from = c?.[3] ?? null; // a restart reused this step's output: it did not run
+        const what = from ? `↺ reused from run ${from}` : `${statusLabel(st)} · ${formatDuration(c ? c[1] : null)}`;
         svg.appendChild(s(doc, "rect", {
-          class: `fw-gcell fw-gcell--${st}${c ? "" : " fw-gcell--none"}`, x: labelW + j * (cell + gap), y: gy, width: cell, height: cell,
+          class: `fw-gcell fw-gcell--${st}${from ? " fw-gcell--reused" : ""}${c ? "" : " fw-gcell--none"}`, x: labelW + j * (cell + gap), y: gy, width: cell, height: cell,
           "data-run-id": r.run_id, "data-step": name,
           onclick: () => rpc.notify("open_step", { run_id: r.run_id, step: name }),
-        }, s(doc, "title", null, `${name} · ${statusLabel(st)} · ${formatDuration(c ? c[1] : null)}${c && c[2] && c[2] > 1 ? ` · ${c[2]} attempts` : ""} · run ${r.run_id}`)));
+        }, s(doc, "title", null, `${name} · ${what}${c && c[2] && c[2] > 1 ? ` · ${c[2]} attempts` : ""} · run ${r.run_id}`)));
       });
     });
     replaceChildren(gridBox, h(doc, "div", { class: "fw-label fw-history-h" }, "Runs × steps (oldest left, newest right; bar height ∝ duration)"),

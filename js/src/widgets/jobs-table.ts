@@ -50,6 +50,9 @@ export interface JobsModel extends BaseModel {
   until: string | null;
   /** Free text matched against run id, pipeline, status, failed step, trigger. */
   search: string;
+  /** The kernel's run-set filter (``run_ids``), named ("failures: <signature>"); "" when
+   * none. Shown as a removable chip. */
+  run_set?: string;
   /** The column sorted by. */
   sort_by: string;
   /** Sort ascending (false: newest / largest first). */
@@ -209,6 +212,17 @@ function render({ model, el }: RenderProps<JobsModel>) {
       exportBtn.disabled = false;
     }
   });
+  // the run-set filter (a failure group's runs): a chip; × lifts it in the kernel
+  const runSetChip = h(doc, "span", { class: "fw-filter fw-runset", hidden: true });
+  const drawRunSet = () => {
+    const name = model.get("run_set") ?? "";
+    runSetChip.hidden = !name;
+    replaceChildren(runSetChip, name
+      ? h(doc, "span", { class: "fw-chip fw-chip--filter", title: name },
+        h(doc, "span", { class: "fw-chip-text" }, name),
+        h(doc, "button", { type: "button", class: "fw-chip-x", "data-action": "clear-run-set", "aria-label": `Remove the filter ${name}`, title: "Show every run again", onclick: () => rpc.notify("clear_run_set") }, "×"))
+      : []);
+  };
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   search.addEventListener("input", () => {
     if (searchTimer) clearTimeout(searchTimer);
@@ -224,6 +238,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
     label("Status", statusSel),
     label("Started", windowSel),
     range,
+    runSetChip,
     label("Search", search),
     exportBtn,
     count,
@@ -317,6 +332,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
       range.hidden = true;
     }
     if (doc.activeElement !== search) search.value = model.get("search") ?? "";
+    drawRunSet();
     const sortBy = model.get("sort_by");
     const asc = model.get("ascending");
     for (const [key, th] of sortButtons) {
@@ -478,7 +494,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
     }
   });
 
-  for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options"]) {
+  for (const ev of ["pipeline", "status", "last", "since", "until", "search", "sort_by", "ascending", "_options", "run_set"]) {
     on(`change:${ev}`, updateFilters);
   }
   for (const ev of ["_rows", "total", "page", "page_size", "selected_run_id", "loading"]) on(`change:${ev}`, updateRows);

@@ -339,7 +339,7 @@ function render({ model, el }: RenderProps<RunModel>) {
   const act = async (btn: ActionButton, runId: string) => {
     if (busy) return;
     if (btn.plan) dag?.mark(btn.plan);
-    const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss);
+    const ok = await askConfirm(confirmHost, btn.confirm, btn.label, btn.dismiss, btn.kind === "cancel");
     dag?.mark(null);
     if (!ok) {
       refocus(btn.kind);
