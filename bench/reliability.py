@@ -351,7 +351,7 @@ LIMITS = """
 
 - **A runner cut off from its run log (now handled).** A runner whose heartbeat writes
   *fail* (directory gone or file replaced, I/O error, the file locked by another program
-  for more than `cut_off_after_s / 4`) for `cut_off_after_s` (default `stale_after_s / 2`)
+  all along) for `cut_off_after_s` (default `stale_after_s / 2`)
   kills its shell steps' sessions and abandons its call steps before a peer may declare it
   dead (`tests/runner/test_cut_off.py`: a `sleep 30` step is gone about 3 s after the lock
   is taken, with `stale_after_s` 6 s). When the log is back, a run a peer recovered gets

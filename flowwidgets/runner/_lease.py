@@ -2,8 +2,8 @@
 
 Peers declare a runner dead once its heartbeat is older than ``stale_after_s`` and may
 then restart its steps. A runner whose heartbeat writes *fail* (the run log's directory
-is gone, a disk I/O error, the file locked by something else for longer than the
-heartbeat's wait) would keep running those steps beside the restarted copies. The
+is gone, a disk I/O error, the file locked by something else until the cut-off is
+due) would keep running those steps beside the restarted copies. The
 :class:`Lease` watches every heartbeat write; once the last one *failed* and none has
 succeeded for ``cut_off_after_s`` (below ``stale_after_s``; default half of it), it
 calls ``on_cut_off`` once (the executor kills its shell steps and abandons its call
@@ -39,8 +39,8 @@ class Lease:
             raise ValueError(f"cut_off_after_s must be positive, got {cut_off_after_s}")
         self.cut_off_after_s = float(cut_off_after_s)
         """How long heartbeats may fail (since the last one written) before cutting off."""
-        self.wait_s = self.cut_off_after_s / 4
-        """How long one heartbeat waits for another writer's lock before it fails."""
+        self.min_wait_s = self.cut_off_after_s / 10
+        """The shortest wait of a heartbeat for another writer's lock (see :meth:`beat`)."""
         self.worker = worker
         self._beat = beat
         self._on_cut_off = on_cut_off
@@ -59,10 +59,15 @@ class Lease:
         return self._cut_off
 
     def beat(self) -> None:
-        """Write one heartbeat (re-raises its error after recording it)."""
+        """Write one heartbeat (re-raises its error after recording it). It waits for
+        another writer's lock until the cut-off would be due (at least
+        :attr:`min_wait_s`): a lock held briefly, or a slow writer on a loaded machine,
+        only delays it; a lock held past the limit makes it fail in time."""
         started = self._clock()
+        with self._lock:
+            wait = max(self.min_wait_s, self._ok_at + self.cut_off_after_s - started)
         try:
-            self._beat(self.wait_s)
+            self._beat(wait)
         except Exception as exc:
             with self._lock:
                 self._failing = f"{type(exc).__name__}: {exc}"

@@ -65,8 +65,8 @@ class LocalRunner:
     nothing more to it and kills its shell steps at its next tick.
 
     A runner whose heartbeat writes *fail* (the run log unreachable: its directory gone,
-    an I/O error, the file locked by something else for more than ``cut_off_after_s/4``)
-    for ``cut_off_after_s`` since the last one written (default ``stale_after_s / 2``;
+    an I/O error, the file locked by something else all along) for ``cut_off_after_s``
+    since the last one written (default ``stale_after_s / 2``;
     must be below ``stale_after_s``) cuts itself off before any peer may declare it
     dead: it logs an error, kills its shell steps, abandons its call steps and claims
     nothing. Once a heartbeat is written again, each run it gave up is recorded failed

@@ -151,25 +151,43 @@ def test_a_late_heartbeat_kills_nothing(tmp_path: Path) -> None:
         assert run.status is Status.SUCCEEDED, run.error
 
 
+def test_a_lock_held_for_less_than_the_limit_only_delays_the_heartbeat(
+        tmp_path: Path) -> None:
+    with _runner(tmp_path, 6.0) as runner, SqliteRunLog(tmp_path / "runs.sqlite") as peer:
+        run_id, pid = _started(runner, tmp_path, "gated")
+        with peer._pool.write():  # 1 s, well below the 3 s limit: the heartbeat waits
+            time.sleep(1.0)
+        beat = runner._lease._ok_at
+        _until(lambda: runner._lease._ok_at > beat, 20, "no heartbeat after the lock")
+        assert _alive(pid) and not runner._lease.cut_off
+        (tmp_path / "go").touch()
+        assert runner.wait(run_id, 20).status is Status.SUCCEEDED
+
+
 def test_the_lease_cuts_off_only_after_failures_last_past_the_limit() -> None:
     now = [100.0]  # a clock of the test's own: no timing involved
     fail = [False]
     cuts: list[str] = []
     backs: list[bool] = []
 
+    waits: list[float] = []
+
     def beat(wait_s: float) -> None:
+        waits.append(wait_s)
         if fail[0]:
             raise OSError("disk I/O error")
 
     lease = Lease(beat, cut_off_after_s=3, on_cut_off=cuts.append,
                   on_back=lambda: backs.append(True), clock=lambda: now[0])
-    assert lease.wait_s == pytest.approx(0.75)
-    lease.beat()
+    now[0] += 1
+    lease.beat()  # a heartbeat may wait for a lock until the cut-off would be due
+    assert waits == [pytest.approx(2.0)]
     now[0] += 10  # late, not failing: nothing
     assert not lease.check() and not cuts
     fail[0] = True
     with pytest.raises(OSError):
         lease.beat()  # the last written beat is 10 s old: cut off at once
+    assert waits[-1] == pytest.approx(0.3)  # past due: the shortest wait
     assert len(cuts) == 1 and "disk I/O error" in cuts[0] and lease.cut_off
     with pytest.raises(OSError):
         lease.beat()
