@@ -135,6 +135,38 @@ def test_a_runner_whose_run_log_directory_is_gone_kills_its_step(tmp_path: Path)
         assert "No such file" in run.error and "cut off from its run log" in run.error
 
 
+STEPS_PY = """
+import pathlib, time
+
+def loop(ctx):
+    pathlib.Path(ctx.data_dir, "call.started").touch()
+    while not ctx.should_stop():
+        time.sleep(0.02)
+    pathlib.Path(ctx.data_dir, "call.stopped").touch()
+    return "discarded"
+"""
+
+
+def test_a_cut_off_runner_abandons_its_call_step(tmp_path: Path) -> None:
+    (tmp_path / "fwx_cut_steps.py").write_text(STEPS_PY)
+    calls = PipelineSpec("calls", steps=(StepSpec("c", call="fwx_cut_steps:loop"),))
+    pipelines = Pipelines(pipelines=(calls,), base_dir=tmp_path)
+    with LocalRunner(pipelines, db=tmp_path / "runs.sqlite", data_dir=tmp_path, tick_s=0.2,
+                     stale_after_s=4.0) as runner, \
+            SqliteRunLog(tmp_path / "runs.sqlite") as peer:
+        run_id = runner.run_now("calls")
+        _until(lambda: (tmp_path / "call.started").exists(), 20, "the step never started")
+        with peer._pool.write():
+            _until(lambda: (tmp_path / "call.stopped").exists(), 20, "should_stop() stayed false")
+        run = runner.wait(run_id, 20)
+        assert run.status is Status.FAILED and run.failed_step == "c"
+        assert run.error and "cut off from its run log" in run.error
+        assert runner.store.get_steps(run_id)[0].status is Status.FAILED
+        assert runner.store.get_attempts(run_id)[0].status is Status.FAILED
+        with pytest.raises(KeyError):  # what it returned afterwards is discarded
+            runner.store.load_output(run_id, "c")
+
+
 def test_a_late_heartbeat_kills_nothing(tmp_path: Path) -> None:
     stale = 3.0  # cut-off limit 1.5 s
     with _runner(tmp_path, stale) as runner:
