@@ -355,8 +355,8 @@ LIMITS = """
   kills its shell steps' sessions and abandons its call steps before a peer may declare it
   dead (`tests/runner/test_cut_off.py`: a `sleep 30` step is gone about 3 s after the lock
   is taken, with `stale_after_s` 6 s; with the defaults, 2.52–2.58 s after its last
-  heartbeat written, 12/12, `bench/bench_cut_off.py`). When the log is back, a run a peer recovered gets
-  no write (fenced); the others are recorded failed, restartable.
+  heartbeat written, 12/12, `bench/bench_cut_off.py`). When the log is back, a run a
+  peer recovered gets no write (fenced); the others are recorded failed, restartable.
 - **What still overlaps.** A runner that fails no write but is late past `stale_after_s`
   (a whole host frozen, e.g. a paused VM, where the guard is frozen too; extreme load; a
   write that hangs instead of failing, as on a hard-mounted network disk) can be declared
