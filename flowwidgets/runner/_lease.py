@@ -28,13 +28,15 @@ class Lease:
     """Heartbeats through ``beat(wait_s)`` and watches them (see the module).
 
     ``beat(wait_s)`` writes one heartbeat, waiting at most ``wait_s`` for a lock held
-    by another writer (then it must raise). :meth:`start` runs the watchdog thread.
+    by another writer (then it must raise). :meth:`start` runs the watchdog thread, which
+    also heartbeats itself when no heartbeat was tried for ``beat_every_s`` (the
+    scheduler's tick may be stuck in another write of the same unreachable log).
     """
 
     def __init__(self, beat: Callable[[float], None], *, cut_off_after_s: float,
                  on_cut_off: Callable[[str], object],
                  on_back: Callable[[], object] | None = None, worker: str = "",
-                 clock: Callable[[], float] = time.monotonic):
+                 beat_every_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
         if cut_off_after_s <= 0:
             raise ValueError(f"cut_off_after_s must be positive, got {cut_off_after_s}")
         self.cut_off_after_s = float(cut_off_after_s)
@@ -42,12 +44,15 @@ class Lease:
         self.min_wait_s = self.cut_off_after_s / 10
         """The shortest wait of a heartbeat for another writer's lock (see :meth:`beat`)."""
         self.worker = worker
+        self.beat_every_s = float(beat_every_s)
         self._beat = beat
         self._on_cut_off = on_cut_off
         self._on_back = on_back
         self._clock = clock
         self._lock = threading.Lock()
         self._ok_at = clock()  # start of the last heartbeat that was written
+        self._tried_at = self._ok_at  # start of the last heartbeat tried
+        self._beating = 0  # heartbeats in progress
         self._failing: str | None = None  # why the last heartbeat failed
         self._cut_off = False
         self._stop = threading.Event()
@@ -66,15 +71,19 @@ class Lease:
         started = self._clock()
         with self._lock:
             wait = max(self.min_wait_s, self._ok_at + self.cut_off_after_s - started)
+            self._tried_at = started
+            self._beating += 1
         try:
             self._beat(wait)
         except Exception as exc:
             with self._lock:
+                self._beating -= 1
                 self._failing = f"{type(exc).__name__}: {exc}"
             self.check()
             raise
         with self._lock:
-            self._ok_at, self._failing = started, None
+            self._beating -= 1
+            self._ok_at, self._failing = max(self._ok_at, started), None
             back, self._cut_off = self._cut_off, False
         if back:
             log.warning("worker %s: the run log is writable again; runs it gave up are "
@@ -123,3 +132,10 @@ class Lease:
         period = min(0.25, self.cut_off_after_s / 10)
         while not self._stop.wait(period):
             self.check()
+            with self._lock:
+                due = not self._beating and self._clock() - self._tried_at >= self.beat_every_s
+            if due:
+                try:
+                    self.beat()
+                except Exception as exc:  # recorded; the scheduler logs its own failures
+                    log.warning("worker %s: heartbeat failed: %s", self.worker, exc)

@@ -115,7 +115,7 @@ class LocalRunner:
         self._lease = Lease(
             lambda wait_s: self.store.heartbeat(self.worker_id, wait_s=wait_s),
             cut_off_after_s=self.cut_off_after_s, on_cut_off=self._executor.cut_off,
-            worker=self.worker_id)
+            worker=self.worker_id, beat_every_s=self.tick_s)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,

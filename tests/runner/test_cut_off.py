@@ -171,8 +171,8 @@ def test_a_late_heartbeat_kills_nothing(tmp_path: Path) -> None:
     stale = 3.0  # cut-off limit 1.5 s
     with _runner(tmp_path, stale) as runner:
         run_id, pid = _started(runner, tmp_path, "gated")
-        # the scheduler is held up (as by a loaded machine): no heartbeat for 2.5 s, but
-        # no heartbeat write failed either
+        # the scheduler is held up (as by a loaded machine) for 2.5 s: no tick, no failed
+        # heartbeat write (the lease's thread keeps the heartbeat going meanwhile)
         with runner._scheduler._tick_lock:
             held_from = time.monotonic()
             while time.monotonic() - held_from < 2.5:
@@ -181,6 +181,19 @@ def test_a_late_heartbeat_kills_nothing(tmp_path: Path) -> None:
         (tmp_path / "go").touch()
         run = runner.wait(run_id, 20)
         assert run.status is Status.SUCCEEDED, run.error
+
+
+def test_a_cut_off_runner_kills_its_step_even_while_its_scheduler_is_stuck(
+        tmp_path: Path) -> None:
+    with _runner(tmp_path, 4.0) as runner, SqliteRunLog(tmp_path / "runs.sqlite") as peer:
+        run_id, pid = _started(runner, tmp_path, "sleepy")
+        # the scheduler's tick stuck (as in a write waiting out the 10 s busy timeout of the
+        # same locked file): the lease's thread heartbeats, fails, and cuts off in time
+        with runner._scheduler._tick_lock, peer._pool.write():
+            locked_at = time.monotonic()
+            _until(lambda: not _alive(pid), 20, "the step still runs")
+            assert time.monotonic() - locked_at < 4.0
+        assert runner.wait(run_id, 20).status is Status.FAILED
 
 
 def test_a_lock_held_for_less_than_the_limit_only_delays_the_heartbeat(
