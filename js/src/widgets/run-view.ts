@@ -464,8 +464,18 @@ function render({ model, el }: RenderProps<RunModel>) {
   /** A streaming run's live line: throughput, rows so far, the last watermark and the time
    * since its commit, and its lag (how far the watermark is behind now, for a time
    * watermark; else the time since the last commit). */
-  const streamLine = (s: StreamStats | null | undefined) => {
+  const streamLine = (s: StreamStats | null | undefined, live = true) => {
     if (!s) return null;
+    if (!live) {
+      // an ended stream (cancelled, failed): its last figures, no live dot and no lag that
+      // keeps growing (it read "● STREAM … LAG 7.0 s" after a cancel)
+      const label = (t: string) => h(doc, "span", { class: "fw-label" }, t);
+      return h(doc, "div", { class: "fw-run-stream fw-run-stream--ended" },
+        h(doc, "span", { class: "fw-label" }, "Stream (ended)"),
+        s.rows_total != null ? h(doc, "span", { class: "fw-rows" }, `${counted(s.rows_total, "row")} in all`) : null,
+        h(doc, "span", { title: s.committed_at ? `committed ${absoluteTime(s.committed_at, asZone(model.get("time_zone")))}` : null },
+          label("Last watermark "), h(doc, "span", { class: "fw-value fw-watermark" }, s.watermark ?? "—")));
+    }
     const label = (t: string) => h(doc, "span", { class: "fw-label" }, t);
     const wmIsTime = !!s.watermark && ISO_TIME.test(s.watermark);
     const lagAt = wmIsTime ? s.watermark : s.committed_at;
@@ -531,7 +541,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             )
           : null,
       ),
-      streamLine(p.stream),
+      streamLine(p.stream, st === "running" || st === "requested"),
       ...(p.lineage?.children ?? []).slice(-3).map((c) => {
         const cst = asStatus(c.status);
         return h(
