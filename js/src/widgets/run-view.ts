@@ -6,7 +6,7 @@ import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
-import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement } from "../lib/when";
+import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import type { RunLink, RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
@@ -577,7 +577,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             doc,
             "table",
             { class: "fw-table", "aria-label": "attempt history" },
-            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
+            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col", title: t.startsWith("Started") ? `times in ${zoneName(asZone(model.get("time_zone")))}` : null }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
             h(
               doc,
               "tbody",
