@@ -336,8 +336,13 @@ class RunView(FlowWidget):
             else:
                 note = None if text else no_log_note(self._detail, step)
         error = step_error(self._detail, step, latest) if self._detail is not None else None
+        own = next((s for s in self._detail.steps if s.name == step), None) \
+            if self._detail is not None else None
+        status = latest.status if latest is not None else (own.status if own else None)
         self._set(_step_log={"step": step, "attempt": latest.number if latest else None,
-                             "text": text, "error": error, "note": note})
+                             "text": text, "error": error, "note": note,
+                             "status": str(status.value if hasattr(status, "value") else status)
+                             if status is not None else None})
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,

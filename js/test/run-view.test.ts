@@ -353,3 +353,26 @@ test("a streaming run shows its throughput, rows, last watermark with the time s
   assert.equal(el.querySelector(".fw-run-stream"), null);
   cleanup();
 });
+
+test("a cancelled attempt's error is not drawn as a failure (table and step panel)", async () => {
+  const { document, el, model } = setup();
+  const run = model.get("run") as ReturnType<typeof detail>;
+  run.attempts.push({ number: 3, step: "extract", status: "cancelled", started_at: "2026-11-22T08:00:05.000Z", finished_at: "2026-11-22T08:00:06.000Z", error: "stopped: the run was cancelled" });
+  model.set("run", { ...run });
+  mount(runView, model, el);
+  await flush();
+  const rows = [...el.querySelectorAll('table[aria-label="attempt history"] tbody tr')];
+  const errCell = (i: number) => rows[i]!.querySelectorAll("td")[5]!;
+  assert.equal(errCell(0).className, "fw-failed-step");
+  assert.equal(errCell(2).className, "fw-cut-step");
+  model.set("selected_step", "extract");
+  model.set("_step_log", { step: "extract", attempt: 3, text: null, error: "stopped: the run was cancelled", note: null, status: "cancelled" });
+  await flush();
+  assert.ok(el.querySelector(".fw-log-error.fw-log-error--cut"));
+  assert.equal(el.querySelector(".fw-log-head ~ .fw-failed-step"), null);
+  assert.match(el.querySelector(".fw-label.fw-cut-step")!.textContent!, /Stopped/);
+  model.set("_step_log", { step: "extract", attempt: 3, text: null, error: "ValueError: x", note: null, status: "failed" });
+  await flush();
+  assert.ok(el.querySelector(".fw-label.fw-failed-step") && !el.querySelector(".fw-log-error--cut"));
+  void document;
+});

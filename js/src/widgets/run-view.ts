@@ -64,6 +64,15 @@ export interface StepLog {
   error?: string | null;
   /** Why there is no text: nothing captured, not run, no logs kept, unreadable. */
   note?: string | null;
+  /** The newest attempt's status (else the step's): a cancelled step's error is no failure. */
+  status?: string | null;
+}
+
+/** The class of an error's text: failure red, or the cancelled colour for a step that was
+ *  stopped (cancel, the runner's stop): a stop is not a failure and must not read as one. */
+export function errorClass(status: string | null | undefined): string {
+  const st = asStatus(status ?? "failed");
+  return st === "cancelled" || st === "skipped" ? "fw-cut-step" : "fw-failed-step";
 }
 
 export interface ActionOutcome {
@@ -221,8 +230,14 @@ export function logPanel(doc: Document, step: string, log: StepLog | null, onClo
   if (!log) return [head, h(doc, "div", { class: "fw-dim" }, "loading…")];
   return [
     head,
-    log.error ? h(doc, "span", { class: "fw-label fw-failed-step" }, "✗ Error") : null,
-    log.error ? h(doc, "pre", { class: "fw-pre fw-log-error" }, log.error) : null,
+    log.error
+      ? errorClass(log.status) === "fw-cut-step"
+        ? h(doc, "span", { class: "fw-label fw-cut-step" }, `${STATUS_ICON.cancelled} Stopped`)
+        : h(doc, "span", { class: "fw-label fw-failed-step" }, "✗ Error")
+      : null,
+    log.error
+      ? h(doc, "pre", { class: `fw-pre fw-log-error${errorClass(log.status) === "fw-cut-step" ? " fw-log-error--cut" : ""}` }, log.error)
+      : null,
     h(doc, "span", { class: "fw-label" }, "Log"),
     log.text
       ? h(doc, "pre", { class: "fw-pre fw-log-text" }, log.text)
@@ -618,7 +633,7 @@ function render({ model, el }: RenderProps<RunModel>) {
                   h(doc, "td", null, h(doc, "span", { class: `fw-pill fw-pill--${ast}` }, `${STATUS_ICON[ast]} ${ast}`)),
                   h(doc, "td", { title: absoluteTime(a.started_at, asZone(model.get("time_zone"))) }, formatAt(a.started_at, asZone(model.get("time_zone")), { withZone: false })),
                   h(doc, "td", null, formatDuration(dur)),
-                  h(doc, "td", { class: a.error ? "fw-failed-step" : "fw-dim", title: a.error ?? "" }, firstLine(a.error) || "—"),
+                  h(doc, "td", { class: a.error ? errorClass(ast) : "fw-dim", title: a.error ?? "" }, firstLine(a.error) || "—"),
                 );
               }),
             ),
