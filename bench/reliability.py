@@ -349,17 +349,23 @@ def report(kills: dict[str, object], two: dict[str, object],
 LIMITS = """
 ## Limits (not probed: what nothing here prevents)
 
-- **Runners on different hosts during a network partition.** The guarantee that a step
-  never runs twice at once rests on the step's guard, which lives on the runner's host.
-  SQLite's WAL mode needs every process that opens the file on one host (it is not safe
-  on a network file system), so runners sharing a SQLite run log share a host, and the
-  guarantee holds. A run log that several hosts reach (a `RunLog` of your own, or a file
-  on shared storage against SQLite's advice) adds one case: a runner cut off from the
-  log keeps running its steps (its guard sees a live, running process), and once its
-  heartbeat is older than `stale_after_s` a peer recovers the run and may restart the
-  step beside the first copy. When the cut-off runner reaches the log again, its writes
-  to that run are refused (fenced) and its next tick kills the step; until then both
-  copies may run. Across hosts: make steps idempotent, or let one runner own a run log.
+- **A runner cut off from its run log (now handled).** A runner whose heartbeat writes
+  *fail* (directory gone or file replaced, I/O error, the file locked by another program
+  all along) for `cut_off_after_s` (default `stale_after_s / 2`)
+  kills its shell steps' sessions and abandons its call steps before a peer may declare it
+  dead (`tests/runner/test_cut_off.py`: a `sleep 30` step is gone about 3 s after the lock
+  is taken, with `stale_after_s` 6 s; with the defaults, 2.52–2.58 s after its last
+  heartbeat written, 12/12, `bench/bench_cut_off.py`). When the log is back, a run a
+  peer recovered gets no write (fenced); the others are recorded failed, restartable.
+- **What still overlaps.** A runner that fails no write but is late past `stale_after_s`
+  (a whole host frozen, e.g. a paused VM, where the guard is frozen too; extreme load; a
+  write that hangs instead of failing, as on a hard-mounted network disk) can be declared
+  dead while its step runs; the step is killed at its runner's next tick after it
+  resumes (one tick plus the 1 s kill grace). Clock skew between hosts eats into the
+  `stale_after_s / 2` margin. Call steps are abandoned, not killed (a thread cannot be
+  killed): their side effects go on until they check `ctx.should_stop()`. SQLite's WAL
+  mode needs every runner of a file on one host; across hosts (a `RunLog` of your own),
+  make steps idempotent or let one runner own a run log.
 - **At least once at the edge.** A step whose command finished but whose success was not
   yet recorded when its runner died runs again on restart (counted above as "completed
   twice").

@@ -64,11 +64,12 @@ class StepContext:
         self._run.watermark = value
 
     def should_stop(self) -> bool:
-        """True once the runner is stopping, the run was cancelled or this attempt timed
+        """True once the runner is stopping, the run was cancelled or given up (a peer
+        recovered it, or the runner was cut off from its run log) or this attempt timed
         out: finish the current batch, commit, and return (after a cancel, what the
         function returns is discarded)."""
         return (self._run.stop_event.is_set() or self._run.cancel_event.is_set()
-                or self._abandoned.is_set())
+                or self._run.lost.is_set() or self._abandoned.is_set())
 
     def __repr__(self) -> str:
         return (f"StepContext(run_id={self.run_id!r}, step={self.step!r}, "

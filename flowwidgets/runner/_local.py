@@ -30,6 +30,7 @@ from typing import Any
 
 from flowwidgets.errors import Conflict, NotFound, Unprocessable
 from flowwidgets.models import Status
+from flowwidgets.runner._lease import Lease
 from flowwidgets.runner.executor import MAX_OUTPUT_BYTES, Executor, pipeline_steps
 from flowwidgets.runner.scheduler import Scheduler
 from flowwidgets.runner.spec import Pipelines, PipelineSpec
@@ -62,6 +63,15 @@ class LocalRunner:
     ``max(5, 5 * tick_s)`` s: another host, a stopped process) within ``stale_after_s``
     plus one tick. Writes are fenced: a runner whose run was recovered by a peer writes
     nothing more to it and kills its shell steps at its next tick.
+
+    A runner whose heartbeat writes *fail* (the run log unreachable: its directory gone,
+    an I/O error, the file locked by something else all along) for ``cut_off_after_s``
+    since the last one written (default ``stale_after_s / 2``;
+    must be below ``stale_after_s``) cuts itself off before any peer may declare it
+    dead: it logs an error, kills its shell steps, abandons its call steps and claims
+    nothing. Once a heartbeat is written again, each run it gave up is recorded failed
+    (restartable) unless a peer recovered it meanwhile (fenced: nothing written). A
+    heartbeat that is only late (a loaded machine) never cuts a runner off.
     """
 
     def __init__(self, pipelines: Pipelines | Sequence[PipelineSpec], *,
@@ -69,7 +79,8 @@ class LocalRunner:
                  tick_s: float = 1.0, worker_id: str | None = None,
                  data_dir: str | Path | None = None,
                  max_output_bytes: int = MAX_OUTPUT_BYTES,
-                 stale_after_s: float | None = None):
+                 stale_after_s: float | None = None,
+                 cut_off_after_s: float | None = None):
         if not isinstance(pipelines, Pipelines):
             pipelines = Pipelines(pipelines=tuple(pipelines))
         self.pipelines: Pipelines = pipelines
@@ -91,17 +102,27 @@ class LocalRunner:
         self.data_dir: Path = data
         self.stale_after_s: float = float(stale_after_s if stale_after_s is not None
                                           else max(5.0, 5 * self.tick_s))
+        self.cut_off_after_s: float = float(cut_off_after_s if cut_off_after_s is not None
+                                            else self.stale_after_s / 2)
+        if not 0 < self.cut_off_after_s < self.stale_after_s:
+            raise ValueError(f"cut_off_after_s must be positive and below stale_after_s "
+                             f"({self.stale_after_s:g} s), got {self.cut_off_after_s:g}")
         self._executor = Executor(self.store.fenced(self.worker_id), pipelines,
                                   max_workers=max_workers, data_dir=data,
                                   on_finished=self._on_finished,
                                   max_output_bytes=max_output_bytes, worker=self.worker_id,
                                   stopped_limit_s=self.stale_after_s / 2)
+        self._lease = Lease(
+            lambda wait_s: self.store.heartbeat(self.worker_id, wait_s=wait_s),
+            cut_off_after_s=self.cut_off_after_s, on_cut_off=self._executor.cut_off,
+            worker=self.worker_id, beat_every_s=self.tick_s)
         self._scheduler = Scheduler(pipelines, self.store, worker_id=self.worker_id,
                                     dispatch=self._executor.submit,
                                     has_capacity=self._executor.has_capacity,
                                     tick_s=self.tick_s, stale_after_s=self.stale_after_s,
-                                    after_beat=self._executor.check_claims,
-                                    housekeeping=self._executor.reap_cancelled)
+                                    after_beat=self._after_beat,
+                                    housekeeping=self._executor.reap_cancelled,
+                                    heartbeat=self._lease.beat)
         self._finished = threading.Condition()
         self._keys: OrderedDict[str, str] = OrderedDict()
         self._started = False
@@ -120,8 +141,9 @@ class LocalRunner:
             raise RuntimeError("this LocalRunner was stopped; make a new one")
         if self._started:
             return
-        self.store.heartbeat(self.worker_id)
+        self._lease.beat()
         self.store.recover_interrupted(stale_after_s=self.stale_after_s)
+        self._lease.start()
         self._scheduler.start()
         self._started = True
 
@@ -134,6 +156,7 @@ class LocalRunner:
         self._stopped = True
         deadline = time.monotonic() + timeout
         self._scheduler.stop(timeout)
+        self._lease.stop()
         self._executor.stop(max(0.0, deadline - time.monotonic()))
         if self._owns_store:
             self.store.close()
@@ -152,6 +175,13 @@ class LocalRunner:
     def tick(self) -> None:
         """One scheduler tick in this thread: heartbeat, cron fires, claim requested runs."""
         self._scheduler.tick()
+
+    def _after_beat(self) -> None:
+        """After each heartbeat written: settle runs given up while cut off, then give
+        up runs a peer recovered."""
+        if self._executor.cut_off_since is not None:
+            self._executor.settle_cut_off()
+        self._executor.check_claims()
 
     def _on_finished(self, run: RunRecord) -> None:
         with self._finished:
@@ -319,6 +349,7 @@ class LocalRunner:
             beat = threading.Thread(target=self._beat, args=(beating,), daemon=True,
                                     name="flowwidgets-heartbeat")
             beat.start()
+            self._lease.start()
         try:
             while True:
                 run = self.store.get_run(run_id)
@@ -334,11 +365,14 @@ class LocalRunner:
             beating.set()
             if beat is not None:
                 beat.join()
+                self._lease.stop()
 
     def _beat(self, done: threading.Event) -> None:
         while True:
             try:
-                self.store.heartbeat(self.worker_id)
+                self._lease.beat()
+                if self._executor.cut_off_since is not None:
+                    self._executor.settle_cut_off()
             except Exception:
                 log.exception("heartbeat failed (worker %s)", self.worker_id)
             if done.wait(self.tick_s):

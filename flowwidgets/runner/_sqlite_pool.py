@@ -197,21 +197,31 @@ class Pool:
             self._checkin(conn)
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, wait_s: float | None = None) -> Iterator[Tx]:
         """One write transaction (``BEGIN IMMEDIATE``): committed with its events and
         version bump when the block ends, rolled back if it raises. Writers of this
         process queue on a lock first (woken the moment the previous one commits, where
         SQLite's busy handler would sleep a millisecond or more); other processes still
-        wait on SQLite's lock for up to ``busy_timeout_s``."""
+        wait on SQLite's lock for up to ``busy_timeout_s`` (``wait_s``: this long
+        instead, for both waits)."""
+        wait = self.busy_timeout_s if wait_s is None else min(wait_s, self.busy_timeout_s)
         conn = self._checkout()
         try:
             lock = self._write_lock
-            if not lock.acquire(timeout=self.busy_timeout_s):
+            if not lock.acquire(timeout=wait):
                 raise sqlite3.OperationalError(
                     f"{self.path}: database is locked (another writer of this process held "
-                    f"it for {self.busy_timeout_s:g} s)")
+                    f"it for {wait:g} s)")
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if wait_s is not None:
+                    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000):d}")
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    finally:
+                        conn.execute(
+                            f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
                 tx = Tx(conn)
                 try:
                     yield tx

@@ -130,6 +130,9 @@ class Executor:
         self._orphans: list[threading.Thread] = []
         self._closed = False
         self._capturing = False
+        self._cut_off: list[tuple[RunState, list[str], str]] = []  # settled when back
+        self.cut_off_since: float | None = None
+        """Monotonic time of :meth:`cut_off` until :meth:`settle_cut_off` (no claims)."""
 
     # ---- submitting ------------------------------------------------------------------
 
@@ -137,7 +140,7 @@ class Executor:
         """True while fewer steps are queued or running than there are workers."""
         with self._lock:
             return not self._closed and not self.stop_event.is_set() \
-                and self._in_flight < self.max_workers
+                and self.cut_off_since is None and self._in_flight < self.max_workers
 
     @property
     def active_runs(self) -> list[str]:
@@ -511,6 +514,67 @@ class Executor:
                 self._lose(state)
                 lost.append(state.run.run_id)
         return lost
+
+    def cut_off(self, why: str) -> list[str]:
+        """The run log cannot be written (see :mod:`flowwidgets.runner._lease`): kill
+        every shell step (SIGTERM to its process group, SIGKILL after
+        :data:`KILL_GRACE_S`), abandon every call step, write nothing. The runs are given
+        up here and settled by :meth:`settle_cut_off` once the log is back. Returns the
+        run ids."""
+        with self._lock:
+            self.cut_off_since = time.monotonic()
+            states = list(self._runs.values())
+            self._runs.clear()
+        for state in states:
+            running = state.abandon()
+            state.lost.set()  # shell steps of the run are killed
+            log.error("run %s: killing its running steps (%s): %s", state.run.run_id,
+                      ", ".join(running) or "none", why)
+            with self._lock:
+                self._cut_off.append((state, running, why))
+            state.finished.set()
+        return [state.run.run_id for state in states]
+
+    def settle_cut_off(self) -> list[str]:
+        """The run log is writable again: record each run given up by :meth:`cut_off`
+        as failed (its killed steps too, restartable), through the fenced store: a run
+        a peer recovered meanwhile is left as the peer wrote it. Returns the run ids
+        written; a run whose write failed stays for the next call."""
+        with self._lock:
+            pending, self._cut_off = self._cut_off, []
+        written, left = [], []
+        for state, running, why in pending:
+            run_id = state.run.run_id
+            error = f"runner cut off from its run log: {why}; steps killed"
+            try:
+                for name in running:
+                    if name in state.attempts:
+                        self.store.finish_attempt(run_id, name, state.attempts[name],
+                                                  status=Status.FAILED, error=error)
+                    self.store.set_step_status(run_id, name, Status.FAILED, error)
+                self.store.finish_run(run_id, status=Status.FAILED,
+                                      failed_step=running[0] if running else None,
+                                      error=error)
+                written.append(run_id)
+            except ClaimLost:
+                log.warning("run %s was recovered by a peer while this runner was cut off; "
+                            "nothing written to it", run_id)
+            except Exception:
+                log.exception("could not record the end of run %s (cut off)", run_id)
+                left.append((state, running, why))
+                continue
+            if self.on_finished is not None:
+                try:
+                    final = self.store.get_run(run_id)
+                    if final is not None:
+                        self.on_finished(final)
+                except Exception:
+                    log.exception("on_finished failed for run %s", run_id)
+        with self._lock:
+            self._cut_off[:0] = left
+            if not self._cut_off:
+                self.cut_off_since = None
+        return written
 
     def _lose(self, state: RunState) -> None:
         if state.lost.is_set():

@@ -101,14 +101,17 @@ class Scheduler:
     """Turns cron fires into runs and feeds requested runs to ``dispatch``.
 
     ``dispatch(run)`` receives each claimed run; ``has_capacity()`` says whether to claim
-    another. :meth:`start` runs ticks on a thread; :meth:`tick` runs one in the caller's.
+    another; ``heartbeat()`` writes this runner's heartbeat (default
+    ``store.heartbeat(worker_id)``). :meth:`start` runs ticks on a thread; :meth:`tick`
+    runs one in the caller's.
     """
 
     def __init__(self, pipelines: Pipelines, store: RunLog, *, worker_id: str,
                  dispatch: Callable[[RunRecord], object], has_capacity: Callable[[], bool],
                  tick_s: float = 1.0, stale_after_s: float | None = None,
                  after_beat: Callable[[], object] | None = None,
-                 housekeeping: Callable[[], object] | None = None):
+                 housekeeping: Callable[[], object] | None = None,
+                 heartbeat: Callable[[], object] | None = None):
         if tick_s <= 0:
             raise ValueError(f"tick_s must be positive, got {tick_s}")
         self.pipelines = pipelines
@@ -121,6 +124,7 @@ class Scheduler:
         self._dispatch = dispatch
         self._has_capacity = has_capacity
         self._housekeeping = housekeeping
+        self._heartbeat = heartbeat or (lambda: store.heartbeat(worker_id))
         self._last_tick: datetime | None = None
         self._tick_lock = threading.Lock()
         self._stop = threading.Event()
@@ -172,7 +176,7 @@ class Scheduler:
         Returns the ids of the runs it created from cron fires."""
         with self._tick_lock:
             now = _aware(now or datetime.now(UTC))
-            self.store.heartbeat(self.worker_id)
+            self._heartbeat()
             if self.stale_after_s is not None:  # our own beat is fresh: only peers' runs
                 recovered = self.store.recover_interrupted(stale_after_s=self.stale_after_s)
                 if recovered:

@@ -102,6 +102,8 @@ class SqliteRunLog(RunLog):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
                           trim_every_s=trim_every_s)
+        st = os.stat(self.path)
+        self._identity = (st.st_dev, st.st_ino)
 
     _owner: str | None = None
     """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
@@ -495,9 +497,17 @@ class SqliteRunLog(RunLog):
                              "claimed_at) VALUES (?, ?, ?)", (pipeline, ts(fire_at), tx.now_text))
             return cur.rowcount == 1
 
-    def heartbeat(self, worker: str) -> None:
-        """Record that ``worker`` (this process, on this host) is alive now."""
-        with self._pool.write() as tx:
+    def heartbeat(self, worker: str, *, wait_s: float | None = None) -> None:
+        """Record that ``worker`` (this process, on this host) is alive now (``wait_s``:
+        fail after waiting this long for another writer's lock, not ``busy_timeout_s``).
+        ``OSError`` when the file at ``path`` is gone or is another file than the one
+        opened (open connections would write to the old file, which peers no longer
+        read)."""
+        st = os.stat(self.path)
+        if (st.st_dev, st.st_ino) != self._identity:
+            raise OSError(f"{self.path} is no longer the run log this runner opened (the "
+                          "file was replaced)")
+        with self._pool.write(wait_s) as tx:
             tx.execute("INSERT INTO workers (id, pid, host, heartbeat_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
                        " heartbeat_at = excluded.heartbeat_at",

@@ -381,8 +381,10 @@ class RunLog(ABC):
         """True for exactly one caller per (pipeline, fire time), across processes."""
 
     @abstractmethod
-    def heartbeat(self, worker: str) -> None:
-        """Say ``worker`` is alive (called every scheduler tick)."""
+    def heartbeat(self, worker: str, *, wait_s: float | None = None) -> None:
+        """Say ``worker`` is alive (called every scheduler tick). ``wait_s``: raise
+        rather than wait longer than this for another writer (None: the store's own
+        wait)."""
 
     @abstractmethod
     def recover_interrupted(self, *, stale_after_s: float) -> list[str]:
