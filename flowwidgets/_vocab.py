@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flowwidgets import errors
 
-__all__ = ["PALETTE", "describe_error", "format_duration"]
+__all__ = ["PALETTE", "TIME_ZONES", "describe_error", "format_duration", "to_zone", "zone_name"]
 
 PALETTE: dict[str, str] = {
     "bg": "#0d1412",
@@ -33,6 +34,33 @@ PALETTE: dict[str, str] = {
 }
 """The dark theme: each ``--fw-<key>`` colour of ``js/src/lib/theme.css`` (the seeds'
 Pip-Boy ground and Carolina-teal accent; succeeded is the accent, pending the muted)."""
+
+
+TIME_ZONES = ("UTC", "local")
+"""The values of every view's ``time_zone`` and of ``flowwidgets tui --time-zone``."""
+
+
+def to_zone(dt: datetime, zone: str) -> datetime:
+    """``dt`` (naive means UTC) in UTC, or with ``zone="local"`` in this machine's zone
+    (the kernel's for the static fallbacks, the terminal's for the TUI)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone() if zone == "local" else dt.astimezone(UTC)
+
+
+def zone_name(zone: str, at: datetime | None = None) -> str:
+    """"UTC", or this machine's zone's short name at ``at`` (now when None), e.g. "IST",
+    "EST"; "UTC+05:30" when the zone has no abbreviation."""
+    if zone != "local":
+        return "UTC"
+    dt = to_zone(at, zone) if at is not None else datetime.now().astimezone()
+    name = dt.tzname() or ""
+    if name and name[0] not in "+-":
+        return name
+    off = dt.utcoffset()
+    minutes = int(off.total_seconds() // 60) if off is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def format_duration(ms: Any) -> str:

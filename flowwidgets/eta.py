@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flowwidgets.models import RunDetail, Status, format_time
+from flowwidgets._vocab import to_zone, zone_name
+from flowwidgets.models import RunDetail, Status, format_time, parse_time
 from flowwidgets.timing import dag_order
 
 if TYPE_CHECKING:
@@ -102,8 +103,9 @@ class Eta:
         }
 
 
-def format_eta(d: dict[str, Any] | None) -> str:
-    """The one-line wording of an :meth:`Eta.to_dict` (shared by the views and the TUI)."""
+def format_eta(d: dict[str, Any] | None, zone: str = "UTC") -> str:
+    """The one-line wording of an :meth:`Eta.to_dict` (shared by the views and the TUI),
+    its clock in ``zone`` ("UTC" or "local", this machine's)."""
     if not d:
         return ""
     if d.get("done"):
@@ -118,8 +120,12 @@ def format_eta(d: dict[str, Any] | None) -> str:
     fin, rem, p90 = d.get("finish_at"), d.get("remaining_ms"), d.get("remaining_p90_ms")
     if fin is None or rem is None:
         return ""
-    clock = fin[11:19]
-    text = f"ETA {clock} UTC (in {_span(rem)}"
+    clock, name = fin[11:19], "UTC"
+    at = parse_time(fin) if zone != "UTC" else None
+    if at is not None:
+        at = to_zone(at, zone)
+        clock, name = at.strftime("%H:%M:%S"), zone_name(zone, at)
+    text = f"ETA {clock} {name} (in {_span(rem)}"
     if p90 is not None and p90 > rem:
         text += f", p90 in {_span(p90)}"
     return text + ")"

@@ -7,7 +7,8 @@ is imported only when the monitor starts, so registering the subcommand costs no
 
 Command-line hook for ``flowwidgets/cli.py``::
 
-    tui.add_parser(subparsers)      # registers `tui [URL] [--token T] [--flow F] [--interval S]`
+    tui.add_parser(subparsers)      # registers `tui [URL] [--token T] [--flow F] [--interval S]
+                                    #   [--time-zone {UTC,local}]`
     return args.func(args)          # the parsed namespace carries its runner
 """
 
@@ -17,6 +18,8 @@ import argparse
 import os
 import sys
 from typing import TYPE_CHECKING, Any
+
+from flowwidgets._vocab import TIME_ZONES
 
 if TYPE_CHECKING:
     from flowwidgets.tui._app import FlowTui
@@ -52,6 +55,10 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="flowtoy flow file, to know the steps' dependencies")
     parser.add_argument("--interval", type=_positive, default=2.0, metavar="S",
                         help="seconds between polls and refreshes (default: 2)")
+    parser.add_argument("--time-zone", choices=TIME_ZONES, default="UTC",
+                        dest="time_zone",
+                        help="show every time in UTC (default) or in this terminal's "
+                             "local zone (headers then name it, e.g. 'Started (IST)')")
     parser.set_defaults(func=run_args)
 
 
@@ -79,7 +86,8 @@ def run_args(args: argparse.Namespace) -> int:
         print(f"flowwidgets tui needs Textual ({exc}); install it with: "
               "pip install 'flowwidgets[tui]'", file=sys.stderr)
         return 2
-    app = FlowTui(url, token=args.token, flow=args.flow, interval=args.interval)
+    app = FlowTui(url, token=args.token, flow=args.flow, interval=args.interval,
+                  time_zone=getattr(args, "time_zone", "UTC"))
     app.run()
     return app.return_code or 0
 

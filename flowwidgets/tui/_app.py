@@ -22,6 +22,7 @@ from textual.containers import VerticalScroll
 from textual.theme import Theme
 from textual.widgets import DataTable, Footer, Header, Static
 
+from flowwidgets._vocab import TIME_ZONES
 from flowwidgets.errors import RunnerUnavailable
 from flowwidgets.models import RunDetail
 from flowwidgets.tui._app_actions import ActionKeys
@@ -39,6 +40,7 @@ from flowwidgets.tui._rows import (
     step_info,
     step_key_names,
     step_rows,
+    zoned_columns,
 )
 from flowwidgets.tui._step_detail import StepLog
 from flowwidgets.tui._step_panel import StepPanel
@@ -59,8 +61,9 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
     """Terminal monitor for any runner a Source can read.
 
     ``url`` defaults to ``$RUNNER_STATUS_URL``; ``interval`` is the poll and fallback
-    refresh period in seconds; ``connect`` is the Source factory (``flowwidgets.connect``
-    unless given).
+    refresh period in seconds; ``time_zone`` is "UTC" (the default) or "local" (the
+    terminal's zone) for every time shown; ``connect`` is the Source factory
+    (``flowwidgets.connect`` unless given).
     """
 
     TITLE = "flowwidgets"
@@ -95,10 +98,14 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
 
     def __init__(self, url: str | None = None, *, token: str | None = None,
                  flow: str | None = None, interval: float = 2.0, timeout: float = 5.0,
-                 connect: Callable[..., Any] | None = None) -> None:
+                 time_zone: str = "UTC", connect: Callable[..., Any] | None = None) -> None:
         super().__init__()
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval!r}")
+        if time_zone not in TIME_ZONES:
+            raise ValueError(f"time_zone must be one of {TIME_ZONES}, got {time_zone!r}")
+        self.time_zone = time_zone
+        """"UTC" or "local": the zone of every time, cell and header shown."""
         self.url = url
         self.token = token
         self.flow = flow
@@ -142,11 +149,11 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         yield Header()
         yield Static(id="banner")
         yield Static("PIPELINES", classes="label")
-        yield MonitorTable(PIPELINE_COLUMNS, id="pipelines")
+        yield MonitorTable(zoned_columns(PIPELINE_COLUMNS, self.time_zone), id="pipelines")
         yield Static("RUNS", classes="label")
-        yield MonitorTable(RUN_COLUMNS, id="runs")
+        yield MonitorTable(zoned_columns(RUN_COLUMNS, self.time_zone), id="runs")
         yield Static(id="run-info")
-        yield MonitorTable(STEP_COLUMNS, id="steps")
+        yield MonitorTable(zoned_columns(STEP_COLUMNS, self.time_zone), id="steps")
         with VerticalScroll(id="step-detail"):
             yield Static(id="step-text")
         yield Static(id="outcome")
@@ -250,7 +257,7 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         pipeline, run_id, follow = request
         try:
             snapshot = fetch_snapshot(source, pipeline, run_id, follow_latest=follow,
-                                      history=self._history(source))
+                                      history=self._history(source), zone=self.time_zone)
         except Exception as exc:  # shown in the banner, retried
             self.post_message(Failed("refresh", exc))
             return
@@ -279,14 +286,16 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         current = message.request == (self.pipeline, self.run_id, self._follow_latest)
         if current:
             self.pipeline, self.run_id = snap.pipeline, snap.run_id
-        self._table("pipelines").sync(pipeline_rows(snap.pipelines), self.pipeline)
+        self._table("pipelines").sync(pipeline_rows(snap.pipelines, self.time_zone),
+                                          self.pipeline)
         if current:
             self.detail = snap.detail
             self._eta = snap.eta
             steps = snap.detail.steps if snap.detail else ()
             self._step_names = step_key_names(steps)
-            self._table("runs").sync(run_rows(snap.runs, snap.at), snap.run_id)
-            self._table("steps").sync(step_rows(steps, snap.at), None)
+            self._table("runs").sync(run_rows(snap.runs, snap.at, self.time_zone),
+                                     snap.run_id)
+            self._table("steps").sync(step_rows(steps, snap.at, self.time_zone), None)
             self._render_info(snap.at)
         if self._dirty:
             self._dirty = False
@@ -301,7 +310,7 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         text = banner_text(self._state, self.display_url, note=self._note,
                            flavour=getattr(source, "flavour", None), updated=self._updated,
                            stub_mode=bool(getattr(source, "stub_mode", False)),
-                           interval=self.interval)
+                           interval=self.interval, zone=self.time_zone)
         self.query_one("#banner", Static).update(text)
 
     def _detach(self) -> None:
@@ -375,7 +384,7 @@ class FlowTui(StepPanel, ActionKeys, App[None]):
         panel.remove_class("open")
         self._log_key = None
         self.query_one("#run-info", Static).update(
-            run_info(detail, now or datetime.now(UTC), self._eta))
+            run_info(detail, now or datetime.now(UTC), self._eta, self.time_zone))
 
     def action_back(self) -> None:  # type: ignore[override]  # App's is async; ours is quick
         """Move the focus one table up (steps → runs → pipelines)."""

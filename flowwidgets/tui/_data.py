@@ -34,13 +34,14 @@ class Snapshot:
 
 def fetch_snapshot(source: Any, pipeline: str | None, run_id: str | None, *,
                    follow_latest: bool, limit: int = RUNS_LIMIT,
-                   history: Any = None) -> Snapshot:
+                   history: Any = None, zone: str = "UTC") -> Snapshot:
     """Read pipelines, the pipeline's newest runs and one run's detail (blocking HTTP).
 
     With ``follow_latest`` (or no ``run_id``) the newest run is the one detailed. A run
     that vanished (404) leaves ``detail`` empty rather than failing the whole refresh.
     Other Source errors propagate. ``history`` (a
-    :class:`~flowwidgets.widgets._run_timing.HistoryCache`) gives a running run its ETA.
+    :class:`~flowwidgets.widgets._run_timing.HistoryCache`) gives a running run its ETA,
+    its clock in ``zone``.
     """
     pipelines = tuple(source.pipelines())
     names = [p.name for p in pipelines]
@@ -69,6 +70,6 @@ def fetch_snapshot(source: Any, pipeline: str | None, run_id: str | None, *,
             found = run_eta(detail, history)
         except Exception:  # an ETA is a nicety: never a failed refresh
             found = None
-        eta = format_eta(found.to_dict()) if found is not None else ""
+        eta = format_eta(found.to_dict(), zone) if found is not None else ""
     return Snapshot(pipelines=pipelines, pipeline=pipeline, runs=runs, total_runs=total,
                     run_id=run_id, detail=detail, eta=eta)

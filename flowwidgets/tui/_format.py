@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from flowwidgets._vocab import PALETTE, format_duration
+from flowwidgets._vocab import PALETTE, format_duration, to_zone, zone_name
 from flowwidgets._vocab import describe_error as _describe_error
 from flowwidgets.models import Pipeline, Run, Status, Step
 
@@ -29,6 +29,7 @@ __all__ = [
     "dag_order",
     "dag_tree",
     "describe_error",
+    "format_at",
     "format_duration",
     "format_next",
     "format_started",
@@ -36,6 +37,7 @@ __all__ = [
     "status_text",
     "step_label",
     "strip_text",
+    "zone_name",
 ]
 
 COLORS = {
@@ -147,26 +149,43 @@ def strip_text(runs: Sequence[Run], length: int = STRIP_LENGTH) -> Text:
     return text
 
 
-def format_started(value: datetime | None, now: datetime) -> str:
-    """A UTC time: ``HH:MM:SS`` today, ``MM-DD HH:MM`` this year, else ``YYYY-MM-DD``."""
+def format_at(value: datetime | None, zone: str, fmt: str, *, with_zone: bool = False) -> str:
+    """An absolute time in ``zone`` ("UTC" or "local", the terminal's) with a ``strftime``
+    format, "—" when missing; ``with_zone`` appends the zone's name ("05:30:00 IST").
+
+    The one place the monitor turns a time into text: every cell, header and line goes
+    through here, so ``--time-zone`` reaches all of them."""
     if value is None:
         return "—"
-    if value.date() == now.date():
-        return value.strftime("%H:%M:%S")
-    if value.year == now.year:
-        return value.strftime("%m-%d %H:%M")
-    return value.strftime("%Y-%m-%d")
+    at = to_zone(value, zone)
+    text = at.strftime(fmt)
+    return f"{text} {zone_name(zone, at)}" if with_zone else text
 
 
-def format_next(pipeline: Pipeline) -> Text:
-    """The pipelines table's "Next (UTC)" cell: ``LIVE``, the next fire, paused or manual."""
+def format_started(value: datetime | None, now: datetime, zone: str = "UTC") -> str:
+    """A time in ``zone``: ``HH:MM:SS`` today, ``MM-DD HH:MM`` this year, else
+    ``YYYY-MM-DD`` ("today" is the zone's calendar day)."""
+    if value is None:
+        return "—"
+    at, today = to_zone(value, zone), to_zone(now, zone)
+    if at.date() == today.date():
+        return format_at(at, zone, "%H:%M:%S")
+    if at.year == today.year:
+        return format_at(at, zone, "%m-%d %H:%M")
+    return format_at(at, zone, "%Y-%m-%d")
+
+
+def format_next(pipeline: Pipeline, zone: str = "UTC") -> Text:
+    """The pipelines table's "Next (UTC)" cell: ``LIVE``, the next fire in ``zone``, paused
+    or manual."""
     if pipeline.is_streaming:
         running = pipeline.latest_run is not None and pipeline.latest_run.status.is_active
         return Text("LIVE", style=f"bold {COLORS['amber']}" if running else COLORS["muted"])
     if pipeline.paused:
         return Text("paused", style=COLORS["muted"])
     if pipeline.next_run_at is not None:
-        return Text(pipeline.next_run_at.strftime("%Y-%m-%d %H:%M"), style=COLORS["text"])
+        return Text(format_at(pipeline.next_run_at, zone, "%Y-%m-%d %H:%M"),
+                    style=COLORS["text"])
     return Text("manual", style=COLORS["muted"])
 
 

@@ -12,12 +12,14 @@ from flowwidgets.tui._format import (
     COLORS,
     clean,
     dag_tree,
+    format_at,
     format_duration,
     format_next,
     format_started,
     status_text,
     step_label,
     strip_text,
+    zone_name,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "step_key_names",
     "step_rows",
     "unique_keys",
+    "zoned_columns",
 ]
 
 Row = tuple[str, list[Text]]
@@ -56,6 +59,17 @@ STEP_COLUMNS: tuple[Column, ...] = (
     ("duration", "Duration", 9), ("attempts", "Att.", 4), ("error", "Error / note", 50))
 
 _MUTED = COLORS["muted"]
+
+
+def zoned_columns(columns: Sequence[Column], zone: str) -> tuple[Column, ...]:
+    """``columns`` with each "(UTC)" header naming ``zone`` instead ("Started (IST)"), the
+    column widened if the header needs it."""
+    out = []
+    for key, label, width in columns:
+        if "(UTC)" in label:
+            label = label.replace("(UTC)", f"({zone_name(zone)})")
+        out.append((key, label, max(width, len(label))))
+    return tuple(out)
 
 
 def unique_keys(keys: Iterable[str]) -> list[str]:
@@ -82,8 +96,9 @@ def _run_duration(run: Run, now: datetime) -> str:
     return "—"
 
 
-def pipeline_rows(pipelines: Sequence[Pipeline]) -> list[Row]:
-    """One row per pipeline: name, kind, the last-10 strip, latest status, next fire, median."""
+def pipeline_rows(pipelines: Sequence[Pipeline], zone: str = "UTC") -> list[Row]:
+    """One row per pipeline: name, kind, the last-10 strip, latest status, next fire (in
+    ``zone``), median."""
     keys = unique_keys(p.name for p in pipelines)
     rows: list[Row] = []
     for key, p in zip(keys, pipelines, strict=True):
@@ -92,7 +107,7 @@ def pipeline_rows(pipelines: Sequence[Pipeline]) -> list[Row]:
             Text(clean(p.name, 128)),
             strip_text(p.recent_runs),
             latest,
-            format_next(p),
+            format_next(p, zone),
             Text(format_duration(p.median_duration_ms)),
             Text("—" if p.total_runs is None else str(p.total_runs), style=_MUTED),
             Text(clean(p.kind, 20), style=_MUTED),
@@ -114,10 +129,10 @@ def _lineage(run: Run, child: Run | None) -> Text:
     return text
 
 
-def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
+def run_rows(runs: Sequence[Run], now: datetime, zone: str = "UTC") -> list[Row]:
     """One row per run (newest first, as given): id, status, trigger, started, duration,
     attempts, failed step and lineage (the run it came from; the newest run started from
-    it among those given)."""
+    it among those given). Times in ``zone``."""
     keys = unique_keys(r.run_id for r in runs)
     newest: dict[str, Run] = {}
     for r in reversed(runs):  # oldest first: a newer child replaces an older one
@@ -129,7 +144,7 @@ def run_rows(runs: Sequence[Run], now: datetime) -> list[Row]:
             Text(clean(r.run_id, 128)),
             status_text(r.status),
             _plain(r.trigger, 12, _MUTED),
-            Text(format_started(r.started_at, now)),
+            Text(format_started(r.started_at, now, zone)),
             Text(_run_duration(r, now)),
             Text("—" if r.attempts is None else str(r.attempts)),
             _plain(r.failed_step, 128, COLORS["red"]),
@@ -170,10 +185,10 @@ def _parents(step: Step, names: set[str]) -> str:
     return " + ".join(clean(d, 60) for d in dict.fromkeys(step.depends_on) if d in names)
 
 
-def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
+def step_rows(steps: Iterable[Step], now: datetime, zone: str = "UTC") -> list[Row]:
     """The run's steps as a tree from the roots (:func:`dag_tree`): state icon and word,
-    times, error. A step with several parents is drawn under the last of them and, as a
-    muted reference row naming all of them, under each other one."""
+    times (in ``zone``), error. A step with several parents is drawn under the last of
+    them and, as a muted reference row naming all of them, under each other one."""
     tree = dag_tree(steps)
     names = {s.name for s, _, _ in tree}
     rows: list[Row] = []
@@ -195,7 +210,7 @@ def step_rows(steps: Iterable[Step], now: datetime) -> list[Row]:
         rows.append((key, [
             step_label(step.name, depth, limit=128),
             status_text(step.status),
-            Text(format_started(step.started_at, now)),
+            Text(format_started(step.started_at, now, zone)),
             Text(_step_duration(step, now)),
             Text("—" if not attempts else str(attempts)),
             note,
@@ -226,7 +241,8 @@ def step_info(step: Step) -> Text:
     return text
 
 
-def run_info(detail: RunDetail | None, now: datetime, eta: str = "") -> Text:
+def run_info(detail: RunDetail | None, now: datetime, eta: str = "",
+             zone: str = "UTC") -> Text:
     """Two lines above the steps table: which run, its state and lineage, its ETA while
     it runs, its error."""
     if detail is None:
@@ -251,7 +267,9 @@ def run_info(detail: RunDetail | None, now: datetime, eta: str = "") -> Text:
             child.trigger or "", "continued")
         text.append(f"  {verb} → run {clean(child.run_id, 60)} ", style=_MUTED)
         text.append_text(status_text(child.status))
-    text.append(f"  started {format_started(run.started_at, now)}", style=_MUTED)
+    zone_note = f" {zone_name(zone, run.started_at)}" if run.started_at else ""
+    text.append(f"  started {format_started(run.started_at, now, zone)}{zone_note}",
+                style=_MUTED)
     text.append(f"  {_run_duration(run, now)}", style=_MUTED)
     if eta:
         text.append(f"  {clean(eta, 80)}", style=COLORS["amber"])
@@ -267,7 +285,7 @@ def run_info(detail: RunDetail | None, now: datetime, eta: str = "") -> Text:
 
 def banner_text(state: str, url: str, *, note: str = "", flavour: str | None = None,
                 updated: datetime | None = None, stub_mode: bool = False,
-                interval: float = 2.0) -> Text:
+                interval: float = 2.0, zone: str = "UTC") -> Text:
     """The connection line: connected / connecting / "No runner attached" / runner error."""
     if state == "connected":
         text = Text()
@@ -276,7 +294,8 @@ def banner_text(state: str, url: str, *, note: str = "", flavour: str | None = N
         if flavour:
             text.append(f" · {clean(flavour, 20)}", style=_MUTED)
         if updated is not None:
-            text.append(f" · updated {updated:%H:%M:%S} UTC", style=_MUTED)
+            text.append(f" · updated {format_at(updated, zone, '%H:%M:%S', with_zone=True)}",
+                        style=_MUTED)
         if stub_mode:
             text.append("  STUB MODE: this server has no run log; its runs are not real",
                         style=f"bold {COLORS['amber']}")

@@ -16,6 +16,7 @@ from flowwidgets.tui._format import (
     COLORS,
     STEP_ICONS,
     describe_error,
+    format_at,
     format_duration,
     status_color,
 )
@@ -99,15 +100,16 @@ def read_step_log(source: Any, detail: RunDetail, step: str,
                    tries)
 
 
-def _attempt_line(a: Attempt, selected: bool) -> Text:
+def _attempt_line(a: Attempt, selected: bool, zone: str) -> Text:
     """"▸ #2 ✗ failed     23:30:29 UTC     90 ms  ValueError: bad row 7"."""
     muted = COLORS["muted"]
     line = Text("▸ " if selected else "  ", style=f"bold {COLORS['teal']}")
     line.append(f"#{a.number:<3}", style="bold" if selected else "")
     icon = STEP_ICONS.get(a.status, "?")
     line.append(f"{icon} {a.status.value:<10}", style=status_color(a.status))
-    when = a.started_at.strftime("%Y-%m-%d %H:%M:%S UTC") if a.started_at else "not started"
-    line.append(f"{when:<24}", style=muted)
+    when = (format_at(a.started_at, zone, "%Y-%m-%d %H:%M:%S", with_zone=True)
+            if a.started_at else "not started")
+    line.append(f"{when:<23} ", style=muted)
     dur = ("running" if a.status.is_active and a.duration_ms is None
            else format_duration(a.duration_ms))
     line.append(f"{dur:>9}  ")
@@ -118,8 +120,10 @@ def _attempt_line(a: Attempt, selected: bool) -> Text:
     return line
 
 
-def step_detail_text(found: StepLog | None, *, tail: int = LOG_TAIL_LINES) -> Text:
-    """The panel: ``TRACEBACK`` (whole, in red) then ``LOG (last N lines)`` or why none."""
+def step_detail_text(found: StepLog | None, *, tail: int = LOG_TAIL_LINES,
+                     zone: str = "UTC") -> Text:
+    """The panel: ``ATTEMPTS`` (starts in ``zone``), ``TRACEBACK`` (whole, in red) then
+    ``LOG (last N lines)`` or why none."""
     muted = COLORS["muted"]
     text = Text()
     if found is None:
@@ -131,7 +135,7 @@ def step_detail_text(found: StepLog | None, *, tail: int = LOG_TAIL_LINES) -> Te
         pick = " · [ ] pick one" if n > 1 else ""
         text.append(f"ATTEMPTS ({n}){pick}\n", style=f"bold {muted}")
         for a in found.attempts:
-            text.append_text(_attempt_line(a, a.number == found.attempt and n > 1))
+            text.append_text(_attempt_line(a, a.number == found.attempt and n > 1, zone))
             text.append("\n")
         text.append("\n")
     if found.error and found.error.strip():

@@ -31,6 +31,7 @@ class StepPanel(_AppBase):
 
     if TYPE_CHECKING:  # FlowTui's state these use
         run_id: str | None
+        time_zone: str
         detail: RunDetail | None
         _source: Any
         _info_step: str | None
@@ -95,4 +96,4 @@ class StepPanel(_AppBase):
         if self._attempt is not None and found.attempt != self._attempt:
             return  # an answer for an attempt picked before
         self._step_log = found
-        self.query_one("#step-text", Static).update(step_detail_text(found))
+        self.query_one("#step-text", Static).update(step_detail_text(found, zone=self.time_zone))

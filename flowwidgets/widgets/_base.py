@@ -26,7 +26,7 @@ import anywidget
 import traitlets
 
 from flowwidgets import errors
-from flowwidgets._vocab import describe_error
+from flowwidgets._vocab import TIME_ZONES, describe_error
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -41,8 +41,6 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 """Where the build hook puts the bundles (``js/`` → ``flowwidgets/static/``)."""
 
 THEMES = ("auto", "dark", "light")
-TIME_ZONES = ("UTC", "local")
-"""The values of every view's ``time_zone``."""
 
 
 def read_asset(name: str) -> str:

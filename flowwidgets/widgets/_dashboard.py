@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets
 import traitlets
 
-from flowwidgets.widgets._base import TIME_ZONES, FlowWidget, check_kwargs
+from flowwidgets._vocab import TIME_ZONES
+from flowwidgets.widgets._base import FlowWidget, check_kwargs
 from flowwidgets.widgets._cards import PipelineCards
 from flowwidgets.widgets._history_view import HistoryView
 from flowwidgets.widgets._jobs_table import JobsTable

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import html
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from flowwidgets._vocab import PALETTE, format_duration
+from flowwidgets._vocab import PALETTE, format_duration, to_zone
+from flowwidgets._vocab import zone_name as _zone_name
 from flowwidgets.models import parse_time
 
 __all__ = [
@@ -144,12 +145,8 @@ def _in_zone(value: Any, zone: str) -> datetime | None:
         dt = value if isinstance(value, datetime) else parse_time(value)
     except (TypeError, ValueError):
         return None
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
     # "local": the kernel's zone (a static page has no browser to ask)
-    return dt.astimezone() if zone == "local" else dt.astimezone(UTC)
+    return None if dt is None else to_zone(dt, zone)
 
 
 def format_time(value: Any, seconds: bool = True, zone: str = "UTC",
@@ -164,19 +161,9 @@ def format_time(value: Any, seconds: bool = True, zone: str = "UTC",
 
 
 def zone_name(zone: str, at: Any = None) -> str:
-    """"UTC", or the kernel's local zone's name at ``at`` (now when None), e.g. "EST";
-    "UTC+05:30" when the zone has no abbreviation."""
-    if zone != "local":
-        return "UTC"
-    dt = _in_zone(at, zone) if at is not None else datetime.now().astimezone()
-    dt = dt or datetime.now().astimezone()
-    name = dt.tzname() or ""
-    if name and name[0] not in "+-":
-        return name
-    off = dt.utcoffset()
-    minutes = int(off.total_seconds() // 60) if off is not None else 0
-    sign = "+" if minutes >= 0 else "-"
-    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    """"UTC", or the kernel's local zone's name at ``at`` (an ISO time or datetime; now
+    when None or unreadable), e.g. "EST" (:func:`flowwidgets._vocab.zone_name`)."""
+    return _zone_name(zone, _in_zone(at, zone) if at is not None else None)
 
 
 def time_range(since: Any, until: Any, zone: str = "UTC") -> str:

@@ -24,6 +24,15 @@ def test_add_parser_registers_tui_with_its_options():
     defaults = _parser().parse_args(["tui"])
     assert (defaults.url, defaults.token, defaults.flow, defaults.interval) == (
         None, None, None, 2.0)
+    assert defaults.time_zone == "UTC"
+    assert _parser().parse_args(["tui", "--time-zone", "local"]).time_zone == "local"
+
+
+def test_time_zone_is_utc_or_local(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        _parser().parse_args(["tui", "--time-zone", "Asia/Kolkata"])
+    assert exit_info.value.code == 2
+    assert "--time-zone" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "soon", "nan"])

@@ -100,7 +100,7 @@ def test_run_info_shows_lineage_and_the_last_error_line_literally():
     text = run_info(detail, NOW)
     assert text.plain.splitlines() == [
         "RUN run-2  warehouse  ✕ failed  restart of run run-1 from step 'merge'  restarted → "
-        "run run-3 ✓ succeeded  started 15:29:00  1m 01s",
+        "run run-3 ✓ succeeded  started 15:29:00 UTC  1m 01s",
         f"failed at {MARKUP}: KeyError: '[red]boom'",
     ]
     assert run_info(None, NOW).plain == "No run selected"
