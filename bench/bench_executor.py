@@ -7,10 +7,11 @@ Two shapes: ``wide`` (20 layers of 50 steps, each depending on two steps of the 
 before: lots of parallelism) and ``chain`` (each step depends on the previous one: no
 parallelism, every completion starts the next step). Each is measured twice:
 
-- end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes one
-  transaction, ``finish_attempt`` with the output that also starts the children it made
-  ready (only the first steps and children that another step completed start on their
-  own), each with its events, so the figure is dominated by SQLite commits;
+- end to end, with a real ``SqliteRunLog`` file (WAL): per step the executor writes
+  ``finish_attempt`` with the output and, in the same transaction, the start of one
+  child it made ready (run next on the same worker; other ready children start in a
+  transaction of their own when a worker takes them), each with its events, so the
+  figure is dominated by SQLite commits;
 - scheduling alone, with a null run log (in memory, every write a no-op; benchmark only)
   so the executor's own cost (indegree bookkeeping, queueing, thread hand-offs, argument
   building) is visible.

@@ -192,7 +192,7 @@ def measure(n: int, repeat: int, cache: Path | None = None, frame: bool = False
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         path, now, took = history(n, tmp, cache)
         store = SqliteRunLog(path)
-        out["import (s)"] = took
+        out["import (s), blank when reused from --cache"] = took
         out["file (MB)"] = path.stat().st_size / 1e6
         out["pipeline_stats in process, best (ms)"] = best(
             lambda: store.pipeline_stats(NAMES, now=now))
@@ -245,7 +245,9 @@ def main() -> None:
     rows = list(next(iter(results.values())))
     lines = [head, f"{'runs':<44}" + "".join(f"{n:>12,}" for n in args.sizes)]
     for row in rows:
-        lines.append(f"{row:<44}" + "".join(f"{results[n][row]:>12.1f}" for n in args.sizes))
+        lines.append(f"{row:<44}" + "".join(
+            f"{results[n][row]:>12.1f}" if results[n][row] == results[n][row] else " " * 12
+            for n in args.sizes))  # NaN (an import not timed): blank
     lines.append(f"# load {os.getloadavg()[0]:.1f} at the end")
     print("\n".join(lines))
     if args.record:

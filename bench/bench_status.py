@@ -90,12 +90,17 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--after-write", action="store_true",
+                    help="bump the run log's version before each of our requests, so the "
+                         "route runs every time (no kept answer)")
     args = ap.parse_args()
     from flowtoy.runner_api import create_app_for_runner
 
     lines = [f"# bench_status  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  "
              f"{args.steps} steps, {args.requests} requests each, load "
              f"{os.getloadavg()[0]:.1f} at the start"]
+    if args.after_write:
+        lines[0] += "; a write before each of our requests"
     print(lines[0])
     with tempfile.TemporaryDirectory() as tmp:
         runner = our_runner(Path(tmp), args.steps)
@@ -111,6 +116,9 @@ def main() -> None:
                 sizes[name] = len(http.get(url).content)
             for _ in range(args.requests):
                 for name, url in urls.items():
+                    if name == "ours" and args.after_write:  # the kept answer is stale now
+                        with runner.store._pool.write() as tx:
+                            tx.touch()
                     t = time.perf_counter()
                     r = http.get(url)
                     times[name].append((time.perf_counter() - t) * 1000)
@@ -130,6 +138,12 @@ def main() -> None:
     if args.record:
         from _record import record  # type: ignore[import-not-found]
 
+        if args.after_write:
+            record("bench_status_after_write", "flowtoy's /status with 1,000 steps, a write "
+                   "before each poll (`python bench/bench_status.py --after-write`)",
+                   "As above, but the run log's version moves before each of our requests, "
+                   "so no kept answer serves it: the route's own cost.", lines)
+            return
         record("bench_status",
                "flowtoy's /status with 1,000 steps (`python bench/bench_status.py`)",
                "Our runner's flowtoy-compatible /status against flowtoy's own server, same "

@@ -7,6 +7,7 @@ scripts/bootstrap.sh --browser
 if [[ -f js/package.json ]]; then
   (cd js && npm test --silent)
 fi
-# The type check: zero errors (configuration in pyproject.toml, [tool.mypy]).
+# The type check: zero errors (configuration in pyproject.toml, [tool.mypy]): flowwidgets/
+# strict, tests/ relaxed (every body checked, annotations optional). ~30 s CPU cold, ~5 s warm.
 .venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

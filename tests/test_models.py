@@ -51,6 +51,25 @@ def test_parse_time_rejects_garbage_clearly():
         parse_time("yesterday")
 
 
+def test_format_time_is_the_same_on_its_fast_path():
+    """UTC times after the year 999 take ``isoformat``; it must equal the ``strftime``
+    text (milliseconds truncated, not rounded) for any microsecond and zone."""
+    import random
+    from datetime import timedelta, timezone
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+            microseconds=rng.randrange(-10**16, 10**17))
+        slow = when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        assert format_time(when) == slow
+        other = when.astimezone(timezone(timedelta(hours=rng.randint(-12, 12))))
+        assert format_time(other) == slow
+        assert format_time(when.replace(tzinfo=None)) == slow
+    assert format_time(datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)) == (
+        datetime(999, 12, 31, 23, 59, 59, 999999).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+
+
 def test_format_time_round_trips_with_z():
     dt = datetime(2026, 5, 20, 14, 30, 1, 234000, tzinfo=UTC)
     assert format_time(dt) == "2026-05-20T14:30:01.234Z"

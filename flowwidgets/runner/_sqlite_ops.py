@@ -188,10 +188,14 @@ def run_page(conn: sqlite3.Connection, cols: str, *, pipeline: str | None,
         page_where += "(created_at, run_id) < (?, ?)"
         page_args += [after[0], after[1]]
     order = "ORDER BY created_at DESC, run_id DESC"
-    rows = conn.execute(
-        f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {page_where} "
-        f"{order} LIMIT ? OFFSET ?) {order}",
-        [*page_args, max(0, int(limit)), max(0, int(offset))]).fetchall()
+    if offset > 0:  # skip index entries only, then read the page's rows
+        rows = conn.execute(
+            f"SELECT {cols} FROM runs WHERE rowid IN (SELECT rowid FROM runs {page_where} "
+            f"{order} LIMIT ? OFFSET ?) {order}",
+            [*page_args, max(0, int(limit)), int(offset)]).fetchall()
+    else:  # nothing to skip: read the rows straight along the index
+        rows = conn.execute(f"SELECT {cols} FROM runs {page_where} {order} LIMIT ?",
+                            [*page_args, max(0, int(limit))]).fetchall()
     if status is None and since is None:
         (total,) = conn.execute(
             "SELECT COALESCE(SUM(runs), 0) FROM pipeline_totals"

@@ -285,13 +285,16 @@ class SqliteRunLog(RunLog):
             rows, total = q.run_page(conn, q.SUMMARY_COLS + ", error, json_extract(extras, "
                                      "'$.imported')", pipeline=pipeline, status=status,
                                      since=None, limit=limit, offset=offset, after=after)
-        out = []
+        out: list[dict[str, Any]] = []
+        add, fields, last_line = out.append, RUN_SUMMARY_FIELDS, q.last_line
+        n = len(fields)
         for r in rows:
-            d = dict(zip(RUN_SUMMARY_FIELDS, r[:-2], strict=True))
-            d["error_summary"] = q.last_line(r[-2])
-            if r[-1]:  # a run that came in through import_runs says so
+            d = dict(zip(fields, r, strict=False))  # n columns; error, imported follow
+            error = r[n]
+            d["error_summary"] = last_line(error) if error else None
+            if r[n + 1]:  # a run that came in through import_runs says so
                 d["imported"] = True
-            out.append(d)
+            add(d)
         return out, total
 
     # ---- steps and attempts --------------------------------------------------------

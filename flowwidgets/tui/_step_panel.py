@@ -51,7 +51,9 @@ class StepPanel(_AppBase):
                 or len(found.attempts) < 2:
             return
         numbers = [a.number for a in found.attempts]
-        at = numbers.index(found.attempt) if found.attempt in numbers else len(numbers) - 1
+        # from the attempt asked for last (keys pressed faster than the logs are read
+        # add up), else the newest
+        at = numbers.index(self._attempt) if self._attempt in numbers else len(numbers) - 1
         pick = numbers[max(0, min(len(numbers) - 1, at + delta))]
         self._attempt = None if pick == numbers[-1] else pick
         self._log_key = None

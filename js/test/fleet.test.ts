@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { type FleetMarks, axisTicks, markTitle, renderFleet, windowMs, zoomWindow } from "../src/widgets/timeline";
-import { EVIL, newDocument } from "./helpers";
+import timeline from "../src/widgets/timeline";
+import { BASE, EVIL, FakeModel, mount, newDocument } from "./helpers";
 
 const T1 = Date.UTC(2026, 0, 2, 12, 0, 0);
 const M: FleetMarks = {
@@ -42,4 +43,14 @@ test("renderFleet: a row per pipeline, merged and ghost bars, running grows, str
   assert.equal(svg.querySelector("g.fw-fl-row")!.getAttribute("data-pipeline"), EVIL);
   (svg.querySelector('[data-run-id="r9"]') as SVGElement).dispatchEvent(new (document.defaultView as any).MouseEvent("click", { bubbles: true }));
   assert.deepEqual(picked, ["r9"]);
+});
+
+test("offline before the first answer, the timeline says so instead of 'Loading the runs…' for ever", async () => {
+  const { el } = newDocument();
+  const model = new FakeModel<Record<string, unknown>>({ ...BASE, connected: false, _marks: null, window: "24h", window_end: null, time_zone: "UTC", selected_run_id: null });
+  const cleanup = await mount(timeline, model, el);
+  assert.match(el.querySelector(".fw-empty")!.textContent!, /^No runner attached/);
+  model.update({ connected: true });
+  assert.equal(el.querySelector(".fw-empty")!.textContent, "Loading the runs…");
+  cleanup();
 });

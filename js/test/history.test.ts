@@ -122,3 +122,14 @@ test("a step a restart reused is drawn as reused in the grid, not as succeeded",
   assert.equal(el.querySelectorAll("img").length, 0);
   cleanup();
 });
+
+test("offline, the empty sections say the runner is missing, not that the window is empty", async () => {
+  // under the "No runner attached" banner it read "0 runs · No finished runs in this window"
+  const { el, model } = setup({ connected: false, chart: { start: T0, end: T0 + H, runs: 0, marks: [] }, summary_rows: [], failures: [], grid: {} });
+  const cleanup = await mount(history, model, el);
+  const empties = Array.from(el.querySelectorAll(".fw-empty")).map((e) => e.textContent);
+  assert.ok(empties.length >= 3 && empties.every((t) => /^No runner attached/.test(t!)), String(empties));
+  model.update({ connected: true });
+  assert.match(el.querySelector(".fw-empty")!.textContent!, /No finished runs in this window/);
+  cleanup();
+});

@@ -342,6 +342,12 @@ test("a streaming run shows its throughput, rows, last watermark with the time s
   d.stream = { rows_per_sec: null, rows_total: null, watermark: new Date(Date.now() - 90_000).toISOString(), committed_at: committed };
   model.update({ run: { ...d } });
   assert.match(el.querySelector(".fw-run-stream")!.textContent!, /Throughput — \(1 min\).*Lag 1m 3\ds/);
+  // an ended stream keeps its last figures without the live dot or a growing lag
+  model.update({ run: { ...d, run: { ...run, status: "cancelled" } } });
+  const ended = el.querySelector(".fw-run-stream")!;
+  assert.equal(ended.querySelector(".fw-live-dot"), null);
+  assert.equal(ended.querySelector(".fw-lag"), null);
+  assert.match(ended.textContent!, /Stream \(ended\).*Last watermark/);
   // a batch run has no stream line
   model.update({ run: { ...d, stream: null } });
   assert.equal(el.querySelector(".fw-run-stream"), null);

@@ -88,3 +88,14 @@ test("zoom: a window narrows the axis", () => {
   const a = rows.querySelector('[data-step="a"] .fw-tl-bar')!;
   assert.ok(Number(a.getAttribute("width")) > 250, "a 50 ms bar spans half the plot at a 100 ms window");
 });
+
+test("a finished run's step that never ran says so (it was an empty row)", () => {
+  const { document } = newDocument();
+  const done: RunTiming = { ...TIMING, end: T0 + 1100, planned: {},
+    steps: [step("a", { segments: [seg(0, 50)] }), step("old", { reused_from: "r0" }), step("load", { status: "pending" })] };
+  const { rows } = renderTimeline(document, done, T0 + 1100, { width: 800 });
+  const notes = Array.from(rows.querySelectorAll(".fw-tl-notrun text")).map((e) => e.textContent);
+  assert.deepEqual(notes, ["○ pending: did not run"]);
+  // while the run goes on, a pending step is still expected, not "did not run"
+  assert.equal(renderTimeline(document, TIMING, T0 + 800, { width: 800 }).rows.querySelectorAll(".fw-tl-notrun").length, 0);
+});

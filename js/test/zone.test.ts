@@ -106,3 +106,23 @@ test("the History view: axis, hovers, failure groups and the brush in local time
   assert.match(el.querySelector(".fw-history-meta")!.textContent!, /times in UTC/);
   cleanup();
 });
+
+test("the Runs table's zone headers say which zone on hover", async () => {
+  const { default: jobsTable } = await import("../src/widgets/jobs-table");
+  const { el } = newDocument();
+  const model = new FakeModel<Record<string, unknown>>({
+    ...BASE, time_zone: "local", pipeline: null, status: null, last: null, since: null, until: null, search: "",
+    sort_by: "started_at", ascending: false, page: 0, page_size: 25, total: 0, _rows: [],
+    _options: { pipelines: [], statuses: [] }, selected_run_id: null, loading: false,
+  });
+  const cleanup = await mount(jobsTable, model, el);
+  const heads = Array.from(el.querySelectorAll<HTMLElement>(".fw-zone-label"));
+  assert.equal(heads.length, 2);
+  for (const hd of heads) {
+    assert.match(hd.textContent!, /\(local\)$/);
+    assert.equal(hd.title, `times in ${zoneName("local")}`);
+  }
+  model.set("time_zone", "UTC");
+  assert.equal(heads[0]!.title, "times in UTC");
+  cleanup();
+});

@@ -99,10 +99,10 @@ def page(browser, request, cleanup):
     pg.on("console", _console)
     pg.on("dialog", _dialog)
     context.route("**/*", _route)
-    pg.js_errors = errors  # type: ignore[attr-defined]
-    pg.console_errors = console  # type: ignore[attr-defined]
-    pg.dialogs = dialogs  # type: ignore[attr-defined]
-    pg.blocked = blocked  # type: ignore[attr-defined]
+    pg.js_errors = errors
+    pg.console_errors = console
+    pg.dialogs = dialogs
+    pg.blocked = blocked
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")

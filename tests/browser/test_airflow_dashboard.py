@@ -117,12 +117,12 @@ def test_airflow_failed_run_restarts_from_the_failed_task_in_the_dashboard(
         assert page.locator(".fw-navbar .fw-crumb[aria-current=page]").text_content() == \
             f"Run {run_id}"
         assert page.locator(".fw-run .fw-run-title").text_content().endswith(run_id)
-        states = node_states(page)
-        assert {k: states[k] for k in (*UPSTREAM, "enrich")} == {
-            "extract": "succeeded", "clean": "succeeded", "enrich": "failed"}, states
-        assert set(states) == {"extract", "clean", "enrich", "join", "publish"}
+        nodes = node_states(page)
+        assert {k: nodes[k] for k in (*UPSTREAM, "enrich")} == {
+            "extract": "succeeded", "clean": "succeeded", "enrich": "failed"}, nodes
+        assert set(nodes) == {"extract", "clean", "enrich", "join", "publish"}
         for step in DOWNSTREAM:  # upstream_failed in Airflow: not run, drawn dashed
-            assert states[step] in ("pending", "skipped"), (step, states)
+            assert nodes[step] in ("pending", "skipped"), (step, nodes)
             assert box_style(page, step, "strokeDasharray") != "none", step
         assert box_style(page, "enrich", "stroke") == FAILED_RED
         assert box_style(page, "extract", "stroke") == SUCCEEDED_TEAL

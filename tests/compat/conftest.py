@@ -70,7 +70,7 @@ def page(browser, request, cleanup, tmp_path):
     pg.on("console", _console)
     pg.on("dialog", _dialog)
     context.route("**/*", _route)
-    pg.blocked = blocked  # type: ignore[attr-defined]
+    pg.blocked = blocked
     yield pg
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")

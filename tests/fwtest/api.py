@@ -12,6 +12,7 @@ from typing import Any
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
+from flowwidgets.runner.sqlite import SqliteRunLog
 
 with warnings.catch_warnings():
     # starlette warns (once, at import) that it prefers httpx2; the project uses httpx
@@ -50,6 +51,14 @@ def make_runner(tmp: Path, specs: Pipelines | None = None, **kw: Any) -> LocalRu
     """A LocalRunner on ``tmp/runs.sqlite`` with ``tmp`` as its data dir (not started)."""
     kw.setdefault("tick_s", 0.05)
     return LocalRunner(specs or pipelines(), db=tmp / "runs.sqlite", data_dir=tmp, **kw)
+
+
+def sqlite_log(runner: LocalRunner) -> SqliteRunLog:
+    """The runner's run log as the SQLite implementation (for its own methods, such as
+    ``import_runs`` and ``trim_events``); the tests' runners all keep one."""
+    store = runner.store
+    assert isinstance(store, SqliteRunLog), type(store)
+    return store
 
 
 def calls(tmp: Path, run_id: str | None = None) -> list[str]:

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ def starlette_client(app: Any) -> httpx.Client:
 Route = Callable[[httpx.Request], httpx.Response] | httpx.Response | Any
 
 
-def mock_client(routes: dict[str, Route], *, seen: list[httpx.Request] | None = None
+def mock_client(routes: Mapping[str, Route], *, seen: list[httpx.Request] | None = None
                 ) -> httpx.Client:
     """An httpx.Client answering ``"METHOD /path"`` from ``routes``: a Response, a callable
     taking the request, or a JSON-able body (200). Anything else is 404 with a detail."""

@@ -67,7 +67,7 @@ def flow_web(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-        proc.stderr.close()  # type: ignore[union-attr]
+        proc.stderr.close()
 
 
 @pytest.fixture(scope="module")

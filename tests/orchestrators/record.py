@@ -62,7 +62,7 @@ class Recorder:
     def __init__(self, base: str, software: str, clock: datetime, expired: str | None = None):
         self.base, self.software, self.clock, self.expired = base, software, clock, expired
 
-    def __call__(self, scenario: str, note: str, body: Callable[[httpx.Client], None]) -> None:
+    def __call__(self, scenario: str, note: str, body: Callable[[httpx.Client], object]) -> None:
         redactor = Redactor()
         if self.expired:
             redactor.token(self.expired, "recorded-token-expired")

@@ -21,6 +21,7 @@ from flowwidgets import errors
 from flowwidgets.live import Poller
 from flowwidgets.models import Status
 from flowwidgets.sources import connect
+from flowwidgets.sources._dagster_flavour import DagsterFlavour
 from flowwidgets.sources.dagster import connect_dagster, connect_dagster_async, detect_dagster
 
 BASE = "http://dagster.test"
@@ -55,7 +56,8 @@ def recorded_var(c: Cassette, name: str, key: str, n: int = 0):  # noqa: ANN201
 def test_connect_finds_dagster_after_the_other_probes():
     c = Cassette.load("dagster_connect")
     with connect(BASE, client=replay_client(c)) as src:
-        assert src.flavour == "dagster" and src._flavour.version == "1.13.28"
+        assert isinstance(src._flavour, DagsterFlavour) and src._flavour.version == "1.13.28"
+        assert src.flavour == "dagster"
         assert src.capabilities == {"restart", "rerun", "run_now", "cancel"}
     c.assert_all_used()
     # the webserver answers its UI page (200, HTML) to our, Airflow's and Prefect's probes
@@ -232,8 +234,9 @@ def test_dagster_errors_become_typed_errors_with_its_message():
         from record_dagster import python_error
         with pytest.raises(errors.ServerError, match="PythonError: .*no-such-run") as info:
             src._drive(python_error())
-        assert "Traceback" not in str(info.value) and "launch_execution.py" in \
-            info.value.detail["stack"]
+        detail = info.value.detail
+        assert isinstance(detail, dict) and "launch_execution.py" in detail["stack"]
+        assert "Traceback" not in str(info.value)
     c.assert_all_used()
     assert [ex["status"] for ex in c.exchanges][-1] == 500  # a PythonError, HTTP 500
 

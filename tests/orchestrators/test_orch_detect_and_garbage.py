@@ -16,6 +16,8 @@ import flowwidgets.sources.prefect  # noqa: F401 - registers the Prefect probe
 from flowwidgets import errors
 from flowwidgets.models import Status
 from flowwidgets.sources import connect
+from flowwidgets.sources._airflow_flavour import AirflowFlavour
+from flowwidgets.sources._prefect_flavour import PrefectFlavour
 from flowwidgets.sources.airflow import AIRFLOW_RUN_STATES, AIRFLOW_TASK_STATES, connect_airflow
 from flowwidgets.sources.prefect import PREFECT_RUN_STATES, PREFECT_TASK_STATES, connect_prefect
 
@@ -54,7 +56,8 @@ def test_connect_detects_airflow_and_logs_in_with_the_keywords():
     seen: list[str] = []
     with routed(airflow_routes(), seen) as client:
         src = connect(BASE, username="admin", password=PASSWORD, client=client)
-        assert src.flavour == "airflow" and src._flavour.version == "3.3.2"
+        assert isinstance(src._flavour, AirflowFlavour) and src._flavour.version == "3.3.2"
+        assert src.flavour == "airflow"
         assert src.capabilities == {"restart", "rerun", "run_now", "cancel"}
     assert seen == ["GET /api/health", "GET /api/v2/version", "POST /auth/token",
                     "GET /api/v2/dags"]
@@ -65,7 +68,8 @@ def test_connect_takes_airflow_credentials_from_the_environment(monkeypatch):
     monkeypatch.setenv("AIRFLOW_PASSWORD", PASSWORD)
     with routed(airflow_routes()) as client:
         src = connect_airflow(f"{BASE}/api/v2", client=client)
-        assert src.url == BASE and src._flavour.can_login
+        assert isinstance(src._flavour, AirflowFlavour) and src._flavour.can_login
+        assert src.url == BASE
     with routed(airflow_routes()) as client, pytest.raises(TypeError, match="'password'"):
         connect(BASE, pasword="x", client=client)
 
@@ -74,7 +78,8 @@ def test_connect_detects_prefect_by_its_health_answer():
     routes = {"GET /api/health": True, "GET /api/admin/version": "3.8.8"}
     with routed(routes) as client:
         src = connect(f"{BASE}/api", client=client)
-        assert src.flavour == "prefect" and src._flavour.version == "3.8.8"
+        assert isinstance(src._flavour, PrefectFlavour) and src._flavour.version == "3.8.8"
+        assert src.flavour == "prefect"
         assert src.capabilities == {"rerun", "run_now", "cancel"}
     with routed(routes) as client:
         assert connect_prefect(BASE, client=client).flavour == "prefect"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fwtest.api import ISO_Z, TestClient, make_runner
+from fwtest.api import ISO_Z, TestClient, make_runner, sqlite_log
 
 from flowwidgets import __version__
 from flowwidgets.models import Status
@@ -156,7 +156,7 @@ def test_pipeline_statistics_cover_the_whole_history_not_a_window(tmp_path: Path
             status=Status.FAILED if failed else Status.SUCCEEDED, trigger="schedule",
             created_at=created, started_at=created,
             finished_at=created + timedelta(milliseconds=1000 + i)))
-    runner.store.import_runs(runs)
+    sqlite_log(runner).import_runs(runs)
     try:
         with TestClient(create_app(runner)) as c:
             orders = _pipelines(c)["orders"]
@@ -211,7 +211,7 @@ def test_runs_page_and_clamp_limit(client: TestClient, history: History) -> None
 def test_runs_limit_is_clamped_to_500(tmp_path: Path) -> None:
     runner = make_runner(tmp_path)
     t = datetime.now(UTC) - timedelta(days=1)
-    runner.store.import_runs(
+    sqlite_log(runner).import_runs(
         RunRecord(run_id=f"adhoc-{i:04d}", pipeline="adhoc", kind="batch",
                   status=Status.SUCCEEDED, trigger="manual", created_at=t + timedelta(seconds=i),
                   started_at=t, finished_at=t + timedelta(seconds=1)) for i in range(620))

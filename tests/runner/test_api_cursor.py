@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fwtest.api import TestClient, make_runner
+from fwtest.api import TestClient, make_runner, sqlite_log
 
 from flowwidgets.models import Status
 from flowwidgets.runner.api import create_app
@@ -21,13 +21,13 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     runner = make_runner(tmp_path)
-    runner.store.import_runs([  # three runs per created time: ties on the first key
+    sqlite_log(runner).import_runs([  # three runs per created time: ties on the first key
         RunRecord(run_id=f"r{i:03d}", pipeline="orders" if i % 3 else "payments",
                   kind="batch", status=Status.FAILED if i % 5 == 0 else Status.SUCCEEDED,
                   trigger="schedule", created_at=T0 + timedelta(minutes=i // 3))
         for i in range(95)])
     with TestClient(create_app(runner)) as c:
-        c.runner = runner  # type: ignore[attr-defined]
+        c.runner = runner
         yield c
     runner.stop()
 
@@ -63,7 +63,7 @@ def test_cursor_pages_equal_offset_pages(client: TestClient, params: dict) -> No
 
 def test_a_cursor_holds_its_place_when_new_runs_arrive(client: TestClient) -> None:
     first = client.get("/api/runs", params={"limit": 10}).json()
-    client.runner.store.create_run(  # type: ignore[attr-defined]
+    client.runner.store.create_run(
         pipeline="orders", kind="batch", trigger="manual", steps=[("x", [])])
     second = client.get("/api/runs", params={"limit": 10, "cursor": first["next_cursor"]})
     assert second.status_code == 200

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fwtest.api import TestClient
+from fwtest.api import TestClient, sqlite_log
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.api import create_app
@@ -33,7 +33,7 @@ def _parse(body: str) -> list[dict[str, str]]:
     return frames
 
 
-def _stream(runner: LocalRunner, *, after: float, during: Callable[[], None] | None = None,
+def _stream(runner: LocalRunner, *, after: float, during: Callable[[], object] | None = None,
             headers: dict[str, str] | None = None, params: dict | None = None,
             keepalive_s: float = 15.0, poll_s: float = 0.02, during_at: float = 0.15
             ) -> tuple[int, list[dict[str, str]]]:
@@ -167,7 +167,7 @@ def _reset_data(frame: dict[str, str]) -> dict:
 def test_a_position_older_than_the_kept_events_gets_reset(runner: LocalRunner) -> None:
     runner.run_once("adhoc")
     head = runner.store.last_event_id()
-    assert runner.store.trim_events(keep=3) > 0
+    assert sqlite_log(runner).trim_events(keep=3) > 0
     trimmed = runner.store.events_trimmed_through()
     assert trimmed == head - 3
     created: list[str] = []
@@ -185,7 +185,7 @@ def test_a_position_older_than_the_kept_events_gets_reset(runner: LocalRunner) -
 def test_a_position_at_the_horizon_replays_what_is_kept(runner: LocalRunner) -> None:
     runner.run_once("adhoc")
     head = runner.store.last_event_id()
-    runner.store.trim_events(keep=3)
+    sqlite_log(runner).trim_events(keep=3)
     trimmed = runner.store.events_trimmed_through()
     _, frames = _stream(runner, after=0.3, params={"since": trimmed})
     assert all(f.get("event") != "reset" for f in frames)

@@ -90,7 +90,7 @@ def test_next_fires_are_kept_until_they_pass(runner: LocalRunner,
     real = runner.next_run_at
 
     def counting(name: str, now: datetime | None = None) -> datetime | None:
-        calls.append(now)  # type: ignore[arg-type]
+        calls.append(now)
         return real(name, now)
 
     monkeypatch.setattr(runner, "next_run_at", counting)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fwtest.api import TestClient, make_runner
@@ -57,10 +58,17 @@ def test_polled_answers_are_kept_by_their_etag_until_a_write(
     store = runner.store
     calls: list[str] = []
     real_steps, real_stats = store.status_steps, store.pipeline_stats
-    monkeypatch.setattr(store, "status_steps", lambda rid: calls.append("status") or
-                        real_steps(rid))
-    monkeypatch.setattr(store, "pipeline_stats", lambda *a, **k: calls.append("stats") or
-                        real_stats(*a, **k))
+
+    def counted_steps(rid: str) -> Any:
+        calls.append("status")
+        return real_steps(rid)
+
+    def counted_stats(*a: Any, **k: Any) -> Any:
+        calls.append("stats")
+        return real_stats(*a, **k)
+
+    monkeypatch.setattr(store, "status_steps", counted_steps)
+    monkeypatch.setattr(store, "pipeline_stats", counted_stats)
     for path in ("/status", "/api/pipelines"):
         first, again = client.get(path), client.get(path)
         assert again.status_code == 200 and again.content == first.content

@@ -91,6 +91,36 @@ def test_a_fan_out_starts_one_child_with_its_parent_and_never_more_than_the_work
                for a in store.get_attempts(run.run_id))
 
 
+def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_is_free(
+        store, tmp_path):
+    """A step is recorded running only once a worker runs it: with one worker, the
+    child started with root's success runs first, each other child starts (its own
+    commit) after the previous one ended."""
+    spec = PipelineSpec("fan", steps=(
+        call("root", "one"), *(call(f"c{i}", "plus_one", ["root"]) for i in range(4)),
+        call("join", "plus_one", [f"c{i}" for i in range(4)])))
+    ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.SUCCEEDED
+    assert store.load_output(run.run_id, "join") == 1 + 4 * 2
+    events = [e for e in _events(store, run.run_id) if e[0] == "step"]
+    assert events == [("step", "root", "running"), ("step", "root", "succeeded"),
+                      ("step", "c0", "running"), ("step", "c0", "succeeded"),
+                      ("step", "c1", "running"), ("step", "c1", "succeeded"),
+                      ("step", "c2", "running"), ("step", "c2", "succeeded"),
+                      ("step", "c3", "running"), ("step", "c3", "succeeded"),
+                      ("step", "join", "running"), ("step", "join", "succeeded")]
+    steps = {s.name: s for s in store.get_steps(run.run_id)}
+    assert steps["c0"].started_at == steps["root"].finished_at  # one commit
+    for i in range(1, 4):  # each waited for the one worker
+        assert steps[f"c{i}"].started_at >= steps[f"c{i - 1}"].finished_at
+    assert all(a.number == 1 and a.status is Status.SUCCEEDED
+               for a in store.get_attempts(run.run_id))
+
+
 def _run_with_steps(store, names):
     run_id, _ = store.create_run(pipeline="p", kind="batch", trigger="manual",
                                  steps=[(n, [names[0]] if i else []) for i, n in enumerate(names)])

@@ -15,10 +15,11 @@ from flowwidgets.models import Status
 from flowwidgets.runner.scheduler import Scheduler, cron_fires, next_fire
 from flowwidgets.runner.spec import PipelineSpec
 from flowwidgets.runner.sqlite import SqliteRunLog
+from flowwidgets.runner.store import RunRecord
 
 
 def utc(*args):
-    return datetime(*args, tzinfo=UTC)
+    return datetime(*args).replace(tzinfo=UTC)
 
 
 def test_daily_fire_follows_the_wall_clock_across_dst_end():
@@ -109,7 +110,7 @@ def test_tick_heartbeats_and_claims_while_there_is_capacity(store, tmp_path):
     for _ in range(3):
         store.create_run(pipeline="ny", kind="batch", trigger="run_now", steps=[("x", [])])
     store.create_run(pipeline="unknown", kind="batch", trigger="run_now", steps=[("x", [])])
-    dispatched = []
+    dispatched: list[RunRecord] = []
     s = _scheduler(store, NY, dispatched=dispatched)
     s._has_capacity = lambda: len(dispatched) < 2
     s.tick(utc(2026, 11, 2, 12))

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from flowwidgets.models import Status
 from flowwidgets.runner.sqlite import KEEP_EVENTS, SqliteRunLog
 
-STEPS = [("fetch", [])]
+STEPS: list[tuple[str, list[str]]] = [("fetch", [])]
 
 
 def _runs(log: SqliteRunLog, n: int) -> list[str]:
@@ -96,8 +97,8 @@ def test_retention_bounds_a_busy_log(tmp_path: Path) -> None:
     with SqliteRunLog(path, keep_events=50, trim_every_s=0.0) as log:
         for run_id in _runs(log, 30):
             n = log.start_attempt(run_id, "fetch")
-            log.finish_attempt(run_id, "fetch", n, status="succeeded")
-            log.finish_run(run_id, status="succeeded")
+            log.finish_attempt(run_id, "fetch", n, status=Status.SUCCEEDED)
+            log.finish_run(run_id, status=Status.SUCCEEDED)
         ids = _ids(path)
         assert len(ids) == 50 and ids[-1] == log.last_event_id() == 30 * 6
         assert log.events_trimmed_through() == ids[0] - 1

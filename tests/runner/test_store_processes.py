@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from flowwidgets.models import Status
 from flowwidgets.runner.sqlite import INTERRUPTED, SqliteRunLog
@@ -78,7 +79,7 @@ print(run.run_id)
 
 
 def _children(script: str, db: Path, tmp_path: Path, names: list[str], *extra: str
-              ) -> list[list[str]]:
+              ) -> list[Any]:
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", script, str(db), str(go), name, *extra],

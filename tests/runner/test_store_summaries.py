@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,7 +137,9 @@ def test_a_deep_page_reads_its_rows_only(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(_sqlite_pool.Pool, "_connect", tracing)
     path = tmp_path / "plan.db"
     with SqliteRunLog(path) as fresh:
-        for query in ({}, {"pipeline": "orders"}, {"pipeline": "orders", "status": "failed"}):
+        queries: list[dict[str, Any]] = [{}, {"pipeline": "orders"},
+                                         {"pipeline": "orders", "status": "failed"}]
+        for query in queries:
             traced.clear()
             fresh.list_run_summaries(limit=50, offset=2000, **query)
             (sql,) = [s for s in traced if s.startswith("SELECT run_id")]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fwtest.api import sqlite_log
 
 import flowwidgets.frames as frames
 from flowwidgets.models import Status
@@ -25,7 +26,7 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 def url(tmp_path: Path) -> Iterator[str]:
     spec = PipelineSpec("orders", steps=(StepSpec("x", run="true"),))
     runner = LocalRunner(Pipelines((spec,), base_dir=tmp_path), db=tmp_path / "runs.sqlite")
-    runner.store.import_runs([
+    sqlite_log(runner).import_runs([
         RunRecord(run_id=f"r{i:04d}", pipeline="orders", kind="batch",
                   status=Status.FAILED if i % 4 == 0 else Status.SUCCEEDED,
                   trigger="schedule", created_at=T0 + timedelta(seconds=i // 2),
@@ -46,7 +47,7 @@ def test_runs_frame_follows_the_cursor(url: str, monkeypatch: pytest.MonkeyPatch
     cursors: list[str | None] = []
     real = src.runs_page
 
-    def spy(pipeline, status, limit, offset, cursor=None):  # type: ignore[no-untyped-def]
+    def spy(pipeline, status, limit, offset, cursor=None):
         cursors.append(cursor)
         return real(pipeline, status, limit, offset, cursor)
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from flowwidgets.live import LiveEvent
+from flowwidgets.models import Status
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread
 from flowwidgets.runner.spec import PipelineSpec, StepSpec
@@ -51,7 +52,7 @@ def test_a_reset_reaches_subscribers_as_changed_everything(tmp_path: Path) -> No
                 changed = _next(events, "changed")
                 assert (changed.pipelines, changed.runs) == (frozenset(), frozenset())
                 # the next change is named again: the stream went on after the reset
-                runner.store.finish_run(run_id, status="failed", error="x")
+                runner.store.finish_run(run_id, status=Status.FAILED, error="x")
                 after = _next(events, "changed")
                 assert after.runs == {run_id} and after.pipelines == {"orders"}
             finally:

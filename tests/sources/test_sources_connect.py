@@ -201,8 +201,8 @@ def test_connect_closes_its_own_client_when_detection_fails():
 
 def test_registered_flavours_are_detected_with_their_options():
     from flowwidgets.sources import FlavourProbe, register_flavour
-    from flowwidgets.sources._connect import _PROBES
     from flowwidgets.sources._http import Request
+    from flowwidgets.sources._registry import _PROBES
     from flowwidgets.sources.flowtoy import FlowtoyFlavour
 
     started: list[str] = []

@@ -24,6 +24,7 @@ from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.tui import FlowTui
 from flowwidgets.tui._app_actions import NOTE_S
 from flowwidgets.tui._confirm import ConfirmScreen
+from flowwidgets.tui._table import MonitorTable
 
 pytestmark = pytest.mark.integration
 
@@ -88,9 +89,16 @@ def env(tmp_path: Path) -> Iterator[Env]:
         runner.stop()
 
 
+def question(app: FlowTui) -> str:
+    """The question of the confirmation on screen."""
+    screen: object = app.screen
+    assert isinstance(screen, ConfirmScreen), screen
+    return screen._question
+
+
 async def select(pilot, app: FlowTui, table: str, key: str) -> None:
     """Focus ``table`` and move its cursor to the row ``key`` with the arrow keys."""
-    widget = app.query_one(f"#{table}")
+    widget = app.query_one(f"#{table}", MonitorTable)
     widget.focus()
     await wait_until(pilot, lambda: key in widget.keys, f"row {key!r} in {table}")
     for _ in range(len(widget.keys)):
@@ -160,12 +168,12 @@ def test_failed_run_restarted_from_the_failed_step_until_it_succeeds(env: Env):
             await select(pilot, app, "steps", "fetch")
             await pilot.press("R")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "R's question")
-            assert "from step 'merge'?" in app.screen._question
+            assert "from step 'merge'?" in question(app)
             await pilot.press("n")
             await select(pilot, app, "steps", "fetch")
             await pilot.press("S")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "S's question")
-            assert "from step 'fetch'?" in app.screen._question
+            assert "from step 'fetch'?" in question(app)
             await pilot.press("n")
             await pilot.press("escape", "escape")  # back to the pipelines table
             assert app.focused is app.query_one("#pipelines")

@@ -97,7 +97,7 @@ def open_page(browser: Any, state: dict[str, Any], theme: str, width: int = 1100
     page.goto(ORIGIN + "/")
     page.wait_for_function("window.__rendered === true || false", timeout=10_000)
     assert not errors, f"JavaScript errors: {errors}"
-    page.js_errors = errors  # type: ignore[attr-defined]
+    page.js_errors = errors
     return page
 
 

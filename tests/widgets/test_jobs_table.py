@@ -94,7 +94,7 @@ def test_constructor_filters_and_the_static_page(served, history):
 
 
 def test_picking_a_row(served, history):
-    picked = []
+    picked: list[str] = []
     table = JobsTable(served.src, live=False, background=False, on_select=picked.append)
     try:
         Replies(table).notify("select", run_id=history[1], pipeline="orders")
@@ -109,7 +109,12 @@ def test_live_updates_merge_new_runs_without_rereading_everything(served, histor
         assert table.wait_loaded(15) and not table.loading
         full_reads: list[int] = []
         reload = table._reload
-        table._reload = lambda: (full_reads.append(1), reload())[1]  # count full re-reads
+
+        def counted_reload() -> None:  # count full re-reads
+            full_reads.append(1)
+            reload()
+
+        table._reload = counted_reload  # type: ignore[method-assign]
         version = table._version
         new = served.src.run_now("orders")
         wait_until(lambda: any(r["run_id"] == new and r["status"] == "succeeded"
@@ -137,7 +142,7 @@ def test_merge_runs_upserts_by_run_id_and_keeps_dtypes(served, history):
         assert "a_new_pipeline" in merged["pipeline"].cat.categories
         for col in frame.columns:
             if isinstance(frame[col].dtype, pd.CategoricalDtype):
-                assert merged[col].dtype.categories.dtype == frame[col].dtype.categories.dtype
+                assert merged[col].cat.categories.dtype == frame[col].cat.categories.dtype
                 assert set(frame[col].cat.categories) <= set(merged[col].cat.categories)
             else:
                 assert merged[col].dtype == frame[col].dtype, col

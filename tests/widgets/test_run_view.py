@@ -289,7 +289,8 @@ def test_a_live_stream_shows_its_figures_and_an_old_run_does_not(served, tmp_pat
             view.refresh()
             assert view.run["stream"] is None, "the old run must not show the new run's figures"
             view.run_id = second
-            assert (view.run["stream"] or {}).get("watermark")
+            stream = view.run["stream"]
+            assert stream and stream.get("watermark")
             src.cancel(second)
         finally:
             view.close()

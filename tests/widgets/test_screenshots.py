@@ -51,7 +51,7 @@ def demo_runner(tmp_path_factory):
         def finish(run_id):
             return wait_until(lambda: src.run(run_id).status.is_terminal, 30, run_id)
 
-        history = {}
+        history: dict[str, list[str]] = {}
         for name in ("warehouse_etl", "warehouse_etl", "customers_sync", "inventory_snapshot",
                      "customers_sync", "marketing_export", "revenue_report", "hostile"):
             rid = src.run_now(name)

@@ -36,7 +36,7 @@ def src(tmp_path):
 
 
 def test_rows_marks_ghosts_and_select(src):
-    picked = []
+    picked: list[str] = []
     tl = Timeline(src, live=False, on_select=picked.append)
     try:
         m = tl._marks

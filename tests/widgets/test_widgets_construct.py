@@ -30,7 +30,7 @@ def test_unknown_keyword_without_a_near_match_lists_what_is_accepted(served):
 
 def test_a_source_is_required():
     with pytest.raises(TypeError, match="needs a Source from flowwidgets.connect"):
-        PipelineCards("http://127.0.0.1:8005")
+        PipelineCards("http://127.0.0.1:8005")  # type: ignore[arg-type]  # the mistake itself
 
 
 def test_trait_validation_says_how_to_fix(served):

@@ -5,7 +5,7 @@
 // its timeline_svg, with the same geometry constants.
 import { s } from "./dom";
 import { formatDuration, truncate } from "./format";
-import { asStatus } from "./status";
+import { STATUS_ICON, asStatus } from "./status";
 import { type TimeZoneChoice, formatAt } from "./when";
 
 export const ROW_HEIGHT = 20;
@@ -194,6 +194,15 @@ export function renderTimeline(doc: Document, t: RunTiming, now: number, opts: T
       row.append(
         s(doc, "rect", { class: `fw-tl-bar fw-tl-bar--${gst}${st.critical ? " fw-tl-bar--critical" : ""}`, x: x0.toFixed(1), y: yb, width: Math.max(2, x(end) - x0).toFixed(1), height: BAR, rx: 2, "data-attempt": g.attempt },
           s(doc, "title", null, barTitle(st, g, now, opts.zone ?? "UTC"))),
+      );
+    }
+    if (t.end !== null && !st.segments.length && !st.reused_from) {
+      // a finished run's step that never ran (after a failure or a cancel): say so — it was
+      // an empty row with nothing to explain it
+      const stp = asStatus(st.status);
+      row.append(
+        s(doc, "g", { class: "fw-tl-notrun" },
+          s(doc, "text", { x: (x(runStart) + 5).toFixed(1), y: y + 14 }, `${STATUS_ICON[stp]} ${stp}: did not run`)),
       );
     }
     const slot = plannedAt(t, st.name, now);

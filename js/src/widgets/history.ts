@@ -178,6 +178,11 @@ function render({ model, el }: RenderProps<HistoryModel>) {
       h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", "data-action": "clear-brush", onclick: () => setBrush([]) }, "Clear"));
   };
 
+  // offline, an empty section says why (it read "0 runs · No finished runs in this window"
+  // under the "No runner attached" banner)
+  const emptyText = (normal: string) =>
+    model.get("connected") === false ? "No runner attached: the history shows once it answers." : normal;
+
   // A drag in progress survives live updates: the chart is redrawn once it ends.
   let from: number | null = null;
   let stale = false;
@@ -195,7 +200,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
     const t1 = Math.max(c.end ?? 1, t0 + 1);
     const x = (t: number) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
     if (!marks.length) {
-      replaceChildren(chartBox, h(doc, "div", { class: "fw-empty" }, "No finished runs in this window."));
+      replaceChildren(chartBox, h(doc, "div", { class: "fw-empty" }, emptyText("No finished runs in this window.")));
       return;
     }
     let lo = Infinity;
@@ -311,7 +316,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
   const drawSummary = () => {
     const rows = model.get("summary_rows") ?? [];
     if (!rows.length) {
-      replaceChildren(summaryBox, h(doc, "div", { class: "fw-empty" }, "No runs in this window."));
+      replaceChildren(summaryBox, h(doc, "div", { class: "fw-empty" }, emptyText("No runs in this window.")));
       return;
     }
     const head = h(doc, "tr", null, ["Pipeline", "Runs", "Success", "p50", "p90", "Trend (7 d vs 7 before)"].map((t) => h(doc, "th", { scope: "col" }, t)));
@@ -380,7 +385,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
     const groups = model.get("failures") ?? [];
     const focus = model.get("focus") ?? {};
     if (!groups.length) {
-      replaceChildren(failBox, h(doc, "div", { class: "fw-empty" }, "No failures in this window."));
+      replaceChildren(failBox, h(doc, "div", { class: "fw-empty" }, emptyText("No failures in this window.")));
       return;
     }
     replaceChildren(failBox, groups.map((g) => {
@@ -426,7 +431,7 @@ function render({ model, el }: RenderProps<HistoryModel>) {
   on("change:summary_rows", drawSummary);
   on("change:grid", drawGrid);
   on("change:failures", drawFailures);
-  on("change:time_zone", all);
+  on(["change:time_zone", "change:connected"], all);
   all();
 
   return () => view.dispose();

@@ -250,6 +250,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   const relabel = () => {
     for (const el of Array.from(headRow.querySelectorAll<HTMLElement>(".fw-zone-label"))) {
       el.textContent = zoneLabel(el.dataset.label ?? "");
+      el.title = `times in ${zoneName(asZone(model.get("time_zone")))}`;
     }
   };
   const headRow = h(doc, "tr");
@@ -283,6 +284,7 @@ function render({ model, el }: RenderProps<JobsModel>) {
   }
   const tbody = h(doc, "tbody");
   const colgroup = h(doc, "colgroup", null, COLUMNS.map((c) => h(doc, "col", { style: c.width === "auto" ? null : `width:${c.width}` })));
+  relabel();
   const table = h(doc, "table", { class: "fw-table fw-table--fixed", "aria-label": "Runs", style: `min-width:${TABLE_MIN_WIDTH}` }, colgroup, h(doc, "thead", null, headRow), tbody);
 
   // pagers above and below the rows

@@ -6,7 +6,7 @@ import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
 import { type Child, h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
-import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement } from "../lib/when";
+import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
 import type { RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
@@ -464,8 +464,18 @@ function render({ model, el }: RenderProps<RunModel>) {
   /** A streaming run's live line: throughput, rows so far, the last watermark and the time
    * since its commit, and its lag (how far the watermark is behind now, for a time
    * watermark; else the time since the last commit). */
-  const streamLine = (s: StreamStats | null | undefined) => {
+  const streamLine = (s: StreamStats | null | undefined, live = true) => {
     if (!s) return null;
+    if (!live) {
+      // an ended stream (cancelled, failed): its last figures, no live dot and no lag that
+      // keeps growing (it read "● STREAM … LAG 7.0 s" after a cancel)
+      const label = (t: string) => h(doc, "span", { class: "fw-label" }, t);
+      return h(doc, "div", { class: "fw-run-stream fw-run-stream--ended" },
+        h(doc, "span", { class: "fw-label" }, "Stream (ended)"),
+        s.rows_total != null ? h(doc, "span", { class: "fw-rows" }, `${counted(s.rows_total, "row")} in all`) : null,
+        h(doc, "span", { title: s.committed_at ? `committed ${absoluteTime(s.committed_at, asZone(model.get("time_zone")))}` : null },
+          label("Last watermark "), h(doc, "span", { class: "fw-value fw-watermark" }, s.watermark ?? "—")));
+    }
     const label = (t: string) => h(doc, "span", { class: "fw-label" }, t);
     const wmIsTime = !!s.watermark && ISO_TIME.test(s.watermark);
     const lagAt = wmIsTime ? s.watermark : s.committed_at;
@@ -531,7 +541,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             )
           : null,
       ),
-      streamLine(p.stream),
+      streamLine(p.stream, st === "running" || st === "requested"),
       ...(p.lineage?.children ?? []).slice(-3).map((c) => {
         const cst = asStatus(c.status);
         return h(
@@ -580,7 +590,7 @@ function render({ model, el }: RenderProps<RunModel>) {
             doc,
             "table",
             { class: "fw-table", "aria-label": "attempt history" },
-            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col" }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
+            h(doc, "thead", null, h(doc, "tr", null, ["#", "Step", "Status", `Started (${asZone(model.get("time_zone")) === "UTC" ? "UTC" : "local"})`, "Duration", "Error"].map((t) => h(doc, "th", { scope: "col", title: t.startsWith("Started") ? `times in ${zoneName(asZone(model.get("time_zone")))}` : null }, h(doc, "span", { class: "fw-sort fw-label" }, t))))),
             h(
               doc,
               "tbody",

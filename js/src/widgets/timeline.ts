@@ -178,7 +178,9 @@ function render({ model, el }: RenderProps<TimelineModel>) {
     (live as HTMLButtonElement).disabled = model.get("window_end") === null;
     replaceChildren(plot);
     if (!m) {
-      plot.append(h(doc, "div", { class: "fw-empty" }, "Loading the runs…"));
+      // offline there is nothing to wait for: say why (it read "Loading the runs…" for ever)
+      plot.append(h(doc, "div", { class: "fw-empty" },
+        model.get("connected") === false ? "No runner attached: the runs show once it answers." : "Loading the runs…"));
       return;
     }
     if (!m.rows.length) {
@@ -212,7 +214,7 @@ function render({ model, el }: RenderProps<TimelineModel>) {
   on("change:_marks", onMarks);
   on("change:window", draw);
   on("change:window_end", draw);
-  on("change:time_zone", draw);
+  on(["change:time_zone", "change:connected"], draw);
   onMarks();
   syncWidth();
   return () => {
