@@ -61,7 +61,7 @@ def test_the_widget_payloads_carry_exactly_their_shapes() -> None:
 
     from flowwidgets.frames import runs_to_frame
     from flowwidgets.widgets._cards import card_payload
-    from flowwidgets.widgets._jobs_table import rows_payload, run_rows
+    from flowwidgets.widgets._jobs_table import newest_children, rows_payload, run_rows
     from flowwidgets.widgets._run_view import run_payload
 
     t0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -77,3 +77,16 @@ def test_the_widget_payloads_carry_exactly_their_shapes() -> None:
     quick, framed = run_rows([run])[0], rows_payload(runs_to_frame([run]))[0]
     assert quick == framed
     assert quick["status"] == "failed" and quick["started_at"] == "2026-01-02T03:04:05.000Z"
+
+    child = models.Run("r2", "p", models.Status.RUNNING, t0, trigger="restart",
+                       extra={"parent_run_id": "r1", "from_step": "s"})
+    linked = run_payload(models.RunDetail(run, children=(child,)))["lineage"]["children"]
+    assert linked == [{"run_id": "r2", "status": "running", "trigger": "restart",
+                       "from_step": "s"}]
+    card = card_payload(models.Pipeline("p", recent_runs=(run,)))
+    assert card["recent_runs"] == [{"run_id": "r1", "status": "failed",
+                                    "started_at": "2026-01-02T03:04:05.000Z",
+                                    "finished_at": "2026-01-02T03:04:05.000Z",
+                                    "duration_ms": 0}]
+    assert newest_children(runs_to_frame([run, child])) == {
+        "r1": {"run_id": "r2", "status": "running", "trigger": "restart"}}

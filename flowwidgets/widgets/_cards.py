@@ -15,7 +15,7 @@ from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import cards_html, cards_text
 from flowwidgets.widgets._run_timing import EtaTexts
-from flowwidgets.widgets._shapes import CARD_PIPELINE
+from flowwidgets.widgets._shapes import CARD_PIPELINE, STRIP_RUN
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
@@ -27,8 +27,7 @@ SelectCallback = Callable[[str], Any]
 
 
 def _strip_run(run: Run) -> dict[str, Any]:
-    d = run.to_dict()
-    return {k: d[k] for k in ("run_id", "status", "started_at", "finished_at", "duration_ms")}
+    return STRIP_RUN.pick(run.to_dict())
 
 
 def card_payload(p: Pipeline) -> dict[str, Any]:

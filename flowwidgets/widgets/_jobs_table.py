@@ -26,7 +26,7 @@ from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import counted, table_html, table_text
 from flowwidgets.widgets._run_timing import EtaTexts
-from flowwidgets.widgets._shapes import JOB_ROW
+from flowwidgets.widgets._shapes import JOB_ROW, RUN_LINK
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -107,8 +107,7 @@ def newest_children(frame: pd.DataFrame) -> dict[str, Kid]:
     kids = kids.sort_values("started_at", na_position="first")
     out: dict[str, Kid] = {}
     for r in kids.itertuples(index=False):
-        out[str(r.parent_run_id)] = {"run_id": str(r.run_id), "status": str(r.status),
-                                     "trigger": _str(r.trigger)}
+        out[str(r.parent_run_id)] = {k: _ROW_CELLS[k](getattr(r, k)) for k in RUN_LINK.fields}
     return out
 
 

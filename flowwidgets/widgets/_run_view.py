@@ -23,6 +23,7 @@ from flowwidgets.widgets._base import FlowWidget, describe_error
 from flowwidgets.widgets._fallback_run import run_html, run_text
 from flowwidgets.widgets._run_timing import HistoryCache, run_eta, timing_payload
 from flowwidgets.widgets._shapes import (
+    RUN_LINK,
     RUN_VIEW_ACTIONS,
     RUN_VIEW_ATTEMPT,
     RUN_VIEW_RUN,
@@ -57,8 +58,8 @@ def run_payload(detail: RunDetail) -> dict[str, Any]:
         "parent_run_id": detail.parent_run_id,
         "lineage": {
             "from_step": detail.extra.get("from_step"),
-            "children": [{"run_id": c.run_id, "status": c.status.value, "trigger": c.trigger,
-                          "from_step": c.extra.get("from_step")} for c in detail.children],
+            "children": [{**RUN_LINK.pick(c), "from_step": c["extra"].get("from_step")}
+                         for c in d["children"]],
         },
     }
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, Step
 
-__all__ = ["CARD_PIPELINE", "JOB_ROW", "RUN_VIEW_ACTIONS", "RUN_VIEW_ATTEMPT", "RUN_VIEW_RUN",
-           "RUN_VIEW_STEP", "SHAPES", "Shape"]
+__all__ = ["CARD_PIPELINE", "JOB_ROW", "RUN_LINK", "RUN_VIEW_ACTIONS", "RUN_VIEW_ATTEMPT",
+           "RUN_VIEW_RUN", "RUN_VIEW_STEP", "SHAPES", "STRIP_RUN", "Shape"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,14 @@ JOB_ROW = Shape(
      "failed_step", "trigger"),
     "What a jobs-table row copies of a Run (lineage, error and ETA are added).")
 
+STRIP_RUN = Shape(
+    "StripRunFields", Run, ("run_id", "status", "started_at", "finished_at", "duration_ms"),
+    "One square of a card's last-10 strip.")
+RUN_LINK = Shape(
+    "RunLink", Run, ("run_id", "status", "trigger"),
+    "A run named beside another (a run started from it), as the run view's lineage and a "
+    "jobs-table row's ``child`` show it.")
+
 SHAPES = (RUN_VIEW_RUN, RUN_VIEW_STEP, RUN_VIEW_ATTEMPT, RUN_VIEW_ACTIONS, CARD_PIPELINE,
-          JOB_ROW)
+          JOB_ROW, STRIP_RUN, RUN_LINK)
 """Every shape, in the order the generated TypeScript lists them."""

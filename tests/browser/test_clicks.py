@@ -103,6 +103,11 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
     panel.wait_for(timeout=15_000)
     page.locator(".fw-run pre.fw-log-error").filter(has_text="bad row 7").wait_for(
         timeout=15_000)
+    # the error keeps its red bar and the gap before LOG in a notebook output (Jupyter's
+    # ".jp-OutputArea-output pre" reset had taken both)
+    bar = page.locator(".fw-run pre.fw-log-error").first.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.borderLeftStyle, s.marginBottom]; }")
+    assert bar == ["solid", "6px"], bar
     time.sleep(0.3)
     inside = panel.evaluate("e => { const r = e.getBoundingClientRect();"
                             " return r.top >= 0 && r.bottom <= window.innerHeight; }")

@@ -6,14 +6,14 @@ import { counted, formatDuration, formatPercent, formatRate, shortId } from "../
 import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, refreshTimes, timeElement } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus, statusLabel } from "../lib/status";
-import type { CardPipelineFields } from "../lib/generated/models";
+import type { CardPipelineFields, StripRunFields } from "../lib/generated/models";
 import { STRIP_SLOTS, type StripRun, maxDuration, squareHeight, stripSlots } from "../lib/strip";
 import "../lib/theme.css";
 import "./cards.css";
 
 /** One pipeline as the ``pipelines`` trait carries it. */
 export interface CardPipeline extends CardPipelineFields {
-  recent_runs: StripRun[];
+  recent_runs: StripRunFields[];
   /** The running latest run's ETA line ("" when none). */
   eta?: string;
   streaming_stats: {

@@ -6,7 +6,7 @@ import { counted, formatCount, formatDuration, shortId } from "../lib/format";
 import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, formatAt, refreshTimes, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
-import type { JobRowFields } from "../lib/generated/models";
+import type { JobRowFields, RunLink } from "../lib/generated/models";
 import "../lib/theme.css";
 import "./jobs-table.css";
 
@@ -22,7 +22,7 @@ export interface JobRow extends JobRowFields {
   /** The run this one was restarted / rerun / resumed from (null: none). */
   parent_run_id?: string | null;
   /** The newest run started from this one (null: none). */
-  child?: { run_id: string; status: string; trigger: string | null } | null;
+  child?: RunLink | null;
 }
 
 /** What the lineage cell says: where the run came from, and what was started from it. */

@@ -9,7 +9,7 @@ import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
 import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
-import type { RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
+import type { RunLink, RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
 import "../lib/theme.css";
 import "./run-view.css";
@@ -113,10 +113,7 @@ export interface ActionButton {
 }
 
 /** A run started from this one (``lineage.children``). */
-export interface ChildRun {
-  run_id: string;
-  status: string;
-  trigger: string | null;
+export interface ChildRun extends RunLink {
   from_step: string | null;
 }
 

@@ -123,3 +123,9 @@ export type CardPipelineFields = Pick<Pipeline, "name" | "kind" | "schedule" | "
 
 /** What a jobs-table row copies of a Run (lineage, error and ETA are added). (flowwidgets/widgets/_shapes.py) */
 export type JobRowFields = Pick<Run, "run_id" | "pipeline" | "status" | "started_at" | "finished_at" | "attempts" | "duration_ms" | "failed_step" | "trigger">;
+
+/** One square of a card's last-10 strip. (flowwidgets/widgets/_shapes.py) */
+export type StripRunFields = Pick<Run, "run_id" | "status" | "started_at" | "finished_at" | "duration_ms">;
+
+/** A run named beside another (a run started from it), as the run view's lineage and a jobs-table row's ``child`` show it. (flowwidgets/widgets/_shapes.py) */
+export type RunLink = Pick<Run, "run_id" | "status" | "trigger">;
