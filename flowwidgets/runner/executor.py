@@ -276,6 +276,8 @@ class Executor:
                 if number == 0:  # cancelled (by another process) before it could start
                     return False, STOPPED, {}
             state.attempts[name] = number
+            if state.abandoned:  # given up while its start was written (cut off)
+                return False, STOPPED, {}
             tail = LogTail()
             if problem is None:
                 assert step is not None
