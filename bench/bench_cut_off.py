@@ -20,17 +20,9 @@ from pathlib import Path
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner._sqlite_pool import dt
+from flowwidgets.runner._supervise import proc_state
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
 from flowwidgets.runner.sqlite import SqliteRunLog
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 def main() -> None:
@@ -52,7 +44,7 @@ def main() -> None:
                 locked = time.monotonic()
                 (beat,) = tx.one("SELECT heartbeat_at FROM workers WHERE id = ?",
                                  (runner.worker_id,))
-                while _alive(pid):
+                while proc_state(pid) not in (None, b"Z", b"X"):
                     time.sleep(0.005)
                 gone = time.monotonic() - locked
                 since_beat = (datetime.now(UTC) - dt(beat)).total_seconds()

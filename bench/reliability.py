@@ -40,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from flowwidgets.runner._supervise import proc_state  # noqa: E402
+
 STEP = ('echo "$FLOWWIDGETS_RUN_ID $FLOWWIDGETS_STEP start $$" >> "$FLOWWIDGETS_DATA_DIR/exec.log";'
         ' sleep {nap}; echo "$FLOWWIDGETS_RUN_ID $FLOWWIDGETS_STEP end $$"'
         ' >> "$FLOWWIDGETS_DATA_DIR/exec.log"')
@@ -92,14 +94,6 @@ def _spawn(mode: str, data: Path) -> subprocess.Popen[str]:
     return proc
 
 
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
-
-
 def _log(data: Path) -> list[list[str]]:
     path = data / "exec.log"
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
@@ -124,7 +118,7 @@ def probe_kills(kills: int, tmp: Path) -> dict[str, object]:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         time.sleep(1.0)
-        orphans += sum(1 for pid in started if _alive(pid))
+        orphans += sum(1 for pid in started if proc_state(pid) not in (None, b"Z", b"X"))
         with contextlib.closing(sqlite3.connect(data / "runs.sqlite")) as conn:
             ok = conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         survived += ok

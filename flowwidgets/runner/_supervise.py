@@ -50,14 +50,20 @@ def _kill(sid: int, sig: int) -> bool:
     return True
 
 
-def _stopped(pid: int) -> bool:
-    """True while process ``pid`` is stopped (Linux /proc; False where it cannot tell)."""
+def proc_state(pid: int) -> bytes | None:
+    """The state letter of process ``pid`` from Linux /proc (b"R", b"S", b"T", b"Z" …),
+    None when there is no such process (or no /proc to tell)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
     except OSError:
-        return False
-    return data[data.rindex(b")") + 2:][:1] in (b"T", b"t")
+        return None
+    return data[data.rindex(b")") + 2:][:1]
+
+
+def _stopped(pid: int) -> bool:
+    """True while process ``pid`` is stopped (Linux /proc; False where it cannot tell)."""
+    return proc_state(pid) in (b"T", b"t")
 
 
 def _tell(sid: int, text: str) -> None:

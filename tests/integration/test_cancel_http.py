@@ -7,13 +7,14 @@ and 409 come with a detail."""
 from __future__ import annotations
 
 import getpass
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fwtest.procs import alive as _alive
+from fwtest.procs import until as _until
 
 from flowwidgets import errors
 from flowwidgets.models import Status
@@ -52,32 +53,12 @@ def served(tmp_path: Path) -> Iterator[tuple[LocalRunner, str]]:
         yield runner, server.url
 
 
-def _until(check, timeout: float = 15.0, what: str = "condition"):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.03)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0): count it as gone
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(") ")[-1][:1] != "Z"
-
-
 def test_a_long_shell_step_is_cancelled_and_its_processes_are_gone(served, tmp_path):
     _, url = served
     with connect(url) as src:
         run_id = src.run_now("slow_shell")
         _until(lambda: (tmp_path / "child.pid").exists() and (tmp_path / "shell.pid").exists()
-               and src.run(run_id).step("crunch").status is Status.RUNNING, what="crunch")
+               and src.run(run_id).step("crunch").status is Status.RUNNING, 15, "crunch")
         shell = int((tmp_path / "shell.pid").read_text())
         child = int((tmp_path / "child.pid").read_text())
         assert _alive(shell) and _alive(child)
@@ -114,7 +95,7 @@ def test_a_call_steps_result_is_discarded(served, tmp_path):
     runner, url = served
     with connect(url) as src:
         run_id = src.run_now("slow_call")
-        _until(lambda: src.run(run_id).step("wait").status is Status.RUNNING, what="wait")
+        _until(lambda: src.run(run_id).step("wait").status is Status.RUNNING, 15, "wait")
         assert src.cancel(run_id) == "cancelled"
         (tmp_path / "release").touch()  # had it finished, it would have succeeded
         time.sleep(0.3)

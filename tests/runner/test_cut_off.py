@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fwtest.procs import alive as _alive
+from fwtest.procs import until as _until
 
 from flowwidgets.models import Status
 from flowwidgets.runner import _sqlite_ops as q
@@ -31,25 +31,6 @@ SLEEPY = PipelineSpec("sleepy", steps=(StepSpec("a", run="echo $$ > sh.pid; exec
 GATED = PipelineSpec("gated", steps=(StepSpec(
     "a", run="echo $$ > sh.pid; while [ ! -e go ]; do sleep 0.05; done; echo ok"),))
 QUICK = PipelineSpec("quick", steps=(StepSpec("a", run="echo ok"),))
-
-
-def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} after {timeout} s"
-        time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 def _runner(tmp_path: Path, stale_after_s: float) -> LocalRunner:

@@ -7,6 +7,7 @@ import os
 import time
 
 import pytest
+from fwtest.procs import alive as _alive
 from fwx_support import call, execute, executions, pipelines, shell
 
 from flowwidgets.models import Status
@@ -161,18 +162,6 @@ def test_shell_timeout_kills_the_process_group(run_pipeline, store, tmp_path):
     while _alive(pid):
         assert time.monotonic() < deadline, "the background child survived the timeout"
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie child of ours (not reaped yet) counts as dead
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_call_log_tail_has_print_stderr_and_ctx_log_lines(run_pipeline, store, capsys):

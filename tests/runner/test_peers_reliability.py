@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from fixtures.fwx_peer_proc import PIPELINES  # what the other process runs
+from fwtest.procs import alive as _alive
+from fwtest.procs import until as _until
 from fwx_support import FIXTURES
 
 from flowwidgets.models import Status
@@ -24,25 +26,6 @@ from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.sqlite import SqliteRunLog
 
 pytestmark = pytest.mark.integration
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} after {timeout} s"
-        time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
 
 
 @pytest.fixture

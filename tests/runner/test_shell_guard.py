@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+from fwtest.procs import alive as _alive
+from fwtest.procs import until as _until
 
 from flowwidgets.runner import _shell
 from flowwidgets.runner._capture import LogTail
@@ -26,22 +28,6 @@ pytestmark = pytest.mark.integration
 def _run(command: str, cwd: Path, **kw) -> _shell.ShellResult:
     return run_shell(command, cwd=cwd, env=dict(os.environ), timeout_s=30,
                      cancel=threading.Event(), log=LogTail(), **kw)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return False
-    return data[data.rindex(b")") + 2:][:1] not in (b"Z", b"X")
-
-
-def _until(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} after {timeout} s"
-        time.sleep(0.05)
 
 
 def test_steps_are_children_of_the_runner_and_share_one_guard(tmp_path: Path) -> None:
