@@ -5,8 +5,6 @@ rounds of every batch pipeline, the warehouse's last run failing at merge_paymen
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +73,3 @@ class DemoRunner:
         (run,) = [r for r in self.history if r.pipeline == "warehouse_etl"
                   and str(r.status) == "failed"]
         return run.run_id
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout} s")
-        time.sleep(0.05)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from _demo import PACE, DemoRunner, wait_until
+from _demo import PACE, DemoRunner
 from fwtest.browser import ARTIFACTS, assert_no_tracebacks, contrast
+from fwtest.procs import until as wait_until
 
 from flowwidgets import demo
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from _demo import PACE, DemoRunner, wait_until
+from _demo import PACE, DemoRunner
 from fwtest.browser import ARTIFACTS, assert_no_tracebacks
+from fwtest.procs import until as wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

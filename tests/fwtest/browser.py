@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from fwtest.procs import until
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = os.environ.get("FLOWWIDGETS_CHROMIUM", "/usr/bin/chromium")
@@ -91,15 +93,8 @@ def assert_no_tracebacks(page) -> None:
 
 
 def wait_until(check: Callable[[], object], timeout: float, what: str) -> object:
-    """Poll ``check`` until it returns something true; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not true after {timeout:.0f} s (last: {value!r})")
-        time.sleep(0.1)
+    """Poll ``check`` every 0.1 s until it returns something true; fail naming ``what``."""
+    return until(check, timeout, what, every=0.1)
 
 
 # The WCAG contrast of an element's text on the first opaque background behind it,
