@@ -359,8 +359,7 @@ test("a cancelled attempt's error is not drawn as a failure (table and step pane
   const run = model.get("run") as ReturnType<typeof detail>;
   run.attempts.push({ number: 3, step: "extract", status: "cancelled", started_at: "2026-11-22T08:00:05.000Z", finished_at: "2026-11-22T08:00:06.000Z", error: "stopped: the run was cancelled" });
   model.set("run", { ...run });
-  mount(runView, model, el);
-  await flush();
+  const cleanup = await mount(runView, model, el);
   const rows = [...el.querySelectorAll('table[aria-label="attempt history"] tbody tr')];
   const errCell = (i: number) => rows[i]!.querySelectorAll("td")[5]!;
   assert.equal(errCell(0).className, "fw-failed-step");
@@ -375,4 +374,5 @@ test("a cancelled attempt's error is not drawn as a failure (table and step pane
   await flush();
   assert.ok(el.querySelector(".fw-label.fw-failed-step") && !el.querySelector(".fw-log-error--cut"));
   void document;
+  cleanup();
 });
