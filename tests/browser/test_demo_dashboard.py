@@ -113,7 +113,8 @@ def test_failed_square_opens_the_dag_with_the_failure(page, voila, demo_runner):
     open_dashboard(page, voila(demo_runner.url))
     open_failed_run(page, failed)
     crumb = page.locator(".fw-navbar .fw-crumb[aria-current=page]")
-    assert crumb.text_content() == f"Run {failed}"
+    # the navbar is its own widget: its crumbs may arrive a moment after the run's DAG
+    wait_until(lambda: crumb.text_content() == f"Run {failed}", 20, "the run's crumb")
     # the way back reads as two crumbs: a visible separator (it was the rule colour,
     # 1.3:1) and a parent crumb in the muted link colour, not the current one's
     sep = page.locator(".fw-navbar .fw-crumb-sep").first
