@@ -27,28 +27,23 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
-import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flowwidgets.models import Status
-from flowwidgets.runner import _capture
-from flowwidgets.runner._call import CallTarget, StepContext, clip, invoke, resolve
+from flowwidgets.runner._attempts import StepAttempts
+from flowwidgets.runner._call import CallTarget, StepContext
 from flowwidgets.runner._capture import LogTail
 from flowwidgets.runner._pool import RunState, ThreadPool
-from flowwidgets.runner._shell import KILL_GRACE_S, run_shell
-from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec
+from flowwidgets.runner._stopping import STOPPED, StopPaths
+from flowwidgets.runner.spec import Pipelines, PipelineSpec
 from flowwidgets.runner.store import ClaimLost, RunLog, RunRecord
 
 __all__ = ["MAX_OUTPUT_BYTES", "Executor", "RunHandle", "StepContext", "oversized"]
 
 log = logging.getLogger(__name__)
-
-STOPPED = "runner stopped"
 
 MAX_OUTPUT_BYTES = 8 * 1024 * 1024
 """Default bound of a stored step output, as JSON (outputs are for handing values to the
@@ -92,7 +87,7 @@ class RunHandle:
         return self._state.final
 
 
-class Executor:
+class Executor(StepAttempts, StopPaths):
     """Executes claimed runs on ``max_workers`` threads, writing everything to ``store``.
 
     ``on_finished(run)`` is called (from a worker thread) after each run becomes terminal.
@@ -320,85 +315,6 @@ class Executor:
         self.store.set_step_status(run_id, name, Status.FAILED, error)
         return False, error, {}
 
-    def _attempt(self, state: RunState, step: StepSpec, number: int, inputs: dict[str, Any],
-                 tail: LogTail) -> tuple[bool, Any, str | None]:
-        """One try; returns (succeeded, output, error)."""
-        if step.run is not None:
-            return self._attempt_shell(state, step, number, tail)
-        assert step.call is not None
-        try:
-            target = self._targets.get(step.call) or resolve(step.call,
-                                                             Path(self.pipelines.base_dir))
-            self._targets[step.call] = target
-        except Exception as exc:
-            return False, None, clip(
-                f"cannot import {step.call!r} (from {self.pipelines.base_dir}):\n"
-                + "".join(traceback.format_exception_only(exc)).strip())
-        self._capture_output()
-        abandoned = threading.Event()
-        ctx = StepContext(run_id=state.run.run_id, pipeline=state.run.pipeline, step=step.name,
-                          attempt=number, inputs=dict(inputs), data_dir=self.data_dir,
-                          watermark=state.watermark, store=self.store, tail=tail, run=state,
-                          abandoned=abandoned)
-        kwargs = target.kwargs(inputs, ctx)
-        if step.timeout_s is None:
-            return invoke(target.fn, kwargs, tail)
-        box: list[tuple[bool, Any, str | None]] = []
-        thread = threading.Thread(target=lambda: box.append(invoke(target.fn, kwargs, tail)),
-                                  name=f"flowwidgets-call-{step.name}", daemon=True)
-        thread.start()
-        thread.join(step.timeout_s)
-        if thread.is_alive():
-            abandoned.set()
-            with self._lock:
-                self._orphans = [t for t in self._orphans if t.is_alive()] + [thread]
-            return False, None, f"timed out after {step.timeout_s:g} s"
-        return box[0]
-
-    def _attempt_shell(self, state: RunState, step: StepSpec, number: int, tail: LogTail
-                       ) -> tuple[bool, Any, str | None]:
-        assert step.run is not None
-        env = dict(os.environ)
-        env.update(FLOWWIDGETS_RUN_ID=state.run.run_id, FLOWWIDGETS_PIPELINE=state.run.pipeline,
-                   FLOWWIDGETS_STEP=step.name, FLOWWIDGETS_ATTEMPT=str(number),
-                   FLOWWIDGETS_DATA_DIR=str(self.data_dir))
-        streaming = state.run.kind == "streaming"
-        with self._lock:
-            self._shells += 1
-            state.shells += 1
-        try:  # a streaming command is asked to stop (SIGTERM) as soon as the runner stops
-            res = run_shell(step.run, cwd=self.data_dir, env=env, timeout_s=step.timeout_s,
-                            cancel=(self.stop_event if streaming else self._cancel,
-                                    state.cancel_event, state.lost), log=tail,
-                            stopped_limit_s=self.stopped_limit_s)
-        except OSError as exc:
-            return False, None, f"cannot start the command: {type(exc).__name__}: {exc}"
-        finally:
-            with self._lock:
-                self._shells -= 1
-                state.shells -= 1
-        if res.killed == "timeout":
-            return False, None, f"timed out after {step.timeout_s:g} s"
-        if res.killed == "stopped":
-            if streaming:  # stopped as asked: like a call step returning on should_stop()
-                return True, {"returncode": res.returncode, "stdout_tail": res.stdout_tail,
-                              "stopped": True}, None
-            return False, None, f"{STOPPED} while the command was running"
-        if res.returncode != 0:
-            tail.write(f"\n[exit status {res.returncode}]\n")
-            msg = res.stderr_tail.strip() or f"command exited with status {res.returncode}"
-            return False, None, clip(msg)
-        return True, {"returncode": 0, "stdout_tail": res.stdout_tail}, None
-
-    def _capture_output(self) -> None:
-        """Route ``print`` output of step threads to their attempts (from the first call
-        step until :meth:`stop`)."""
-        with self._lock:
-            if self._capturing or self._closed:
-                return
-            self._capturing = True
-        _capture.install()
-
     # ---- finishing -----------------------------------------------------------------------
 
     def _finish_run(self, state: RunState) -> None:
@@ -426,190 +342,6 @@ class Executor:
             except Exception:
                 log.exception("on_finished failed for run %s", run.run_id)
 
-    # ---- stopping ------------------------------------------------------------------------
-
-    def stop(self, timeout: float = 10) -> None:
-        """Stop: no new steps or retries; running steps get until ``timeout`` to finish
-        (streaming ones see ``should_stop()``); then shell steps are killed, and runs
-        still unfinished are recorded as cancelled (their still-running call steps are
-        abandoned: a thread cannot be killed). Runs cut short are ``cancelled``."""
-        if self._closed:
-            return
-        self.stop_event.set()
-        deadline = time.monotonic() + max(0.0, timeout)
-        for state in self._active_states():
-            state.finished.wait(max(0.0, deadline - time.monotonic()))
-        if self._active_states():
-            self._cancel.set()  # shell steps: kill their process groups
-            if self._shells:
-                for state in self._active_states():
-                    state.finished.wait(2 * KILL_GRACE_S + 0.5)
-        for state in self._active_states():
-            self._abandon(state)
-        with self._lock:
-            self._closed = True
-            orphans = list(self._orphans)
-            capturing, self._capturing = self._capturing, False
-        self._pool.shutdown(max(0.1, deadline - time.monotonic()))
-        for thread in orphans:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if capturing:
-            _capture.uninstall()
-
-    # ---- cancelling ----------------------------------------------------------------------
-
-    def cancel(self, run_id: str, wait_s: float = 2 * KILL_GRACE_S + 0.5) -> bool:
-        """Stop executing a run already marked ``cancelled`` in the run log: no further
-        step starts, its shell steps' process groups are killed (SIGTERM, then SIGKILL
-        after :data:`KILL_GRACE_S`; this waits up to ``wait_s`` for them to be gone), and
-        its call steps are abandoned (a thread cannot be killed; their
-        ``ctx.should_stop()`` turns true and whatever they return is discarded). False
-        when this executor is not running the run."""
-        with self._lock:
-            state = self._runs.pop(run_id, None)
-        if state is None:
-            return False
-        state.abandon()
-        state.cancel_event.set()
-        deadline = time.monotonic() + wait_s
-        while state.shells and time.monotonic() < deadline:
-            time.sleep(0.02)
-        try:
-            state.final = self.store.get_run(run_id)
-        except Exception:
-            log.exception("could not read cancelled run %s", run_id)
-        state.finished.set()
-        if self.on_finished is not None and state.final is not None:
-            try:
-                self.on_finished(state.final)
-            except Exception:
-                log.exception("on_finished failed for run %s", run_id)
-        return True
-
-    def reap_cancelled(self) -> list[str]:
-        """Cancel locally the runs this executor runs that the run log says are
-        ``cancelled`` (by another process on the same file); returns their ids."""
-        found = []
-        for state in self._active_states():
-            run = self.store.get_run(state.run.run_id)
-            if run is not None and run.status is Status.CANCELLED:
-                found.append(run.run_id)
-        for run_id in found:
-            self.cancel(run_id)
-        return found
-
-    def _active_states(self) -> list[RunState]:
-        with self._lock:
-            return list(self._runs.values())
-
-    def check_claims(self) -> list[str]:
-        """Give up the runs whose claim this executor lost (a peer recovered them while
-        this process was paused or cut off): their shell steps are killed and nothing more
-        is written to them. Called every scheduler tick; returns the run ids."""
-        if self.worker is None:
-            return []
-        lost = []
-        for state in self._active_states():
-            run = self.store.get_run(state.run.run_id)
-            if run is None or run.worker != self.worker or run.status not in (
-                    Status.RUNNING, Status.CANCELLED):  # cancelled: reap_cancelled's job
-                self._lose(state)
-                lost.append(state.run.run_id)
-        return lost
-
-    def cut_off(self, why: str) -> list[str]:
-        """The run log cannot be written (see :mod:`flowwidgets.runner._lease`): kill
-        every shell step (SIGTERM to its process group, SIGKILL after
-        :data:`KILL_GRACE_S`), abandon every call step, write nothing. The runs are given
-        up here and settled by :meth:`settle_cut_off` once the log is back. Returns the
-        run ids."""
-        with self._lock:
-            self.cut_off_since = time.monotonic()
-            states = list(self._runs.values())
-            self._runs.clear()
-        for state in states:
-            running = state.abandon()
-            state.lost.set()  # shell steps of the run are killed
-            log.error("run %s: killing its running steps (%s): %s", state.run.run_id,
-                      ", ".join(running) or "none", why)
-            with self._lock:
-                self._cut_off.append((state, running, why))
-            state.finished.set()
-        return [state.run.run_id for state in states]
-
-    def settle_cut_off(self) -> list[str]:
-        """The run log is writable again: record each run given up by :meth:`cut_off`
-        as failed (its killed steps too, restartable), through the fenced store: a run
-        a peer recovered meanwhile is left as the peer wrote it. Returns the run ids
-        written; a run whose write failed stays for the next call."""
-        with self._lock:
-            pending, self._cut_off = self._cut_off, []
-        written, left = [], []
-        for state, running, why in pending:
-            run_id = state.run.run_id
-            error = f"runner cut off from its run log: {why}; steps killed"
-            try:
-                for name in running:
-                    if name in state.attempts:
-                        self.store.finish_attempt(run_id, name, state.attempts[name],
-                                                  status=Status.FAILED, error=error)
-                    self.store.set_step_status(run_id, name, Status.FAILED, error)
-                self.store.finish_run(run_id, status=Status.FAILED,
-                                      failed_step=running[0] if running else None,
-                                      error=error)
-                written.append(run_id)
-            except ClaimLost:
-                log.warning("run %s was recovered by a peer while this runner was cut off; "
-                            "nothing written to it", run_id)
-            except Exception:
-                log.exception("could not record the end of run %s (cut off)", run_id)
-                left.append((state, running, why))
-                continue
-            if self.on_finished is not None:
-                try:
-                    final = self.store.get_run(run_id)
-                    if final is not None:
-                        self.on_finished(final)
-                except Exception:
-                    log.exception("on_finished failed for run %s", run_id)
-        with self._lock:
-            self._cut_off[:0] = left
-            if not self._cut_off:
-                self.cut_off_since = None
-        return written
-
-    def _lose(self, state: RunState) -> None:
-        if state.lost.is_set():
-            return
-        log.warning("run %s is no longer ours (recovered by a peer): giving it up",
-                    state.run.run_id)
-        state.lost.set()  # shell steps of the run are killed
-        state.abandon()
-        with self._lock:
-            self._runs.pop(state.run.run_id, None)
-        state.finished.set()
-
-    def _abandon(self, state: RunState) -> None:
-        """Record a run whose steps would not finish in time as cancelled."""
-        running = state.abandon()
-        run_id = state.run.run_id
-        try:
-            why = f"{STOPPED} while the step was running"
-            for name in running:
-                if name in state.attempts:
-                    self.store.finish_attempt(run_id, name, state.attempts[name],
-                                              status=Status.CANCELLED, error=why)
-                self.store.set_step_status(run_id, name, Status.CANCELLED, why)
-            self.store.finish_run(run_id, status=Status.CANCELLED,
-                                  error=f"{STOPPED} while {', '.join(running)} still ran")
-        except ClaimLost:
-            log.warning("run %s was recovered by a peer; its cancellation was not written",
-                        run_id)
-        except Exception:
-            log.exception("could not record the cancellation of run %s", run_id)
-        with self._lock:
-            self._runs.pop(run_id, None)
-        state.finished.set()
 
 
 def pipeline_steps(spec: PipelineSpec) -> list[tuple[str, tuple[str, ...]]]:
