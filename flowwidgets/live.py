@@ -10,7 +10,9 @@ stopped when the last subscriber leaves (or on :meth:`Poller.stop`). Subscribers
   runner shows, after a reconnection what differs from before the outage. When both are
   empty, anything may have changed: re-read what you show.
 - ``"disconnected"``: the runner went away (once per outage; ``error`` says why). The
-  poller backs off (1 s doubling to 30 s, jittered) and keeps trying.
+  poller backs off (1 s doubling to :data:`MAX_BACKOFF`, jittered) and keeps trying: a
+  runner that comes back is seen within a few seconds, and a failed try while it is away
+  is one refused connection.
 - ``"connected"``: the runner answers: at the first contact (whether or not earlier tries
   failed) and again after an outage. It is always followed at once by a ``"changed"``, so
   a subscriber that only re-queries on "changed" also recovers reads that failed while
@@ -39,11 +41,14 @@ from flowwidgets import errors
 if TYPE_CHECKING:
     from flowwidgets.sources._base import Snapshot, Source
 
-__all__ = ["LiveEvent", "Poller"]
+__all__ = ["MAX_BACKOFF", "LiveEvent", "Poller"]
 
 log = logging.getLogger(__name__)
 
 EventKind = Literal["changed", "connected", "disconnected"]
+MAX_BACKOFF = 3.0
+"""Default cap of the retry delay while the runner is away (seconds, before a ±20 %
+jitter): the longest a returning runner waits to be seen, besides the try itself."""
 _SSE_READ_TIMEOUT = 45.0
 """Seconds without a byte before the event stream is reopened (the runner sends a
 keepalive comment every 15 s)."""
@@ -73,7 +78,7 @@ class Poller:
     """
 
     def __init__(self, source: Source, interval: float = 2.0, *, push: bool | None = None,
-                 min_backoff: float = 1.0, max_backoff: float = 30.0):
+                 min_backoff: float = 1.0, max_backoff: float = MAX_BACKOFF):
         if interval <= 0:
             raise ValueError(f"interval must be positive, got {interval}")
         self.source = source

@@ -24,6 +24,7 @@ from flowwidgets.widgets._static import (
     MUTED,
     PANEL,
     RULE,
+    STATUS_ICON,
     TEXT,
     color_of,
     esc,
@@ -146,7 +147,8 @@ def critical_line(tl: dict[str, Any]) -> str:
 
 def timeline_svg(tl: dict[str, Any], width: int = 560) -> str:
     """The run timeline as inline SVG (static fallback): one row per step, a bar per
-    attempt, waits hatched, the critical path outlined, pending steps dashed."""
+    attempt, waits hatched, the critical path outlined, pending steps dashed (a finished
+    run's step that never ran: "did not run")."""
     steps = tl.get("steps") or []
     if not steps:
         return f'<div style="color:{MUTED}">No steps</div>'
@@ -211,6 +213,12 @@ def timeline_svg(tl: dict[str, Any], width: int = 560) -> str:
             parts.append(f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(x1 - x0, 2):.1f}" '
                          f'height="12" rx="2" fill="{color_of(st)}"{stroke}>'
                          f'<title>{esc(tip)}</title></rect>')
+        if tl.get("end") is not None and not s["segments"]:
+            # a finished run's step that never ran (after a failure or a cancel): as the JS
+            st = status_of(s.get("status"))
+            parts.append(f'<text x="{LABEL_WIDTH + 4}" y="{y + 14}" fill="{MUTED}" '
+                         f'class="fw-tl-notrun">{STATUS_ICON[st]} {st}: did not run</text>')
+            continue
         slot = planned.get(name)
         if not s["segments"] and slot and slot[0] is not None and slot[1] is not None:
             x0, x1 = _x(slot[0], t0, span, width), _x(slot[1], t0, span, width)

@@ -3,9 +3,16 @@ is away, and recover by themselves when it answers again on the same port."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 from _widget_support import ORDERS, wait_until
 
+from flowwidgets import errors
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread
 from flowwidgets.sources import connect
@@ -85,5 +92,71 @@ def test_views_made_before_the_poller_ever_reached_the_runner_load_when_it_comes
     finally:
         for w in widgets:
             w.close()
+        src.close()
+        server.stop()
+
+
+def test_a_returning_runner_is_seen_within_seconds_even_after_a_long_outage(tmp_path):
+    """The retry delay while the runner is away is capped (live.MAX_BACKOFF, 3 s): after
+    five failed tries (~9 s away; uncapped doubling would now wait 16 s) a runner started
+    again on the same port clears the view's offline state within a few seconds."""
+    runner = LocalRunner([ORDERS], db=tmp_path / "runs.sqlite", tick_s=0.1, data_dir=tmp_path)
+    server = serve_in_thread(runner, start_runner=False)
+    port = server.port
+    src = connect(server.url, timeout=2)
+    failures: list[float] = []
+    seen: list[BaseException] = []
+    fifth_failure = threading.Event()
+
+    def spied(method: Callable[..., Any]) -> Callable[..., Any]:
+        """The Source's own method, noting when a try of the poller fails."""
+        def failed(exc: BaseException) -> None:
+            if seen and seen[-1] is exc:  # the snapshot inside the push session: one try
+                return
+            seen.append(exc)
+            failures.append(time.monotonic())
+            if len(failures) >= 5:
+                fifth_failure.set()
+
+        if method.__name__ == "open_push":
+            @contextmanager
+            def cm(*args: Any, **kwargs: Any) -> Iterator[Any]:
+                try:
+                    with method(*args, **kwargs) as resp:
+                        yield resp
+                except errors.RunnerUnavailable as exc:
+                    failed(exc)
+                    raise
+            return cm
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except errors.RunnerUnavailable as exc:
+                failed(exc)
+                raise
+        return call
+
+    src.open_push = spied(src.open_push)  # type: ignore[method-assign]
+    src.snapshot = spied(src.snapshot)  # type: ignore[method-assign]
+    cards = PipelineCards(src)
+    back = threading.Event()
+    cards.observe(lambda change: back.set() if change["new"] else None, "connected")
+    try:
+        assert cards.connected
+        server.stop()
+        wait_until(lambda: not cards.connected, 15, "the view to notice the runner went away")
+        assert fifth_failure.wait(60), f"the poller stopped trying ({len(failures)} tries)"
+        server = serve_in_thread(runner, port=port, start_runner=False)
+        ready = time.monotonic()
+        assert back.wait(60), "the view never saw the runner again"
+        seen_after = time.monotonic() - ready
+        gaps = [b - a for a, b in zip(failures, failures[1:], strict=False)]
+        # the cap is 3 s (3.6 s with jitter) + one try and the first read; uncapped: ≥ 12.8 s
+        assert seen_after < 10, (f"the returning runner was seen after {seen_after:.1f} s "
+                                 f"(gaps between failed tries: {gaps})")
+        assert cards.connection_error == "" and cards.pipelines
+    finally:
+        cards.close()
         src.close()
         server.stop()

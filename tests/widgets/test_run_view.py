@@ -195,6 +195,27 @@ def test_timeline_trait_critical_path_and_view_switch(served):
         view.close()
 
 
+def test_static_timeline_says_a_finished_runs_step_did_not_run(served):
+    """As the JS view: after the dedupe failure, load never ran — its row says so (it was an
+    empty row); while a run goes on, a step without attempts is not "did not run"."""
+    from flowwidgets.widgets._run_timing import timeline_svg
+
+    served.fail(True)
+    rid = served.src.run_now("orders")
+    served.finished(rid)
+    view = RunView(served.src, rid, live=False)
+    try:
+        view.view = "timeline"
+        html = view._repr_mimebundle_()[0]["text/html"]
+        assert html.count(": did not run</text>") == 1
+        assert "○ pending: did not run" in html
+        steps = {s["name"]: s for s in view._timing["steps"]}
+        assert not steps["load"]["segments"] and steps["dedupe"]["segments"]
+        assert "did not run" not in timeline_svg(dict(view._timing, end=None))
+    finally:
+        view.close()
+
+
 def test_cancel_a_running_run_through_the_view(tmp_path):
     from flowwidgets.runner._local import LocalRunner
     from flowwidgets.runner.serve import serve_in_thread
