@@ -13,31 +13,29 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, get_args, get_type_hints
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import traitlets
 
-from flowwidgets.frames import runs_frame, runs_to_frame
+from flowwidgets.frames import runs_frame
 from flowwidgets.live import LiveEvent
-from flowwidgets.models import Run, Status, format_time, parse_time
+from flowwidgets.models import Run, Status, parse_time
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._below import OpensBelow
 from flowwidgets.widgets._fallback import counted, table_html, table_text
+from flowwidgets.widgets._jobs_checks import WINDOWS, ChecksFilters
+from flowwidgets.widgets._jobs_rows import Kid, merge_runs, newest_children, rows_payload, run_rows
 from flowwidgets.widgets._run_timing import EtaTexts
-from flowwidgets.widgets._shapes import JOB_ROW, RUN_LINK
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
 
-__all__ = ["JobsTable"]
+# the row helpers are re-exported: they were defined here and tests import them from here
+__all__ = ["JobsTable", "merge_runs", "newest_children", "rows_payload", "run_rows"]
 
 
-SORTABLE = ("status", "pipeline", "started_at", "finished_at", "attempts", "duration_ms",
-            "failed_step", "run_id", "kind", "trigger")
-WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
-           "30d": timedelta(days=30)}
 INCREMENT = 200
 """Newest runs re-read on each live change."""
 MAX_ACTIVE_REFETCH = 20
@@ -50,92 +48,7 @@ _FILTERS = ("pipeline", "status", "last", "since", "until", "search", "sort_by",
 SelectCallback = Callable[[str], Any]
 
 
-def _iso(value: Any) -> str | None:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return format_time(value.to_pydatetime() if hasattr(value, "to_pydatetime") else value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None or value is pd.NA or pd.isna(value) else int(value)
-
-
-def _str(value: Any) -> str | None:
-    return None if value is None or value is pd.NA or pd.isna(value) else str(value)
-
-
-Kid = dict[str, Any]
-"""The newest run started from a run: ``{"run_id", "status", "trigger"}``."""
-
-
-def _cell(tp: Any) -> Callable[[Any], Any]:
-    """How a frame cell becomes the JSON of a model field of type ``tp``."""
-    kinds = set(get_args(tp)) or {tp}
-    if datetime in kinds:
-        return _iso
-    if int in kinds:
-        return _int
-    return _str if type(None) in kinds else str
-
-
-_ROW_CELLS = {name: _cell(tp) for name, tp in get_type_hints(Run).items()
-              if name in JOB_ROW.fields}
-"""Each copied Run field of a row → how its frame cell is read (from the field's type)."""
-
-
-def rows_payload(page: pd.DataFrame, kids: dict[str, Kid] | None = None
-                 ) -> list[dict[str, Any]]:
-    """The JSON rows of one page of the runs frame; ``kids`` maps a run to the newest run
-    started from it (its restart, rerun or resume), shown as the row's lineage."""
-    kids = kids or {}
-    return [
-        {**{k: _ROW_CELLS[k](getattr(r, k, None)) for k in JOB_ROW.fields},
-         "parent_run_id": _str(getattr(r, "parent_run_id", None)),
-         "child": kids.get(str(r.run_id)), "error": _str(getattr(r, "error", None)),
-         "imported": bool(getattr(r, "imported", False))}
-        for r in page.itertuples(index=False)
-    ]
-
-
-def newest_children(frame: pd.DataFrame) -> dict[str, Kid]:
-    """Each run that has runs started from it → the newest of them (by start time)."""
-    if "parent_run_id" not in frame or not len(frame):
-        return {}
-    kids = frame[frame["parent_run_id"].notna()]
-    if not len(kids):
-        return {}
-    kids = kids.sort_values("started_at", na_position="first")
-    out: dict[str, Kid] = {}
-    for r in kids.itertuples(index=False):
-        out[str(r.parent_run_id)] = {k: _ROW_CELLS[k](getattr(r, k)) for k in RUN_LINK.fields}
-    return out
-
-
-def run_rows(runs: list[Run]) -> list[dict[str, Any]]:
-    """The JSON rows of runs read straight from the Source (the quick first page)."""
-    return [
-        {**JOB_ROW.pick(r.to_dict()), "parent_run_id": r.extra.get("parent_run_id"),
-         "child": None, "error": r.extra.get("error_summary"),
-         "imported": bool(r.extra.get("imported"))}
-        for r in runs
-    ]
-
-
-def merge_runs(frame: pd.DataFrame, runs: list[Run]) -> pd.DataFrame:
-    """``frame`` with ``runs`` inserted or replaced (by run_id), dtypes kept."""
-    if not runs:
-        return frame
-    fresh = runs_to_frame(runs)
-    kept = frame[~frame["run_id"].isin(fresh["run_id"])]
-    merged = pd.concat([fresh, kept], ignore_index=True)
-    for col in ("pipeline", "kind"):  # categories of the two parts may differ
-        if not isinstance(merged[col].dtype, pd.CategoricalDtype):
-            merged[col] = pd.Categorical(merged[col].to_numpy(dtype=object))
-    merged.attrs.update(frame.attrs)
-    return merged
-
-
-class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
+class JobsTable(ChecksFilters, OpensBelow, SelectsRuns, FlowWidget):
     """Every run, flat: status pill, pipeline, started, finished, attempts, duration, failed
     step. Sort by any column; filter by pipeline, status, time and free text; one page at a
     time. ``.df`` is the filtered, sorted DataFrame.
@@ -244,61 +157,6 @@ class JobsTable(OpensBelow, SelectsRuns, FlowWidget):
     def frame(self) -> pd.DataFrame:
         """Every run known to the table, unfiltered."""
         return self._frame
-
-    # -- validation ----------------------------------------------------------------------
-
-    @traitlets.validate("status")
-    def _valid_status(self, proposal: dict[str, Any]) -> str | None:
-        value = proposal["value"]
-        if value in (None, ""):
-            return None
-        st = Status.parse(value)
-        if st is Status.UNKNOWN:
-            valid = ", ".join(s.value for s in Status if s is not Status.UNKNOWN)
-            raise traitlets.TraitError(f"status {value!r} is not a status; use one of: {valid}")
-        return st.value
-
-    @traitlets.validate("pipeline")
-    def _valid_pipeline(self, proposal: dict[str, Any]) -> str | None:
-        return proposal["value"] or None
-
-    @traitlets.validate("last")
-    def _valid_last(self, proposal: dict[str, Any]) -> str | None:
-        value = proposal["value"] or None
-        if value is not None and value not in WINDOWS:
-            raise traitlets.TraitError(f"last must be one of {sorted(WINDOWS)} or None, "
-                                       f"got {value!r}")
-        return value
-
-    @traitlets.validate("since", "until")
-    def _valid_time(self, proposal: dict[str, Any]) -> str | None:
-        value = proposal["value"] or None
-        if value is not None:
-            try:
-                parse_time(value)
-            except (TypeError, ValueError) as exc:
-                raise traitlets.TraitError(
-                    f"{proposal['trait'].name} must be an ISO-8601 time like "
-                    f"2026-11-22T08:00:00Z, got {value!r}") from exc
-        return value
-
-    @traitlets.validate("sort_by")
-    def _valid_sort(self, proposal: dict[str, Any]) -> str:
-        value = proposal["value"]
-        if value not in SORTABLE:
-            raise traitlets.TraitError(f"sort_by must be one of {SORTABLE}, got {value!r}")
-        return value
-
-    @traitlets.validate("page_size")
-    def _valid_page_size(self, proposal: dict[str, Any]) -> int:
-        value = proposal["value"]
-        if not 1 <= value <= 500:
-            raise traitlets.TraitError(f"page_size must be between 1 and 500, got {value}")
-        return value
-
-    @traitlets.validate("page")
-    def _valid_page(self, proposal: dict[str, Any]) -> int:
-        return max(0, proposal["value"])
 
     # -- data ----------------------------------------------------------------------------
 

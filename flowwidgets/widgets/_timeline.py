@@ -23,7 +23,7 @@ from flowwidgets.frames import runs_frame
 from flowwidgets.models import Pipeline
 from flowwidgets.widgets._base import FlowWidget, SelectsRuns
 from flowwidgets.widgets._fallback_fleet import fleet_html, fleet_text
-from flowwidgets.widgets._jobs_table import merge_runs
+from flowwidgets.widgets._jobs_rows import merge_runs
 
 if TYPE_CHECKING:
     from flowwidgets.live import LiveEvent
