@@ -20,8 +20,8 @@ from urllib.parse import quote
 from flowwidgets import errors
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPage, Status, Step
 from flowwidgets.sources import _fields as F
-from flowwidgets.sources._base import ACTIONS, Flavour, Plan
 from flowwidgets.sources._http import HttpCore, Reply, Request
+from flowwidgets.sources._plan import ACTIONS, Flavour, Plan
 from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = ["EMATIX_PROBE", "OURS_PROBE", "STATUS", "ApiFlavour", "EmatixFlavour",

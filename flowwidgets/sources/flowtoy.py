@@ -23,8 +23,8 @@ import yaml
 from flowwidgets import errors
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPage, Status, Step
 from flowwidgets.sources import _fields as F
-from flowwidgets.sources._base import ACTIONS, Flavour, Plan, Snapshot
 from flowwidgets.sources._http import Request
+from flowwidgets.sources._plan import ACTIONS, Flavour, Plan, Snapshot
 from flowwidgets.sources._registry import FlavourProbe
 
 __all__ = ["PROBE", "STATUS", "FlowtoyFlavour", "read_flow_dependencies"]
