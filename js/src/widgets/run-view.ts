@@ -3,25 +3,28 @@
 import type { RenderProps } from "@anywidget/types";
 import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
-import { type DagLayout, type DagView, type StepState, renderDag, restartPlan } from "../lib/dag";
-import { type Child, h, replaceChildren, setText } from "../lib/dom";
+import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
+import { h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
 import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
-import type { RunLink, RunViewActions, RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
+import type { RunViewAttempt, RunViewRun, RunViewStepFields } from "../lib/generated/models";
 import { type RunTiming, criticalLine, renderTimeline } from "../lib/timeline";
+import { type ActionButton, type ChildRun, type RunActions, actionButtons } from "./run/actions";
+import { type StepLog, errorClass, logPanel } from "./run/step-panel";
 import "../lib/theme.css";
 import "./run-view.css";
+
+// the action buttons and the step panel live in ./run/; re-exported for the tests and users
+export { type ActionButton, type ActionContext, type ChildRun, type RunActions, actionButtons } from "./run/actions";
+export { type StepLog, errorClass, logPanel } from "./run/step-panel";
 
 /** A step of the ``run`` trait: the Step fields the kernel copies plus its attempt count. */
 export interface RunStep extends StepState, Omit<RunViewStepFields, keyof StepState> {}
 
 /** One attempt of the ``run`` trait (fields generated from flowwidgets.models.Attempt). */
 export type RunAttempt = RunViewAttempt;
-
-/** The ``run`` trait's actions (``can_cancel`` may be absent from an older kernel). */
-export type RunActions = Omit<RunViewActions, "can_cancel"> & Partial<Pick<RunViewActions, "can_cancel">>;
 
 /** ``run`` trait: the run detail as the kernel sends it. */
 export interface RunPayload {
@@ -52,28 +55,6 @@ export interface StreamStats {
 }
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}/;
-
-/** ``_step_log`` trait: what the kernel read for the selected step. */
-export interface StepLog {
-  step?: string;
-  /** The newest attempt's number (null: the step has no attempt). */
-  attempt?: number | null;
-  /** The log tail (null: none; ``note`` says why). */
-  text?: string | null;
-  /** The newest attempt's error (its traceback where the runner keeps one). */
-  error?: string | null;
-  /** Why there is no text: nothing captured, not run, no logs kept, unreadable. */
-  note?: string | null;
-  /** The newest attempt's status (else the step's): a cancelled step's error is no failure. */
-  status?: string | null;
-}
-
-/** The class of an error's text: failure red, or the cancelled colour for a step that was
- *  stopped (cancel, the runner's stop): a stop is not a failure and must not read as one. */
-export function errorClass(status: string | null | undefined): string {
-  const st = asStatus(status ?? "failed");
-  return st === "cancelled" || st === "skipped" ? "fw-cut-step" : "fw-failed-step";
-}
 
 export interface ActionOutcome {
   kind?: string;
@@ -108,95 +89,6 @@ export interface RunModel extends BaseModel {
   _timing: RunTiming | Record<string, never>;
 }
 
-export interface ActionButton {
-  kind: "restart" | "rerun" | "resume" | "cancel";
-  label: string;
-  confirm: string;
-  from_step?: string;
-  /** The confirmation's "no" button (default "Cancel"). */
-  dismiss?: string;
-  /** Drawn as the main button (false: demoted, e.g. a restart that already succeeded). */
-  primary?: boolean;
-  /** For a restart: each step → runs "again" or is "reused" (marked in the DAG while asked). */
-  plan?: Map<string, "again" | "reused">;
-}
-
-/** A run started from this one (``lineage.children``). */
-export interface ChildRun extends RunLink {
-  from_step: string | null;
-}
-
-/** What the buttons know besides the actions: the DAG (for the restart plan) and the runs
- * already started from this one (a successful restart demotes Restart). */
-export interface ActionContext {
-  steps?: { name: string; status: string; depends_on: string[] }[];
-  children?: ChildRun[];
-}
-
-function names(list: string[]): string {
-  if (list.length === 0) return "none";
-  return list.length > 12 ? `${list.slice(0, 12).join(", ")} and ${list.length - 12} more` : list.join(", ");
-}
-
-/** The buttons a run's ``actions`` allow; the restart target follows the selected step. */
-export function actionButtons(
-  runId: string,
-  actions: Partial<RunActions> | undefined,
-  selected: string | null,
-  failedStep: string | null,
-  ctx: ActionContext = {},
-): ActionButton[] {
-  const out: ActionButton[] = [];
-  const steps = actions?.restart_from_step ?? [];
-  const done = (ctx.children ?? []).filter((c) => c.trigger !== "resume" && asStatus(c.status) === "succeeded");
-  const last = done[done.length - 1];
-  const verb = last?.trigger === "rerun" ? "reran" : "restarted";
-  const already = last ? `Run ${last.run_id} already ${verb} this run and succeeded. ` : "";
-  if (steps.length) {
-    const target =
-      (selected && steps.includes(selected) && selected) ||
-      (failedStep && steps.includes(failedStep) && failedStep) ||
-      steps[0]!;
-    const plan = ctx.steps?.length ? restartPlan(ctx.steps, target) : undefined;
-    const again = plan ? [...plan].filter(([, v]) => v === "again").map(([k]) => k) : [];
-    const reused = plan ? [...plan].filter(([, v]) => v === "reused").map(([k]) => k) : [];
-    const what = plan
-      ? `Run again: ${names(again)}. Reused from this run: ${names(reused)}.`
-      : `"${target}" and everything downstream run again; upstream outputs are reused.`;
-    out.push({
-      kind: "restart",
-      label: `Restart from step "${target}"`,
-      confirm: `${already}Restart run ${runId} from step "${target}"? ${what}`,
-      from_step: target,
-      primary: !already,
-      plan,
-    });
-  }
-  if (actions?.rerun) {
-    out.push({
-      kind: "rerun",
-      label: "Rerun from beginning",
-      confirm: `Rerun ${runId} from the beginning? Every step runs again in a new run.`,
-    });
-  }
-  if (actions?.resume_from_watermark) {
-    out.push({
-      kind: "resume",
-      label: "Resume from watermark",
-      confirm: `Resume the stream of run ${runId} from its last committed watermark?`,
-    });
-  }
-  if (actions?.can_cancel) {
-    out.push({
-      kind: "cancel",
-      label: "Cancel run",
-      confirm: `Cancel run ${runId}? Its running steps are stopped and it is recorded as cancelled; steps that have not started will not run.`,
-      dismiss: "Keep running",
-    });
-  }
-  return out;
-}
-
 /** [swatch class, icon, word] of each legend entry. */
 const LEGEND: [string, string, string][] = [
   ["succeeded", STATUS_ICON.succeeded, "succeeded"],
@@ -212,37 +104,6 @@ function firstLine(text: string | null | undefined): string {
   if (!text) return "";
   const lines = text.trim().split("\n");
   return lines[lines.length - 1] ?? "";
-}
-
-/**
- * The selected step's panel: its newest attempt's error, then its log tail, or a neutral
- * line saying why there is none (the kernel's ``note``). ``log`` null: still loading.
- */
-export function logPanel(doc: Document, step: string, log: StepLog | null, onClose: () => void): Child[] {
-  const attempt = log?.attempt ? ` · attempt ${log.attempt}` : "";
-  const head = h(
-    doc,
-    "div",
-    { class: "fw-log-head" },
-    h(doc, "span", { class: "fw-label" }, `Step · ${step}${attempt}`),
-    h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", "aria-label": `Close the log of ${step}`, onclick: onClose }, "Close"),
-  );
-  if (!log) return [head, h(doc, "div", { class: "fw-dim" }, "loading…")];
-  return [
-    head,
-    log.error
-      ? errorClass(log.status) === "fw-cut-step"
-        ? h(doc, "span", { class: "fw-label fw-cut-step" }, `${STATUS_ICON.cancelled} Stopped`)
-        : h(doc, "span", { class: "fw-label fw-failed-step" }, "✗ Error")
-      : null,
-    log.error
-      ? h(doc, "pre", { class: `fw-pre fw-log-error${errorClass(log.status) === "fw-cut-step" ? " fw-log-error--cut" : ""}` }, log.error)
-      : null,
-    h(doc, "span", { class: "fw-label" }, "Log"),
-    log.text
-      ? h(doc, "pre", { class: "fw-pre fw-log-text" }, log.text)
-      : h(doc, "div", { class: "fw-dim fw-log-note" }, log.note || "no output was captured"),
-  ];
 }
 
 function render({ model, el }: RenderProps<RunModel>) {
