@@ -2,39 +2,18 @@
 // kernel with pandas; only the visible page is sent here). Twin of flowwidgets/widgets/_jobs_table.py.
 import type { RenderProps } from "@anywidget/types";
 import { h, replaceChildren, setText } from "../lib/dom";
-import { counted, formatCount, formatDuration, shortId } from "../lib/format";
-import { type TimeZoneChoice, absoluteTime, asZone, etaInZone, formatAt, refreshTimes, timeElement, zoneName } from "../lib/when";
+import { counted, formatDuration } from "../lib/format";
+import { absoluteTime, asZone, etaInZone, refreshTimes, timeElement, zoneName } from "../lib/when";
 import { type BaseModel, mountView } from "../lib/shell";
 import { STATUS_ICON, asStatus } from "../lib/status";
-import type { JobRowFields, RunLink } from "../lib/generated/models";
+import { COLUMNS, type JobRow, TABLE_MIN_WIDTH, TRIGGER_WORD, lineageText } from "./jobs/columns";
+import { TIME_WINDOWS, isoToLocal, localToIso, pageCount, pageSummary } from "./jobs/paging";
 import "../lib/theme.css";
 import "./jobs-table.css";
 
-/** One row of the visible page (``_rows`` trait). */
-/** The Run fields are generated from flowwidgets.models.Run (widgets/_shapes.py: JOB_ROW). */
-export interface JobRow extends JobRowFields {
-  /** The error's summary line (its last line: a traceback's "Type: message"). */
-  error?: string | null;
-  /** The run came in through the run log's import (the demo's history). */
-  imported?: boolean;
-  /** "ETA 14:42:05 UTC (in 3 min, …)" for a running run, else "". */
-  eta?: string;
-  /** The run this one was restarted / rerun / resumed from (null: none). */
-  parent_run_id?: string | null;
-  /** The newest run started from this one (null: none). */
-  child?: RunLink | null;
-}
-
-/** What the lineage cell says: where the run came from, and what was started from it. */
-export function lineageText(row: Pick<JobRow, "trigger" | "parent_run_id" | "child">): string {
-  const parts: string[] = [];
-  if (row.parent_run_id) parts.push(`↰ ${row.trigger ?? "from"} of ${shortId(row.parent_run_id, 14)}`);
-  if (row.child) {
-    const st = asStatus(row.child.status);
-    parts.push(`→ ${row.child.trigger ?? "new run"} ${shortId(row.child.run_id, 14)} ${STATUS_ICON[st]} ${st}`);
-  }
-  return parts.join(" · ");
-}
+// the rows, columns and paging helpers live in ./jobs/; re-exported for the tests and users
+export { COLUMNS, type JobRow, TABLE_MIN_WIDTH, TRIGGER_WORD, lineageText } from "./jobs/columns";
+export { TIME_WINDOWS, isoToLocal, localToIso, pageCount, pageSummary } from "./jobs/paging";
 
 /** Traits of flowwidgets.JobsTable. */
 export interface JobsModel extends BaseModel {
@@ -71,74 +50,6 @@ export interface JobsModel extends BaseModel {
   selected_run_id: string | null;
   /** True while the whole history is still being read into the kernel. */
   loading: boolean;
-}
-
-/** The columns, with fixed widths (``table-layout: fixed``): sorting, filtering and paging
- * never make them jump. ``unsortable`` for the ETA, the lineage and the error line (the kernel sorts the rest). */
-export const COLUMNS: { key: keyof JobRow; label: string; numeric?: boolean; width: string; unsortable?: boolean }[] = [
-  { key: "run_id", label: "Run", width: "20em" },
-  { key: "status", label: "Status", width: "9.5em" },
-  { key: "pipeline", label: "Pipeline", width: "11em" },
-  { key: "trigger", label: "Trigger", width: "10.5em" },
-  { key: "started_at", label: "Started (UTC)", width: "13.5em" },
-  { key: "finished_at", label: "Finished (UTC)", width: "13.5em" },
-  { key: "attempts", label: "Tries", numeric: true, width: "4em" },
-  { key: "duration_ms", label: "Duration", numeric: true, width: "6em" },
-  { key: "failed_step", label: "Failed step", width: "10em" },
-  { key: "eta", label: "ETA", width: "8em", unsortable: true },
-  { key: "child", label: "Lineage", width: "12em", unsortable: true },
-  { key: "error", label: "Error", width: "auto", unsortable: true },
-];
-/** The table's least width: every fixed column plus room for the error line. Below it
- * the table scrolls sideways in its wrapper instead of squeezing columns: with percent
- * widths the Error column was 0 px wide at 1280 px and headers overlapped at 900 px. */
-export const TABLE_MIN_WIDTH = "138em";
-
-/** What a trigger word reads as in the table. */
-export const TRIGGER_WORD: Record<string, string> = {
-  schedule: "schedule",
-  run_now: "run now",
-  manual: "run now",
-  restart: "restart",
-  rerun: "rerun",
-  resume: "resume",
-};
-
-/** A datetime-local value ("2026-11-22T08:10") read in the zone (UTC or the browser's
- * local time) as ISO UTC, or null. */
-export function localToIso(value: string, zone: TimeZoneChoice = "UTC"): string | null {
-  if (!value) return null;
-  const d = new Date(zone === "UTC" ? `${value}:00Z` : `${value}:00`);
-  return Number.isNaN(d.getTime()) ? null : d.toISOString();
-}
-
-/** An ISO time as a datetime-local value in the zone ("" when missing). */
-export function isoToLocal(iso: string | null | undefined, zone: TimeZoneChoice = "UTC"): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "";
-  return formatAt(d, zone, { clock: "hm", withZone: false }).replace(" ", "T");
-}
-
-export const TIME_WINDOWS: [string, string][] = [
-  ["", "any time"],
-  ["1h", "last hour"],
-  ["24h", "last 24 h"],
-  ["7d", "last 7 days"],
-  ["30d", "last 30 days"],
-];
-
-/** "26–50 of 1,000 runs" for a page. */
-export function pageSummary(page: number, pageSize: number, total: number): string {
-  if (total <= 0) return "0 runs";
-  const first = page * pageSize + 1;
-  const last = Math.min(total, (page + 1) * pageSize);
-  return `${formatCount(first)}–${formatCount(last)} of ${counted(total, "run")}`;
-}
-
-/** Number of pages for ``total`` rows (at least 1). */
-export function pageCount(total: number, pageSize: number): number {
-  return Math.max(1, Math.ceil(Math.max(0, total) / Math.max(1, pageSize)));
 }
 
 function render({ model, el }: RenderProps<JobsModel>) {
