@@ -72,6 +72,9 @@ test("header, DAG, legend, failure, attempts: untrusted strings are text", async
   const cleanup = await mount(runView, model, el);
   assert.equal(document.querySelectorAll("img").length, 0);
   assert.equal(el.querySelectorAll("g[data-step]").length, 3);
+  // the graph sits in the fitting frame (its Fit / 100 % control hidden: no box width here)
+  assert.ok(el.querySelector(".fw-dag-frame > .fw-dag-wrap > svg.fw-dag"));
+  assert.equal((el.querySelector(".fw-dag-tools") as HTMLElement).hidden, true);
   assert.match(el.querySelector(".fw-run-head")!.textContent!, /Run r1/);
   assert.ok(el.querySelector(".fw-run-head .fw-pill--failed"));
   const legend = el.querySelector(".fw-legend")!.textContent!;

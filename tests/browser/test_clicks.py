@@ -1,6 +1,7 @@
 """Clicks that land, in Voilà and chromium against a real runner: a standalone
 PipelineCards opens the clicked run below itself; a DAG node click at 1024×700 brings the
-step's panel into view and frames the node; Cancel run stops a long shell step (its
+step's panel into view and frames the node; at 900 px the graph is scaled to fit its box
+(Fit / 100 %, a "scroll →" cue at full size); Cancel run stops a long shell step (its
 process is gone) and the view shows the run cancelled.
 
 The notebook is tests/browser/notebooks/standalone_cards.ipynb (``fw.PipelineCards(src)``
@@ -133,6 +134,44 @@ def test_a_square_opens_its_run_below_and_a_node_click_shows_its_panel(
         " return t.height > 0 && t.top < b.top - 1.5; }).length")
     assert spill == 0, f"{spill} squares spill their glyph"
     page.locator(".fw-root.fw-cards").screenshot(path=str(ARTIFACTS / "clicks-cards-900.png"))
+    _dag_fits_at_900(page)
+
+
+_DAG_GEOMETRY = """w => { const s = w.querySelector('svg.fw-dag'), r = w.getBoundingClientRect();
+  return {client: w.clientWidth, scroll: w.scrollWidth, drawn: s.viewBox.baseVal.width,
+          nodes: [...s.querySelectorAll('g.fw-node')].map(g => {
+            const b = g.getBoundingClientRect(); return [b.left - r.left, b.right - r.left]; })};
+}"""
+
+
+def _dag_fits_at_900(page) -> None:
+    """The 4-rank graph (896 px drawn) in a narrower box: scaled to fit by default (it was
+    cut at load with no hint), "100 %" shows it full size with a "scroll →" cue."""
+    wrap = page.locator(".fw-run .fw-dag-wrap")
+    wrap.scroll_into_view_if_needed()
+    time.sleep(0.3)  # the resize observer refits after the viewport change
+    geo = wrap.evaluate(_DAG_GEOMETRY)
+    assert geo["drawn"] > geo["client"], f"the graph should be wider than its box: {geo}"
+    assert geo["scroll"] <= geo["client"] + 1, f"the graph overflows its box: {geo}"
+    assert all(a >= -1 and b <= geo["client"] + 1 for a, b in geo["nodes"]), geo
+    tools = page.locator(".fw-run .fw-dag-tools")
+    assert tools.is_visible() and "scaled to" in tools.inner_text()
+    right = page.locator(".fw-run .fw-dag-more--right")
+    assert not right.is_visible()
+    page.locator(".fw-run .fw-section").first.screenshot(path=str(ARTIFACTS / "dag-fit-900.png"))
+
+    tools.locator('[data-zoom="full"]').click()
+    geo = wrap.evaluate(_DAG_GEOMETRY)
+    assert geo["scroll"] > geo["client"] + 1, f"100 % should draw it full size: {geo}"
+    assert right.is_visible() and right.inner_text().strip().lower() == "scroll →"
+    assert contrast(right.locator("span")) >= 4.5
+    page.locator(".fw-run .fw-section").first.screenshot(
+        path=str(ARTIFACTS / "dag-full-900-cue.png"))
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    page.locator(".fw-run .fw-dag-more--left").wait_for(state="visible", timeout=5_000)
+    assert not right.is_visible(), "scrolled to the end: no more cue on the right"
+    tools.locator('[data-zoom="fit"]').click()
+    assert wrap.evaluate(_DAG_GEOMETRY)["scroll"] <= geo["client"] + 1
 
 
 def test_cancel_run_stops_the_shell_step_and_shows_cancelled(

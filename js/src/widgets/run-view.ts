@@ -4,6 +4,7 @@ import type { RenderProps } from "@anywidget/types";
 import { comparePanel } from "../lib/compare";
 import { askConfirm } from "../lib/confirm";
 import { type DagLayout, type DagView, type StepState, renderDag } from "../lib/dag";
+import { dagFrame } from "../lib/dag-fit";
 import { h, replaceChildren, setText } from "../lib/dom";
 import { counted, formatDuration, formatRate, parseTime } from "../lib/format";
 import { absoluteTime, asZone, etaInZone, formatAt, refreshTimes, relativeTime, timeElement, zoneName } from "../lib/when";
@@ -134,7 +135,8 @@ function render({ model, el }: RenderProps<RunModel>) {
     h(doc, "button", { type: "button", role: "tab", class: "fw-vtab", "data-view": key, onclick: () => { model.set("view", key); model.save_changes(); } }, text);
   const tabs = h(doc, "div", { class: "fw-view-tabs", role: "tablist", "aria-label": "run drawing" }, tabButton("dag", "Task graph"), tabButton("timeline", "Timeline"));
   const critLine = h(doc, "div", { class: "fw-critical-line" });
-  const dagBox = h(doc, "div", null, dagWrap, problems);
+  const dagFit = dagFrame(doc, dagWrap); // scaled to fit, "scroll" cues where it overflows
+  const dagBox = h(doc, "div", null, dagFit.tools, dagFit.el, problems);
   const tlReset = h(doc, "button", { type: "button", class: "fw-btn fw-btn--ghost", hidden: true }, "Reset zoom");
   const tlNote = h(doc, "span", { class: "fw-dim" }, "hatched: ready but not started yet · outlined: critical path · dashed: expected · drag across the bars to zoom");
   const tlAxis = h(doc, "div", { class: "fw-tl-axis-wrap" });
@@ -191,10 +193,12 @@ function render({ model, el }: RenderProps<RunModel>) {
     replaceChildren(problems);
     if (!layout || !Array.isArray(layout.nodes) || layout.nodes.length === 0) {
       dagWrap.append(h(doc, "div", { class: "fw-empty" }, "No steps reported for this run"));
+      dagFit.fit();
       return;
     }
     dag = renderDag(doc, layout, stepMap(payload()), model.get("selected_step"), { onSelect: selectStep });
     dagWrap.append(dag.svg);
+    dagFit.fit();
     const notes: string[] = [];
     for (const [step, dep] of layout.unknown ?? []) notes.push(`"${step}" depends on unknown step "${dep}"`);
     for (const cyc of layout.cycles ?? []) notes.push(`dependency cycle: ${cyc.join(" → ")}`);
@@ -618,6 +622,7 @@ function render({ model, el }: RenderProps<RunModel>) {
     clearInterval(elapsedTicker);
     if (ticker) clearInterval(ticker);
     dag?.destroy();
+    dagFit.destroy();
     view.dispose();
   };
 }
