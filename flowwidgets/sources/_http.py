@@ -217,6 +217,22 @@ class HttpCore:
             return req.method == "GET" or req.idempotency_key is not None
         return False
 
+    @staticmethod
+    def busy_pause(req: Request, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before sending ``req`` again after a 503 (a server busy for a
+        moment, e.g. Prefect's database locked), None to answer with the 503. Only what may
+        be repeated: a GET, or a request the server deduplicates (an idempotency key).
+        The server's ``Retry-After`` is followed up to 2 s."""
+        if response.status_code != 503 or attempt >= len(_RETRY_DELAYS):
+            return None
+        if req.method != "GET" and req.idempotency_key is None:
+            return None
+        try:
+            after = float(response.headers.get("retry-after", ""))
+        except ValueError:
+            after = 0.0
+        return min(max(after, _RETRY_DELAYS[attempt]), 2.0)
+
     def forget(self) -> None:
         """Drop every cached result."""
         with self._lock:
@@ -271,7 +287,8 @@ class SyncHttp(HttpCore):
             raise self.unavailable(req, exc) from exc
 
     def send(self, req: Request) -> Reply:
-        """Send ``req``; retries connection failures as :meth:`may_retry` allows."""
+        """Send ``req``; retries connection failures as :meth:`may_retry` allows, and a
+        503 as :meth:`busy_pause` does."""
         url, kwargs = self.kwargs_for(req)
         attempt = 0
         while True:
@@ -279,6 +296,12 @@ class SyncHttp(HttpCore):
                 response = self.client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
                 time.sleep(self.retry_pause(req, exc, attempt))
+                attempt += 1
+                continue
+            pause = self.busy_pause(req, response, attempt)
+            if pause is not None:
+                response.close()
+                time.sleep(pause)
                 attempt += 1
                 continue
             return self.handle(req, response)
@@ -300,7 +323,8 @@ class AsyncHttp(HttpCore):
             timeout=httpx.Timeout(timeout), follow_redirects=False)
 
     async def send(self, req: Request) -> Reply:
-        """Send ``req``; retries connection failures as :meth:`may_retry` allows."""
+        """Send ``req``; retries connection failures as :meth:`may_retry` allows, and a
+        503 as :meth:`busy_pause` does."""
         url, kwargs = self.kwargs_for(req)
         attempt = 0
         while True:
@@ -308,6 +332,12 @@ class AsyncHttp(HttpCore):
                 response = await self.client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
                 await asyncio.sleep(self.retry_pause(req, exc, attempt))
+                attempt += 1
+                continue
+            pause = self.busy_pause(req, response, attempt)
+            if pause is not None:
+                await response.aclose()
+                await asyncio.sleep(pause)
                 attempt += 1
                 continue
             return self.handle(req, response)

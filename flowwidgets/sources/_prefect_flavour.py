@@ -356,6 +356,9 @@ class PrefectFlavour(Flavour):
         dep_id = F.s(row, "id", ep, "", required=True)
         body = {"idempotency_key": key} if key is not None else {}
         ep = "POST /api/deployments/{id}/create_flow_run"
-        created = yield from self._post(f"/api/deployments/{_seg(dep_id)}/create_flow_run",
-                                        ep, body, lambda d: parse_flow_run(d, ep, ""))
-        return created.id
+        # the key also rides on the request: Prefect deduplicates flow runs by it, so a
+        # lost answer or a 503 may be retried without a second run
+        reply = yield Request("POST", f"/api/deployments/{_seg(dep_id)}/create_flow_run", ep,
+                              body=body, parse=lambda d: parse_flow_run(d, ep, ""),
+                              idempotency_key=key)
+        return reply.value.id

@@ -41,8 +41,8 @@ class LiveServer:
     password: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     hold_flag: Path | None = None
-    """While this file exists the diamond's ``clean`` task keeps running (at most 5 min):
-    a run to cancel."""
+    """While this file exists the diamond's ``clean`` task (Dagster: the ``tick`` op) keeps
+    running (at most 5 min): a run to cancel."""
 
     def hold(self) -> None:
         """Make ``clean`` run until :meth:`release` (for cancel tests)."""
@@ -108,9 +108,10 @@ def dagster_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
     """A real ``dagster dev`` (1.13, webserver and daemon) with the diamond job
     ``fw_diamond`` (trace lines: ``"<op> <run id>"``)."""
     work = tmp_path_factory.mktemp("dagster")
-    live = LiveServer("", work / "fail.flag", work / "trace.txt")
+    live = LiveServer("", work / "fail.flag", work / "trace.txt", hold_flag=work / "hold.flag")
     live.fail()
-    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace)}
+    env = {"FW_FAIL_FLAG": str(live.fail_flag), "FW_TRACE": str(live.trace),
+           "FW_HOLD_FLAG": str(live.hold_flag)}
     with dagster_server(work, env) as srv:
         live.url, live.timings = srv.url, srv.timings
         yield live

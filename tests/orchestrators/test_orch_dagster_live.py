@@ -88,13 +88,16 @@ def test_dagster_diamond_fails_then_reexecutes_from_failure_and_from_a_step(dags
 
 
 def test_dagster_terminate_cancels_a_run(dagster_live):
-    with connect(dagster_live.url, timeout=30) as src:
-        run_id = src.run_now("fw_nightly")
-        queued = src.run(run_id)
-        if queued.status.is_active:  # it may be quick
-            assert queued.actions.can_cancel
-        assert src.cancel(run_id) in ("cancelled", "running", "requested")
-        done = wait_run(src, run_id, lambda d: d.status.is_terminal, 60)
-        assert done.status is Status.CANCELLED
-        assert done.run.extra["dagster_status"] == "CANCELED"
-        assert not done.actions.can_cancel and done.actions.rerun
+    dagster_live.hold()  # tick runs until released: the run cannot end before the cancel
+    try:
+        with connect(dagster_live.url, timeout=30) as src:
+            run_id = src.run_now("fw_nightly")
+            queued = src.run(run_id)
+            assert queued.status.is_active and queued.actions.can_cancel
+            assert src.cancel(run_id) in ("cancelled", "running", "requested")
+            done = wait_run(src, run_id, lambda d: d.status.is_terminal, 60)
+    finally:
+        dagster_live.release()
+    assert done.status is Status.CANCELLED
+    assert done.run.extra["dagster_status"] == "CANCELED"
+    assert not done.actions.can_cancel and done.actions.rerun

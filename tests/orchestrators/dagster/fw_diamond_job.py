@@ -5,11 +5,13 @@
 
 Every op appends ``"<op> <run id>"`` to ``$FW_TRACE`` when it runs, so a test can tell
 what re-execution really ran. ``fw_nightly`` has a stopped-by-default schedule and
-``fw_sensed`` a sensor (both: what cards show for them); ``$FW_EXTRA_JOBS`` adds that many
+``fw_sensed`` a sensor (both: what cards show for them; their ``tick`` runs while
+``$FW_HOLD_FLAG`` exists: a run to cancel); ``$FW_EXTRA_JOBS`` adds that many
 trivial jobs (the benchmarks). The in-process executor keeps a run to about 2 s.
 """
 
 import os
+import time
 from pathlib import Path
 
 from dagster import (
@@ -74,6 +76,10 @@ def fw_diamond():
 @op
 def tick(context) -> None:
     _trace("tick", context)
+    # while $FW_HOLD_FLAG's file exists the op keeps running (at most 5 min): a run to cancel
+    hold, deadline = os.environ.get("FW_HOLD_FLAG"), time.monotonic() + 300
+    while hold and Path(hold).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 @job(executor_def=in_process_executor)
