@@ -92,6 +92,14 @@ def latest_attempt(detail: RunDetail, step: str) -> Attempt | None:
     return max(tries, key=lambda a: a.number) if tries else None
 
 
+def _step_status(detail: RunDetail | None, step: str) -> Status | None:
+    """The status of ``step`` in ``detail`` (None: no detail, or no such step)."""
+    try:
+        return detail.step(step).status if detail is not None else None
+    except KeyError:
+        return None
+
+
 def step_error(detail: RunDetail, step: str, latest: Attempt | None) -> str | None:
     """What ``step`` failed with: its newest attempt's error (a traceback where the runner
     keeps one), else the step's own error, else the run's if this is its failed step."""
@@ -336,13 +344,10 @@ class RunView(FlowWidget):
             else:
                 note = None if text else no_log_note(self._detail, step)
         error = step_error(self._detail, step, latest) if self._detail is not None else None
-        own = next((s for s in self._detail.steps if s.name == step), None) \
-            if self._detail is not None else None
-        status = latest.status if latest is not None else (own.status if own else None)
+        status = latest.status if latest is not None else _step_status(self._detail, step)
         self._set(_step_log={"step": step, "attempt": latest.number if latest else None,
                              "text": text, "error": error, "note": note,
-                             "status": str(status.value if hasattr(status, "value") else status)
-                             if status is not None else None})
+                             "status": status.value if status is not None else None})
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
         return {"restart": self._msg_restart, "rerun": self._msg_rerun,

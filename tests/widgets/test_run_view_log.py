@@ -52,10 +52,12 @@ def test_a_failed_step_that_wrote_nothing_shows_its_error_not_a_missing_log(tmp_
             attempt_error = src.run(run_id).step("boom").attempts[-1].error
             assert attempt_error and log["error"] == attempt_error
             assert "Traceback" in log["error"] and "ValueError: quota exhausted" in log["error"]
+            assert log["status"] == "failed"  # the panel draws its error as a failure
 
             view.selected_step = "after"  # downstream of the failure: never ran
             assert view._step_log["note"] == "this step has not run"
             assert view._step_log["error"] is None and view._step_log["attempt"] is None
+            assert view._step_log["status"] == "pending"  # no attempt: the step's own status
 
             view.selected_step = "prep"
             log = view._step_log
