@@ -122,6 +122,19 @@ def _x(t: float, t0: float, span: float, width: float) -> float:
     return LABEL_WIDTH + (t - t0) / span * width
 
 
+TICK_STEPS = (10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000,
+              120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000,
+              43_200_000, 86_400_000)
+"""The round tick steps (ms) of the time axes (the JS twin is ``TICK_STEPS`` in
+js/src/lib/timeline.ts, checked equal by tests/timing)."""
+
+
+def tick_step(span_ms: float, target: int = 6) -> int:
+    """A tick step (ms) giving about ``target`` ticks over ``span_ms``, on round values."""
+    want = span_ms / max(1, target)
+    return next((s for s in TICK_STEPS if s >= want), TICK_STEPS[-1])
+
+
 def _rel(ms: float, step_ms: float = 1000) -> str:
     """"+0:12", "+1:02:03"; tenths ("+0:00.2") when ticks are under a second apart,
     hundredths under 0.1 s (the JS twin is ``relLabel`` in js/src/lib/timeline.ts)."""
@@ -177,12 +190,14 @@ def timeline_svg(tl: dict[str, Any], width: int = 560) -> str:
              f'<defs><pattern id="fw-static-hatch" width="4" height="4" '
              f'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
              f'<rect width="2" height="4" fill="{MUTED}" opacity="0.6"/></pattern></defs>']
-    for i in range(6):
-        t = t0 + span * i / 5
-        x = _x(t, t0, span, width)
+    step = tick_step(span)  # round values after the first time, as the JS view's axis
+    right = LABEL_WIDTH + width
+    for k in range(int(span // step) + 1):
+        x = _x(t0 + k * step, t0, span, width)
+        anchor = "end" if x > right - 24 else "middle"  # the last label stays inside
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{AXIS_HEIGHT - 4}" y2="{h}" '
                      f'stroke="{RULE}"/><text x="{x:.1f}" y="12" fill="{MUTED}" '
-                     f'text-anchor="middle">{_rel(t - t0, span / 5)}</text>')
+                     f'text-anchor="{anchor}">{_rel(k * step, step)}</text>')
     for row, s in enumerate(steps):
         y = AXIS_HEIGHT + row * ROW_HEIGHT
         name = str(s["name"])

@@ -36,6 +36,8 @@ test("relLabel and tickStep read as time", () => {
   assert.equal(relLabel(200, 200), "+0:00.2");
   assert.equal(relLabel(12_400, 200), "+0:12.4");
   assert.equal(tickStep(1100), 200);
+  assert.equal(tickStep(82), 20); // a sub-second run: round hundredths, not one "+0:00.0"
+  assert.equal(relLabel(40, 20), "+0:00.04");
   assert.equal(tickStep(30 * 864e5), 864e5);
 });
 

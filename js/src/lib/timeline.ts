@@ -57,9 +57,11 @@ export interface TimelineOptions {
   zone?: TimeZoneChoice;
 }
 
-/** "+0:12", "+1:02:03" (tenths "+0:00.2" when ``stepMs`` is under a second): ``ms`` after
- * the run's start. */
+/** "+0:12", "+1:02:03" (tenths "+0:00.2" when ``stepMs`` is under a second, hundredths
+ * "+0:00.04" under 0.1 s): ``ms`` after the run's start. The Python twin is ``_rel`` in
+ * flowwidgets/widgets/_run_timing.py. */
 export function relLabel(ms: number, stepMs = 1000): string {
+  if (stepMs < 100 && ms < 60_000) return `+0:${(ms / 1000).toFixed(2).padStart(5, "0")}`;
   if (stepMs < 1000 && ms < 60_000) return `+0:${(ms / 1000).toFixed(1).padStart(4, "0")}`;
   const sec = Math.round(ms / 1000);
   const h = Math.floor(sec / 3600);
@@ -69,11 +71,14 @@ export function relLabel(ms: number, stepMs = 1000): string {
   return `+${h ? `${h}:` : ""}${mm}:${String(r).padStart(2, "0")}`;
 }
 
+/** The round tick steps (ms) of the time axes; the Python twin is ``TICK_STEPS`` in
+ * flowwidgets/widgets/_run_timing.py (checked equal by tests/timing). */
+export const TICK_STEPS = [10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];
+
 /** A tick step (ms) giving about ``target`` ticks over ``span`` ms, on round values. */
 export function tickStep(span: number, target = 6): number {
-  const steps = [100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];
   const want = span / Math.max(1, target);
-  return steps.find((x) => x >= want) ?? steps[steps.length - 1]!;
+  return TICK_STEPS.find((x) => x >= want) ?? TICK_STEPS[TICK_STEPS.length - 1]!;
 }
 
 /** The time range the run covers, ``now`` included while it runs. */
