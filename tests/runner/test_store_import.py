@@ -70,33 +70,53 @@ def _records(n: int, rng: random.Random) -> tuple[list[RunRecord], list[StepReco
     return runs, steps, attempts
 
 
-def _reference(runs: list[RunRecord], steps: list[StepRecord],
-               attempts: list[AttemptRecord]) -> dict[str, list[tuple[Any, ...]]]:
-    """The rows as the plainest code would store them, one by one."""
+RUN_COLUMNS = ("run_id, pipeline, kind, status, trigger, created_at, started_at, "
+               "finished_at, duration_ms, attempt, failed_step, error, failed_watermark, "
+               "parent_run_id, from_step, resume_watermark, scheduled_for, worker, extras")
+STEP_COLUMNS = ("run_id, name, position, status, depends_on, started_at, finished_at, error, "
+                "attempts, reused_from")
+ATTEMPT_COLUMNS = "run_id, step, number, status, started_at, finished_at, error, log_tail"
+
+
+def _reference(path: Path, runs: list[RunRecord], steps: list[StepRecord],
+               attempts: list[AttemptRecord]) -> None:
+    """Store the records as the plainest code would: one INSERT per row, with the
+    statistics kept by the schema's own triggers."""
     def took(a: datetime | None, b: datetime | None) -> int | None:
         return None if a is None or b is None else ms(b) - ms(a)
 
-    return {
-        "runs": sorted((r.run_id, r.pipeline, r.kind, r.status.value, r.trigger,
-                        ts(r.created_at), ts(r.started_at), ts(r.finished_at),
-                        took(r.started_at, r.finished_at), r.attempt, r.failed_step,
-                        r.error, r.failed_watermark, r.parent_run_id, r.from_step,
-                        r.resume_watermark, ts(r.scheduled_for), r.worker,
-                        json.dumps(r.extras) if r.extras else "{}") for r in runs),
-        "steps": sorted((s.run_id, s.name, s.position, s.status.value,
-                         json.dumps(list(s.depends_on)), ts(s.started_at),
-                         ts(s.finished_at), s.error, s.attempts, s.reused_from)
-                        for s in steps),
-        "attempts": sorted((a.run_id, a.step, a.number, a.status.value, ts(a.started_at),
-                            ts(a.finished_at), a.error, a.log_tail) for a in attempts),
-    }
+    SqliteRunLog(path).close()
+    conn = sqlite3.connect(path)
+    try:
+        for r in runs:
+            conn.execute(f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * 19)})", (
+                r.run_id, r.pipeline, r.kind, r.status.value, r.trigger, ts(r.created_at),
+                ts(r.started_at), ts(r.finished_at), took(r.started_at, r.finished_at),
+                r.attempt, r.failed_step, r.error, r.failed_watermark, r.parent_run_id,
+                r.from_step, r.resume_watermark, ts(r.scheduled_for), r.worker,
+                json.dumps(r.extras) if r.extras else "{}"))
+        for s in steps:
+            conn.execute(f"INSERT INTO steps ({STEP_COLUMNS}) VALUES ({', '.join('?' * 10)})", (
+                s.run_id, s.name, s.position, s.status.value, json.dumps(list(s.depends_on)),
+                ts(s.started_at), ts(s.finished_at), s.error, s.attempts, s.reused_from))
+        for a in attempts:
+            conn.execute(f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES "
+                         f"({', '.join('?' * 8)})", (
+                             a.run_id, a.step, a.number, a.status.value, ts(a.started_at),
+                             ts(a.finished_at), a.error, a.log_tail))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+TABLES = ("runs", "steps", "attempts", "pipeline_totals", "duration_hist", "hour_outcomes")
 
 
 def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
         out = {}
-        for table in ("runs", "steps", "attempts"):
+        for table in TABLES:
             cols = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
             assert not conn.execute(  # a missing value is NULL, never a REAL (NaN)
                 f"SELECT 1 FROM {table} WHERE " + " OR ".join(
@@ -111,13 +131,26 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.mark.parametrize("n", [1, _sqlite_import.CHUNK, 2 * _sqlite_import.CHUNK + 3])
 def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int) -> None:
+    """Every column of every row, and the statistics the triggers would have kept,
+    after one import or two (the second adds to counts already there)."""
     runs, steps, attempts = _records(n, random.Random(n))
+    _reference(tmp_path / "reference.db", runs, steps, attempts)
+    want = _stored(tmp_path / "reference.db")
+    assert want["runs"] and (n == 1 or want["duration_hist"] and want["hour_outcomes"])
     path = tmp_path / "runs.db"
     with SqliteRunLog(path) as log:
         assert log.import_runs(iter(runs), iter(steps), iter(attempts)) == n
         assert [s.name for s in log.get_steps(runs[-1].run_id)] == \
             [s.name for s in steps if s.run_id == runs[-1].run_id]
-    assert _stored(path) == _reference(runs, steps, attempts)
+    assert _stored(path) == want
+    half = n // 2
+    first = {r.run_id for r in runs[:half]}
+    with SqliteRunLog(tmp_path / "twice.db") as log:
+        log.import_runs(runs[:half], [s for s in steps if s.run_id in first],
+                        [a for a in attempts if a.run_id in first])
+        log.import_runs(runs[half:], [s for s in steps if s.run_id not in first],
+                        [a for a in attempts if a.run_id not in first])
+    assert _stored(tmp_path / "twice.db") == want
 
 
 def test_a_step_of_no_run_imports_nothing(tmp_path: Path) -> None:
