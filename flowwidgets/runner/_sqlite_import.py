@@ -36,6 +36,8 @@ NULL = float("nan")
 it like None). ``sqlite3`` binds a float directly but looks every None up in its adapter
 registry first (two failed attribute lookups): 0.35 µs per None, eight per typical run."""
 
+_NULLS: dict[Any, Any] = {None: NULL}
+
 CHUNK = 256
 """Rows per multi-row ``INSERT`` statement."""
 
@@ -44,6 +46,7 @@ _STATUS: dict[str, str] = {s.value: s.value for s in Status}
 also go through the adapter lookup)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _MS = timedelta(milliseconds=1)
 _US = timedelta(microseconds=1)
 
@@ -54,11 +57,12 @@ def _word(value: Any) -> str:
 
 
 def _text(value: datetime) -> str:
-    """:func:`ts` with a fast path for UTC times (the usual case: a quarter of the cost)."""
-    if value.tzinfo is UTC:
-        s = value.isoformat()  # 2026-11-22T10:04:05.123456+00:00, or no fraction
-        return s[:23] + "Z" if len(s) == 32 else s[:19] + ".000Z"
-    return ts(value)
+    """:func:`ts`, quicker: an aware time becomes naive UTC by arithmetic (no tz calls), and
+    a naive time's ``isoformat()`` is half the cost of an aware one's."""
+    if value.tzinfo is not None:
+        value = _NAIVE_EPOCH + (value - _EPOCH)
+    s = value.isoformat()  # 2026-11-22T10:04:05.123456, or no fraction
+    return s[:23] + "Z" if len(s) == 26 else s + ".000Z"
 
 
 class _Texts:
@@ -117,6 +121,7 @@ class _Counts:
         get, put = self.texts.times.get, self.texts.put_time
         word = _STATUS.get
         timed, untimed, finished = self.timed.append, self.untimed.append, self.finished.append
+        nulls = _NULLS.get  # nulls(x, x): NULL for None, else x (one C call)
         succeeded, failed = Status.SUCCEEDED.value, Status.FAILED.value
         for r in runs:
             pipeline, started_at, finished_at = r.pipeline, r.started_at, r.finished_at
@@ -132,9 +137,11 @@ class _Counts:
             extras = r.extras
             yield (r.run_id, pipeline, r.kind, status, r.trigger, created,
                    get(started_at) or put(started_at), get(finished_at) or put(finished_at),
-                   r.attempt, _null(r.failed_step), _null(r.error),
-                   _null(r.failed_watermark), _null(r.parent_run_id), _null(r.from_step),
-                   _null(r.resume_watermark), put(r.scheduled_for), _null(r.worker),
+                   r.attempt, nulls(r.failed_step, r.failed_step), nulls(r.error, r.error),
+                   nulls(r.failed_watermark, r.failed_watermark),
+                   nulls(r.parent_run_id, r.parent_run_id), nulls(r.from_step, r.from_step),
+                   nulls(r.resume_watermark, r.resume_watermark),
+                   get(r.scheduled_for) or put(r.scheduled_for), nulls(r.worker, r.worker),
                    json.dumps(extras) if extras else "{}", NULL if took is None else took)
 
     def steps(self, steps: Iterable[StepRecord]) -> Iterator[tuple[Any, ...]]:
@@ -191,11 +198,6 @@ class _Counts:
                 sorted((*key, n, failures[key]) for key, n in outcomes.items()),
                 "ON CONFLICT (pipeline, hour) DO UPDATE SET finished = finished + "
                 "excluded.finished, failed = failed + excluded.failed")
-
-
-def _null(value: Any) -> Any:
-    """:data:`NULL` for None, else the value."""
-    return NULL if value is None else value
 
 
 def _insert(conn: sqlite3.Connection, into: str, width: int, rows: Iterable[Sequence[Any]],
