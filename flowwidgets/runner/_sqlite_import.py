@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from typing import Any
@@ -115,6 +115,7 @@ class _Counts:
         self.timed: list[tuple[str, int]] = []  # (pipeline, duration) per timed run
         self.untimed: list[str] = []  # pipeline per run without a duration
         self.finished: list[tuple[str, str, str]] = []  # (pipeline, hour, status)
+        self.ids: set[str] = set()  # the run ids read so far
 
     def rows(self, runs: Iterable[RunRecord]) -> Iterator[tuple[Any, ...]]:
         """The ``runs`` rows to insert, noted on the way."""
@@ -122,9 +123,11 @@ class _Counts:
         word = _STATUS.get
         timed, untimed, finished = self.timed.append, self.untimed.append, self.finished.append
         nulls = _NULLS.get  # nulls(x, x): NULL for None, else x (one C call)
+        seen = self.ids.add
         succeeded, failed = Status.SUCCEEDED.value, Status.FAILED.value
         for r in runs:
             pipeline, started_at, finished_at = r.pipeline, r.started_at, r.finished_at
+            seen(r.run_id)
             status = word(r.status) or _word(r.status)
             created = get(r.created_at) or put(r.created_at)
             took = _took(started_at, finished_at)
@@ -144,15 +147,22 @@ class _Counts:
                    get(r.scheduled_for) or put(r.scheduled_for), nulls(r.worker, r.worker),
                    json.dumps(extras) if extras else "{}", NULL if took is None else took)
 
-    def steps(self, steps: Iterable[StepRecord]) -> Iterator[tuple[Any, ...]]:
-        """The ``steps`` rows to insert."""
+    def steps(self, steps: Iterable[StepRecord], more_runs: Callable[[], bool]
+              ) -> Iterator[tuple[Any, ...]]:
+        """The ``steps`` rows to insert; ``more_runs()`` inserts the next runs (False when
+        none are left), called until the step's run is in: steps go in right after their
+        runs (as foreign keys require) while the runs' time texts are still cached."""
         get, put = self.texts.times.get, self.texts.put_time
         deps, put_deps = self.texts.deps.get, self.texts.put_deps
         word = _STATUS.get
+        ids = self.ids
         for s in steps:
+            run_id = s.run_id
+            while run_id not in ids and more_runs():
+                pass
             d, started_at, finished_at = s.depends_on, s.started_at, s.finished_at
             error, reused = s.error, s.reused_from
-            yield (s.run_id, s.name, word(s.status) or _word(s.status),
+            yield (run_id, s.name, word(s.status) or _word(s.status),
                    (deps(d) if type(d) is tuple else None) or put_deps(d), s.position,
                    get(started_at) or put(started_at), get(finished_at) or put(finished_at),
                    NULL if error is None else error, s.attempts,
@@ -200,26 +210,52 @@ class _Counts:
                 "excluded.finished, failed = failed + excluded.failed")
 
 
+def _values(into: str, width: int, rows: int, tail: str = "") -> str:
+    """``INSERT INTO {into} VALUES (?, …), …`` for ``rows`` rows of ``width`` values."""
+    one = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {into} VALUES {', '.join([one] * rows)} {tail}"
+
+
+class _Chunks:
+    """Inserts rows :data:`CHUNK` at a time, one multi-row ``INSERT`` per chunk."""
+
+    def __init__(self, conn: sqlite3.Connection, into: str, width: int,
+                 rows: Iterable[Sequence[Any]], tail: str = "") -> None:
+        self.conn, self.into, self.width, self.tail = conn, into, width, tail
+        self.rows = iter(rows)
+        self.sql = _values(into, width, CHUNK, tail)
+        self.count = 0
+        self.done = False
+
+    def more(self) -> bool:
+        """Insert the next chunk; False (and nothing inserted) once all rows are in."""
+        if self.done:
+            return False
+        flat = tuple(chain.from_iterable(islice(self.rows, CHUNK)))
+        if len(flat) == CHUNK * self.width:
+            self.conn.execute(self.sql, flat)
+            self.count += CHUNK
+            return True
+        self.done = True
+        if not flat:
+            return False
+        left = len(flat) // self.width
+        self.conn.execute(_values(self.into, self.width, left, self.tail), flat)
+        self.count += left
+        return True
+
+    def all(self) -> int:
+        """Insert the rows left; returns how many were inserted in all."""
+        while self.more():
+            pass
+        return self.count
+
+
 def _insert(conn: sqlite3.Connection, into: str, width: int, rows: Iterable[Sequence[Any]],
             tail: str = "") -> int:
     """``INSERT INTO {into} VALUES …`` the rows, :data:`CHUNK` per statement; returns how
     many rows were inserted."""
-    one = "(" + ", ".join("?" * width) + ")"
-    many = f"INSERT INTO {into} VALUES {', '.join([one] * CHUNK)} {tail}"
-    full = CHUNK * width
-    it = iter(rows)
-    count = 0
-    while True:
-        flat = tuple(chain.from_iterable(islice(it, CHUNK)))
-        if len(flat) == full:
-            conn.execute(many, flat)
-            count += CHUNK
-            continue
-        if flat:
-            left = len(flat) // width
-            conn.execute(f"INSERT INTO {into} VALUES {', '.join([one] * left)} {tail}", flat)
-            count += left
-        return count
+    return _Chunks(conn, into, width, rows, tail).all()
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
@@ -269,13 +305,14 @@ def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     indexes = _set_aside_indexes(conn)
     texts = _Texts()
     counts = _Counts(texts)
-    count = _insert(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
+    run_rows = _Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
+    _insert(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more))
+    count = run_rows.all()
     for _, sql in indexes:
         conn.execute(sql)
     counts.add(conn)
     for _, sql in triggers:
         conn.execute(sql)
-    _insert(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps))
     conn.executemany(
         f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
         ((a.run_id, a.step, a.number, _STATUS.get(a.status) or _word(a.status),
