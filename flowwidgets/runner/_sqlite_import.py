@@ -117,8 +117,11 @@ class _Counts:
         self.finished: list[tuple[str, str, str]] = []  # (pipeline, hour, status)
         self.ids: set[str] = set()  # the run ids read so far
 
-    def rows(self, runs: Iterable[RunRecord]) -> Iterator[tuple[Any, ...]]:
-        """The ``runs`` rows to insert, noted on the way."""
+    def rows(self, runs: Iterable[RunRecord]) -> Iterator[list[Any]]:
+        """The ``runs`` rows to insert, :data:`CHUNK` per flat list, noted on the way."""
+        full = CHUNK * 19
+        chunk: list[Any] = []
+        add = chunk.extend
         get, put = self.texts.times.get, self.texts.put_time
         word = _STATUS.get
         timed, untimed, finished = self.timed.append, self.untimed.append, self.finished.append
@@ -138,35 +141,51 @@ class _Counts:
             if status == succeeded or status == failed:
                 finished((pipeline, str(created)[:13], status))
             extras = r.extras
-            yield (r.run_id, pipeline, r.kind, status, r.trigger, created,
+            add((r.run_id, pipeline, r.kind, status, r.trigger, created,
                    get(started_at) or put(started_at), get(finished_at) or put(finished_at),
                    r.attempt, nulls(r.failed_step, r.failed_step), nulls(r.error, r.error),
                    nulls(r.failed_watermark, r.failed_watermark),
                    nulls(r.parent_run_id, r.parent_run_id), nulls(r.from_step, r.from_step),
                    nulls(r.resume_watermark, r.resume_watermark),
                    get(r.scheduled_for) or put(r.scheduled_for), nulls(r.worker, r.worker),
-                   json.dumps(extras) if extras else "{}", NULL if took is None else took)
+                   json.dumps(extras) if extras else "{}", NULL if took is None else took))
+            if len(chunk) == full:
+                yield chunk
+                chunk = []
+                add = chunk.extend
+        if chunk:
+            yield chunk
 
     def steps(self, steps: Iterable[StepRecord], more_runs: Callable[[], bool]
-              ) -> Iterator[tuple[Any, ...]]:
-        """The ``steps`` rows to insert; ``more_runs()`` inserts the next runs (False when
-        none are left), called until the step's run is in: steps go in right after their
-        runs (as foreign keys require) while the runs' time texts are still cached."""
+              ) -> Iterator[list[Any]]:
+        """The ``steps`` rows to insert, :data:`CHUNK` per flat list. ``more_runs()``
+        inserts the next runs (False when none are left); it is called until the step's
+        run is in: steps go in right after their runs (as foreign keys require) while the
+        runs' time texts are still cached."""
         get, put = self.texts.times.get, self.texts.put_time
         deps, put_deps = self.texts.deps.get, self.texts.put_deps
         word = _STATUS.get
         ids = self.ids
+        full = CHUNK * 10
+        chunk: list[Any] = []
+        add = chunk.extend
         for s in steps:
             run_id = s.run_id
             while run_id not in ids and more_runs():
                 pass
             d, started_at, finished_at = s.depends_on, s.started_at, s.finished_at
             error, reused = s.error, s.reused_from
-            yield (run_id, s.name, word(s.status) or _word(s.status),
-                   (deps(d) if type(d) is tuple else None) or put_deps(d), s.position,
-                   get(started_at) or put(started_at), get(finished_at) or put(finished_at),
-                   NULL if error is None else error, s.attempts,
-                   NULL if reused is None else reused)
+            add((run_id, s.name, word(s.status) or _word(s.status),
+                 (deps(d) if type(d) is tuple else None) or put_deps(d), s.position,
+                 get(started_at) or put(started_at), get(finished_at) or put(finished_at),
+                 NULL if error is None else error, s.attempts,
+                 NULL if reused is None else reused))
+            if len(chunk) == full:
+                yield chunk
+                chunk = []
+                add = chunk.extend
+        if chunk:
+            yield chunk
 
     def add(self, conn: sqlite3.Connection) -> None:
         """Add the counts to the statistics tables (in key order: upserts scattered over
@@ -217,31 +236,24 @@ def _values(into: str, width: int, rows: int, tail: str = "") -> str:
 
 
 class _Chunks:
-    """Inserts rows :data:`CHUNK` at a time, one multi-row ``INSERT`` per chunk."""
+    """Inserts flat lists of up to :data:`CHUNK` rows, one multi-row ``INSERT`` each."""
 
     def __init__(self, conn: sqlite3.Connection, into: str, width: int,
-                 rows: Iterable[Sequence[Any]], tail: str = "") -> None:
+                 chunks: Iterable[list[Any]], tail: str = "") -> None:
         self.conn, self.into, self.width, self.tail = conn, into, width, tail
-        self.rows = iter(rows)
+        self.chunks = iter(chunks)
         self.sql = _values(into, width, CHUNK, tail)
         self.count = 0
-        self.done = False
 
     def more(self) -> bool:
         """Insert the next chunk; False (and nothing inserted) once all rows are in."""
-        if self.done:
+        flat = next(self.chunks, None)
+        if flat is None:
             return False
-        flat = tuple(chain.from_iterable(islice(self.rows, CHUNK)))
-        if len(flat) == CHUNK * self.width:
-            self.conn.execute(self.sql, flat)
-            self.count += CHUNK
-            return True
-        self.done = True
-        if not flat:
-            return False
-        left = len(flat) // self.width
-        self.conn.execute(_values(self.into, self.width, left, self.tail), flat)
-        self.count += left
+        rows = len(flat) // self.width
+        self.conn.execute(self.sql if rows == CHUNK else
+                          _values(self.into, self.width, rows, self.tail), flat)
+        self.count += rows
         return True
 
     def all(self) -> int:
@@ -251,11 +263,18 @@ class _Chunks:
         return self.count
 
 
+def _flat(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
+    """Rows as flat lists of :data:`CHUNK` rows."""
+    it = iter(rows)
+    while chunk := list(chain.from_iterable(islice(it, CHUNK))):
+        yield chunk
+
+
 def _insert(conn: sqlite3.Connection, into: str, width: int, rows: Iterable[Sequence[Any]],
             tail: str = "") -> int:
     """``INSERT INTO {into} VALUES …`` the rows, :data:`CHUNK` per statement; returns how
     many rows were inserted."""
-    return _Chunks(conn, into, width, rows, tail).all()
+    return _Chunks(conn, into, width, _flat(rows), tail).all()
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
@@ -306,7 +325,7 @@ def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     texts = _Texts()
     counts = _Counts(texts)
     run_rows = _Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
-    _insert(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more))
+    _Chunks(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more)).all()
     count = run_rows.all()
     for _, sql in indexes:
         conn.execute(sql)
