@@ -21,10 +21,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
@@ -87,6 +88,7 @@ as durable (``synchronous = NORMAL``: a commit survives a crash of the process; 
 WAL is read back on open)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 _MS = timedelta(milliseconds=1)
 
 
@@ -107,8 +109,10 @@ class Pool:
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
+        self._queue: deque[_Op] = deque()  # writes waiting for a group commit (apply)
         self._listeners: dict[object, Callable[[], None]] = {}  # replaced, never mutated
         self._idle: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None  # idle writer (see _checkout_writer)
         self._open: set[sqlite3.Connection] = set()
         self._inherited: list[sqlite3.Connection] = []
         self._closed = False
@@ -155,21 +159,66 @@ class Pool:
             raise
         return conn
 
+    def _after_fork(self) -> None:
+        """In a forked child (call holding ``_lock``): the parent's connections must not
+        be used (or closed) here."""
+        if os.getpid() != self._pid:
+            self._inherited.extend(self._open)
+            self._idle, self._open, self._pid = [], set(), os.getpid()
+            self._writer = None
+            self._write_lock = threading.Lock()  # a parent's thread may have held it
+            self._queue = deque()
+
     def _checkout(self) -> sqlite3.Connection:
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError(f"run log {self.path} is closed")
-            if os.getpid() != self._pid:
-                # Forked: the parent's connections must not be used (or closed) here.
-                self._inherited.extend(self._open)
-                self._idle, self._open, self._pid = [], set(), os.getpid()
-                self._write_lock = threading.Lock()  # a parent's thread may have held it
+            self._after_fork()
             if self._idle:
                 return self._idle.pop()
         conn = self._connect()
         with self._lock:
             self._open.add(conn)
         return conn
+
+    def _write_lock_now(self) -> threading.Lock:
+        """The lock of this process's writers (a new one in a forked child)."""
+        if os.getpid() != self._pid:
+            with self._lock:
+                self._after_fork()
+        return self._write_lock
+
+    def _checkout_writer(self) -> sqlite3.Connection:
+        """The connection of this process's writes (call holding the write lock): the
+        same one for every write, so its page cache stays warm (a commit through another
+        connection of the process would make it read its pages again)."""
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"run log {self.path} is closed")
+            conn, self._writer = self._writer, None
+            if conn is not None:
+                return conn
+        conn = self._connect()
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def _checkin_writer(self, conn: sqlite3.Connection) -> None:
+        """Give the writer back (still holding the write lock)."""
+        healthy = True
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                healthy = False
+        with self._lock:
+            if conn not in self._open:  # opened before a fork
+                return
+            if healthy and not self._closed and self._writer is None:
+                self._writer = conn
+                return
+            self._open.discard(conn)
+        conn.close()
 
     def _checkin(self, conn: sqlite3.Connection) -> None:
         healthy = True
@@ -205,13 +254,13 @@ class Pool:
         wait on SQLite's lock for up to ``busy_timeout_s`` (``wait_s``: this long
         instead, for both waits)."""
         wait = self.busy_timeout_s if wait_s is None else min(wait_s, self.busy_timeout_s)
-        conn = self._checkout()
+        lock = self._write_lock_now()
+        if not lock.acquire(timeout=wait):
+            raise sqlite3.OperationalError(
+                f"{self.path}: database is locked (another writer of this process held "
+                f"it for {wait:g} s)")
         try:
-            lock = self._write_lock
-            if not lock.acquire(timeout=wait):
-                raise sqlite3.OperationalError(
-                    f"{self.path}: database is locked (another writer of this process held "
-                    f"it for {wait:g} s)")
+            conn = self._checkout_writer()
             try:
                 if wait_s is not None:
                     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000):d}")
@@ -235,11 +284,102 @@ class Pool:
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                lock.release()
+                self._checkin_writer(conn)
         finally:
-            self._checkin(conn)
+            lock.release()
         if tx._events and self._listeners:
             self._notify()
+
+    def apply(self, fn: Callable[[Tx], T]) -> T:
+        """``fn(tx)`` in a write transaction, committed before this returns (group
+        commit): writes that other threads queue while one commits are committed
+        together by the next of them to take the lock, in the order they were queued,
+        in ONE transaction (one clock reading). Its result, or its exception (then
+        nothing it wrote is kept: a batch in which one write raises is rolled back and
+        its writes are committed one by one)."""
+        op = _Op(fn)
+        lock = self._write_lock_now()
+        queue = self._queue
+        queue.append(op)
+        evented = False
+        if not lock.acquire(timeout=self.busy_timeout_s):
+            try:
+                queue.remove(op)
+            except ValueError:  # a leader has taken it: it commits it now
+                lock.acquire()
+                lock.release()
+            else:
+                raise sqlite3.OperationalError(
+                    f"{self.path}: database is locked (another writer of this process "
+                    f"held it for {self.busy_timeout_s:g} s)") from None
+        else:
+            try:
+                if not op.done:
+                    batch = [queue.popleft() for _ in range(len(queue))]
+                    try:
+                        conn = self._checkout_writer()
+                    except BaseException as exc:  # closed: for every write taken
+                        for taken in batch:
+                            taken.error, taken.done = exc, True
+                    else:
+                        try:
+                            evented = self._commit_batch(conn, batch)
+                        finally:
+                            self._checkin_writer(conn)
+            finally:
+                lock.release()
+        if evented and self._listeners:
+            self._notify()
+        if op.error is not None:
+            raise op.error
+        return op.result
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+        """Commit ``batch`` in one transaction (each write alone when one raises);
+        every op is done afterwards. True when events were appended."""
+        try:
+            return self._commit(conn, batch)
+        except _OpFailed as failed:
+            if len(batch) == 1:
+                batch[0].error = failed.error
+                batch[0].done = True
+                return False
+        except BaseException as exc:  # the transaction itself failed: for every write
+            for op in batch:
+                op.error, op.done = exc, True
+            return False
+        evented = False
+        for op in batch:  # one write raised: the others are committed one by one
+            try:
+                evented = self._commit(conn, [op]) or evented
+            except _OpFailed as failed:
+                op.error = failed.error
+            except BaseException as exc:
+                op.error = exc
+            op.done = True
+        return evented
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tx = Tx(conn)
+            for op in batch:
+                try:
+                    op.result = op.fn(tx)
+                except BaseException as exc:
+                    raise _OpFailed(exc) from exc
+            tx.flush()
+            if tx._events and time.monotonic() >= self._next_trim:
+                self._next_trim = time.monotonic() + self.trim_every_s
+                tx.trim_events(self.keep_events)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for op in batch:
+            op.done = True
+        return bool(tx._events)
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after each commit that appended events; returns the
@@ -276,10 +416,47 @@ class Pool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            if self._writer is not None:
+                idle.append(self._writer)
+                self._writer = None
             for conn in idle:
                 self._open.discard(conn)
         for conn in idle:
             conn.close()
+
+
+_EVENT_SQL: dict[int, str] = {}
+_EVENT_CHUNK = 256
+"""Events per INSERT statement (SQLite's limit is 32,766 parameters)."""
+
+
+def _event_sql(n: int) -> str:
+    """One INSERT of ``n`` events in order (rows, and so ids, in the order given)."""
+    sql = _EVENT_SQL.get(n)
+    if sql is None:
+        sql = _EVENT_SQL[n] = ("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
+                               " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * n))
+    return sql
+
+
+class _Op:
+    """A write queued for :meth:`Pool.apply`."""
+
+    __slots__ = ("fn", "result", "error", "done")
+
+    def __init__(self, fn: Callable[[Tx], Any]):
+        self.fn = fn
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class _OpFailed(Exception):
+    """A queued write raised ``error`` (the transaction is rolled back)."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error
 
 
 class Tx:
@@ -339,8 +516,10 @@ class Tx:
 
     def flush(self) -> None:
         """Write the events and the version bump; called just before COMMIT."""
-        if self._events:  # the version grows with the newest event id
-            self.conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
-                                  " VALUES (?, ?, ?, ?, ?, ?)", self._events)
+        events = self._events
+        if events:  # the version grows with the newest event id
+            for i in range(0, len(events), _EVENT_CHUNK):
+                chunk = events[i:i + _EVENT_CHUNK]
+                self.conn.execute(_event_sql(len(chunk)), [v for e in chunk for v in e])
         elif self._touched:
             self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")

@@ -76,6 +76,14 @@ def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) 
                (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
+_FINISH = ("UPDATE attempts SET status = ?, finished_at = ?, error = ?, log_tail = ? "
+           "WHERE run_id = ? AND step = ? AND number = ?")
+_MINE = (" AND EXISTS (SELECT 1 FROM runs WHERE run_id = ? AND pipeline = ? AND "
+         "status = 'running' AND (? IS NULL OR worker = ?))")
+"""Appended to a step write's WHERE: the run is running, of the cached pipeline, and
+(on a fenced view) still claimed by this worker."""
+
+
 class SqliteRunLog(SqliteReads, RunLog):
     """A :class:`~flowwidgets.runner.store.RunLog` kept in the SQLite file at ``path``.
 
@@ -94,6 +102,9 @@ class SqliteRunLog(SqliteReads, RunLog):
                           trim_every_s=trim_every_s)
         st = os.stat(self.path)
         self._identity = (st.st_dev, st.st_ino)
+        self._pipelines: dict[str, str] = {}
+        """Pipeline of the runs written to lately (shared with fenced views): the step
+        writes check it in their UPDATE, so a stale entry only costs the slow path."""
 
     _owner: str | None = None
     """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
@@ -128,6 +139,18 @@ class SqliteRunLog(SqliteReads, RunLog):
             raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
                             f"{row[1]}, worker {row[3]}); nothing written")
         return row[0], row[1], row[2]
+
+    def _mine(self, run_id: str) -> tuple[str, str, str | None, str | None] | None:
+        """The ``AND EXISTS`` clause's arguments for a step write's fast path, which
+        writes only while the run is ``running`` (and ours, on a fenced view) and of the
+        cached pipeline; None when the pipeline is not cached (take the slow path)."""
+        pipeline = self._pipelines.get(run_id)
+        return None if pipeline is None else (run_id, pipeline, self._owner, self._owner)
+
+    def _remember(self, run_id: str, pipeline: str) -> None:
+        if len(self._pipelines) >= 4096:
+            self._pipelines.clear()
+        self._pipelines[run_id] = pipeline
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -237,31 +260,45 @@ class SqliteRunLog(SqliteReads, RunLog):
 
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
-        with self._pool.write() as tx:
+        def write(tx: Tx) -> int:
+            mine = self._mine(run_id)
+            if mine is not None:  # fast path: the claim is checked by the UPDATE itself
+                number = self._start(tx, run_id, mine[1], step, mine)
+                if number:
+                    return number
             pipeline, current, _ = self._run(tx, run_id)
+            self._remember(run_id, pipeline)
             if current == Status.CANCELLED:
                 if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                           (run_id, step)) is None:
                     raise KeyError(f"run {run_id!r} has no step {step!r}")
                 return 0
-            return self._start(tx, run_id, pipeline, step)
+            number = self._start(tx, run_id, pipeline, step)
+            if not number:
+                raise KeyError(f"run {run_id!r} has no step {step!r}")
+            return number
+        return self._pool.apply(write)
 
     @staticmethod
-    def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
-        row = tx.execute("UPDATE steps SET status = ?, attempts = attempts + 1, error = NULL, "
-                         "started_at = COALESCE(started_at, ?), finished_at = NULL "
-                         "WHERE run_id = ? AND name = ? RETURNING attempts",
-                         (Status.RUNNING, tx.now_text, run_id, step)).fetchall()
-        if not row:
-            raise KeyError(f"run {run_id!r} has no step {step!r}")
-        number: int = row[0][0]
+    def _start(tx: Tx, run_id: str, pipeline: str, step: str,
+               mine: tuple[str, str, str | None, str | None] | None = None) -> int:
+        """Start the step's next attempt; 0 when no step was updated (no such step, or,
+        with ``mine``, the run is not running as ours: nothing written)."""
+        row = tx.execute("UPDATE steps SET status = 'running', attempts = attempts + 1, "
+                         "error = NULL, started_at = COALESCE(started_at, ?), "
+                         "finished_at = NULL WHERE run_id = ? AND name = ?"
+                         + (_MINE if mine else "") + " RETURNING attempts",
+                         (tx.now_text, run_id, step, *(mine or ()))).fetchone()
+        if row is None:
+            return 0
+        number: int = row[0]
         tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
-                   "VALUES (?, ?, ?, ?, ?)", (run_id, step, number, Status.RUNNING, tx.now_text))
+                   "VALUES (?, ?, ?, 'running', ?)", (run_id, step, number, tx.now_text))
         if number > 1:  # runs.attempt starts at 1
             tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
                        (number, run_id))
-        tx.event("step", run_id, pipeline, Status.RUNNING, step)
-        tx.event("attempt", run_id, pipeline, Status.RUNNING, step)
+        tx.event("step", run_id, pipeline, "running", step)
+        tx.event("attempt", run_id, pipeline, "running", step)
         return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
@@ -276,23 +313,35 @@ class SqliteRunLog(SqliteReads, RunLog):
         written) for an unknown attempt or step."""
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
-        with self._pool.write() as tx:
-            pipeline, current, _ = self._run(tx, run_id)
-            if current == Status.CANCELLED:
-                return [0] * len(start)
+        def write(tx: Tx) -> list[int]:
+            end = (status.value, tx.now_text, error, log_tail, run_id, step, number)
+            mine = self._mine(run_id)
+            # fast path: the claim is checked by the UPDATE itself (one statement)
+            if mine is None or tx.execute(_FINISH + _MINE, end + mine).rowcount != 1:
+                pipeline, current, _ = self._run(tx, run_id)
+                self._remember(run_id, pipeline)
+                if current == Status.CANCELLED:
+                    return [0] * len(start)
+                if tx.execute(_FINISH, end).rowcount != 1:
+                    raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
+            else:
+                pipeline = mine[1]
             if body is not None:
                 _put_output(tx, run_id, step, body)
-            cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
-                             "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
-                             (status, tx.now_text, error, log_tail, run_id, step, number))
-            if cur.rowcount != 1:
-                raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
-            tx.event("attempt", run_id, pipeline, status, step)
+            tx.event("attempt", run_id, pipeline, status.value, step)
             if status is Status.SUCCEEDED:
-                tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = NULL "
-                           "WHERE run_id = ? AND name = ?", (status, tx.now_text, run_id, step))
-                tx.event("step", run_id, pipeline, status, step)
-            return [self._start(tx, run_id, pipeline, name) for name in start]
+                tx.execute("UPDATE steps SET status = 'succeeded', finished_at = ?, "
+                           "error = NULL WHERE run_id = ? AND name = ?",
+                           (tx.now_text, run_id, step))
+                tx.event("step", run_id, pipeline, "succeeded", step)
+            numbers = []
+            for name in start:
+                n = self._start(tx, run_id, pipeline, name)
+                if not n:
+                    raise KeyError(f"run {run_id!r} has no step {name!r}")
+                numbers.append(n)
+            return numbers
+        return self._pool.apply(write)
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:
