@@ -29,6 +29,7 @@ from typing import Any, TypeVar, overload
 
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
+from flowwidgets.runner._sqlite_fast import Slow
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
@@ -96,7 +97,7 @@ class Pool:
     """Connections to one SQLite file, each used by one thread at a time."""
 
     def __init__(self, path: str, busy_timeout_s: float, *, keep_events: int = 50_000,
-                 trim_every_s: float = 60.0):
+                 trim_every_s: float = 60.0, writer_sql: str = ""):
         if path == ":memory:" or path.startswith("file::memory:"):
             raise ValueError("SqliteRunLog needs a file: every connection of an in-memory "
                              "database is a separate database")
@@ -106,6 +107,8 @@ class Pool:
         self.busy_timeout_s = float(busy_timeout_s)
         self.keep_events = int(keep_events)
         self.trim_every_s = float(trim_every_s)
+        self.writer_sql = writer_sql
+        """Script run once on the writer connection (TEMP views and triggers)."""
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
@@ -199,6 +202,12 @@ class Pool:
             if conn is not None:
                 return conn
         conn = self._connect()
+        try:
+            if self.writer_sql:
+                conn.executescript(self.writer_sql)
+        except BaseException:
+            conn.close()
+            raise
         with self._lock:
             self._open.add(conn)
         return conn
@@ -275,7 +284,7 @@ class Pool:
                 try:
                     yield tx
                     tx.flush()
-                    if tx._events and time.monotonic() >= self._next_trim:
+                    if tx.appended and time.monotonic() >= self._next_trim:
                         self._next_trim = time.monotonic() + self.trim_every_s
                         tx.trim_events(self.keep_events)
                     conn.execute("COMMIT")
@@ -287,17 +296,23 @@ class Pool:
                 self._checkin_writer(conn)
         finally:
             lock.release()
-        if tx._events and self._listeners:
+        if tx.appended and self._listeners:
             self._notify()
 
-    def apply(self, fn: Callable[[Tx], T]) -> T:
+    def apply(self, fn: Callable[[Tx], T],
+              fast: Callable[[sqlite3.Connection, str], T] | None = None) -> T:
         """``fn(tx)`` in a write transaction, committed before this returns (group
         commit): writes that other threads queue while one commits are committed
         together by the next of them to take the lock, in the order they were queued,
         in ONE transaction (one clock reading). Its result, or its exception (then
         nothing it wrote is kept: a batch in which one write raises is rolled back and
-        its writes are committed one by one)."""
-        op = _Op(fn)
+        its writes are committed one by one).
+
+        ``fast(conn, now_text)``, when given, is tried first: one statement that writes
+        the same (events included, in order) and commits on its own when it is the only
+        write queued; it raises :class:`~flowwidgets.runner._sqlite_fast.Slow`, having
+        written nothing, to have ``fn`` run instead."""
+        op = _Op(fn, fast)
         lock = self._write_lock_now()
         queue = self._queue
         queue.append(op)
@@ -323,7 +338,11 @@ class Pool:
                             taken.error, taken.done = exc, True
                     else:
                         try:
-                            evented = self._commit_batch(conn, batch)
+                            if len(batch) == 1 and batch[0].fast is not None \
+                                    and time.monotonic() < self._next_trim:
+                                evented = self._commit_alone(conn, batch[0])
+                            else:
+                                evented = self._commit_batch(conn, batch)
                         finally:
                             self._checkin_writer(conn)
             finally:
@@ -333,6 +352,20 @@ class Pool:
         if op.error is not None:
             raise op.error
         return op.result
+
+    def _commit_alone(self, conn: sqlite3.Connection, op: _Op) -> bool:
+        """One write's single statement, committing on its own (autocommit); its
+        Python path in a transaction of its own when the statement says so."""
+        assert op.fast is not None
+        try:
+            op.result = op.fast(conn, ts(now_ms()))
+        except Slow:
+            op.fast = None
+            return self._commit_batch(conn, [op])
+        except BaseException as exc:
+            op.error = exc
+        op.done = True
+        return op.error is None
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
         """Commit ``batch`` in one transaction (each write alone when one raises);
@@ -365,11 +398,19 @@ class Pool:
             tx = Tx(conn)
             for op in batch:
                 try:
+                    if op.fast is not None:
+                        tx.flush_events()  # the statement's events come after these
+                        try:
+                            op.result = op.fast(conn, tx.now_text)
+                            tx.appended_by_sql()
+                            continue
+                        except Slow:  # nothing written (only the statement is undone)
+                            pass
                     op.result = op.fn(tx)
                 except BaseException as exc:
                     raise _OpFailed(exc) from exc
             tx.flush()
-            if tx._events and time.monotonic() >= self._next_trim:
+            if tx.appended and time.monotonic() >= self._next_trim:
                 self._next_trim = time.monotonic() + self.trim_every_s
                 tx.trim_events(self.keep_events)
             conn.execute("COMMIT")
@@ -379,7 +420,7 @@ class Pool:
             raise
         for op in batch:
             op.done = True
-        return bool(tx._events)
+        return tx.appended
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after each commit that appended events; returns the
@@ -442,10 +483,12 @@ def _event_sql(n: int) -> str:
 class _Op:
     """A write queued for :meth:`Pool.apply`."""
 
-    __slots__ = ("fn", "result", "error", "done")
+    __slots__ = ("fn", "fast", "result", "error", "done")
 
-    def __init__(self, fn: Callable[[Tx], Any]):
+    def __init__(self, fn: Callable[[Tx], Any],
+                 fast: Callable[[sqlite3.Connection, str], Any] | None = None):
         self.fn = fn
+        self.fast = fast
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
@@ -462,7 +505,7 @@ class _OpFailed(Exception):
 class Tx:
     """One write transaction: its connection, one clock reading, the events it appends."""
 
-    __slots__ = ("conn", "now", "now_text", "_events", "_touched")
+    __slots__ = ("conn", "now", "now_text", "_events", "_touched", "_appended")
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
@@ -470,6 +513,7 @@ class Tx:
         self.now_text: str = ts(self.now)
         self._events: list[tuple[Any, ...]] = []
         self._touched = False
+        self._appended = False  # events already written (flushed, or by SQL)
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         """Run one statement in this transaction."""
@@ -492,7 +536,11 @@ class Tx:
     @property
     def appended(self) -> bool:
         """True when this transaction appends events."""
-        return bool(self._events)
+        return self._appended or bool(self._events)
+
+    def appended_by_sql(self) -> None:
+        """Note that a statement of this transaction appended events itself."""
+        self._appended = True
 
     def trim_events(self, keep: int) -> int:
         """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
@@ -514,12 +562,18 @@ class Tx:
             return None
         return ms(self.now) - ms(dt(start))
 
-    def flush(self) -> None:
-        """Write the events and the version bump; called just before COMMIT."""
+    def flush_events(self) -> None:
+        """Write the events appended so far (in order, before the next statement's)."""
         events = self._events
         if events:  # the version grows with the newest event id
             for i in range(0, len(events), _EVENT_CHUNK):
                 chunk = events[i:i + _EVENT_CHUNK]
                 self.conn.execute(_event_sql(len(chunk)), [v for e in chunk for v in e])
-        elif self._touched:
+            self._events = []
+            self._appended = True
+
+    def flush(self) -> None:
+        """Write the events and the version bump; called just before COMMIT."""
+        self.flush_events()
+        if self._touched and not self._appended:
             self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")

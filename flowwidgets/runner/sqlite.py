@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_fast as fast
 from flowwidgets.runner import _sqlite_import
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
@@ -76,14 +77,6 @@ def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) 
                (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
-_FINISH = ("UPDATE attempts SET status = ?, finished_at = ?, error = ?, log_tail = ? "
-           "WHERE run_id = ? AND step = ? AND number = ?")
-_MINE = (" AND EXISTS (SELECT 1 FROM runs WHERE run_id = ? AND pipeline = ? AND "
-         "status = 'running' AND (? IS NULL OR worker = ?))")
-"""Appended to a step write's WHERE: the run is running, of the cached pipeline, and
-(on a fenced view) still claimed by this worker."""
-
-
 class SqliteRunLog(SqliteReads, RunLog):
     """A :class:`~flowwidgets.runner.store.RunLog` kept in the SQLite file at ``path``.
 
@@ -99,12 +92,12 @@ class SqliteRunLog(SqliteReads, RunLog):
                  keep_events: int = KEEP_EVENTS, trim_every_s: float = 60.0):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
-                          trim_every_s=trim_every_s)
+                          trim_every_s=trim_every_s, writer_sql=fast.WRITER_SQL)
         st = os.stat(self.path)
         self._identity = (st.st_dev, st.st_ino)
         self._pipelines: dict[str, str] = {}
-        """Pipeline of the runs written to lately (shared with fenced views): the step
-        writes check it in their UPDATE, so a stale entry only costs the slow path."""
+        """Pipeline of the runs written to lately (shared with fenced views): the
+        one-statement step writes check it, so a stale entry only costs the slow path."""
 
     _owner: str | None = None
     """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
@@ -139,13 +132,6 @@ class SqliteRunLog(SqliteReads, RunLog):
             raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
                             f"{row[1]}, worker {row[3]}); nothing written")
         return row[0], row[1], row[2]
-
-    def _mine(self, run_id: str) -> tuple[str, str, str | None, str | None] | None:
-        """The ``AND EXISTS`` clause's arguments for a step write's fast path, which
-        writes only while the run is ``running`` (and ours, on a fenced view) and of the
-        cached pipeline; None when the pipeline is not cached (take the slow path)."""
-        pipeline = self._pipelines.get(run_id)
-        return None if pipeline is None else (run_id, pipeline, self._owner, self._owner)
 
     def _remember(self, run_id: str, pipeline: str) -> None:
         if len(self._pipelines) >= 4096:
@@ -261,11 +247,6 @@ class SqliteRunLog(SqliteReads, RunLog):
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
         def write(tx: Tx) -> int:
-            mine = self._mine(run_id)
-            if mine is not None:  # fast path: the claim is checked by the UPDATE itself
-                number = self._start(tx, run_id, mine[1], step, mine)
-                if number:
-                    return number
             pipeline, current, _ = self._run(tx, run_id)
             self._remember(run_id, pipeline)
             if current == Status.CANCELLED:
@@ -273,24 +254,22 @@ class SqliteRunLog(SqliteReads, RunLog):
                           (run_id, step)) is None:
                     raise KeyError(f"run {run_id!r} has no step {step!r}")
                 return 0
-            number = self._start(tx, run_id, pipeline, step)
-            if not number:
-                raise KeyError(f"run {run_id!r} has no step {step!r}")
-            return number
-        return self._pool.apply(write)
+            return self._start(tx, run_id, pipeline, step)
+        pipeline = self._pipelines.get(run_id)
+        if pipeline is None:
+            return self._pool.apply(write)
+        owner = self._owner
+        return self._pool.apply(write, lambda conn, at: fast.start(conn, at, run_id, pipeline,
+                                                                   owner, step))
 
     @staticmethod
-    def _start(tx: Tx, run_id: str, pipeline: str, step: str,
-               mine: tuple[str, str, str | None, str | None] | None = None) -> int:
-        """Start the step's next attempt; 0 when no step was updated (no such step, or,
-        with ``mine``, the run is not running as ours: nothing written)."""
+    def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
         row = tx.execute("UPDATE steps SET status = 'running', attempts = attempts + 1, "
                          "error = NULL, started_at = COALESCE(started_at, ?), "
-                         "finished_at = NULL WHERE run_id = ? AND name = ?"
-                         + (_MINE if mine else "") + " RETURNING attempts",
-                         (tx.now_text, run_id, step, *(mine or ()))).fetchone()
+                         "finished_at = NULL WHERE run_id = ? AND name = ? RETURNING attempts",
+                         (tx.now_text, run_id, step)).fetchone()
         if row is None:
-            return 0
+            raise KeyError(f"run {run_id!r} has no step {step!r}")
         number: int = row[0]
         tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
                    "VALUES (?, ?, ?, 'running', ?)", (run_id, step, number, tx.now_text))
@@ -313,19 +292,17 @@ class SqliteRunLog(SqliteReads, RunLog):
         written) for an unknown attempt or step."""
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
+
         def write(tx: Tx) -> list[int]:
-            end = (status.value, tx.now_text, error, log_tail, run_id, step, number)
-            mine = self._mine(run_id)
-            # fast path: the claim is checked by the UPDATE itself (one statement)
-            if mine is None or tx.execute(_FINISH + _MINE, end + mine).rowcount != 1:
-                pipeline, current, _ = self._run(tx, run_id)
-                self._remember(run_id, pipeline)
-                if current == Status.CANCELLED:
-                    return [0] * len(start)
-                if tx.execute(_FINISH, end).rowcount != 1:
-                    raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
-            else:
-                pipeline = mine[1]
+            pipeline, current, _ = self._run(tx, run_id)
+            self._remember(run_id, pipeline)
+            if current == Status.CANCELLED:
+                return [0] * len(start)
+            if tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
+                          "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
+                          (status.value, tx.now_text, error, log_tail, run_id, step,
+                           number)).rowcount != 1:
+                raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
             if body is not None:
                 _put_output(tx, run_id, step, body)
             tx.event("attempt", run_id, pipeline, status.value, step)
@@ -334,14 +311,14 @@ class SqliteRunLog(SqliteReads, RunLog):
                            "error = NULL WHERE run_id = ? AND name = ?",
                            (tx.now_text, run_id, step))
                 tx.event("step", run_id, pipeline, "succeeded", step)
-            numbers = []
-            for name in start:
-                n = self._start(tx, run_id, pipeline, name)
-                if not n:
-                    raise KeyError(f"run {run_id!r} has no step {name!r}")
-                numbers.append(n)
-            return numbers
-        return self._pool.apply(write)
+            return [self._start(tx, run_id, pipeline, name) for name in start]
+        pipeline = self._pipelines.get(run_id)
+        if pipeline is None or len(start) > 1:
+            return self._pool.apply(write)
+        owner, child = self._owner, (start[0] if start else None)
+        return self._pool.apply(write, lambda conn, at: fast.finish(
+            conn, at, run_id, pipeline, owner, step, number, status.value, error, log_tail,
+            body, child))
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import time
 
+import orjson
 import pytest
 
 from flowwidgets.models import Status
@@ -158,3 +159,83 @@ def test_a_stale_cached_pipeline_takes_the_slow_path(store):
     assert store.start_attempt(run_id, "a") == 1
     assert store._pipelines[run_id] == "p"
     assert {e.pipeline for e in store.events_since(0) if e.run_id == run_id} == {"p"}
+
+
+def _script(log, run_id, cold):
+    """Steps through a run: retries, a failure, outputs, children started with an end."""
+    def go(fn, *args, **kw):
+        if cold:
+            log._pipelines.clear()
+        return fn(*args, **kw)
+
+    out = [go(log.start_attempt, run_id, "a")]
+    out.append(go(log.finish_attempt, run_id, "a", 1, status=Status.FAILED, error="boom",
+                  log_tail="tail"))
+    out.append(go(log.start_attempt, run_id, "a"))
+    out.append(go(log.finish_attempt, run_id, "a", 2, status=Status.SUCCEEDED,
+                  output={"rows": 3, "k": [1]}, start=["b"]))
+    out.append(go(log.finish_attempt, run_id, "b", 1, status=Status.SUCCEEDED, output=None))
+    out.append(go(log.start_attempt, run_id, "c"))
+    with pytest.raises(KeyError, match="no step 'nope'"):
+        go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=1,
+           start=["nope"])
+    with pytest.raises(KeyError, match="no attempt 7"):
+        go(log.finish_attempt, run_id, "c", 7, status=Status.SUCCEEDED)
+    with pytest.raises(KeyError, match="no step 'nope'"):
+        go(log.start_attempt, run_id, "nope")
+    out.append(go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=[1, 2],
+                  start=["d"]))
+    return out
+
+
+def _state(log, run_id):
+    run = log.get_run(run_id)
+    steps = [(s.name, s.status, s.attempts, s.error, s.started_at is None,
+              s.finished_at is None) for s in log.get_steps(run_id)]
+    attempts = [(a.step, a.number, a.status, a.error, a.log_tail, a.finished_at is None)
+                for s in "abcd" for a in log.get_attempts(run_id, s)]
+    outputs = {}
+    for s in "abcd":
+        try:
+            outputs[s] = log.load_output(run_id, s)
+        except KeyError:
+            pass
+    events = [(e.kind, e.step, e.status, e.pipeline) for e in log.events_since(0)
+              if e.run_id == run_id]
+    status = log.status_steps(run_id)
+    keys = {name: (entry["state"], orjson.dumps(entry["outputs"]))
+            for name, entry in status.steps.items()}
+    return run.attempt, steps, attempts, outputs, events, (keys, status.running)
+
+
+def _through(path, cold, monkeypatch):
+    """The script's numbers and the state it leaves, and how often the Python path read
+    the run to check it."""
+    calls: list[str] = []
+    slow = SqliteRunLog._run
+
+    def counted(self, tx, run_id):
+        calls.append(run_id)
+        return slow(self, tx, run_id)
+
+    with SqliteRunLog(path) as log:
+        fenced = log.fenced("w1")
+        run_id = _claimed(log)
+        if not cold:  # every write takes the one-statement path, but the refused ones
+            fenced._pipelines[run_id] = "p"
+        with monkeypatch.context() as m:
+            m.setattr(SqliteRunLog, "_run", counted)
+            numbers = _script(fenced, run_id, cold)
+        return numbers, _state(log, run_id), len(calls)
+
+
+def test_the_one_statement_writes_write_what_the_python_path_writes(tmp_path, monkeypatch):
+    numbers, state, slow = _through(tmp_path / "fast.sqlite", False, monkeypatch)
+    assert slow == 3  # the three refused writes, to say why
+    assert (numbers, state) == _through(tmp_path / "slow.sqlite", True, monkeypatch)[:2]
+    attempt, steps, attempts, outputs, events, _ = state
+    assert numbers == [1, [], 2, [1], [], 1, [1]]
+    assert attempt == 2
+    assert outputs == {"a": {"rows": 3, "k": [1]}, "b": None, "c": [1, 2]}
+    assert ("attempt", "a", "failed", "p") in events and events[-1] == (
+        "attempt", "d", "running", "p")
