@@ -1,18 +1,22 @@
 """Connections and transactions for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`.
 
-A :class:`Pool` hands each caller a connection of its own for the length of one
-operation (created on demand, so there are as many as there are threads inside the log at
-once) and closes them all on :meth:`Pool.close`. Connections are in autocommit mode; the
-log opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer never has to
+A :class:`Pool` hands each reader a connection of its own for the length of one
+operation (created on demand, so there are as many as there are threads reading at once)
+and closes them all on :meth:`Pool.close`. Connections are in autocommit mode; the log
+opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer never has to
 upgrade a read lock, so ``busy_timeout`` applies and no ``SQLITE_BUSY`` surprises), plain
 ``BEGIN`` for multi-query reads (one WAL snapshot). A :class:`Tx` carries one write: its
 clock, the events it appends and the version bump, all committed together.
 
+The writes of a process go one at a time (a lock) through ONE writer connection, whose
+page cache stays warm. :meth:`Pool.apply` is group commit: the writes threads queue while
+one commits are committed together, in queue order, by the next of them to take the lock;
+each thread returns once the commit holding its write is done.
+
 Event retention: a write that appends events also trims the events table to the newest
 ``keep_events`` rows, at most once per ``trim_every_s`` per pool (and on the first such
 write after opening), inside the same transaction; ``meta.events_trimmed_through`` records
-the highest id deleted.
-"""
+the highest id deleted."""
 
 from __future__ import annotations
 
@@ -22,62 +26,18 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar
 
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
 from flowwidgets.runner._sqlite_fast import Slow
+from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, ts
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> datetime:
-    """The current UTC time, truncated to the millisecond (what the file can hold)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-@overload
-def ts(value: datetime) -> str: ...
-@overload
-def ts(value: None) -> None: ...
-@overload
-def ts(value: datetime | None) -> str | None: ...
-def ts(value: datetime | None) -> str | None:
-    """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC).
-
-    Same text as :func:`flowwidgets.models.format_time`, about four times faster (bulk
-    imports format three times per run)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-@overload
-def dt(text: str) -> datetime: ...
-@overload
-def dt(text: None) -> None: ...
-@overload
-def dt(text: str | None) -> datetime | None: ...
-def dt(text: str | None) -> datetime | None:
-    """A stored time as an aware UTC datetime."""
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def ms(value: datetime) -> int:
-    """Milliseconds since the epoch of a time as stored (truncated; naive means UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _MS
 
 
 WAL_CHECKPOINT_PAGES = 8192
@@ -88,9 +48,7 @@ same few pages, so a longer interval copies far fewer pages per commit. Commits 
 as durable (``synchronous = NORMAL``: a commit survives a crash of the process; the
 WAL is read back on open)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
-_MS = timedelta(milliseconds=1)
 
 
 class Pool:
@@ -280,7 +238,7 @@ class Pool:
                             f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
                 else:
                     conn.execute("BEGIN IMMEDIATE")
-                tx = Tx(conn)
+                tx = Tx(conn, now_ms())  # the clock tests set is this module's
                 try:
                     yield tx
                     tx.flush()
@@ -395,7 +353,7 @@ class Pool:
     def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            tx = Tx(conn)
+            tx = Tx(conn, now_ms())  # the clock tests set is this module's
             for op in batch:
                 try:
                     if op.fast is not None:
@@ -466,20 +424,6 @@ class Pool:
             conn.close()
 
 
-_EVENT_SQL: dict[int, str] = {}
-_EVENT_CHUNK = 256
-"""Events per INSERT statement (SQLite's limit is 32,766 parameters)."""
-
-
-def _event_sql(n: int) -> str:
-    """One INSERT of ``n`` events in order (rows, and so ids, in the order given)."""
-    sql = _EVENT_SQL.get(n)
-    if sql is None:
-        sql = _EVENT_SQL[n] = ("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
-                               " VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * n))
-    return sql
-
-
 class _Op:
     """A write queued for :meth:`Pool.apply`."""
 
@@ -500,80 +444,3 @@ class _OpFailed(Exception):
     def __init__(self, error: BaseException):
         super().__init__(error)
         self.error = error
-
-
-class Tx:
-    """One write transaction: its connection, one clock reading, the events it appends."""
-
-    __slots__ = ("conn", "now", "now_text", "_events", "_touched", "_appended")
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self.now = now_ms()
-        self.now_text: str = ts(self.now)
-        self._events: list[tuple[Any, ...]] = []
-        self._touched = False
-        self._appended = False  # events already written (flushed, or by SQL)
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one statement in this transaction."""
-        return self.conn.execute(sql, args)
-
-    def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        """The first row of a query, or None."""
-        return self.conn.execute(sql, args).fetchone()
-
-    def event(self, kind: str, run_id: str, pipeline: str, status: str | None,
-              step: str | None = None) -> None:
-        """Append an event (and bump the version) when this transaction commits."""
-        self._events.append((kind, run_id, pipeline, None if status is None else str(status),
-                             step, self.now_text))
-
-    def touch(self) -> None:
-        """Bump the version on commit even without an event."""
-        self._touched = True
-
-    @property
-    def appended(self) -> bool:
-        """True when this transaction appends events."""
-        return self._appended or bool(self._events)
-
-    def appended_by_sql(self) -> None:
-        """Note that a statement of this transaction appended events itself."""
-        self._appended = True
-
-    def trim_events(self, keep: int) -> int:
-        """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
-        ``meta.events_trimmed_through``; returns the number of rows deleted. Ids come from
-        serialised write transactions (never reused, since the newest row is always
-        kept; no gaps but the trimmed ones), so what stays is the newest ``keep`` events."""
-        (top,) = self.one("SELECT COALESCE(MAX(id), 0) FROM events")
-        cut = top - keep
-        row = self.one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
-        if row is None or cut <= row[0]:
-            return 0
-        deleted = self.execute("DELETE FROM events WHERE id <= ?", (cut,)).rowcount
-        self.execute("UPDATE meta SET value = ? WHERE key = 'events_trimmed_through'", (cut,))
-        return deleted
-
-    def ms_since(self, start: str | None) -> int | None:
-        """Milliseconds from a stored time to this transaction's clock (None for None)."""
-        if start is None:
-            return None
-        return ms(self.now) - ms(dt(start))
-
-    def flush_events(self) -> None:
-        """Write the events appended so far (in order, before the next statement's)."""
-        events = self._events
-        if events:  # the version grows with the newest event id
-            for i in range(0, len(events), _EVENT_CHUNK):
-                chunk = events[i:i + _EVENT_CHUNK]
-                self.conn.execute(_event_sql(len(chunk)), [v for e in chunk for v in e])
-            self._events = []
-            self._appended = True
-
-    def flush(self) -> None:
-        """Write the events and the version bump; called just before COMMIT."""
-        self.flush_events()
-        if self._touched and not self._appended:
-            self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
