@@ -175,14 +175,27 @@ def frame_seconds(db: Path, n: int, tmp: Path) -> float:
             except httpx.HTTPError:
                 time.sleep(0.1)
         with connect(url, timeout=120) as src:
-            t0 = time.perf_counter()
+            server0 = _cpu_seconds(proc.pid)
+            t0, cpu0 = time.perf_counter(), time.process_time()
             df = runs_frame(src, progress=False, eta=False)
-            took = time.perf_counter() - t0
+            took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            server = _cpu_seconds(proc.pid) - server0
         assert len(df) == n, (len(df), n)
+        print(f"  runs_frame {n:,} runs: wall {took:.2f} s, client CPU {cpu:.2f} s, "
+              f"server CPU {server:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
         return took
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(n: int, repeat: int, cache: Path | None = None, frame: bool = False
@@ -231,12 +244,20 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--frame", action="store_true",
                     help="also time runs_frame over every run (a Source over HTTP)")
+    ap.add_argument("--frame-only", action="store_true",
+                    help="only time runs_frame (needs --cache with the histories built)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
     head = (f"# bench_scale  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  load "
             f"{os.getloadavg()[0]:.1f} at the start; p50 of {args.repeat} requests")
     print(head, flush=True)
+    if args.frame_only:
+        for n in args.sizes:
+            with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+                path, _, _ = history(n, tmp, args.cache)
+                frame_seconds(path, n, Path(tmp))
+        return
     results = {}
     for n in args.sizes:
         results[n] = measure(n, args.repeat, args.cache, args.frame)
