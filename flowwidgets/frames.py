@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from flowwidgets.models import Run, RunDetail, Status, parse_time
-from flowwidgets.sources._run_columns import NAT, RunColumns, ns
+from flowwidgets.sources._run_columns import NAT, ColumnsPage, RunColumns, ns
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -66,8 +66,8 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     start = time.monotonic()
     try:
         for page in _pages(src, pipeline, status):
-            done = kept.add(page)
-            fetched += len(page)
+            done = kept.add(page.columns())
+            fetched += page.size
             if bar is None and progress is not False and (
                     progress or time.monotonic() - start > _PROGRESS_AFTER_S):
                 bar = _progress_bar(page.total, src)
@@ -206,19 +206,19 @@ def _frame(cols: RunColumns) -> pd.DataFrame:
 
 
 def _pages(src: Source, pipeline: str | None, status: Status | str | None
-           ) -> Iterator[RunColumns]:
+           ) -> Iterator[ColumnsPage]:
     """Every page, in order. After the first, the next pages are requested ahead (two in
     flight) so the runner prepares one while the kernel parses another."""
     first = src.runs_columns_page(pipeline, status, PAGE_SIZE, 0)
     yield first
-    if first.next_cursor is not None and len(first):
+    if first.next_cursor is not None and first.size:
         yield from _cursor_pages(src, pipeline, status, first.next_cursor)
         return
-    if first.next_offset is None or not len(first):
+    if first.next_offset is None or not first.size:
         return
     step, offset, limit = first.next_offset, first.next_offset, first.total
     with ThreadPoolExecutor(max_workers=_AHEAD, thread_name_prefix="flowwidgets-pages") as pool:
-        pending: deque[Future[RunColumns]] = deque()
+        pending: deque[Future[ColumnsPage]] = deque()
         try:
             while True:
                 while len(pending) < _AHEAD and offset < limit:
@@ -229,7 +229,7 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
                     return
                 page = pending.popleft().result()
                 yield page
-                if page.next_offset is None or not len(page):
+                if page.next_offset is None or not page.size:
                     return
                 limit = max(limit, page.total, page.next_offset + 1)
         finally:
@@ -238,11 +238,11 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
 
 
 def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None,
-                  cursor: str) -> Iterator[RunColumns]:
+                  cursor: str) -> Iterator[ColumnsPage]:
     """The pages after ``cursor`` (keyset: each one index seek on the runner, however
     deep). Each page names the next, so one thread fetches them in turn, up to
     ``_AHEAD`` ahead, while the caller turns the previous ones into columns."""
-    ahead: queue.Queue[RunColumns | BaseException | None] = queue.Queue(maxsize=_AHEAD)
+    ahead: queue.Queue[ColumnsPage | BaseException | None] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
 
     def fetch() -> None:
@@ -251,12 +251,12 @@ def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None
             while nxt is not None and not stop.is_set():
                 page = src.runs_columns_page(pipeline, status, PAGE_SIZE, 0, nxt)
                 _put(page)
-                nxt = page.next_cursor if len(page) else None
+                nxt = page.next_cursor if page.size else None
             _put(None)
         except BaseException as exc:  # handed to the caller, raised there
             _put(exc)
 
-    def _put(item: RunColumns | BaseException | None) -> None:
+    def _put(item: ColumnsPage | BaseException | None) -> None:
         while not stop.is_set():
             try:
                 ahead.put(item, timeout=0.1)

@@ -350,7 +350,7 @@ def window_frame(src: Source, pipeline: str | None, since: datetime
 
     kept = _Kept(ns(since))
     for page in _pages(src, pipeline, None):
-        if kept.add(page):
+        if kept.add(page.columns()):
             break
     cols = kept.columns()
     imported = {run_id for run_id, yes in zip(cols.run_id, cols.imported, strict=True) if yes}

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flowwidgets.errors import SchemaError
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPage, Status, Step
 from flowwidgets.sources import _fields as F
 
 if TYPE_CHECKING:
-    from flowwidgets.sources._run_columns import RunColumns
+    from flowwidgets.sources._run_columns import ColumnsPage, RunColumns
 
 __all__ = ["STATUS", "ApiParsing"]
 
@@ -81,6 +82,25 @@ class ApiParsing:
         runs = tuple(self.parse_run(r, ep, f"runs[{n}]") for n, r in enumerate(rows))
         total, next_offset, cursor = _paging(d, len(runs), ep)
         return RunPage(runs=runs, total=total, next_offset=next_offset, next_cursor=cursor)
+
+    def parse_columns_page(self, data: Any) -> ColumnsPage:
+        """``GET /api/runs`` with its paging fields read and its rows parsed into columns
+        later (:meth:`parse_columns`, on :meth:`ColumnsPage.columns`): a bulk reader
+        asks for the next page first. A page whose paging fields are wrong is parsed at
+        once, so it raises what :meth:`parse_page` raises first."""
+        from functools import partial
+
+        from flowwidgets.sources._run_columns import ColumnsPage
+
+        ep = "GET /api/runs"
+        d = F.need_obj(data, ep, "")
+        rows = F.need_list(F.req(d, "runs", ep, ""), ep, "runs")
+        try:
+            total, next_offset, cursor = _paging(d, len(rows), ep)
+        except SchemaError:
+            return ColumnsPage.ready(self.parse_columns(data))  # raises: rows first
+        return ColumnsPage(len(rows), total, next_offset, cursor,
+                           partial(self.parse_columns, data))
 
     def parse_columns(self, data: Any) -> RunColumns:
         """``GET /api/runs`` as columns (:func:`flowwidgets.runs_frame`): straight from

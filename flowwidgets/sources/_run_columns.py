@@ -12,7 +12,7 @@ paths give the same columns (tested on hostile rows).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +21,7 @@ import numpy as np
 
 from flowwidgets.models import Run, RunPage, Status
 
-__all__ = ["NAT", "RunColumns", "fast_times", "ns", "parse_api_columns"]
+__all__ = ["NAT", "ColumnsPage", "RunColumns", "fast_times", "ns", "parse_api_columns"]
 
 NAT = int(np.iinfo(np.int64).min)
 """The int64 of NaT: a missing time in the ``*_ns`` columns."""
@@ -88,6 +88,28 @@ class RunColumns:
         out.total, out.next_offset, out.next_cursor = (page.total, page.next_offset,
                                                       page.next_cursor)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnsPage:
+    """A runs page as its reader hands it on: the paging fields are read, the rows
+    become :class:`RunColumns` on :meth:`columns` (so a reader can ask for the next page
+    before it parses this one). ``size``: the rows on the page."""
+
+    size: int
+    total: int
+    next_offset: int | None
+    next_cursor: str | None
+    build: Callable[[], RunColumns]
+
+    def columns(self) -> RunColumns:
+        """The page's columns (parsed now; raises what the parser raises)."""
+        return self.build()
+
+    @classmethod
+    def ready(cls, cols: RunColumns) -> ColumnsPage:
+        """A page already parsed."""
+        return cls(len(cols), cols.total, cols.next_offset, cols.next_cursor, lambda: cols)
 
 
 # ---- the fast path of /api pages -------------------------------------------------------

@@ -25,7 +25,7 @@ from flowwidgets.sources._plan import ACTIONS, Flavour, Plan
 from flowwidgets.sources._registry import FlavourProbe
 
 if TYPE_CHECKING:
-    from flowwidgets.sources._run_columns import RunColumns
+    from flowwidgets.sources._run_columns import ColumnsPage
 
 # STATUS lives in _api_parse and is re-exported here
 __all__ = ["EMATIX_PROBE", "OURS_PROBE", "STATUS", "ApiFlavour", "EmatixFlavour",
@@ -72,11 +72,11 @@ class ApiFlavour(ApiParsing, Flavour):
         return reply.value
 
     def runs_columns(self, pipeline: str | None, status: Status | None, limit: int,
-                     offset: int, cursor: str | None = None) -> Plan[RunColumns]:
+                     offset: int, cursor: str | None = None) -> Plan[ColumnsPage]:
         params = {"pipeline": pipeline, "status": status.value if status else None,
                   "limit": limit, "offset": offset, "cursor": cursor}
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
-                              parse=self.parse_columns, cache=False)
+                              parse=self.parse_columns_page, cache=False)
         return reply.value
 
     def run(self, run_id: str) -> Plan[RunDetail]:

@@ -129,18 +129,22 @@ def test_odd_rows_take_the_fast_path_and_equal_the_per_run_path(flavour: Any) ->
 def test_hostile_rows_give_the_per_run_columns_or_its_error(bad: Any) -> None:
     flavour = FlowwidgetsFlavour()
     data = {"runs": [row(run_id="ok"), bad], "total": 2, "next_offset": None}
+    readers = (flavour.parse_columns, lambda d: flavour.parse_columns_page(d).columns())
     try:
         expected = _per_run(flavour, data)
     except errors.SchemaError as exc:
-        with pytest.raises(errors.SchemaError) as got:
-            flavour.parse_columns(data)
-        assert (got.value.field, got.value.problem) == (exc.field, exc.problem)
+        for read in readers:
+            with pytest.raises(errors.SchemaError) as got:
+                read(data)
+            assert (got.value.field, got.value.problem) == (exc.field, exc.problem)
         return
     except OverflowError:  # a time outside datetime64[ns]: the frame never had one
-        with pytest.raises(OverflowError):
-            flavour.parse_columns(data)
+        for read in readers:
+            with pytest.raises(OverflowError):
+                read(data)
         return
-    _equal_columns(flavour.parse_columns(data), expected)
+    for read in readers:
+        _equal_columns(read(data), expected)
 
 
 def test_the_page_fields_are_checked_the_same_way() -> None:
@@ -153,6 +157,19 @@ def test_the_page_fields_are_checked_the_same_way() -> None:
         with pytest.raises(errors.SchemaError) as columns:
             flavour.parse_columns(data)
         assert columns.value.field == per_run.value.field
+        with pytest.raises(errors.SchemaError) as paged:
+            flavour.parse_columns_page(data).columns()
+        assert paged.value.field == per_run.value.field
+    both_bad = {"runs": [row(run_id=None)], "total": "x"}  # the rows' error comes first
+    with pytest.raises(errors.SchemaError) as per_run:
+        flavour.parse_page(both_bad)
+    with pytest.raises(errors.SchemaError) as paged:
+        flavour.parse_columns_page(both_bad)
+    assert paged.value.field == per_run.value.field == "runs[0].run_id"
+    page = flavour.parse_columns_page({"runs": [row(), row(run_id="r2")], "total": None,
+                                       "next_offset": 7, "next_cursor": "c"})
+    assert (page.size, page.total, page.next_offset, page.next_cursor) == (2, 2, 7, "c")
+    assert page.columns().run_id == ["r1", "r2"]
     empty = flavour.parse_columns({"runs": [], "total": 0, "next_offset": None})
     _equal_columns(empty, RunColumns.from_runs([]))
 
