@@ -168,7 +168,7 @@ def test_kept_status_entries_follow_every_change(tmp_path: Path) -> None:
         log.finish_attempt(run_id, "failed", n, status=Status.FAILED, error="E <b>2</b>")
         log.set_step_status(run_id, "failed", Status.FAILED)
         assert orjson.loads(orjson.dumps(check(log, run_id)["failed"]))["state"] == "failed"
-        for k in range(6):  # more runs than are kept: the oldest go, answers stay right
+        for _ in range(6):  # more runs than are kept: the oldest go, answers stay right
             rid, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
                                     steps=STEPS[:2])
             check(log, rid)
