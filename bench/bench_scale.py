@@ -219,6 +219,28 @@ def deep_page(db: Path, n: int, tmp: Path, repeat: int) -> None:
           f"(load {os.getloadavg()[0]:.1f})", flush=True)
 
 
+def pipelines_after_write(db: Path, n: int, tmp: Path, repeat: int) -> None:
+    """``/api/pipelines`` with a write (of another process, as a CLI run would) before
+    each GET, so no kept answer serves it: p50 and best, and the server's CPU per GET."""
+    with served(db, tmp) as (url, pid), httpx.Client(base_url=url, timeout=120) as client, \
+            SqliteRunLog(db) as log:
+        for _ in range(10):
+            assert client.get("/api/pipelines").status_code == 200
+        times, server = [], 0.0
+        for _ in range(repeat):
+            with log._pool.write() as tx:
+                tx.touch()
+            server0 = _cpu_seconds(pid)
+            t0 = time.perf_counter()
+            r = client.get("/api/pipelines")
+            times.append((time.perf_counter() - t0) * 1000)
+            server += _cpu_seconds(pid) - server0
+            assert r.status_code == 200
+    print(f"  /api/pipelines after a write, {n:,} runs: p50 {statistics.median(times):.2f} "
+          f"ms, best {min(times):.2f} ms, server CPU {server / repeat * 1000:.2f} ms per GET "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far (Linux /proc; NaN elsewhere)."""
     try:
@@ -274,24 +296,26 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--frame", action="store_true",
                     help="also time runs_frame over every run (a Source over HTTP)")
-    ap.add_argument("--frame-only", action="store_true",
-                    help="only time runs_frame (needs --cache with the histories built)")
-    ap.add_argument("--deep-page-only", action="store_true",
-                    help="only time the last page by cursor from `flowwidgets serve`")
+    ap.add_argument("--only", choices=("frame", "deep-page", "pipelines-after-write"),
+                    help="only this, from `flowwidgets serve` in its own process: "
+                         "runs_frame, the last page by cursor, or /api/pipelines with a "
+                         "write before each GET")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
     head = (f"# bench_scale  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  load "
             f"{os.getloadavg()[0]:.1f} at the start; p50 of {args.repeat} requests")
     print(head, flush=True)
-    if args.frame_only or args.deep_page_only:
+    if args.only:
         for n in args.sizes:
             with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
                 path, _, _ = history(n, tmp, args.cache)
-                if args.frame_only:
+                if args.only == "frame":
                     frame_seconds(path, n, Path(tmp))
-                else:
+                elif args.only == "deep-page":
                     deep_page(path, n, Path(tmp), args.repeat)
+                else:
+                    pipelines_after_write(path, n, Path(tmp), args.repeat)
         return
     results = {}
     for n in args.sizes:
