@@ -346,13 +346,11 @@ def refuse_foreign(conn: sqlite3.Connection, path: str) -> None:
     """A file without our schema version must be empty: tables there belong to another
     program, and adding ours beside them would damage its file. Raises
     :class:`~flowwidgets.errors.FlowwidgetsError` naming the file and a few tables."""
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version:
-        return
-    tables = [name for (name,) in conn.execute(
+    tables = [name for (name,) in conn.execute(  # read before the version: another
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-        "ORDER BY name LIMIT 4")]
-    if tables:
+        "ORDER BY name LIMIT 4")]  # process may create the schema in between
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if tables and not version:
         shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
         raise FlowwidgetsError(
             f"{path}: not a flowwidgets run log: an SQLite file of another program (tables: "

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from flowwidgets.models import Status
+from flowwidgets.runner._fast_init import fast_init
 
 __all__ = [
     "AttemptRecord",
@@ -63,6 +64,7 @@ def _whole_ms(start: datetime | None, end: datetime | None) -> int | None:
     return (end - start) // _MS
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RunRecord:
     """One run of a pipeline."""
@@ -94,6 +96,7 @@ class RunRecord:
         return _whole_ms(self.started_at, self.finished_at)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StepRecord:
     """A step's state within one run."""
@@ -116,6 +119,7 @@ class StepRecord:
         return _whole_ms(self.started_at, self.finished_at)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttemptRecord:
     """One try of one step."""
