@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,14 +146,12 @@ def history(n: int, tmp: str, cache: Path | None) -> tuple[Path, datetime, float
     return path, now, took
 
 
-def frame_seconds(db: Path, n: int, tmp: Path) -> float:
-    """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
-    HTTP from ``flowwidgets serve`` in its own process (as a notebook meets the runner)."""
+@contextmanager
+def served(db: Path, tmp: Path) -> Iterator[tuple[str, int]]:
+    """``flowwidgets serve`` of ``db`` in its own process (as a notebook meets the
+    runner): its URL and pid, stopped on exit."""
     import signal
     import subprocess
-
-    from flowwidgets.frames import runs_frame
-    from flowwidgets.sources import connect
 
     spec = tmp / "pipelines.yaml"
     spec.write_text("pipelines:\n" + "".join(
@@ -174,15 +173,81 @@ def frame_seconds(db: Path, n: int, tmp: Path) -> float:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        with connect(url, timeout=120) as src:
-            t0 = time.perf_counter()
-            df = runs_frame(src, progress=False, eta=False)
-            took = time.perf_counter() - t0
-        assert len(df) == n, (len(df), n)
-        return took
+        yield url, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
+
+
+def frame_seconds(db: Path, n: int, tmp: Path) -> float:
+    """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
+    HTTP from ``flowwidgets serve`` in its own process; prints the client's and the
+    server's CPU time too."""
+    from flowwidgets.frames import runs_frame
+    from flowwidgets.sources import connect
+
+    with served(db, tmp) as (url, pid), connect(url, timeout=120) as src:
+        server0 = _cpu_seconds(pid)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        df = runs_frame(src, progress=False, eta=False)
+        took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        server = _cpu_seconds(pid) - server0
+    assert len(df) == n, (len(df), n)
+    print(f"  runs_frame {n:,} runs: wall {took:.2f} s, client CPU {cpu:.2f} s, "
+          f"server CPU {server:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    return took
+
+
+def deep_page(db: Path, n: int, tmp: Path, repeat: int) -> None:
+    """The last page (``limit=500``) by its cursor, over HTTP from ``flowwidgets serve``
+    in its own process: p50 and best of ``repeat`` GETs, and the server's CPU per GET."""
+    with served(db, tmp) as (url, pid), httpx.Client(base_url=url, timeout=120) as client:
+        near_end = client.get(f"/api/runs?limit=500&offset={max(0, n - 1000)}").json()
+        path = f"/api/runs?limit=500&cursor={near_end['next_cursor']}"
+        for _ in range(20):
+            assert client.get(path).status_code == 200
+        times = []
+        server0 = _cpu_seconds(pid)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = client.get(path)
+            times.append((time.perf_counter() - t0) * 1000)
+            assert r.status_code == 200
+        server = (_cpu_seconds(pid) - server0) / repeat * 1000
+    print(f"  last page by cursor, {n:,} runs: p50 {statistics.median(times):.2f} ms, best "
+          f"{min(times):.2f} ms, server CPU {server:.2f} ms per GET, {len(r.content):,} B "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def pipelines_after_write(db: Path, n: int, tmp: Path, repeat: int) -> None:
+    """``/api/pipelines`` with a write (of another process, as a CLI run would) before
+    each GET, so no kept answer serves it: p50 and best, and the server's CPU per GET."""
+    with served(db, tmp) as (url, pid), httpx.Client(base_url=url, timeout=120) as client, \
+            SqliteRunLog(db) as log:
+        for _ in range(10):
+            assert client.get("/api/pipelines").status_code == 200
+        times, server = [], 0.0
+        for _ in range(repeat):
+            with log._pool.write() as tx:
+                tx.touch()
+            server0 = _cpu_seconds(pid)
+            t0 = time.perf_counter()
+            r = client.get("/api/pipelines")
+            times.append((time.perf_counter() - t0) * 1000)
+            server += _cpu_seconds(pid) - server0
+            assert r.status_code == 200
+    print(f"  /api/pipelines after a write, {n:,} runs: p50 {statistics.median(times):.2f} "
+          f"ms, best {min(times):.2f} ms, server CPU {server / repeat * 1000:.2f} ms per GET "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(n: int, repeat: int, cache: Path | None = None, frame: bool = False
@@ -231,12 +296,27 @@ def main() -> None:
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--frame", action="store_true",
                     help="also time runs_frame over every run (a Source over HTTP)")
+    ap.add_argument("--only", choices=("frame", "deep-page", "pipelines-after-write"),
+                    help="only this, from `flowwidgets serve` in its own process: "
+                         "runs_frame, the last page by cursor, or /api/pipelines with a "
+                         "write before each GET")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
     head = (f"# bench_scale  {time.strftime('%Y-%m-%d')}  nproc={os.cpu_count()}  load "
             f"{os.getloadavg()[0]:.1f} at the start; p50 of {args.repeat} requests")
     print(head, flush=True)
+    if args.only:
+        for n in args.sizes:
+            with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+                path, _, _ = history(n, tmp, args.cache)
+                if args.only == "frame":
+                    frame_seconds(path, n, Path(tmp))
+                elif args.only == "deep-page":
+                    deep_page(path, n, Path(tmp), args.repeat)
+                else:
+                    pipelines_after_write(path, n, Path(tmp), args.repeat)
+        return
     results = {}
     for n in args.sizes:
         results[n] = measure(n, args.repeat, args.cache, args.frame)

@@ -13,13 +13,15 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from flowwidgets.models import Run, RunDetail, RunPage, Status, parse_time
+from flowwidgets.models import Run, RunDetail, Status, parse_time
+from flowwidgets.sources._run_columns import NAT, ColumnsPage, RunColumns, ns
 
 if TYPE_CHECKING:
     from flowwidgets.sources import Source
@@ -59,23 +61,13 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     cutoff = parse_time(since) if since is not None else None
     if cutoff is not None and not isinstance(cutoff, datetime):  # pragma: no cover
         raise TypeError(f"since must be a datetime or ISO-8601 text, got {since!r}")
-    kept: list[Run] = []
-    seen: set[str] = set()
+    kept = _Kept(None if cutoff is None else ns(cutoff))
     fetched, bar = 0, None
     start = time.monotonic()
     try:
         for page in _pages(src, pipeline, status):
-            done = False
-            for run in page.runs:
-                if run.run_id in seen:  # rows shift when new runs arrive while paging
-                    continue
-                when = run.started_at or run.extra.get("created_at")
-                if cutoff is not None and when is not None and when < cutoff:
-                    done = True
-                    break
-                seen.add(run.run_id)
-                kept.append(run)
-            fetched += len(page.runs)
+            done = kept.add(page.columns())
+            fetched += page.size
             if bar is None and progress is not False and (
                     progress or time.monotonic() - start > _PROGRESS_AFTER_S):
                 bar = _progress_bar(page.total, src)
@@ -87,111 +79,157 @@ def runs_frame(src: Source, pipeline: str | None = None, status: Status | str | 
     finally:
         if bar is not None:
             bar.close()
-    frame = runs_to_frame(kept)
+    cols = kept.columns()
+    frame = _frame(cols)
     if eta:
-        frame["eta"] = _utc(_etas(src, kept))
+        frame["eta"] = _utc(_etas(src, cols))
     frame.attrs["source"] = src.url
     return frame
 
 
-def _etas(src: Source, runs: list[Run]) -> list[datetime | None]:
+class _Kept:
+    """The pages' columns, each run once (rows shift when new runs arrive while paging),
+    up to the first run that started before the cutoff (ns)."""
+
+    def __init__(self, cutoff: int | None):
+        self.cutoff = cutoff
+        self.seen: set[str] = set()
+        self.pages: list[RunColumns] = []
+
+    def add(self, page: RunColumns) -> bool:
+        """Keep ``page``'s new runs; True when the cutoff was reached."""
+        ids = page.run_id
+        if self.cutoff is None and len(fresh := set(ids)) == len(ids) \
+                and self.seen.isdisjoint(fresh):
+            self.seen |= fresh
+            self.pages.append(page)
+            return False
+        keep: list[int] = []
+        done = False
+        when = np.where(page.started_ns != NAT, page.started_ns, page.created_ns).tolist()
+        for k, run_id in enumerate(ids):
+            if run_id in self.seen:
+                continue
+            if self.cutoff is not None and when[k] != NAT and when[k] < self.cutoff:
+                done = True
+                break
+            self.seen.add(run_id)
+            keep.append(k)
+        self.pages.append(_take(page, keep))
+        return done
+
+    def columns(self) -> RunColumns:
+        """Every kept run's columns, in order."""
+        if len(self.pages) <= 1:
+            return self.pages[0] if self.pages else RunColumns.from_runs([])
+        return _concat(self.pages)
+
+
+def _take(page: RunColumns, keep: list[int]) -> RunColumns:
+    if len(keep) == len(page):
+        return page
+    idx = np.array(keep, dtype=np.intp)
+    kw: dict[str, Any] = {}
+    for name in _FIELDS:
+        col = getattr(page, name)
+        kw[name] = col[idx] if isinstance(col, np.ndarray) else [col[k] for k in keep]
+    return RunColumns(**kw)
+
+
+def _concat(pages: list[RunColumns]) -> RunColumns:
+    kw: dict[str, Any] = {}
+    for name in _FIELDS:
+        cols = [getattr(p, name) for p in pages]
+        if isinstance(cols[0], np.ndarray):
+            kw[name] = np.concatenate(cols)
+        else:
+            kw[name] = list(chain.from_iterable(cols))
+    return RunColumns(**kw)
+
+
+_FIELDS = ("run_id", "pipeline", "status", "started_ns", "finished_ns", "created_ns",
+           "duration_ms", "attempts", "failed_step", "kind", "trigger", "parent_run_id",
+           "error", "imported")
+
+
+def _etas(src: Source, cols: RunColumns) -> list[datetime | None]:
     """The median ETA of the newest active runs: one history read per pipeline."""
     from flowwidgets import errors
     from flowwidgets.eta import HISTORY_RUNS, estimate
 
-    out: list[datetime | None] = [None] * len(runs)
-    active = [i for i, r in enumerate(runs) if r.status.is_active][:ETA_RUNS]
+    out: list[datetime | None] = [None] * len(cols)
+    active = [i for i, s in enumerate(cols.status) if s in _ACTIVE][:ETA_RUNS]
     history: dict[str, list[RunDetail]] = {}
     for i in active:
-        run = runs[i]
+        pipeline, run_id = cols.pipeline[i], cols.run_id[i]
         try:
-            if run.pipeline not in history:
-                history[run.pipeline] = src.step_history(run.pipeline, HISTORY_RUNS + 1,
-                                                         "succeeded")
-            hist = history[run.pipeline]
+            if pipeline not in history:
+                history[pipeline] = src.step_history(pipeline, HISTORY_RUNS + 1, "succeeded")
+            hist = history[pipeline]
             workers = next((w for h in hist if isinstance(w := h.extra.get("max_workers"),
                                                           int)), None)
-            out[i] = estimate(src.run(run.run_id), hist, workers=workers).finish_at
+            out[i] = estimate(src.run(run_id), hist, workers=workers).finish_at
         except errors.SourceError:
             continue
     return out
 
 
+_ACTIVE = frozenset(s.value for s in Status if s.is_active)
+
+
 def runs_to_frame(runs: Iterable[Run]) -> pd.DataFrame:
     """Run summaries as a DataFrame with the typed columns of :func:`runs_frame`
     (:data:`RUN_COLUMNS`, in that order), one row per run in the order given."""
-    run_id: list[str] = []
-    pipeline: list[str] = []
-    status: list[str] = []
-    started: list[datetime | None] = []
-    finished: list[datetime | None] = []
-    ms: list[int | None] = []
-    attempts: list[int | None] = []
-    failed: list[str | None] = []
-    kind: list[str] = []
-    trigger: list[str | None] = []
-    parent: list[str | None] = []
-    error: list[str | None] = []
-    imported: list[bool] = []
-    for run in runs:
-        run_id.append(run.run_id)
-        pipeline.append(run.pipeline)
-        status.append(run.status.value)
-        started.append(run.started_at)
-        finished.append(run.finished_at)
-        ms.append(run.duration_ms)
-        attempts.append(run.attempts)
-        failed.append(run.failed_step)
-        kind.append(run.kind)
-        trigger.append(run.trigger)
-        parent.append(run.extra.get("parent_run_id"))
-        error.append(run.extra.get("error_summary"))
-        imported.append(bool(run.extra.get("imported")))
-    duration_ms = pd.array(ms, dtype="Int64")
+    return _frame(RunColumns.from_runs(list(runs)))
+
+
+def _frame(cols: RunColumns) -> pd.DataFrame:
+    """The typed frame of run columns (one builder for both paths)."""
+    duration_ms = pd.array(cols.duration_ms, dtype="Int64")
     return pd.DataFrame({
-        "run_id": pd.array(run_id, dtype="string"),
-        "pipeline": pd.Categorical(pipeline),
-        "status": pd.Categorical(status, categories=STATUS_CATEGORIES),
-        "started_at": _utc(started),
-        "finished_at": _utc(finished),
+        "run_id": pd.array(cols.run_id, dtype="string"),
+        "pipeline": pd.Categorical(cols.pipeline),
+        "status": pd.Categorical(cols.status, categories=STATUS_CATEGORIES),
+        "started_at": _utc_ns(cols.started_ns),
+        "finished_at": _utc_ns(cols.finished_ns),
         "duration": _timedelta(duration_ms),
         "duration_ms": duration_ms,
-        "attempts": pd.array(attempts, dtype="Int64"),
-        "failed_step": pd.array(failed, dtype="string"),
-        "kind": pd.Categorical(kind),
-        "trigger": pd.array(trigger, dtype="string"),
-        "parent_run_id": pd.array(parent, dtype="string"),
-        "eta": _utc([None] * len(run_id)),
-        "error": pd.array(error, dtype="string"),
-        "imported": pd.array(imported, dtype="bool"),
+        "attempts": pd.array(cols.attempts, dtype="Int64"),
+        "failed_step": pd.array(cols.failed_step, dtype="string"),
+        "kind": pd.Categorical(cols.kind),
+        "trigger": pd.array(cols.trigger, dtype="string"),
+        "parent_run_id": pd.array(cols.parent_run_id, dtype="string"),
+        "eta": _utc([None] * len(cols)),
+        "error": pd.array(cols.error, dtype="string"),
+        "imported": pd.array(cols.imported, dtype="bool"),
     })
 
 
 def _pages(src: Source, pipeline: str | None, status: Status | str | None
-           ) -> Iterator[RunPage]:
+           ) -> Iterator[ColumnsPage]:
     """Every page, in order. After the first, the next pages are requested ahead (two in
     flight) so the runner prepares one while the kernel parses another."""
-    first = src.runs_page(pipeline, status, PAGE_SIZE, 0)
+    first = src.runs_columns_page(pipeline, status, PAGE_SIZE, 0)
     yield first
-    if first.next_cursor is not None and first.runs:
+    if first.next_cursor is not None and first.size:
         yield from _cursor_pages(src, pipeline, status, first.next_cursor)
         return
-    if first.next_offset is None or not first.runs:
+    if first.next_offset is None or not first.size:
         return
     step, offset, limit = first.next_offset, first.next_offset, first.total
     with ThreadPoolExecutor(max_workers=_AHEAD, thread_name_prefix="flowwidgets-pages") as pool:
-        pending: deque[Future[RunPage]] = deque()
+        pending: deque[Future[ColumnsPage]] = deque()
         try:
             while True:
                 while len(pending) < _AHEAD and offset < limit:
-                    pending.append(pool.submit(src.runs_page, pipeline, status,
+                    pending.append(pool.submit(src.runs_columns_page, pipeline, status,
                                                PAGE_SIZE, offset))
                     offset += step
                 if not pending:
                     return
                 page = pending.popleft().result()
                 yield page
-                if page.next_offset is None or not page.runs:
+                if page.next_offset is None or not page.size:
                     return
                 limit = max(limit, page.total, page.next_offset + 1)
         finally:
@@ -200,25 +238,25 @@ def _pages(src: Source, pipeline: str | None, status: Status | str | None
 
 
 def _cursor_pages(src: Source, pipeline: str | None, status: Status | str | None,
-                  cursor: str) -> Iterator[RunPage]:
+                  cursor: str) -> Iterator[ColumnsPage]:
     """The pages after ``cursor`` (keyset: each one index seek on the runner, however
     deep). Each page names the next, so one thread fetches them in turn, up to
     ``_AHEAD`` ahead, while the caller turns the previous ones into columns."""
-    ahead: queue.Queue[RunPage | BaseException | None] = queue.Queue(maxsize=_AHEAD)
+    ahead: queue.Queue[ColumnsPage | BaseException | None] = queue.Queue(maxsize=_AHEAD)
     stop = threading.Event()
 
     def fetch() -> None:
         nxt: str | None = cursor
         try:
             while nxt is not None and not stop.is_set():
-                page = src.runs_page(pipeline, status, PAGE_SIZE, 0, nxt)
+                page = src.runs_columns_page(pipeline, status, PAGE_SIZE, 0, nxt)
                 _put(page)
-                nxt = page.next_cursor if page.runs else None
+                nxt = page.next_cursor if page.size else None
             _put(None)
         except BaseException as exc:  # handed to the caller, raised there
             _put(exc)
 
-    def _put(item: RunPage | BaseException | None) -> None:
+    def _put(item: ColumnsPage | BaseException | None) -> None:
         while not stop.is_set():
             try:
                 ahead.put(item, timeout=0.1)
@@ -249,18 +287,13 @@ def _progress_bar(total: int, src: Source) -> Any:
 
 def _utc(values: list[datetime | None]) -> pd.Series:
     """Aware datetimes (or None) as datetime64[ns, UTC], via integer nanoseconds."""
-    ns = np.fromiter((_NAT if v is None else _ns(v) for v in values), dtype=np.int64,
-                     count=len(values))
-    return pd.Series(ns.view("datetime64[ns]")).dt.tz_localize("UTC")
+    return _utc_ns(np.fromiter((NAT if v is None else ns(v) for v in values),
+                               dtype=np.int64, count=len(values)))
 
 
-_NAT = np.iinfo(np.int64).min
-_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _ns(value: datetime) -> int:
-    delta = value - _EPOCH_UTC
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+def _utc_ns(values: np.ndarray) -> pd.Series:
+    """int64 nanoseconds (NaT: the int64 minimum) as datetime64[ns, UTC]."""
+    return pd.Series(values.view("datetime64[ns]")).dt.tz_localize("UTC")
 
 
 def _timedelta(ms: Any) -> pd.Series:

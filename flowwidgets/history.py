@@ -345,24 +345,15 @@ def window_frame(src: Source, pipeline: str | None, since: datetime
     """The runs (of ``pipeline``, or all) that started since ``since`` as a
     :func:`~flowwidgets.frames.runs_frame`, and the ids of those the runner marks as
     imported (``Run.extra["imported"]``)."""
-    from flowwidgets.frames import _pages, runs_to_frame
+    from flowwidgets.frames import _frame, _Kept, _pages
+    from flowwidgets.sources._run_columns import ns
 
-    kept, seen, imported = [], set(), set()
+    kept = _Kept(ns(since))
     for page in _pages(src, pipeline, None):
-        done = False
-        for run in page.runs:
-            if run.run_id in seen:
-                continue
-            when = run.started_at or run.extra.get("created_at")
-            if when is not None and when < since:
-                done = True
-                break
-            seen.add(run.run_id)
-            kept.append(run)
-            if run.extra.get("imported"):
-                imported.add(run.run_id)
-        if done:
+        if kept.add(page.columns()):
             break
-    frame = runs_to_frame(kept)
+    cols = kept.columns()
+    imported = {run_id for run_id, yes in zip(cols.run_id, cols.imported, strict=True) if yes}
+    frame = _frame(cols)
     frame.attrs["source"] = src.url
     return frame, imported

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flowwidgets.models import Status
-from flowwidgets.runner.spec import PipelineSpec
+from flowwidgets.runner.spec import PipelineSpec, StepSpec
 from flowwidgets.runner.store import RunLog, RunRecord, StepRecord
 
 __all__ = ["RunState", "ThreadPool", "topological_order"]
@@ -108,6 +108,8 @@ class RunState:
                  stop_event: threading.Event):
         self.run = run
         self.spec = spec
+        self.specs: dict[str, StepSpec] = {} if spec is None else {s.name: s for s in spec.steps}
+        """The spec's steps by name (``PipelineSpec.step`` scans them: quadratic per run)."""
         self.stop_event = stop_event
         self.deps = {s.name: tuple(s.depends_on) for s in steps}
         self.index = {name: i for i, name in enumerate(topological_order(steps))}

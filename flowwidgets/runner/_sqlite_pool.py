@@ -1,18 +1,22 @@
 """Connections and transactions for :class:`~flowwidgets.runner.sqlite.SqliteRunLog`.
 
-A :class:`Pool` hands each caller a connection of its own for the length of one
-operation (created on demand, so there are as many as there are threads inside the log at
-once) and closes them all on :meth:`Pool.close`. Connections are in autocommit mode; the
-log opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer never has to
+A :class:`Pool` hands each reader a connection of its own for the length of one
+operation (created on demand, so there are as many as there are threads reading at once)
+and closes them all on :meth:`Pool.close`. Connections are in autocommit mode; the log
+opens transactions explicitly: ``BEGIN IMMEDIATE`` for writes (a writer never has to
 upgrade a read lock, so ``busy_timeout`` applies and no ``SQLITE_BUSY`` surprises), plain
 ``BEGIN`` for multi-query reads (one WAL snapshot). A :class:`Tx` carries one write: its
 clock, the events it appends and the version bump, all committed together.
 
+The writes of a process go one at a time (a lock) through ONE writer connection, whose
+page cache stays warm. :meth:`Pool.apply` is group commit: the writes threads queue while
+one commits are committed together, in queue order, by the next of them to take the lock;
+each thread returns once the commit holding its write is done.
+
 Event retention: a write that appends events also trims the events table to the newest
 ``keep_events`` rows, at most once per ``trim_every_s`` per pool (and on the first such
 write after opening), inside the same transaction; ``meta.events_trimmed_through`` records
-the highest id deleted.
-"""
+the highest id deleted."""
 
 from __future__ import annotations
 
@@ -21,61 +25,19 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any, overload
+from typing import Any, TypeVar
 
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
+from flowwidgets.runner._sqlite_fast import Slow
+from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, ts
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
 log = logging.getLogger(__name__)
-
-
-def now_ms() -> datetime:
-    """The current UTC time, truncated to the millisecond (what the file can hold)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-@overload
-def ts(value: datetime) -> str: ...
-@overload
-def ts(value: None) -> None: ...
-@overload
-def ts(value: datetime | None) -> str | None: ...
-def ts(value: datetime | None) -> str | None:
-    """A datetime as stored: ISO-8601 UTC, milliseconds, ``Z`` (naive means UTC).
-
-    Same text as :func:`flowwidgets.models.format_time`, about four times faster (bulk
-    imports format three times per run)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    elif value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-@overload
-def dt(text: str) -> datetime: ...
-@overload
-def dt(text: None) -> None: ...
-@overload
-def dt(text: str | None) -> datetime | None: ...
-def dt(text: str | None) -> datetime | None:
-    """A stored time as an aware UTC datetime."""
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def ms(value: datetime) -> int:
-    """Milliseconds since the epoch of a time as stored (truncated; naive means UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _MS
 
 
 WAL_CHECKPOINT_PAGES = 8192
@@ -86,15 +48,14 @@ same few pages, so a longer interval copies far fewer pages per commit. Commits 
 as durable (``synchronous = NORMAL``: a commit survives a crash of the process; the
 WAL is read back on open)."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
+T = TypeVar("T")
 
 
 class Pool:
     """Connections to one SQLite file, each used by one thread at a time."""
 
     def __init__(self, path: str, busy_timeout_s: float, *, keep_events: int = 50_000,
-                 trim_every_s: float = 60.0):
+                 trim_every_s: float = 60.0, writer_sql: str = ""):
         if path == ":memory:" or path.startswith("file::memory:"):
             raise ValueError("SqliteRunLog needs a file: every connection of an in-memory "
                              "database is a separate database")
@@ -104,11 +65,15 @@ class Pool:
         self.busy_timeout_s = float(busy_timeout_s)
         self.keep_events = int(keep_events)
         self.trim_every_s = float(trim_every_s)
+        self.writer_sql = writer_sql
+        """Script run once on the writer connection (TEMP views and triggers)."""
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
+        self._queue: deque[_Op] = deque()  # writes waiting for a group commit (apply)
         self._listeners: dict[object, Callable[[], None]] = {}  # replaced, never mutated
         self._idle: list[sqlite3.Connection] = []
+        self._writer: sqlite3.Connection | None = None  # idle writer (see _checkout_writer)
         self._open: set[sqlite3.Connection] = set()
         self._inherited: list[sqlite3.Connection] = []
         self._closed = False
@@ -155,21 +120,72 @@ class Pool:
             raise
         return conn
 
+    def _after_fork(self) -> None:
+        """In a forked child (call holding ``_lock``): the parent's connections must not
+        be used (or closed) here."""
+        if os.getpid() != self._pid:
+            self._inherited.extend(self._open)
+            self._idle, self._open, self._pid = [], set(), os.getpid()
+            self._writer = None
+            self._write_lock = threading.Lock()  # a parent's thread may have held it
+            self._queue = deque()
+
     def _checkout(self) -> sqlite3.Connection:
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError(f"run log {self.path} is closed")
-            if os.getpid() != self._pid:
-                # Forked: the parent's connections must not be used (or closed) here.
-                self._inherited.extend(self._open)
-                self._idle, self._open, self._pid = [], set(), os.getpid()
-                self._write_lock = threading.Lock()  # a parent's thread may have held it
+            self._after_fork()
             if self._idle:
                 return self._idle.pop()
         conn = self._connect()
         with self._lock:
             self._open.add(conn)
         return conn
+
+    def _write_lock_now(self) -> threading.Lock:
+        """The lock of this process's writers (a new one in a forked child)."""
+        if os.getpid() != self._pid:
+            with self._lock:
+                self._after_fork()
+        return self._write_lock
+
+    def _checkout_writer(self) -> sqlite3.Connection:
+        """The connection of this process's writes (call holding the write lock): the
+        same one for every write, so its page cache stays warm (a commit through another
+        connection of the process would make it read its pages again)."""
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError(f"run log {self.path} is closed")
+            conn, self._writer = self._writer, None
+            if conn is not None:
+                return conn
+        conn = self._connect()
+        try:
+            if self.writer_sql:
+                conn.executescript(self.writer_sql)
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def _checkin_writer(self, conn: sqlite3.Connection) -> None:
+        """Give the writer back (still holding the write lock)."""
+        healthy = True
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                healthy = False
+        with self._lock:
+            if conn not in self._open:  # opened before a fork
+                return
+            if healthy and not self._closed and self._writer is None:
+                self._writer = conn
+                return
+            self._open.discard(conn)
+        conn.close()
 
     def _checkin(self, conn: sqlite3.Connection) -> None:
         healthy = True
@@ -205,13 +221,13 @@ class Pool:
         wait on SQLite's lock for up to ``busy_timeout_s`` (``wait_s``: this long
         instead, for both waits)."""
         wait = self.busy_timeout_s if wait_s is None else min(wait_s, self.busy_timeout_s)
-        conn = self._checkout()
+        lock = self._write_lock_now()
+        if not lock.acquire(timeout=wait):
+            raise sqlite3.OperationalError(
+                f"{self.path}: database is locked (another writer of this process held "
+                f"it for {wait:g} s)")
         try:
-            lock = self._write_lock
-            if not lock.acquire(timeout=wait):
-                raise sqlite3.OperationalError(
-                    f"{self.path}: database is locked (another writer of this process held "
-                    f"it for {wait:g} s)")
+            conn = self._checkout_writer()
             try:
                 if wait_s is not None:
                     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000):d}")
@@ -222,11 +238,11 @@ class Pool:
                             f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000):d}")
                 else:
                     conn.execute("BEGIN IMMEDIATE")
-                tx = Tx(conn)
+                tx = Tx(conn, now_ms())  # the clock tests set is this module's
                 try:
                     yield tx
                     tx.flush()
-                    if tx._events and time.monotonic() >= self._next_trim:
+                    if tx.appended and time.monotonic() >= self._next_trim:
                         self._next_trim = time.monotonic() + self.trim_every_s
                         tx.trim_events(self.keep_events)
                     conn.execute("COMMIT")
@@ -235,11 +251,134 @@ class Pool:
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                lock.release()
+                self._checkin_writer(conn)
         finally:
-            self._checkin(conn)
-        if tx._events and self._listeners:
+            lock.release()
+        if tx.appended and self._listeners:
             self._notify()
+
+    def apply(self, fn: Callable[[Tx], T],
+              fast: Callable[[sqlite3.Connection, str], T] | None = None) -> T:
+        """``fn(tx)`` in a write transaction, committed before this returns (group
+        commit): writes that other threads queue while one commits are committed
+        together by the next of them to take the lock, in the order they were queued,
+        in ONE transaction (one clock reading). Its result, or its exception (then
+        nothing it wrote is kept: a batch in which one write raises is rolled back and
+        its writes are committed one by one).
+
+        ``fast(conn, now_text)``, when given, is tried first: one statement that writes
+        the same (events included, in order) and commits on its own when it is the only
+        write queued; it raises :class:`~flowwidgets.runner._sqlite_fast.Slow`, having
+        written nothing, to have ``fn`` run instead."""
+        op = _Op(fn, fast)
+        lock = self._write_lock_now()
+        queue = self._queue
+        queue.append(op)
+        evented = False
+        if not lock.acquire(timeout=self.busy_timeout_s):
+            try:
+                queue.remove(op)
+            except ValueError:  # a leader has taken it: it commits it now
+                lock.acquire()
+                lock.release()
+            else:
+                raise sqlite3.OperationalError(
+                    f"{self.path}: database is locked (another writer of this process "
+                    f"held it for {self.busy_timeout_s:g} s)") from None
+        else:
+            try:
+                if not op.done:
+                    batch = [queue.popleft() for _ in range(len(queue))]
+                    try:
+                        conn = self._checkout_writer()
+                    except BaseException as exc:  # closed: for every write taken
+                        for taken in batch:
+                            taken.error, taken.done = exc, True
+                    else:
+                        try:
+                            if len(batch) == 1 and batch[0].fast is not None \
+                                    and time.monotonic() < self._next_trim:
+                                evented = self._commit_alone(conn, batch[0])
+                            else:
+                                evented = self._commit_batch(conn, batch)
+                        finally:
+                            self._checkin_writer(conn)
+            finally:
+                lock.release()
+        if evented and self._listeners:
+            self._notify()
+        if op.error is not None:
+            raise op.error
+        return op.result
+
+    def _commit_alone(self, conn: sqlite3.Connection, op: _Op) -> bool:
+        """One write's single statement, committing on its own (autocommit); its
+        Python path in a transaction of its own when the statement says so."""
+        assert op.fast is not None
+        try:
+            op.result = op.fast(conn, ts(now_ms()))
+        except Slow:
+            op.fast = None
+            return self._commit_batch(conn, [op])
+        except BaseException as exc:
+            op.error = exc
+        op.done = True
+        return op.error is None
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+        """Commit ``batch`` in one transaction (each write alone when one raises);
+        every op is done afterwards. True when events were appended."""
+        try:
+            return self._commit(conn, batch)
+        except _OpFailed as failed:
+            if len(batch) == 1:
+                batch[0].error = failed.error
+                batch[0].done = True
+                return False
+        except BaseException as exc:  # the transaction itself failed: for every write
+            for op in batch:
+                op.error, op.done = exc, True
+            return False
+        evented = False
+        for op in batch:  # one write raised: the others are committed one by one
+            try:
+                evented = self._commit(conn, [op]) or evented
+            except _OpFailed as failed:
+                op.error = failed.error
+            except BaseException as exc:
+                op.error = exc
+            op.done = True
+        return evented
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tx = Tx(conn, now_ms())  # the clock tests set is this module's
+            for op in batch:
+                try:
+                    if op.fast is not None:
+                        tx.flush_events()  # the statement's events come after these
+                        try:
+                            op.result = op.fast(conn, tx.now_text)
+                            tx.appended_by_sql()
+                            continue
+                        except Slow:  # nothing written (only the statement is undone)
+                            pass
+                    op.result = op.fn(tx)
+                except BaseException as exc:
+                    raise _OpFailed(exc) from exc
+            tx.flush()
+            if tx.appended and time.monotonic() >= self._next_trim:
+                self._next_trim = time.monotonic() + self.trim_every_s
+                tx.trim_events(self.keep_events)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for op in batch:
+            op.done = True
+        return tx.appended
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after each commit that appended events; returns the
@@ -276,71 +415,32 @@ class Pool:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            if self._writer is not None:
+                idle.append(self._writer)
+                self._writer = None
             for conn in idle:
                 self._open.discard(conn)
         for conn in idle:
             conn.close()
 
 
-class Tx:
-    """One write transaction: its connection, one clock reading, the events it appends."""
+class _Op:
+    """A write queued for :meth:`Pool.apply`."""
 
-    __slots__ = ("conn", "now", "now_text", "_events", "_touched")
+    __slots__ = ("fn", "fast", "result", "error", "done")
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        self.now = now_ms()
-        self.now_text: str = ts(self.now)
-        self._events: list[tuple[Any, ...]] = []
-        self._touched = False
+    def __init__(self, fn: Callable[[Tx], Any],
+                 fast: Callable[[sqlite3.Connection, str], Any] | None = None):
+        self.fn = fn
+        self.fast = fast
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.done = False
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one statement in this transaction."""
-        return self.conn.execute(sql, args)
 
-    def one(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        """The first row of a query, or None."""
-        return self.conn.execute(sql, args).fetchone()
+class _OpFailed(Exception):
+    """A queued write raised ``error`` (the transaction is rolled back)."""
 
-    def event(self, kind: str, run_id: str, pipeline: str, status: str | None,
-              step: str | None = None) -> None:
-        """Append an event (and bump the version) when this transaction commits."""
-        self._events.append((kind, run_id, pipeline, None if status is None else str(status),
-                             step, self.now_text))
-
-    def touch(self) -> None:
-        """Bump the version on commit even without an event."""
-        self._touched = True
-
-    @property
-    def appended(self) -> bool:
-        """True when this transaction appends events."""
-        return bool(self._events)
-
-    def trim_events(self, keep: int) -> int:
-        """Delete the events with ids up to ``MAX(id) - keep`` and record that id in
-        ``meta.events_trimmed_through``; returns the number of rows deleted. Ids come from
-        serialised write transactions (never reused, since the newest row is always
-        kept; no gaps but the trimmed ones), so what stays is the newest ``keep`` events."""
-        (top,) = self.one("SELECT COALESCE(MAX(id), 0) FROM events")
-        cut = top - keep
-        row = self.one("SELECT value FROM meta WHERE key = 'events_trimmed_through'")
-        if row is None or cut <= row[0]:
-            return 0
-        deleted = self.execute("DELETE FROM events WHERE id <= ?", (cut,)).rowcount
-        self.execute("UPDATE meta SET value = ? WHERE key = 'events_trimmed_through'", (cut,))
-        return deleted
-
-    def ms_since(self, start: str | None) -> int | None:
-        """Milliseconds from a stored time to this transaction's clock (None for None)."""
-        if start is None:
-            return None
-        return ms(self.now) - ms(dt(start))
-
-    def flush(self) -> None:
-        """Write the events and the version bump; called just before COMMIT."""
-        if self._events:  # the version grows with the newest event id
-            self.conn.executemany("INSERT INTO events (kind, run_id, pipeline, status, step, at)"
-                                  " VALUES (?, ?, ?, ?, ?, ?)", self._events)
-        elif self._touched:
-            self.conn.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error

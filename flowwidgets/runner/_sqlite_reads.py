@@ -31,6 +31,9 @@ __all__ = ["SqliteReads"]
 
 _FLOWTOY_DONE = frozenset({"succeeded", "failed", "skipped"})
 """The step states flowtoy counts as completed."""
+_STATUS_RUNS = 4
+"""Runs whose encoded ``/status`` entries are kept (the current run of each pipeline a
+client polls)."""
 
 
 class SqliteReads:
@@ -113,27 +116,58 @@ class SqliteReads:
 
     def status_steps(self, run_id: str) -> StatusSteps:
         """See :meth:`RunLog.status_steps`: the one query of :meth:`step_states`, each
-        row straight to its entry; the output's keys are passed on as the JSON text the
+        row straight to its entry, encoded once: an entry whose row is unchanged since
+        the last ask for this run is the same JSON again (rows are compared whole, so
+        nothing stale is served); the output's keys are passed on as the JSON text the
         write stored (``orjson.Fragment``), not parsed and encoded again."""
         with self._pool.connection() as conn:
             rows = conn.execute(q.STEP_STATES_SQL, (run_id,)).fetchall()
-        fragment = orjson.Fragment
+        fragment, dumps = orjson.Fragment, orjson.dumps
+        kept = self._status_entries(run_id)
+        fresh: dict[str, tuple[Any, Any]] = {}
         steps: dict[str, Any] = {}
         running: list[str] = []
         completed = 0
-        for name, status, started, finished, error, keys in rows:
-            steps[name] = {
-                "state": status,
-                "started_at": None if started is None else started / 1000,
-                "ended_at": None if finished is None else finished / 1000,
-                "notes": [error] if error else [],
-                "outputs": fragment(keys) if keys else [],
-            }
+        for row in rows:
+            name, status, started, finished, error, keys = row
+            hit = kept.get(name)
+            if hit is None or hit[0] != row:
+                hit = (row, fragment(dumps({
+                    "state": status,
+                    "started_at": None if started is None else started / 1000,
+                    "ended_at": None if finished is None else finished / 1000,
+                    "notes": [error] if error else [],
+                    "outputs": fragment(keys) if keys else [],
+                })))
+            fresh[name] = hit
+            steps[name] = hit[1]
             if status == "running":
                 running.append(name)
             elif status in _FLOWTOY_DONE:
                 completed += 1
+        self._keep_status_entries(run_id, fresh)
         return StatusSteps(steps, len(rows), completed, running)
+
+    _status_kept: dict[str, dict[str, tuple[Any, Any]]]
+
+    def _status_entries(self, run_id: str) -> dict[str, tuple[Any, Any]]:
+        try:
+            return self._status_kept.get(run_id) or {}
+        except AttributeError:
+            return {}
+
+    def _keep_status_entries(self, run_id: str, entries: dict[str, tuple[Any, Any]]) -> None:
+        """Keep the encoded entries of the last :data:`_STATUS_RUNS` runs asked for
+        (replaced whole, so threads never see one half-updated)."""
+        try:
+            kept = dict(self._status_kept)
+        except AttributeError:
+            kept = {}
+        kept.pop(run_id, None)
+        kept[run_id] = entries
+        while len(kept) > _STATUS_RUNS:
+            del kept[next(iter(kept))]
+        self._status_kept = kept
 
     def get_attempts(self, run_id: str, step: str | None = None) -> list[AttemptRecord]:
         """Attempts of a run (or one step), ordered by step position then number."""

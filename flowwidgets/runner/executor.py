@@ -245,10 +245,7 @@ class Executor(StepAttempts, StopPaths):
         (recorded as cancelled)."""
         run_id = state.run.run_id
         assert state.spec is not None
-        try:
-            step = state.spec.step(name)
-        except KeyError:
-            step = None
+        step = state.specs.get(name)
         problem: str | None = None  # a reason the step cannot even be tried
         inputs: dict[str, Any] = {}
         if step is None:

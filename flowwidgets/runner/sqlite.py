@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_fast as fast
 from flowwidgets.runner import _sqlite_import
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner._sqlite_pool import Pool, Tx, ts
@@ -91,9 +92,12 @@ class SqliteRunLog(SqliteReads, RunLog):
                  keep_events: int = KEEP_EVENTS, trim_every_s: float = 60.0):
         self.path = Path(path)
         self._pool = Pool(str(self.path), busy_timeout_s, keep_events=keep_events,
-                          trim_every_s=trim_every_s)
+                          trim_every_s=trim_every_s, writer_sql=fast.WRITER_SQL)
         st = os.stat(self.path)
         self._identity = (st.st_dev, st.st_ino)
+        self._pipelines: dict[str, str] = {}
+        """Pipeline of the runs written to lately (shared with fenced views): the
+        one-statement step writes check it, so a stale entry only costs the slow path."""
 
     _owner: str | None = None
     """Set on a :meth:`fenced` view: the worker whose claim every run write checks."""
@@ -128,6 +132,11 @@ class SqliteRunLog(SqliteReads, RunLog):
             raise ClaimLost(f"run {run_id} is no longer claimed by {self._owner} (it is "
                             f"{row[1]}, worker {row[3]}); nothing written")
         return row[0], row[1], row[2]
+
+    def _remember(self, run_id: str, pipeline: str) -> None:
+        if len(self._pipelines) >= 4096:
+            self._pipelines.clear()
+        self._pipelines[run_id] = pipeline
 
     def __enter__(self) -> SqliteRunLog:
         return self
@@ -237,31 +246,38 @@ class SqliteRunLog(SqliteReads, RunLog):
 
     def start_attempt(self, run_id: str, step: str) -> int:
         """See :meth:`RunLog.start_attempt`; ``KeyError`` for an unknown run or step."""
-        with self._pool.write() as tx:
+        def write(tx: Tx) -> int:
             pipeline, current, _ = self._run(tx, run_id)
+            self._remember(run_id, pipeline)
             if current == Status.CANCELLED:
                 if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                           (run_id, step)) is None:
                     raise KeyError(f"run {run_id!r} has no step {step!r}")
                 return 0
             return self._start(tx, run_id, pipeline, step)
+        pipeline = self._pipelines.get(run_id)
+        if pipeline is None:
+            return self._pool.apply(write)
+        owner = self._owner
+        return self._pool.apply(write, lambda conn, at: fast.start(conn, at, run_id, pipeline,
+                                                                   owner, step))
 
     @staticmethod
     def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
-        row = tx.execute("UPDATE steps SET status = ?, attempts = attempts + 1, error = NULL, "
-                         "started_at = COALESCE(started_at, ?), finished_at = NULL "
-                         "WHERE run_id = ? AND name = ? RETURNING attempts",
-                         (Status.RUNNING, tx.now_text, run_id, step)).fetchall()
-        if not row:
+        row = tx.execute("UPDATE steps SET status = 'running', attempts = attempts + 1, "
+                         "error = NULL, started_at = COALESCE(started_at, ?), "
+                         "finished_at = NULL WHERE run_id = ? AND name = ? RETURNING attempts",
+                         (tx.now_text, run_id, step)).fetchone()
+        if row is None:
             raise KeyError(f"run {run_id!r} has no step {step!r}")
-        number: int = row[0][0]
+        number: int = row[0]
         tx.execute("INSERT INTO attempts (run_id, step, number, status, started_at) "
-                   "VALUES (?, ?, ?, ?, ?)", (run_id, step, number, Status.RUNNING, tx.now_text))
+                   "VALUES (?, ?, ?, 'running', ?)", (run_id, step, number, tx.now_text))
         if number > 1:  # runs.attempt starts at 1
             tx.execute("UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ?",
                        (number, run_id))
-        tx.event("step", run_id, pipeline, Status.RUNNING, step)
-        tx.event("attempt", run_id, pipeline, Status.RUNNING, step)
+        tx.event("step", run_id, pipeline, "running", step)
+        tx.event("attempt", run_id, pipeline, "running", step)
         return number
 
     def finish_attempt(self, run_id: str, step: str, number: int, *, status: Status,
@@ -276,23 +292,33 @@ class SqliteRunLog(SqliteReads, RunLog):
         written) for an unknown attempt or step."""
         status = Status(status)
         body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
-        with self._pool.write() as tx:
+
+        def write(tx: Tx) -> list[int]:
             pipeline, current, _ = self._run(tx, run_id)
+            self._remember(run_id, pipeline)
             if current == Status.CANCELLED:
                 return [0] * len(start)
+            if tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
+                          "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
+                          (status.value, tx.now_text, error, log_tail, run_id, step,
+                           number)).rowcount != 1:
+                raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
             if body is not None:
                 _put_output(tx, run_id, step, body)
-            cur = tx.execute("UPDATE attempts SET status = ?, finished_at = ?, error = ?, "
-                             "log_tail = ? WHERE run_id = ? AND step = ? AND number = ?",
-                             (status, tx.now_text, error, log_tail, run_id, step, number))
-            if cur.rowcount != 1:
-                raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
-            tx.event("attempt", run_id, pipeline, status, step)
+            tx.event("attempt", run_id, pipeline, status.value, step)
             if status is Status.SUCCEEDED:
-                tx.execute("UPDATE steps SET status = ?, finished_at = ?, error = NULL "
-                           "WHERE run_id = ? AND name = ?", (status, tx.now_text, run_id, step))
-                tx.event("step", run_id, pipeline, status, step)
+                tx.execute("UPDATE steps SET status = 'succeeded', finished_at = ?, "
+                           "error = NULL WHERE run_id = ? AND name = ?",
+                           (tx.now_text, run_id, step))
+                tx.event("step", run_id, pipeline, "succeeded", step)
             return [self._start(tx, run_id, pipeline, name) for name in start]
+        pipeline = self._pipelines.get(run_id)
+        if pipeline is None or len(start) > 1:
+            return self._pool.apply(write)
+        owner, child = self._owner, (start[0] if start else None)
+        return self._pool.apply(write, lambda conn, at: fast.finish(
+            conn, at, run_id, pipeline, owner, step, number, status.value, error, log_tail,
+            body, child))
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:

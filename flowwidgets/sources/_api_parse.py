@@ -5,10 +5,14 @@ attempts and actions, action replies), mixed into
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowwidgets.errors import SchemaError
 from flowwidgets.models import Actions, Attempt, Pipeline, Run, RunDetail, RunPage, Status, Step
 from flowwidgets.sources import _fields as F
+
+if TYPE_CHECKING:
+    from flowwidgets.sources._run_columns import ColumnsPage, RunColumns
 
 __all__ = ["STATUS", "ApiParsing"]
 
@@ -76,13 +80,42 @@ class ApiParsing:
         d = F.need_obj(data, ep, "")
         rows = F.need_list(F.req(d, "runs", ep, ""), ep, "runs")
         runs = tuple(self.parse_run(r, ep, f"runs[{n}]") for n, r in enumerate(rows))
-        total = F.i(d, "total", ep, "")
-        if total is None:
-            F.req(d, "total", ep, "")
-            total = len(runs)
-        cursor = d.get("next_cursor")
-        return RunPage(runs=runs, total=total, next_offset=F.i(d, "next_offset", ep, ""),
-                       next_cursor=cursor if isinstance(cursor, str) and cursor else None)
+        total, next_offset, cursor = _paging(d, len(runs), ep)
+        return RunPage(runs=runs, total=total, next_offset=next_offset, next_cursor=cursor)
+
+    def parse_columns_page(self, data: Any) -> ColumnsPage:
+        """``GET /api/runs`` with its paging fields read and its rows parsed into columns
+        later (:meth:`parse_columns`, on :meth:`ColumnsPage.columns`): a bulk reader
+        asks for the next page first. A page whose paging fields are wrong is parsed at
+        once, so it raises what :meth:`parse_page` raises first."""
+        from functools import partial
+
+        from flowwidgets.sources._run_columns import ColumnsPage
+
+        ep = "GET /api/runs"
+        d = F.need_obj(data, ep, "")
+        rows = F.need_list(F.req(d, "runs", ep, ""), ep, "runs")
+        try:
+            total, next_offset, cursor = _paging(d, len(rows), ep)
+        except SchemaError:
+            return ColumnsPage.ready(self.parse_columns(data))  # raises: rows first
+        return ColumnsPage(len(rows), total, next_offset, cursor,
+                           partial(self.parse_columns, data))
+
+    def parse_columns(self, data: Any) -> RunColumns:
+        """``GET /api/runs`` as columns (:func:`flowwidgets.runs_frame`): straight from
+        the JSON when the rows have the common shape, else through :meth:`parse_page`
+        (the same values and errors either way)."""
+        from flowwidgets.sources._run_columns import RunColumns, parse_api_columns
+
+        ep = "GET /api/runs"
+        d = F.need_obj(data, ep, "")
+        rows = F.need_list(F.req(d, "runs", ep, ""), ep, "runs")
+        cols = parse_api_columns(rows, STATUS)
+        if cols is None:
+            return RunColumns.from_page(self.parse_page(data))
+        cols.total, cols.next_offset, cols.next_cursor = _paging(d, len(rows), ep)
+        return cols
 
     def parse_pipelines(self, data: Any) -> tuple[Pipeline, ...]:
         """``GET /api/pipelines``."""
@@ -230,3 +263,14 @@ class ApiParsing:
             d = F.need_obj(data, endpoint, "")
             return F.s(d, "new_run_id", endpoint, "", required=True)
         return parse
+
+
+def _paging(d: dict[str, Any], n: int, ep: str) -> tuple[int, int | None, str | None]:
+    """A runs page's ``total`` (``n`` when null), ``next_offset`` and ``next_cursor``."""
+    total = F.i(d, "total", ep, "")
+    if total is None:
+        F.req(d, "total", ep, "")
+        total = n
+    cursor = d.get("next_cursor")
+    return (total, F.i(d, "next_offset", ep, ""),
+            cursor if isinstance(cursor, str) and cursor else None)

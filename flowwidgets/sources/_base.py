@@ -25,6 +25,7 @@ from flowwidgets.sources._plan import FALLBACK_HISTORY, Flavour, Plan, Snapshot,
 if TYPE_CHECKING:
     from flowwidgets.eta import Eta
     from flowwidgets.live import Poller
+    from flowwidgets.sources._run_columns import ColumnsPage
 
 # Flavour, Plan, Snapshot and FALLBACK_HISTORY live in _plan and are re-exported here
 __all__ = ["FALLBACK_HISTORY", "AsyncSource", "Flavour", "Plan", "Snapshot", "Source",
@@ -183,6 +184,16 @@ class Source(_SourceBase):
             return self._drive(self._flavour.runs(pipeline, st, limit, offset, False,
                                                   cursor=cursor))  # type: ignore[call-arg]
         return self._drive(self._flavour.runs(pipeline, st, limit, offset, False))
+
+    def runs_columns_page(self, pipeline: str | None, status: Status | str | None,
+                          limit: int, offset: int, cursor: str | None = None
+                          ) -> ColumnsPage:
+        """:meth:`runs_page` as columns, without a :class:`~flowwidgets.models.Run` per
+        row where the flavour can read them straight (the pages of
+        :func:`flowwidgets.runs_frame`). The paging fields are read; the rows are
+        parsed by ``.columns()``, so the caller may ask for the next page first."""
+        st = self._check_runs_args(status, limit, offset)
+        return self._drive(self._flavour.runs_columns(pipeline, st, limit, offset, cursor))
 
     def push_channel(self, *, any_transport: bool = False) -> str | None:
         """The path of the runner's push channel when this Source can listen to it: the

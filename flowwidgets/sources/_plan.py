@@ -12,11 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flowwidgets import errors
 from flowwidgets.models import Pipeline, RunDetail, RunPage, Status
 from flowwidgets.sources._http import Reply, Request
+
+if TYPE_CHECKING:
+    from flowwidgets.sources._run_columns import ColumnsPage
 
 __all__ = ["ACTIONS", "FALLBACK_HISTORY", "Flavour", "Plan", "Snapshot", "new_key"]
 
@@ -62,6 +65,19 @@ class Flavour:
              cache: bool) -> Plan[RunPage]:
         """A page of runs, newest first."""
         raise NotImplementedError
+
+    def runs_columns(self, pipeline: str | None, status: Status | None, limit: int,
+                     offset: int, cursor: str | None = None) -> Plan[ColumnsPage]:
+        """A page of runs as columns, read afresh (the path of
+        :func:`flowwidgets.runs_frame`). Here: the parsed page's columns."""
+        from flowwidgets.sources._run_columns import ColumnsPage, RunColumns
+
+        if cursor is None:
+            page = yield from self.runs(pipeline, status, limit, offset, False)
+        else:  # only flavours that hand out cursors take them back
+            page = yield from self.runs(pipeline, status, limit, offset, False,
+                                        cursor=cursor)  # type: ignore[call-arg]
+        return ColumnsPage.ready(RunColumns.from_page(page))
 
     def run(self, run_id: str) -> Plan[RunDetail]:
         """One run with its steps, attempts and actions."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flowwidgets import errors
@@ -23,6 +23,9 @@ from flowwidgets.sources._api_parse import STATUS, ApiParsing
 from flowwidgets.sources._http import HttpCore, Reply, Request
 from flowwidgets.sources._plan import ACTIONS, Flavour, Plan
 from flowwidgets.sources._registry import FlavourProbe
+
+if TYPE_CHECKING:
+    from flowwidgets.sources._run_columns import ColumnsPage
 
 # STATUS lives in _api_parse and is re-exported here
 __all__ = ["EMATIX_PROBE", "OURS_PROBE", "STATUS", "ApiFlavour", "EmatixFlavour",
@@ -66,6 +69,14 @@ class ApiFlavour(ApiParsing, Flavour):
                   "limit": limit, "offset": offset, "cursor": cursor}
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_page, cache=cache)
+        return reply.value
+
+    def runs_columns(self, pipeline: str | None, status: Status | None, limit: int,
+                     offset: int, cursor: str | None = None) -> Plan[ColumnsPage]:
+        params = {"pipeline": pipeline, "status": status.value if status else None,
+                  "limit": limit, "offset": offset, "cursor": cursor}
+        reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
+                              parse=self.parse_columns_page, cache=False)
         return reply.value
 
     def run(self, run_id: str) -> Plan[RunDetail]:

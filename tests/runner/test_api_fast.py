@@ -69,6 +69,44 @@ def test_runs_page_equals_the_record_path(client: TestClient, runner: LocalRunne
         assert page["total"] == total
 
 
+def test_pipeline_cards_follow_each_write_of_their_runs(tmp_path: Path) -> None:
+    """/api/pipelines reuses a recent run's record and encoded summary only while its row
+    is unchanged: after a run is created, started, finished and cancelled, every card's
+    runs equal the record path's summaries again (and the store hands out the same
+    record object for an unchanged row)."""
+    runner = LocalRunner([PipelineSpec("p", (StepSpec("s", run="true"),))],
+                         db=tmp_path / "runs.sqlite", data_dir=tmp_path)
+    store = runner.store
+
+    def check(c: TestClient) -> list[dict]:
+        card = {p["name"]: p for p in c.get("/api/pipelines").json()["pipelines"]}["p"]
+        stats = store.pipeline_stats(["p"], now=datetime.now(UTC))["p"]
+        assert card["recent_runs"] == [run_summary(r) for r in stats.recent_runs]
+        assert card["latest_run"] == (run_summary(stats.latest_run) if stats.latest_run
+                                      else None)
+        return card["recent_runs"]
+
+    try:
+        with TestClient(create_app(runner)) as c:
+            assert check(c) == []
+            first, _ = store.create_run(pipeline="p", kind="batch", trigger="manual",
+                                        steps=[("s", [])])
+            assert [r["status"] for r in check(c)] == ["requested"]
+            again = store.pipeline_stats(["p"], now=datetime.now(UTC))["p"].recent_runs
+            assert again[0] is store.pipeline_stats(["p"], now=datetime.now(UTC))[
+                "p"].recent_runs[0]
+            store.claim_requested("w")
+            assert [r["status"] for r in check(c)] == ["running"]
+            second, _ = store.create_run(pipeline="p", kind="batch", trigger="manual",
+                                         steps=[("s", [])])
+            store.cancel_run(second)
+            runs = check(c)
+            assert [r["run_id"] for r in runs] == [first, second]
+            assert runs[1]["status"] == "cancelled"
+    finally:
+        runner.stop()
+
+
 def test_hostile_strings_survive_the_encoder(tmp_path: Path) -> None:
     name = "p\u2028\"<b>\\\n\ud7ff\U0001f600"
     runner = LocalRunner([PipelineSpec(name, (StepSpec("s", run="true"),))],

@@ -293,3 +293,46 @@ def test_an_import_puts_back_the_runs_indexes_it_set_aside(tmp_path, monkeypatch
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finally:
             conn.close()
+
+
+def test_the_pair_walk_equals_two_walks_and_sorting(tmp_path):
+    """``kth_pair`` (one walk while the two ranks share a bucket) gives what two
+    ``kth_duration`` walks and a plain sort give, at every rank: durations on both sides
+    of level-1 and level-2 bucket edges, repeated values, buckets emptied by deletes, and
+    one rank past the end."""
+    from flowwidgets.runner._sqlite_stats import kth_duration, kth_pair, median_duration
+
+    rng = random.Random(7)
+    edges = [0, 1, 1023, 1024, 1025, 2047, 2048, (1 << 20) - 1, 1 << 20, (1 << 20) + 1,
+             (1 << 21) + 5, 3_600_000]
+    durations = edges + edges[:4] + [rng.choice(edges) + rng.randrange(-2, 3) for _ in range(60)]
+    durations = [777_777, 5_555_555, 12_345] + [max(0, d) for d in durations]
+    records = [_rec(f"p{i:03d}", "pairs", NOW - timedelta(hours=i), S, d / 1000)
+               for i, d in enumerate(durations)]
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        log.import_runs(records)
+        with sqlite3.connect(tmp_path / "runs.db") as conn:
+            # empty a few buckets (zero-count rows stay in the histogram)
+            conn.execute("DELETE FROM runs WHERE run_id IN ('p000', 'p001', 'p002')")
+            conn.commit()
+            kept = sorted(durations[3:])
+            assert conn.execute("SELECT COUNT(*) FROM duration_hist WHERE n = 0").fetchone()[0]
+            for rank in range(len(kept)):
+                want = (kept[rank], kept[rank + 1] if rank + 1 < len(kept) else None)
+                assert kth_pair(conn, "pairs", rank) == want, rank
+                assert (kth_duration(conn, "pairs", rank),
+                        kth_duration(conn, "pairs", rank + 1)) == want
+            assert kth_pair(conn, "pairs", len(kept)) == (None, None)
+            assert kth_pair(conn, "nobody", 0) == (None, None)
+            for n in range(1, len(kept) + 1):  # the median of the n smallest, as sorted
+                sub = kept[:n]
+                conn.execute("SAVEPOINT s")
+                conn.execute("DELETE FROM runs WHERE pipeline = 'pairs' AND duration_ms > ?",
+                             (sub[-1],))
+                left = sorted(r for (r,) in conn.execute(
+                    "SELECT duration_ms FROM runs WHERE pipeline = 'pairs'"))
+                m = len(left)
+                assert median_duration(conn, "pairs", m) == \
+                    (left[(m - 1) // 2] + left[m // 2]) // 2
+                conn.execute("ROLLBACK TO s")
+                conn.execute("RELEASE s")

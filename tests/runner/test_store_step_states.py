@@ -127,3 +127,49 @@ def test_the_status_steps_equal_what_the_step_states_build(tmp_path: Path) -> No
         assert RunLog.status_steps(log, run_id) is None  # the default: use step_states
         empty = log.status_steps("no-such-run")
         assert (empty.steps, empty.total, empty.completed, empty.running) == ({}, 0, 0, [])
+
+
+def test_kept_status_entries_follow_every_change(tmp_path: Path) -> None:
+    """``status_steps`` reuses an entry's JSON only while its row is unchanged: after each
+    write (a step finishing, a new output's keys, an error, a retry) every entry equals
+    the generic build again, and unchanged entries are the very same JSON objects."""
+    import orjson
+
+    from flowwidgets.runner.api import _payloads as P
+
+    def check(log: SqliteRunLog, rid: str) -> dict:
+        run = log.get_run(rid)
+        assert run is not None
+        built = log.status_steps(rid)
+        fast = orjson.dumps(P.flowtoy_run(run, built.steps, built.total, built.completed,
+                                          built.running))
+        generic = orjson.dumps(P.flowtoy_status(run, RunLog.step_states(log, rid)))
+        assert orjson.loads(fast) == orjson.loads(generic)
+        return built.steps
+
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        run_id, restart = _history(log)
+        first = check(log, run_id)
+        check(log, restart)  # another run kept beside it
+        again = check(log, run_id)
+        assert all(again[name] is first[name] for name in first)
+        n = log.start_attempt(run_id, "pending")
+        changed = check(log, run_id)
+        assert changed["pending"] is not first["pending"]
+        assert changed["dict"] is first["dict"]
+        log.finish_attempt(run_id, "pending", n, status=Status.SUCCEEDED,
+                           output={"z": 1, "y": 2})
+        assert orjson.loads(orjson.dumps(check(log, run_id)["pending"]))["outputs"] == \
+            ["z", "y"]
+        before = orjson.loads(orjson.dumps(check(log, run_id)["failed"]))
+        n = log.start_attempt(run_id, "failed")  # a retry
+        during = orjson.loads(orjson.dumps(check(log, run_id)["failed"]))
+        assert during != before and during["state"] == "running"
+        log.finish_attempt(run_id, "failed", n, status=Status.FAILED, error="E <b>2</b>")
+        log.set_step_status(run_id, "failed", Status.FAILED)
+        assert orjson.loads(orjson.dumps(check(log, run_id)["failed"]))["state"] == "failed"
+        for _ in range(6):  # more runs than are kept: the oldest go, answers stay right
+            rid, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                    steps=STEPS[:2])
+            check(log, rid)
+        check(log, run_id)

@@ -45,13 +45,13 @@ def test_runs_frame_follows_the_cursor(url: str, monkeypatch: pytest.MonkeyPatch
     src = connect(url)
     request.addfinalizer(src.close)
     cursors: list[str | None] = []
-    real = src.runs_page
+    real = src.runs_columns_page
 
     def spy(pipeline, status, limit, offset, cursor=None):
         cursors.append(cursor)
         return real(pipeline, status, limit, offset, cursor)
 
-    monkeypatch.setattr(src, "runs_page", spy)
+    monkeypatch.setattr(src, "runs_columns_page", spy)
     df = frames.runs_frame(src, progress=False)
     expected = sorted((f"r{i:04d}" for i in range(230)),
                       key=lambda r: (int(r[1:]) // 2, r), reverse=True)

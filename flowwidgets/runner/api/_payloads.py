@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from flowwidgets.models import Status, format_time
 from flowwidgets.runner.api._wire import RUN_SUMMARY, STEP
 from flowwidgets.runner.spec import PipelineSpec
@@ -50,6 +52,24 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "error_summary": error_summary(run.error),
         **({"imported": True} if run.extras.get("imported") else {}),
     }
+
+
+_SUMMARIES: dict[int, tuple[RunRecord, Any]] = {}
+_SUMMARIES_MAX = 4096
+
+
+def _summary_json(run: RunRecord) -> Any:
+    """:func:`run_summary` of ``run`` encoded (an ``orjson.Fragment``), once per record
+    object: the run log hands out the same record while its row is unchanged. The cache
+    holds the record, so its ``id`` is not reused while kept."""
+    hit = _SUMMARIES.get(id(run))
+    if hit is not None and hit[0] is run:
+        return hit[1]
+    encoded = orjson.Fragment(orjson.dumps(run_summary(run)))
+    if len(_SUMMARIES) >= _SUMMARIES_MAX:
+        _SUMMARIES.clear()
+    _SUMMARIES[id(run)] = (run, encoded)
+    return encoded
 
 
 def attempt_payload(a: AttemptRecord) -> dict[str, Any]:
@@ -107,8 +127,8 @@ def pipeline_payload(name: str, spec: PipelineSpec | None, stats: PipelineStats 
     return {
         "name": name,
         "kind": kind,
-        "latest_run": run_summary(latest) if latest else None,
-        "recent_runs": [run_summary(r) for r in stats.recent_runs] if stats else [],
+        "latest_run": _summary_json(latest) if latest else None,
+        "recent_runs": [_summary_json(r) for r in stats.recent_runs] if stats else [],
         "median_duration_ms": stats.median_duration_ms if stats else None,
         "failure_rate_7d": stats.failure_rate_7d if stats else None,
         "next_run_at": None if kind == "streaming" else format_time(next_run_at),

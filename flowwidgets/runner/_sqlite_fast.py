@@ -1,0 +1,124 @@
+"""The step writes of :class:`~flowwidgets.runner.sqlite.SqliteRunLog` as ONE SQL
+statement each: an attempt's end with its output, its step's success and the start of
+the child run next, or a step's start, each with its events, in the order they happen.
+
+Each is an ``INSERT`` into a TEMP view of the process's writer connection, whose
+``INSTEAD OF`` trigger does the writes (SQLite runs them in C, in one step of the VM; a
+lone write commits on its own, without ``BEGIN``/``COMMIT`` round trips). The trigger
+first checks what the Python path checks: the run is ``running``, of the pipeline
+given, and (fenced) claimed by the owner given; the attempt and the steps exist.
+Otherwise it aborts with :data:`SLOW`, which undoes everything the statement wrote,
+and the caller takes the Python path, which says why (or writes where it may). The
+TEMP objects live in the connection only: nothing changes in the file or its schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+__all__ = ["SLOW", "WRITER_SQL", "Slow", "finish", "start"]
+
+SLOW = "flowwidgets: take the slow path"
+"""The message of the trigger's abort when a check fails."""
+
+
+class Slow(Exception):
+    """The one-statement write did not apply (nothing was written): take the Python
+    path."""
+
+
+_CLAIM = """
+    SELECT RAISE(ABORT, '{slow}') WHERE NOT EXISTS (SELECT 1 FROM runs
+        WHERE run_id = NEW.run_id AND pipeline = NEW.pipeline AND status = 'running'
+        AND (NEW.owner IS NULL OR worker = NEW.owner));"""
+
+_START = """
+    UPDATE steps SET status = 'running', attempts = attempts + 1, error = NULL,
+        started_at = COALESCE(started_at, NEW.at), finished_at = NULL
+        WHERE {when} run_id = NEW.run_id AND name = NEW.{step};
+    SELECT RAISE(ABORT, '{slow}') WHERE {when} changes() != 1;
+    INSERT INTO attempts (run_id, step, number, status, started_at)
+        SELECT run_id, name, attempts, 'running', NEW.at FROM steps
+        WHERE {when} run_id = NEW.run_id AND name = NEW.{step};
+    UPDATE runs SET attempt = MAX(attempt, (SELECT attempts FROM steps
+        WHERE run_id = NEW.run_id AND name = NEW.{step}))
+        WHERE {when} run_id = NEW.run_id AND (SELECT attempts FROM steps
+        WHERE run_id = NEW.run_id AND name = NEW.{step}) > 1;
+    INSERT INTO events (kind, run_id, pipeline, status, step, at)
+        SELECT 'step', NEW.run_id, NEW.pipeline, 'running', NEW.{step}, NEW.at WHERE {when} 1
+        UNION ALL
+        SELECT 'attempt', NEW.run_id, NEW.pipeline, 'running', NEW.{step}, NEW.at
+        WHERE {when} 1;"""
+
+_START_CHILD = _START.replace("{when}", "NEW.child IS NOT NULL AND").replace("{step}", "child")
+_START_STEP = _START.replace("{when}", "").replace("{step}", "step")
+
+WRITER_SQL = f"""
+CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, error,
+                            log_tail, output, keys, child) AS
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_finish BEGIN
+    {_CLAIM}
+    UPDATE attempts SET status = NEW.status, finished_at = NEW.at, error = NEW.error,
+        log_tail = NEW.log_tail
+        WHERE run_id = NEW.run_id AND step = NEW.step AND number = NEW.number;
+    SELECT RAISE(ABORT, '{{slow}}') WHERE changes() != 1;
+    INSERT INTO outputs (run_id, step, value, saved_at, keys)
+        SELECT NEW.run_id, NEW.step, NEW.output, NEW.at, NEW.keys WHERE NEW.output IS NOT NULL
+        ON CONFLICT (run_id, step) DO UPDATE SET value = excluded.value,
+            saved_at = excluded.saved_at, keys = excluded.keys;
+    INSERT INTO events (kind, run_id, pipeline, status, step, at)
+        VALUES ('attempt', NEW.run_id, NEW.pipeline, NEW.status, NEW.step, NEW.at);
+    UPDATE steps SET status = 'succeeded', finished_at = NEW.at, error = NULL
+        WHERE NEW.status = 'succeeded' AND run_id = NEW.run_id AND name = NEW.step;
+    INSERT INTO events (kind, run_id, pipeline, status, step, at)
+        SELECT 'step', NEW.run_id, NEW.pipeline, 'succeeded', NEW.step, NEW.at
+        WHERE NEW.status = 'succeeded';
+    {_START_CHILD}
+END;
+CREATE TEMP VIEW fw_start (run_id, pipeline, owner, step, at) AS
+    SELECT NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER fw_start_write INSTEAD OF INSERT ON fw_start BEGIN
+    {_CLAIM}
+    {_START_STEP}
+END;
+""".replace("{slow}", SLOW)
+"""Run once on each writer connection."""
+
+_FINISH_SQL = "INSERT INTO fw_finish VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_START_SQL = "INSERT INTO fw_start VALUES (?, ?, ?, ?, ?)"
+_NUMBER_SQL = "SELECT attempts FROM steps WHERE run_id = ? AND name = ?"
+
+
+def _run(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> None:
+    try:
+        conn.execute(sql, args)
+    except sqlite3.IntegrityError as exc:
+        if SLOW in str(exc):
+            raise Slow from None
+        raise
+
+
+def finish(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str,
+           owner: str | None, step: str, number: int, status: str, error: str | None,
+           log_tail: str | None, output: tuple[str, str | None] | None,
+           child: str | None) -> list[int]:
+    """End an attempt (storing ``output``: its JSON text and keys), mark a succeeded
+    step, start ``child``; returns ``[child's attempt number]`` (or ``[]``). Raises
+    :class:`Slow`, with nothing written, when a check fails."""
+    _run(conn, _FINISH_SQL, (run_id, pipeline, owner, step, number, status, at, error,
+                             log_tail, None if output is None else output[0],
+                             None if output is None else output[1], child))
+    if child is None:
+        return []
+    return [conn.execute(_NUMBER_SQL, (run_id, child)).fetchone()[0]]
+
+
+def start(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str, owner: str | None,
+          step: str) -> int:
+    """Start the step's next attempt; returns its number. Raises :class:`Slow`, with
+    nothing written, when a check fails."""
+    _run(conn, _START_SQL, (run_id, pipeline, owner, step, at))
+    number: int = conn.execute(_NUMBER_SQL, (run_id, step)).fetchone()[0]
+    return number

@@ -1,0 +1,242 @@
+"""Group commit: step writes that threads queue while another one commits are committed
+together, in the order they were queued, each thread returning once the commit that holds
+its write is done. A write that raises keeps nothing, and costs the others nothing; a
+fenced write whose claim is gone, or a write to a cancelled run, writes nothing, with the
+pipeline cached or not."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import orjson
+import pytest
+
+from flowwidgets.models import Status
+from flowwidgets.runner.sqlite import SqliteRunLog
+from flowwidgets.runner.store import ClaimLost
+
+STEPS: list[tuple[str, list[str]]] = [("a", []), ("b", []), ("c", []), ("d", [])]
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteRunLog(tmp_path / "runs.sqlite") as log:
+        yield log
+
+
+def _claimed(store, worker="w1"):
+    run_id, _ = store.create_run(pipeline="p", kind="batch", trigger="manual", steps=STEPS)
+    assert store.claim_requested(worker).run_id == run_id
+    return run_id
+
+
+def _queue_behind_the_lock(store, calls):
+    """Start one thread per call while this thread holds the write lock, each once the
+    previous one's write is queued; returns the threads and their results."""
+    pool = store._pool
+    results: dict[int, object] = {}
+
+    def run(i, fn):
+        try:
+            results[i] = fn()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = []
+    for i, fn in enumerate(calls):
+        t = threading.Thread(target=run, args=(i, fn))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 10
+        while len(pool._queue) < i + 1:
+            assert time.monotonic() < deadline, "the write was never queued"
+            time.sleep(0.001)
+    return threads, results
+
+
+def _events(store, run_id):
+    return [(e.kind, e.step, e.status, e.at) for e in store.events_since(0, limit=1000)
+            if e.run_id == run_id]
+
+
+def test_writes_queued_during_a_commit_share_one_transaction_in_order(store):
+    fenced = store.fenced("w1")
+    run_id = _claimed(store)
+    commits: list[int] = []
+    store.on_commit(lambda: commits.append(1))
+    lock = store._pool._write_lock
+    lock.acquire()
+    try:
+        threads, results = _queue_behind_the_lock(
+            store, [lambda s=s: fenced.start_attempt(run_id, s) for s in "cab"])
+    finally:
+        lock.release()
+    for t in threads:
+        t.join(10)
+    assert results == {0: 1, 1: 1, 2: 1}
+    assert len(commits) == 1  # one transaction for the three
+    events = _events(store, run_id)[2:]
+    assert [(k, s, st) for k, s, st, _ in events] == [
+        (kind, step, "running") for step in "cab" for kind in ("step", "attempt")]
+    assert len({at for *_, at in events}) == 1  # one clock reading
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert all(steps[n].status is Status.RUNNING and steps[n].attempts == 1 for n in "abc")
+    assert steps["d"].status is Status.PENDING
+
+
+def test_a_write_that_raises_in_a_batch_keeps_nothing_and_the_others_commit(store):
+    fenced = store.fenced("w1")
+    run_id = _claimed(store)
+    lock = store._pool._write_lock
+    lock.acquire()
+    try:
+        threads, results = _queue_behind_the_lock(store, [
+            lambda: fenced.start_attempt(run_id, "a"),
+            lambda: fenced.finish_attempt(run_id, "b", 1, status=Status.SUCCEEDED,
+                                          output={"x": 1}),  # b has no attempt 1
+            lambda: fenced.start_attempt(run_id, "nope"),
+            lambda: fenced.start_attempt(run_id, "c")])
+    finally:
+        lock.release()
+    for t in threads:
+        t.join(10)
+    assert results[0] == 1 and results[3] == 1
+    assert isinstance(results[1], KeyError) and "no attempt 1" in str(results[1])
+    assert isinstance(results[2], KeyError) and "no step 'nope'" in str(results[2])
+    with pytest.raises(KeyError):
+        store.load_output(run_id, "b")
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert steps["b"].status is Status.PENDING and steps["b"].attempts == 0
+    assert [(k, s) for k, s, _, _ in _events(store, run_id)[2:]] == [
+        ("step", "a"), ("attempt", "a"), ("step", "c"), ("attempt", "c")]
+
+
+def test_a_queued_write_gives_up_after_the_busy_timeout_and_leaves_no_trace(store):
+    run_id = _claimed(store)
+    store._pool.busy_timeout_s = 0.05
+    lock = store._pool._write_lock
+    lock.acquire()
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            store.start_attempt(run_id, "a")
+        assert len(store._pool._queue) == 0
+    finally:
+        lock.release()
+    assert store.start_attempt(run_id, "a") == 1
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_claim_and_the_cancel_are_checked_with_the_pipeline_cached_or_not(store, warm):
+    mine, other = store.fenced("w1"), store.fenced("w2")
+    run_id = _claimed(store)
+    if warm:  # the pipeline is cached: the checks are in the UPDATEs themselves
+        assert mine.start_attempt(run_id, "d") == 1
+    else:
+        store._pipelines.clear()
+    before = store.version()
+    with pytest.raises(ClaimLost):
+        other.start_attempt(run_id, "a")
+    with pytest.raises(ClaimLost):
+        other.finish_attempt(run_id, "d", 1, status=Status.SUCCEEDED, start=["a"])
+    assert store.version() == before
+    store.cancel_run(run_id, by="test")
+    before = store.version()
+    assert mine.start_attempt(run_id, "a") == 0
+    assert mine.finish_attempt(run_id, "d", 1, status=Status.SUCCEEDED, output=1,
+                               start=["a", "b"]) == [0, 0]
+    assert store.version() == before
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert steps["a"].attempts == 0 and steps["b"].attempts == 0
+    with pytest.raises(KeyError):
+        store.load_output(run_id, "d")
+
+
+def test_a_stale_cached_pipeline_takes_the_slow_path(store):
+    run_id = _claimed(store)
+    store._pipelines[run_id] = "not-its-pipeline"
+    assert store.start_attempt(run_id, "a") == 1
+    assert store._pipelines[run_id] == "p"
+    assert {e.pipeline for e in store.events_since(0) if e.run_id == run_id} == {"p"}
+
+
+def _script(log, run_id, cold):
+    """Steps through a run: retries, a failure, outputs, children started with an end."""
+    def go(fn, *args, **kw):
+        if cold:
+            log._pipelines.clear()
+        return fn(*args, **kw)
+
+    out = [go(log.start_attempt, run_id, "a")]
+    out.append(go(log.finish_attempt, run_id, "a", 1, status=Status.FAILED, error="boom",
+                  log_tail="tail"))
+    out.append(go(log.start_attempt, run_id, "a"))
+    out.append(go(log.finish_attempt, run_id, "a", 2, status=Status.SUCCEEDED,
+                  output={"rows": 3, "k": [1]}, start=["b"]))
+    out.append(go(log.finish_attempt, run_id, "b", 1, status=Status.SUCCEEDED, output=None))
+    out.append(go(log.start_attempt, run_id, "c"))
+    with pytest.raises(KeyError, match="no step 'nope'"):
+        go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=1,
+           start=["nope"])
+    with pytest.raises(KeyError, match="no attempt 7"):
+        go(log.finish_attempt, run_id, "c", 7, status=Status.SUCCEEDED)
+    with pytest.raises(KeyError, match="no step 'nope'"):
+        go(log.start_attempt, run_id, "nope")
+    out.append(go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=[1, 2],
+                  start=["d"]))
+    return out
+
+
+def _state(log, run_id):
+    run = log.get_run(run_id)
+    steps = [(s.name, s.status, s.attempts, s.error, s.started_at is None,
+              s.finished_at is None) for s in log.get_steps(run_id)]
+    attempts = [(a.step, a.number, a.status, a.error, a.log_tail, a.finished_at is None)
+                for s in "abcd" for a in log.get_attempts(run_id, s)]
+    outputs = {}
+    for s in "abcd":
+        try:
+            outputs[s] = log.load_output(run_id, s)
+        except KeyError:
+            pass
+    events = [(e.kind, e.step, e.status, e.pipeline) for e in log.events_since(0)
+              if e.run_id == run_id]
+    status = log.status_steps(run_id)
+    entries = {name: orjson.loads(orjson.dumps(entry)) for name, entry in status.steps.items()}
+    keys = {name: (entry["state"], orjson.dumps(entry["outputs"]))
+            for name, entry in entries.items()}
+    return run.attempt, steps, attempts, outputs, events, (keys, status.running)
+
+
+def _through(path, cold, monkeypatch):
+    """The script's numbers and the state it leaves, and how often the Python path read
+    the run to check it."""
+    calls: list[str] = []
+    slow = SqliteRunLog._run
+
+    def counted(self, tx, run_id):
+        calls.append(run_id)
+        return slow(self, tx, run_id)
+
+    with SqliteRunLog(path) as log:
+        fenced = log.fenced("w1")
+        run_id = _claimed(log)
+        if not cold:  # every write takes the one-statement path, but the refused ones
+            fenced._pipelines[run_id] = "p"
+        with monkeypatch.context() as m:
+            m.setattr(SqliteRunLog, "_run", counted)
+            numbers = _script(fenced, run_id, cold)
+        return numbers, _state(log, run_id), len(calls)
+
+
+def test_the_one_statement_writes_write_what_the_python_path_writes(tmp_path, monkeypatch):
+    numbers, state, slow = _through(tmp_path / "fast.sqlite", False, monkeypatch)
+    assert slow == 3  # the three refused writes, to say why
+    assert (numbers, state) == _through(tmp_path / "slow.sqlite", True, monkeypatch)[:2]
+    attempt, steps, attempts, outputs, events, _ = state
+    assert numbers == [1, [], 2, [1], [], 1, [1]]
+    assert attempt == 2
+    assert outputs == {"a": {"rows": 3, "k": [1]}, "b": None, "c": [1, 2]}
+    assert ("attempt", "a", "failed", "p") in events and events[-1] == (
+        "attempt", "d", "running", "p")
