@@ -38,6 +38,7 @@ registry first (two failed attribute lookups): 0.35 µs per None, eight per typi
 
 _NULLS: dict[Any, Any] = {None: NULL}
 _NOTHING = object()
+_NO_TIMES = (_NOTHING, NULL, _NOTHING, NULL)
 
 CHUNK = 256
 """Rows per multi-row ``INSERT`` statement."""
@@ -117,6 +118,9 @@ class _Counts:
         self.untimed: list[str] = []  # pipeline per run without a duration
         self.finished: list[tuple[str, str, str]] = []  # (pipeline, hour, status)
         self.ids: set[str] = set()  # the run ids read so far
+        # run id -> (started_at, its text, finished_at, its text) of recent runs: a step's
+        # times are usually its run's, compared (no hashing of fresh datetimes)
+        self.run_times: dict[str, tuple[Any, str | float, Any, str | float]] = {}
 
     def rows(self, runs: Iterable[RunRecord]) -> Iterator[list[Any]]:
         """The ``runs`` rows to insert, :data:`CHUNK` per flat list, noted on the way."""
@@ -128,12 +132,20 @@ class _Counts:
         timed, untimed, finished = self.timed.append, self.untimed.append, self.finished.append
         nulls = _NULLS.get  # nulls(x, x): NULL for None, else x (one C call)
         seen = self.ids.add
+        run_times = self.run_times
         succeeded, failed = Status.SUCCEEDED.value, Status.FAILED.value
         for r in runs:
-            pipeline, started_at, finished_at = r.pipeline, r.started_at, r.finished_at
-            seen(r.run_id)
+            run_id, pipeline, created_at = r.run_id, r.pipeline, r.created_at
+            started_at, finished_at = r.started_at, r.finished_at
+            seen(run_id)
             status = word(r.status) or _word(r.status)
-            created = get(r.created_at) or put(r.created_at)
+            created = _text(created_at)
+            start = (created if started_at is created_at else
+                     NULL if started_at is None else _text(started_at))
+            finish = NULL if finished_at is None else _text(finished_at)
+            if len(run_times) >= 65_536:
+                run_times.clear()
+            run_times[run_id] = (started_at, start, finished_at, finish)
             took = _took(started_at, finished_at)
             if took is None:
                 untimed(pipeline)
@@ -142,8 +154,7 @@ class _Counts:
             if status == succeeded or status == failed:
                 finished((pipeline, str(created)[:13], status))
             extras = r.extras
-            add((r.run_id, pipeline, r.kind, status, r.trigger, created,
-                   get(started_at) or put(started_at), get(finished_at) or put(finished_at),
+            add((run_id, pipeline, r.kind, status, r.trigger, created, start, finish,
                    r.attempt, nulls(r.failed_step, r.failed_step), nulls(r.error, r.error),
                    nulls(r.failed_watermark, r.failed_watermark),
                    nulls(r.parent_run_id, r.parent_run_id), nulls(r.from_step, r.from_step),
@@ -177,10 +188,14 @@ class _Counts:
         last_finish: Any = _NOTHING
         start: str | float = NULL
         finish: str | float = NULL
+        run_times, last_run = self.run_times.get, None
         for s in steps:
             run_id = s.run_id
-            while run_id not in ids and more_runs():
-                pass
+            if run_id != last_run:
+                while run_id not in ids and more_runs():
+                    pass
+                last_run = run_id
+                last_start, start, last_finish, finish = run_times(run_id, _NO_TIMES)
             d, started_at, finished_at = s.depends_on, s.started_at, s.finished_at
             if started_at != last_start:
                 last_start, start = started_at, get(started_at) or put(started_at)

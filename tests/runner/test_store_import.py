@@ -60,7 +60,10 @@ def _records(n: int, rng: random.Random) -> tuple[list[RunRecord], list[StepReco
         for pos, name in enumerate(("a", "b", "") if i % 2 else ("a",)):
             steps.append(StepRecord(
                 run_id=f"r{i:05d}", name=name, status=rng.choice(list(Status)),
-                depends_on=("a",) if pos else (), position=pos, started_at=started,
+                depends_on=("a",) if pos else (), position=pos,
+                started_at=(started if pos == 0 or started is None or started.tzinfo is None
+                            else started.astimezone(ZONES[2]) if pos == 1  # same instant
+                            else rng.choice([None, _time(rng)])),
                 finished_at=finished if pos != 1 else _time(rng),
                 error="" if full and pos else None, attempts=pos,
                 reused_from="r0" if full and pos == 2 else None))
