@@ -139,7 +139,7 @@ class _Counts:
             started_at, finished_at = r.started_at, r.finished_at
             seen(run_id)
             status = word(r.status) or _word(r.status)
-            created = _text(created_at)
+            created = NULL if created_at is None else _text(created_at)  # None: refused
             start = (created if started_at is created_at else
                      NULL if started_at is None else _text(started_at))
             finish = NULL if finished_at is None else _text(finished_at)

@@ -167,6 +167,9 @@ def test_a_step_of_no_run_imports_nothing(tmp_path: Path) -> None:
         orphan = StepRecord(run_id="nowhere", name="a", status=Status.SUCCEEDED)
         with pytest.raises(sqlite3.IntegrityError):
             log.import_runs(runs[1:], [*steps[2:], orphan])
+        with pytest.raises(sqlite3.IntegrityError, match="created_at"):
+            log.import_runs([RunRecord("r1", "p", "batch", Status.FAILED, "manual",
+                                       None)])
         with pytest.raises(ValueError, match="bogus"):
             log.import_runs(runs[1:], [StepRecord("r00001", "a", "bogus")])  # type: ignore[arg-type]
     assert _stored(path) == before
