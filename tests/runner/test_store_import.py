@@ -132,11 +132,17 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-@pytest.mark.parametrize("n", [1, _sqlite_import.CHUNK, 2 * _sqlite_import.CHUNK + 3])
-def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int) -> None:
+@pytest.mark.parametrize(("n", "fold"), [(1, None), (_sqlite_import.CHUNK, None),
+                                         (2 * _sqlite_import.CHUNK + 3, None),
+                                         (2 * _sqlite_import.CHUNK + 3, 1)])
+def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int, fold: int | None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Every column of every row, and the statistics the triggers would have kept,
     after one import or two (the second adds to counts already there), whatever the
-    order of the steps."""
+    order of the steps (``fold``: the noted keys are counted, and the recent run ids
+    renewed, after every chunk)."""
+    if fold is not None:
+        monkeypatch.setattr(_sqlite_import, "FOLD", fold)
     runs, steps, attempts = _records(n, random.Random(n))
     _reference(tmp_path / "reference.db", runs, steps, attempts)
     want = _stored(tmp_path / "reference.db")
