@@ -54,6 +54,18 @@ def oversized(value: Any, limit: int) -> str | None:
     """``"larger"`` when ``value`` as JSON exceeds ``limit`` bytes (found while encoding,
     without building the whole text), else None. Unencodable values pass: the store says
     why they cannot be saved."""
+    if value is None or isinstance(value, bool | float) or (
+            isinstance(value, int) and -_BIG < value < _BIG):  # at most 32 bytes of JSON
+        return None if limit >= 32 else _oversized(value, limit)
+    if isinstance(value, str) and 12 * len(value) + 2 <= limit:  # 12 bytes a character at most
+        return None
+    return _oversized(value, limit)
+
+
+_BIG = 10 ** 30
+
+
+def _oversized(value: Any, limit: int) -> str | None:
     size = 0
     try:
         for chunk in json.JSONEncoder(allow_nan=False).iterencode(value):

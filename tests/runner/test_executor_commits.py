@@ -6,6 +6,7 @@ write nothing they should not."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -14,7 +15,7 @@ from fwx_support import call, execute, pipelines
 
 from flowwidgets.models import Status
 from flowwidgets.runner._pool import RunState
-from flowwidgets.runner.executor import Executor
+from flowwidgets.runner.executor import Executor, oversized
 from flowwidgets.runner.spec import PipelineSpec
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import ClaimLost
@@ -214,3 +215,17 @@ def test_ready_after_is_empty_once_the_run_has_a_failure_or_stops(store):
     stop.clear()
     state.failed["x"] = "boom"
     assert state.ready_after("a") == []
+
+
+def test_oversized_agrees_with_the_length_of_the_json_text():
+    values = [None, True, 0, -1, 10**29, -(10**29), 10**40, -(10**40), 1.5e-308,
+              -1.2345678901234567e-300, float("nan"), float("inf"), "", "a" * 100, "é" * 50,
+              "\U0001f600" * 20, "\x00" * 30, [1, 2, 3], {"a": "b" * 50}, {1: None}]
+    for value in values:
+        for limit in (1, 5, 24, 31, 32, 40, 100, 240, 1000):
+            try:
+                size = len(json.dumps(value, allow_nan=False).encode())
+            except ValueError:  # not storable: the store says why, not the size check
+                assert oversized(value, limit) is None
+                continue
+            assert (oversized(value, limit) == "larger") == (size > limit), (value, limit)
