@@ -51,8 +51,25 @@ _START = """
         SELECT 'attempt', NEW.run_id, NEW.pipeline, 'running', NEW.{step}, NEW.at
         WHERE {when} 1;"""
 
-_START_CHILD = _START.replace("{when}", "NEW.child IS NOT NULL AND").replace("{step}", "child")
 _START_STEP = _START.replace("{when}", "").replace("{step}", "step")
+
+_FRESH_CHILD = """
+    SELECT RAISE(ABORT, '{slow}') WHERE NEW.child IS NOT NULL AND (SELECT attempts FROM steps
+        WHERE run_id = NEW.run_id AND name = NEW.child) IS NOT 0;"""
+"""The child must exist and never have been tried: its attempt is number 1."""
+
+_START_CHILD = """
+    UPDATE steps SET status = 'running', attempts = 1, error = NULL,
+        started_at = COALESCE(started_at, NEW.at), finished_at = NULL
+        WHERE NEW.child IS NOT NULL AND run_id = NEW.run_id AND name = NEW.child;
+    INSERT INTO attempts (run_id, step, number, status, started_at)
+        SELECT NEW.run_id, NEW.child, 1, 'running', NEW.at WHERE NEW.child IS NOT NULL;
+    INSERT INTO events (kind, run_id, pipeline, status, step, at)
+        SELECT 'step', NEW.run_id, NEW.pipeline, 'running', NEW.child, NEW.at
+        WHERE NEW.child IS NOT NULL
+        UNION ALL
+        SELECT 'attempt', NEW.run_id, NEW.pipeline, 'running', NEW.child, NEW.at
+        WHERE NEW.child IS NOT NULL;"""
 
 WRITER_SQL = f"""
 CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, error,
@@ -60,6 +77,7 @@ CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, e
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
 CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_finish BEGIN
     {_CLAIM}
+    {_FRESH_CHILD}
     UPDATE attempts SET status = NEW.status, finished_at = NEW.at, error = NEW.error,
         log_tail = NEW.log_tail
         WHERE run_id = NEW.run_id AND step = NEW.step AND number = NEW.number;
@@ -105,14 +123,13 @@ def finish(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str,
            log_tail: str | None, output: tuple[str, str | None] | None,
            child: str | None) -> list[int]:
     """End an attempt (storing ``output``: its JSON text and keys), mark a succeeded
-    step, start ``child``; returns ``[child's attempt number]`` (or ``[]``). Raises
-    :class:`Slow`, with nothing written, when a check fails."""
+    step, start ``child`` (never tried before: else the Python path); returns
+    ``[child's attempt number]`` (or ``[]``). Raises :class:`Slow`, with nothing
+    written, when a check fails."""
     _run(conn, _FINISH_SQL, (run_id, pipeline, owner, step, number, status, at, error,
                              log_tail, None if output is None else output[0],
                              None if output is None else output[1], child))
-    if child is None:
-        return []
-    return [conn.execute(_NUMBER_SQL, (run_id, child)).fetchone()[0]]
+    return [] if child is None else [1]  # checked by the statement: its first attempt
 
 
 def start(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str, owner: str | None,
