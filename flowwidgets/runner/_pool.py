@@ -112,7 +112,8 @@ class RunState:
         """The spec's steps by name (``PipelineSpec.step`` scans them: quadratic per run)."""
         self.stop_event = stop_event
         self.deps = {s.name: tuple(s.depends_on) for s in steps}
-        self.index = {name: i for i, name in enumerate(topological_order(steps))}
+        self._steps = steps  # for the topological index, built when first needed
+        self._index: dict[str, int] | None = None
         self.done = {s.name for s in steps if s.status is Status.SUCCEEDED}
         self.todo = [s.name for s in sorted(steps, key=lambda s: s.position)
                      if s.name not in self.done]
@@ -143,6 +144,14 @@ class RunState:
         self.finished = threading.Event()
         self.final: RunRecord | None = None
         self._lock = threading.Lock()
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Each step's position in topological order (only a failure or a stop needs it:
+        built then, once)."""
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(topological_order(self._steps))}
+        return self._index
 
     def initial_ready(self) -> list[str]:
         """Steps that can start at once (marked running)."""
@@ -195,7 +204,8 @@ class RunState:
         """(status, failed_step, error) for the run, once nothing is running."""
         with self._lock:
             if self.failed:
-                first = min(self.failed, key=lambda n: self.index.get(n, -1))
+                index = self.index
+                first = min(self.failed, key=lambda n: index.get(n, -1))
                 return Status.FAILED, first or None, self.failed[first]
             left = [n for n in self.todo if n not in self.done]
             if not left:
@@ -228,5 +238,6 @@ class RunState:
         """Give the run up (runner stopping); returns the steps still running."""
         with self._lock:
             self.abandoned = True
-            return sorted(self.running, key=lambda n: self.index.get(n, 0))
+            index = self.index
+            return sorted(self.running, key=lambda n: index.get(n, 0))
 

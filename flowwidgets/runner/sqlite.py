@@ -56,11 +56,17 @@ KEEP_EVENTS = 50_000
 """Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
 
 
+_STRICT = json.JSONEncoder(allow_nan=False)
+"""``json.dumps(value, allow_nan=False)``, without building an encoder per call."""
+
+
 def _json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
     """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
     its keys when it is an object."""
+    if value is None:  # a step that returns nothing (the most common output)
+        return "null", None
     try:
-        body = json.dumps(value, allow_nan=False)
+        body = _STRICT.encode(value)
     except ValueError as exc:
         raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
