@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +144,9 @@ class RunState:
         """Steps the runner's stop killed (recorded as cancelled)."""
         self.finished = threading.Event()
         self.final: RunRecord | None = None
+        self.waiting: deque[str] = deque()
+        """Steps handed to the pool and not started yet (oldest first): each has a pool
+        task that starts the oldest one left, unless a worker took it first."""
         self._lock = threading.Lock()
 
     @property
@@ -170,6 +174,29 @@ class RunState:
                 return []
             indegree = self.indegree
             return [c for c in self.children.get(name, ()) if indegree.get(c) == 1]
+
+    def add_waiting(self, name: str, first: bool = False) -> None:
+        """Queue a step for a worker (see :attr:`waiting`), last or ``first``."""
+        with self._lock:
+            if first:
+                self.waiting.appendleft(name)
+            else:
+                self.waiting.append(name)
+
+    def next_waiting(self) -> str | None:
+        """The oldest step waiting for a worker (for its pool task), or None."""
+        with self._lock:
+            return self.waiting.popleft() if self.waiting else None
+
+    def take_waiting(self) -> str | None:
+        """The oldest step waiting for a worker, for a worker whose step just ended
+        with no child to run next: started with that end, it runs next on the same
+        worker. None once the run has a failure, stops or is given up (a waiting step
+        is then left to its pool task, as before)."""
+        with self._lock:
+            if self.failed or self.abandoned or self.stop_event.is_set() or not self.waiting:
+                return None
+            return self.waiting.popleft()
 
     def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool,
                   started: list[str] | None = None) -> tuple[list[str], bool]:

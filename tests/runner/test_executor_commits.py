@@ -95,11 +95,13 @@ def test_a_fan_out_starts_one_child_with_its_parent_and_never_more_than_the_work
 def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_is_free(
         store, tmp_path):
     """A step is recorded running only once a worker runs it: with one worker, the
-    child started with root's success runs first, each other child starts (its own
-    commit) after the previous one ended."""
+    child started with root's success runs first; each other child waits for the worker
+    and starts with the end of the step before it (one commit), then runs on it."""
     spec = PipelineSpec("fan", steps=(
         call("root", "one"), *(call(f"c{i}", "plus_one", ["root"]) for i in range(4)),
         call("join", "plus_one", [f"c{i}" for i in range(4)])))
+    commits: list[int] = []
+    store.on_commit(lambda: commits.append(1))
     ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
     try:
         run = execute(store, ex, spec)
@@ -116,10 +118,11 @@ def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_i
                       ("step", "join", "running"), ("step", "join", "succeeded")]
     steps = {s.name: s for s in store.get_steps(run.run_id)}
     assert steps["c0"].started_at == steps["root"].finished_at  # one commit
-    for i in range(1, 4):  # each waited for the one worker
-        assert steps[f"c{i}"].started_at >= steps[f"c{i - 1}"].finished_at
+    for i in range(1, 4):  # each waited for the one worker, started with the step before
+        assert steps[f"c{i}"].started_at == steps[f"c{i - 1}"].finished_at
     assert all(a.number == 1 and a.status is Status.SUCCEEDED
                for a in store.get_attempts(run.run_id))
+    assert len(commits) == 2 + 1 + 6 + 1  # create, claim, root, one per step, the end
 
 
 def _run_with_steps(store, names):
@@ -229,3 +232,30 @@ def test_oversized_agrees_with_the_length_of_the_json_text():
                 assert oversized(value, limit) is None
                 continue
             assert (oversized(value, limit) == "larger") == (size > limit), (value, limit)
+
+
+def test_a_waiting_step_taken_for_a_commit_that_fails_waits_again_in_its_place(
+        store, tmp_path):
+    """c0's output cannot be stored: its commit, which would have started c1 (waiting
+    for the one worker), writes nothing; c1 goes back first in line and runs next, c2
+    after it, as siblings launched before a failure always did."""
+    spec = PipelineSpec("fan", steps=(
+        call("root", "one"), call("c0", "not_json", ["root"]),
+        call("c1", "plus_one", ["root"]), call("c2", "plus_one", ["root"])))
+    ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.FAILED and run.failed_step == "c0"
+    steps = {s.name: s for s in store.get_steps(run.run_id)}
+    assert steps["c0"].status is Status.FAILED and "JSON" in (steps["c0"].error or "")
+    assert steps["c1"].status is Status.SUCCEEDED and steps["c2"].status is Status.SUCCEEDED
+    assert steps["c1"].started_at >= steps["c0"].finished_at
+    assert steps["c2"].started_at >= steps["c1"].finished_at  # after a failure: own commit
+    assert [e for e in _events(store, run.run_id) if e[0] == "step"] == [
+        ("step", "root", "running"), ("step", "root", "succeeded"),
+        ("step", "c0", "running"), ("step", "c0", "failed"),
+        ("step", "c1", "running"), ("step", "c1", "succeeded"),
+        ("step", "c2", "running"), ("step", "c2", "succeeded")]
+    assert ex._in_flight == 0
