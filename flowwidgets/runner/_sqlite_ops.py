@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from flowwidgets.errors import Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
@@ -83,12 +85,25 @@ def run_row(r: Sequence[Any]) -> RunRecord:
         extras=json.loads(r[17]) if r[17] else {})
 
 
+_STATUSES = {s.value: s for s in Status}
+"""Stored status words (written by this module) to their members, without parsing."""
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A stored JSON array of step names (``depends_on``)."""
+    try:
+        return tuple(orjson.loads(text))
+    except orjson.JSONDecodeError:  # stored by hand: what json reads
+        return tuple(json.loads(text))
+
+
 def step_row(r: Sequence[Any]) -> StepRecord:
-    """A ``SELECT STEP_COLS`` row as a record."""
+    """A ``SELECT STEP_COLS`` row as a record (about 2 µs: the executor reads a run's
+    steps with it)."""
     return StepRecord(
-        run_id=r[0], name=r[1], status=Status.parse(r[2]), depends_on=tuple(json.loads(r[3])),
-        position=r[4], started_at=dt(r[5]), finished_at=dt(r[6]), error=r[7], attempts=r[8],
-        reused_from=r[9])
+        run_id=r[0], name=r[1], status=_STATUSES.get(r[2]) or Status.parse(r[2]),
+        depends_on=_names(r[3]), position=r[4], started_at=dt(r[5]), finished_at=dt(r[6]),
+        error=r[7], attempts=r[8], reused_from=r[9])
 
 
 def attempt_row(r: Sequence[Any]) -> AttemptRecord:

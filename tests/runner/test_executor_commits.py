@@ -259,3 +259,18 @@ def test_a_waiting_step_taken_for_a_commit_that_fails_waits_again_in_its_place(
         ("step", "c1", "running"), ("step", "c1", "succeeded"),
         ("step", "c2", "running"), ("step", "c2", "succeeded")]
     assert ex._in_flight == 0
+
+
+def test_step_rows_read_as_the_generic_parsers_read_them(store):
+    run_id = _run_with_steps(store, ["a", "b", "c", "d"])
+    with store._pool.connection() as conn:  # rows written by hand, or by an older version
+        conn.execute("UPDATE steps SET status = ' Running ', depends_on = '[ \"a\" ,\"b\"]' "
+                     "WHERE run_id = ? AND name = 'c'", (run_id,))
+        conn.execute("UPDATE steps SET status = 'weird', depends_on = '[\"x\\u00e9\"]' "
+                     "WHERE run_id = ? AND name = 'd'", (run_id,))
+        rows = conn.execute("SELECT name, status, depends_on FROM steps WHERE run_id = ? "
+                            "ORDER BY position", (run_id,)).fetchall()
+    want = {name: (Status.parse(status), tuple(json.loads(deps))) for name, status, deps in rows}
+    got = {s.name: (s.status, s.depends_on) for s in store.get_steps(run_id)}
+    assert got == want
+    assert got["c"] == (Status.RUNNING, ("a", "b")) and got["d"] == (Status.UNKNOWN, ("xé",))
