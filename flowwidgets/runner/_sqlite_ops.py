@@ -47,7 +47,9 @@ __all__ = [
     "event_row",
     "duration_ms",
     "insert_run",
+    "json_text",
     "last_line",
+    "put_output",
     "recover",
     "request_text",
     "run_page",
@@ -160,6 +162,33 @@ def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: st
                 "SELECT ?, step, value, ?, keys FROM outputs WHERE run_id = ? AND step = ?",
                 (run_id, tx.now_text, source, name))
     return run_id
+
+
+_STRICT = json.JSONEncoder(allow_nan=False)
+"""``json.dumps(value, allow_nan=False)``, without building an encoder per call."""
+
+
+def json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
+    """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
+    its keys when it is an object."""
+    if value is None:  # a step that returns nothing (the most common output)
+        return "null", None
+    try:
+        body = _STRICT.encode(value)
+    except ValueError as exc:
+        raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        return body, None
+    if all(isinstance(k, str) for k in value):
+        return body, json.dumps(list(value))
+    return body, json.dumps(list(json.loads(body)))  # 1 → "1", True → "true", as stored
+
+
+def put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) -> None:
+    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at, keys) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
+               "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
+               (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
 def _epoch_ms_sql(col: str) -> str:
