@@ -239,9 +239,10 @@ def main() -> None:
         from _record import record  # type: ignore[import-not-found]
 
         record("bench_executor", "Executor (`python bench/bench_executor.py`)",
-               "Per-step overhead on 1,000-step DAGs of no-op steps; the null log isolates "
-               "the executor's own cost; flowtoy is the peer, run interleaved in the same "
-               "process.", lines)
+               "Per-step overhead on 1,000-step DAGs of no-op steps; the warm log is a "
+               "file that already ran the DAG, its WAL restarted (as in a long-running "
+               "runner); the null log isolates the executor's own cost; flowtoy is the "
+               "peer, run interleaved in the same process.", lines)
 
 
 if __name__ == "__main__":
