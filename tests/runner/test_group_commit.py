@@ -185,6 +185,7 @@ def _script(log, run_id, cold):
         go(log.start_attempt, run_id, "nope")
     out.append(go(log.start_attempt, run_id, "d"))
     out.append(go(log.finish_attempt, run_id, "d", 1, status=Status.FAILED, error="once"))
+    log.save_output(run_id, "c", {"saved": "before"})  # the end's output replaces it
     # a child tried before is started by the Python path (its number is not 1)
     out.append(go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=[1, 2],
                   start=["d"]))
