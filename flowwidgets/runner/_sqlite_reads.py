@@ -14,7 +14,7 @@ import orjson
 
 from flowwidgets.runner import _sqlite_ops as q
 from flowwidgets.runner import _sqlite_stats
-from flowwidgets.runner._sqlite_pool import Pool, ts
+from flowwidgets.runner._sqlite_pool import Pool, dt, ms, ts
 from flowwidgets.runner.store import (
     RUN_SUMMARY_FIELDS,
     AttemptRecord,
@@ -31,6 +31,12 @@ __all__ = ["SqliteReads"]
 
 _FLOWTOY_DONE = frozenset({"succeeded", "failed", "skipped"})
 """The step states flowtoy counts as completed."""
+_STATUS_SQL = (
+    "SELECT s.name, s.status, s.started_at, s.finished_at, s.error, "
+    "CASE WHEN s.status = 'succeeded' THEN o.keys END "
+    "FROM steps s LEFT JOIN outputs o ON o.run_id = s.run_id AND o.step = s.name "
+    "WHERE s.run_id = ? ORDER BY s.position")
+"""``STEP_STATES_SQL`` with the times as stored: only a changed row's are converted."""
 _STATUS_RUNS = 4
 """Runs whose encoded ``/status`` entries are kept (the current run of each pipeline a
 client polls)."""
@@ -71,7 +77,8 @@ class SqliteReads:
         with self._pool.read() as conn:
             rows, total = q.run_page(conn, q.RUN_COLS, pipeline=pipeline, status=status,
                                      since=ts(since), limit=limit, offset=offset)
-        return [q.run_row(r) for r in rows], total
+        record = _sqlite_stats.cached_run_row
+        return [record(r) for r in rows], total
 
     def list_run_summaries(self, *, pipeline: str | None = None, status: str | None = None,
                            limit: int = 50, offset: int = 0,
@@ -115,13 +122,13 @@ class SqliteReads:
         return [StepState(n, st, a, b, e, loads(k) if k else []) for n, st, a, b, e, k in rows]
 
     def status_steps(self, run_id: str) -> StatusSteps:
-        """See :meth:`RunLog.status_steps`: the one query of :meth:`step_states`, each
-        row straight to its entry, encoded once: an entry whose row is unchanged since
+        """See :meth:`RunLog.status_steps`: one query (steps joined to their outputs'
+        keys), each row straight to its entry, encoded once: an entry whose row is unchanged since
         the last ask for this run is the same JSON again (rows are compared whole, so
         nothing stale is served); the output's keys are passed on as the JSON text the
         write stored (``orjson.Fragment``), not parsed and encoded again."""
         with self._pool.connection() as conn:
-            rows = conn.execute(q.STEP_STATES_SQL, (run_id,)).fetchall()
+            rows = conn.execute(_STATUS_SQL, (run_id,)).fetchall()
         fragment, dumps = orjson.Fragment, orjson.dumps
         kept = self._status_entries(run_id)
         fresh: dict[str, tuple[Any, Any]] = {}
@@ -132,10 +139,10 @@ class SqliteReads:
             name, status, started, finished, error, keys = row
             hit = kept.get(name)
             if hit is None or hit[0] != row:
-                hit = (row, fragment(dumps({
+                hit = (row, fragment(dumps({  # times as stored: epoch ms only here
                     "state": status,
-                    "started_at": None if started is None else started / 1000,
-                    "ended_at": None if finished is None else finished / 1000,
+                    "started_at": None if started is None else ms(dt(started)) / 1000,
+                    "ended_at": None if finished is None else ms(dt(finished)) / 1000,
                     "notes": [error] if error else [],
                     "outputs": fragment(keys) if keys else [],
                 })))
