@@ -203,8 +203,9 @@ def _state(log, run_id):
     events = [(e.kind, e.step, e.status, e.pipeline) for e in log.events_since(0)
               if e.run_id == run_id]
     status = log.status_steps(run_id)
+    entries = {name: orjson.loads(orjson.dumps(entry)) for name, entry in status.steps.items()}
     keys = {name: (entry["state"], orjson.dumps(entry["outputs"]))
-            for name, entry in status.steps.items()}
+            for name, entry in entries.items()}
     return run.attempt, steps, attempts, outputs, events, (keys, status.running)
 
 

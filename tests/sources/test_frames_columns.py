@@ -149,9 +149,10 @@ def test_hostile_rows_give_the_per_run_columns_or_its_error(bad: Any) -> None:
 
 def test_the_page_fields_are_checked_the_same_way() -> None:
     flavour = FlowwidgetsFlavour()
-    for data in ({"runs": [row()]}, {"runs": "x", "total": 1}, {"total": 1}, [],
-                 {"runs": [row()], "total": "1"}, {"runs": [row()], "total": 1,
-                                                   "next_offset": "2"}):
+    cases: list[object] = [{"runs": [row()]}, {"runs": "x", "total": 1}, {"total": 1}, [],
+                           {"runs": [row()], "total": "1"},
+                           {"runs": [row()], "total": 1, "next_offset": "2"}]
+    for data in cases:
         with pytest.raises(errors.SchemaError) as per_run:
             flavour.parse_page(data)
         with pytest.raises(errors.SchemaError) as columns:
