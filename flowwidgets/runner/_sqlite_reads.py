@@ -31,6 +31,10 @@ __all__ = ["SqliteReads"]
 
 _FLOWTOY_DONE = frozenset({"succeeded", "failed", "skipped"})
 """The step states flowtoy counts as completed."""
+_SUMMARY_JSON = ("json_object(" + ", ".join(f"'{f}', {f}" for f in RUN_SUMMARY_FIELDS)
+                 + "), error, json_extract(extras, '$.imported')")
+"""A run summary's object as SQLite writes it (``error_summary`` and ``imported``
+follow from the two other columns)."""
 _STATUS_SQL = (
     "SELECT s.name, s.status, s.started_at, s.finished_at, s.error, "
     "CASE WHEN s.status = 'succeeded' THEN o.keys END "
@@ -102,6 +106,25 @@ class SqliteReads:
             if r[n + 1]:  # a run that came in through import_runs says so
                 d["imported"] = True
             add(d)
+        return out, total
+
+    def encoded_run_summaries(self, *, pipeline: str | None = None,
+                              status: str | None = None, limit: int = 50, offset: int = 0,
+                              after: tuple[str, str] | None = None
+                              ) -> tuple[list[str], int]:
+        """See :meth:`RunLog.encoded_run_summaries`: SQLite writes each summary's object
+        (``json_object``, about a third cheaper than Python objects, dicts and orjson);
+        Python adds ``error_summary`` (the error's last line) and ``imported``."""
+        with self._pool.read() as conn:
+            rows, total = q.run_page(conn, _SUMMARY_JSON, pipeline=pipeline, status=status,
+                                     since=None, limit=limit, offset=offset, after=after)
+        out: list[str] = []
+        add, last_line, dumps = out.append, q.last_line, orjson.dumps
+        for text, error, imported in rows:
+            tail = "null}" if not error else dumps(last_line(error)).decode() + "}"
+            if imported:
+                tail = tail[:-1] + ',"imported":true}'
+            add(text[:-1] + ',"error_summary":' + tail)
         return out, total
 
     # ---- steps and attempts --------------------------------------------------
