@@ -105,7 +105,7 @@ def test_encoded_summaries_of_hostile_runs(tmp_path: Path) -> None:
 
     odd = ["", "   ", "\n\n", "x\r\ny", "a\u2028b", "a\x1cb\x1d", "\x00\x01\x7f",
            "tab\there\n  last line  \n", "\ud7ff\U0001f600 \"q\" \\ </script>", "é" * 300]
-    extras = [{}, {"imported": True}, {"imported": 1}, {"imported": "yes"},
+    extras: list[dict[str, Any]] = [{}, {"imported": True}, {"imported": 1}, {"imported": "yes"},
               {"imported": False}, {"imported": 0}, {"imported": None}, {"x": "imported"},
               {"imported": [1]}]
     records = []
@@ -120,6 +120,7 @@ def test_encoded_summaries_of_hostile_runs(tmp_path: Path) -> None:
                          db=tmp_path / "runs.sqlite", data_dir=tmp_path)
     try:
         log = runner.store
+        assert isinstance(log, SqliteRunLog)
         log.import_runs(records)
         summaries, _ = log.list_run_summaries(limit=500)
         texts, _ = log.encoded_run_summaries(limit=500)
