@@ -32,9 +32,10 @@ __all__ = ["SqliteReads"]
 _FLOWTOY_DONE = frozenset({"succeeded", "failed", "skipped"})
 """The step states flowtoy counts as completed."""
 _SUMMARY_JSON = ("json_object(" + ", ".join(f"'{f}', {f}" for f in RUN_SUMMARY_FIELDS)
-                 + "), error, json_extract(extras, '$.imported')")
-"""A run summary's object as SQLite writes it (``error_summary`` and ``imported``
-follow from the two other columns)."""
+                 + ", 'error_summary', NULL), error, json_extract(extras, '$.imported')")
+"""A run summary's object as SQLite writes it, complete for a run without error or
+import mark (the other two columns say what Python adds)."""
+_NULL_END = len('null}')
 _STATUS_SQL = (
     "SELECT s.name, s.status, s.started_at, s.finished_at, s.error, "
     "CASE WHEN s.status = 'succeeded' THEN o.keys END "
@@ -118,13 +119,14 @@ class SqliteReads:
         with self._pool.read() as conn:
             rows, total = q.run_page(conn, _SUMMARY_JSON, pipeline=pipeline, status=status,
                                      since=None, limit=limit, offset=offset, after=after)
-        out: list[str] = []
-        add, last_line, dumps = out.append, q.last_line, orjson.dumps
-        for text, error, imported in rows:
-            tail = "null}" if not error else dumps(last_line(error)).decode() + "}"
-            if imported:
-                tail = tail[:-1] + ',"imported":true}'
-            add(text[:-1] + ',"error_summary":' + tail)
+        out = [text for text, _, _ in rows]
+        last_line, dumps = q.last_line, orjson.dumps
+        for k, (text, error, imported) in enumerate(rows):
+            if error or imported:  # "error_summary":null} ends the text
+                tail = "null}" if not error else dumps(last_line(error)).decode() + "}"
+                if imported:
+                    tail = tail[:-1] + ',"imported":true}'
+                out[k] = text[:-_NULL_END] + tail
         return out, total
 
     # ---- steps and attempts --------------------------------------------------
