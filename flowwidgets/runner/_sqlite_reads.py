@@ -43,6 +43,8 @@ _STATUS_SQL = (
     "WHERE s.run_id = ? ORDER BY s.position")
 """``STEP_STATES_SQL`` with the times as stored: only a changed row's are converted."""
 _STATUS_RUNS = 4
+_STATUS_KEPT_BYTES = 4 << 20
+"""A run whose encoded entries are larger is not kept (as the API's kept answers)."""
 """Runs whose encoded ``/status`` entries are kept (the current run of each pipeline a
 client polls)."""
 
@@ -148,47 +150,52 @@ class SqliteReads:
 
     def status_steps(self, run_id: str) -> StatusSteps:
         """See :meth:`RunLog.status_steps`: one query (steps joined to their outputs'
-        keys), each row straight to its entry, encoded once: an entry whose row is unchanged since
-        the last ask for this run is the same JSON again (rows are compared whole, so
-        nothing stale is served); the output's keys are passed on as the JSON text the
-        write stored (``orjson.Fragment``), not parsed and encoded again."""
+        keys), each row straight to its entry, encoded once: an entry whose row is
+        unchanged since the last ask for this run is the same JSON again (rows are compared
+        whole, so nothing stale is served; runs whose entries pass 4 MB are not kept); the
+        output's keys are passed on as the JSON text the write stored
+        (``orjson.Fragment``), not parsed and encoded again."""
         with self._pool.connection() as conn:
             rows = conn.execute(_STATUS_SQL, (run_id,)).fetchall()
         fragment, dumps = orjson.Fragment, orjson.dumps
         kept = self._status_entries(run_id)
-        fresh: dict[str, tuple[Any, Any]] = {}
+        fresh: dict[str, tuple[Any, Any, int]] = {}
         steps: dict[str, Any] = {}
         running: list[str] = []
-        completed = 0
+        completed = size = 0
         for row in rows:
             name, status, started, finished, error, keys = row
             hit = kept.get(name)
             if hit is None or hit[0] != row:
-                hit = (row, fragment(dumps({  # times as stored: epoch ms only here
+                text = dumps({  # times as stored: epoch ms only here
                     "state": status,
                     "started_at": None if started is None else ms(dt(started)) / 1000,
                     "ended_at": None if finished is None else ms(dt(finished)) / 1000,
                     "notes": [error] if error else [],
                     "outputs": fragment(keys) if keys else [],
-                })))
+                })
+                hit = (row, fragment(text), len(text))
             fresh[name] = hit
+            size += hit[2]
             steps[name] = hit[1]
             if status == "running":
                 running.append(name)
             elif status in _FLOWTOY_DONE:
                 completed += 1
-        self._keep_status_entries(run_id, fresh)
+        if size <= _STATUS_KEPT_BYTES:
+            self._keep_status_entries(run_id, fresh)
         return StatusSteps(steps, len(rows), completed, running)
 
-    _status_kept: dict[str, dict[str, tuple[Any, Any]]]
+    _status_kept: dict[str, dict[str, tuple[Any, Any, int]]]
 
-    def _status_entries(self, run_id: str) -> dict[str, tuple[Any, Any]]:
+    def _status_entries(self, run_id: str) -> dict[str, tuple[Any, Any, int]]:
         try:
             return self._status_kept.get(run_id) or {}
         except AttributeError:
             return {}
 
-    def _keep_status_entries(self, run_id: str, entries: dict[str, tuple[Any, Any]]) -> None:
+    def _keep_status_entries(self, run_id: str,
+                             entries: dict[str, tuple[Any, Any, int]]) -> None:
         """Keep the encoded entries of the last :data:`_STATUS_RUNS` runs asked for
         (replaced whole, so threads never see one half-updated)."""
         try:

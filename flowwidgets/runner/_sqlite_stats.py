@@ -122,7 +122,9 @@ def failure_rate_7d(conn: sqlite3.Connection, pipeline: str, now: datetime) -> f
 
 
 _RECORDS: dict[tuple[Any, ...], RunRecord] = {}
-_RECORDS_MAX = 4096
+_RECORDS_MAX = 1024
+_ERROR_MAX = 16_384
+"""A row whose error text is longer is not kept (at most about 16 MB kept in all)."""
 
 
 def cached_run_row(row: tuple[Any, ...]) -> RunRecord:
@@ -131,9 +133,11 @@ def cached_run_row(row: tuple[Any, ...]) -> RunRecord:
     most are unchanged). Records are frozen; a changed row is a new key."""
     record = _RECORDS.get(row)
     if record is None:
-        if len(_RECORDS) >= _RECORDS_MAX:
-            _RECORDS.clear()
-        record = _RECORDS[row] = run_row(row)
+        record = run_row(row)
+        if len(row[10] or "") <= _ERROR_MAX:  # RUN_COLS' error
+            if len(_RECORDS) >= _RECORDS_MAX:
+                _RECORDS.clear()
+            _RECORDS[row] = record
     return record
 
 
