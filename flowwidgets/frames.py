@@ -120,21 +120,38 @@ def _frame(cols: RunColumns) -> pd.DataFrame:
     duration_ms = pd.array(cols.duration_ms, dtype="Int64")
     return pd.DataFrame({
         "run_id": pd.array(cols.run_id, dtype="string"),
-        "pipeline": pd.Categorical(cols.pipeline),
-        "status": pd.Categorical(cols.status, categories=STATUS_CATEGORIES),
+        "pipeline": _categorical(cols.pipeline),
+        "status": _categorical(cols.status, STATUS_CATEGORIES),
         "started_at": _utc_ns(cols.started_ns),
         "finished_at": _utc_ns(cols.finished_ns),
         "duration": _timedelta(duration_ms),
         "duration_ms": duration_ms,
         "attempts": pd.array(cols.attempts, dtype="Int64"),
         "failed_step": pd.array(cols.failed_step, dtype="string"),
-        "kind": pd.Categorical(cols.kind),
+        "kind": _categorical(cols.kind),
         "trigger": pd.array(cols.trigger, dtype="string"),
         "parent_run_id": pd.array(cols.parent_run_id, dtype="string"),
-        "eta": _utc([None] * len(cols)),
+        "eta": _utc_ns(np.full(len(cols), NAT, dtype=np.int64)),
         "error": pd.array(cols.error, dtype="string"),
         "imported": pd.array(cols.imported, dtype="bool"),
     })
+
+
+def _categorical(values: list[str], categories: list[str] | None = None
+                 ) -> pd.Categorical[Any]:
+    """``pd.Categorical(values[, categories])`` of a few distinct strings (no None), by
+    one dict pass instead of pandas' hashing of every object: half the time for a
+    million runs. Categories sorted as pandas sorts them; a value outside the given
+    ones is missing, as there."""
+    seen: dict[str, int] = {}
+    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64,
+                        count=len(values))
+    order = sorted(seen) if categories is None else categories
+    if not seen:
+        return pd.Categorical([], categories=order)
+    at = {c: k for k, c in enumerate(order)}
+    remap = np.array([at.get(v, -1) for v in seen], dtype=np.int64)
+    return pd.Categorical.from_codes(remap[codes], dtype=pd.CategoricalDtype(order))
 
 
 def _pages(src: Source, pipeline: str | None, status: Status | str | None
