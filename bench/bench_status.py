@@ -15,12 +15,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import flowwidgets as fw  # noqa: E402
 from flowwidgets.models import Status  # noqa: E402
 from flowwidgets.runner.spec import Pipelines, PipelineSpec, StepSpec  # noqa: E402
+from flowwidgets.runner.sqlite import SqliteRunLog  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -85,6 +90,60 @@ def flowtoy_runner(n: int) -> Any:
     return runner
 
 
+@contextmanager
+def in_process(argv: list[str], port: int) -> Iterator[str]:
+    """Run ``argv`` (a server on ``port``) in its own process group until the block ends;
+    yields its URL once it answers."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(1200):
+            try:
+                httpx.get(url + "/status", timeout=5)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{argv[:3]} exited with {proc.returncode}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def _free_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@contextmanager
+def own_processes(tmp: Path, n: int) -> Iterator[tuple[dict[str, str], Any]]:
+    """Both servers each in its own process (no GIL shared with the client or each
+    other): ours is ``flowwidgets serve`` of the run log :func:`our_runner` wrote, the
+    peer flowtoy's app under uvicorn. Yields their /status URLs and a run log on the same
+    file, for the writes (of another process, as a CLI run's would be)."""
+    our_runner(tmp, n).stop()
+    spec = tmp / "pipelines.yaml"
+    spec.write_text("pipelines:\n  - name: wide\n    steps:\n" + "".join(
+        f"      - name: s{i}\n        run: 'true'\n" for i in range(n)))
+    ours_port, toy_port = _free_port(), _free_port()
+    exe = Path(sys.executable).with_name("flowwidgets")
+    toy = (f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import uvicorn; "
+           "from bench_status import flowtoy_runner; "
+           "from flowtoy.runner_api import create_app_for_runner; "
+           f"uvicorn.run(create_app_for_runner(flowtoy_runner({n})), host='127.0.0.1', "
+           f"port={toy_port}, log_level='warning', access_log=False, lifespan='off')")
+    with in_process([str(exe), "serve", str(spec), "--db", str(tmp / "runs.sqlite"),
+                     "--port", str(ours_port), "--tick", "3600"], ours_port) as ours, \
+            in_process([sys.executable, "-c", toy], toy_port) as peer, \
+            SqliteRunLog(tmp / "runs.sqlite") as log:
+        yield {"ours": f"{ours}/status", "flowtoy": f"{peer}/status"}, log
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1000)
@@ -93,6 +152,9 @@ def main() -> None:
     ap.add_argument("--after-write", action="store_true",
                     help="bump the run log's version before each of our requests, so the "
                          "route runs every time (no kept answer)")
+    ap.add_argument("--processes", action="store_true",
+                    help="each server in its own process (the default serves both from "
+                         "threads of this one, where they share the GIL with the client)")
     args = ap.parse_args()
     from flowtoy.runner_api import create_app_for_runner
 
@@ -101,30 +163,37 @@ def main() -> None:
              f"{os.getloadavg()[0]:.1f} at the start"]
     if args.after_write:
         lines[0] += "; a write before each of our requests"
+    if args.processes:
+        lines[0] += "; each server in its own process"
     print(lines[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        runner = our_runner(Path(tmp), args.steps)
-        toy_url, toy_server, toy_thread = serve_app(create_app_for_runner(
-            flowtoy_runner(args.steps)))
-        with fw.serve_in_thread(runner, start_runner=False) as ours, httpx.Client() as http:
+    times: dict[str, list[float]] = {"ours": [], "flowtoy": []}
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        if args.processes:
+            urls, log = stack.enter_context(own_processes(Path(tmp), args.steps))
+        else:
+            runner = our_runner(Path(tmp), args.steps)
+            log = runner.store
+            toy_url, toy_server, toy_thread = serve_app(create_app_for_runner(
+                flowtoy_runner(args.steps)))
+            stack.callback(toy_thread.join, 5)
+            stack.callback(setattr, toy_server, "should_exit", True)
+            ours = stack.enter_context(fw.serve_in_thread(runner, start_runner=False))
             urls = {"ours": f"{ours.url}/status", "flowtoy": f"{toy_url}/status"}
-            times: dict[str, list[float]] = {k: [] for k in urls}
-            sizes: dict[str, int] = {}
-            for name, url in urls.items():  # warm up; both answer every step
-                body = http.get(url).json()
-                assert len(body["steps"]) == args.steps, (name, body.get("total_steps"))
-                sizes[name] = len(http.get(url).content)
-            for _ in range(args.requests):
-                for name, url in urls.items():
-                    if name == "ours" and args.after_write:  # the kept answer is stale now
-                        with runner.store._pool.write() as tx:
-                            tx.touch()
-                    t = time.perf_counter()
-                    r = http.get(url)
-                    times[name].append((time.perf_counter() - t) * 1000)
-                    assert r.status_code == 200
-        toy_server.should_exit = True
-        toy_thread.join(5)
+        http = stack.enter_context(httpx.Client())
+        for name, url in urls.items():  # warm up; both answer every step
+            body = http.get(url).json()
+            assert len(body["steps"]) == args.steps, (name, body.get("total_steps"))
+            sizes[name] = len(http.get(url).content)
+        for _ in range(args.requests):
+            for name, url in urls.items():
+                if name == "ours" and args.after_write:  # the kept answer is stale now
+                    with log._pool.write() as tx:
+                        tx.touch()
+                t = time.perf_counter()
+                r = http.get(url)
+                times[name].append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200
     for name, label in (("ours", "flowwidgets runner"), ("flowtoy", "flowtoy 0.4 (peer)")):
         ms = times[name]
         line = (f"GET /status  {label:<20} p50 {statistics.median(ms):6.2f} ms   "

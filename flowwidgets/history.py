@@ -345,10 +345,11 @@ def window_frame(src: Source, pipeline: str | None, since: datetime
     """The runs (of ``pipeline``, or all) that started since ``since`` as a
     :func:`~flowwidgets.frames.runs_frame`, and the ids of those the runner marks as
     imported (``Run.extra["imported"]``)."""
-    from flowwidgets.frames import _frame, _Kept, _pages
+    from flowwidgets._run_pages import Kept
+    from flowwidgets.frames import _frame, _pages
     from flowwidgets.sources._run_columns import ns
 
-    kept = _Kept(ns(since))
+    kept = Kept(ns(since))
     for page in _pages(src, pipeline, None):
         if kept.add(page.columns()):
             break

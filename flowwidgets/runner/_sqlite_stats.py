@@ -22,7 +22,7 @@ from flowwidgets.runner._sqlite_ops import RUN_COLS, run_row
 from flowwidgets.runner._sqlite_pool import ts
 from flowwidgets.runner.store import PipelineStats, RunRecord
 
-__all__ = ["kth_duration", "kth_pair", "median_duration", "pipeline_stats"]
+__all__ = ["cached_run_row", "kth_duration", "kth_pair", "median_duration", "pipeline_stats"]
 
 _WALK = (
     "SELECT bucket, below FROM (SELECT bucket, n, SUM(n) OVER (ORDER BY bucket ROWS "
@@ -122,17 +122,22 @@ def failure_rate_7d(conn: sqlite3.Connection, pipeline: str, now: datetime) -> f
 
 
 _RECORDS: dict[tuple[Any, ...], RunRecord] = {}
-_RECORDS_MAX = 4096
+_RECORDS_MAX = 1024
+_ERROR_MAX = 16_384
+"""A row whose error text is longer is not kept (at most about 16 MB kept in all)."""
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
+def cached_run_row(row: tuple[Any, ...]) -> RunRecord:
     """The record of a ``RUN_COLS`` row, reused while the row is the same (the recent
-    runs of every pipeline, read again after each write: most are unchanged)."""
+    runs of every pipeline, and flowtoy's current run, are read again after each write:
+    most are unchanged). Records are frozen; a changed row is a new key."""
     record = _RECORDS.get(row)
     if record is None:
-        if len(_RECORDS) >= _RECORDS_MAX:
-            _RECORDS.clear()
-        record = _RECORDS[row] = run_row(row)
+        record = run_row(row)
+        if len(row[10] or "") <= _ERROR_MAX:  # RUN_COLS' error
+            if len(_RECORDS) >= _RECORDS_MAX:
+                _RECORDS.clear()
+            _RECORDS[row] = record
     return record
 
 
@@ -150,7 +155,7 @@ def pipeline_stats(conn: sqlite3.Connection, pipelines: Sequence[str], now: date
                                       recent_runs=(), median_duration_ms=None,
                                       failure_rate_7d=None)
             continue
-        recent = [_record(r) for r in conn.execute(
+        recent = [cached_run_row(r) for r in conn.execute(
             f"SELECT {RUN_COLS} FROM runs WHERE pipeline = ? "
             "ORDER BY created_at DESC, run_id DESC LIMIT 10", (name,))][::-1]
         out[name] = PipelineStats(

@@ -296,6 +296,15 @@ class RunLog(ABC):
         the total that match. The fast path of ``/api/runs``. ``after`` is a keyset
         cursor: (``created_at``, ``run_id``) of the last summary of the previous page."""
 
+    def encoded_run_summaries(self, *, pipeline: str | None = None,
+                              status: str | None = None, limit: int = 50, offset: int = 0,
+                              after: tuple[str, str] | None = None
+                              ) -> tuple[list[str], int] | None:
+        """:meth:`list_run_summaries` with each summary as JSON text (equal to the
+        dict's JSON), built by the store itself, or None (this default) when it cannot:
+        ``/api/runs`` then encodes the dicts."""
+        return None
+
     # ---- steps and attempts ------------------------------------------------------------
 
     @abstractmethod

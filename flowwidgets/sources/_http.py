@@ -141,8 +141,7 @@ class HttpCore:
 
     def handle(self, req: Request, response: httpx.Response) -> Reply:
         """Map an HTTP response to a Reply, or raise the matching APIError/SchemaError."""
-        url = str(response.request.url) if _has_request(response) else self.url_for(req)
-        cache_key = self.url_for(req)
+        cache_key = self.url_for(req) if req.cache else ""
         content = response.content
         with self._lock:
             self.stats.requests += 1
@@ -162,6 +161,7 @@ class HttpCore:
         if req.probe:
             return Reply(code, _maybe_json(response), headers=response.headers)
         if code >= 300:
+            url = str(response.request.url) if _has_request(response) else self.url_for(req)
             raise _api_error(req, response, url)
         digest = hashlib.blake2b(content, digest_size=16).digest() if req.cache else b""
         if req.cache:

@@ -219,11 +219,12 @@ def parse_api_columns(rows: list[Any], status_words: dict[str, Status]) -> RunCo
             and _opt_strs(kind) and _opt_strs(trigger) and _opt_strs(parent)
             and _opt_strs(error) and _opt_strs([r.get("from_step") for r in rows])):
         return None
-    started = fast_times([r.get("started_at") for r in rows])
-    finished = fast_times([r.get("finished_at") for r in rows])
-    created = fast_times([r.get("created_at") for r in rows])
-    if started is None or finished is None or created is None:
+    n = len(rows)
+    times = fast_times([r.get("started_at") for r in rows] + [r.get("finished_at") for r in rows]
+                       + [r.get("created_at") for r in rows])  # one pass: numpy's calls cost
+    if times is None:
         return None
+    started, finished, created = times[:n], times[n:2 * n], times[2 * n:]
     if None in duration:  # the per-run parser's duration from the two times
         for k in np.flatnonzero((started != NAT) & (finished != NAT)).tolist():
             if duration[k] is None:

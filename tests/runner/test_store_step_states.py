@@ -173,3 +173,36 @@ def test_kept_status_entries_follow_every_change(tmp_path: Path) -> None:
                                     steps=STEPS[:2])
             check(log, rid)
         check(log, run_id)
+
+
+def test_large_status_entries_are_not_kept(tmp_path: Path) -> None:
+    """A run whose encoded entries pass 4 MB (long step errors) is answered right but its
+    entries are not kept; a small one's are."""
+    import orjson
+
+    with SqliteRunLog(tmp_path / "runs.db") as log:
+        big, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                steps=[(f"s{i}", []) for i in range(5)])
+        log.claim_requested("w")
+        for i in range(5):
+            n = log.start_attempt(big, f"s{i}")
+            log.finish_attempt(big, f"s{i}", n, status=Status.FAILED, error="E" * 1_000_000)
+            log.set_step_status(big, f"s{i}", Status.FAILED)
+        small, _ = log.create_run(pipeline="orders", kind="batch", trigger="manual",
+                                  steps=STEPS)
+        built = log.status_steps(big)
+        assert all(orjson.loads(orjson.dumps(e))["notes"] == ["E" * 1_000_000]
+                   for e in built.steps.values())
+        log.status_steps(small)
+        assert big not in log._status_kept and small in log._status_kept
+
+
+def test_records_of_long_errors_are_not_kept() -> None:
+    from flowwidgets.runner import _sqlite_stats as S
+
+    row = ("r", "p", "batch", "failed", "manual", "2026-11-20T08:00:00.000Z", None, None,
+           1, "s", "E" * 20_000, None, None, None, None, None, None, "{}")
+    assert S.cached_run_row(row) == S.cached_run_row(row)
+    assert S.cached_run_row(row) is not S.cached_run_row(row)
+    short = (*row[:10], "E", *row[11:])
+    assert S.cached_run_row(short) is S.cached_run_row(short)

@@ -78,6 +78,70 @@ def test_summaries_match_the_record_path(log: SqliteRunLog, query: dict) -> None
     assert all(s["error_summary"] == "ValueError: batch 47" for s in failed)
 
 
+@pytest.mark.parametrize("query", QUERIES, ids=[repr(q) for q in QUERIES])
+def test_encoded_summaries_are_the_summaries_json(log: SqliteRunLog, query: dict) -> None:
+    """The JSON SQLite writes for /api/runs (``encoded_run_summaries``) holds the same
+    values, keys in the same order, as the summaries' dicts."""
+    import json
+
+    summaries, total = log.list_run_summaries(**query)
+    texts, encoded_total = log.encoded_run_summaries(**query)
+    assert encoded_total == total
+    decoded = [json.loads(t, object_pairs_hook=list) for t in texts]
+    assert decoded == [list(s.items()) for s in summaries]
+
+
+def test_encoded_summaries_of_hostile_runs(tmp_path: Path) -> None:
+    """Errors of every shape (blank lines, unicode line breaks, control characters,
+    nothing but spaces), every string kind, and extras that say imported in every way:
+    the store's JSON equals the summaries' dicts, and /api/runs serves exactly those."""
+    import json
+
+    from fwtest.api import TestClient
+
+    from flowwidgets.runner._local import LocalRunner
+    from flowwidgets.runner.api import create_app
+    from flowwidgets.runner.spec import PipelineSpec, StepSpec
+
+    odd = ["", "   ", "\n\n", "x\r\ny", "a\u2028b", "a\x1cb\x1d", "\x00\x01\x7f",
+           "tab\there\n  last line  \n", "\ud7ff\U0001f600 \"q\" \\ </script>", "é" * 300]
+    extras: list[dict[str, Any]] = [{}, {"imported": True}, {"imported": 1}, {"imported": "yes"},
+              {"imported": False}, {"imported": 0}, {"imported": None}, {"x": "imported"},
+              {"imported": [1]}]
+    records = []
+    for i, text in enumerate(odd * 2):
+        records.append(RunRecord(
+            run_id=f"r{i:03d}{text[:3]}", pipeline=text or "p", kind=text or "batch",
+            status=STATUSES[i % len(STATUSES)], trigger=text or "manual",
+            created_at=T0 + timedelta(seconds=i), started_at=T0, finished_at=None,
+            failed_step=text or None, error=text if i % 2 else None,
+            parent_run_id=text or None, extras=extras[i % len(extras)]))
+    runner = LocalRunner([PipelineSpec("p", (StepSpec("s", run="true"),))],
+                         db=tmp_path / "runs.sqlite", data_dir=tmp_path)
+    try:
+        log = runner.store
+        assert isinstance(log, SqliteRunLog)
+        log.import_runs(records)
+        summaries, _ = log.list_run_summaries(limit=500)
+        texts, _ = log.encoded_run_summaries(limit=500)
+        assert [json.loads(t, object_pairs_hook=list) for t in texts] == \
+            [list(s.items()) for s in summaries]
+        assert summaries == [run_summary(r) for r in log.list_runs(limit=500)[0]]
+        assert any("imported" in s for s in summaries)
+        assert not all("imported" in s for s in summaries)
+        with TestClient(create_app(runner)) as c:
+            page = c.get("/api/runs", params={"limit": 7}).json()
+            assert page["runs"] == summaries[:7]
+            walked = page["runs"]
+            while page["next_cursor"]:
+                page = c.get("/api/runs", params={"limit": 7,
+                                                  "cursor": page["next_cursor"]}).json()
+                walked += page["runs"]
+            assert walked == summaries
+    finally:
+        runner.stop()
+
+
 def test_totals_match_a_count(log: SqliteRunLog) -> None:
     all_runs, total = log.list_runs(limit=10**6)
     assert total == len(all_runs) == 2500

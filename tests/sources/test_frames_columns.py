@@ -198,3 +198,57 @@ def test_fast_times_equal_the_per_run_times_across_the_whole_range() -> None:
             continue
         parsed = flavour.parse_run(row(started_at=mutated), "GET /api/runs", "runs[0]")
         assert parsed.started_at is not None and fast.tolist() == [ns(parsed.started_at)]
+
+
+def _reference_frame(cols: RunColumns) -> pd.DataFrame:
+    """The frame as built before the columnar path (pandas' own constructors)."""
+    from flowwidgets.frames import STATUS_CATEGORIES, _timedelta, _utc_ns
+
+    duration_ms = pd.array(cols.duration_ms, dtype="Int64")
+    return pd.DataFrame({
+        "run_id": pd.array(cols.run_id, dtype="string"),
+        "pipeline": pd.Categorical(cols.pipeline),
+        "status": pd.Categorical(cols.status, categories=STATUS_CATEGORIES),
+        "started_at": _utc_ns(cols.started_ns), "finished_at": _utc_ns(cols.finished_ns),
+        "duration": _timedelta(duration_ms), "duration_ms": duration_ms,
+        "attempts": pd.array(cols.attempts, dtype="Int64"),
+        "failed_step": pd.array(cols.failed_step, dtype="string"),
+        "kind": pd.Categorical(cols.kind),
+        "trigger": pd.array(cols.trigger, dtype="string"),
+        "parent_run_id": pd.array(cols.parent_run_id, dtype="string"),
+        "eta": _utc_ns(np.full(len(cols), NAT, dtype=np.int64)),
+        "error": pd.array(cols.error, dtype="string"),
+        "imported": pd.array(cols.imported, dtype="bool"),
+    })
+
+
+@pytest.mark.parametrize("size", [0, 1, len(ODD_ROWS)])
+def test_the_frame_equals_pandas_own_constructors(size: int) -> None:
+    """The quicker categoricals (one dict pass) and NaT column give exactly the frame
+    pandas' constructors give: values, dtypes, categories and their order, codes."""
+    data = json.loads(json.dumps({"runs": ODD_ROWS[:size], "total": size}))
+    cols = FlowwidgetsFlavour().parse_columns(data)
+    cols.pipeline = cols.pipeline[::-1]  # categories in an order other than first seen
+    got, want = _frame(cols), _reference_frame(cols)
+    pd.testing.assert_frame_equal(got, want, check_exact=True, check_categorical=True)
+    for name in ("pipeline", "status", "kind"):
+        assert list(got[name].cat.categories) == list(want[name].cat.categories)
+        assert got[name].cat.categories.dtype == want[name].cat.categories.dtype
+        assert got[name].cat.codes.tolist() == want[name].cat.codes.tolist()
+        assert got[name].cat.codes.dtype == want[name].cat.codes.dtype
+    unknown = _frame(RunColumns.from_runs([]))
+    assert unknown.empty and [str(t) for t in unknown.dtypes] == [str(t) for t in want.dtypes]
+
+
+def test_quick_categoricals_sort_as_pandas_does() -> None:
+    from flowwidgets.frames import STATUS_CATEGORIES, _categorical
+
+    values = ["b", "B", "é", "e", "Z", "ä", "10", "9", "", "b", "\U0001f600", "a\x00", "a"]
+    for vals in (values, values[::-1], ["only"] * 5):
+        got, want = _categorical(vals), pd.Categorical(vals)
+        assert list(got.categories) == list(want.categories)
+        assert got.codes.tolist() == want.codes.tolist() and got.dtype == want.dtype
+    words = ["running", "unknown", "failed", "running"]
+    got = _categorical(words, STATUS_CATEGORIES)
+    want = pd.Categorical(words, categories=STATUS_CATEGORIES)
+    assert got.codes.tolist() == want.codes.tolist() and got.dtype == want.dtype

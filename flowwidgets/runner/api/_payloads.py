@@ -55,7 +55,8 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
 
 
 _SUMMARIES: dict[int, tuple[RunRecord, Any]] = {}
-_SUMMARIES_MAX = 4096
+_SUMMARIES_MAX = 1024
+_SUMMARY_MAX_BYTES = 16_384
 
 
 def _summary_json(run: RunRecord) -> Any:
@@ -65,10 +66,12 @@ def _summary_json(run: RunRecord) -> Any:
     hit = _SUMMARIES.get(id(run))
     if hit is not None and hit[0] is run:
         return hit[1]
-    encoded = orjson.Fragment(orjson.dumps(run_summary(run)))
-    if len(_SUMMARIES) >= _SUMMARIES_MAX:
-        _SUMMARIES.clear()
-    _SUMMARIES[id(run)] = (run, encoded)
+    text = orjson.dumps(run_summary(run))
+    encoded = orjson.Fragment(text)
+    if len(text) <= _SUMMARY_MAX_BYTES:
+        if len(_SUMMARIES) >= _SUMMARIES_MAX:
+            _SUMMARIES.clear()
+        _SUMMARIES[id(run)] = (run, encoded)
     return encoded
 
 
