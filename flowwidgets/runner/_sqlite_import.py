@@ -10,8 +10,10 @@ runs in between (the import holds the write lock). Into a log that holds few run
 secondary indexes of ``runs`` are set aside the same way and built once after the rows
 are in (see :data:`REINDEX_BELOW`).
 
-Rows go to SQLite :data:`CHUNK` at a time in one multi-row ``INSERT`` (one statement
-step per chunk instead of per row), and a missing value is bound as :data:`NULL`.
+Rows go to SQLite a chunk at a time in one multi-row ``INSERT`` (see
+:mod:`~flowwidgets.runner._sqlite_chunks`), a missing value bound as ``NULL`` (a NaN). The
+steps go in right after their runs, so that a step's times, usually its run's, are
+compared with the run's texts instead of formatted again.
 """
 
 from __future__ import annotations
@@ -21,27 +23,19 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from itertools import chain, islice
 from typing import Any
 
 from flowwidgets.models import Status
+from flowwidgets.runner._sqlite_chunks import CHUNK, NULL, Chunks, insert
 from flowwidgets.runner._sqlite_ops import ATTEMPT_COLS, RUN_COLS, STEP_COLS
 from flowwidgets.runner._sqlite_pool import ms, ts
 from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord, Watermark
 
 __all__ = ["import_rows"]
 
-NULL = float("nan")
-"""Bound where a value is missing: SQLite stores a NaN as NULL (``NOT NULL`` columns refuse
-it like None). ``sqlite3`` binds a float directly but looks every None up in its adapter
-registry first (two failed attribute lookups): 0.35 µs per None, eight per typical run."""
-
 _NULLS: dict[Any, Any] = {None: NULL}
 _NOTHING = object()
 _NO_TIMES = (_NOTHING, NULL, _NOTHING, NULL)
-
-CHUNK = 256
-"""Rows per multi-row ``INSERT`` statement."""
 
 FOLD = 65_536
 """Runs between two foldings of the noted keys into counts (see ``_Counts``)."""
@@ -262,11 +256,11 @@ class _Counts:
             with_duration[pipeline] = timed
             for level, counts in enumerate((ms0, ms1, ms2)):
                 rows.extend((pipeline, level, bucket, counts[bucket]) for bucket in sorted(counts))
-        _insert(conn, "pipeline_totals (pipeline, runs, with_duration)", 3,
+        insert(conn, "pipeline_totals (pipeline, runs, with_duration)", 3,
                 sorted((p, n, with_duration.get(p, 0)) for p, n in totals.items()),
                 "ON CONFLICT (pipeline) DO UPDATE SET runs = runs + excluded.runs, "
                 "with_duration = with_duration + excluded.with_duration")
-        _insert(conn, "duration_hist (pipeline, level, bucket, n)", 4, rows,
+        insert(conn, "duration_hist (pipeline, level, bucket, n)", 4, rows,
                 "ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + excluded.n")
         hours = self.finished_n
         outcomes: Counter[tuple[str, str]] = Counter()
@@ -276,58 +270,10 @@ class _Counts:
             outcomes[(pipeline, hour)] += n
             if status == failed:
                 failures[(pipeline, hour)] += n
-        _insert(conn, "hour_outcomes (pipeline, hour, finished, failed)", 4,
+        insert(conn, "hour_outcomes (pipeline, hour, finished, failed)", 4,
                 sorted((*key, n, failures[key]) for key, n in outcomes.items()),
                 "ON CONFLICT (pipeline, hour) DO UPDATE SET finished = finished + "
                 "excluded.finished, failed = failed + excluded.failed")
-
-
-def _values(into: str, width: int, rows: int, tail: str = "") -> str:
-    """``INSERT INTO {into} VALUES (?, …), …`` for ``rows`` rows of ``width`` values."""
-    one = "(" + ", ".join("?" * width) + ")"
-    return f"INSERT INTO {into} VALUES {', '.join([one] * rows)} {tail}"
-
-
-class _Chunks:
-    """Inserts flat lists of up to :data:`CHUNK` rows, one multi-row ``INSERT`` each."""
-
-    def __init__(self, conn: sqlite3.Connection, into: str, width: int,
-                 chunks: Iterable[list[Any]], tail: str = "") -> None:
-        self.conn, self.into, self.width, self.tail = conn, into, width, tail
-        self.chunks = iter(chunks)
-        self.sql = _values(into, width, CHUNK, tail)
-        self.count = 0
-
-    def more(self) -> bool:
-        """Insert the next chunk; False (and nothing inserted) once all rows are in."""
-        flat = next(self.chunks, None)
-        if flat is None:
-            return False
-        rows = len(flat) // self.width
-        self.conn.execute(self.sql if rows == CHUNK else
-                          _values(self.into, self.width, rows, self.tail), flat)
-        self.count += rows
-        return True
-
-    def all(self) -> int:
-        """Insert the rows left; returns how many were inserted in all."""
-        while self.more():
-            pass
-        return self.count
-
-
-def _flat(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
-    """Rows as flat lists of :data:`CHUNK` rows."""
-    it = iter(rows)
-    while chunk := list(chain.from_iterable(islice(it, CHUNK))):
-        yield chunk
-
-
-def _insert(conn: sqlite3.Connection, into: str, width: int, rows: Iterable[Sequence[Any]],
-            tail: str = "") -> int:
-    """``INSERT INTO {into} VALUES …`` the rows, :data:`CHUNK` per statement; returns how
-    many rows were inserted."""
-    return _Chunks(conn, into, width, _flat(rows), tail).all()
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
@@ -377,8 +323,8 @@ def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     indexes = _set_aside_indexes(conn)
     texts = _Texts()
     counts = _Counts(texts)
-    run_rows = _Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
-    _Chunks(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more)).all()
+    run_rows = Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
+    Chunks(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more)).all()
     count = run_rows.all()
     for _, sql in indexes:
         conn.execute(sql)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from flowwidgets.models import Status
-from flowwidgets.runner import _sqlite_import
+from flowwidgets.runner import _sqlite_chunks, _sqlite_import
 from flowwidgets.runner._sqlite_pool import ms, ts
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord
@@ -132,9 +132,9 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-@pytest.mark.parametrize(("n", "fold"), [(1, None), (_sqlite_import.CHUNK, None),
-                                         (2 * _sqlite_import.CHUNK + 3, None),
-                                         (2 * _sqlite_import.CHUNK + 3, 1)])
+@pytest.mark.parametrize(("n", "fold"), [(1, None), (_sqlite_chunks.CHUNK, None),
+                                         (2 * _sqlite_chunks.CHUNK + 3, None),
+                                         (2 * _sqlite_chunks.CHUNK + 3, 1)])
 def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int, fold: int | None,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Every column of every row, and the statistics the triggers would have kept,
@@ -165,7 +165,7 @@ def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int, fold: i
 
 
 def test_a_step_of_no_run_imports_nothing(tmp_path: Path) -> None:
-    runs, steps, attempts = _records(_sqlite_import.CHUNK + 1, random.Random(1))
+    runs, steps, attempts = _records(_sqlite_chunks.CHUNK + 1, random.Random(1))
     path = tmp_path / "runs.db"
     with SqliteRunLog(path) as log:
         log.import_runs(runs[:1])
