@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flowwidgets.runner._sqlite_fast import Slow
-from flowwidgets.runner._sqlite_tx import Tx, ts
+from flowwidgets.runner._sqlite_tx import Tx
 
 __all__ = ["GroupCommit"]
 
@@ -45,6 +45,9 @@ class GroupCommit:
         raise NotImplementedError
 
     def _now(self) -> datetime:
+        raise NotImplementedError
+
+    def _now_text(self) -> str:
         raise NotImplementedError
 
     def apply(self, fn: Callable[[Tx], T],
@@ -106,7 +109,7 @@ class GroupCommit:
         Python path in a transaction of its own when the statement says so."""
         assert op.fast is not None
         try:
-            op.result = op.fast(conn, ts(self._now()))
+            op.result = op.fast(conn, self._now_text())
         except Slow:
             op.fast = None
             return self._commit_batch(conn, [op])

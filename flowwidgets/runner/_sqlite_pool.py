@@ -33,11 +33,13 @@ from datetime import datetime
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
 from flowwidgets.runner._sqlite_group import GroupCommit
-from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, ts
+from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, now_text, ts
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
 log = logging.getLogger(__name__)
+
+_real_now_ms = now_ms
 
 
 WAL_CHECKPOINT_PAGES = 8192
@@ -259,6 +261,12 @@ class Pool(GroupCommit):
     def _now(self) -> datetime:
         """The clock of write transactions (this module's ``now_ms``, which tests set)."""
         return now_ms()
+
+    def _now_text(self) -> str:
+        """``ts(self._now())``, formatted from the system clock directly unless a test
+        has set this module's ``now_ms``."""
+        clock = now_ms
+        return now_text() if clock is _real_now_ms else ts(clock())
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after each commit that appended events; returns the

@@ -6,14 +6,18 @@ pipeline cached or not."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_pool, _sqlite_tx
+from flowwidgets.runner._sqlite_tx import now_ms, ts
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import ClaimLost
 
@@ -244,3 +248,20 @@ def test_the_one_statement_writes_write_what_the_python_path_writes(tmp_path, mo
     assert outputs == {"a": {"rows": 3, "k": [1]}, "b": None, "c": [1, 2]}
     assert ("attempt", "a", "failed", "p") in events and events[-2:] == [
         ("step", "d", "running", "p"), ("attempt", "d", "running", "p")]
+
+
+def test_the_clock_text_is_the_stored_time_format(tmp_path, monkeypatch):
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(15)
+    samples = [0, 999_999_999, 1_000_000_000, 1_796_608_800_999_999_999,
+               *(rng.randrange(0, 4_102_444_800 * 10**9) for _ in range(2000))]
+    for ns in samples:  # the second's text is kept between calls: go back and forth
+        want = ts(epoch + timedelta(microseconds=ns // 1000 // 1000 * 1000))
+        assert _sqlite_tx.text_of_ns(ns) == want, ns
+    before = ts(now_ms())
+    text = _sqlite_tx.now_text()
+    assert before <= text <= ts(now_ms())
+    with SqliteRunLog(tmp_path / "c.sqlite") as log:  # a clock a test sets is the one used
+        monkeypatch.setattr(_sqlite_pool, "now_ms", lambda: datetime(2030, 1, 2, 3, 4, 5,
+                                                                     678000, tzinfo=UTC))
+        assert log._pool._now_text() == "2030-01-02T03:04:05.678Z"
