@@ -29,6 +29,7 @@ class GroupCommit:
     keep_events: int
     trim_every_s: float
     _next_trim: float
+    fast_writes: bool
     _queue: deque[_Op]
     _listeners: dict[object, Callable[[], None]]
 
@@ -88,6 +89,9 @@ class GroupCommit:
                         for taken in batch:
                             taken.error, taken.done = exc, True
                     else:
+                        if not self.fast_writes:
+                            for taken in batch:
+                                taken.fast = None
                         try:
                             if len(batch) == 1 and batch[0].fast is not None \
                                     and time.monotonic() < self._next_trim:

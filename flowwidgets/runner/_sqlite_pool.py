@@ -68,6 +68,8 @@ class Pool(GroupCommit):
         self.trim_every_s = float(trim_every_s)
         self.writer_sql = writer_sql
         """Script run once on the writer connection (TEMP views and triggers)."""
+        self.fast_writes = True
+        """False once ``writer_sql`` failed: writes ignore their one-statement form."""
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
@@ -161,12 +163,16 @@ class Pool(GroupCommit):
             if conn is not None:
                 return conn
         conn = self._connect()
-        try:
-            if self.writer_sql:
+        if self.writer_sql and self.fast_writes:
+            try:
                 conn.executescript(self.writer_sql)
-        except BaseException:
-            conn.close()
-            raise
+            except sqlite3.Error as exc:  # an SQLite that cannot: the Python path only
+                self.fast_writes = False
+                log.warning("%s: one-statement writes are off (%s); every write takes "
+                            "the Python path", self.path, exc)
+            except BaseException:
+                conn.close()
+                raise
         with self._lock:
             self._open.add(conn)
         return conn

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from flowwidgets.models import Status
-from flowwidgets.runner import _sqlite_pool, _sqlite_tx
+from flowwidgets.runner import _sqlite_fast, _sqlite_pool, _sqlite_tx
 from flowwidgets.runner._sqlite_tx import now_ms, ts
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import ClaimLost
@@ -265,3 +265,22 @@ def test_the_clock_text_is_the_stored_time_format(tmp_path, monkeypatch):
         monkeypatch.setattr(_sqlite_pool, "now_ms", lambda: datetime(2030, 1, 2, 3, 4, 5,
                                                                      678000, tzinfo=UTC))
         assert log._pool._now_text() == "2030-01-02T03:04:05.678Z"
+
+
+def test_an_sqlite_that_cannot_make_the_views_writes_through_the_python_path(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(_sqlite_fast, "WRITER_SQL", "CREATE TEMP VIEW broken AS SELECT FROM;")
+    with SqliteRunLog(tmp_path / "old.sqlite") as log:
+        fenced = log.fenced("w1")
+        run_id = _claimed(log)
+        fenced._pipelines[run_id] = "p"  # the one-statement forms are asked for
+        assert fenced.start_attempt(run_id, "a") == 1
+        assert fenced.finish_attempt(run_id, "a", 1, status=Status.SUCCEEDED, output={"x": 1},
+                                     start=["b"]) == [1]
+        assert log._pool.fast_writes is False
+        assert "one-statement writes are off" in caplog.text
+        assert [(e.kind, e.step, e.status) for e in log.events_since(0)][2:] == [
+            ("step", "a", "running"), ("attempt", "a", "running"),
+            ("attempt", "a", "succeeded"), ("step", "a", "succeeded"),
+            ("step", "b", "running"), ("attempt", "b", "running")]
+        assert log.load_output(run_id, "a") == {"x": 1}
