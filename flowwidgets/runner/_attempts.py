@@ -21,6 +21,9 @@ from flowwidgets.runner.store import RunLog
 
 __all__ = ["StepAttempts"]
 
+_NEVER = threading.Event()
+"""The ``abandoned`` flag of attempts without a timeout (never set)."""
+
 
 class StepAttempts:
     """The attempt methods of the executor (the attributes below are set by its
@@ -54,7 +57,8 @@ class StepAttempts:
                 f"cannot import {step.call!r} (from {self.pipelines.base_dir}):\n"
                 + "".join(traceback.format_exception_only(exc)).strip())
         self._capture_output()
-        abandoned = threading.Event()
+        # only a timed-out attempt is abandoned: without a timeout it never is
+        abandoned = _NEVER if step.timeout_s is None else threading.Event()
         ctx = StepContext(run_id=state.run.run_id, pipeline=state.run.pipeline, step=step.name,
                           attempt=number, inputs=dict(inputs), data_dir=self.data_dir,
                           watermark=state.watermark, store=self.store, tail=tail, run=state,

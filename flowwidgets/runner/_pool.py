@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -112,7 +113,8 @@ class RunState:
         """The spec's steps by name (``PipelineSpec.step`` scans them: quadratic per run)."""
         self.stop_event = stop_event
         self.deps = {s.name: tuple(s.depends_on) for s in steps}
-        self.index = {name: i for i, name in enumerate(topological_order(steps))}
+        self._steps = steps  # for the topological index, built when first needed
+        self._index: dict[str, int] | None = None
         self.done = {s.name for s in steps if s.status is Status.SUCCEEDED}
         self.todo = [s.name for s in sorted(steps, key=lambda s: s.position)
                      if s.name not in self.done]
@@ -142,7 +144,18 @@ class RunState:
         """Steps the runner's stop killed (recorded as cancelled)."""
         self.finished = threading.Event()
         self.final: RunRecord | None = None
+        self.waiting: deque[str] = deque()
+        """Steps handed to the pool and not started yet (oldest first): each has a pool
+        task that starts the oldest one left, unless a worker took it first."""
         self._lock = threading.Lock()
+
+    @property
+    def index(self) -> dict[str, int]:
+        """Each step's position in topological order (only a failure or a stop needs it:
+        built then, once)."""
+        if self._index is None:
+            self._index = {name: i for i, name in enumerate(topological_order(self._steps))}
+        return self._index
 
     def initial_ready(self) -> list[str]:
         """Steps that can start at once (marked running)."""
@@ -161,6 +174,29 @@ class RunState:
                 return []
             indegree = self.indegree
             return [c for c in self.children.get(name, ()) if indegree.get(c) == 1]
+
+    def add_waiting(self, name: str, first: bool = False) -> None:
+        """Queue a step for a worker (see :attr:`waiting`), last or ``first``."""
+        with self._lock:
+            if first:
+                self.waiting.appendleft(name)
+            else:
+                self.waiting.append(name)
+
+    def next_waiting(self) -> str | None:
+        """The oldest step waiting for a worker (for its pool task), or None."""
+        with self._lock:
+            return self.waiting.popleft() if self.waiting else None
+
+    def take_waiting(self) -> str | None:
+        """The oldest step waiting for a worker, for a worker whose step just ended
+        with no child to run next: started with that end, it runs next on the same
+        worker. None once the run has a failure, stops or is given up (a waiting step
+        is then left to its pool task, as before)."""
+        with self._lock:
+            if self.failed or self.abandoned or self.stop_event.is_set() or not self.waiting:
+                return None
+            return self.waiting.popleft()
 
     def step_done(self, name: str, ok: bool | None, error: str | None, stopping: bool,
                   started: list[str] | None = None) -> tuple[list[str], bool]:
@@ -195,7 +231,8 @@ class RunState:
         """(status, failed_step, error) for the run, once nothing is running."""
         with self._lock:
             if self.failed:
-                first = min(self.failed, key=lambda n: self.index.get(n, -1))
+                index = self.index
+                first = min(self.failed, key=lambda n: index.get(n, -1))
                 return Status.FAILED, first or None, self.failed[first]
             left = [n for n in self.todo if n not in self.done]
             if not left:
@@ -228,5 +265,6 @@ class RunState:
         """Give the run up (runner stopping); returns the steps still running."""
         with self._lock:
             self.abandoned = True
-            return sorted(self.running, key=lambda n: self.index.get(n, 0))
+            index = self.index
+            return sorted(self.running, key=lambda n: index.get(n, 0))
 

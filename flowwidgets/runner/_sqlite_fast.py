@@ -1,12 +1,14 @@
 """The step writes of :class:`~flowwidgets.runner.sqlite.SqliteRunLog` as ONE SQL
 statement each: an attempt's end with its output, its step's success and the start of
-the child run next, or a step's start, each with its events, in the order they happen.
+the child run next, or a step's first start, each with its events, in the order they
+happen.
 
 Each is an ``INSERT`` into a TEMP view of the process's writer connection, whose
 ``INSTEAD OF`` trigger does the writes (SQLite runs them in C, in one step of the VM; a
 lone write commits on its own, without ``BEGIN``/``COMMIT`` round trips). The trigger
 first checks what the Python path checks: the run is ``running``, of the pipeline
-given, and (fenced) claimed by the owner given; the attempt and the steps exist.
+given, and (fenced) claimed by the owner given; the attempt exists; a step it starts
+exists and was never tried (so its attempt is number 1: retries take the Python path).
 Otherwise it aborts with :data:`SLOW`, which undoes everything the statement wrote,
 and the caller takes the Python path, which says why (or writes where it may). The
 TEMP objects live in the connection only: nothing changes in the file or its schema.
@@ -33,26 +35,33 @@ _CLAIM = """
         WHERE run_id = NEW.run_id AND pipeline = NEW.pipeline AND status = 'running'
         AND (NEW.owner IS NULL OR worker = NEW.owner));"""
 
+_FRESH = """
+    SELECT RAISE(ABORT, '{slow}') WHERE {when} (SELECT attempts FROM steps
+        WHERE run_id = NEW.run_id AND name = NEW.{step}) IS NOT 0;"""
+"""The step must exist and never have been tried: its attempt is number 1 (a retry takes
+the Python path)."""
+
 _START = """
-    UPDATE steps SET status = 'running', attempts = attempts + 1, error = NULL,
+    UPDATE steps SET status = 'running', attempts = 1, error = NULL,
         started_at = COALESCE(started_at, NEW.at), finished_at = NULL
         WHERE {when} run_id = NEW.run_id AND name = NEW.{step};
-    SELECT RAISE(ABORT, '{slow}') WHERE {when} changes() != 1;
     INSERT INTO attempts (run_id, step, number, status, started_at)
-        SELECT run_id, name, attempts, 'running', NEW.at FROM steps
-        WHERE {when} run_id = NEW.run_id AND name = NEW.{step};
-    UPDATE runs SET attempt = MAX(attempt, (SELECT attempts FROM steps
-        WHERE run_id = NEW.run_id AND name = NEW.{step}))
-        WHERE {when} run_id = NEW.run_id AND (SELECT attempts FROM steps
-        WHERE run_id = NEW.run_id AND name = NEW.{step}) > 1;
+        SELECT NEW.run_id, NEW.{step}, 1, 'running', NEW.at WHERE {when} 1;
     INSERT INTO events (kind, run_id, pipeline, status, step, at)
         SELECT 'step', NEW.run_id, NEW.pipeline, 'running', NEW.{step}, NEW.at WHERE {when} 1
         UNION ALL
         SELECT 'attempt', NEW.run_id, NEW.pipeline, 'running', NEW.{step}, NEW.at
         WHERE {when} 1;"""
 
-_START_CHILD = _START.replace("{when}", "NEW.child IS NOT NULL AND").replace("{step}", "child")
-_START_STEP = _START.replace("{when}", "").replace("{step}", "step")
+
+def _fill(sql: str, when: str, step: str) -> str:
+    return sql.replace("{when}", when).replace("{step}", step)
+
+
+_FRESH_CHILD = _fill(_FRESH, "NEW.child IS NOT NULL AND", "child")
+_START_CHILD = _fill(_START, "NEW.child IS NOT NULL AND", "child")
+_FRESH_STEP = _fill(_FRESH, "", "step")
+_START_STEP = _fill(_START, "", "step")
 
 WRITER_SQL = f"""
 CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, error,
@@ -60,6 +69,7 @@ CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, e
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
 CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_finish BEGIN
     {_CLAIM}
+    {_FRESH_CHILD}
     UPDATE attempts SET status = NEW.status, finished_at = NEW.at, error = NEW.error,
         log_tail = NEW.log_tail
         WHERE run_id = NEW.run_id AND step = NEW.step AND number = NEW.number;
@@ -81,6 +91,7 @@ CREATE TEMP VIEW fw_start (run_id, pipeline, owner, step, at) AS
     SELECT NULL, NULL, NULL, NULL, NULL;
 CREATE TEMP TRIGGER fw_start_write INSTEAD OF INSERT ON fw_start BEGIN
     {_CLAIM}
+    {_FRESH_STEP}
     {_START_STEP}
 END;
 """.replace("{slow}", SLOW)
@@ -88,7 +99,6 @@ END;
 
 _FINISH_SQL = "INSERT INTO fw_finish VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _START_SQL = "INSERT INTO fw_start VALUES (?, ?, ?, ?, ?)"
-_NUMBER_SQL = "SELECT attempts FROM steps WHERE run_id = ? AND name = ?"
 
 
 def _run(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> None:
@@ -105,20 +115,18 @@ def finish(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str,
            log_tail: str | None, output: tuple[str, str | None] | None,
            child: str | None) -> list[int]:
     """End an attempt (storing ``output``: its JSON text and keys), mark a succeeded
-    step, start ``child``; returns ``[child's attempt number]`` (or ``[]``). Raises
-    :class:`Slow`, with nothing written, when a check fails."""
+    step, start ``child`` (never tried before: else the Python path); returns
+    ``[child's attempt number]`` (or ``[]``). Raises :class:`Slow`, with nothing
+    written, when a check fails."""
     _run(conn, _FINISH_SQL, (run_id, pipeline, owner, step, number, status, at, error,
                              log_tail, None if output is None else output[0],
                              None if output is None else output[1], child))
-    if child is None:
-        return []
-    return [conn.execute(_NUMBER_SQL, (run_id, child)).fetchone()[0]]
+    return [] if child is None else [1]  # checked by the statement: its first attempt
 
 
 def start(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str, owner: str | None,
           step: str) -> int:
-    """Start the step's next attempt; returns its number. Raises :class:`Slow`, with
-    nothing written, when a check fails."""
+    """Start the step's first attempt; returns its number, 1. Raises :class:`Slow`, with
+    nothing written, when a check fails (a step tried before: the Python path)."""
     _run(conn, _START_SQL, (run_id, pipeline, owner, step, at))
-    number: int = conn.execute(_NUMBER_SQL, (run_id, step)).fetchone()[0]
-    return number
+    return 1

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import chain, islice
 from typing import Any
@@ -37,6 +37,8 @@ it like None). ``sqlite3`` binds a float directly but looks every None up in its
 registry first (two failed attribute lookups): 0.35 µs per None, eight per typical run."""
 
 _NULLS: dict[Any, Any] = {None: NULL}
+_NOTHING = object()
+_NO_TIMES = (_NOTHING, NULL, _NOTHING, NULL)
 
 CHUNK = 256
 """Rows per multi-row ``INSERT`` statement."""
@@ -115,18 +117,35 @@ class _Counts:
         self.timed: list[tuple[str, int]] = []  # (pipeline, duration) per timed run
         self.untimed: list[str] = []  # pipeline per run without a duration
         self.finished: list[tuple[str, str, str]] = []  # (pipeline, hour, status)
+        self.ids: set[str] = set()  # the run ids read so far
+        # run id -> (started_at, its text, finished_at, its text) of recent runs: a step's
+        # times are usually its run's, compared (no hashing of fresh datetimes)
+        self.run_times: dict[str, tuple[Any, str | float, Any, str | float]] = {}
 
-    def rows(self, runs: Iterable[RunRecord]) -> Iterator[tuple[Any, ...]]:
-        """The ``runs`` rows to insert, noted on the way."""
+    def rows(self, runs: Iterable[RunRecord]) -> Iterator[list[Any]]:
+        """The ``runs`` rows to insert, :data:`CHUNK` per flat list, noted on the way."""
+        full = CHUNK * 19
+        chunk: list[Any] = []
+        add = chunk.extend
         get, put = self.texts.times.get, self.texts.put_time
         word = _STATUS.get
         timed, untimed, finished = self.timed.append, self.untimed.append, self.finished.append
         nulls = _NULLS.get  # nulls(x, x): NULL for None, else x (one C call)
+        seen = self.ids.add
+        run_times = self.run_times
         succeeded, failed = Status.SUCCEEDED.value, Status.FAILED.value
         for r in runs:
-            pipeline, started_at, finished_at = r.pipeline, r.started_at, r.finished_at
+            run_id, pipeline, created_at = r.run_id, r.pipeline, r.created_at
+            started_at, finished_at = r.started_at, r.finished_at
+            seen(run_id)
             status = word(r.status) or _word(r.status)
-            created = get(r.created_at) or put(r.created_at)
+            created = _text(created_at)
+            start = (created if started_at is created_at else
+                     NULL if started_at is None else _text(started_at))
+            finish = NULL if finished_at is None else _text(finished_at)
+            if len(run_times) >= 65_536:
+                run_times.clear()
+            run_times[run_id] = (started_at, start, finished_at, finish)
             took = _took(started_at, finished_at)
             if took is None:
                 untimed(pipeline)
@@ -135,28 +154,64 @@ class _Counts:
             if status == succeeded or status == failed:
                 finished((pipeline, str(created)[:13], status))
             extras = r.extras
-            yield (r.run_id, pipeline, r.kind, status, r.trigger, created,
-                   get(started_at) or put(started_at), get(finished_at) or put(finished_at),
+            add((run_id, pipeline, r.kind, status, r.trigger, created, start, finish,
                    r.attempt, nulls(r.failed_step, r.failed_step), nulls(r.error, r.error),
                    nulls(r.failed_watermark, r.failed_watermark),
                    nulls(r.parent_run_id, r.parent_run_id), nulls(r.from_step, r.from_step),
                    nulls(r.resume_watermark, r.resume_watermark),
                    get(r.scheduled_for) or put(r.scheduled_for), nulls(r.worker, r.worker),
-                   json.dumps(extras) if extras else "{}", NULL if took is None else took)
+                   json.dumps(extras) if extras else "{}", NULL if took is None else took))
+            if len(chunk) == full:
+                yield chunk
+                chunk = []
+                add = chunk.extend
+        if chunk:
+            yield chunk
 
-    def steps(self, steps: Iterable[StepRecord]) -> Iterator[tuple[Any, ...]]:
-        """The ``steps`` rows to insert."""
+    def steps(self, steps: Iterable[StepRecord], more_runs: Callable[[], bool]
+              ) -> Iterator[list[Any]]:
+        """The ``steps`` rows to insert, :data:`CHUNK` per flat list. ``more_runs()``
+        inserts the next runs (False when none are left); it is called until the step's
+        run is in: steps go in right after their runs (as foreign keys require) while the
+        runs' time texts are still cached."""
         get, put = self.texts.times.get, self.texts.put_time
         deps, put_deps = self.texts.deps.get, self.texts.put_deps
         word = _STATUS.get
+        ids = self.ids
+        full = CHUNK * 10
+        chunk: list[Any] = []
+        add = chunk.extend
+        # the previous step's times, compared before the dictionary: a fresh datetime's
+        # first hash costs ~0.3 µs (an aware one builds two temporaries), == with the
+        # same tzinfo compares its fields
+        last_start: Any = _NOTHING
+        last_finish: Any = _NOTHING
+        start: str | float = NULL
+        finish: str | float = NULL
+        run_times, last_run = self.run_times.get, None
         for s in steps:
+            run_id = s.run_id
+            if run_id != last_run:
+                while run_id not in ids and more_runs():
+                    pass
+                last_run = run_id
+                last_start, start, last_finish, finish = run_times(run_id, _NO_TIMES)
             d, started_at, finished_at = s.depends_on, s.started_at, s.finished_at
+            if started_at != last_start:
+                last_start, start = started_at, get(started_at) or put(started_at)
+            if finished_at != last_finish:
+                last_finish, finish = finished_at, get(finished_at) or put(finished_at)
             error, reused = s.error, s.reused_from
-            yield (s.run_id, s.name, word(s.status) or _word(s.status),
-                   (deps(d) if type(d) is tuple else None) or put_deps(d), s.position,
-                   get(started_at) or put(started_at), get(finished_at) or put(finished_at),
-                   NULL if error is None else error, s.attempts,
-                   NULL if reused is None else reused)
+            add((run_id, s.name, word(s.status) or _word(s.status),
+                 (deps(d) if type(d) is tuple else None) or put_deps(d), s.position,
+                 start, finish, NULL if error is None else error, s.attempts,
+                 NULL if reused is None else reused))
+            if len(chunk) == full:
+                yield chunk
+                chunk = []
+                add = chunk.extend
+        if chunk:
+            yield chunk
 
     def add(self, conn: sqlite3.Connection) -> None:
         """Add the counts to the statistics tables (in key order: upserts scattered over
@@ -200,26 +255,52 @@ class _Counts:
                 "excluded.finished, failed = failed + excluded.failed")
 
 
+def _values(into: str, width: int, rows: int, tail: str = "") -> str:
+    """``INSERT INTO {into} VALUES (?, …), …`` for ``rows`` rows of ``width`` values."""
+    one = "(" + ", ".join("?" * width) + ")"
+    return f"INSERT INTO {into} VALUES {', '.join([one] * rows)} {tail}"
+
+
+class _Chunks:
+    """Inserts flat lists of up to :data:`CHUNK` rows, one multi-row ``INSERT`` each."""
+
+    def __init__(self, conn: sqlite3.Connection, into: str, width: int,
+                 chunks: Iterable[list[Any]], tail: str = "") -> None:
+        self.conn, self.into, self.width, self.tail = conn, into, width, tail
+        self.chunks = iter(chunks)
+        self.sql = _values(into, width, CHUNK, tail)
+        self.count = 0
+
+    def more(self) -> bool:
+        """Insert the next chunk; False (and nothing inserted) once all rows are in."""
+        flat = next(self.chunks, None)
+        if flat is None:
+            return False
+        rows = len(flat) // self.width
+        self.conn.execute(self.sql if rows == CHUNK else
+                          _values(self.into, self.width, rows, self.tail), flat)
+        self.count += rows
+        return True
+
+    def all(self) -> int:
+        """Insert the rows left; returns how many were inserted in all."""
+        while self.more():
+            pass
+        return self.count
+
+
+def _flat(rows: Iterable[Sequence[Any]]) -> Iterator[list[Any]]:
+    """Rows as flat lists of :data:`CHUNK` rows."""
+    it = iter(rows)
+    while chunk := list(chain.from_iterable(islice(it, CHUNK))):
+        yield chunk
+
+
 def _insert(conn: sqlite3.Connection, into: str, width: int, rows: Iterable[Sequence[Any]],
             tail: str = "") -> int:
     """``INSERT INTO {into} VALUES …`` the rows, :data:`CHUNK` per statement; returns how
     many rows were inserted."""
-    one = "(" + ", ".join("?" * width) + ")"
-    many = f"INSERT INTO {into} VALUES {', '.join([one] * CHUNK)} {tail}"
-    full = CHUNK * width
-    it = iter(rows)
-    count = 0
-    while True:
-        flat = tuple(chain.from_iterable(islice(it, CHUNK)))
-        if len(flat) == full:
-            conn.execute(many, flat)
-            count += CHUNK
-            continue
-        if flat:
-            left = len(flat) // width
-            conn.execute(f"INSERT INTO {into} VALUES {', '.join([one] * left)} {tail}", flat)
-            count += left
-        return count
+    return _Chunks(conn, into, width, _flat(rows), tail).all()
 
 
 def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
@@ -269,13 +350,14 @@ def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     indexes = _set_aside_indexes(conn)
     texts = _Texts()
     counts = _Counts(texts)
-    count = _insert(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
+    run_rows = _Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
+    _Chunks(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more)).all()
+    count = run_rows.all()
     for _, sql in indexes:
         conn.execute(sql)
     counts.add(conn)
     for _, sql in triggers:
         conn.execute(sql)
-    _insert(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps))
     conn.executemany(
         f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
         ((a.run_id, a.step, a.number, _STATUS.get(a.status) or _word(a.status),

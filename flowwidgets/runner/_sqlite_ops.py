@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from flowwidgets.errors import Unprocessable
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_pool import Tx, dt, ms, ts
@@ -45,7 +47,9 @@ __all__ = [
     "event_row",
     "duration_ms",
     "insert_run",
+    "json_text",
     "last_line",
+    "put_output",
     "recover",
     "request_text",
     "run_page",
@@ -83,12 +87,25 @@ def run_row(r: Sequence[Any]) -> RunRecord:
         extras=json.loads(r[17]) if r[17] else {})
 
 
+_STATUSES = {s.value: s for s in Status}
+"""Stored status words (written by this module) to their members, without parsing."""
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """A stored JSON array of step names (``depends_on``)."""
+    try:
+        return tuple(orjson.loads(text))
+    except orjson.JSONDecodeError:  # stored by hand: what json reads
+        return tuple(json.loads(text))
+
+
 def step_row(r: Sequence[Any]) -> StepRecord:
-    """A ``SELECT STEP_COLS`` row as a record."""
+    """A ``SELECT STEP_COLS`` row as a record (about 2 µs: the executor reads a run's
+    steps with it)."""
     return StepRecord(
-        run_id=r[0], name=r[1], status=Status.parse(r[2]), depends_on=tuple(json.loads(r[3])),
-        position=r[4], started_at=dt(r[5]), finished_at=dt(r[6]), error=r[7], attempts=r[8],
-        reused_from=r[9])
+        run_id=r[0], name=r[1], status=_STATUSES.get(r[2]) or Status.parse(r[2]),
+        depends_on=_names(r[3]), position=r[4], started_at=dt(r[5]), finished_at=dt(r[6]),
+        error=r[7], attempts=r[8], reused_from=r[9])
 
 
 def attempt_row(r: Sequence[Any]) -> AttemptRecord:
@@ -145,6 +162,33 @@ def insert_run(tx: Tx, pipeline: str, kind: str, trigger: str, parent_run_id: st
                 "SELECT ?, step, value, ?, keys FROM outputs WHERE run_id = ? AND step = ?",
                 (run_id, tx.now_text, source, name))
     return run_id
+
+
+_STRICT = json.JSONEncoder(allow_nan=False)
+"""``json.dumps(value, allow_nan=False)``, without building an encoder per call."""
+
+
+def json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
+    """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
+    its keys when it is an object."""
+    if value is None:  # a step that returns nothing (the most common output)
+        return "null", None
+    try:
+        body = _STRICT.encode(value)
+    except ValueError as exc:
+        raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        return body, None
+    if all(isinstance(k, str) for k in value):
+        return body, json.dumps(list(value))
+    return body, json.dumps(list(json.loads(body)))  # 1 → "1", True → "true", as stored
+
+
+def put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) -> None:
+    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at, keys) "
+               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
+               "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
+               (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
 def _epoch_ms_sql(col: str) -> str:

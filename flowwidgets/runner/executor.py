@@ -54,6 +54,18 @@ def oversized(value: Any, limit: int) -> str | None:
     """``"larger"`` when ``value`` as JSON exceeds ``limit`` bytes (found while encoding,
     without building the whole text), else None. Unencodable values pass: the store says
     why they cannot be saved."""
+    if value is None or isinstance(value, bool | float) or (
+            isinstance(value, int) and -_BIG < value < _BIG):  # at most 32 bytes of JSON
+        return None if limit >= 32 else _oversized(value, limit)
+    if isinstance(value, str) and 12 * len(value) + 2 <= limit:  # 12 bytes a character at most
+        return None
+    return _oversized(value, limit)
+
+
+_BIG = 10 ** 30
+
+
+def _oversized(value: Any, limit: int) -> str | None:
     size = 0
     try:
         for chunk in json.JSONEncoder(allow_nan=False).iterencode(value):
@@ -179,7 +191,35 @@ class Executor(StepAttempts, StopPaths):
     def _launch(self, state: RunState, name: str, number: int = 0) -> None:
         with self._lock:
             self._in_flight += 1
-        self._pool.submit(self._step_task, state, name, number)
+        if number:  # already started: its worker must run it
+            self._pool.submit(self._step_task, state, name, number)
+            return
+        state.add_waiting(name)
+        self._pool.submit(self._waiting_task, state)
+
+    def _requeue(self, state: RunState, name: str) -> None:
+        """Put a waiting step taken for a commit that did not start it back first in
+        line, with a pool task (the one it had may have found the line empty)."""
+        state.add_waiting(name, first=True)
+        try:
+            with self._lock:
+                self._in_flight += 1
+            self._pool.submit(self._waiting_task, state)
+        except RuntimeError:  # the pool is shut down (stopping): it stays pending
+            with self._lock:
+                self._in_flight -= 1
+            log.warning("step %s/%s not started: the runner is stopping",
+                        state.run.run_id, name)
+
+    def _waiting_task(self, state: RunState) -> None:
+        """A pool task: run the oldest step of ``state`` still waiting for a worker
+        (none left when workers took them with their steps' ends)."""
+        name = state.next_waiting()
+        if name is None:
+            with self._lock:
+                self._in_flight -= 1
+            return
+        self._step_task(state, name)
 
     # ---- one step ----------------------------------------------------------------------
 
@@ -282,20 +322,30 @@ class Executor(StepAttempts, StopPaths):
                                         "a file path or a summary instead (or raise "
                                         "max_output_bytes)")
                 if ok:
-                    # only the child that runs next on this worker starts with this
-                    # commit: a sibling waits for a free worker, and its start (and
-                    # the wait before it, which the timeline draws) is recorded then
+                    # only the step that runs next on this worker starts with this
+                    # commit: a child this success made ready, else the oldest step of
+                    # the run waiting for a worker; another waits for a free worker,
+                    # and its start (and the wait before it, which the timeline draws)
+                    # is recorded then
                     nxt = state.ready_after(name)[:1]
-                    try:  # the output, the step's success and its ready children: one commit
+                    taken = None if nxt else state.take_waiting()
+                    if taken is not None:
+                        nxt = [taken]
+                    started = {}
+                    try:  # the output, the step's success and the next start: one commit
                         numbers = self.store.finish_attempt(
                             run_id, name, number, status=Status.SUCCEEDED,
                             log_tail=tail.text() or None, output=value, start=nxt)
+                        started = {c: n for c, n in zip(nxt, numbers or (), strict=False)
+                                   if n}
                     except TypeError as exc:
                         ok, error = False, (f"TypeError: the output of step {name!r} is not "
                                             f"JSON-serialisable: {exc}")
+                    finally:
+                        if taken is not None and taken not in started:  # back in line
+                            self._requeue(state, taken)
                 if ok:
                     state.set_output(name, value)
-                    started = {c: n for c, n in zip(nxt, numbers or (), strict=False) if n}
                     for child, n in started.items():
                         state.attempts[child] = n
                     return True, None, started

@@ -23,7 +23,6 @@ datetimes truncated to the millisecond; the DDL lives in :mod:`flowwidgets.runne
 from __future__ import annotations
 
 import copy
-import json
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,27 +53,6 @@ INTERRUPTED = q.INTERRUPTED
 
 KEEP_EVENTS = 50_000
 """Events kept by default (about 6,000 runs' worth at ~8 events per run)."""
-
-
-def _json_text(run_id: str, step: str, value: Any) -> tuple[str, str | None]:
-    """An output as stored: strict JSON (``TypeError`` otherwise), and the JSON array of
-    its keys when it is an object."""
-    try:
-        body = json.dumps(value, allow_nan=False)
-    except ValueError as exc:
-        raise TypeError(f"output of {run_id}/{step} is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        return body, None
-    if all(isinstance(k, str) for k in value):
-        return body, json.dumps(list(value))
-    return body, json.dumps(list(json.loads(body)))  # 1 → "1", True → "true", as stored
-
-
-def _put_output(tx: Tx, run_id: str, step: str, stored: tuple[str, str | None]) -> None:
-    tx.execute("INSERT INTO outputs (run_id, step, value, saved_at, keys) "
-               "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, step) DO UPDATE SET "
-               "value = excluded.value, saved_at = excluded.saved_at, keys = excluded.keys",
-               (run_id, step, stored[0], tx.now_text, stored[1]))
 
 
 class SqliteRunLog(SqliteReads, RunLog):
@@ -291,7 +269,7 @@ class SqliteRunLog(SqliteReads, RunLog):
         the same transaction, after this attempt's end. ``KeyError`` (and nothing
         written) for an unknown attempt or step."""
         status = Status(status)
-        body = None if output is NO_OUTPUT else _json_text(run_id, step, output)
+        body = None if output is NO_OUTPUT else q.json_text(run_id, step, output)
 
         def write(tx: Tx) -> list[int]:
             pipeline, current, _ = self._run(tx, run_id)
@@ -304,7 +282,7 @@ class SqliteRunLog(SqliteReads, RunLog):
                            number)).rowcount != 1:
                 raise KeyError(f"run {run_id!r} step {step!r} has no attempt {number}")
             if body is not None:
-                _put_output(tx, run_id, step, body)
+                q.put_output(tx, run_id, step, body)
             tx.event("attempt", run_id, pipeline, status.value, step)
             if status is Status.SUCCEEDED:
                 tx.execute("UPDATE steps SET status = 'succeeded', finished_at = ?, "
@@ -349,13 +327,13 @@ class SqliteRunLog(SqliteReads, RunLog):
     def save_output(self, run_id: str, step: str, value: Any) -> None:
         """See :meth:`RunLog.save_output`: strict JSON (``TypeError`` also for NaN,
         infinities and cycles); ``KeyError`` for an unknown run or step."""
-        body = _json_text(run_id, step, value)
+        body = q.json_text(run_id, step, value)
         with self._pool.write() as tx:
             self._fence(tx, run_id)
             if tx.one("SELECT 1 FROM steps WHERE run_id = ? AND name = ?",
                       (run_id, step)) is None:
                 raise KeyError(f"run {run_id!r} has no step {step!r}")
-            _put_output(tx, run_id, step, body)
+            q.put_output(tx, run_id, step, body)
             tx.touch()
 
     def commit_watermark(self, run_id: str, pipeline: str, value: str, rows: int = 0) -> None:

@@ -6,6 +6,7 @@ write nothing they should not."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -14,7 +15,7 @@ from fwx_support import call, execute, pipelines
 
 from flowwidgets.models import Status
 from flowwidgets.runner._pool import RunState
-from flowwidgets.runner.executor import Executor
+from flowwidgets.runner.executor import Executor, oversized
 from flowwidgets.runner.spec import PipelineSpec
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import ClaimLost
@@ -94,11 +95,13 @@ def test_a_fan_out_starts_one_child_with_its_parent_and_never_more_than_the_work
 def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_is_free(
         store, tmp_path):
     """A step is recorded running only once a worker runs it: with one worker, the
-    child started with root's success runs first, each other child starts (its own
-    commit) after the previous one ended."""
+    child started with root's success runs first; each other child waits for the worker
+    and starts with the end of the step before it (one commit), then runs on it."""
     spec = PipelineSpec("fan", steps=(
         call("root", "one"), *(call(f"c{i}", "plus_one", ["root"]) for i in range(4)),
         call("join", "plus_one", [f"c{i}" for i in range(4)])))
+    commits: list[int] = []
+    store.on_commit(lambda: commits.append(1))
     ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
     try:
         run = execute(store, ex, spec)
@@ -115,10 +118,11 @@ def test_a_fan_out_starts_one_child_with_its_parent_and_the_rest_when_a_worker_i
                       ("step", "join", "running"), ("step", "join", "succeeded")]
     steps = {s.name: s for s in store.get_steps(run.run_id)}
     assert steps["c0"].started_at == steps["root"].finished_at  # one commit
-    for i in range(1, 4):  # each waited for the one worker
-        assert steps[f"c{i}"].started_at >= steps[f"c{i - 1}"].finished_at
+    for i in range(1, 4):  # each waited for the one worker, started with the step before
+        assert steps[f"c{i}"].started_at == steps[f"c{i - 1}"].finished_at
     assert all(a.number == 1 and a.status is Status.SUCCEEDED
                for a in store.get_attempts(run.run_id))
+    assert len(commits) == 2 + 1 + 6 + 1  # create, claim, root, one per step, the end
 
 
 def _run_with_steps(store, names):
@@ -214,3 +218,59 @@ def test_ready_after_is_empty_once_the_run_has_a_failure_or_stops(store):
     stop.clear()
     state.failed["x"] = "boom"
     assert state.ready_after("a") == []
+
+
+def test_oversized_agrees_with_the_length_of_the_json_text():
+    values = [None, True, 0, -1, 10**29, -(10**29), 10**40, -(10**40), 1.5e-308,
+              -1.2345678901234567e-300, float("nan"), float("inf"), "", "a" * 100, "é" * 50,
+              "\U0001f600" * 20, "\x00" * 30, [1, 2, 3], {"a": "b" * 50}, {1: None}]
+    for value in values:
+        for limit in (1, 5, 24, 31, 32, 40, 100, 240, 1000):
+            try:
+                size = len(json.dumps(value, allow_nan=False).encode())
+            except ValueError:  # not storable: the store says why, not the size check
+                assert oversized(value, limit) is None
+                continue
+            assert (oversized(value, limit) == "larger") == (size > limit), (value, limit)
+
+
+def test_a_waiting_step_taken_for_a_commit_that_fails_waits_again_in_its_place(
+        store, tmp_path):
+    """c0's output cannot be stored: its commit, which would have started c1 (waiting
+    for the one worker), writes nothing; c1 goes back first in line and runs next, c2
+    after it, as siblings launched before a failure always did."""
+    spec = PipelineSpec("fan", steps=(
+        call("root", "one"), call("c0", "not_json", ["root"]),
+        call("c1", "plus_one", ["root"]), call("c2", "plus_one", ["root"])))
+    ex = Executor(store, pipelines(spec), max_workers=1, data_dir=tmp_path)
+    try:
+        run = execute(store, ex, spec)
+    finally:
+        ex.stop(timeout=5)
+    assert run.status is Status.FAILED and run.failed_step == "c0"
+    steps = {s.name: s for s in store.get_steps(run.run_id)}
+    assert steps["c0"].status is Status.FAILED and "JSON" in (steps["c0"].error or "")
+    assert steps["c1"].status is Status.SUCCEEDED and steps["c2"].status is Status.SUCCEEDED
+    assert steps["c1"].started_at >= steps["c0"].finished_at
+    assert steps["c2"].started_at >= steps["c1"].finished_at  # after a failure: own commit
+    assert [e for e in _events(store, run.run_id) if e[0] == "step"] == [
+        ("step", "root", "running"), ("step", "root", "succeeded"),
+        ("step", "c0", "running"), ("step", "c0", "failed"),
+        ("step", "c1", "running"), ("step", "c1", "succeeded"),
+        ("step", "c2", "running"), ("step", "c2", "succeeded")]
+    assert ex._in_flight == 0
+
+
+def test_step_rows_read_as_the_generic_parsers_read_them(store):
+    run_id = _run_with_steps(store, ["a", "b", "c", "d"])
+    with store._pool.connection() as conn:  # rows written by hand, or by an older version
+        conn.execute("UPDATE steps SET status = ' Running ', depends_on = '[ \"a\" ,\"b\"]' "
+                     "WHERE run_id = ? AND name = 'c'", (run_id,))
+        conn.execute("UPDATE steps SET status = 'weird', depends_on = '[\"x\\u00e9\"]' "
+                     "WHERE run_id = ? AND name = 'd'", (run_id,))
+        rows = conn.execute("SELECT name, status, depends_on FROM steps WHERE run_id = ? "
+                            "ORDER BY position", (run_id,)).fetchall()
+    want = {name: (Status.parse(status), tuple(json.loads(deps))) for name, status, deps in rows}
+    got = {s.name: (s.status, s.depends_on) for s in store.get_steps(run_id)}
+    assert got == want
+    assert got["c"] == (Status.RUNNING, ("a", "b")) and got["d"] == (Status.UNKNOWN, ("xé",))

@@ -183,6 +183,10 @@ def _script(log, run_id, cold):
         go(log.finish_attempt, run_id, "c", 7, status=Status.SUCCEEDED)
     with pytest.raises(KeyError, match="no step 'nope'"):
         go(log.start_attempt, run_id, "nope")
+    out.append(go(log.start_attempt, run_id, "d"))
+    out.append(go(log.finish_attempt, run_id, "d", 1, status=Status.FAILED, error="once"))
+    log.save_output(run_id, "c", {"saved": "before"})  # the end's output replaces it
+    # a child tried before is started by the Python path (its number is not 1)
     out.append(go(log.finish_attempt, run_id, "c", 1, status=Status.SUCCEEDED, output=[1, 2],
                   start=["d"]))
     return out
@@ -203,9 +207,8 @@ def _state(log, run_id):
     events = [(e.kind, e.step, e.status, e.pipeline) for e in log.events_since(0)
               if e.run_id == run_id]
     status = log.status_steps(run_id)
-    entries = {name: orjson.loads(orjson.dumps(entry)) for name, entry in status.steps.items()}
-    keys = {name: (entry["state"], orjson.dumps(entry["outputs"]))
-            for name, entry in entries.items()}
+    keys = {name: (entry["state"], entry["outputs"], entry["notes"])
+            for name, entry in orjson.loads(orjson.dumps(status.steps)).items()}
     return run.attempt, steps, attempts, outputs, events, (keys, status.running)
 
 
@@ -232,11 +235,12 @@ def _through(path, cold, monkeypatch):
 
 def test_the_one_statement_writes_write_what_the_python_path_writes(tmp_path, monkeypatch):
     numbers, state, slow = _through(tmp_path / "fast.sqlite", False, monkeypatch)
-    assert slow == 3  # the three refused writes, to say why
+    # the three refused writes (to say why), the retry of a and the child tried before
+    assert slow == 5
     assert (numbers, state) == _through(tmp_path / "slow.sqlite", True, monkeypatch)[:2]
     attempt, steps, attempts, outputs, events, _ = state
-    assert numbers == [1, [], 2, [1], [], 1, [1]]
+    assert numbers == [1, [], 2, [1], [], 1, 1, [], [2]]
     assert attempt == 2
     assert outputs == {"a": {"rows": 3, "k": [1]}, "b": None, "c": [1, 2]}
-    assert ("attempt", "a", "failed", "p") in events and events[-1] == (
-        "attempt", "d", "running", "p")
+    assert ("attempt", "a", "failed", "p") in events and events[-2:] == [
+        ("step", "d", "running", "p"), ("attempt", "d", "running", "p")]

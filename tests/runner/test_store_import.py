@@ -60,7 +60,10 @@ def _records(n: int, rng: random.Random) -> tuple[list[RunRecord], list[StepReco
         for pos, name in enumerate(("a", "b", "") if i % 2 else ("a",)):
             steps.append(StepRecord(
                 run_id=f"r{i:05d}", name=name, status=rng.choice(list(Status)),
-                depends_on=("a",) if pos else (), position=pos, started_at=started,
+                depends_on=("a",) if pos else (), position=pos,
+                started_at=(started if pos == 0 or started is None or started.tzinfo is None
+                            else started.astimezone(ZONES[2]) if pos == 1  # same instant
+                            else rng.choice([None, _time(rng)])),
                 finished_at=finished if pos != 1 else _time(rng),
                 error="" if full and pos else None, attempts=pos,
                 reused_from="r0" if full and pos == 2 else None))
@@ -132,14 +135,16 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.mark.parametrize("n", [1, _sqlite_import.CHUNK, 2 * _sqlite_import.CHUNK + 3])
 def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int) -> None:
     """Every column of every row, and the statistics the triggers would have kept,
-    after one import or two (the second adds to counts already there)."""
+    after one import or two (the second adds to counts already there), whatever the
+    order of the steps."""
     runs, steps, attempts = _records(n, random.Random(n))
     _reference(tmp_path / "reference.db", runs, steps, attempts)
     want = _stored(tmp_path / "reference.db")
     assert want["runs"] and (n == 1 or want["duration_hist"] and want["hour_outcomes"])
     path = tmp_path / "runs.db"
     with SqliteRunLog(path) as log:
-        assert log.import_runs(iter(runs), iter(steps), iter(attempts)) == n
+        # the steps backwards: the first needs the last run (all runs go in first)
+        assert log.import_runs(iter(runs), reversed(steps), iter(attempts)) == n
         assert [s.name for s in log.get_steps(runs[-1].run_id)] == \
             [s.name for s in steps if s.run_id == runs[-1].run_id]
     assert _stored(path) == want
