@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -244,6 +245,11 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.slow
+def _fired(run: dict[str, Any]) -> bool:
+    """A run the demo's scheduler started (not imported history, not one the demo ran)."""
+    return not run.get("imported") and run.get("trigger") == "schedule"
+
+
 def test_demo_makes_real_history_and_serves_it(tmp_path: Path, procs: list[Proc]) -> None:
     port = _free_port()
     proc = Proc(tmp_path, "demo", "--port", str(port), "--ui-port", str(_free_port()),
@@ -254,18 +260,25 @@ def test_demo_makes_real_history_and_serves_it(tmp_path: Path, procs: list[Proc]
                                              timeout=10).json()["pipelines"]}
     imported = int(re.search(r"imported (\d+) runs of 14 days of history \(marked as "
                              r"imported\)", proc.out).group(1))
+    # A cron time may pass while the test runs (the demo's runner fires its schedules, e.g.
+    # 02:30 or a quarter-hour): such runs are set aside and counted, not asserted away.
+    fired = {p: [r for r in c["recent_runs"] if _fired(r)] for p, c in cards.items()}
+    made = {p: [r for r in c["recent_runs"] if not _fired(r)] for p, c in cards.items()}
     wh = cards["warehouse_etl"]
-    assert wh["latest_run"]["status"] == "failed" and "imported" not in wh["latest_run"]
-    assert wh["latest_run"]["failed_step"] == "merge_payments"
+    assert wh["latest_run"]["run_id"] in {r["run_id"] for r in made["warehouse_etl"][-1:]
+                                          + fired["warehouse_etl"]}
     # the three real runs sit on top of the imported ones (which say so)
-    real = [r for r in wh["recent_runs"] if not r.get("imported")]
+    real = [r for r in made["warehouse_etl"] if not r.get("imported")]
     assert [r["status"] for r in real] == ["succeeded", "succeeded", "failed"]
-    assert wh["recent_runs"][-3:] == real and len(wh["recent_runs"]) == 10
-    assert all(r["imported"] is True for r in wh["recent_runs"][:-3])
+    assert real[-1]["failed_step"] == "merge_payments"
+    assert made["warehouse_etl"][-3:] == real
+    assert len(wh["recent_runs"]) == 10
+    assert all(r["imported"] is True for r in made["warehouse_etl"][:-3])
     assert cards["events_stream"]["latest_run"]["status"] in ("requested", "running")
-    batch = [p for p in cards.values() if p["kind"] == "batch"]
-    assert all(not any(r.get("imported") for r in p["recent_runs"][-3:]) for p in batch)
-    assert sum(p["total_runs"] for p in cards.values()) == imported + 3 * len(batch) + 1
+    batch = [p for p, c in cards.items() if c["kind"] == "batch"]
+    assert all(not any(r.get("imported") for r in made[p][-3:]) for p in batch)
+    assert sum(c["total_runs"] for c in cards.values()) == (
+        imported + 3 * len(batch) + 1 + sum(len(f) for f in fired.values()))
     assert (tmp_path / "demo" / "runs.sqlite").exists()
     assert proc.signal_and_wait(signal.SIGTERM, timeout=20) == 0
     assert "Traceback" not in proc.err
