@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flowwidgets.runner._sqlite_fast import Slow
-from flowwidgets.runner._sqlite_tx import Tx, ts
+from flowwidgets.runner._sqlite_tx import Tx
 
 __all__ = ["GroupCommit"]
 
@@ -29,6 +29,7 @@ class GroupCommit:
     keep_events: int
     trim_every_s: float
     _next_trim: float
+    fast_writes: bool
     _queue: deque[_Op]
     _listeners: dict[object, Callable[[], None]]
 
@@ -45,6 +46,9 @@ class GroupCommit:
         raise NotImplementedError
 
     def _now(self) -> datetime:
+        raise NotImplementedError
+
+    def _now_text(self) -> str:
         raise NotImplementedError
 
     def apply(self, fn: Callable[[Tx], T],
@@ -85,6 +89,9 @@ class GroupCommit:
                         for taken in batch:
                             taken.error, taken.done = exc, True
                     else:
+                        if not self.fast_writes:
+                            for taken in batch:
+                                taken.fast = None
                         try:
                             if len(batch) == 1 and batch[0].fast is not None \
                                     and time.monotonic() < self._next_trim:
@@ -106,7 +113,7 @@ class GroupCommit:
         Python path in a transaction of its own when the statement says so."""
         assert op.fast is not None
         try:
-            op.result = op.fast(conn, ts(self._now()))
+            op.result = op.fast(conn, self._now_text())
         except Slow:
             op.fast = None
             return self._commit_batch(conn, [op])

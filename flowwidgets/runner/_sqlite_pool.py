@@ -33,11 +33,13 @@ from datetime import datetime
 from flowwidgets.errors import FlowwidgetsError
 from flowwidgets.runner._schema import migrate, refuse_foreign
 from flowwidgets.runner._sqlite_group import GroupCommit
-from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, ts
+from flowwidgets.runner._sqlite_tx import Tx, dt, ms, now_ms, now_text, ts
 
 __all__ = ["Pool", "Tx", "dt", "ms", "now_ms", "ts"]
 
 log = logging.getLogger(__name__)
+
+_real_now_ms = now_ms
 
 
 WAL_CHECKPOINT_PAGES = 8192
@@ -66,6 +68,8 @@ class Pool(GroupCommit):
         self.trim_every_s = float(trim_every_s)
         self.writer_sql = writer_sql
         """Script run once on the writer connection (TEMP views and triggers)."""
+        self.fast_writes = True
+        """False once ``writer_sql`` failed: writes ignore their one-statement form."""
         self._next_trim = float("-inf")  # the first write with events trims
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
@@ -159,12 +163,16 @@ class Pool(GroupCommit):
             if conn is not None:
                 return conn
         conn = self._connect()
-        try:
-            if self.writer_sql:
+        if self.writer_sql and self.fast_writes:
+            try:
                 conn.executescript(self.writer_sql)
-        except BaseException:
-            conn.close()
-            raise
+            except sqlite3.Error as exc:  # an SQLite that cannot: the Python path only
+                self.fast_writes = False
+                log.warning("%s: one-statement writes are off (%s); every write takes "
+                            "the Python path", self.path, exc)
+            except BaseException:
+                conn.close()
+                raise
         with self._lock:
             self._open.add(conn)
         return conn
@@ -259,6 +267,12 @@ class Pool(GroupCommit):
     def _now(self) -> datetime:
         """The clock of write transactions (this module's ``now_ms``, which tests set)."""
         return now_ms()
+
+    def _now_text(self) -> str:
+        """``ts(self._now())``, formatted from the system clock directly unless a test
+        has set this module's ``now_ms``."""
+        clock = now_ms
+        return now_text() if clock is _real_now_ms else ts(clock())
 
     def on_commit(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback()`` after each commit that appended events; returns the

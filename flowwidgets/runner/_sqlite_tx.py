@@ -4,17 +4,38 @@ the version bump, all committed together) and the stored time format."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
-__all__ = ["Tx", "dt", "ms", "now_ms", "ts"]
+__all__ = ["Tx", "dt", "ms", "now_ms", "now_text", "text_of_ns", "ts"]
 
 
 def now_ms() -> datetime:
     """The current UTC time, truncated to the millisecond (what the file can hold)."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+_SECOND: tuple[int, str] = (-1, "")
+"""The last second formatted and its text (replaced whole: safe across threads)."""
+
+
+def text_of_ns(ns: int) -> str:
+    """``ts(now_ms())`` for a time in nanoseconds since the epoch (at or after it): the
+    second's text is kept, so a write in the same second only adds its milliseconds."""
+    global _SECOND
+    sec, rest = divmod(ns, 1_000_000_000)
+    cached = _SECOND
+    if cached[0] != sec:
+        cached = _SECOND = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{cached[1]}.{rest // 1_000_000:03d}Z"
+
+
+def now_text() -> str:
+    """The current time as stored (``ts(now_ms())``, about five times faster)."""
+    return text_of_ns(time.time_ns())
 
 
 @overload

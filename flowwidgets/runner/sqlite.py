@@ -268,7 +268,7 @@ class SqliteRunLog(SqliteReads, RunLog):
         JSON). The steps in ``start`` are then started as by :meth:`start_attempt`, in
         the same transaction, after this attempt's end. ``KeyError`` (and nothing
         written) for an unknown attempt or step."""
-        status = Status(status)
+        status = status if status.__class__ is Status else Status(status)
         body = None if output is NO_OUTPUT else q.json_text(run_id, step, output)
 
         def write(tx: Tx) -> list[int]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fwtest.clock import no_cron_fires
 
 from flowwidgets import demo
 from flowwidgets.demo._launch import create_history, start_streams
@@ -57,7 +58,7 @@ class DemoRunner:
         # the tests count a card's squares: a cron fire landing during one (customers_sync
         # every 15 min, warehouse_etl hourly) would add a run; the cards still show the
         # next fires, only no run is created for them
-        runner._scheduler.fire_due = lambda now: []  # type: ignore[method-assign]
+        no_cron_fires(runner)
         self.server = serve_in_thread(runner, port=self.port)
         self.port = self.server.port
 

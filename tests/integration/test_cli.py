@@ -244,12 +244,12 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 # ---- demo ------------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def _fired(run: dict[str, Any]) -> bool:
     """A run the demo's scheduler started (not imported history, not one the demo ran)."""
     return not run.get("imported") and run.get("trigger") == "schedule"
 
 
+@pytest.mark.slow
 def test_demo_makes_real_history_and_serves_it(tmp_path: Path, procs: list[Proc]) -> None:
     port = _free_port()
     proc = Proc(tmp_path, "demo", "--port", str(port), "--ui-port", str(_free_port()),

@@ -12,13 +12,14 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fwtest.api import TestClient
 
 from flowwidgets.runner import _sqlite_pool
 from flowwidgets.runner._local import LocalRunner
-from flowwidgets.runner.api import create_app
+from flowwidgets.runner.api import _read, create_app
 from flowwidgets.runner.api._streaming import streaming_stats, window_rates
 from flowwidgets.runner.store import Watermark
 
@@ -89,6 +90,18 @@ def _pin(monkeypatch: pytest.MonkeyPatch, moments: list[datetime]) -> None:
     monkeypatch.setattr(_sqlite_pool, "now_ms", lambda: moments[0])
 
 
+def _pin_api(monkeypatch: pytest.MonkeyPatch, at: datetime) -> None:
+    """``GET /api/pipelines`` answers as at ``at``: its windows end there, however long the
+    test took to get there (a loaded machine took more than the 10 s the windows allow)."""
+
+    class _At(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return at
+
+    monkeypatch.setattr(_read, "datetime", _At)
+
+
 def test_stats_are_computed_from_every_commit(runner: LocalRunner, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A stream that speeds up: 1 commit / 20 s for 8 minutes, then 1 / 2 s; rows vary."""
@@ -134,6 +147,7 @@ def test_the_api_is_exact_on_its_first_answer_and_after_a_restart(
     ref = datetime.now(UTC)
     clock = [ref]
     _pin(monkeypatch, clock)
+    _pin_api(monkeypatch, ref)
     for k in range(30):
         clock[0] = ref - timedelta(seconds=590 - 20 * k)
         runner.store.commit_watermark("r1", "events", str(k), rows=k)
@@ -142,7 +156,6 @@ def test_the_api_is_exact_on_its_first_answer_and_after_a_restart(
         with TestClient(create_app(runner)) as c:
             cards = {p["name"]: p for p in c.get("/api/pipelines").json()["pipelines"]}
         answers.append(cards["events"]["streaming_stats"])
-    assert datetime.now(UTC) - ref < timedelta(seconds=9), "too slow to pin the windows"
     assert answers[0] == answers[1]
     s = answers[0]
     assert s["rows_consumed_total"] == sum(range(30)) and s["batches_total"] == 30
@@ -153,8 +166,8 @@ def test_the_api_is_exact_on_its_first_answer_and_after_a_restart(
                              "batches_per_sec": 0.05, "span_seconds": 300.0}
 
 
-def test_commits_from_another_process_are_measured_exactly(runner: LocalRunner,
-                                                           tmp_path: Path) -> None:
+def test_commits_from_another_process_are_measured_exactly(
+        runner: LocalRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process commits (at pinned times: 1 batch every 20 s over the last ten
     minutes, rows = its index); the API, which observed none of it, answers the rates."""
     db = tmp_path / "runs.sqlite"
@@ -176,10 +189,10 @@ def test_commits_from_another_process_are_measured_exactly(runner: LocalRunner,
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          env=env, timeout=60, check=True).stdout
     ref = datetime.fromisoformat(json.loads(out))
+    _pin_api(monkeypatch, ref)
     with TestClient(create_app(runner)) as c:
         s = {p["name"]: p for p in c.get("/api/pipelines").json()["pipelines"]
              }["events"]["streaming_stats"]
-    assert datetime.now(UTC) - ref < timedelta(seconds=9), "too slow to pin the windows"
     # commits at ref-590, -570, ..., -10: the 1-minute window starts after ref-70's
     assert s["stats_1m"] == {"rows_consumed_per_sec": round((27 + 28 + 29) / 60, 3),
                              "batches_per_sec": 0.05, "span_seconds": 60.0}

@@ -48,7 +48,9 @@ def test_independent_steps_run_in_parallel(run_pipeline, store):
     run = run_pipeline(spec)
     elapsed = time.monotonic() - started
     assert run.status is Status.SUCCEEDED
-    assert 0.3 <= elapsed < 0.59, f"two 0.3 s steps took {elapsed:.2f} s together"
+    assert elapsed >= 0.3, f"two 0.3 s steps took {elapsed:.2f} s together"
+    # in parallel: their sleeps overlap (what a wall-time bound under 0.6 s meant to show,
+    # without failing on a loaded machine)
     left, right = store.load_output(run.run_id, "left"), store.load_output(run.run_id, "right")
     assert left["started"] < right["ended"] and right["started"] < left["ended"]  # overlap
     joined = store.load_output(run.run_id, "join")
@@ -140,9 +142,9 @@ def test_call_timeout_fails_the_attempt_and_asks_the_thread_to_stop(run_pipeline
     spec = PipelineSpec("slowcall", steps=(call("sleepy", "sleepy", timeout_s=0.3),))
     started = time.monotonic()
     run = run_pipeline(spec)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # the call never returns by itself
     assert run.status is Status.FAILED and run.error == "timed out after 0.3 s"
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10  # a poll: done in ms unless the machine stalls
     while not (tmp_path / "sleepy.stopped").exists():  # should_stop() turned true
         assert time.monotonic() < deadline, "the abandoned call never saw should_stop()"
         time.sleep(0.01)
@@ -153,12 +155,12 @@ def test_shell_timeout_kills_the_process_group(run_pipeline, store, tmp_path):
     spec = PipelineSpec("slowsh", steps=(shell("sleeper", cmd, timeout_s=0.3),))
     started = time.monotonic()
     run = run_pipeline(spec)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 15  # not the 30 s sleep
     assert run.status is Status.FAILED and run.error == "timed out after 0.3 s"
     (attempt,) = store.get_attempts(run.run_id, "sleeper")
     assert attempt.log_tail.strip() == "begin"
     pid = int((tmp_path / "bg.pid").read_text())
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10  # a poll, as above
     while _alive(pid):
         assert time.monotonic() < deadline, "the background child survived the timeout"
         time.sleep(0.02)

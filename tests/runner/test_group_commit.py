@@ -6,14 +6,18 @@ pipeline cached or not."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 
 from flowwidgets.models import Status
+from flowwidgets.runner import _sqlite_fast, _sqlite_pool, _sqlite_tx
+from flowwidgets.runner._sqlite_tx import now_ms, ts
 from flowwidgets.runner.sqlite import SqliteRunLog
 from flowwidgets.runner.store import ClaimLost
 
@@ -244,3 +248,39 @@ def test_the_one_statement_writes_write_what_the_python_path_writes(tmp_path, mo
     assert outputs == {"a": {"rows": 3, "k": [1]}, "b": None, "c": [1, 2]}
     assert ("attempt", "a", "failed", "p") in events and events[-2:] == [
         ("step", "d", "running", "p"), ("attempt", "d", "running", "p")]
+
+
+def test_the_clock_text_is_the_stored_time_format(tmp_path, monkeypatch):
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rng = random.Random(15)
+    samples = [0, 999_999_999, 1_000_000_000, 1_796_608_800_999_999_999,
+               *(rng.randrange(0, 4_102_444_800 * 10**9) for _ in range(2000))]
+    for ns in samples:  # the second's text is kept between calls: go back and forth
+        want = ts(epoch + timedelta(microseconds=ns // 1000 // 1000 * 1000))
+        assert _sqlite_tx.text_of_ns(ns) == want, ns
+    before = ts(now_ms())
+    text = _sqlite_tx.now_text()
+    assert before <= text <= ts(now_ms())
+    with SqliteRunLog(tmp_path / "c.sqlite") as log:  # a clock a test sets is the one used
+        monkeypatch.setattr(_sqlite_pool, "now_ms", lambda: datetime(2030, 1, 2, 3, 4, 5,
+                                                                     678000, tzinfo=UTC))
+        assert log._pool._now_text() == "2030-01-02T03:04:05.678Z"
+
+
+def test_an_sqlite_that_cannot_make_the_views_writes_through_the_python_path(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(_sqlite_fast, "WRITER_SQL", "CREATE TEMP VIEW broken AS SELECT FROM;")
+    with SqliteRunLog(tmp_path / "old.sqlite") as log:
+        fenced = log.fenced("w1")
+        run_id = _claimed(log)
+        fenced._pipelines[run_id] = "p"  # the one-statement forms are asked for
+        assert fenced.start_attempt(run_id, "a") == 1
+        assert fenced.finish_attempt(run_id, "a", 1, status=Status.SUCCEEDED, output={"x": 1},
+                                     start=["b"]) == [1]
+        assert log._pool.fast_writes is False
+        assert "one-statement writes are off" in caplog.text
+        assert [(e.kind, e.step, e.status) for e in log.events_since(0)][2:] == [
+            ("step", "a", "running"), ("attempt", "a", "running"),
+            ("attempt", "a", "succeeded"), ("step", "a", "succeeded"),
+            ("step", "b", "running"), ("attempt", "b", "running")]
+        assert log.load_output(run_id, "a") == {"x": 1}

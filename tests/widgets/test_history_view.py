@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 from _widget_support import Replies
+from fwtest.clock import no_cron_fires
 
 import flowwidgets as fw
 from flowwidgets import demo
@@ -22,6 +23,7 @@ def src(tmp_path_factory):
     runner = fw.LocalRunner(load_pipelines(demo.pipelines_path()), db=data / "runs.sqlite",
                             data_dir=data)
     demo.import_history(runner)
+    no_cron_fires(runner)  # the tests count imported runs: a cron fire would add a real one
     with fw.serve_in_thread(runner) as server, fw.connect(server.url) as source:
         yield source
 

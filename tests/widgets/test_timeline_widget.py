@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import traitlets
 from _widget_support import EVIL, Replies
+from fwtest.clock import no_cron_fires
 
 from flowwidgets.runner._local import LocalRunner
 from flowwidgets.runner.serve import serve_in_thread
@@ -29,6 +30,7 @@ def src(tmp_path):
     hostile = PipelineSpec(EVIL, (StepSpec("b", call="_timing_jobs:nap"),))
     runner = LocalRunner(Pipelines((hourly, hostile), base_dir=JOBS),
                          db=tmp_path / "runs.sqlite", tick_s=0.05, data_dir=tmp_path)
+    no_cron_fires(runner)  # a full hour passing would add an hourly run to the counts
     with serve_in_thread(runner) as server, connect(server.url) as source:
         for name in ("hourly", "hourly", EVIL):
             runner.wait(runner.run_now(name), timeout=30)
