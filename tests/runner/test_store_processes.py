@@ -87,8 +87,12 @@ def _children(script: str, db: Path, tmp_path: Path, names: list[str], *extra: s
              for name in names]
     deadline = time.monotonic() + 60
     while not all(Path(f"{go}.{name}").exists() for name in names):
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), \
-            "a child failed to start: " + "".join(p.communicate()[1] for p in procs)
+        if time.monotonic() >= deadline or any(p.poll() is not None for p in procs):
+            for p in procs:  # the others wait for the go file: stop them, then report
+                if p.poll() is None:
+                    p.kill()
+            raise AssertionError("a child failed to start: " + "".join(
+                p.communicate(timeout=30)[1] for p in procs))
         time.sleep(0.005)
     go.touch()
     results = []
