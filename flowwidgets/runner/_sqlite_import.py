@@ -57,7 +57,10 @@ def _word(value: Any) -> str:
 
 def _text(value: datetime) -> str:
     """:func:`ts`, quicker: an aware time becomes naive UTC by arithmetic (no tz calls), and
-    a naive time's ``isoformat()`` is half the cost of an aware one's."""
+    a naive time's ``isoformat()`` is half the cost of an aware one's. A subclass (pandas'
+    ``Timestamp`` writes nanoseconds) takes :func:`ts`."""
+    if type(value) is not datetime:
+        return ts(value)
     if value.tzinfo is not None:
         value = _NAIVE_EPOCH + (value - _EPOCH)
     s = value.isoformat()  # 2026-11-22T10:04:05.123456, or no fraction
@@ -98,7 +101,8 @@ def _took(started: datetime | None, finished: datetime | None) -> int | None:
     times, None unless both are known."""
     if started is None or finished is None:
         return None
-    if started.tzinfo is UTC and finished.tzinfo is UTC:  # floor(f) - floor(s), exactly
+    if (started.tzinfo is UTC and finished.tzinfo is UTC and type(started) is datetime
+            and type(finished) is datetime):  # floor(f) - floor(s), exactly
         return (finished - started + (started.microsecond % 1000) * _US) // _MS
     try:
         return (finished - _EPOCH) // _MS - (started - _EPOCH) // _MS

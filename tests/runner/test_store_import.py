@@ -40,6 +40,19 @@ def test_stored_times_and_durations_equal_the_general_formulas() -> None:
     assert _sqlite_import._took(None, datetime.now(UTC)) is None
 
 
+def test_pandas_timestamps_are_stored_as_ts_stores_them() -> None:
+    pd = pytest.importorskip("pandas")
+    stamps = [pd.Timestamp("2026-11-22T10:04:05.123456789"),
+              pd.Timestamp("2026-11-22T10:04:06.000999999", tz="UTC"),
+              pd.Timestamp("2026-11-22T12:04:05.000000001", tz="Europe/Berlin"),
+              pd.Timestamp("2026-11-22T10:04:05")]
+    for a in stamps:
+        assert _sqlite_import._text(a) == ts(a), a
+        for b in stamps:
+            if (a.tzinfo is None) == (b.tzinfo is None):
+                assert _sqlite_import._took(a, b) == ms(b) - ms(a), (a, b)
+
+
 def _records(n: int, rng: random.Random) -> tuple[list[RunRecord], list[StepRecord],
                                                  list[AttemptRecord]]:
     runs, steps, attempts = [], [], []
