@@ -27,7 +27,8 @@ from typing import Any
 
 from flowwidgets.models import Status
 from flowwidgets.runner._sqlite_chunks import CHUNK, NULL, Chunks, insert
-from flowwidgets.runner._sqlite_ops import ATTEMPT_COLS, RUN_COLS, STEP_COLS
+from flowwidgets.runner._sqlite_import_rest import import_attempts, import_watermarks, missing
+from flowwidgets.runner._sqlite_ops import RUN_COLS, STEP_COLS
 from flowwidgets.runner._sqlite_pool import ms, ts
 from flowwidgets.runner.store import AttemptRecord, RunRecord, StepRecord, Watermark
 
@@ -113,8 +114,8 @@ def _took(started: datetime | None, finished: datetime | None) -> int | None:
 class _Counts:
     """What the dropped triggers would have added, for the rows inserted."""
 
-    def __init__(self, texts: _Texts) -> None:
-        self.texts = texts
+    def __init__(self, conn: sqlite3.Connection, texts: _Texts) -> None:
+        self.conn, self.texts = conn, texts
         # one key per run, appended; folded into the counters (in C) every FOLD runs, so
         # a million-run import holds the distinct keys, not a tuple per run
         self.timed: list[tuple[str, int]] = []  # (pipeline, duration) per timed run
@@ -130,6 +131,9 @@ class _Counts:
         # run id -> (started_at, its text, finished_at, its text) of recent runs: a step's
         # times are usually its run's, compared (no hashing of fresh datetimes)
         self.run_times: dict[str, tuple[Any, str | float, Any, str | float]] = {}
+        # runs of steps that are not among the recent ones once all runs are in: stored
+        # before, imported earlier, or nowhere (see check_runs: no foreign keys checked)
+        self.elsewhere: set[str] = set()
 
     def rows(self, runs: Iterable[RunRecord]) -> Iterator[list[Any]]:
         """The ``runs`` rows to insert, :data:`CHUNK` per flat list, noted on the way."""
@@ -216,8 +220,14 @@ class _Counts:
         for s in steps:
             run_id = s.run_id
             if run_id != last_run:
-                while not known(run_id) and more_runs():
-                    pass
+                if not known(run_id):
+                    while more_runs():
+                        if known(run_id):
+                            break
+                    else:  # all runs are in
+                        self.elsewhere.add(run_id)
+                        if len(self.elsewhere) >= FOLD:
+                            self.check_runs()
                 last_run = run_id
                 last_start, start, last_finish, finish = run_times(run_id, _NO_TIMES)
             d, started_at, finished_at = s.depends_on, s.started_at, s.finished_at
@@ -236,6 +246,16 @@ class _Counts:
                 add = chunk.extend
         if chunk:
             yield chunk
+
+    def check_runs(self) -> None:
+        """Raise ``IntegrityError`` (naming them) if runs of steps are neither imported nor
+        stored: one query for the steps' runs that were not among the recent ones (SQLite
+        does not check the import's foreign keys)."""
+        if self.elsewhere:
+            missing(self.conn, "SELECT j.value FROM json_each(?) AS j WHERE NOT EXISTS "
+                    "(SELECT 1 FROM runs WHERE run_id = j.value)",
+                    sorted(map(str, self.elsewhere)), "steps of no run (imported or stored)")
+            self.elsewhere.clear()
 
     def add(self, conn: sqlite3.Connection) -> None:
         """Add the counts to the statistics tables (in key order: upserts scattered over
@@ -290,27 +310,10 @@ def import_rows(conn: sqlite3.Connection, runs: Iterable[RunRecord],
     conn.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB:d}")  # the indexes stay in memory
     try:
         count = _import(conn, runs, steps, attempts)
-        _import_watermarks(conn, watermarks)
+        import_watermarks(conn, watermarks)
         return count
     finally:
         conn.execute(f"PRAGMA cache_size = {int(cache):d}")
-
-
-def _import_watermarks(conn: sqlite3.Connection, marks: Iterable[Watermark]) -> None:
-    """Append watermark commits as given, oldest first per pipeline: ``rows`` of each is the
-    growth of ``rows_total`` since the pipeline's previous one (stored or imported)."""
-    last: dict[str, int] = {}
-    rows = []
-    for m in marks:
-        if m.pipeline not in last:
-            prev = conn.execute("SELECT rows_total FROM watermarks WHERE pipeline = ? "
-                                "ORDER BY id DESC LIMIT 1", (m.pipeline,)).fetchone()
-            last[m.pipeline] = prev[0] if prev else 0
-        rows.append((m.pipeline, str(m.value), m.run_id, ts(m.committed_at),
-                     max(0, m.rows_total - last[m.pipeline]), m.rows_total, m.batches_total))
-        last[m.pipeline] = m.rows_total
-    conn.executemany("INSERT INTO watermarks (pipeline, value, run_id, committed_at, rows, "
-                     "rows_total, batches_total) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 IMPORT_CACHE_KIB = 256 * 1024
@@ -326,20 +329,20 @@ def _import(conn: sqlite3.Connection, runs: Iterable[RunRecord],
         conn.execute(f'DROP TRIGGER "{name}"')
     indexes = _set_aside_indexes(conn)
     texts = _Texts()
-    counts = _Counts(texts)
+    counts = _Counts(conn, texts)
     run_rows = Chunks(conn, f"runs ({RUN_COLS}, duration_ms)", 19, counts.rows(runs))
     Chunks(conn, f"steps ({STEP_COLS})", 10, counts.steps(steps, run_rows.more)).all()
     count = run_rows.all()
+    counts.check_runs()
     for _, sql in indexes:
         conn.execute(sql)
     counts.add(conn)
     for _, sql in triggers:
         conn.execute(sql)
-    conn.executemany(
-        f"INSERT INTO attempts ({ATTEMPT_COLS}) VALUES ({', '.join('?' * 8)})",
-        ((a.run_id, a.step, a.number, _STATUS.get(a.status) or _word(a.status),
-          ts(a.started_at), ts(a.finished_at), a.error, a.log_tail) for a in attempts))
+    import_attempts(conn, attempts)
     return count
+
+
 
 
 REINDEX_BELOW = 1_000

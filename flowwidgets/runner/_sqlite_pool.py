@@ -194,6 +194,20 @@ class Pool(GroupCommit):
             self._open.discard(conn)
         conn.close()
 
+    def _foreign_keys_back(self, conn: sqlite3.Connection) -> bool:
+        """Check foreign keys again on the writer (after its transaction); else close it
+        (False): a writer must never go on without them."""
+        try:
+            if not conn.in_transaction:  # the pragma is a no-op inside one
+                conn.execute("PRAGMA foreign_keys = ON")
+                return True
+        except sqlite3.Error:
+            pass
+        with self._lock:
+            self._open.discard(conn)
+        conn.close()
+        return False
+
     def _checkin(self, conn: sqlite3.Connection) -> None:
         healthy = True
         if conn.in_transaction:
@@ -220,13 +234,17 @@ class Pool(GroupCommit):
             self._checkin(conn)
 
     @contextmanager
-    def write(self, wait_s: float | None = None) -> Iterator[Tx]:
+    def write(self, wait_s: float | None = None, *, foreign_keys: bool = True
+              ) -> Iterator[Tx]:
         """One write transaction (``BEGIN IMMEDIATE``): committed with its events and
         version bump when the block ends, rolled back if it raises. Writers of this
         process queue on a lock first (woken the moment the previous one commits, where
         SQLite's busy handler would sleep a millisecond or more); other processes still
         wait on SQLite's lock for up to ``busy_timeout_s`` (``wait_s``: this long
-        instead, for both waits)."""
+        instead, for both waits). ``foreign_keys=False``: SQLite does not check foreign
+        keys in this transaction (the pragma cannot change inside one); the block must
+        check what it writes (the bulk import checks its rows' references in one
+        query)."""
         wait = self.busy_timeout_s if wait_s is None else min(wait_s, self.busy_timeout_s)
         lock = self._write_lock_now()
         if not lock.acquire(timeout=wait):
@@ -236,6 +254,8 @@ class Pool(GroupCommit):
         try:
             conn = self._checkout_writer()
             try:
+                if not foreign_keys:
+                    conn.execute("PRAGMA foreign_keys = OFF")
                 if wait_s is not None:
                     conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000):d}")
                     try:
@@ -258,7 +278,8 @@ class Pool(GroupCommit):
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                self._checkin_writer(conn)
+                if foreign_keys or self._foreign_keys_back(conn):
+                    self._checkin_writer(conn)
         finally:
             lock.release()
         if tx.appended and self._listeners:

@@ -177,18 +177,60 @@ def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int, fold: i
     assert _stored(tmp_path / "twice.db") == want
 
 
-def test_a_step_of_no_run_imports_nothing(tmp_path: Path) -> None:
+def _foreign_keys_on(log: SqliteRunLog) -> bool:
+    """Whether the run log's writer connection checks foreign keys."""
+    with log._pool.write() as tx:
+        return bool(tx.conn.execute("PRAGMA foreign_keys").fetchone()[0])
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_a_step_of_no_run_imports_nothing(tmp_path: Path, fold: int | None,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite does not check the import's foreign keys: the import does, in one query,
+    and refuses the whole import naming what is missing (``fold`` = 1: the steps' runs
+    that were not recent are checked as they come, after every one)."""
+    if fold is not None:
+        monkeypatch.setattr(_sqlite_import, "FOLD", fold)
     runs, steps, attempts = _records(_sqlite_chunks.CHUNK + 1, random.Random(1))
     path = tmp_path / "runs.db"
     with SqliteRunLog(path) as log:
         log.import_runs(runs[:1])
         before = _stored(path)
         orphan = StepRecord(run_id="nowhere", name="a", status=Status.SUCCEEDED)
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(sqlite3.IntegrityError, match="no run .*'nowhere'"):
             log.import_runs(runs[1:], [*steps[2:], orphan])
+        with pytest.raises(sqlite3.IntegrityError, match="no run .*'nowhere'"):
+            log.import_runs(runs[1:], [orphan, *reversed(steps[1:])])
+        with pytest.raises(sqlite3.IntegrityError, match="no run .*'nowhere'"):
+            log.import_runs([], [orphan])
+        lost = AttemptRecord(runs[0].run_id, "zz", 1, Status.FAILED, runs[0].created_at)
+        with pytest.raises(sqlite3.IntegrityError, match=r'no step .*\["r00000","zz"\]'):
+            log.import_runs(runs[1:], steps[1:], [*attempts, lost])
         with pytest.raises(sqlite3.IntegrityError, match="created_at"):
             log.import_runs([RunRecord("r1", "p", "batch", Status.FAILED, "manual",
                                        None)])
         with pytest.raises(ValueError, match="bogus"):
             log.import_runs(runs[1:], [StepRecord("r00001", "a", "bogus")])  # type: ignore[arg-type]
+        assert _foreign_keys_on(log)  # the writer checks them again after the import
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), log._pool.write() as tx:
+            tx.conn.execute("INSERT INTO steps (run_id, name, position, status) "
+                            "VALUES ('x', 'a', 0, 'x')")
     assert _stored(path) == before
+
+
+@pytest.mark.parametrize("fold", [None, 1])
+def test_steps_and_attempts_of_stored_runs_import(tmp_path: Path, fold: int | None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps whose runs were stored by an earlier import (checked in one query), and
+    attempts whose steps were, import as if imported together."""
+    if fold is not None:
+        monkeypatch.setattr(_sqlite_import, "FOLD", fold)
+    runs, steps, attempts = _records(_sqlite_chunks.CHUNK + 5, random.Random(2))
+    _reference(tmp_path / "reference.db", runs, steps, attempts)
+    path = tmp_path / "runs.db"
+    with SqliteRunLog(path) as log:
+        log.import_runs(runs)
+        log.import_runs([], reversed(steps))
+        log.import_runs([], [], attempts)
+        assert _foreign_keys_on(log)
+    assert _stored(path) == _stored(tmp_path / "reference.db")
