@@ -36,14 +36,15 @@ class Kept:
     def add(self, page: RunColumns) -> bool:
         """Keep ``page``'s new runs; True when the cutoff was reached."""
         ids = page.run_id
-        if self.cutoff is None and len(fresh := set(ids)) == len(ids) \
-                and self.seen.isdisjoint(fresh):
-            self.seen |= fresh
+        when_ns = np.where(page.started_ns != NAT, page.started_ns, page.created_ns)
+        if (self.cutoff is None or bool(((when_ns == NAT) | (when_ns >= self.cutoff)).all())) \
+                and len(fresh := set(ids)) == len(ids) and self.seen.isdisjoint(fresh):
+            self.seen |= fresh  # no run seen before and none before the cutoff: all kept
             self.pages.append(page)
             return False
         keep: list[int] = []
         done = False
-        when = np.where(page.started_ns != NAT, page.started_ns, page.created_ns).tolist()
+        when = when_ns.tolist()
         for k, run_id in enumerate(ids):
             if run_id in self.seen:
                 continue

@@ -43,6 +43,9 @@ _NO_TIMES = (_NOTHING, NULL, _NOTHING, NULL)
 CHUNK = 256
 """Rows per multi-row ``INSERT`` statement."""
 
+FOLD = 65_536
+"""Runs between two foldings of the noted keys into counts (see ``_Counts``)."""
+
 _STATUS: dict[str, str] = {s.value: s.value for s in Status}
 """A status (or its word) → the stored word (a plain ``str``: a ``StrEnum`` member would
 also go through the adapter lookup)."""
@@ -114,10 +117,18 @@ class _Counts:
 
     def __init__(self, texts: _Texts) -> None:
         self.texts = texts
+        # one key per run, appended; folded into the counters (in C) every FOLD runs, so
+        # a million-run import holds the distinct keys, not a tuple per run
         self.timed: list[tuple[str, int]] = []  # (pipeline, duration) per timed run
         self.untimed: list[str] = []  # pipeline per run without a duration
         self.finished: list[tuple[str, str, str]] = []  # (pipeline, hour, status)
-        self.ids: set[str] = set()  # the run ids read so far
+        self.timed_n: Counter[tuple[str, int]] = Counter()
+        self.untimed_n: Counter[str] = Counter()
+        self.finished_n: Counter[tuple[str, str, str]] = Counter()
+        # the run ids read recently (two generations of up to FOLD each): a step whose
+        # run is in neither was stored before, or its run comes later (more runs are read)
+        self.ids: set[str] = set()
+        self.old_ids: set[str] = set()
         # run id -> (started_at, its text, finished_at, its text) of recent runs: a step's
         # times are usually its run's, compared (no hashing of fresh datetimes)
         self.run_times: dict[str, tuple[Any, str | float, Any, str | float]] = {}
@@ -139,12 +150,10 @@ class _Counts:
             started_at, finished_at = r.started_at, r.finished_at
             seen(run_id)
             status = word(r.status) or _word(r.status)
-            created = _text(created_at)
+            created = NULL if created_at is None else _text(created_at)  # None: refused
             start = (created if started_at is created_at else
                      NULL if started_at is None else _text(started_at))
             finish = NULL if finished_at is None else _text(finished_at)
-            if len(run_times) >= 65_536:
-                run_times.clear()
             run_times[run_id] = (started_at, start, finished_at, finish)
             took = _took(started_at, finished_at)
             if took is None:
@@ -165,8 +174,25 @@ class _Counts:
                 yield chunk
                 chunk = []
                 add = chunk.extend
+                if len(self.ids) >= FOLD:
+                    self.fold()
+                    seen = self.ids.add
         if chunk:
             yield chunk
+
+    def fold(self) -> None:
+        """Count the keys noted so far, and start a new generation of run ids."""
+        self.timed_n.update(self.timed)
+        self.untimed_n.update(self.untimed)
+        self.finished_n.update(self.finished)
+        for noted in (self.timed, self.untimed, self.finished):
+            noted.clear()  # the same lists: rows() holds their append
+        self.old_ids, self.ids = self.ids, set()
+        self.run_times.clear()  # a step of an older run compares with the cached texts
+
+    def known(self, run_id: str) -> bool:
+        """Whether ``run_id`` is among the runs read recently."""
+        return run_id in self.ids or run_id in self.old_ids
 
     def steps(self, steps: Iterable[StepRecord], more_runs: Callable[[], bool]
               ) -> Iterator[list[Any]]:
@@ -177,7 +203,7 @@ class _Counts:
         get, put = self.texts.times.get, self.texts.put_time
         deps, put_deps = self.texts.deps.get, self.texts.put_deps
         word = _STATUS.get
-        ids = self.ids
+        known = self.known
         full = CHUNK * 10
         chunk: list[Any] = []
         add = chunk.extend
@@ -192,7 +218,7 @@ class _Counts:
         for s in steps:
             run_id = s.run_id
             if run_id != last_run:
-                while run_id not in ids and more_runs():
+                while not known(run_id) and more_runs():
                     pass
                 last_run = run_id
                 last_start, start, last_finish, finish = run_times(run_id, _NO_TIMES)
@@ -216,13 +242,14 @@ class _Counts:
     def add(self, conn: sqlite3.Connection) -> None:
         """Add the counts to the statistics tables (in key order: upserts scattered over
         the table's B-tree cost twice as much)."""
+        self.fold()
         hist: dict[str, tuple[Counter[int], Counter[int], Counter[int]]] = {}
-        for (pipeline, took), n in Counter(self.timed).items():  # counted in C
+        for (pipeline, took), n in self.timed_n.items():
             levels = hist.get(pipeline)
             if levels is None:
                 levels = hist[pipeline] = (Counter(), Counter(), Counter())
             levels[0][took] = n
-        totals = Counter(self.untimed)
+        totals = Counter(self.untimed_n)
         with_duration: dict[str, int] = {}
         rows: list[tuple[str, int, int, int]] = []
         for pipeline in sorted(hist):
@@ -241,7 +268,7 @@ class _Counts:
                 "with_duration = with_duration + excluded.with_duration")
         _insert(conn, "duration_hist (pipeline, level, bucket, n)", 4, rows,
                 "ON CONFLICT (pipeline, level, bucket) DO UPDATE SET n = n + excluded.n")
-        hours = Counter(self.finished)
+        hours = self.finished_n
         outcomes: Counter[tuple[str, str]] = Counter()
         failures: Counter[tuple[str, str]] = Counter()
         failed = Status.FAILED.value

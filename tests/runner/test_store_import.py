@@ -132,11 +132,17 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-@pytest.mark.parametrize("n", [1, _sqlite_import.CHUNK, 2 * _sqlite_import.CHUNK + 3])
-def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int) -> None:
+@pytest.mark.parametrize(("n", "fold"), [(1, None), (_sqlite_import.CHUNK, None),
+                                         (2 * _sqlite_import.CHUNK + 3, None),
+                                         (2 * _sqlite_import.CHUNK + 3, 1)])
+def test_imported_rows_equal_the_plain_reference(tmp_path: Path, n: int, fold: int | None,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Every column of every row, and the statistics the triggers would have kept,
     after one import or two (the second adds to counts already there), whatever the
-    order of the steps."""
+    order of the steps (``fold``: the noted keys are counted, and the recent run ids
+    renewed, after every chunk)."""
+    if fold is not None:
+        monkeypatch.setattr(_sqlite_import, "FOLD", fold)
     runs, steps, attempts = _records(n, random.Random(n))
     _reference(tmp_path / "reference.db", runs, steps, attempts)
     want = _stored(tmp_path / "reference.db")
@@ -167,6 +173,9 @@ def test_a_step_of_no_run_imports_nothing(tmp_path: Path) -> None:
         orphan = StepRecord(run_id="nowhere", name="a", status=Status.SUCCEEDED)
         with pytest.raises(sqlite3.IntegrityError):
             log.import_runs(runs[1:], [*steps[2:], orphan])
+        with pytest.raises(sqlite3.IntegrityError, match="created_at"):
+            log.import_runs([RunRecord("r1", "p", "batch", Status.FAILED, "manual",
+                                       None)])
         with pytest.raises(ValueError, match="bogus"):
             log.import_runs(runs[1:], [StepRecord("r00001", "a", "bogus")])  # type: ignore[arg-type]
     assert _stored(path) == before

@@ -252,3 +252,25 @@ def test_quick_categoricals_sort_as_pandas_does() -> None:
     got = _categorical(words, STATUS_CATEGORIES)
     want = pd.Categorical(words, categories=STATUS_CATEGORIES)
     assert got.codes.tolist() == want.codes.tolist() and got.dtype == want.dtype
+
+
+def test_kept_pages_stop_at_the_cutoff_and_skip_repeats() -> None:
+    """Whole pages newer than the cutoff are kept at once; a page with a run seen before
+    or one that started before the cutoff is read row by row, as before."""
+    from flowwidgets._run_pages import Kept
+
+    def page(ids: list[str], starts: list[str | None]) -> RunColumns:
+        rows = [row(run_id=i, started_at=t, finished_at=None, duration_ms=None,
+                    created_at=t) for i, t in zip(ids, starts, strict=True)]
+        cols = parse_api_columns(rows, STATUS)
+        assert cols is not None
+        return cols
+
+    t = [f"2026-11-20T08:00:0{k}.000Z" for k in range(10)]
+    cutoff = ns(datetime(2026, 11, 20, 8, 0, 3, tzinfo=UTC))
+    kept = Kept(cutoff)
+    assert not kept.add(page(["a", "b", "c"], [t[9], None, t[8]]))  # all kept
+    assert not kept.add(page(["c", "d"], [t[8], t[7]]))  # "c" again: skipped
+    assert kept.add(page(["e", "f", "g"], [t[6], t[2], t[5]]))  # "f" is before: stop
+    assert kept.columns().run_id == ["a", "b", "c", "d", "e"]
+    assert not Kept(None).add(page(["x"], [t[0]]))
