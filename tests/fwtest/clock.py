@@ -6,6 +6,8 @@ run, which breaks counts of runs, squares, executed steps or "the latest run" on
 once an hour. :func:`no_cron_fires` keeps the scheduler ticking (heartbeats, claiming
 requested runs, next fires still computed and shown) but creates no run from a cron fire.
 The scheduler's own tests (tests/runner/test_scheduler.py) drive it with an injected ``now``.
+To check that a test does not depend on the time of day, run it with the scheduler's clock
+moved just before a cron time: ``scripts/clockshift/sitecustomize.py`` says how.
 """
 
 from __future__ import annotations
