@@ -56,16 +56,29 @@ def _word(value: Any) -> str:
     return Status(value).value
 
 
+_TWO = [f"{i:02d}" for i in range(60)]
+_FRACTION = [f".{i:03d}Z" for i in range(1000)]
+_DAYS: dict[int, str] = {}
+"""Day ordinal → ``YYYY-MM-DDT`` (at most 65,536 kept)."""
+
+
 def _text(value: datetime) -> str:
-    """:func:`ts`, quicker: an aware time becomes naive UTC by arithmetic (no tz calls), and
-    a naive time's ``isoformat()`` is half the cost of an aware one's. A subclass (pandas'
-    ``Timestamp`` writes nanoseconds) takes :func:`ts`."""
+    """:func:`ts`, quicker: an aware time becomes naive UTC by arithmetic (no tz calls),
+    and the text is joined from cached parts (the day's, two-digit fields, milliseconds):
+    half the cost of ``isoformat()``. A subclass (pandas' ``Timestamp`` writes
+    nanoseconds) takes :func:`ts`."""
     if type(value) is not datetime:
         return ts(value)
     if value.tzinfo is not None:
         value = _NAIVE_EPOCH + (value - _EPOCH)
-    s = value.isoformat()  # 2026-11-22T10:04:05.123456, or no fraction
-    return s[:23] + "Z" if len(s) == 26 else s + ".000Z"
+    day = _DAYS.get(value.toordinal())
+    if day is None:
+        if len(_DAYS) >= 65_536:
+            _DAYS.clear()
+        day = _DAYS[value.toordinal()] = value.date().isoformat() + "T"
+    two = _TWO
+    return (f"{day}{two[value.hour]}:{two[value.minute]}:{two[value.second]}"
+            f"{_FRACTION[value.microsecond // 1000]}")
 
 
 class _Texts:
