@@ -88,6 +88,15 @@ class Proc:
         return self.p.wait(timeout)
 
     def kill(self) -> None:
+        """Stop a process a test left running: SIGTERM first, so that ``flowwidgets demo``
+        stops the Voilà server it started in a session of its own (a SIGKILL of the demo's
+        group left it running after a failed test), then SIGKILL the group."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
         if self.p.poll() is None:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.wait(10)
