@@ -147,6 +147,14 @@ class GroupCommit:
             op.done = True
         return evented
 
+    def _seal(self, conn: sqlite3.Connection, tx: Tx) -> None:
+        """Flush ``tx``'s events, trim old events when it is time, and commit."""
+        tx.flush()
+        if tx.appended and time.monotonic() >= self._next_trim:
+            self._next_trim = time.monotonic() + self.trim_every_s
+            tx.trim_events(self.keep_events)
+        conn.execute("COMMIT")
+
     def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -164,11 +172,7 @@ class GroupCommit:
                     op.result = op.fn(tx)
                 except BaseException as exc:
                     raise _OpFailed(exc) from exc
-            tx.flush()
-            if tx.appended and time.monotonic() >= self._next_trim:
-                self._next_trim = time.monotonic() + self.trim_every_s
-                tx.trim_events(self.keep_events)
-            conn.execute("COMMIT")
+            self._seal(conn, tx)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

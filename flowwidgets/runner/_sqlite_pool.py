@@ -179,12 +179,7 @@ class Pool(GroupCommit):
 
     def _checkin_writer(self, conn: sqlite3.Connection) -> None:
         """Give the writer back (still holding the write lock)."""
-        healthy = True
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                healthy = False
+        healthy = _rolled_back(conn)
         with self._lock:
             if conn not in self._open:  # opened before a fork
                 return
@@ -209,12 +204,7 @@ class Pool(GroupCommit):
         return False
 
     def _checkin(self, conn: sqlite3.Connection) -> None:
-        healthy = True
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                healthy = False
+        healthy = _rolled_back(conn)
         with self._lock:
             if conn not in self._open:  # opened before a fork
                 return
@@ -268,11 +258,7 @@ class Pool(GroupCommit):
                 tx = Tx(conn, now_ms())  # the clock tests set is this module's
                 try:
                     yield tx
-                    tx.flush()
-                    if tx.appended and time.monotonic() >= self._next_trim:
-                        self._next_trim = time.monotonic() + self.trim_every_s
-                        tx.trim_events(self.keep_events)
-                    conn.execute("COMMIT")
+                    self._seal(conn, tx)
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
@@ -337,3 +323,13 @@ class Pool(GroupCommit):
                 self._open.discard(conn)
         for conn in idle:
             conn.close()
+
+
+def _rolled_back(conn: sqlite3.Connection) -> bool:
+    """Roll back a transaction ``conn`` was left in; False if that failed (close it)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            return False
+    return True

@@ -65,16 +65,14 @@ class ApiFlavour(ApiParsing, Flavour):
 
     def runs(self, pipeline: str | None, status: Status | None, limit: int, offset: int,
              cache: bool, cursor: str | None = None) -> Plan[RunPage]:
-        params = {"pipeline": pipeline, "status": status.value if status else None,
-                  "limit": limit, "offset": offset, "cursor": cursor}
+        params = _runs_params(pipeline, status, limit, offset, cursor)
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_page, cache=cache)
         return reply.value
 
     def runs_columns(self, pipeline: str | None, status: Status | None, limit: int,
                      offset: int, cursor: str | None = None) -> Plan[ColumnsPage]:
-        params = {"pipeline": pipeline, "status": status.value if status else None,
-                  "limit": limit, "offset": offset, "cursor": cursor}
+        params = _runs_params(pipeline, status, limit, offset, cursor)
         reply = yield Request("GET", "/api/runs", "GET /api/runs", params=params,
                               parse=self.parse_columns_page, cache=False)
         return reply.value
@@ -291,3 +289,10 @@ OURS_PROBE = FlavourProbe("flowwidgets", _detect_ours, lambda http, found, o: Fl
 EMATIX_PROBE = FlavourProbe("ematix", _detect_ematix, _make_ematix, _start_ematix, order=10)
 """ematix-flow ``flow web``: another JSON ``/api/health``; token from
 ``$EMATIX_FLOW_WEB_TOKEN`` unless one was given."""
+
+
+def _runs_params(pipeline: str | None, status: Status | None, limit: int, offset: int,
+                 cursor: str | None) -> dict[str, Any]:
+    """The query of ``GET /api/runs`` (None values are left out when sent)."""
+    return {"pipeline": pipeline, "status": status.value if status else None,
+            "limit": limit, "offset": offset, "cursor": cursor}
