@@ -26,6 +26,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import IO, Literal
 
+from flowwidgets.runner._shell import guard_session, unguard_session
+
 __all__ = [
     "CULL_IDLE_S",
     "CULL_INTERVAL_S",
@@ -195,6 +197,10 @@ class UiServer:
         except BaseException:
             self._close_log()
             raise
+        try:  # a demo killed outright (kill -9, the OOM killer) takes its server along
+            guard_session(self._proc.pid)
+        except OSError:  # pragma: no cover - no guard: a normal stop still stops it
+            pass
 
     @property
     def _what(self) -> str:
@@ -277,6 +283,7 @@ class UiServer:
             if proc is not None:
                 # the group may outlive its leader (a child that ignored SIGTERM)
                 _signal_group(proc.pid, signal.SIGKILL)
+                unguard_session(proc.pid)
             self._close_log()
             if self.log_path.is_relative_to(self._tmp):
                 self.log_path = Path(os.devnull)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flowwidgets.runner._capture import LogTail
 
-__all__ = ["ShellResult", "run_shell"]
+__all__ = ["ShellResult", "guard_session", "run_shell", "unguard_session"]
 
 SUPERVISOR = str(Path(__file__).with_name("_supervise.py"))
 """Run by path with ``python -I -S``: the standard library only, no site-packages."""
@@ -195,6 +195,18 @@ class _Guard:
 _GUARD = _Guard()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_GUARD._after_fork)
+
+
+def guard_session(sid: int) -> None:
+    """Have this process's guard kill session ``sid`` (SIGTERM, then SIGKILL) when this
+    process dies, ``kill -9`` included: for a server this process started in a session of
+    its own (the demo's Voilà or JupyterLab). Raises ``OSError`` if no guard can start."""
+    _GUARD.watch(sid, 0.0)
+
+
+def unguard_session(sid: int) -> None:
+    """Tell the guard that session ``sid`` was stopped by this process itself."""
+    _GUARD.forget(sid)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -253,6 +253,36 @@ def test_help_lists_the_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 # ---- demo ------------------------------------------------------------------------------
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads processes from /proc")
+def test_a_killed_demo_takes_its_dashboard_server_along(tmp_path: Path,
+                                                         procs: list[Proc]) -> None:
+    proc = Proc(tmp_path, "demo", "--port", str(_free_port()), "--ui-port", str(_free_port()),
+                "--data", str(tmp_path / "demo"))
+    procs.append(proc)
+    proc.wait_for("Ctrl-C stops the demo", timeout=90)
+    children = subprocess.run(["pgrep", "-P", str(proc.p.pid)], capture_output=True,
+                              text=True).stdout.split()
+    voila = [int(c) for c in children
+             if "voila" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+    assert len(voila) == 1 and _alive(voila[0])
+    proc.p.kill()  # kill -9 of the demo alone: no handler runs in it
+    proc.p.wait(10)
+    deadline = time.monotonic() + 20
+    while _alive(voila[0]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(voila[0]), "the demo's Voilà server outlived a kill -9 of the demo"
+
+
 def _fired(run: dict[str, Any]) -> bool:
     """A run the demo's scheduler started (not imported history, not one the demo ran)."""
     return not run.get("imported") and run.get("trigger") == "schedule"
