@@ -179,6 +179,10 @@ def main() -> None:
     ap.add_argument("--processes", action="store_true",
                     help="each server in its own process (the default serves both from "
                          "threads of this one, where they share the GIL with the client)")
+    ap.add_argument("--alone", action="store_true",
+                    help="time our runner's GETs only (flowtoy is started and checked but "
+                         "not polled): without flowtoy's 17 ms answers taking the second "
+                         "core between ours")
     args = ap.parse_args()
     from flowtoy.runner_api import create_app_for_runner
 
@@ -191,6 +195,8 @@ def main() -> None:
         lines[0] += "; each server in its own process"
     if args.lean:
         lines[0] += "; GETs by http.client"
+    if args.alone:
+        lines[0] += "; only our runner polled"
     print(lines[0])
     times: dict[str, list[float]] = {"ours": [], "flowtoy": []}
     sizes: dict[str, int] = {}
@@ -212,8 +218,9 @@ def main() -> None:
             assert len(body["steps"]) == args.steps, (name, body.get("total_steps"))
             sizes[name] = len(http.get(url).content)
         get = _lean_getter(urls) if args.lean else (lambda name, url: http.get(url).status_code)
+        polled = {"ours": urls["ours"]} if args.alone else urls
         for _ in range(args.requests):
-            for name, url in urls.items():
+            for name, url in polled.items():
                 if name == "ours" and args.after_write:  # the kept answer is stale now
                     with log._pool.write() as tx:
                         tx.touch()
@@ -223,13 +230,18 @@ def main() -> None:
                 assert code == 200
     for name, label in (("ours", "flowwidgets runner"), ("flowtoy", "flowtoy 0.4 (peer)")):
         ms = times[name]
+        if not ms:
+            continue
         line = (f"GET /status  {label:<20} p50 {statistics.median(ms):6.2f} ms   "
                 f"p95 {pct(ms, 95):6.2f} ms   min {min(ms):6.2f} ms   body {sizes[name]:,} B")
         print(line)
         lines.append(line)
-    ratio = statistics.median(times["ours"]) / statistics.median(times["flowtoy"])
-    lines.append(f"ratio ours/flowtoy at p50: {ratio:.2f}; load {os.getloadavg()[0]:.1f} "
-                 "at the end")
+    if times["flowtoy"]:
+        ratio = statistics.median(times["ours"]) / statistics.median(times["flowtoy"])
+        lines.append(f"ratio ours/flowtoy at p50: {ratio:.2f}; load "
+                     f"{os.getloadavg()[0]:.1f} at the end")
+    else:
+        lines.append(f"load {os.getloadavg()[0]:.1f} at the end")
     print(lines[-1])
     if args.record:
         from _record import record  # type: ignore[import-not-found]
