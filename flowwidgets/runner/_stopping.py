@@ -165,11 +165,7 @@ class StopPaths:
             run_id = state.run.run_id
             error = f"runner cut off from its run log: {why}; steps killed"
             try:
-                for name in running:
-                    if name in state.attempts:
-                        self.store.finish_attempt(run_id, name, state.attempts[name],
-                                                  status=Status.FAILED, error=error)
-                    self.store.set_step_status(run_id, name, Status.FAILED, error)
+                self._end_steps(state, running, Status.FAILED, error)
                 self.store.finish_run(run_id, status=Status.FAILED,
                                       failed_step=running[0] if running else None,
                                       error=error)
@@ -194,6 +190,17 @@ class StopPaths:
                 self.cut_off_since = None
         return written
 
+    def _end_steps(self, state: RunState, running: list[str], status: Status,
+                   error: str) -> None:
+        """Record the steps ``running`` of ``state``'s run (and their open attempts) as
+        ended with ``status`` and ``error``."""
+        run_id = state.run.run_id
+        for name in running:
+            if name in state.attempts:
+                self.store.finish_attempt(run_id, name, state.attempts[name], status=status,
+                                          error=error)
+            self.store.set_step_status(run_id, name, status, error)
+
     def _lose(self, state: RunState) -> None:
         if state.lost.is_set():
             return
@@ -211,11 +218,7 @@ class StopPaths:
         run_id = state.run.run_id
         try:
             why = f"{STOPPED} while the step was running"
-            for name in running:
-                if name in state.attempts:
-                    self.store.finish_attempt(run_id, name, state.attempts[name],
-                                              status=Status.CANCELLED, error=why)
-                self.store.set_step_status(run_id, name, Status.CANCELLED, why)
+            self._end_steps(state, running, Status.CANCELLED, why)
             self.store.finish_run(run_id, status=Status.CANCELLED,
                                   error=f"{STOPPED} while {', '.join(running)} still ran")
         except ClaimLost:
