@@ -12,6 +12,11 @@ exists and was never tried (so its attempt is number 1: retries take the Python 
 Otherwise it aborts with :data:`SLOW`, which undoes everything the statement wrote,
 and the caller takes the Python path, which says why (or writes where it may). The
 TEMP objects live in the connection only: nothing changes in the file or its schema.
+
+The writes a group commit takes together are ONE statement too, a row each
+(:func:`write`): the triggers fire row by row, in order, and the statement commits on its
+own; a failed check in any row undoes them all, and the group commit then writes them
+one by one.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-__all__ = ["SLOW", "WRITER_SQL", "Slow", "finish", "start"]
+__all__ = ["MAX_ROWS", "SLOW", "WRITER_SQL", "Row", "Slow", "finish_row", "start_row", "write"]
 
 SLOW = "flowwidgets: take the slow path"
 """The message of the trigger's abort when a check fails."""
@@ -63,11 +68,15 @@ _START_CHILD = _fill(_START, "NEW.child IS NOT NULL AND", "child")
 _FRESH_STEP = _fill(_FRESH, "", "step")
 _START_STEP = _fill(_START, "", "step")
 
+_COLUMNS = ("kind, run_id, pipeline, owner, step, number, status, error, log_tail, output, "
+            "keys, child, at")
+_NCOL = _COLUMNS.count(",") + 1
+
 WRITER_SQL = f"""
-CREATE TEMP VIEW fw_finish (run_id, pipeline, owner, step, number, status, at, error,
-                            log_tail, output, keys, child) AS
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
-CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_finish BEGIN
+CREATE TEMP VIEW fw_write ({_COLUMNS}) AS
+    SELECT {", ".join(["NULL"] * _NCOL)};
+CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_write
+WHEN NEW.kind = 'finish' BEGIN
     {_CLAIM}
     {_FRESH_CHILD}
     UPDATE attempts SET status = NEW.status, finished_at = NEW.at, error = NEW.error,
@@ -87,9 +96,8 @@ CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_finish BEGIN
         WHERE NEW.status = 'succeeded';
     {_START_CHILD}
 END;
-CREATE TEMP VIEW fw_start (run_id, pipeline, owner, step, at) AS
-    SELECT NULL, NULL, NULL, NULL, NULL;
-CREATE TEMP TRIGGER fw_start_write INSTEAD OF INSERT ON fw_start BEGIN
+CREATE TEMP TRIGGER fw_start_write INSTEAD OF INSERT ON fw_write
+WHEN NEW.kind = 'start' BEGIN
     {_CLAIM}
     {_FRESH_STEP}
     {_START_STEP}
@@ -97,36 +105,54 @@ END;
 """.replace("{slow}", SLOW)
 """Run once on each writer connection."""
 
-_FINISH_SQL = "INSERT INTO fw_finish VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-_START_SQL = "INSERT INTO fw_start VALUES (?, ?, ?, ?, ?)"
+MAX_ROWS = 200
+"""The most writes one statement carries (13 parameters each)."""
+
+_SQL: dict[int, str] = {}
 
 
-def _run(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> None:
+def _sql(n: int) -> str:
+    sql = _SQL.get(n)
+    if sql is None:
+        row = "(" + ", ".join(["?"] * _NCOL) + ")"
+        sql = _SQL[n] = "INSERT INTO fw_write VALUES " + ", ".join([row] * n)
+    return sql
+
+
+Row = tuple[Any, ...]
+"""One write for :func:`write`: the view's columns but the last (``at``)."""
+
+
+def write(conn: sqlite3.Connection, at: str, rows: list[Row]) -> None:
+    """Apply ``rows`` (from :func:`finish_row` and :func:`start_row`) in order, in ONE
+    statement, at ``at``. Raises :class:`Slow`, with nothing written, when a check of
+    any row fails (and ``ValueError`` for more than :data:`MAX_ROWS` rows)."""
+    n = len(rows)
+    if n > MAX_ROWS:
+        raise ValueError(f"{n} writes in one statement (at most {MAX_ROWS})")
+    args = rows[0] + (at,) if n == 1 else tuple(v for r in rows for v in (*r, at))
     try:
-        conn.execute(sql, args)
+        conn.execute(_sql(n), args)
     except sqlite3.IntegrityError as exc:
         if SLOW in str(exc):
             raise Slow from None
         raise
 
 
-def finish(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str,
-           owner: str | None, step: str, number: int, status: str, error: str | None,
-           log_tail: str | None, output: tuple[str, str | None] | None,
-           child: str | None) -> list[int]:
-    """End an attempt (storing ``output``: its JSON text and keys), mark a succeeded
-    step, start ``child`` (never tried before: else the Python path); returns
-    ``[child's attempt number]`` (or ``[]``). Raises :class:`Slow`, with nothing
-    written, when a check fails."""
-    _run(conn, _FINISH_SQL, (run_id, pipeline, owner, step, number, status, at, error,
-                             log_tail, None if output is None else output[0],
-                             None if output is None else output[1], child))
-    return [] if child is None else [1]  # checked by the statement: its first attempt
+
+def finish_row(run_id: str, pipeline: str, owner: str | None, step: str, number: int,
+               status: str, error: str | None, log_tail: str | None,
+               output: tuple[str, str | None] | None, child: str | None) -> Row:
+    """The write that ends an attempt (storing ``output``: its JSON text and keys),
+    marks a succeeded step and starts ``child`` (never tried before: else the statement
+    fails with :class:`Slow`); its result is ``[child's attempt number]``, ``[1]``
+    (or ``[]``)."""
+    return ("finish", run_id, pipeline, owner, step, number, status, error, log_tail,
+            None if output is None else output[0], None if output is None else output[1],
+            child)
 
 
-def start(conn: sqlite3.Connection, at: str, run_id: str, pipeline: str, owner: str | None,
-          step: str) -> int:
-    """Start the step's first attempt; returns its number, 1. Raises :class:`Slow`, with
-    nothing written, when a check fails (a step tried before: the Python path)."""
-    _run(conn, _START_SQL, (run_id, pipeline, owner, step, at))
-    return 1
+def start_row(run_id: str, pipeline: str, owner: str | None, step: str) -> Row:
+    """The write that starts the step's first attempt (its result: number 1; a step
+    tried before fails the statement with :class:`Slow`)."""
+    return ("start", run_id, pipeline, owner, step, None, None, None, None, None, None, None)

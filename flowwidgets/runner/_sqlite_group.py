@@ -1,18 +1,21 @@
 """Group commit, mixed into :class:`~flowwidgets.runner._sqlite_pool.Pool`: the step writes
 that threads queue while one commits are committed together, in the order they were
-queued, by the next of them to take the write lock (:meth:`GroupCommit.apply`)."""
+queued, by the next of them to lead (:meth:`GroupCommit.apply`); the others wait on
+their own write, each woken once, never on the write lock. One-statement writes taken
+together are one multi-row statement."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from flowwidgets.runner._sqlite_fast import Slow
+from flowwidgets.runner._sqlite_fast import MAX_ROWS, Row, Slow, write
 from flowwidgets.runner._sqlite_tx import Tx
 
 __all__ = ["GroupCommit"]
@@ -31,6 +34,8 @@ class GroupCommit:
     _next_trim: float
     fast_writes: bool
     _queue: deque[_Op]
+    _guard: threading.Lock  # the queue and the lead
+    _leading: bool  # a thread leads (takes the write lock for the queue, or will)
     _listeners: dict[object, Callable[[], None]]
 
     def _write_lock_now(self) -> threading.Lock:
@@ -51,76 +56,137 @@ class GroupCommit:
     def _now_text(self) -> str:
         raise NotImplementedError
 
-    def apply(self, fn: Callable[[Tx], T],
-              fast: Callable[[sqlite3.Connection, str], T] | None = None) -> T:
+    def apply(self, fn: Callable[[Tx], T], fast: tuple[Row, T] | None = None) -> T:
         """``fn(tx)`` in a write transaction, committed before this returns (group
         commit): writes that other threads queue while one commits are committed
-        together by the next of them to take the lock, in the order they were queued,
-        in ONE transaction (one clock reading). Its result, or its exception (then
-        nothing it wrote is kept: a batch in which one write raises is rolled back and
-        its writes are committed one by one).
+        together by the next of them to lead, in the order they were queued, in ONE
+        transaction (one clock reading). Its result, or its exception (then nothing it
+        wrote is kept: a batch in which one write raises is rolled back and its writes
+        are committed one by one).
 
-        ``fast(conn, now_text)``, when given, is tried first: one statement that writes
-        the same (events included, in order) and commits on its own when it is the only
-        write queued; it raises :class:`~flowwidgets.runner._sqlite_fast.Slow`, having
-        written nothing, to have ``fn`` run instead."""
+        One thread at a time leads: it takes the write lock, commits every write queued
+        and wakes their threads; a thread that queues a write while another leads waits
+        on its own write (woken once: done, or handed the lead when the queue is not
+        empty after a commit), never on the write lock.
+
+        ``fast``, when given, is ``(row, result)``: the same write as a row of the
+        one-statement write (:func:`~flowwidgets.runner._sqlite_fast.write`, events
+        included, in order), tried first; ``result`` is returned when it applies. When
+        every write taken has one, they are ONE statement that commits on its own;
+        otherwise (or when a row's checks fail) each runs in the transaction, its row
+        first, else ``fn``."""
         op = _Op(fn, fast)
         lock = self._write_lock_now()
-        queue = self._queue
-        queue.append(op)
-        evented = False
-        if not lock.acquire(timeout=self.busy_timeout_s):
-            try:
-                queue.remove(op)
-            except ValueError:  # a leader has taken it: it commits it now
-                lock.acquire()
-                lock.release()
+        guard = self._guard
+        with guard:
+            self._queue.append(op)
+            if self._leading:
+                wake = op.wake = _allocate_lock()
+                wake.acquire()
             else:
+                self._leading = True
+        if op.wake is not None and not self._follow(op, op.wake):
+            if op.error is not None:
+                raise op.error
+            return op.result
+        evented = False
+        batch: list[_Op] = []
+        try:
+            if not lock.acquire(timeout=self.busy_timeout_s):
+                with guard:
+                    self._queue.remove(op)  # only a leader takes writes off the queue
                 raise sqlite3.OperationalError(
                     f"{self.path}: database is locked (another writer of this process "
                     f"held it for {self.busy_timeout_s:g} s)") from None
-        else:
             try:
-                if not op.done:
-                    batch = [queue.popleft() for _ in range(len(queue))]
-                    try:
-                        conn = self._checkout_writer()
-                    except BaseException as exc:  # closed: for every write taken
-                        for taken in batch:
-                            taken.error, taken.done = exc, True
-                    else:
-                        if not self.fast_writes:
-                            for taken in batch:
-                                taken.fast = None
-                        try:
-                            if len(batch) == 1 and batch[0].fast is not None \
-                                    and time.monotonic() < self._next_trim:
-                                evented = self._commit_alone(conn, batch[0])
-                            else:
-                                evented = self._commit_batch(conn, batch)
-                        finally:
-                            self._checkin_writer(conn)
+                evented = self._lead(guard, batch)
             finally:
                 lock.release()
+        finally:
+            self._hand_on(guard, batch, op)
         if evented and self._listeners:
             self._notify()
         if op.error is not None:
             raise op.error
         return op.result
 
-    def _commit_alone(self, conn: sqlite3.Connection, op: _Op) -> bool:
-        """One write's single statement, committing on its own (autocommit); its
-        Python path in a transaction of its own when the statement says so."""
-        assert op.fast is not None
+    def _follow(self, op: _Op, wake: Any) -> bool:
+        """Wait for ``op``'s commit (False) or for the lead to be handed to it (True);
+        a write still queued after the busy timeout leaves the queue and raises."""
+        if not wake.acquire(timeout=self.busy_timeout_s):
+            with self._guard:
+                if not op.taken and not op.lead:
+                    self._queue.remove(op)
+                    raise sqlite3.OperationalError(
+                        f"{self.path}: database is locked (another writer of this process "
+                        f"held it for {self.busy_timeout_s:g} s)") from None
+            wake.acquire()  # taken by a leader (or handed the lead): not long now
+        return op.lead
+
+    def _lead(self, guard: Any, batch: list[_Op]) -> bool:
+        """Commit every queued write (holding the write lock); True when events were
+        appended. ``batch`` receives the writes taken."""
+        with guard:
+            batch.extend(self._queue)
+            self._queue.clear()
+            for taken in batch:
+                taken.taken = True
         try:
-            op.result = op.fast(conn, self._now_text())
+            conn = self._checkout_writer()
+        except BaseException as exc:  # closed: for every write taken
+            for taken in batch:
+                taken.error, taken.done = exc, True
+            return False
+        if not self.fast_writes:
+            for taken in batch:
+                taken.fast = None
+        try:
+            if len(batch) <= MAX_ROWS and time.monotonic() < self._next_trim \
+                    and all(taken.fast is not None for taken in batch) \
+                    and self._commit_rows(conn, batch):
+                return True
+            return self._commit_batch(conn, batch)
+        finally:
+            self._checkin_writer(conn)
+
+    def _hand_on(self, guard: Any, batch: list[_Op], op: _Op) -> None:
+        """After a lead: hand it to the first write queued meanwhile (or end it), then
+        wake the threads of the writes committed."""
+        with guard:
+            if not op.taken:  # left before taking the queue (interrupted)
+                try:
+                    self._queue.remove(op)
+                except ValueError:
+                    pass
+            if self._queue:
+                nxt = self._queue[0]
+                nxt.lead = True
+                assert nxt.wake is not None
+                nxt.wake.release()
+            else:
+                self._leading = False
+        for taken in batch:
+            if taken is not op:
+                if not taken.done:  # interrupted before its commit: say so
+                    taken.error = taken.error or sqlite3.OperationalError(
+                        f"{self.path}: the group commit holding this write was interrupted")
+                    taken.done = True
+                assert taken.wake is not None
+                taken.wake.release()
+
+    def _commit_rows(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+        """The writes' rows as one statement that commits on its own (autocommit);
+        False, with nothing written, when it does not apply (then the caller commits
+        them in a transaction, one by one inside it)."""
+        try:
+            write(conn, self._now_text(), [op.fast for op in batch if op.fast is not None])
         except Slow:
-            op.fast = None
-            return self._commit_batch(conn, [op])
-        except BaseException as exc:
-            op.error = exc
-        op.done = True
-        return op.error is None
+            return False
+        except sqlite3.Error:  # (nothing was committed) the transaction path says which
+            return False  # write failed, or fails them all
+        for op in batch:
+            op.result, op.done = op.result_fast, True
+        return True
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
         """Commit ``batch`` in one transaction (each write alone when one raises);
@@ -164,7 +230,8 @@ class GroupCommit:
                     if op.fast is not None:
                         tx.flush_events()  # the statement's events come after these
                         try:
-                            op.result = op.fast(conn, tx.now_text)
+                            write(conn, tx.now_text, [op.fast])
+                            op.result = op.result_fast
                             tx.appended_by_sql()
                             continue
                         except Slow:  # nothing written (only the statement is undone)
@@ -185,15 +252,19 @@ class GroupCommit:
 class _Op:
     """A write queued for :meth:`Pool.apply`."""
 
-    __slots__ = ("fn", "fast", "result", "error", "done")
+    __slots__ = ("fn", "fast", "result_fast", "result", "error", "done", "wake", "taken",
+                 "lead")
 
-    def __init__(self, fn: Callable[[Tx], Any],
-                 fast: Callable[[sqlite3.Connection, str], Any] | None = None):
+    def __init__(self, fn: Callable[[Tx], Any], fast: tuple[Row, Any] | None = None):
         self.fn = fn
-        self.fast = fast
+        self.fast: Row | None = None if fast is None else fast[0]
+        self.result_fast: Any = None if fast is None else fast[1]
         self.result: Any = None
         self.error: BaseException | None = None
         self.done = False
+        self.wake: Any = None  # a held lock its thread waits on while another leads
+        self.taken = False  # by a leader: committed (or failed) in its batch
+        self.lead = False  # the lead was handed to its thread
 
 
 class _OpFailed(Exception):

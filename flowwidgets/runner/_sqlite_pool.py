@@ -74,6 +74,8 @@ class Pool(GroupCommit):
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # this process's writers, one at a time
         self._queue = deque()  # writes waiting for a group commit (apply)
+        self._guard = threading.Lock()  # the queue and the lead (apply)
+        self._leading = False
         self._listeners: dict[object, Callable[[], None]] = {}  # replaced, never mutated
         self._idle: list[sqlite3.Connection] = []
         self._writer: sqlite3.Connection | None = None  # idle writer (see _checkout_writer)
@@ -132,6 +134,7 @@ class Pool(GroupCommit):
             self._writer = None
             self._write_lock = threading.Lock()  # a parent's thread may have held it
             self._queue = deque()
+            self._guard, self._leading = threading.Lock(), False
 
     def _checkout(self) -> sqlite3.Connection:
         with self._lock:

@@ -237,8 +237,7 @@ class SqliteRunLog(SqliteReads, RunLog):
         if pipeline is None:
             return self._pool.apply(write)
         owner = self._owner
-        return self._pool.apply(write, lambda conn, at: fast.start(conn, at, run_id, pipeline,
-                                                                   owner, step))
+        return self._pool.apply(write, (fast.start_row(run_id, pipeline, owner, step), 1))
 
     @staticmethod
     def _start(tx: Tx, run_id: str, pipeline: str, step: str) -> int:
@@ -294,9 +293,9 @@ class SqliteRunLog(SqliteReads, RunLog):
         if pipeline is None or len(start) > 1:
             return self._pool.apply(write)
         owner, child = self._owner, (start[0] if start else None)
-        return self._pool.apply(write, lambda conn, at: fast.finish(
-            conn, at, run_id, pipeline, owner, step, number, status.value, error, log_tail,
-            body, child))
+        return self._pool.apply(write, (fast.finish_row(
+            run_id, pipeline, owner, step, number, status.value, error, log_tail, body, child),
+            [] if child is None else [1]))
 
     def set_step_status(self, run_id: str, step: str, status: Status,
                         error: str | None = None) -> None:

@@ -284,3 +284,87 @@ def test_an_sqlite_that_cannot_make_the_views_writes_through_the_python_path(
             ("attempt", "a", "succeeded"), ("step", "a", "succeeded"),
             ("step", "b", "running"), ("attempt", "b", "running")]
         assert log.load_output(run_id, "a") == {"x": 1}
+
+
+def test_a_write_queued_while_the_leader_commits_is_handed_the_lead(store):
+    """The leader commits what it took; a write queued meanwhile is handed the lead and
+    commits next, its thread returning once that commit is done (none waits for a timeout:
+    the busy timeout is long)."""
+    run_id = _claimed(store)
+    pool = store._pool
+    inside, go = threading.Event(), threading.Event()
+    commits: list[int] = []
+    store.on_commit(lambda: commits.append(1))
+
+    def slow(tx):  # a Python-path write that holds its transaction open
+        tx.event("run", run_id, "p", "running")
+        inside.set()
+        assert go.wait(10)
+        return "slow"
+
+    results: dict[str, object] = {}
+    leader = threading.Thread(target=lambda: results.setdefault("a", pool.apply(slow)))
+    leader.start()
+    assert inside.wait(10)
+    follower = threading.Thread(
+        target=lambda: results.setdefault("b", store.start_attempt(run_id, "b")))
+    follower.start()
+    deadline = time.monotonic() + 10
+    while len(pool._queue) < 1:  # queued behind the leader's commit, not taken by it
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    go.set()
+    leader.join(10)
+    follower.join(10)
+    assert results == {"a": "slow", "b": 1}
+    assert len(commits) == 2 and not pool._leading and not pool._queue
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert steps["b"].status is Status.RUNNING and steps["b"].attempts == 1
+
+
+def test_writes_queued_behind_a_leader_give_up_after_the_busy_timeout(store):
+    """The leader waits for the write lock (held by another writer), the others wait on
+    their own writes: all give up after the busy timeout, leave the queue, and the next
+    write leads again."""
+    run_id = _claimed(store)
+    pool = store._pool
+    pool.busy_timeout_s = 0.2
+    lock = pool._write_lock
+    lock.acquire()
+    try:
+        threads, results = _queue_behind_the_lock(
+            store, [lambda s=s: store.start_attempt(run_id, s) for s in "abc"])
+        for t in threads:
+            t.join(10)
+    finally:
+        lock.release()
+    assert all(isinstance(r, sqlite3.OperationalError) and "database is locked" in str(r)
+               for r in results.values()), results
+    assert not pool._queue and not pool._leading
+    assert store.start_attempt(run_id, "a") == 1
+    assert {s.name: s.attempts for s in store.get_steps(run_id)} == {
+        "a": 1, "b": 0, "c": 0, "d": 0}
+
+
+def test_the_writes_of_a_batch_are_one_statement_and_a_failed_check_undoes_it(store):
+    """Rows of the one-statement write apply in order at one time; one row whose check
+    fails (a step tried before) leaves nothing of the others."""
+    run_id = _claimed(store)
+    pool = store._pool
+    fenced = store.fenced("w1")
+    assert fenced.start_attempt(run_id, "c") == 1  # caches the pipeline
+    rows = [_sqlite_fast.start_row(run_id, "p", "w1", s) for s in "ab"]
+    before = store.version()
+    with pool.connection() as conn:
+        conn.executescript(_sqlite_fast.WRITER_SQL)
+        with pytest.raises(_sqlite_fast.Slow):  # c was tried: its start is a retry
+            _sqlite_fast.write(conn, "2030-01-01T00:00:00.000Z",
+                               [*rows, _sqlite_fast.start_row(run_id, "p", "w1", "c")])
+        assert store.version() == before
+        _sqlite_fast.write(conn, "2030-01-01T00:00:00.000Z", rows)
+        with pytest.raises(ValueError, match="at most"):
+            _sqlite_fast.write(conn, "x", rows * _sqlite_fast.MAX_ROWS)
+    assert [(k, s) for k, s, _, _ in _events(store, run_id)[4:]] == [
+        ("step", "a"), ("attempt", "a"), ("step", "b"), ("attempt", "b")]
+    steps = {s.name: s for s in store.get_steps(run_id)}
+    assert steps["a"].attempts == steps["b"].attempts == 1
