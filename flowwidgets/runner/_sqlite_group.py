@@ -126,24 +126,29 @@ class GroupCommit:
     def _lead(self, guard: Any, batch: list[_Op]) -> bool:
         """Commit every queued write (holding the write lock); True when events were
         appended. ``batch`` receives the writes taken."""
+        rows: list[Row] | None = []
         with guard:
             batch.extend(self._queue)
             self._queue.clear()
             for taken in batch:
                 taken.taken = True
+                if rows is not None:
+                    if taken.fast is None:
+                        rows = None
+                    else:
+                        rows.append(taken.fast)
         try:
             conn = self._checkout_writer()
         except BaseException as exc:  # closed: for every write taken
             for taken in batch:
                 taken.error, taken.done = exc, True
             return False
-        if not self.fast_writes:
-            for taken in batch:
-                taken.fast = None
         try:
-            if len(batch) <= MAX_ROWS and time.monotonic() < self._next_trim \
-                    and all(taken.fast is not None for taken in batch) \
-                    and self._commit_rows(conn, batch):
+            if not self.fast_writes:
+                for taken in batch:
+                    taken.fast = None
+            elif rows is not None and len(rows) <= MAX_ROWS \
+                    and time.monotonic() < self._next_trim and self._commit_rows(conn, rows, batch):
                 return True
             return self._commit_batch(conn, batch)
         finally:
@@ -174,12 +179,13 @@ class GroupCommit:
                 assert taken.wake is not None
                 taken.wake.release()
 
-    def _commit_rows(self, conn: sqlite3.Connection, batch: list[_Op]) -> bool:
+    def _commit_rows(self, conn: sqlite3.Connection, rows: list[Row], batch: list[_Op]
+                     ) -> bool:
         """The writes' rows as one statement that commits on its own (autocommit);
         False, with nothing written, when it does not apply (then the caller commits
         them in a transaction, one by one inside it)."""
         try:
-            write(conn, self._now_text(), [op.fast for op in batch if op.fast is not None])
+            write(conn, self._now_text(), rows)
         except Slow:
             return False
         except sqlite3.Error:  # (nothing was committed) the transaction path says which
