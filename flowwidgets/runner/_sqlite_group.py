@@ -112,15 +112,29 @@ class GroupCommit:
 
     def _follow(self, op: _Op, wake: Any) -> bool:
         """Wait for ``op``'s commit (False) or for the lead to be handed to it (True);
-        a write still queued after the busy timeout leaves the queue and raises."""
-        if not wake.acquire(timeout=self.busy_timeout_s):
+        a write still queued after the busy timeout leaves the queue and raises. A wait
+        interrupted (an exception in this thread) leaves the queue too, or passes the
+        lead on: the other writers never wait for a thread that is gone."""
+        try:
+            if not wake.acquire(timeout=self.busy_timeout_s):
+                with self._guard:
+                    if not op.taken and not op.lead:
+                        self._queue.remove(op)
+                        raise sqlite3.OperationalError(
+                            f"{self.path}: database is locked (another writer of this "
+                            f"process held it for {self.busy_timeout_s:g} s)") from None
+                wake.acquire()  # taken by a leader (or handed the lead): not long now
+        except BaseException:
             with self._guard:
-                if not op.taken and not op.lead:
-                    self._queue.remove(op)
-                    raise sqlite3.OperationalError(
-                        f"{self.path}: database is locked (another writer of this process "
-                        f"held it for {self.busy_timeout_s:g} s)") from None
-            wake.acquire()  # taken by a leader (or handed the lead): not long now
+                lead = op.lead and not op.taken
+                if not lead and not op.taken:
+                    try:
+                        self._queue.remove(op)
+                    except ValueError:  # it left above
+                        pass
+            if lead:
+                self._hand_on(self._guard, [], op)
+            raise
         return op.lead
 
     def _lead(self, guard: Any, batch: list[_Op]) -> bool:

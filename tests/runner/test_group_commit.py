@@ -368,3 +368,32 @@ def test_the_writes_of_a_batch_are_one_statement_and_a_failed_check_undoes_it(st
         ("step", "a"), ("attempt", "a"), ("step", "b"), ("attempt", "b")]
     steps = {s.name: s for s in store.get_steps(run_id)}
     assert steps["a"].attempts == steps["b"].attempts == 1
+
+
+def test_a_follower_interrupted_while_handed_the_lead_passes_it_on(store):
+    """A thread whose wait ends in an exception after the lead was handed to it passes the
+    lead to the next write queued (else every later write would wait for a thread that is
+    gone); one interrupted while queued just leaves the queue."""
+    from flowwidgets.runner._sqlite_group import _Op
+
+    pool = store._pool
+
+    class Interrupted:
+        def acquire(self, timeout=-1):
+            raise KeyboardInterrupt
+
+    gone, nxt, queued = _Op(lambda tx: None), _Op(lambda tx: None), _Op(lambda tx: None)
+    nxt.wake = threading.Lock()
+    nxt.wake.acquire()
+    pool._queue.extend([gone, nxt])
+    pool._leading, gone.lead = True, True  # the leader handed it the lead, then it died
+    with pytest.raises(KeyboardInterrupt):
+        pool._follow(gone, Interrupted())
+    assert list(pool._queue) == [nxt] and nxt.lead and pool._leading
+    assert nxt.wake.acquire(blocking=False)  # woken to lead
+    pool._queue.append(queued)
+    with pytest.raises(KeyboardInterrupt):
+        pool._follow(queued, Interrupted())
+    assert list(pool._queue) == [nxt]
+    pool._queue.clear()
+    pool._leading = False
