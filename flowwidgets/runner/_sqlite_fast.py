@@ -68,15 +68,10 @@ _START_CHILD = _fill(_START, "NEW.child IS NOT NULL AND", "child")
 _FRESH_STEP = _fill(_FRESH, "", "step")
 _START_STEP = _fill(_START, "", "step")
 
-_COLUMNS = ("kind, run_id, pipeline, owner, step, number, status, error, log_tail, output, "
-            "keys, child, at")
-_NCOL = _COLUMNS.count(",") + 1
-
-WRITER_SQL = f"""
-CREATE TEMP VIEW fw_write ({_COLUMNS}) AS
-    SELECT {", ".join(["NULL"] * _NCOL)};
-CREATE TEMP TRIGGER fw_finish_write INSTEAD OF INSERT ON fw_write
-WHEN NEW.kind = 'finish' BEGIN
+_FINISH_COLUMNS = ("run_id, pipeline, owner, step, number, status, error, log_tail, output, "
+                   "keys, child")
+_START_COLUMNS = "run_id, pipeline, owner, step"
+_FINISH_BODY = f"""
     {_CLAIM}
     {_FRESH_CHILD}
     UPDATE attempts SET status = NEW.status, finished_at = NEW.at, error = NEW.error,
@@ -95,49 +90,75 @@ WHEN NEW.kind = 'finish' BEGIN
         SELECT 'step', NEW.run_id, NEW.pipeline, 'succeeded', NEW.step, NEW.at
         WHERE NEW.status = 'succeeded';
     {_START_CHILD}
-END;
-CREATE TEMP TRIGGER fw_start_write INSTEAD OF INSERT ON fw_write
-WHEN NEW.kind = 'start' BEGIN
+"""
+_START_BODY = f"""
     {_CLAIM}
     {_FRESH_STEP}
     {_START_STEP}
-END;
-""".replace("{slow}", SLOW)
-"""Run once on each writer connection."""
+"""
+
+
+def _view(name: str, columns: str, bodies: dict[str, str]) -> str:
+    """A TEMP view of ``columns`` and its INSTEAD OF triggers (``WHEN NEW.kind`` is each
+    key, or one trigger without a condition for the key ``""``)."""
+    n = columns.count(",") + 1
+    sql = f"CREATE TEMP VIEW {name} ({columns}) AS SELECT {', '.join(['NULL'] * n)};\n"
+    for kind, body in bodies.items():
+        when = f"WHEN NEW.kind = '{kind}' " if kind else ""
+        sql += (f"CREATE TEMP TRIGGER {name}_{kind or 'one'} INSTEAD OF INSERT ON {name} "
+                f"{when}BEGIN{body}END;\n")
+    return sql
+
+
+WRITER_SQL = (
+    _view("fw_finish", _FINISH_COLUMNS + ", at", {"": _FINISH_BODY})
+    + _view("fw_start", _START_COLUMNS + ", at", {"": _START_BODY})
+    + _view("fw_write", "kind, " + _FINISH_COLUMNS + ", at",
+            {"finish": _FINISH_BODY, "start": _START_BODY})
+).replace("{slow}", SLOW)
+"""Run once on each writer connection: a view for a lone end, one for a lone start
+(their triggers test nothing more), and ``fw_write``, whose rows are either."""
 
 MAX_ROWS = 200
 """The most writes one statement carries (13 parameters each)."""
 
+_ONE = {len(_FINISH_COLUMNS.split(",")): f"INSERT INTO fw_finish VALUES ({'?, ' * 11}?)",
+        len(_START_COLUMNS.split(",")): "INSERT INTO fw_start VALUES (?, ?, ?, ?, ?)"}
 _SQL: dict[int, str] = {}
+_PAD = (None,) * 7  # a start's row in fw_write: no number, status, ..., child
 
 
 def _sql(n: int) -> str:
     sql = _SQL.get(n)
     if sql is None:
-        row = "(" + ", ".join(["?"] * _NCOL) + ")"
+        row = "(" + ", ".join(["?"] * 13) + ")"
         sql = _SQL[n] = "INSERT INTO fw_write VALUES " + ", ".join([row] * n)
     return sql
 
 
 Row = tuple[Any, ...]
-"""One write for :func:`write`: the view's columns but the last (``at``)."""
+"""One write for :func:`write` (from :func:`finish_row` or :func:`start_row`)."""
 
 
 def write(conn: sqlite3.Connection, at: str, rows: list[Row]) -> None:
-    """Apply ``rows`` (from :func:`finish_row` and :func:`start_row`) in order, in ONE
-    statement, at ``at``. Raises :class:`Slow`, with nothing written, when a check of
-    any row fails (and ``ValueError`` for more than :data:`MAX_ROWS` rows)."""
+    """Apply ``rows`` in order, in ONE statement, at ``at``. Raises :class:`Slow`, with
+    nothing written, when a check of any row fails (and ``ValueError`` for more than
+    :data:`MAX_ROWS` rows)."""
     n = len(rows)
-    if n > MAX_ROWS:
+    if n == 1:
+        row = rows[0]
+        sql, args = _ONE[len(row)], row + (at,)
+    elif n > MAX_ROWS:
         raise ValueError(f"{n} writes in one statement (at most {MAX_ROWS})")
-    args = rows[0] + (at,) if n == 1 else tuple(v for r in rows for v in (*r, at))
+    else:
+        sql, args = _sql(n), tuple(v for r in rows for v in (
+            ("finish", *r, at) if len(r) == 11 else ("start", *r, *_PAD, at)))
     try:
-        conn.execute(_sql(n), args)
+        conn.execute(sql, args)
     except sqlite3.IntegrityError as exc:
         if SLOW in str(exc):
             raise Slow from None
         raise
-
 
 
 def finish_row(run_id: str, pipeline: str, owner: str | None, step: str, number: int,
@@ -147,7 +168,7 @@ def finish_row(run_id: str, pipeline: str, owner: str | None, step: str, number:
     marks a succeeded step and starts ``child`` (never tried before: else the statement
     fails with :class:`Slow`); its result is ``[child's attempt number]``, ``[1]``
     (or ``[]``)."""
-    return ("finish", run_id, pipeline, owner, step, number, status, error, log_tail,
+    return (run_id, pipeline, owner, step, number, status, error, log_tail,
             None if output is None else output[0], None if output is None else output[1],
             child)
 
@@ -155,4 +176,4 @@ def finish_row(run_id: str, pipeline: str, owner: str | None, step: str, number:
 def start_row(run_id: str, pipeline: str, owner: str | None, step: str) -> Row:
     """The write that starts the step's first attempt (its result: number 1; a step
     tried before fails the statement with :class:`Slow`)."""
-    return ("start", run_id, pipeline, owner, step, None, None, None, None, None, None, None)
+    return (run_id, pipeline, owner, step)
