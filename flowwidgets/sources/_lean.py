@@ -85,6 +85,8 @@ def _readable(sock: socket.socket | None) -> bool:
     server closed it (EOF) or sent something unasked; either way it is not reusable."""
     if sock is None or sock.fileno() < 0:
         return True
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([sock], [], [], 0)[0])
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
