@@ -179,22 +179,28 @@ def served(db: Path, tmp: Path) -> Iterator[tuple[str, int]]:
         proc.wait(10)
 
 
-def frame_seconds(db: Path, n: int, tmp: Path) -> float:
+def frame_seconds(db: Path, n: int, tmp: Path, lean: bool = True) -> float:
     """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
     HTTP from ``flowwidgets serve`` in its own process; prints the client's and the
-    server's CPU time too."""
-    from flowwidgets.frames import runs_frame
-    from flowwidgets.sources import connect
+    server's CPU time too. ``lean=False``: the Source talks httpx (as before session 6)."""
+    from unittest import mock
 
-    with served(db, tmp) as (url, pid), connect(url, timeout=120) as src:
+    from flowwidgets.frames import runs_frame
+    from flowwidgets.sources import _http, connect
+
+    with served(db, tmp) as (url, pid), \
+            mock.patch.object(_http, "lean_fits", _http.lean_fits if lean else
+                              (lambda *a: False)), \
+            connect(url, timeout=120) as src:
         server0 = _cpu_seconds(pid)
         t0, cpu0 = time.perf_counter(), time.process_time()
         df = runs_frame(src, progress=False, eta=False)
         took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         server = _cpu_seconds(pid) - server0
     assert len(df) == n, (len(df), n)
-    print(f"  runs_frame {n:,} runs: wall {took:.2f} s, client CPU {cpu:.2f} s, "
-          f"server CPU {server:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"  runs_frame {n:,} runs{'' if lean else ' (httpx)'}: wall {took:.2f} s, "
+          f"client CPU {cpu:.2f} s, server CPU {server:.2f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
     return took
 
 
@@ -357,6 +363,9 @@ def main() -> None:
                     help="only this, from `flowwidgets serve` in its own process: "
                          "runs_frame, the last page by cursor, or /api/pipelines with a "
                          "write before each GET")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --only frame: this many rounds, each the Source on the "
+                         "lean client then on httpx (one round: the lean client only)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
@@ -368,7 +377,10 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
                 path, _, _ = history(n, tmp, args.cache)
                 if args.only == "frame":
-                    frame_seconds(path, n, Path(tmp))
+                    for _ in range(args.rounds):  # the lean client and httpx alternated
+                        frame_seconds(path, n, Path(tmp))
+                        if args.rounds > 1:
+                            frame_seconds(path, n, Path(tmp), lean=False)
                 elif args.only == "deep-page":
                     deep_page(path, n, Path(tmp), args.repeat)
                 else:
