@@ -255,6 +255,7 @@ class SyncHttp(HttpCore):
         ``lean=False`` keeps httpx for everything."""
         if lean and self.owns_client and lean_fits(self.base_url, self.client):
             self.lean = LeanClient(self.base_url, timeout)
+        self._retired: LeanClient | None = None
 
     @property
     def streams(self) -> bool:
@@ -322,15 +323,15 @@ class SyncHttp(HttpCore):
         """A runner that sets cookies expects them back: httpx keeps its jar, so from
         now on every request goes by httpx, starting with this response's cookies."""
         self.client.cookies.extract_cookies(response)
-        lean, self.lean = self.lean, None
-        if lean is not None:
-            lean.close()
+        if self.lean is not None:  # closed with this wrapper: another thread may use it now
+            self._retired, self.lean = self.lean, None
 
     def close(self) -> None:
         """Close the client if this wrapper created it."""
         if self.owns_client:
-            if self.lean is not None:
-                self.lean.close()
+            for lean in (self.lean, self._retired):
+                if lean is not None:
+                    lean.close()
             self.client.close()
 
 
