@@ -73,8 +73,8 @@ class Reply:
 class _Entry:
     etag: str | None
     body: bytes
-    """The answer's bytes: an unchanged answer is found by comparing them (exact, and
-    about ten times cheaper than hashing them)."""
+    """The answer's bytes: an unchanged answer is found by comparing them (exact; for
+    163 KB about 3 µs, where a blake2b hash took 215 µs)."""
     value: Any
 
 
@@ -241,7 +241,8 @@ class HttpCore:
 
 
 class SyncHttp(HttpCore):
-    """Blocking I/O over an ``httpx.Client`` (ours, or one the caller injected)."""
+    """Blocking I/O over an ``httpx.Client`` (ours, or one the caller injected); with our
+    own client, plain-http requests go by the lean client (:mod:`._lean`)."""
 
     def __init__(self, base_url: str, token: str | None, timeout: float,
                  client: httpx.Client | None = None, *, lean: bool = True):
