@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -179,71 +179,107 @@ def served(db: Path, tmp: Path) -> Iterator[tuple[str, int]]:
         proc.wait(10)
 
 
-def frame_seconds(db: Path, n: int, tmp: Path) -> float:
+def frame_seconds(db: Path, n: int, tmp: Path, lean: bool = True) -> float:
     """Seconds ``runs_frame`` takes to read every run of ``db`` through a Source, over
     HTTP from ``flowwidgets serve`` in its own process; prints the client's and the
-    server's CPU time too."""
-    from flowwidgets.frames import runs_frame
-    from flowwidgets.sources import connect
+    server's CPU time too. ``lean=False``: the Source talks httpx (as before session 6)."""
+    from unittest import mock
 
-    with served(db, tmp) as (url, pid), connect(url, timeout=120) as src:
+    from flowwidgets.frames import runs_frame
+    from flowwidgets.sources import _http, connect
+
+    with served(db, tmp) as (url, pid), \
+            mock.patch.object(_http, "lean_fits", _http.lean_fits if lean else
+                              (lambda *a: False)), \
+            connect(url, timeout=120) as src:
         server0 = _cpu_seconds(pid)
         t0, cpu0 = time.perf_counter(), time.process_time()
         df = runs_frame(src, progress=False, eta=False)
         took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         server = _cpu_seconds(pid) - server0
     assert len(df) == n, (len(df), n)
-    print(f"  runs_frame {n:,} runs: wall {took:.2f} s, client CPU {cpu:.2f} s, "
-          f"server CPU {server:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"  runs_frame {n:,} runs{'' if lean else ' (httpx)'}: wall {took:.2f} s, "
+          f"client CPU {cpu:.2f} s, server CPU {server:.2f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
     return took
 
 
-def deep_page(db: Path, n: int, tmp: Path, repeat: int) -> None:
+def deep_page(db: Path, n: int, tmp: Path, repeat: int, rounds: int = 4) -> None:
     """The last page (``limit=500``) by its cursor, over HTTP from ``flowwidgets serve``
-    in its own process: p50 and best of ``repeat`` GETs, and the server's CPU per GET."""
-    with served(db, tmp) as (url, pid), httpx.Client(base_url=url, timeout=120) as client:
+    in its own process, by each client in turn (``rounds`` rounds of ``repeat // rounds``
+    GETs each, alternated): p50, best, the client's and the server's CPU per GET.
+
+    The clients: ``http.client`` (the floor); ``httpx.Client.get(...).content`` (what the
+    Sources used before session 6); the lean client alone (``SyncHttp.lean.request``: what
+    ``SyncHttp.send`` does before decoding); and ``SyncHttp.send`` of the Request the
+    API Source sends for a cursor page (``runs_columns``: the JSON decoded by orjson and
+    the paging fields read; the rows' columns are parsed later by ``ColumnsPage.columns``,
+    not timed here), once on the lean client and once on httpx (``lean=False``)."""
+    from flowwidgets.sources._http import SyncHttp
+    from flowwidgets.sources.api import FlowwidgetsFlavour
+
+    with served(db, tmp) as (url, pid), ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(base_url=url, timeout=120))
         near_end = client.get(f"/api/runs?limit=500&offset={max(0, n - 1000)}").json()
-        path = f"/api/runs?limit=500&cursor={near_end['next_cursor']}"
-        for _ in range(20):
-            assert client.get(path).status_code == 200
-        times = []
-        server0 = _cpu_seconds(pid)
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            r = client.get(path)
-            times.append((time.perf_counter() - t0) * 1000)
-            assert r.status_code == 200
-        server = (_cpu_seconds(pid) - server0) / repeat * 1000
-        lean = _lean_gets(url, path, repeat)  # the same GETs by http.client
-    print(f"  last page by cursor, {n:,} runs: p50 {statistics.median(times):.2f} ms, best "
-          f"{min(times):.2f} ms, server CPU {server:.2f} ms per GET, {len(r.content):,} B "
-          f"(load {os.getloadavg()[0]:.1f}); by http.client p50 {statistics.median(lean):.2f}"
-          f" ms, best {min(lean):.2f} ms", flush=True)
+        cursor = near_end["next_cursor"]
+        path = f"/api/runs?limit=500&cursor={cursor}"
+        req = next(FlowwidgetsFlavour().runs_columns(None, None, 500, 0, cursor))
+        lean, old = SyncHttp(url, None, 120), SyncHttp(url, None, 120, lean=False)
+        stack.callback(lean.close)
+        stack.callback(old.close)
+        assert lean.lean is not None and old.lean is None
+        full = lean.url_for(req)
+        headers = lean.headers_for(req, full)
+        ways: dict[str, Callable[[], object]] = {
+            "http.client": _lean_get(stack, url, path),
+            "httpx Client.get": lambda: client.get(path).content,
+            "lean client alone": lambda: lean.lean.request(  # type: ignore[union-attr]
+                "GET", full, headers=headers).content,
+            "Source path, lean (SyncHttp.send)": lambda: lean.send(req),
+            "Source path, httpx (SyncHttp.send, lean=False)": lambda: old.send(req),
+        }
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        cpu = dict.fromkeys(ways, 0.0)
+        server = dict.fromkeys(ways, 0.0)
+        for call in ways.values():
+            for _ in range(20):
+                call()
+        size = len(client.get(path).content)
+        for _ in range(rounds):
+            for name, call in ways.items():
+                s0, c0 = _cpu_seconds(pid), time.process_time()
+                for _ in range(max(1, repeat // rounds)):
+                    t0 = time.perf_counter()
+                    call()
+                    times[name].append((time.perf_counter() - t0) * 1000)
+                cpu[name] += time.process_time() - c0
+                server[name] += _cpu_seconds(pid) - s0
+    print(f"  last page by cursor, {n:,} runs, {size:,} B, {rounds} alternated rounds "
+          f"(load {os.getloadavg()[0]:.1f}):", flush=True)
+    for name, ms in times.items():
+        print(f"    {name:<48} p50 {statistics.median(ms):5.2f} ms, best {min(ms):5.2f} ms;"
+              f" CPU per GET: client {cpu[name] / len(ms) * 1000:.2f} ms, server "
+              f"{server[name] / len(ms) * 1000:.2f} ms", flush=True)
 
 
-def _lean_gets(url: str, path: str, repeat: int) -> list[float]:
-    """Milliseconds of ``repeat`` GETs of ``path`` by the standard library's client
-    (about 0.1 ms of client CPU for 160 KB, where httpx spends about 0.6 ms)."""
+def _lean_get(stack: ExitStack, url: str, path: str) -> Callable[[], object]:
+    """One GET of ``path`` by the standard library's client, on one kept-alive
+    connection (closed with ``stack``)."""
     import http.client
     from urllib.parse import urlsplit
 
     where = urlsplit(url)
     conn = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port)
-    try:
-        for _ in range(10):
-            conn.request("GET", path)
-            conn.getresponse().read()
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            resp.read()
-            times.append((time.perf_counter() - t0) * 1000)
-            assert resp.status == 200
-        return times
-    finally:
-        conn.close()
+    stack.callback(conn.close)
+
+    def get() -> bytes:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        assert resp.status == 200
+        return body
+
+    return get
 
 
 def pipelines_after_write(db: Path, n: int, tmp: Path, repeat: int) -> None:
@@ -327,6 +363,9 @@ def main() -> None:
                     help="only this, from `flowwidgets serve` in its own process: "
                          "runs_frame, the last page by cursor, or /api/pipelines with a "
                          "write before each GET")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --only frame: this many rounds, each the Source on the "
+                         "lean client then on httpx (one round: the lean client only)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="reuse (or build once) the histories in this folder")
     args = ap.parse_args()
@@ -338,7 +377,10 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
                 path, _, _ = history(n, tmp, args.cache)
                 if args.only == "frame":
-                    frame_seconds(path, n, Path(tmp))
+                    for _ in range(args.rounds):  # the lean client and httpx alternated
+                        frame_seconds(path, n, Path(tmp))
+                        if args.rounds > 1:
+                            frame_seconds(path, n, Path(tmp), lean=False)
                 elif args.only == "deep-page":
                     deep_page(path, n, Path(tmp), args.repeat)
                 else:

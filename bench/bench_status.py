@@ -165,6 +165,27 @@ def _lean_getter(urls: dict[str, str]) -> Any:
     return get
 
 
+def _source_getter(urls: dict[str, str], stack: ExitStack, lean: bool) -> Any:
+    """``get(name, url)`` → status code, by ``SyncHttp.send`` of the Request the flowtoy
+    Source sends for ``/status`` (conditional, as the Source's cache makes it; the JSON
+    decoded, the model not parsed), on the lean client or (``lean=False``) on httpx."""
+    from dataclasses import replace
+
+    from flowwidgets.sources._http import SyncHttp
+    from flowwidgets.sources.flowtoy import FlowtoyFlavour
+
+    req = replace(next(FlowtoyFlavour()._state()), parse=None)
+    https = {}
+    for name, url in urls.items():
+        https[name] = SyncHttp(url.removesuffix("/status"), None, 30, lean=lean)
+        stack.callback(https[name].close)
+
+    def get(name: str, url: str) -> int:
+        return https[name].send(req).status_code
+
+    return get
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1000)
@@ -176,6 +197,10 @@ def main() -> None:
     ap.add_argument("--lean", action="store_true",
                     help="time the GETs by http.client (about 0.1 ms of client CPU per "
                          "120 KB, where httpx spends about 0.6 ms): the servers' share")
+    ap.add_argument("--source", choices=("lean", "httpx"),
+                    help="time the GETs through the Source's path (SyncHttp.send of the "
+                         "flowtoy Source's /status Request, JSON decoded, not parsed) on "
+                         "the lean client or on httpx")
     ap.add_argument("--processes", action="store_true",
                     help="each server in its own process (the default serves both from "
                          "threads of this one, where they share the GIL with the client)")
@@ -197,6 +222,8 @@ def main() -> None:
         lines[0] += "; GETs by http.client"
     if args.alone:
         lines[0] += "; only our runner polled"
+    if args.source:
+        lines[0] += f"; GETs by SyncHttp.send on {args.source}"
     print(lines[0])
     times: dict[str, list[float]] = {"ours": [], "flowtoy": []}
     sizes: dict[str, int] = {}
@@ -217,7 +244,9 @@ def main() -> None:
             body = http.get(url).json()
             assert len(body["steps"]) == args.steps, (name, body.get("total_steps"))
             sizes[name] = len(http.get(url).content)
-        get = _lean_getter(urls) if args.lean else (lambda name, url: http.get(url).status_code)
+        get = _lean_getter(urls) if args.lean else \
+            _source_getter(urls, stack, args.source == "lean") if args.source else \
+            (lambda name, url: http.get(url).status_code)
         polled = {"ours": urls["ours"]} if args.alone else urls
         for _ in range(args.requests):
             for name, url in polled.items():

@@ -2,14 +2,13 @@
 
 A flavour describes each call as a :class:`Request`; :class:`SyncHttp` or
 :class:`AsyncHttp` sends it and returns a :class:`Reply`. Everything between the two I/O
-twins (headers, error mapping, JSON decoding, the ETag / body-hash cache, statistics) lives
+twins (headers, error mapping, JSON decoding, the ETag / same-body cache, statistics) lives
 in :class:`HttpCore`, so the sync and async sources behave identically.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -22,6 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from flowwidgets import errors
+from flowwidgets.sources._lean import LeanClient, lean_fits
 
 _fast_loads: Callable[[bytes], Any] | None
 try:  # faster decoding where the runner extra brought orjson; the core needs only json
@@ -51,7 +51,7 @@ class Request:
     parse: Callable[[Any], Any] | None = None
     """Turns the decoded JSON into a model; its result is what the reply carries."""
     cache: bool = False
-    """Keep the parsed result per URL and revalidate it (ETag, or a hash of the body)."""
+    """Keep the parsed result per URL and revalidate it (ETag, or the same body)."""
     idempotency_key: str | None = None
     """Sent as ``Idempotency-Key``; allows retrying a POST whose answer was lost."""
     probe: bool = False
@@ -72,7 +72,9 @@ class Reply:
 @dataclass(slots=True)
 class _Entry:
     etag: str | None
-    digest: bytes
+    body: bytes
+    """The answer's bytes: an unchanged answer is found by comparing them (exact, and
+    about ten times cheaper than hashing them)."""
     value: Any
 
 
@@ -163,11 +165,10 @@ class HttpCore:
         if code >= 300:
             url = str(response.request.url) if _has_request(response) else self.url_for(req)
             raise _api_error(req, response, url)
-        digest = hashlib.blake2b(content, digest_size=16).digest() if req.cache else b""
         if req.cache:
             with self._lock:
                 entry = self._cache.get(cache_key)
-            if entry is not None and entry.digest == digest:
+            if entry is not None and entry.body == content:
                 with self._lock:
                     self.stats.unchanged += 1
                     entry.etag = response.headers.get("etag") or entry.etag
@@ -179,7 +180,7 @@ class HttpCore:
         value = req.parse(data) if req.parse is not None else data
         if req.cache:
             with self._lock:
-                self._cache[cache_key] = _Entry(response.headers.get("etag"), digest, value)
+                self._cache[cache_key] = _Entry(response.headers.get("etag"), content, value)
                 self._cache.move_to_end(cache_key)
                 while len(self._cache) > _CACHE_SIZE:
                     self._cache.popitem(last=False)
@@ -243,11 +244,17 @@ class SyncHttp(HttpCore):
     """Blocking I/O over an ``httpx.Client`` (ours, or one the caller injected)."""
 
     def __init__(self, base_url: str, token: str | None, timeout: float,
-                 client: httpx.Client | None = None):
+                 client: httpx.Client | None = None, *, lean: bool = True):
         super().__init__(base_url, token, timeout)
         self.owns_client = client is None
         self.client = client if client is not None else httpx.Client(
             timeout=httpx.Timeout(timeout), follow_redirects=False)
+        self.lean: LeanClient | None = None
+        """Our plain-http requests go by :class:`LeanClient` (``http.client``, about a
+        third of httpx's CPU per request) when we own the client and no proxy applies;
+        ``lean=False`` keeps httpx for everything."""
+        if lean and self.owns_client and lean_fits(self.base_url, self.client):
+            self.lean = LeanClient(self.base_url, timeout)
 
     @property
     def streams(self) -> bool:
@@ -290,14 +297,19 @@ class SyncHttp(HttpCore):
         """Send ``req``; retries connection failures as :meth:`may_retry` allows, and a
         503 as :meth:`busy_pause` does."""
         url, kwargs = self.kwargs_for(req)
+        lean = self.lean
+        client: LeanClient | httpx.Client = \
+            lean if lean is not None and lean.takes(url) else self.client
         attempt = 0
         while True:
             try:
-                response = self.client.request(req.method, url, **kwargs)
+                response = client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
                 time.sleep(self.retry_pause(req, exc, attempt))
                 attempt += 1
                 continue
+            if client is lean and "set-cookie" in response.headers:
+                self._keep_cookies(response)
             pause = self.busy_pause(req, response, attempt)
             if pause is not None:
                 response.close()
@@ -306,9 +318,19 @@ class SyncHttp(HttpCore):
                 continue
             return self.handle(req, response)
 
+    def _keep_cookies(self, response: httpx.Response) -> None:
+        """A runner that sets cookies expects them back: httpx keeps its jar, so from
+        now on every request goes by httpx, starting with this response's cookies."""
+        self.client.cookies.extract_cookies(response)
+        lean, self.lean = self.lean, None
+        if lean is not None:
+            lean.close()
+
     def close(self) -> None:
         """Close the client if this wrapper created it."""
         if self.owns_client:
+            if self.lean is not None:
+                self.lean.close()
             self.client.close()
 
 

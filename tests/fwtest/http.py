@@ -77,9 +77,9 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 class ServerThread:
     """A real uvicorn server for an ASGI app on 127.0.0.1, in a thread."""
 
-    def __init__(self, app: Any, port: int = 0):
+    def __init__(self, app: Any, port: int = 0, **options: Any):
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error",
-                                lifespan="off", timeout_graceful_shutdown=1)
+                                lifespan="off", timeout_graceful_shutdown=1, **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.port = port
