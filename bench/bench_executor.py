@@ -53,6 +53,10 @@ from flowwidgets.runner.store import RunRecord, StepRecord  # noqa: E402
 JOBS = "def noop():\n    return None\n"
 
 CPU: dict[str, list[float]] = {}
+SWITCHES: list[int] = []
+"""Context switches (voluntary + involuntary) of each fresh-file run: a few hundred when
+one worker runs at a time (the other core busy), thousands when the workers spread over
+both cores and wake each other (an idle core: each wake-up is a costly cross-core one)."""
 """Process CPU seconds (all threads, user + system) of each measured run, by kind: less
 sensitive than wall time to the other tenants of a shared machine."""
 
@@ -117,14 +121,23 @@ def measure_sqlite(spec: PipelineSpec, folder: Path, workers: int, tag: str) -> 
                              steps=[(s.name, s.depends_on) for s in spec.steps])
             run = store.claim_requested("bench", pipelines=[spec.name])
             assert run is not None
+            switches = _switches()
             started, cpu = time.perf_counter(), time.process_time()
             final = ex.execute(run)
             elapsed = time.perf_counter() - started
             CPU.setdefault("sql", []).append(time.process_time() - cpu)
+            SWITCHES.append(_switches() - switches)
         finally:
             ex.stop(5)
         assert final.status is Status.SUCCEEDED, final.error
         return elapsed
+
+
+def _switches() -> int:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def measure_warm(spec: PipelineSpec, store: SqliteRunLog, folder: Path, workers: int) -> float:
@@ -217,6 +230,7 @@ def main() -> None:
             with SqliteRunLog(folder / f"bench-{spec.name}-warm.sqlite") as warm_log:
                 measure_warm(spec, warm_log, folder, args.workers)  # its first run: cold
                 CPU.clear()
+                SWITCHES.clear()
                 for i in range(args.repeat):  # interleaved, so load hits all alike
                     sql.append(measure_sqlite(spec, folder, args.workers, f"{spec.name}{i}"))
                     warm.append(measure_warm(spec, warm_log, folder, args.workers))
@@ -231,7 +245,9 @@ def main() -> None:
             cpu = {k: min(v) / n * 1000 for k, v in CPU.items()}
             line += (f"\n{'':>5}  CPU time: SQLite run log {cpu['sql']:.3f} ms/step (warm log "
                      f"{cpu['warm']:.3f}); executor alone {cpu['null']:.3f}; flowtoy "
-                     f"{cpu['toy']:.3f}; ratio to flowtoy {cpu['sql'] / cpu['toy']:.2f}")
+                     f"{cpu['toy']:.3f}; ratio to flowtoy {cpu['sql'] / cpu['toy']:.2f}"
+                     f"\n{'':>5}  context switches per SQLite run: "
+                     f"{', '.join(str(n) for n in SWITCHES)}")
             print(line)
             lines.append(line)
     lines.append(f"# load {os.getloadavg()[0]:.1f} at the end")
