@@ -48,6 +48,8 @@ _PLAIN_TARGET = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*")
 """Characters httpx sends as they are (it percent-encodes others)."""
 _ODD_TARGET = re.compile(r"%(?![0-9A-Fa-f]{2})|/\.\.?(?:[/?]|$)")
 """A bare ``%`` (httpx writes ``%25``) or a dot segment (httpx removes it)."""
+_MAX_LINE = 65536
+"""http.client's limit on one header line."""
 
 
 def lean_fits(base_url: str, client: httpx.Client) -> bool:
@@ -90,6 +92,28 @@ def _readable(sock: socket.socket | None) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client skips only a ``100 Continue`` before the answer; this skips every
+    informational answer (``103 Early Hints`` from a proxy), as httpx does. A ``101`` is
+    left as it is (we never ask to switch protocols)."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 < status < 200 or status == 101:
+                return version, status, reason
+            while True:  # its header lines, up to the blank line
+                line = self.fp.readline(_MAX_LINE + 1)
+                if len(line) > _MAX_LINE:
+                    raise http.client.LineTooLong("header line")
+                if line in (b"\r\n", b"\n", b""):
+                    break
+
+
+class _Connection(http.client.HTTPConnection):
+    response_class = _Response
 
 
 class _Unanswered(Exception):
@@ -190,7 +214,7 @@ class LeanClient:
 
     def _connect(self, method: str, url: str, wait: float | None
                  ) -> http.client.HTTPConnection:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=wait)
+        conn = _Connection(self.host, self.port, timeout=wait)
         try:
             conn.connect()  # sets TCP_NODELAY
         except TimeoutError as exc:

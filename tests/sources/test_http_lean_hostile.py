@@ -1,0 +1,219 @@
+"""The lean client (flowwidgets.sources._lean) against servers that misbehave, each answer
+compared with what httpx (``SyncHttp(..., lean=False)``, the old path) makes of it: a raw
+socket server on 127.0.0.1 writes exactly the bytes a test scripts. Written by an
+adversarial review (session 6); what was probed and found equal is in /work/notes."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from flowwidgets import errors
+from flowwidgets.sources._http import Request, SyncHttp
+
+pytestmark = pytest.mark.integration
+
+Handler = Callable[[socket.socket, int], bool]
+"""Writes the answer to the ``n``-th request (from 1) on a connection; False closes it."""
+
+
+class RawServer:
+    """A socket server on a free port: reads each request head (and its Content-Length
+    body) and lets ``handler`` write whatever it likes; keeps every request line."""
+
+    def __init__(self, handler: Handler):
+        self.handler = handler
+        self.lines: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf, n = b"", 0
+        with conn:
+            try:
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buf += data
+                    head, buf = buf.split(b"\r\n\r\n", 1)
+                    size = 0
+                    for line in head.split(b"\r\n")[1:]:
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            size = int(value)
+                    while len(buf) < size:
+                        buf += conn.recv(65536)
+                    buf = buf[size:]
+                    self.lines.append(head.split(b"\r\n")[0])
+                    n += 1
+                    if not self.handler(conn, n):
+                        return
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def _answer(body: bytes, status: bytes = b"200 OK", *head: bytes) -> bytes:
+    lines = [b"HTTP/1.1 " + status, *head, b"Content-Length: %d" % len(body)]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def _fixed(data: bytes, keep: bool = True) -> Handler:
+    def handler(conn: socket.socket, n: int) -> bool:
+        conn.sendall(data)
+        return keep
+    return handler
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Handler], RawServer]]:
+    servers: list[RawServer] = []
+
+    def make(handler: Handler) -> RawServer:
+        servers.append(RawServer(handler))
+        return servers[-1]
+    yield make
+    for server in servers:
+        server.close()
+
+
+def _both(raw: Callable[[Handler], RawServer], handler: Handler, req: Request,
+          timeout: float = 5.0) -> dict[bool, Any]:
+    """What the lean client and httpx each make of ``handler``'s answer to ``req``: the
+    reply's (status, value), or the exception's type and message (the port removed)."""
+    out: dict[bool, Any] = {}
+    for lean in (True, False):
+        server = raw(handler)
+        http = SyncHttp(server.url, None, timeout, lean=lean)
+        assert (http.lean is not None) is lean
+        try:
+            reply = http.send(req)
+            out[lean] = (reply.status_code, reply.value)
+        except Exception as exc:  # noqa: BLE001 - compared below
+            out[lean] = (type(exc).__name__, str(exc).replace(server.url, "URL"))
+        finally:
+            http.close()
+    return out
+
+
+GET = Request("GET", "/api/x", "GET /api/x")
+JSON = b'{"a":1}'
+
+
+def test_an_informational_answer_before_the_answer_is_skipped_as_httpx_does(raw: Any):
+    """http.client skips only ``100 Continue``: a ``103 Early Hints`` (sent by proxies and
+    CDNs) was taken for the answer, an empty one, and the real answer left in the socket."""
+    early = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+    cont = b"HTTP/1.1 100 Continue\r\n\r\n"
+    out = _both(raw, _fixed(cont + early + early + _answer(JSON)), GET)
+    assert out[True] == out[False] == (200, {"a": 1})
+
+
+def test_body_cut_short_by_a_close_is_a_protocol_error_soon_not_a_hang(raw: Any):
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + JSON
+    start = time.monotonic()
+    out = _both(raw, _fixed(cut, keep=False), GET, timeout=30.0)
+    assert time.monotonic() - start < 15  # two retries of 0.2 + 0.5 s each, not 30 s
+    for lean in (True, False):
+        assert out[lean][0] == "RunnerUnavailable"
+        assert "RemoteProtocolError" in out[lean][1]
+
+
+def test_close_delimited_http10_and_no_reason_answers_read_as_httpx_does(raw: Any):
+    for data, keep in ((b"HTTP/1.1 200 OK\r\n\r\n" + JSON, False),
+                       (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n" + JSON,
+                        False),
+                       (b"HTTP/1.1 200\r\nContent-Length: 7\r\n\r\n" + JSON, True),
+                       (_answer(JSON, b"200 OK", "X-Name: caf\u00e9 \u2603".encode()), True)):
+        out = _both(raw, _fixed(data, keep), GET)
+        assert out[True] == out[False] == (200, {"a": 1}), data
+
+
+def test_error_statuses_and_redirects_raise_the_same_error_as_httpx(raw: Any):
+    for data in (_answer(b"", b"302 Found", b"Location: /elsewhere"),
+                 _answer(b'{"detail":"no such run"}', b"404 Not Found"),
+                 _answer(b'{"error":"bad token"}', b"401 Unauthorized"),
+                 _answer(b"<b>no</b>", b"403 Forbidden", b"Content-Type: text/html"),
+                 _answer(b"oops", b"500 Internal Server Error")):
+        out = _both(raw, _fixed(data), GET)
+        assert out[True] == out[False], data
+        assert out[True][0] in ("APIError", "NotFound", "Unauthorized", "ServerError")
+
+
+def test_a_body_sent_with_204_is_not_read_as_the_next_answer(raw: Any):
+    """A 204 ends at its head; bytes a server wrongly sent after it must not become the
+    answer to the next request on that connection."""
+    def handler(conn: socket.socket, n: int) -> bool:
+        if n == 1:
+            conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n" + JSON)
+        else:
+            conn.sendall(_answer(b'{"n":%d}' % n))
+        return True
+    server = raw(handler)
+    http = SyncHttp(server.url, None, 5.0)
+    assert http.lean is not None
+    try:
+        assert http.send(Request("POST", "/api/x", "POST", idempotency_key="k")).value is None
+        time.sleep(0.1)  # the stray bytes have arrived: the connection is not reused
+        assert http.send(GET).value == {"n": 2}
+    finally:
+        http.close()
+
+
+def test_a_server_that_never_answers_times_out_at_the_configured_timeout(raw: Any):
+    def silent(conn: socket.socket, n: int) -> bool:
+        time.sleep(5)
+        return False
+    server = raw(silent)
+    http = SyncHttp(server.url, None, 0.5)
+    assert http.lean is not None
+    start = time.monotonic()
+    try:
+        with pytest.raises(errors.RunnerUnavailable, match="no answer within 0.5 s"):
+            http.send(GET)
+    finally:
+        http.close()
+    assert 0.45 < time.monotonic() - start < 4.5  # a GET's timeout is not retried
+
+
+@pytest.mark.parametrize("path,params", [
+    ("/api/pipelines/" + quote("a/b c", safe=""), None),
+    ("/api/pipelines/" + quote("caf\u00e9 \u2603 %+#", safe=""), {"q": "x y+z%#&k=v"}),
+    ("/api/p/caf\u00e9 b", {"u": "\u00e9", "n": 3, "none": None}),
+    ("/api/p/%zz/../x", None),
+])
+def test_the_server_receives_the_request_line_httpx_sent(raw: Any, path: str,
+                                                         params: dict[str, Any] | None):
+    lines = {}
+    for lean in (True, False):
+        server = raw(_fixed(_answer(JSON)))
+        http = SyncHttp(server.url + "/base", None, 5.0, lean=lean)
+        try:
+            http.send(Request("GET", path, "GET", params=params))
+        finally:
+            http.close()
+        lines[lean] = server.lines[-1]
+    assert lines[True] == lines[False]
