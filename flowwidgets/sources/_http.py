@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from flowwidgets import errors
-from flowwidgets.sources._lean import LeanClient, lean_fits
+from flowwidgets.sources._lean import LeanClient, Unreadable, lean_fits
 
 _fast_loads: Callable[[bytes], Any] | None
 try:  # faster decoding where the runner extra brought orjson; the core needs only json
@@ -307,6 +307,9 @@ class SyncHttp(HttpCore):
             try:
                 response = client.request(req.method, url, **kwargs)
             except httpx.TransportError as exc:
+                if isinstance(exc, Unreadable):  # a head only httpx reads: httpx from now on
+                    self._retire_lean()
+                    client = self.client
                 time.sleep(self.retry_pause(req, exc, attempt))
                 attempt += 1
                 continue
@@ -324,7 +327,12 @@ class SyncHttp(HttpCore):
         """A runner that sets cookies expects them back: httpx keeps its jar, so from
         now on every request goes by httpx, starting with this response's cookies."""
         self.client.cookies.extract_cookies(response)
-        if self.lean is not None:  # closed with this wrapper: another thread may use it now
+        self._retire_lean()
+
+    def _retire_lean(self) -> None:
+        """Send by httpx from now on (the lean client is closed with this wrapper: another
+        thread may be using it now)."""
+        if self.lean is not None:
             self._retired, self.lean = self.lean, None
 
     def close(self) -> None:

@@ -16,7 +16,8 @@ keep-alive timeout, a restarted runner) is found before reuse, as httpcore does:
 socket is readable. If a reused connection still fails before any byte of the answer, a
 GET or HEAD is sent once more on a fresh connection; other methods raise (the caller's
 retry rules decide). A request that says ``Connection: close`` (a POST that may not be
-retried) gets a connection of its own, never a pooled one.
+retried) gets a connection of its own, never a pooled one. An answer whose head is past
+http.client's limits raises :class:`Unreadable`; SyncHttp then sends by httpx.
 
 :class:`~flowwidgets.sources._http.SyncHttp` uses it only for a plain ``http://`` base URL
 that no proxy from the environment applies to (see :func:`lean_fits`), and only for
@@ -38,7 +39,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["LeanClient", "lean_fits"]
+__all__ = ["LeanClient", "Unreadable", "lean_fits"]
 
 MAX_IDLE = 8
 """Idle connections kept per client (one per thread that reads at the same time)."""
@@ -92,6 +93,11 @@ def _readable(sock: socket.socket | None) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
+
+
+class Unreadable(httpx.RemoteProtocolError):
+    """An answer whose head is past http.client's limits (more than 100 header lines, a
+    line over 64 KiB) that httpx reads (up to 100 KiB of head): send by httpx instead."""
 
 
 class _Response(http.client.HTTPResponse):
@@ -263,6 +269,8 @@ class LeanClient:
         except OSError as exc:
             raise _Unanswered(fail(httpx.ReadError, exc)) from exc
         except http.client.HTTPException as exc:
+            if isinstance(exc, http.client.LineTooLong) or str(exc).startswith("got more"):
+                raise fail(Unreadable, exc) from exc
             raise fail(httpx.RemoteProtocolError, exc) from exc
         try:
             content = answer.read()

@@ -217,3 +217,24 @@ def test_the_server_receives_the_request_line_httpx_sent(raw: Any, path: str,
             http.close()
         lines[lean] = server.lines[-1]
     assert lines[True] == lines[False]
+
+
+@pytest.mark.parametrize("head", [
+    [b"X-H%d: v" % i for i in range(150)],  # http.client stops at 100 header lines
+    [b"X-Big: " + b"a" * 80_000],  # and at a 64 KiB line; httpx reads 100 KiB of head
+], ids=["150-headers", "80k-line"])
+def test_a_head_past_http_client_limits_is_read_by_httpx(raw: Any, head: list[bytes]):
+    """An answer whose head http.client refuses but httpx reads reaches the caller (the
+    request is sent again by httpx where the retry rules allow it, and httpx goes on
+    sending from then on), instead of a RunnerUnavailable only the lean path raised."""
+    out = _both(raw, _fixed(_answer(JSON, b"200 OK", *head)), GET)
+    assert out[True] == out[False] == (200, {"a": 1})
+    server = raw(_fixed(_answer(JSON, b"200 OK", *head)))
+    http = SyncHttp(server.url, None, 5.0)
+    try:
+        post = Request("POST", "/api/x", "POST", body={}, idempotency_key="k")
+        assert http.send(post).value == {"a": 1}
+        assert http.lean is None
+        assert http.send(GET).value == {"a": 1}
+    finally:
+        http.close()
