@@ -122,6 +122,15 @@ class _Connection(http.client.HTTPConnection):
     response_class = _Response
 
 
+def _bad_length(answer: http.client.HTTPResponse) -> bool:
+    """True for a Content-Length that is not one number (http.client would read on to
+    the close; httpx refuses the answer)."""
+    if answer.chunked:
+        return False
+    lengths = answer.headers.get_all("content-length") or []
+    return bool(lengths) and (len(set(lengths)) > 1 or not lengths[0].strip().isdigit())
+
+
 class _Unanswered(Exception):
     """Nothing of the answer arrived (the request may not have reached the server)."""
 
@@ -254,6 +263,10 @@ class LeanClient:
                 conn.putheader("Content-Type", "application/json")
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body)  # headers and body in one send
+        except UnicodeError:
+            raise  # as httpx raises it (before anything is sent)
+        except ValueError as exc:  # a line break in a header value: httpx refuses it so
+            raise fail(httpx.LocalProtocolError, exc) from exc
         except TimeoutError as exc:
             raise fail(httpx.WriteTimeout, exc) from exc
         except OSError as exc:
@@ -272,6 +285,10 @@ class LeanClient:
             if isinstance(exc, http.client.LineTooLong) or str(exc).startswith("got more"):
                 raise fail(Unreadable, exc) from exc
             raise fail(httpx.RemoteProtocolError, exc) from exc
+        if _bad_length(answer):
+            answer.close()
+            raise httpx.RemoteProtocolError("bad Content-Length",
+                                            request=httpx.Request(method, url))
         try:
             content = answer.read()
         except TimeoutError as exc:

@@ -238,3 +238,35 @@ def test_a_head_past_http_client_limits_is_read_by_httpx(raw: Any, head: list[by
         assert http.send(GET).value == {"a": 1}
     finally:
         http.close()
+
+
+def test_a_token_with_a_line_break_fails_as_it_did_with_httpx(raw: Any):
+    """A token read from a file keeps its newline: httpx refused the header
+    (LocalProtocolError, so RunnerUnavailable, "No runner attached" in the widgets);
+    http.client raised a bare ValueError that no widget expects."""
+    out: dict[bool, Any] = {}
+    for lean in (True, False):
+        server = raw(_fixed(_answer(JSON)))
+        http = SyncHttp(server.url, "secret\n", 5.0, lean=lean)
+        try:
+            with pytest.raises(errors.RunnerUnavailable) as caught:
+                http.send(GET)
+        finally:
+            http.close()
+        out[lean] = type(caught.value.__cause__).__name__
+        assert server.lines == []  # nothing was sent
+    assert out[True] == out[False] == "LocalProtocolError"
+
+
+@pytest.mark.parametrize("lengths", [[b"-1"], [b"abc"], [b"7", b"8"]],
+                         ids=["negative", "not-a-number", "conflicting"])
+def test_a_bad_content_length_is_a_protocol_error_at_once(raw: Any, lengths: list[bytes]):
+    """httpx refuses such an answer at once; http.client read on to the close (or to the
+    read timeout on a kept-alive connection: a wrong 'no answer within' after seconds)."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(b"Content-Length: %s\r\n" % n for n in lengths)
+    start = time.monotonic()
+    out = _both(raw, _fixed(head + b"\r\n" + JSON + b" "), GET, timeout=20.0)
+    assert time.monotonic() - start < 12  # retries: 2 x (0.2 + 0.5) s, no 20 s timeout
+    for lean in (True, False):
+        assert out[lean][0] == "RunnerUnavailable", out
+        assert "RemoteProtocolError" in out[lean][1], out
