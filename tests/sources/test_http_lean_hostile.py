@@ -5,9 +5,14 @@ adversarial review (session 6); what was probed and found equal is in /work/note
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import json
+import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -270,3 +275,70 @@ def test_a_bad_content_length_is_a_protocol_error_at_once(raw: Any, lengths: lis
     for lean in (True, False):
         assert out[lean][0] == "RunnerUnavailable", out
         assert "RemoteProtocolError" in out[lean][1], out
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_threads_sharing_a_source_while_the_server_drops_connections(raw: Any):
+    """8 threads send GETs and keyed POSTs through one SyncHttp while the server cuts every
+    open connection again and again (a runner going away): each answer is the one to its
+    own request, every call ends in a reply or RunnerUnavailable, and no socket is left
+    open once the wrapper is closed (a ResourceWarning fails the test)."""
+    def echo(conn: socket.socket, n: int) -> bool:
+        line = server.lines[-1]
+        conn.sendall(_answer(json.dumps({"line": line.decode()}).encode()))
+        return True
+    server = raw(echo)
+    before = _open_fds()
+    http = SyncHttp(server.url, None, 5.0)
+    assert http.lean is not None
+    wrong: list[Any] = []
+    odd: list[BaseException] = []
+    done = [0]
+    stop = time.monotonic() + 1.5
+
+    def worker(i: int) -> None:
+        k = 0
+        while time.monotonic() < stop:
+            k += 1
+            tag = f"t{i}-{k}"
+            if k % 2:
+                req = Request("GET", f"/g/{tag}", "GET", params={"t": tag})
+                want = f"GET /g/{tag}?t={tag} HTTP/1.1"
+            else:
+                req = Request("POST", f"/p/{tag}", "POST", body={}, idempotency_key=tag)
+                want = f"POST /p/{tag} HTTP/1.1"
+            try:
+                got = http.send(req).value["line"]
+            except errors.RunnerUnavailable:
+                continue
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                odd.append(exc)
+                return
+            done[0] += 1
+            if got != want:
+                wrong.append((want, got))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        for th in threads:
+            th.start()
+        while any(th.is_alive() for th in threads):
+            time.sleep(0.05)
+            for conn in list(server.conns):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        for th in threads:
+            th.join()
+        http.close()
+        gc.collect()
+    assert not odd and not wrong, (odd, wrong[:3])
+    assert done[0] > 0
+    deadline = time.monotonic() + 5
+    while _open_fds() > before and time.monotonic() < deadline:  # the server's side closes
+        time.sleep(0.05)
+    assert _open_fds() <= before
