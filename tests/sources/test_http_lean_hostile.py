@@ -38,6 +38,8 @@ class RawServer:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.conns: list[socket.socket] = []
+        self.line_on: dict[socket.socket, bytes] = {}
+        """The request line being answered on each connection."""
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -69,6 +71,7 @@ class RawServer:
                         buf += conn.recv(65536)
                     buf = buf[size:]
                     self.lines.append(head.split(b"\r\n")[0])
+                    self.line_on[conn] = head.split(b"\r\n")[0]
                     n += 1
                     if not self.handler(conn, n):
                         return
@@ -288,7 +291,7 @@ def test_threads_sharing_a_source_while_the_server_drops_connections(raw: Any):
     own request, every call ends in a reply or RunnerUnavailable, and no socket is left
     open once the wrapper is closed (a ResourceWarning fails the test)."""
     def echo(conn: socket.socket, n: int) -> bool:
-        line = server.lines[-1]
+        line = server.line_on[conn]
         conn.sendall(_answer(json.dumps({"line": line.decode()}).encode()))
         return True
     server = raw(echo)
