@@ -123,10 +123,13 @@ class _Connection(http.client.HTTPConnection):
 
 
 def _bad_length(answer: http.client.HTTPResponse) -> bool:
-    """True for a Content-Length that is not one number (http.client would read on to
-    the close; httpx refuses the answer)."""
+    """True for a Content-Length that is not one number, or a Transfer-Encoding other than
+    chunked (http.client would read on to the close; httpx refuses the answer)."""
     if answer.chunked:
         return False
+    coding = answer.headers.get("transfer-encoding")
+    if coding is not None and coding.strip().lower() != "identity":
+        return True
     lengths = answer.headers.get_all("content-length") or []
     return bool(lengths) and (len(set(lengths)) > 1 or not lengths[0].strip().isdigit())
 
@@ -287,7 +290,7 @@ class LeanClient:
             raise fail(httpx.RemoteProtocolError, exc) from exc
         if _bad_length(answer):
             answer.close()
-            raise httpx.RemoteProtocolError("bad Content-Length",
+            raise httpx.RemoteProtocolError("bad Content-Length or Transfer-Encoding",
                                             request=httpx.Request(method, url))
         try:
             content = answer.read()
