@@ -21,13 +21,15 @@ from urllib.parse import urlencode
 import httpx
 
 from flowwidgets import errors
+from flowwidgets.sources._http_answers import (
+    api_error,
+    decode_json,
+    has_request,
+    header_bytes,
+    maybe_json,
+    short,
+)
 from flowwidgets.sources._lean import LeanClient, Unreadable, lean_fits
-
-_fast_loads: Callable[[bytes], Any] | None
-try:  # faster decoding where the runner extra brought orjson; the core needs only json
-    from orjson import loads as _fast_loads
-except ImportError:  # the core install (tests/integration/test_core_install.py)
-    _fast_loads = None
 
 __all__ = ["AsyncHttp", "HttpCore", "Reply", "Request", "SyncHttp"]
 
@@ -147,7 +149,7 @@ class HttpCore:
         content = response.content
         with self._lock:
             self.stats.requests += 1
-            self.stats.bytes_received += len(content) + _header_bytes(response)
+            self.stats.bytes_received += len(content) + header_bytes(response)
         code = response.status_code
         if code == 304 and req.cache:
             with self._lock:
@@ -161,10 +163,10 @@ class HttpCore:
                                      "answered 304 Not Modified to a request that was "
                                      "not conditional", None)
         if req.probe:
-            return Reply(code, _maybe_json(response), headers=response.headers)
+            return Reply(code, maybe_json(response), headers=response.headers)
         if code >= 300:
-            url = str(response.request.url) if _has_request(response) else self.url_for(req)
-            raise _api_error(req, response, url)
+            url = str(response.request.url) if has_request(response) else self.url_for(req)
+            raise api_error(req, response, url)
         if req.cache:
             with self._lock:
                 entry = self._cache.get(cache_key)
@@ -192,9 +194,9 @@ class HttpCore:
             reason = (f"no answer within {self.timeout:g} s to {req.endpoint} "
                       f"({type(exc).__name__})")
         elif isinstance(exc, httpx.ConnectError):
-            reason = f"connection failed for {req.endpoint}: {_short(exc)}"
+            reason = f"connection failed for {req.endpoint}: {short(exc)}"
         else:
-            reason = f"{req.endpoint} failed: {type(exc).__name__}: {_short(exc)}"
+            reason = f"{req.endpoint} failed: {type(exc).__name__}: {short(exc)}"
         return errors.RunnerUnavailable(self.base_url, reason, [f"{req.method} {req.path}"])
 
     def retry_pause(self, req: Request, exc: httpx.TransportError, attempt: int) -> float:
@@ -381,94 +383,3 @@ class AsyncHttp(HttpCore):
 
 
 # ---- helpers ---------------------------------------------------------------------------
-
-_ERRORS: dict[int, type[errors.APIError]] = {
-    400: errors.Unprocessable,
-    401: errors.Unauthorized,
-    403: errors.Unauthorized,
-    404: errors.NotFound,
-    409: errors.Conflict,
-    422: errors.Unprocessable,
-}
-
-
-def _api_error(req: Request, response: httpx.Response, url: str) -> errors.APIError:
-    code = response.status_code
-    detail = error_detail(response)
-    cls = _ERRORS.get(code) or (errors.ServerError if code >= 500 else errors.APIError)
-    reason = response.reason_phrase or ""
-    message = f"{req.endpoint} at {url} answered {code} {reason}".rstrip()
-    if detail not in (None, ""):
-        message += f": {format_detail(detail)}"
-    request = response.request if _has_request(response) else None
-    return cls(message, status_code=code, detail=detail, request=request, response=response)
-
-
-def error_detail(response: httpx.Response) -> Any:
-    """The server's own explanation: FastAPI's ``detail``, flowtoy's ``error``, or text."""
-    data = _maybe_json(response)
-    if isinstance(data, dict):
-        for key in ("detail", "error", "message"):
-            if key in data:
-                return data[key]
-        return data
-    if data is not None:
-        return data
-    text = response.text.strip()
-    return text[:500] if text else None
-
-
-def format_detail(detail: Any) -> str:
-    """A detail as one readable line (FastAPI validation lists included)."""
-    if isinstance(detail, list) and all(isinstance(d, dict) for d in detail):
-        parts = []
-        for d in detail:
-            loc = ".".join(str(x) for x in d.get("loc", ()) if x != "body")
-            parts.append(f"{loc}: {d.get('msg', d)}" if loc else str(d.get("msg", d)))
-        return "; ".join(parts)
-    text = str(detail)
-    return text if len(text) <= 500 else text[:497] + "..."
-
-
-def decode_json(req: Request, response: httpx.Response) -> Any:
-    """The body as JSON, or SchemaError saying what came instead. orjson first where it is
-    installed (about 2.5 times ``json`` on a page of 500 runs; an integer past 64 bits
-    becomes the nearest float, as in JavaScript); what it refuses and ``json`` takes (NaN,
-    UTF-16), and everything in a core install without it, goes through
-    ``response.json()``."""
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(response.content)
-        except ValueError:
-            pass
-    try:
-        return response.json()
-    except ValueError:
-        ctype = response.headers.get("content-type", "no content type")
-        head = response.text[:60].strip()
-        raise errors.SchemaError(req.endpoint, "<body>",
-                                 f"is not JSON (got {ctype}: {head!r})", None) from None
-
-
-def _maybe_json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _has_request(response: httpx.Response) -> bool:
-    try:
-        response.request  # noqa: B018 - raises when the response was built by hand
-    except RuntimeError:
-        return False
-    return True
-
-
-def _header_bytes(response: httpx.Response) -> int:
-    return sum(len(k) + len(v) + 4 for k, v in response.headers.raw) + 17
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

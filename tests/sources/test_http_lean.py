@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,35 +23,23 @@ from flowwidgets.sources._lean import MAX_IDLE, LeanClient
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread(app) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def lean(server: ServerThread) -> Iterator[LeanClient]:
-    client = LeanClient(server.url, 10.0)
-    yield client
-    client.close()
-
 
 # ---- keep-alive and the pool ------------------------------------------------------------
 
-def test_one_connection_is_kept_alive_and_reused(server: ServerThread, lean: LeanClient):
-    peers = {peer(get(lean, f"{server.url}/echo?i={i}")) for i in range(5)}
+def test_one_connection_is_kept_alive_and_reused(lean_server: ServerThread, lean: LeanClient):
+    peers = {peer(get(lean, f"{lean_server.url}/echo?i={i}")) for i in range(5)}
     assert len(peers) == 1
     assert len(lean._idle) == 1
 
 
-def test_threads_share_the_pool_one_request_per_connection(server: ServerThread,
+def test_threads_share_the_pool_one_request_per_connection(lean_server: ServerThread,
                                                            lean: LeanClient):
     wrong: list[Any] = []
     peers: set[int] = set()
 
     def work(t: int) -> None:
         for i in range(30):
-            r = get(lean, f"{server.url}/echo?t={t}&i={i}")
+            r = get(lean, f"{lean_server.url}/echo?t={t}&i={i}")
             got = r.json()
             if got["query"] != {"t": str(t), "i": str(i)}:  # another thread's answer
                 wrong.append(got)
@@ -154,22 +141,22 @@ def test_no_connection_in_time_is_connect_timeout():
                 f.close()
 
 
-def test_no_answer_in_time_is_read_timeout(server: ServerThread, lean: LeanClient):
+def test_no_answer_in_time_is_read_timeout(lean_server: ServerThread, lean: LeanClient):
     t0 = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
-        get(lean, f"{server.url}/slow?s=5", timeout=0.3)
+        get(lean, f"{lean_server.url}/slow?s=5", timeout=0.3)
     assert time.monotonic() - t0 < 4.5
     assert not lean._idle  # the connection is not reused
-    assert get(lean, f"{server.url}/echo").status_code == 200
-    http = SyncHttp(server.url, None, 0.3)
+    assert get(lean, f"{lean_server.url}/echo").status_code == 200
+    http = SyncHttp(lean_server.url, None, 0.3)
     with pytest.raises(errors.RunnerUnavailable, match="no answer within"):
         http.send(Request("GET", "/slow", "GET /slow", params={"s": 5}))
     http.close()
 
 
-def test_a_connection_dropped_mid_answer_is_a_protocol_error(server: ServerThread,
+def test_a_connection_dropped_mid_answer_is_a_protocol_error(lean_server: ServerThread,
                                                              lean: LeanClient):
     with pytest.raises(httpx.RemoteProtocolError):
-        get(lean, f"{server.url}/cut")
+        get(lean, f"{lean_server.url}/cut")
     assert not lean._idle
-    assert get(lean, f"{server.url}/echo").status_code == 200
+    assert get(lean, f"{lean_server.url}/echo").status_code == 200

@@ -9,12 +9,11 @@ import gc
 import json
 import threading
 import warnings
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from fwtest.http import ServerThread
-from fwtest.lean_app import SAME, SEEN, app, get, peer
+from fwtest.lean_app import SAME, SEEN, get, peer
 
 from flowwidgets import errors
 from flowwidgets.sources._http import Request, SyncHttp
@@ -23,23 +22,11 @@ from flowwidgets.sources._lean import LeanClient, lean_fits
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread(app) as srv:
-        yield srv
-
-
-@pytest.fixture()
-def lean(server: ServerThread) -> Iterator[LeanClient]:
-    client = LeanClient(server.url, 10.0)
-    yield client
-    client.close()
-
 
 # ---- what goes and comes ---------------------------------------------------------------
 
-def test_a_post_without_key_closes_its_own_connection(server: ServerThread):
-    http = SyncHttp(server.url, "tok-1", 10.0)
+def test_a_post_without_key_closes_its_own_connection(lean_server: ServerThread):
+    http = SyncHttp(lean_server.url, "tok-1", 10.0)
     assert http.lean is not None
     try:
         pooled = http.send(Request("GET", "/echo", "GET /echo")).value["peer"]
@@ -50,7 +37,7 @@ def test_a_post_without_key_closes_its_own_connection(server: ServerThread):
         assert posted["peer"] != pooled
         assert json.loads(posted["body"]) == {"a": "é✓"}
         with httpx.Client() as hx:  # the same bytes as httpx's json=
-            hx.post(f"{server.url}/echo", json={"a": "é✓"})
+            hx.post(f"{lean_server.url}/echo", json={"a": "é✓"})
         assert SEEN[-1]["body"] == posted["body"]
         assert len(http.lean._idle) == 1
         assert http.send(Request("GET", "/echo", "GET /echo")).value["peer"] == pooled
@@ -58,52 +45,52 @@ def test_a_post_without_key_closes_its_own_connection(server: ServerThread):
         http.close()
 
 
-def test_an_answer_with_connection_close_is_not_pooled(server: ServerThread,
+def test_an_answer_with_connection_close_is_not_pooled(lean_server: ServerThread,
                                                        lean: LeanClient):
-    get(lean, f"{server.url}/echo")
+    get(lean, f"{lean_server.url}/echo")
     first = lean._idle[0]
-    r = get(lean, f"{server.url}/close")
+    r = get(lean, f"{lean_server.url}/close")
     assert r.json() == {"bye": True} and r.headers["connection"] == "close"
     assert not lean._idle
-    get(lean, f"{server.url}/echo")
+    get(lean, f"{lean_server.url}/echo")
     assert lean._idle[0] is not first
 
 
-def test_bodies_chunked_large_and_empty(server: ServerThread, lean: LeanClient):
-    r = get(lean, f"{server.url}/chunked")
+def test_bodies_chunked_large_and_empty(lean_server: ServerThread, lean: LeanClient):
+    r = get(lean, f"{lean_server.url}/chunked")
     assert r.headers["transfer-encoding"] == "chunked" and r.json() == [1, 2, 3]
     assert "content-length" not in r.headers  # as the server sent them
-    big = get(lean, f"{server.url}/big?n=5000000")
+    big = get(lean, f"{lean_server.url}/big?n=5000000")
     assert len(big.content) == 5_000_008 and big.content.endswith(b'a"}')
-    head = lean.request("HEAD", f"{server.url}/big?n=1000", headers={})
+    head = lean.request("HEAD", f"{lean_server.url}/big?n=1000", headers={})
     assert head.content == b"" and head.headers["content-length"] == "1008"
     for code in (204, 304):
-        r = get(lean, f"{server.url}/status?code={code}")
+        r = get(lean, f"{lean_server.url}/status?code={code}")
         assert r.status_code == code and r.content == b""
-    assert len({peer(get(lean, f"{server.url}/echo")) for _ in range(2)}) == 1
+    assert len({peer(get(lean, f"{lean_server.url}/echo")) for _ in range(2)}) == 1
 
 
-def test_error_statuses_keep_their_body(server: ServerThread, lean: LeanClient):
-    r = get(lean, f"{server.url}/status?code=500")
+def test_error_statuses_keep_their_body(lean_server: ServerThread, lean: LeanClient):
+    r = get(lean, f"{lean_server.url}/status?code=500")
     assert r.status_code == 500 and r.json() == {"detail": "said 500"}
     assert r.reason_phrase == "Internal Server Error"
-    assert str(r.request.url) == f"{server.url}/status?code=500"
-    http = SyncHttp(server.url, None, 10.0)
+    assert str(r.request.url) == f"{lean_server.url}/status?code=500"
+    http = SyncHttp(lean_server.url, None, 10.0)
     with pytest.raises(errors.NotFound, match="said 404") as caught:
         http.send(Request("GET", "/status", "GET /status", params={"code": 404}))
     assert caught.value.request.url.path == "/status"
     http.close()
 
 
-def test_compressed_answers_are_decoded(server: ServerThread, lean: LeanClient):
-    assert get(lean, f"{server.url}/echo").json()["headers"].get("accept-encoding") is None
-    assert get(lean, f"{server.url}/gzip").json() == {"packed": "z" * 1000}
-    far = LeanClient(server.url, 10.0)
+def test_compressed_answers_are_decoded(lean_server: ServerThread, lean: LeanClient):
+    assert get(lean, f"{lean_server.url}/echo").json()["headers"].get("accept-encoding") is None
+    assert get(lean, f"{lean_server.url}/gzip").json() == {"packed": "z" * 1000}
+    far = LeanClient(lean_server.url, 10.0)
     far._accept_encoding = "gzip, deflate"  # what a client of a non-loopback host asks
     try:
-        assert get(far, f"{server.url}/echo").json()["headers"]["accept-encoding"] == \
+        assert get(far, f"{lean_server.url}/echo").json()["headers"]["accept-encoding"] == \
             "gzip, deflate"
-        assert get(far, f"{server.url}/deflate").json() == {"packed": "z" * 1000}
+        assert get(far, f"{lean_server.url}/deflate").json() == {"packed": "z" * 1000}
     finally:
         far.close()
     assert LeanClient("http://192.0.2.7:80", 1)._accept_encoding == "gzip, deflate"
@@ -112,8 +99,8 @@ def test_compressed_answers_are_decoded(server: ServerThread, lean: LeanClient):
     assert LeanClient("http://[::1]:9", 1)._accept_encoding is None
 
 
-def test_the_cache_finds_an_unchanged_body_by_its_bytes(server: ServerThread):
-    http = SyncHttp(server.url, None, 10.0)
+def test_the_cache_finds_an_unchanged_body_by_its_bytes(lean_server: ServerThread):
+    http = SyncHttp(lean_server.url, None, 10.0)
     req = Request("GET", "/same", "GET /same", cache=True)
     try:
         SAME["body"] = b'{"v":1}'
@@ -162,14 +149,14 @@ def test_lean_is_used_only_where_httpx_would_go_straight_to_the_server(
     http.close()
 
 
-def test_a_runner_that_sets_cookies_gets_httpx_and_its_jar(server: ServerThread):
-    http = SyncHttp(server.url, None, 10.0)
+def test_a_runner_that_sets_cookies_gets_httpx_and_its_jar(lean_server: ServerThread):
+    http = SyncHttp(lean_server.url, None, 10.0)
     try:
         lean = http.lean
         assert lean is not None
         http.send(Request("GET", "/cookie", "GET /cookie"))
         assert http.lean is None
-        assert lean.request("GET", f"{server.url}/echo", headers={}).status_code == 200
+        assert lean.request("GET", f"{lean_server.url}/echo", headers={}).status_code == 200
         echo = http.send(Request("GET", "/echo", "GET /echo")).value
         assert echo["headers"]["cookie"] == "sid=abc"
     finally:
@@ -177,27 +164,27 @@ def test_a_runner_that_sets_cookies_gets_httpx_and_its_jar(server: ServerThread)
     assert not lean._idle  # closed with the wrapper
 
 
-def test_close_closes_the_pooled_connections_without_resource_warnings(server: ServerThread):
+def test_close_closes_the_pooled_connections_without_resource_warnings(lean_server: ServerThread):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        client = LeanClient(server.url, 10.0)
-        threads = [threading.Thread(target=get, args=(client, f"{server.url}/echo"))
+        client = LeanClient(lean_server.url, 10.0)
+        threads = [threading.Thread(target=get, args=(client, f"{lean_server.url}/echo"))
                    for _ in range(3)]
         for th in threads:
             th.start()
         for th in threads:
             th.join(30)
-        get(client, f"{server.url}/close")
+        get(client, f"{lean_server.url}/close")
         with pytest.raises(httpx.RemoteProtocolError):
-            get(client, f"{server.url}/cut")
-        get(client, f"{server.url}/echo")
+            get(client, f"{lean_server.url}/cut")
+        get(client, f"{lean_server.url}/echo")
         conns = list(client._idle)
         assert conns
         client.close()
         assert not client._idle and all(c.sock is None for c in conns)
         with pytest.raises(RuntimeError, match="closed"):
-            get(client, f"{server.url}/echo")
-        http = SyncHttp(server.url, None, 10.0)
+            get(client, f"{lean_server.url}/echo")
+        http = SyncHttp(lean_server.url, None, 10.0)
         http.send(Request("GET", "/echo", "GET /echo"))
         http.close()
         del client, conns, http
@@ -235,10 +222,10 @@ def test_our_runner_reads_the_same_through_lean_and_httpx(tmp_path):
                   error="boom\nat line 2" if i % 3 == 0 else None)
         for i in range(700)])
     try:
-        with serve_in_thread(runner, start_runner=False) as server, \
-                connect(server.url, timeout=10) as lean, \
-                Source(server.url, FlowwidgetsFlavour(),
-                       SyncHttp(server.url, None, 10, lean=False)) as old:
+        with serve_in_thread(runner, start_runner=False) as srv, \
+                connect(srv.url, timeout=10) as lean, \
+                Source(srv.url, FlowwidgetsFlavour(),
+                       SyncHttp(srv.url, None, 10, lean=False)) as old:
             assert lean._http.lean is not None and old._http.lean is None
             assert lean.pipelines() == old.pipelines()
             assert lean.runs(limit=500, offset=100) == old.runs(limit=500, offset=100)

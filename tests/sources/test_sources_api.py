@@ -301,7 +301,8 @@ def test_bodies_decode_as_json_does_even_where_orjson_refuses() -> None:
     import pytest
 
     from flowwidgets.errors import SchemaError
-    from flowwidgets.sources._http import Request, decode_json
+    from flowwidgets.sources._http import Request
+    from flowwidgets.sources._http_answers import decode_json
 
     req = Request("GET", "/api/runs", "GET /api/runs")
 
