@@ -282,6 +282,18 @@ def test_a_bad_content_length_is_a_protocol_error_at_once(raw: Any, framing: lis
         assert "RemoteProtocolError" in out[lean][1], out
 
 
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+def test_a_bad_content_length_on_an_answer_without_a_body_is_refused_as_httpx_does(
+        raw: Any, status: bytes):
+    """A 204 or 304 has no body, but httpx (h11) still refuses a Content-Length that is not
+    a number there; the lean client answers the same (not a SchemaError or an APIError)."""
+    head = b"HTTP/1.1 " + status + b"\r\nContent-Length: abc\r\n\r\n"
+    out = _both(raw, _fixed(head), GET)
+    for lean in (True, False):
+        assert out[lean][0] == "RunnerUnavailable", out
+        assert "RemoteProtocolError: bad Content-Length" in out[lean][1], out
+
+
 def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
