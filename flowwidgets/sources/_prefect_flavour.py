@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -354,10 +355,12 @@ class PrefectFlavour(Flavour):
         row = yield from self._get(f"/api/deployments/name/{_seg(flow)}/{_seg(dep)}", ep,
                                    lambda d: F.need_obj(d, ep, ""))
         dep_id = F.s(row, "id", ep, "", required=True)
-        body = {"idempotency_key": key} if key is not None else {}
+        # Prefect deduplicates a deployment's flow runs by this key, so one is made when
+        # the caller gave none: a lost answer, or the 503 Prefect answers while its database
+        # is locked, is then retried without a second run (the key rides on the request)
+        key = key if key is not None else uuid.uuid4().hex
+        body = {"idempotency_key": key}
         ep = "POST /api/deployments/{id}/create_flow_run"
-        # the key also rides on the request: Prefect deduplicates flow runs by it, so a
-        # lost answer or a 503 may be retried without a second run
         reply = yield Request("POST", f"/api/deployments/{_seg(dep_id)}/create_flow_run", ep,
                               body=body, parse=lambda d: parse_flow_run(d, ep, ""),
                               idempotency_key=key)

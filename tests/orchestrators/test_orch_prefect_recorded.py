@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 from _cassette import Cassette, prefect_source, replay_client
 
@@ -204,13 +205,41 @@ def test_run_now_passes_the_key_to_prefect():
     assert posted(c, "/create_flow_run") == [{"idempotency_key": "rec-1"}] * 2
 
 
+def test_run_now_without_a_key_makes_one_so_a_busy_503_is_retried_without_a_second_run():
+    """Prefect answers 503 while its database is locked. A run started without a key
+    gets one, so the Source may send it again: the same key both times (Prefect would
+    return the run the first one made, never a second run)."""
+    c = Cassette.load("prefect_run_now_idempotent")
+    deployment, created = c.exchanges[0], c.exchanges[1]
+    sent: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            assert request.url.path == deployment["path"]
+            return httpx.Response(200, json=deployment["response"])
+        assert request.url.path == created["path"]
+        sent.append(json.loads(request.content))
+        if len(sent) == 1:
+            return httpx.Response(503, json={"exception_message": "Service Unavailable"})
+        return httpx.Response(201, json=created["response"])
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    with prefect_source(BASE, client, c.clock) as src:
+        run_id = src.run_now("fw-diamond/diamond")
+        src.run_now("fw-diamond/diamond")
+    assert run_id == created["response"]["id"]
+    keys = [b["idempotency_key"] for b in sent]
+    assert len(keys) == 3 and keys[0] == keys[1] != keys[2]  # one key per call, kept on retry
+    assert all(len(k) == 32 for k in keys)
+
+
 def test_polls_cost_two_requests_when_idle_and_reread_only_the_changed_deployment():
     c = Cassette.load("prefect_poll")
     costs = []
     with source(c) as src:
         for step in range(4):
             if step == 2:
-                new_run = src.run_now("fw-diamond/unserved")
+                new_run = src.run_now("fw-diamond/unserved", idempotency_key="poll-1")
             before = len(c.seen)
             snap = src.snapshot()
             costs.append(c.seen[before:])
