@@ -120,18 +120,20 @@ WRITER_SQL = (
 (their triggers test nothing more), and ``fw_write``, whose rows are either."""
 
 MAX_ROWS = 200
-"""The most writes one statement carries (13 parameters each)."""
+"""The most writes one statement carries (13 parameters each: SQLite allows 32,766)."""
 
-_ONE = {len(_FINISH_COLUMNS.split(",")): f"INSERT INTO fw_finish VALUES ({'?, ' * 11}?)",
-        len(_START_COLUMNS.split(",")): "INSERT INTO fw_start VALUES (?, ?, ?, ?, ?)"}
+_N_FINISH = _FINISH_COLUMNS.count(",") + 1  # a finish row's values (``at`` comes after)
+_N_START = _START_COLUMNS.count(",") + 1
+_ONE = {_N_FINISH: f"INSERT INTO fw_finish VALUES ({'?, ' * _N_FINISH}?)",
+        _N_START: f"INSERT INTO fw_start VALUES ({'?, ' * _N_START}?)"}
 _SQL: dict[int, str] = {}
-_PAD = (None,) * 7  # a start's row in fw_write: no number, status, ..., child
+_PAD = (None,) * (_N_FINISH - _N_START)  # a start's row in fw_write: no number, ..., child
 
 
 def _sql(n: int) -> str:
     sql = _SQL.get(n)
     if sql is None:
-        row = "(" + ", ".join(["?"] * 13) + ")"
+        row = "(" + ", ".join(["?"] * (_N_FINISH + 2)) + ")"  # kind, the values, at
         sql = _SQL[n] = "INSERT INTO fw_write VALUES " + ", ".join([row] * n)
     return sql
 
@@ -152,7 +154,7 @@ def write(conn: sqlite3.Connection, at: str, rows: list[Row]) -> None:
         raise ValueError(f"{n} writes in one statement (at most {MAX_ROWS})")
     else:
         sql, args = _sql(n), tuple(v for r in rows for v in (
-            ("finish", *r, at) if len(r) == 11 else ("start", *r, *_PAD, at)))
+            ("finish", *r, at) if len(r) == _N_FINISH else ("start", *r, *_PAD, at)))
     try:
         conn.execute(sql, args)
     except sqlite3.IntegrityError as exc:
